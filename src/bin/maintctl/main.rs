@@ -1,0 +1,101 @@
+//! `maintctl`: the operator's CLI for maintenance-responder.
+//!
+//! Thin by design: each subcommand parses its flags, calls the library and turns the outcome into
+//! an exit code. Planning, rendering and AWS calls live in `maintenance_responder`.
+
+mod exit;
+mod flip;
+mod invoke;
+mod message;
+mod preview;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use maintenance_responder::aws::AwsOptions;
+
+/// Serve maintenance and fallback pages from a Lambda behind your ALB, and switch them on and off.
+#[derive(Debug, Parser)]
+#[command(name = "maintctl", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    globals: Globals,
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Globals {
+    #[command(flatten)]
+    /// AWS profile and region.
+    pub aws: AwsOptions,
+    /// Output format: human-readable text, or JSON for scripts.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Human-readable text.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the ALB response the responder returns for an event (a JSON file, or - for stdin).
+    Invoke(invoke::InvokeArgs),
+    /// Serve the pages locally over HTTP, through the same code the Lambda runs.
+    Serve(preview::ServeArgs),
+    /// Render every page kind, language and format to files, with an index.html gallery.
+    Preview(preview::PreviewArgs),
+    /// Read or write the page content in SSM Parameter Store.
+    #[command(subcommand)]
+    Message(message::MessageCommand),
+    /// Create the maintenance rule (and optional bypass rules) on a listener, parked.
+    Attach(flip::AttachArgs),
+    /// Show each listener's rules and whether maintenance is on.
+    Status(flip::StatusArgs),
+    /// Switch maintenance on: move the maintenance rule above every other rule.
+    On(flip::SwitchArgs),
+    /// Switch maintenance off: move the maintenance rule back to its parked priority.
+    Off(flip::SwitchArgs),
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    maintenance_responder::logging::init_cli();
+    let globals = cli.globals;
+    let result = match cli.command {
+        Command::Invoke(args) => args.run(&globals).await,
+        Command::Serve(args) => args.run(&globals).await,
+        Command::Preview(args) => args.run(&globals).await,
+        Command::Message(cmd) => cmd.run(&globals).await,
+        Command::Attach(args) => args.run(&globals).await,
+        Command::Status(args) => args.run(&globals).await,
+        Command::On(args) => args.run(&globals, flip::Direction::On).await,
+        Command::Off(args) => args.run(&globals, flip::Direction::Off).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("maintctl: error: {err:#}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

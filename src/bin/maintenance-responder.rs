@@ -1,0 +1,33 @@
+//! The Lambda entry point (deployed as `bootstrap`): reads the environment once, builds the
+//! site, the SSM client and the content cache, fetches the content within the init budget, and
+//! hands every ALB event to `maintenance_responder::function`.
+
+use std::convert::Infallible;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use maintenance_responder::function::{Function, FunctionSettings, site_from_env};
+use serde_json::value::RawValue;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    maintenance_responder::logging::init_lambda();
+    let lookup = |name: &str| std::env::var(name).ok();
+    let (site, config_problem) = site_from_env(&lookup);
+    let (settings, problems) = FunctionSettings::from_env(&lookup);
+    for problem in config_problem.iter().chain(&problems) {
+        tracing::error!(problem = problem.0.as_str(), "configuration problem");
+    }
+    let store = match &settings.ssm_prefix {
+        Some(_) => Some(maintenance_responder::aws::ssm_client_for_lambda(&settings.cache).await),
+        None => None,
+    };
+    let function = Function::with_store(site, &settings, store);
+    function.init().await;
+    let function = &function;
+    // The payload is taken raw: a typed parse failing inside the runtime would be an
+    // invocation error, which the ALB turns into a 502. `Function::handle` never fails.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        Ok::<_, Infallible>(function.handle(event.payload.get()).await)
+    }))
+    .await
+}

@@ -1,0 +1,375 @@
+//! Responder configuration: the TOML schema (`config/responder.toml`, embedded at build time),
+//! the environment overrides read once at start, validation, and [`Site`], the prepared form the
+//! pure core uses (stylesheet rendered and hashed for the CSP once, not per request).
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::content::{Catalog, is_language_tag};
+use crate::deployment::env;
+use crate::pages::PageKind;
+
+/// The configuration compiled into the binary.
+pub const EMBEDDED_CONFIG: &str = include_str!("../config/responder.toml");
+
+/// Responder configuration, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Page served when nothing more specific matches.
+    pub default_page: PageKind,
+    /// Path of the health route.
+    pub health_path: String,
+    /// Body of `/robots.txt`.
+    pub robots_txt: String,
+    /// Language used when negotiation finds none.
+    pub default_language: String,
+    /// `Retry-After` seconds when the content gives no retry value.
+    pub retry_after_seconds: u64,
+    /// `Retry-After` seconds when the content's end time has passed.
+    pub past_end_retry_after_seconds: u64,
+    /// Base of the problem `type` URI.
+    pub problem_type_base: String,
+    /// Branding.
+    pub brand: Brand,
+    /// Page by invoking target group name or ARN.
+    pub target_groups: BTreeMap<String, PageKind>,
+    /// Page by exact path or `prefix*`.
+    pub paths: BTreeMap<String, PageKind>,
+}
+
+/// Branding shown on every HTML page.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Brand {
+    /// Name shown above the title; empty hides it.
+    pub name: String,
+    /// Accent colour, `#rgb` or `#rrggbb`.
+    pub color: String,
+    /// SVG markup of the logo; empty hides it.
+    pub logo_svg: String,
+}
+
+impl Default for Brand {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            color: "#2f5fd0".into(),
+            logo_svg: String::new(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            default_page: PageKind::Maintenance,
+            health_path: crate::deployment::DEFAULT_HEALTH_PATH.into(),
+            robots_txt: "User-agent: *\nAllow: /\n".into(),
+            default_language: "en".into(),
+            retry_after_seconds: 300,
+            past_end_retry_after_seconds: 60,
+            problem_type_base: "urn:maintenance-responder:problem:".into(),
+            brand: Brand::default(),
+            target_groups: BTreeMap::new(),
+            paths: BTreeMap::from([("/favicon.ico".to_string(), PageKind::NotFound)]),
+        }
+    }
+}
+
+/// Why a configuration was refused. Each message names the key or variable at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// TOML syntax or shape.
+    #[error("configuration is not valid TOML for this schema: {0}")]
+    Syntax(#[from] toml::de::Error),
+    /// A key holds a bad value.
+    #[error("configuration key {key}: {problem}")]
+    Value {
+        /// The key, e.g. `brand.color`.
+        key: String,
+        /// What is wrong and what is expected.
+        problem: String,
+    },
+    /// An environment variable holds a bad value.
+    #[error("environment variable {var}: {problem}")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong and what is expected.
+        problem: String,
+    },
+}
+
+fn bad(key: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Value {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    /// Parses and validates TOML text against `catalog` (the default language must exist there).
+    pub fn from_toml(text: &str, catalog: &Catalog) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text)?;
+        config.validate(catalog)?;
+        Ok(config)
+    }
+
+    /// The embedded configuration, or the built-in defaults if it were ever invalid (the tests
+    /// make sure it is not).
+    pub fn embedded(catalog: &Catalog) -> Self {
+        Self::from_toml(EMBEDDED_CONFIG, catalog).unwrap_or_default()
+    }
+
+    /// Builds the configuration from the environment: `MAINTENANCE_CONFIG` (whole TOML) or the
+    /// embedded file, then the single-key overrides. `lookup` reads one variable, so tests pass a
+    /// map instead of touching the process environment.
+    pub fn from_env(
+        lookup: impl Fn(&str) -> Option<String>,
+        catalog: &Catalog,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match lookup(env::CONFIG) {
+            Some(text) => Self::from_toml(&text, catalog).map_err(|e| ConfigError::Env {
+                var: env::CONFIG,
+                problem: e.to_string(),
+            })?,
+            None => Self::from_toml(EMBEDDED_CONFIG, catalog)?,
+        };
+        if let Some(path) = lookup(env::HEALTH_PATH) {
+            config.health_path = path;
+        }
+        if let Some(page) = lookup(env::DEFAULT_PAGE) {
+            config.default_page = page.parse().map_err(|problem| ConfigError::Env {
+                var: env::DEFAULT_PAGE,
+                problem,
+            })?;
+        }
+        if let Some(pairs) = lookup(env::TARGET_GROUP_PAGES) {
+            config
+                .target_groups
+                .extend(parse_pairs(&pairs, env::TARGET_GROUP_PAGES)?);
+        }
+        if let Some(pairs) = lookup(env::PATH_PAGES) {
+            config.paths.extend(parse_pairs(&pairs, env::PATH_PAGES)?);
+        }
+        config.validate(catalog).map_err(|e| match e {
+            ConfigError::Value { key, problem } => ConfigError::Env {
+                var: "(override)",
+                problem: format!("{key}: {problem}"),
+            },
+            other => other,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks every value; the first problem is returned.
+    pub fn validate(&self, catalog: &Catalog) -> Result<(), ConfigError> {
+        if !self.health_path.starts_with('/')
+            || self.health_path.len() > 200
+            || !self.health_path.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(bad("health_path", "must be a path starting with / (e.g. /healthz)"));
+        }
+        if self.robots_txt.len() > 16 * 1024 {
+            return Err(bad("robots_txt", "must be at most 16 KiB"));
+        }
+        if !is_language_tag(&self.default_language)
+            || catalog.pack(&self.default_language).is_none()
+        {
+            let known: Vec<_> = catalog.languages().collect();
+            return Err(bad(
+                "default_language",
+                format!("{:?} is not a language of the catalog ({})", self.default_language, known.join(", ")),
+            ));
+        }
+        if self.retry_after_seconds > crate::content::MAX_RETRY_SECONDS
+            || self.past_end_retry_after_seconds > crate::content::MAX_RETRY_SECONDS
+        {
+            return Err(bad("retry_after_seconds", "must be at most one week (604800)"));
+        }
+        if !self.problem_type_base.contains(':')
+            || !self.problem_type_base.bytes().all(|b| b.is_ascii_graphic() && b != b'"')
+        {
+            return Err(bad("problem_type_base", "must be a URI prefix such as urn:example:problem:"));
+        }
+        if !is_css_color(&self.brand.color) {
+            return Err(bad("brand.color", "must be #rgb or #rrggbb"));
+        }
+        if self.brand.name.chars().count() > 100 || self.brand.name.chars().any(char::is_control) {
+            return Err(bad("brand.name", "must be one line of at most 100 characters"));
+        }
+        if self.brand.logo_svg.len() > 32 * 1024 {
+            return Err(bad("brand.logo_svg", "must be at most 32 KiB"));
+        }
+        if !self.brand.logo_svg.is_empty() && !self.brand.logo_svg.trim_start().starts_with("<svg") {
+            return Err(bad("brand.logo_svg", "must be SVG markup starting with <svg"));
+        }
+        for path in self.paths.keys() {
+            if !path.starts_with('/') {
+                return Err(bad(&format!("paths.{path:?}"), "a path must start with /"));
+            }
+        }
+        for key in self.target_groups.keys() {
+            if key.is_empty() {
+                return Err(bad("target_groups", "a target group name must not be empty"));
+            }
+        }
+        for (key, page) in self.paths.iter().chain(&self.target_groups) {
+            if !page.is_page() {
+                return Err(bad(&format!("{key:?}"), "health and robots are routes, not pages"));
+            }
+        }
+        if !self.default_page.is_page() {
+            return Err(bad("default_page", "must be a page, not the health or robots route"));
+        }
+        Ok(())
+    }
+}
+
+/// Parses `key=page,key=page`.
+fn parse_pairs(text: &str, var: &'static str) -> Result<Vec<(String, PageKind)>, ConfigError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, page) = pair.rsplit_once('=').ok_or_else(|| ConfigError::Env {
+                var,
+                problem: format!("{pair:?} is not KEY=PAGE"),
+            })?;
+            let page = page
+                .trim()
+                .parse()
+                .map_err(|problem| ConfigError::Env { var, problem })?;
+            Ok((key.trim().to_string(), page))
+        })
+        .collect()
+}
+
+fn is_css_color(value: &str) -> bool {
+    value.strip_prefix('#').is_some_and(|hex| {
+        matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// Everything the pure core needs that does not change per request: the validated
+/// configuration, the catalog, and what is derived from them once (stylesheet, its CSP hash,
+/// the logo as a data URI). Built at start; shared by reference.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// Validated configuration.
+    pub config: Config,
+    /// Built-in texts.
+    pub catalog: Catalog,
+    /// The inline stylesheet, brand colour filled in.
+    pub css: String,
+    /// The `Content-Security-Policy` header value, allowing exactly that stylesheet.
+    pub csp: String,
+    /// The logo as a `data:image/svg+xml;base64,…` URI, if any.
+    pub logo_data_uri: Option<String>,
+    /// Languages offered to negotiation, in catalog order.
+    pub languages: Vec<String>,
+}
+
+impl Site {
+    /// Prepares a site from a validated configuration and catalog.
+    pub fn new(config: Config, catalog: Catalog) -> Self {
+        let css = crate::pages::stylesheet(&config.brand.color);
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(css.as_bytes()));
+        let csp = format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; img-src data:; base-uri 'none'; \
+             form-action 'none'; frame-ancestors 'none'"
+        );
+        let logo_data_uri = (!config.brand.logo_svg.is_empty()).then(|| {
+            format!(
+                "data:image/svg+xml;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(config.brand.logo_svg.as_bytes())
+            )
+        });
+        let languages = catalog.languages().map(str::to_string).collect();
+        Self {
+            config,
+            catalog,
+            css,
+            csp,
+            logo_data_uri,
+            languages,
+        }
+    }
+
+    /// The site built from the embedded catalog and configuration.
+    pub fn embedded() -> Self {
+        let catalog = Catalog::embedded();
+        Self::new(Config::embedded(&catalog), catalog)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn embedded_config_parses_and_equals_the_built_in_defaults() {
+        let catalog = Catalog::embedded();
+        let parsed = Config::from_toml(EMBEDDED_CONFIG, &catalog).expect("embedded config parses");
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn env_overrides_apply() {
+        let catalog = Catalog::embedded();
+        let config = Config::from_env(
+            lookup(&[
+                (env::HEALTH_PATH, "/ping"),
+                (env::DEFAULT_PAGE, "404"),
+                (env::TARGET_GROUP_PAGES, "shop-fallback=bad-gateway, arn:aws:x:targetgroup/a/b=504"),
+                (env::PATH_PAGES, "/api/*=service-unavailable"),
+            ]),
+            &catalog,
+        )
+        .expect("valid overrides");
+        assert_eq!(config.health_path, "/ping");
+        assert_eq!(config.default_page, PageKind::NotFound);
+        assert_eq!(config.target_groups["shop-fallback"], PageKind::BadGateway);
+        assert_eq!(config.target_groups["arn:aws:x:targetgroup/a/b"], PageKind::GatewayTimeout);
+        assert_eq!(config.paths["/api/*"], PageKind::ServiceUnavailable);
+    }
+
+    #[test]
+    fn bad_values_name_the_key_or_variable() {
+        let catalog = Catalog::embedded();
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[(env::DEFAULT_PAGE, "teapot")], "MAINTENANCE_DEFAULT_PAGE"),
+            (&[(env::TARGET_GROUP_PAGES, "no-equals-sign")], "MAINTENANCE_TARGET_GROUP_PAGES"),
+            (&[(env::HEALTH_PATH, "healthz")], "health_path"),
+            (&[(env::CONFIG, "default_page = 12")], "MAINTENANCE_CONFIG"),
+            (&[(env::CONFIG, "[brand]\ncolor = \"red;}body{display:none\"")], "brand.color"),
+            (&[(env::CONFIG, "default_language = \"de\"")], "default_language"),
+            (&[(env::CONFIG, "unknown_key = 1")], "unknown field"),
+            (&[(env::CONFIG, "default_page = \"health\"")], "default_page"),
+        ];
+        for (vars, needle) in cases {
+            let err = Config::from_env(lookup(vars), &catalog).expect_err("must be refused").to_string();
+            assert!(err.contains(needle), "{vars:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn csp_hash_matches_the_stylesheet() {
+        let site = Site::embedded();
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(site.css.as_bytes()));
+        assert!(site.csp.contains(&format!("'sha256-{hash}'")));
+        assert!(site.csp.contains("frame-ancestors 'none'"));
+        assert!(site.csp.starts_with("default-src 'none'"));
+    }
+}

@@ -1,0 +1,199 @@
+//! The Lambda function: what is built once per sandbox (site, SSM client, content cache) and
+//! the per-invocation glue around the pure core: pick the content (the health route never waits
+//! on SSM), answer, guard against panics, and log one JSON line per request.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::alb::AlbTargetGroupResponse;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::alb::{self, Event};
+use crate::cache::{CacheSettings, ContentCache, Refresh};
+use crate::config::{Config, Site};
+use crate::content::{Catalog, Content};
+use crate::deployment::env;
+use crate::pages::PageKind;
+use crate::respond::{respond, select_page};
+use crate::ssm::{ParameterStore, check_prefix};
+
+/// Settings read from the environment once at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSettings {
+    /// SSM prefix, if content comes from SSM.
+    pub ssm_prefix: Option<String>,
+    /// Cache timing.
+    pub cache: CacheSettings,
+}
+
+/// A problem found at start; the function still serves (with defaults) and logs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartProblem(pub String);
+
+impl FunctionSettings {
+    /// Reads the SSM settings. Bad values fall back to defaults and are reported.
+    pub fn from_env(lookup: &impl Fn(&str) -> Option<String>) -> (Self, Vec<StartProblem>) {
+        let mut problems = Vec::new();
+        let mut cache = CacheSettings::default();
+        let mut number = |var: &'static str, max: u64| -> Option<u64> {
+            let raw = lookup(var)?;
+            match raw.trim().parse::<u64>() {
+                Ok(n) if n <= max => Some(n),
+                _ => {
+                    problems.push(StartProblem(format!(
+                        "environment variable {var}={raw:?} is not a whole number up to {max}; using the default"
+                    )));
+                    None
+                }
+            }
+        };
+        if let Some(s) = number(env::SSM_TTL_SECONDS, 3600) {
+            cache.ttl = Duration::from_secs(s);
+        }
+        if let Some(ms) = number(env::SSM_INIT_BUDGET_MS, 10_000) {
+            cache.init_budget = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number(env::SSM_REFRESH_BUDGET_MS, 10_000) {
+            cache.refresh_budget = Duration::from_millis(ms);
+        }
+        let ssm_prefix = lookup(env::SSM_PREFIX)
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .and_then(|p| match check_prefix(&p) {
+                Ok(()) => Some(p),
+                Err(problem) => {
+                    problems.push(StartProblem(format!(
+                        "environment variable {}: {problem}; serving embedded content",
+                        env::SSM_PREFIX
+                    )));
+                    None
+                }
+            });
+        (Self { ssm_prefix, cache }, problems)
+    }
+}
+
+/// Builds the site from the environment; an invalid configuration is reported and the
+/// embedded one is used, so the function never crash-loops.
+pub fn site_from_env(lookup: &impl Fn(&str) -> Option<String>) -> (Site, Option<StartProblem>) {
+    let catalog = Catalog::embedded();
+    match Config::from_env(lookup, &catalog) {
+        Ok(config) => (Site::new(config, catalog), None),
+        Err(e) => {
+            let config = Config::embedded(&catalog);
+            (
+                Site::new(config, catalog),
+                Some(StartProblem(format!("{e}; serving with the embedded configuration"))),
+            )
+        }
+    }
+}
+
+/// The function: site and, when configured, the SSM content cache.
+pub struct Function<S> {
+    site: Site,
+    cache: Option<ContentCache<S>>,
+}
+
+impl<S: ParameterStore> Function<S> {
+    /// A function serving from a site and an optional cache.
+    pub fn new(site: Site, cache: Option<ContentCache<S>>) -> Self {
+        Self { site, cache }
+    }
+
+    /// Builds the cache for a store, if a prefix is configured.
+    pub fn with_store(site: Site, settings: &FunctionSettings, store: Option<S>) -> Self {
+        let cache = match (&settings.ssm_prefix, store) {
+            (Some(prefix), Some(store)) => Some(ContentCache::new(
+                store,
+                prefix.clone(),
+                Arc::new(site.catalog.clone()),
+                settings.cache,
+            )),
+            _ => None,
+        };
+        Self { site, cache }
+    }
+
+    /// The site.
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    /// The content cache, if SSM is configured.
+    pub fn cache(&self) -> Option<&ContentCache<S>> {
+        self.cache.as_ref()
+    }
+
+    /// The cold-start fetch (within the init budget); logs what happened.
+    pub async fn init(&self) {
+        if let Some(cache) = &self.cache {
+            log_refresh(&cache.init(Instant::now()).await);
+        }
+    }
+
+    /// Answers one raw ALB event. Never fails and never panics outward.
+    pub async fn handle(&self, raw: &str) -> AlbTargetGroupResponse {
+        let started = std::time::Instant::now();
+        let event = Event::parse(raw);
+        let content = self.content_for(&event).await;
+        let now = OffsetDateTime::now_utc();
+        let answered = catch_unwind(AssertUnwindSafe(|| {
+            let response = respond(&event.request, &content, &self.site, now);
+            (alb::to_alb_response(&response, event.mode), response)
+        }));
+        match answered {
+            Ok((alb, response)) => {
+                let outcome = &response.outcome;
+                tracing::info!(
+                    page = outcome.page.name(),
+                    status = response.status,
+                    format = outcome.format.name(),
+                    language = outcome.language.as_str(),
+                    trace_id = outcome.trace_id.as_deref().unwrap_or(""),
+                    method = event.request.method.as_str(),
+                    parse = ?event.parse,
+                    header_mode = ?event.mode,
+                    duration_us = started.elapsed().as_micros() as u64,
+                    "served"
+                );
+                alb
+            }
+            Err(_) => {
+                tracing::error!(parse = ?event.parse, "the core panicked; served the last-resort page");
+                alb::last_resort_response(event.mode)
+            }
+        }
+    }
+
+    async fn content_for(&self, event: &Event) -> Content {
+        let Some(cache) = &self.cache else {
+            return Content::default();
+        };
+        let now = Instant::now();
+        if select_page(&event.request, &self.site) == PageKind::Health {
+            return cache.peek(now).await;
+        }
+        let (content, refresh) = cache.get(now).await;
+        if let Some(refresh) = refresh {
+            log_refresh(&refresh);
+        }
+        content
+    }
+}
+
+fn log_refresh(refresh: &Refresh) {
+    match refresh {
+        Refresh::Fetched(warnings) => {
+            for w in warnings {
+                tracing::warn!(parameter = w.parameter.as_str(), problem = w.problem.as_str(), "ssm parameter ignored");
+            }
+            tracing::debug!("ssm content refreshed");
+        }
+        Refresh::Failed(e) => {
+            tracing::warn!(error = %e, "ssm refresh failed; serving the last good content or the defaults");
+        }
+    }
+}

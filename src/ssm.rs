@@ -1,0 +1,384 @@
+//! Content in SSM Parameter Store: the parameter layout under a prefix, reading it
+//! (`GetParametersByPath`, recursive, decrypted, every page), turning parameters into
+//! [`Content`] with per-value validation, and writing it back for `maintctl message set`.
+//!
+//! Layout under `{prefix}` (see also [`crate::deployment::parameters`]):
+//!
+//! | parameter | value |
+//! |---|---|
+//! | `{prefix}/{lang}/title` | maintenance title in language `lang` (`en`, `ja`, …) |
+//! | `{prefix}/{lang}/message` | maintenance message; blank lines separate paragraphs |
+//! | `{prefix}/retry-after` | seconds (`900`) or an RFC 3339 end time (`2026-11-22T06:00:00Z`) |
+//! | `{prefix}/links/status-page` | `https://` URL |
+//! | `{prefix}/links/contact` | `https://` or `mailto:` URL |
+//!
+//! A bad value is ignored with a [`Warning`] naming the parameter; the others are still used.
+
+use std::future::Future;
+
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ssm::types::ParameterType;
+
+use crate::content::{
+    self, Catalog, Content, ContentState, Retry, Text, ValueError, check_link, check_message, check_title,
+};
+use crate::deployment::parameters;
+
+/// One parameter as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameter {
+    /// Full name, `/maintenance/shop/en/title`.
+    pub name: String,
+    /// Value (decrypted).
+    pub value: String,
+}
+
+/// Why a fetch failed; the cache backs off on any of them and keeps the last good content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// `ThrottlingException`: the account's shared SSM rate is used up.
+    #[error("ssm throttled the request: {0}")]
+    Throttled(String),
+    /// No connection, DNS, TLS or I/O failure.
+    #[error("ssm is unreachable: {0}")]
+    Unreachable(String),
+    /// The time budget ran out.
+    #[error("ssm did not answer within {0} ms")]
+    Timeout(u64),
+    /// Any other error answer (access denied, internal error, …).
+    #[error("ssm answered with an error: {0}")]
+    Service(String),
+}
+
+/// Reads parameters by path. The AWS SDK client implements it; tests may inject faults.
+pub trait ParameterStore: Send + Sync {
+    /// Every parameter under `path`, recursively, decrypted, following every page.
+    fn parameters_by_path(&self, path: &str) -> impl Future<Output = Result<Vec<Parameter>, FetchError>> + Send;
+}
+
+fn classify<E, R>(err: SdkError<E, R>) -> FetchError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            FetchError::Unreachable(aws_smithy_error_text(&err))
+        }
+        _ => {
+            let code = err.code().unwrap_or("Unknown").to_string();
+            let message = err.message().unwrap_or("").to_string();
+            if code == "ThrottlingException" || code == "Throttling" || code == "TooManyRequestsException" {
+                FetchError::Throttled(format!("{code}: {message}"))
+            } else {
+                FetchError::Service(format!("{code}: {message}"))
+            }
+        }
+    }
+}
+
+fn aws_smithy_error_text<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl ParameterStore for aws_sdk_ssm::Client {
+    async fn parameters_by_path(&self, path: &str) -> Result<Vec<Parameter>, FetchError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        // GetParametersByPath is best-effort per page: a page may be short (even empty) and still
+        // carry a NextToken, so follow tokens until there is none. Bounded, in case of a loop.
+        for _ in 0..1000 {
+            let page = self
+                .get_parameters_by_path()
+                .path(path)
+                .recursive(true)
+                .with_decryption(true)
+                .max_results(10)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for p in page.parameters.unwrap_or_default() {
+                if let (Some(name), Some(value)) = (p.name, p.value) {
+                    out.push(Parameter { name, value });
+                }
+            }
+            match page.next_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => return Ok(out),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A parameter that was ignored, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Full parameter name.
+    pub parameter: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// Checks a parameter prefix: starts with `/`, no trailing `/`, SSM's name characters only.
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    let ok = prefix.starts_with('/')
+        && !prefix.ends_with('/')
+        && prefix.len() > 1
+        && prefix.len() <= 1000
+        && prefix.split('/').skip(1).all(|s| !s.is_empty())
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{prefix:?} is not a parameter path prefix (expected e.g. /maintenance/shop: starts with /, no trailing /, letters, digits, _ . - only)"
+        ))
+    }
+}
+
+/// Builds content from the parameters under `prefix`. Values are validated one by one; a bad
+/// value is skipped with a warning and the rest still apply. A language with only a title or
+/// only a message takes the other from the built-in texts.
+pub fn content_from_parameters(prefix: &str, params: &[Parameter], catalog: &Catalog) -> (Content, Vec<Warning>) {
+    let mut content = Content {
+        state: ContentState::Fresh { age_seconds: 0 },
+        ..Content::default()
+    };
+    let mut warnings = Vec::new();
+    let mut warn = |name: &str, problem: String| {
+        warnings.push(Warning {
+            parameter: name.to_string(),
+            problem,
+        });
+    };
+    let mut titles = Vec::new();
+    let mut messages = Vec::new();
+    let base = format!("{prefix}/");
+    for p in params {
+        let Some(key) = p.name.strip_prefix(&base) else {
+            warn(&p.name, "outside the prefix; ignored".into());
+            continue;
+        };
+        let result: Result<(), ValueError> = match key {
+            parameters::RETRY_AFTER => Retry::parse(&p.value).map(|r| content.retry = Some(r)),
+            parameters::STATUS_PAGE => check_link(p.value.trim(), false).map(|()| content.status_page = Some(p.value.trim().into())),
+            parameters::CONTACT => check_link(p.value.trim(), true).map(|()| content.contact = Some(p.value.trim().into())),
+            _ => match key.split_once('/') {
+                Some((lang, field @ (parameters::TITLE | parameters::MESSAGE))) => {
+                    match language(lang, catalog) {
+                        Err(e) => Err(e),
+                        Ok(lang) if field == parameters::TITLE => {
+                            let title = p.value.trim();
+                            check_title(title).map(|()| titles.push((lang, title.to_string())))
+                        }
+                        Ok(lang) => {
+                            let message = content::normalize_message(&p.value);
+                            check_message(&message).map(|()| messages.push((lang, message)))
+                        }
+                    }
+                }
+                _ => {
+                    warn(&p.name, "not part of the layout (expected {lang}/title, {lang}/message, retry-after, links/status-page, links/contact); ignored".into());
+                    Ok(())
+                }
+            },
+        };
+        if let Err(problem) = result {
+            warn(&p.name, format!("{problem}; ignored"));
+        }
+    }
+    for (lang, title) in titles {
+        let default = catalog.pack(&lang).map(|p| p.maintenance.clone());
+        let entry = content.maintenance.entry(lang).or_insert_with(|| default.unwrap_or(Text { title: String::new(), message: String::new() }));
+        entry.title = title;
+    }
+    for (lang, message) in messages {
+        let default = catalog.pack(&lang).map(|p| p.maintenance.clone());
+        let entry = content.maintenance.entry(lang).or_insert_with(|| default.unwrap_or(Text { title: String::new(), message: String::new() }));
+        entry.message = message;
+    }
+    (content, warnings)
+}
+
+/// A language directory name that the catalog has texts for, in the catalog's spelling.
+fn language(tag: &str, catalog: &Catalog) -> Result<String, ValueError> {
+    if !content::is_language_tag(tag) {
+        return Err(ValueError::LanguageTag(tag.chars().take(40).collect()));
+    }
+    catalog.canonical_tag(tag).map(str::to_string).ok_or_else(|| {
+        ValueError::UnknownLanguage(tag.to_string(), catalog.languages().collect::<Vec<_>>().join(", "))
+    })
+}
+
+/// One parameter write planned by `maintctl message set`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// Full parameter name.
+    pub name: String,
+    /// New value, already validated.
+    pub value: String,
+}
+
+/// What `maintctl message set` was asked to change; `None` leaves a value as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Change<'a> {
+    /// Language of the title and message (default `en`).
+    pub lang: Option<&'a str>,
+    /// New maintenance title.
+    pub title: Option<&'a str>,
+    /// New maintenance message.
+    pub message: Option<&'a str>,
+    /// New retry value.
+    pub retry: Option<Retry>,
+    /// New status page link.
+    pub status_page: Option<&'a str>,
+    /// New contact link.
+    pub contact: Option<&'a str>,
+}
+
+/// Validates and plans writes: every value is checked with the same rules the responder reads
+/// with, so nothing is written that the responder would ignore. All or nothing.
+pub fn plan_writes(prefix: &str, change: &Change<'_>, catalog: &Catalog) -> Result<Vec<Write>, Warning> {
+    let Change { lang, title, message, retry, status_page, contact } = *change;
+    check_prefix(prefix).map_err(|problem| Warning { parameter: prefix.into(), problem })?;
+    let mut writes = Vec::new();
+    let fail = |name: String, problem: ValueError| Warning { parameter: name, problem: problem.to_string() };
+    if title.is_some() || message.is_some() {
+        let raw = lang.unwrap_or("en");
+        let lang = language(raw, catalog).map_err(|p| fail(format!("{prefix}/{raw}"), p))?;
+        if let Some(title) = title {
+            let name = format!("{prefix}/{lang}/{}", parameters::TITLE);
+            check_title(title.trim()).map_err(|p| fail(name.clone(), p))?;
+            writes.push(Write { name, value: title.trim().into() });
+        }
+        if let Some(message) = message {
+            let name = format!("{prefix}/{lang}/{}", parameters::MESSAGE);
+            let message = content::normalize_message(message);
+            check_message(&message).map_err(|p| fail(name.clone(), p))?;
+            writes.push(Write { name, value: message });
+        }
+    }
+    if let Some(retry) = retry {
+        writes.push(Write { name: format!("{prefix}/{}", parameters::RETRY_AFTER), value: retry.to_parameter_value() });
+    }
+    if let Some(url) = status_page {
+        let name = format!("{prefix}/{}", parameters::STATUS_PAGE);
+        check_link(url, false).map_err(|p| fail(name.clone(), p))?;
+        writes.push(Write { name, value: url.into() });
+    }
+    if let Some(url) = contact {
+        let name = format!("{prefix}/{}", parameters::CONTACT);
+        check_link(url, true).map_err(|p| fail(name.clone(), p))?;
+        writes.push(Write { name, value: url.into() });
+    }
+    Ok(writes)
+}
+
+/// Writes planned values as `String` parameters, overwriting. Stops at the first failure and
+/// returns how many were written before it.
+pub async fn apply_writes(client: &aws_sdk_ssm::Client, writes: &[Write]) -> Result<(), (usize, FetchError)> {
+    for (done, write) in writes.iter().enumerate() {
+        client
+            .put_parameter()
+            .name(&write.name)
+            .value(&write.value)
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| (done, classify(e)))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(name: &str, value: &str) -> Parameter {
+        Parameter { name: name.into(), value: value.into() }
+    }
+
+    #[test]
+    fn layout_parses_and_bad_values_are_skipped_by_name() {
+        let catalog = Catalog::embedded();
+        let params = [
+            p("/m/app/en/title", "Upgrading the database"),
+            p("/m/app/ja/message", "データベースを更新中です。"),
+            p("/m/app/retry-after", "2026-11-22T06:00:00Z"),
+            p("/m/app/links/status-page", "https://status.example.com"),
+            p("/m/app/links/contact", "javascript:alert(1)"),
+            p("/m/app/de/title", "Wartung"),
+            p("/m/app/en/message", &"x".repeat(5000)),
+            p("/m/app/whatever", "1"),
+            p("/other/en/title", "x"),
+        ];
+        let (content, warnings) = content_from_parameters("/m/app", &params, &catalog);
+        assert_eq!(content.maintenance["en"].title, "Upgrading the database");
+        assert_eq!(content.maintenance["en"].message, catalog.pack("en").unwrap().maintenance.message);
+        assert_eq!(content.maintenance["ja"].message, "データベースを更新中です。");
+        assert_eq!(content.maintenance["ja"].title, catalog.pack("ja").unwrap().maintenance.title);
+        assert!(matches!(content.retry, Some(Retry::Until(_))));
+        assert_eq!(content.status_page.as_deref(), Some("https://status.example.com"));
+        assert_eq!(content.contact, None);
+        let named: Vec<_> = warnings.iter().map(|w| w.parameter.as_str()).collect();
+        assert_eq!(named, ["/m/app/links/contact", "/m/app/de/title", "/m/app/en/message", "/m/app/whatever", "/other/en/title"]);
+        assert!(warnings[2].problem.contains("5000 characters"), "{:?}", warnings[2]);
+    }
+
+    #[test]
+    fn hostile_values_are_refused_or_harmless() {
+        let catalog = Catalog::embedded();
+        let params = [
+            p("/m/en/title", "Down\r\nSet-Cookie: x=1"),
+            p("/m/retry-after", "-30"),
+            p("/m/ja/title", "<script>alert(1)</script>"),
+        ];
+        let (content, warnings) = content_from_parameters("/m", &params, &catalog);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(!content.maintenance.contains_key("en"));
+        assert_eq!(content.retry, None);
+        // markup is kept as text; the pages escape it (tested in respond and tests/)
+        assert_eq!(content.maintenance["ja"].title, "<script>alert(1)</script>");
+    }
+
+    #[test]
+    fn prefix_rules() {
+        for good in ["/maintenance/shop", "/a", "/a.b/c-d/e_f"] {
+            assert!(check_prefix(good).is_ok(), "{good}");
+        }
+        for bad in ["", "/", "maintenance", "/a/", "/a//b", "/a b", "/a/*"] {
+            assert!(check_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plan_writes_validates_everything_first() {
+        let catalog = Catalog::embedded();
+        let ok = plan_writes("/m", &Change { lang: Some("ja"), title: Some("メンテナンス"), message: Some("a\r\nb"), retry: Some(Retry::Seconds(600)), status_page: None, contact: Some("mailto:ops@example.com") }, &catalog).unwrap();
+        let names: Vec<_> = ok.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(names, ["/m/ja/title", "/m/ja/message", "/m/retry-after", "/m/links/contact"]);
+        assert_eq!(ok[1].value, "a\nb");
+        let err = plan_writes("/m", &Change { lang: Some("de"), title: Some("x"), ..Change::default() }, &catalog).unwrap_err();
+        assert!(err.problem.contains("no built-in texts"), "{err:?}");
+        let err = plan_writes("/m", &Change { title: Some("x\ny"), ..Change::default() }, &catalog).unwrap_err();
+        assert_eq!(err.parameter, "/m/en/title");
+        let err = plan_writes("/m", &Change { status_page: Some("http://insecure"), ..Change::default() }, &catalog).unwrap_err();
+        assert_eq!(err.parameter, "/m/links/status-page");
+    }
+}
