@@ -66,7 +66,11 @@ impl Event {
     pub fn parse(raw: &str) -> Self {
         match serde_json::from_str::<AlbTargetGroupRequest>(raw) {
             Ok(typed) => Self::from_typed(typed),
-            Err(_) => match serde_json::from_str::<Value>(raw) {
+            Err(_) => match serde_json::from_str::<Value>(raw).or_else(|e| {
+                // Lone UTF-16 surrogate escapes (`"\ud800"`) are valid JSON text but not valid
+                // strings; replace them with U+FFFD and try once more.
+                replace_surrogate_escapes(raw).ok_or(e).and_then(|t| serde_json::from_str(&t))
+            }) {
                 Ok(value @ Value::Object(_)) => Self::from_value(&value),
                 _ => Self {
                     request: Request::get("/"),
@@ -150,6 +154,34 @@ impl Event {
             parse: ParseKind::Lenient,
         }
     }
+}
+
+/// Replaces every `\uD800`–`\uDFFF` escape with `\uFFFD`; `None` when there is none.
+fn replace_surrogate_escapes(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut replaced = false;
+    let mut rest = raw;
+    while let Some(pos) = rest.find('\\') {
+        out.push_str(&rest[..pos]);
+        let escape = &rest[pos..];
+        let surrogate = escape
+            .get(2..6)
+            .filter(|_| escape.as_bytes().get(1) == Some(&b'u'))
+            .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+            .is_some_and(|cp| (0xD800..=0xDFFF).contains(&cp));
+        if surrogate {
+            out.push_str("\\ufffd");
+            replaced = true;
+            rest = &escape[6..];
+        } else {
+            // Copy the backslash and the escaped character (ASCII in valid JSON) unchanged.
+            let len = escape.chars().take(2).map(char::len_utf8).sum::<usize>();
+            out.push_str(&escape[..len]);
+            rest = &escape[len..];
+        }
+    }
+    out.push_str(rest);
+    replaced.then_some(out)
 }
 
 fn clean_path(path: Option<&str>) -> String {

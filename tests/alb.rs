@@ -1,0 +1,257 @@
+//! The ALB contract end to end through the library's public API: every shared fixture, odd and
+//! hostile events, header modes, and a property test over generated and mutated events.
+
+mod common;
+
+use maintenance_responder::alb::{self, HeaderMode, ParseKind, check_contract};
+use maintenance_responder::config::Site;
+use maintenance_responder::content::Content;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+const NOW: time::OffsetDateTime = datetime!(2026-11-22 04:00 UTC);
+
+fn answer(raw: &str) -> (alb::Handled, Value) {
+    let site = Site::embedded();
+    let handled = alb::handle(raw, &Content::default(), &site, NOW);
+    let json = serde_json::to_string(&handled.alb).expect("response serializes");
+    if let Err(violation) = check_contract(&json, handled.mode) {
+        panic!("{violation}\nevent: {raw}\nresponse: {json}");
+    }
+    (handled, serde_json::from_str(&json).unwrap())
+}
+
+#[test]
+fn every_shared_fixture_gets_a_contract_valid_response() {
+    for (name, raw) in common::request_fixtures() {
+        let (handled, json) = answer(&raw);
+        assert_eq!(handled.parse, ParseKind::Typed, "{name} should parse with aws_lambda_events");
+        let health = raw.contains("ELB-HealthChecker/2.0");
+        let expected = if health { 200 } else { 503 };
+        assert_eq!(json["statusCode"], expected, "{name}");
+        let headers = if handled.mode == HeaderMode::Multi { &json["multiValueHeaders"] } else { &json["headers"] };
+        let get = |h: &str| {
+            let v = &headers[h];
+            v.as_array().map_or_else(|| v.as_str().map(str::to_string), |a| a[0].as_str().map(str::to_string))
+        };
+        assert_eq!(get("cache-control").as_deref(), Some("no-store"), "{name}");
+        assert_eq!(get("retry-after").is_some(), !health, "{name}");
+        assert!(get("content-security-policy").unwrap().contains("frame-ancestors 'none'"), "{name}");
+    }
+}
+
+#[test]
+fn multi_value_events_are_answered_in_multi_value_headers() {
+    for (name, raw) in common::request_fixtures() {
+        let event: Value = serde_json::from_str(&raw).unwrap();
+        let non_empty = |key: &str| event.get(key).is_some_and(|h| h.as_object().is_some_and(|m| !m.is_empty()));
+        let (multi, single) = (non_empty("multiValueHeaders"), non_empty("headers"));
+        let (handled, json) = answer(&raw);
+        if multi && single {
+            // A synthetic event with both maps: answer in both, which the ALB accepts in either mode.
+            assert_eq!(handled.mode, HeaderMode::Unknown, "{name}");
+            assert_eq!(json["multiValueHeaders"]["content-type"], json!(["text/html; charset=utf-8"]), "{name}");
+            assert_eq!(json["headers"]["content-type"], json!("text/html; charset=utf-8"), "{name}");
+        } else if multi {
+            assert_eq!(handled.mode, HeaderMode::Multi, "{name}");
+            assert_eq!(json["headers"], json!({}), "{name}");
+            assert_eq!(json["multiValueHeaders"]["content-type"], json!(["text/html; charset=utf-8"]), "{name}");
+        } else {
+            assert_eq!(handled.mode, HeaderMode::Single, "{name}");
+            assert_eq!(json["multiValueHeaders"], json!({}), "{name}");
+            assert!(json["headers"]["content-type"].is_string(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn odd_events_still_get_a_page() {
+    let cases: &[(&str, &str, u64)] = &[
+        ("empty object", "{}", 503),
+        ("not an object", "[1,2,3]", 503),
+        ("a string", "\"hello\"", 503),
+        ("not JSON", "this is not json", 503),
+        ("empty payload", "", 503),
+        ("null", "null", 503),
+        ("null fields", r#"{"httpMethod":null,"path":null,"headers":null,"body":null,"requestContext":null,"isBase64Encoded":null}"#, 503),
+        ("numbers as headers", r#"{"httpMethod":"GET","path":"/","headers":{"accept":5,"user-agent":true},"requestContext":{"elb":{"targetGroupArn":"x"}}}"#, 503),
+        ("control bytes in a header", "{\"httpMethod\":\"GET\",\"path\":\"/\",\"headers\":{\"accept-language\":\"ja\\u0001\",\"x\":\"\\u0000\"},\"requestContext\":{\"elb\":{}}}", 503),
+        ("lone surrogate", r#"{"httpMethod":"GET","path":"/healthz","headers":{"x":"\ud800"},"requestContext":{"elb":{}}}"#, 200),
+        ("API Gateway event", r#"{"version":"2.0","routeKey":"$default","rawPath":"/","requestContext":{"http":{"method":"GET"}}}"#, 503),
+        ("S3 event", r#"{"Records":[{"eventSource":"aws:s3"}]}"#, 503),
+        ("weird method", r#"{"httpMethod":"<script>","path":"/","headers":{},"requestContext":{"elb":{}}}"#, 503),
+        ("relative path", r#"{"httpMethod":"GET","path":"healthz","headers":{},"requestContext":{"elb":{}}}"#, 503),
+        ("health via lenient parse", r#"{"httpMethod":"GET","path":"/","headers":{"user-agent":"ELB-HealthChecker/2.0","n":1},"requestContext":null}"#, 200),
+        ("multi-value with junk", r#"{"httpMethod":"GET","path":"/robots.txt","multiValueHeaders":{"accept":["text/plain",7,null],"x":"notalist"},"requestContext":{"elb":{}}}"#, 200),
+    ];
+    for (what, raw, status) in cases {
+        let (_, json) = answer(raw);
+        assert_eq!(json["statusCode"], *status, "{what}");
+    }
+    let huge = format!(r#"{{"httpMethod":"GET","path":"/{}","headers":{{"accept":"{}"}}}}"#, "a".repeat(100_000), "b".repeat(100_000));
+    let (_, json) = answer(&huge);
+    assert_eq!(json["statusCode"], 503);
+    assert!(!json["body"].as_str().unwrap().contains("aaaa"), "the path is never echoed");
+}
+
+#[test]
+fn head_requests_get_headers_and_an_empty_string_body() {
+    let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&raw).unwrap();
+    event["httpMethod"] = json!("HEAD");
+    let (_, head) = answer(&event.to_string());
+    let (_, get) = answer(&raw);
+    assert_eq!(head["body"], json!(""));
+    assert_eq!(head["headers"], get["headers"]);
+    assert_eq!(head["statusCode"], 503);
+}
+
+#[test]
+fn hostile_request_data_is_never_reflected() {
+    let event = json!({
+        "httpMethod": "GET",
+        "path": "/<script>alert('path')</script>",
+        "queryStringParameters": {"q": "<script>alert('q')</script>"},
+        "headers": {
+            "host": "\"><script>alert('host')</script>",
+            "accept-language": "<script>",
+            "x-amzn-trace-id": "Root=1-693ecb6b-09d371942facabea343507dd<script>",
+            "x-forwarded-for": "<script>alert('xff')</script>"
+        },
+        "requestContext": {"elb": {"targetGroupArn": "<script>"}},
+        "body": "", "isBase64Encoded": false
+    });
+    let (_, json) = answer(&event.to_string());
+    let body = json["body"].as_str().unwrap();
+    assert!(!body.contains("alert("), "{body}");
+    assert!(!body.contains("<script"), "{body}");
+    assert!(!body.contains("Support reference"), "an invalid trace id is dropped: {body}");
+}
+
+/// One mutation applied to a fixture.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Remove(u32),
+    Replace(u32, Value),
+}
+
+fn arb_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        ".{0,40}".prop_map(Value::String),
+        prop_oneof![
+            Just("ELB-HealthChecker/2.0"), Just("HEAD"), Just("/healthz"), Just("/robots.txt"),
+            Just("application/json;q=0.5, text/html;q=0.1"), Just("ja,en;q=0.1"), Just("\r\nX: y"),
+            Just("Root=1-693ecb6b-09d371942facabea343507dd"), Just("text/plain"), Just("*/*;q=0"),
+        ].prop_map(|s| Value::String(s.to_string())),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-zA-Z-]{1,12}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn arb_mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        any::<u32>().prop_map(Mutation::Remove),
+        (any::<u32>(), arb_value()).prop_map(|(at, v)| Mutation::Replace(at, v)),
+    ]
+}
+
+/// Every JSON pointer in a value.
+fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                out.push(p.clone());
+                pointers(v, p, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                out.push(p.clone());
+                pointers(v, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn mutate(mut event: Value, mutations: &[Mutation]) -> Value {
+    for m in mutations {
+        let mut all = Vec::new();
+        pointers(&event, String::new(), &mut all);
+        if all.is_empty() {
+            break;
+        }
+        match m {
+            Mutation::Replace(at, v) => {
+                if let Some(slot) = event.pointer_mut(&all[*at as usize % all.len()]) {
+                    *slot = v.clone();
+                }
+            }
+            Mutation::Remove(at) => {
+                let p = &all[*at as usize % all.len()];
+                let (parent, key) = p.rsplit_once('/').unwrap();
+                let key = key.replace("~1", "/").replace("~0", "~");
+                match event.pointer_mut(parent) {
+                    Some(Value::Object(map)) => {
+                        map.remove(&key);
+                    }
+                    Some(Value::Array(items)) => {
+                        if let Ok(i) = key.parse::<usize>() {
+                            if i < items.len() {
+                                items.remove(i);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    event
+}
+
+fn cases() -> u32 {
+    std::env::var("EVENT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Over generated and mutated events (≥ 100 000 by default): no panic, and every response
+    /// is contract-valid with a status the responder may send.
+    #[test]
+    fn generated_and_mutated_events_always_get_a_valid_response(
+        which in 0usize..64,
+        mutations in prop::collection::vec(arb_mutation(), 0..5),
+        raw_text in ".{0,64}",
+        use_raw in 0u8..16,
+    ) {
+        let fixtures = fixtures();
+        let raw = if use_raw == 0 {
+            raw_text
+        } else {
+            let base: Value = serde_json::from_str(&fixtures[which % fixtures.len()]).unwrap();
+            mutate(base, &mutations).to_string()
+        };
+        let (_, json) = answer(&raw);
+        let status = json["statusCode"].as_u64().unwrap();
+        prop_assert!([200, 404, 500, 502, 503, 504].contains(&status), "status {status}");
+    }
+}
+
+fn fixtures() -> &'static [String] {
+    static FIXTURES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    FIXTURES.get_or_init(|| common::request_fixtures().into_iter().map(|(_, raw)| raw).collect())
+}

@@ -1,0 +1,132 @@
+//! Test harness shared by the integration tests: the moto AWS emulator in server mode on a
+//! loopback port (one per test process, stopped when the process exits), SDK configuration
+//! pointed at it without touching the process environment, and unique names per test.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// A running moto server.
+pub struct Moto {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// Kept so its stdin (the server's lifeline) stays open while the test process lives.
+    _child: Child,
+}
+
+/// The project's Python venv interpreter (made by `scripts/setup-tools`), or `MOTO_PYTHON`.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("MOTO_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "{} is missing: run scripts/setup-tools first (it installs moto[server] into .venv)",
+        venv.display()
+    );
+    venv
+}
+
+impl Moto {
+    /// Starts a new server and waits until it answers.
+    pub fn start() -> Self {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_server.py");
+        let mut child = Command::new(python())
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("failed to start the moto server");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("failed to read the moto endpoint");
+        let endpoint = line.trim().to_string();
+        assert!(endpoint.starts_with("http://127.0.0.1:"), "moto printed {endpoint:?}");
+        // Ready once /moto-api/ answers.
+        let addr = endpoint.trim_start_matches("http://").to_string();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self { endpoint, _child: child }
+    }
+
+    /// The server of this test process, started on first use.
+    pub fn shared() -> &'static Moto {
+        static MOTO: OnceLock<Moto> = OnceLock::new();
+        MOTO.get_or_init(Moto::start)
+    }
+
+    /// SDK configuration pointed at this server, with dummy credentials, region us-east-1.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        sdk_config_for(&self.endpoint).await
+    }
+
+    /// Environment for a child process (`maintctl`, the Lambda binary) to reach this server
+    /// through the standard AWS settings.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        aws_env(&self.endpoint)
+    }
+}
+
+/// SDK configuration for any endpoint (a fault-injecting server, a closed port, …).
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// The standard AWS environment variables pointing at `endpoint`.
+pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+    ]
+}
+
+/// A name unique to this test run, for SSM prefixes and AWS resource names.
+pub fn unique(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Path of a shared ALB fixture (`../shared/fixtures/alb/NAME`).
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/alb").join(name)
+}
+
+/// Every shared ALB fixture that is a request event (not a response example).
+pub fn request_fixtures() -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/alb");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".json") && !name.contains("response") {
+            out.push((name, std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    out.sort();
+    assert!(out.len() >= 10, "expected the shared ALB fixtures, found {}", out.len());
+    out
+}
