@@ -30,13 +30,13 @@ impl AwsOptions {
     }
 }
 
-/// The Lambda's SSM client: standard configuration chain, SDK retries off (the content cache
-/// has its own budget and back-off) and connect/operation timeouts inside the refresh budget.
-pub async fn ssm_client_for_lambda(settings: &crate::cache::CacheSettings) -> aws_sdk_ssm::Client {
+/// The Lambda's SSM client over a loaded configuration: SDK retries off (the content cache has
+/// its own budget and back-off) and connect/operation timeouts no longer than the fetch budget.
+pub fn lambda_ssm_client(base: &SdkConfig, settings: &crate::cache::CacheSettings) -> aws_sdk_ssm::Client {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
     let budget = settings.init_budget.max(settings.refresh_budget);
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    let config = aws_sdk_ssm::config::Builder::from(base)
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
@@ -44,7 +44,6 @@ pub async fn ssm_client_for_lambda(settings: &crate::cache::CacheSettings) -> aw
                 .operation_timeout(budget)
                 .build(),
         )
-        .load()
-        .await;
-    aws_sdk_ssm::Client::new(&config)
+        .build();
+    aws_sdk_ssm::Client::from_conf(config)
 }

@@ -18,7 +18,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         tracing::error!(problem = problem.0.as_str(), "configuration problem");
     }
     let store = match &settings.ssm_prefix {
-        Some(_) => Some(maintenance_responder::aws::ssm_client_for_lambda(&settings.cache).await),
+        Some(_) => {
+            let base = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+            Some(maintenance_responder::aws::lambda_ssm_client(&base, &settings.cache))
+        }
         None => None,
     };
     let function = Function::with_store(site, &settings, store);

@@ -130,3 +130,88 @@ pub fn request_fixtures() -> Vec<(String, String)> {
     assert!(out.len() >= 10, "expected the shared ALB fixtures, found {}", out.len());
     out
 }
+
+/// A loopback HTTP/1.1 server for fault injection that no real server produces on demand:
+/// `answer(n, request_body)` gives the n-th request's status and JSON body, or `None` to accept
+/// and never answer.
+pub struct FakeServer {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// Requests received so far.
+    pub hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+type Answer = dyn Fn(usize, &str) -> Option<(u16, String)> + Send + Sync;
+
+impl FakeServer {
+    /// Starts the server on the current tokio runtime.
+    pub async fn start(answer: impl Fn(usize, &str) -> Option<(u16, String)> + Send + Sync + 'static) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicUsize;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let answer: Arc<Answer> = Arc::new(answer);
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let answer = answer.clone();
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        // Read one request: headers, then Content-Length bytes of body.
+                        let header_end = loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        while buf.len() < header_end + len {
+                            let mut chunk = [0u8; 4096];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let body = String::from_utf8_lossy(&buf[header_end..header_end + len]).to_string();
+                        buf.drain(..header_end + len);
+                        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        match answer(n, &body) {
+                            None => {
+                                std::future::pending::<()>().await;
+                            }
+                            Some((status, json)) => {
+                                let response = format!(
+                                    "HTTP/1.1 {status} X\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{json}",
+                                    json.len()
+                                );
+                                if socket.write_all(response.as_bytes()).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self { endpoint, hits }
+    }
+
+    /// Requests received so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
