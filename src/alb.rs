@@ -69,7 +69,9 @@ impl Event {
             Err(_) => match serde_json::from_str::<Value>(raw).or_else(|e| {
                 // Lone UTF-16 surrogate escapes (`"\ud800"`) are valid JSON text but not valid
                 // strings; replace them with U+FFFD and try once more.
-                replace_surrogate_escapes(raw).ok_or(e).and_then(|t| serde_json::from_str(&t))
+                replace_surrogate_escapes(raw)
+                    .ok_or(e)
+                    .and_then(|t| serde_json::from_str(&t))
             }) {
                 Ok(value @ Value::Object(_)) => Self::from_value(&value),
                 _ => Self {
@@ -137,12 +139,11 @@ impl Event {
             _ => HeaderMode::Unknown,
         };
         let method = text(value.get("httpMethod"))
-            .filter(|m| !m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphabetic()))
+            .filter(|m| {
+                !m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphabetic())
+            })
             .map_or_else(|| "GET".to_string(), |m| m.to_ascii_uppercase());
-        let target_group_arn = text(
-            value
-                .pointer("/requestContext/elb/targetGroupArn"),
-        );
+        let target_group_arn = text(value.pointer("/requestContext/elb/targetGroupArn"));
         Self {
             request: Request {
                 method,
@@ -207,7 +208,11 @@ pub fn to_alb_response(response: &Response, mode: HeaderMode) -> AlbTargetGroupR
     }
     let mut alb = AlbTargetGroupResponse::default();
     alb.status_code = i64::from(response.status);
-    alb.status_description = Some(format!("{} {}", response.status, reason_phrase(response.status)));
+    alb.status_description = Some(format!(
+        "{} {}",
+        response.status,
+        reason_phrase(response.status)
+    ));
     alb.is_base64_encoded = false;
     alb.body = Some(Body::Text(response.body.clone()));
     match mode {
@@ -304,7 +309,11 @@ pub fn check_contract(json: &str, mode: HeaderMode) -> Result<(), ContractViolat
     let expected = format!("{status} {}", reason_phrase(status as u16));
     match obj.get("statusDescription").and_then(Value::as_str) {
         Some(d) if d == expected => {}
-        other => return fail(format!("statusDescription {other:?}, expected {expected:?}")),
+        other => {
+            return fail(format!(
+                "statusDescription {other:?}, expected {expected:?}"
+            ));
+        }
     }
     if !obj.get("isBase64Encoded").is_some_and(Value::is_boolean) {
         return fail("isBase64Encoded missing or not a boolean".into());
@@ -314,10 +323,14 @@ pub fn check_contract(json: &str, mode: HeaderMode) -> Result<(), ContractViolat
     }
     let check_value = |name: &str, v: &Value| -> Result<(), ContractViolation> {
         let Some(s) = v.as_str() else {
-            return Err(ContractViolation(format!("header {name} has a non-string value")));
+            return Err(ContractViolation(format!(
+                "header {name} has a non-string value"
+            )));
         };
         if s.contains(['\r', '\n']) || name.contains(['\r', '\n', ':', ' ']) || name.is_empty() {
-            return Err(ContractViolation(format!("header {name} holds CR, LF or a bad name")));
+            return Err(ContractViolation(format!(
+                "header {name} holds CR, LF or a bad name"
+            )));
         }
         Ok(())
     };
@@ -354,7 +367,9 @@ pub fn check_contract(json: &str, mode: HeaderMode) -> Result<(), ContractViolat
         HeaderMode::Unknown => has_content_type(single) && has_content_type(multi),
     };
     if !ok {
-        return fail(format!("no Content-Type in the header map for {mode:?} mode"));
+        return fail(format!(
+            "no Content-Type in the header map for {mode:?} mode"
+        ));
     }
     Ok(())
 }

@@ -32,7 +32,10 @@ impl AwsOptions {
 
 /// The Lambda's SSM client over a loaded configuration: SDK retries off (the content cache has
 /// its own budget and back-off) and connect/operation timeouts no longer than the fetch budget.
-pub fn lambda_ssm_client(base: &SdkConfig, settings: &crate::cache::CacheSettings) -> aws_sdk_ssm::Client {
+pub fn lambda_ssm_client(
+    base: &SdkConfig,
+    settings: &crate::cache::CacheSettings,
+) -> aws_sdk_ssm::Client {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
     let budget = settings.init_budget.max(settings.refresh_budget);

@@ -100,7 +100,8 @@ impl<S: ParameterStore> ContentCache<S> {
     /// The cold-start fetch, within the init budget.
     pub async fn init(&self, now: Instant) -> Refresh {
         let mut state = self.state.lock().await;
-        self.attempt(&mut state, now, self.settings.init_budget).await
+        self.attempt(&mut state, now, self.settings.init_budget)
+            .await
     }
 
     /// Content for a request: fresh from the cache inside the window; otherwise one refresh
@@ -109,7 +110,10 @@ impl<S: ParameterStore> ContentCache<S> {
         let mut state = self.state.lock().await;
         let due = state.next_attempt.is_none_or(|at| now >= at);
         let refresh = if due {
-            Some(self.attempt(&mut state, now, self.settings.refresh_budget).await)
+            Some(
+                self.attempt(&mut state, now, self.settings.refresh_budget)
+                    .await,
+            )
         } else {
             None
         };
@@ -141,7 +145,8 @@ impl<S: ParameterStore> ContentCache<S> {
 
     async fn attempt(&self, state: &mut State, now: Instant, budget: Duration) -> Refresh {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let fetched = tokio::time::timeout(budget, self.store.parameters_by_path(&self.prefix)).await;
+        let fetched =
+            tokio::time::timeout(budget, self.store.parameters_by_path(&self.prefix)).await;
         let result = match fetched {
             Ok(Ok(params)) => Ok(params),
             Ok(Err(e)) => Err(e),
@@ -149,7 +154,8 @@ impl<S: ParameterStore> ContentCache<S> {
         };
         match result {
             Ok(params) => {
-                let (content, warnings) = content_from_parameters(&self.prefix, &params, &self.catalog);
+                let (content, warnings) =
+                    content_from_parameters(&self.prefix, &params, &self.catalog);
                 state.last_good = Some((content, now));
                 state.failures = 0;
                 state.next_attempt = Some(now + self.settings.ttl);
@@ -159,7 +165,11 @@ impl<S: ParameterStore> ContentCache<S> {
                 state.failures = state.failures.saturating_add(1);
                 // One window after the first failure, doubling up to max_backoff.
                 let factor = 1u32 << state.failures.saturating_sub(1).min(10);
-                let wait = self.settings.ttl.saturating_mul(factor).min(self.settings.max_backoff);
+                let wait = self
+                    .settings
+                    .ttl
+                    .saturating_mul(factor)
+                    .min(self.settings.max_backoff);
                 state.next_attempt = Some(now + wait.max(Duration::from_secs(1)));
                 Refresh::Failed(e)
             }
@@ -194,18 +204,34 @@ mod tests {
     }
 
     fn title(t: &str) -> Vec<Parameter> {
-        vec![Parameter { name: "/p/en/title".into(), value: t.into() }]
+        vec![Parameter {
+            name: "/p/en/title".into(),
+            value: t.into(),
+        }]
     }
 
     fn cache(answers: Vec<Result<Vec<Parameter>, FetchError>>) -> ContentCache<Scripted> {
-        let store = Scripted { answers: std::sync::Mutex::new(answers), hang: AtomicU32::new(0) };
-        ContentCache::new(store, "/p".into(), Arc::new(Catalog::embedded()), CacheSettings::default())
+        let store = Scripted {
+            answers: std::sync::Mutex::new(answers),
+            hang: AtomicU32::new(0),
+        };
+        ContentCache::new(
+            store,
+            "/p".into(),
+            Arc::new(Catalog::embedded()),
+            CacheSettings::default(),
+        )
     }
 
     #[tokio::test(start_paused = true)]
     async fn fresh_then_stale_if_error_then_recovers_with_backoff() {
         let throttled = || Err(FetchError::Throttled("Rate exceeded".into()));
-        let c = cache(vec![Ok(title("one")), throttled(), throttled(), Ok(title("two"))]);
+        let c = cache(vec![
+            Ok(title("one")),
+            throttled(),
+            throttled(),
+            Ok(title("two")),
+        ]);
         let t0 = Instant::now();
         assert!(matches!(c.init(t0).await, Refresh::Fetched(_)));
         let (content, refresh) = c.get(t0 + Duration::from_secs(10)).await;
@@ -214,10 +240,17 @@ mod tests {
         assert_eq!(content.state, ContentState::Fresh { age_seconds: 10 });
         // window over: one attempt, throttled -> stale content, back off 30 s
         let (content, refresh) = c.get(t0 + Duration::from_secs(31)).await;
-        assert!(matches!(refresh, Some(Refresh::Failed(FetchError::Throttled(_)))));
+        assert!(matches!(
+            refresh,
+            Some(Refresh::Failed(FetchError::Throttled(_)))
+        ));
         assert_eq!(content.state, ContentState::Stale { age_seconds: 31 });
         assert_eq!(content.maintenance["en"].title, "one");
-        assert_eq!(c.get(t0 + Duration::from_secs(60)).await.1, None, "backing off");
+        assert_eq!(
+            c.get(t0 + Duration::from_secs(60)).await.1,
+            None,
+            "backing off"
+        );
         // second failure at 61 s -> back off 60 s
         assert!(c.get(t0 + Duration::from_secs(61)).await.1.is_some());
         assert_eq!(c.get(t0 + Duration::from_secs(120)).await.1, None);

@@ -172,7 +172,10 @@ impl Config {
             || self.health_path.len() > 200
             || !self.health_path.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(bad("health_path", "must be a path starting with / (e.g. /healthz)"));
+            return Err(bad(
+                "health_path",
+                "must be a path starting with / (e.g. /healthz)",
+            ));
         }
         if self.robots_txt.len() > 16 * 1024 {
             return Err(bad("robots_txt", "must be at most 16 KiB"));
@@ -183,30 +186,50 @@ impl Config {
             let known: Vec<_> = catalog.languages().collect();
             return Err(bad(
                 "default_language",
-                format!("{:?} is not a language of the catalog ({})", self.default_language, known.join(", ")),
+                format!(
+                    "{:?} is not a language of the catalog ({})",
+                    self.default_language,
+                    known.join(", ")
+                ),
             ));
         }
         if self.retry_after_seconds > crate::content::MAX_RETRY_SECONDS
             || self.past_end_retry_after_seconds > crate::content::MAX_RETRY_SECONDS
         {
-            return Err(bad("retry_after_seconds", "must be at most one week (604800)"));
+            return Err(bad(
+                "retry_after_seconds",
+                "must be at most one week (604800)",
+            ));
         }
         if !self.problem_type_base.contains(':')
-            || !self.problem_type_base.bytes().all(|b| b.is_ascii_graphic() && b != b'"')
+            || !self
+                .problem_type_base
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"')
         {
-            return Err(bad("problem_type_base", "must be a URI prefix such as urn:example:problem:"));
+            return Err(bad(
+                "problem_type_base",
+                "must be a URI prefix such as urn:example:problem:",
+            ));
         }
         if !is_css_color(&self.brand.color) {
             return Err(bad("brand.color", "must be #rgb or #rrggbb"));
         }
         if self.brand.name.chars().count() > 100 || self.brand.name.chars().any(char::is_control) {
-            return Err(bad("brand.name", "must be one line of at most 100 characters"));
+            return Err(bad(
+                "brand.name",
+                "must be one line of at most 100 characters",
+            ));
         }
         if self.brand.logo_svg.len() > 32 * 1024 {
             return Err(bad("brand.logo_svg", "must be at most 32 KiB"));
         }
-        if !self.brand.logo_svg.is_empty() && !self.brand.logo_svg.trim_start().starts_with("<svg") {
-            return Err(bad("brand.logo_svg", "must be SVG markup starting with <svg"));
+        if !self.brand.logo_svg.is_empty() && !self.brand.logo_svg.trim_start().starts_with("<svg")
+        {
+            return Err(bad(
+                "brand.logo_svg",
+                "must be SVG markup starting with <svg",
+            ));
         }
         for path in self.paths.keys() {
             if !path.starts_with('/') {
@@ -215,16 +238,25 @@ impl Config {
         }
         for key in self.target_groups.keys() {
             if key.is_empty() {
-                return Err(bad("target_groups", "a target group name must not be empty"));
+                return Err(bad(
+                    "target_groups",
+                    "a target group name must not be empty",
+                ));
             }
         }
         for (key, page) in self.paths.iter().chain(&self.target_groups) {
             if !page.is_page() {
-                return Err(bad(&format!("{key:?}"), "health and robots are routes, not pages"));
+                return Err(bad(
+                    &format!("{key:?}"),
+                    "health and robots are routes, not pages",
+                ));
             }
         }
         if !self.default_page.is_page() {
-            return Err(bad("default_page", "must be a page, not the health or robots route"));
+            return Err(bad(
+                "default_page",
+                "must be a page, not the health or robots route",
+            ));
         }
         Ok(())
     }
@@ -250,9 +282,9 @@ fn parse_pairs(text: &str, var: &'static str) -> Result<Vec<(String, PageKind)>,
 }
 
 fn is_css_color(value: &str) -> bool {
-    value.strip_prefix('#').is_some_and(|hex| {
-        matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    })
+    value
+        .strip_prefix('#')
+        .is_some_and(|hex| matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Everything the pure core needs that does not change per request: the validated
@@ -313,8 +345,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -332,7 +366,10 @@ mod tests {
             lookup(&[
                 (env::HEALTH_PATH, "/ping"),
                 (env::DEFAULT_PAGE, "404"),
-                (env::TARGET_GROUP_PAGES, "shop-fallback=bad-gateway, arn:aws:x:targetgroup/a/b=504"),
+                (
+                    env::TARGET_GROUP_PAGES,
+                    "shop-fallback=bad-gateway, arn:aws:x:targetgroup/a/b=504",
+                ),
                 (env::PATH_PAGES, "/api/*=service-unavailable"),
             ]),
             &catalog,
@@ -341,7 +378,10 @@ mod tests {
         assert_eq!(config.health_path, "/ping");
         assert_eq!(config.default_page, PageKind::NotFound);
         assert_eq!(config.target_groups["shop-fallback"], PageKind::BadGateway);
-        assert_eq!(config.target_groups["arn:aws:x:targetgroup/a/b"], PageKind::GatewayTimeout);
+        assert_eq!(
+            config.target_groups["arn:aws:x:targetgroup/a/b"],
+            PageKind::GatewayTimeout
+        );
         assert_eq!(config.paths["/api/*"], PageKind::ServiceUnavailable);
     }
 
@@ -350,16 +390,30 @@ mod tests {
         let catalog = Catalog::embedded();
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[(env::DEFAULT_PAGE, "teapot")], "MAINTENANCE_DEFAULT_PAGE"),
-            (&[(env::TARGET_GROUP_PAGES, "no-equals-sign")], "MAINTENANCE_TARGET_GROUP_PAGES"),
+            (
+                &[(env::TARGET_GROUP_PAGES, "no-equals-sign")],
+                "MAINTENANCE_TARGET_GROUP_PAGES",
+            ),
             (&[(env::HEALTH_PATH, "healthz")], "health_path"),
             (&[(env::CONFIG, "default_page = 12")], "MAINTENANCE_CONFIG"),
-            (&[(env::CONFIG, "[brand]\ncolor = \"red;}body{display:none\"")], "brand.color"),
-            (&[(env::CONFIG, "default_language = \"de\"")], "default_language"),
+            (
+                &[(env::CONFIG, "[brand]\ncolor = \"red;}body{display:none\"")],
+                "brand.color",
+            ),
+            (
+                &[(env::CONFIG, "default_language = \"de\"")],
+                "default_language",
+            ),
             (&[(env::CONFIG, "unknown_key = 1")], "unknown field"),
-            (&[(env::CONFIG, "default_page = \"health\"")], "default_page"),
+            (
+                &[(env::CONFIG, "default_page = \"health\"")],
+                "default_page",
+            ),
         ];
         for (vars, needle) in cases {
-            let err = Config::from_env(lookup(vars), &catalog).expect_err("must be refused").to_string();
+            let err = Config::from_env(lookup(vars), &catalog)
+                .expect_err("must be refused")
+                .to_string();
             assert!(err.contains(needle), "{vars:?}: {err}");
         }
     }
@@ -367,7 +421,8 @@ mod tests {
     #[test]
     fn csp_hash_matches_the_stylesheet() {
         let site = Site::embedded();
-        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(site.css.as_bytes()));
+        let hash =
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(site.css.as_bytes()));
         assert!(site.csp.contains(&format!("'sha256-{hash}'")));
         assert!(site.csp.contains("frame-ancestors 'none'"));
         assert!(site.csp.starts_with("default-src 'none'"));

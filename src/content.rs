@@ -157,7 +157,10 @@ impl Catalog {
         };
         let pack = LanguagePack {
             name: "English".into(),
-            maintenance: text("We'll be back soon", "We're carrying out planned maintenance."),
+            maintenance: text(
+                "We'll be back soon",
+                "We're carrying out planned maintenance.",
+            ),
             not_found: text("Page not found", "The page you asked for does not exist."),
             internal_error: text("Something went wrong", "Please try again in a moment."),
             bad_gateway: text("Service temporarily unreachable", "Please try again."),
@@ -317,7 +320,9 @@ pub enum ValueError {
     #[error("value holds control characters")]
     ControlCharacters,
     /// Not seconds and not an RFC 3339 time.
-    #[error("retry-after {0:?} is neither seconds (e.g. 900) nor an RFC 3339 time (e.g. 2026-11-22T06:00:00Z)")]
+    #[error(
+        "retry-after {0:?} is neither seconds (e.g. 900) nor an RFC 3339 time (e.g. 2026-11-22T06:00:00Z)"
+    )]
     Retry(String),
     /// A negative delay.
     #[error("retry-after must not be negative")]
@@ -399,7 +404,11 @@ pub fn is_language_tag(tag: &str) -> bool {
 
 /// Normalises message text for display: CRLF and CR become LF, trailing white space goes.
 pub fn normalize_message(value: &str) -> String {
-    value.replace("\r\n", "\n").replace('\r', "\n").trim().to_string()
+    value
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .trim()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -439,13 +448,28 @@ mod tests {
         assert!(check_title("Back soon").is_ok());
         assert_eq!(check_title("a\nb"), Err(ValueError::ControlCharacters));
         assert_eq!(check_title("  "), Err(ValueError::Empty));
-        assert!(matches!(check_title(&"x".repeat(201)), Err(ValueError::TooLong { .. })));
+        assert!(matches!(
+            check_title(&"x".repeat(201)),
+            Err(ValueError::TooLong { .. })
+        ));
         assert!(check_message("line one\n\nline two").is_ok());
-        assert_eq!(check_message("bell\u{7}"), Err(ValueError::ControlCharacters));
+        assert_eq!(
+            check_message("bell\u{7}"),
+            Err(ValueError::ControlCharacters)
+        );
         assert!(check_link("https://status.example.com/", false).is_ok());
-        assert_eq!(check_link("mailto:ops@example.com", false), Err(ValueError::Link));
+        assert_eq!(
+            check_link("mailto:ops@example.com", false),
+            Err(ValueError::Link)
+        );
         assert!(check_link("mailto:ops@example.com", true).is_ok());
-        for bad in ["javascript:alert(1)", "http://x.example", "https://a b", "https://x\"onmouseover=", "https://"] {
+        for bad in [
+            "javascript:alert(1)",
+            "http://x.example",
+            "https://a b",
+            "https://x\"onmouseover=",
+            "https://",
+        ] {
             assert_eq!(check_link(bad, true), Err(ValueError::Link), "link {bad:?}");
         }
     }
@@ -455,7 +479,16 @@ mod tests {
         for good in ["en", "ja", "pt-BR", "zh-Hant-TW", "fil"] {
             assert!(is_language_tag(good), "{good}");
         }
-        for bad in ["", "e", "english", "en_US", "en-", "../x", "en-toolongsubtag", "<b>"] {
+        for bad in [
+            "",
+            "e",
+            "english",
+            "en_US",
+            "en-",
+            "../x",
+            "en-toolongsubtag",
+            "<b>",
+        ] {
             assert!(!is_language_tag(bad), "{bad}");
         }
     }

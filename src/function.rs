@@ -85,7 +85,9 @@ pub fn site_from_env(lookup: &impl Fn(&str) -> Option<String>) -> (Site, Option<
             let config = Config::embedded(&catalog);
             (
                 Site::new(config, catalog),
-                Some(StartProblem(format!("{e}; serving with the embedded configuration"))),
+                Some(StartProblem(format!(
+                    "{e}; serving with the embedded configuration"
+                ))),
             )
         }
     }
@@ -188,7 +190,11 @@ fn log_refresh(refresh: &Refresh) {
     match refresh {
         Refresh::Fetched(warnings) => {
             for w in warnings {
-                tracing::warn!(parameter = w.parameter.as_str(), problem = w.problem.as_str(), "ssm parameter ignored");
+                tracing::warn!(
+                    parameter = w.parameter.as_str(),
+                    problem = w.problem.as_str(),
+                    "ssm parameter ignored"
+                );
             }
             tracing::debug!("ssm content refreshed");
         }

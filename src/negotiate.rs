@@ -94,8 +94,12 @@ pub fn format(accept: Option<&str>) -> Format {
         // (specificity, q) of the most specific matching range.
         let mut matched: Option<(u8, u16)> = None;
         for element in accept.split(',') {
-            let Some((range, q)) = element_q(element) else { continue };
-            let Some((ty, sub)) = range.split_once('/') else { continue };
+            let Some((range, q)) = element_q(element) else {
+                continue;
+            };
+            let Some((ty, sub)) = range.split_once('/') else {
+                continue;
+            };
             let (ty, sub) = (ty.trim(), sub.trim());
             let specificity = candidate
                 .media_types()
@@ -135,7 +139,11 @@ pub fn format(accept: Option<&str>) -> Format {
 /// Ranges are tried by descending q (stable for equal q). A range matches a tag that equals it,
 /// or whose primary subtag equals the range's (`en-GB` → `en`, `zh` → `zh-Hant`); `*` matches
 /// `default`. Nothing matches: `default`.
-pub fn language<'a>(accept_language: Option<&str>, available: &'a [String], default: &'a str) -> &'a str {
+pub fn language<'a>(
+    accept_language: Option<&str>,
+    available: &'a [String],
+    default: &'a str,
+) -> &'a str {
     let Some(header) = accept_language else {
         return default;
     };
@@ -154,10 +162,11 @@ pub fn language<'a>(accept_language: Option<&str>, available: &'a [String], defa
             return tag;
         }
         let primary = range.split('-').next().unwrap_or(range);
-        if let Some(tag) = available
-            .iter()
-            .find(|t| t.split('-').next().is_some_and(|p| p.eq_ignore_ascii_case(primary)))
-        {
+        if let Some(tag) = available.iter().find(|t| {
+            t.split('-')
+                .next()
+                .is_some_and(|p| p.eq_ignore_ascii_case(primary))
+        }) {
             return tag;
         }
     }
@@ -174,13 +183,19 @@ mod tests {
             (None, Format::Html),
             (Some(""), Format::Html),
             (Some("*/*"), Format::Html),
-            (Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"), Format::Html),
+            (
+                Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+                Format::Html,
+            ),
             (Some("application/json"), Format::Json),
             (Some("application/problem+json"), Format::Json),
             (Some("application/json, text/plain, */*"), Format::Json),
             (Some("text/plain"), Format::Text),
             (Some("text/*"), Format::Html),
-            (Some("text/html;q=0.1, application/json;q=0.9"), Format::Json),
+            (
+                Some("text/html;q=0.1, application/json;q=0.9"),
+                Format::Json,
+            ),
             (Some("text/html;q=0.5, text/plain"), Format::Text),
             (Some("application/json;q=0, */*"), Format::Html),
             (Some("text/html;q=0, */*;q=0.5"), Format::Json),
@@ -188,7 +203,10 @@ mod tests {
             (Some("application/json;q=2"), Format::Html),
             (Some("application/json;q=0.0001"), Format::Html),
             (Some("APPLICATION/JSON"), Format::Json),
-            (Some("text/html;level=1;q=0.2, text/plain;q=0.3"), Format::Text),
+            (
+                Some("text/html;level=1;q=0.2, text/plain;q=0.3"),
+                Format::Text,
+            ),
             (Some(";;,,/,*/"), Format::Html),
         ];
         for (accept, expected) in cases {
@@ -215,7 +233,11 @@ mod tests {
             (Some(""), "en"),
         ];
         for (header, expected) in cases {
-            assert_eq!(language(*header, &available, "en"), *expected, "Accept-Language: {header:?}");
+            assert_eq!(
+                language(*header, &available, "en"),
+                *expected,
+                "Accept-Language: {header:?}"
+            );
         }
     }
 

@@ -274,7 +274,10 @@ pub fn render(view: &PageView<'_>, format: Format, site: &Site) -> String {
                 contact: view.contact,
             };
             return serde_json::to_string(&problem).unwrap_or_else(|_| {
-                format!(r#"{{"title":"Service Unavailable","status":{}}}"#, view.status)
+                format!(
+                    r#"{{"title":"Service Unavailable","status":{}}}"#,
+                    view.status
+                )
             });
         }
     };

@@ -26,7 +26,8 @@ impl Request {
 
     /// Adds a header (builder style, for tests and the preview).
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
 
@@ -72,8 +73,12 @@ fn is_trace_root(value: &str) -> bool {
     bytes.len() == 35
         && value.starts_with("1-")
         && bytes[10] == b'-'
-        && bytes[2..10].iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        && bytes[11..].iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && bytes[2..10]
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && bytes[11..]
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]
@@ -83,7 +88,10 @@ mod tests {
     #[test]
     fn trace_root_table() {
         let cases: &[(&str, Option<&str>)] = &[
-            ("Root=1-693ecb6b-09d371942facabea343507dd", Some("1-693ecb6b-09d371942facabea343507dd")),
+            (
+                "Root=1-693ecb6b-09d371942facabea343507dd",
+                Some("1-693ecb6b-09d371942facabea343507dd"),
+            ),
             (
                 "Self=1-aaaaaaaa-bbbbbbbbbbbbbbbbbbbbbbbb;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
                 Some("1-5759e988-bd862e3fe1be46a994272793"),
@@ -107,7 +115,10 @@ mod tests {
             .with_header("Accept", "text/html")
             .with_header("accept", "application/json");
         assert_eq!(request.header("ACCEPT"), Some("application/json"));
-        assert_eq!(request.list_header("accept").as_deref(), Some("text/html, application/json"));
+        assert_eq!(
+            request.list_header("accept").as_deref(),
+            Some("text/html, application/json")
+        );
         assert_eq!(request.list_header("accept-language"), None);
     }
 }

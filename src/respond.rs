@@ -161,7 +161,11 @@ pub fn respond(request: &Request, content: &Content, site: &Site, now: OffsetDat
             Vec::with_capacity(9),
             health_body(content.state),
         ),
-        PageKind::Robots => (Format::Text, Vec::with_capacity(9), config.robots_txt.clone()),
+        PageKind::Robots => (
+            Format::Text,
+            Vec::with_capacity(9),
+            config.robots_txt.clone(),
+        ),
         _ => {
             let format = negotiate::format(request.list_header("accept").as_deref());
             let text = match page {
@@ -179,7 +183,11 @@ pub fn respond(request: &Request, content: &Content, site: &Site, now: OffsetDat
                         .retry_in
                         .replace("{minutes}", &retry.seconds.div_ceil(60).to_string())
                 };
-                (Some(retry.seconds), retry.expected_back.map(ExpectedBack::new), Some(hint))
+                (
+                    Some(retry.seconds),
+                    retry.expected_back.map(ExpectedBack::new),
+                    Some(hint),
+                )
             } else {
                 (None, None, None)
             };
@@ -257,28 +265,73 @@ mod tests {
             "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/gw/abc".into(),
             PageKind::GatewayTimeout,
         );
-        site.config.paths.insert("/api/*".into(), PageKind::ServiceUnavailable);
+        site.config
+            .paths
+            .insert("/api/*".into(), PageKind::ServiceUnavailable);
         site
     }
 
     #[test]
     fn page_selection_table() {
         let site = site();
-        let tg = |name: &str| Some(format!("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/{name}/abc"));
+        let tg = |name: &str| {
+            Some(format!(
+                "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/{name}/abc"
+            ))
+        };
         let cases: Vec<(Request, PageKind)> = vec![
             (Request::get("/"), PageKind::Maintenance),
             (Request::get("/healthz"), PageKind::Health),
-            (Request { method: "HEAD".into(), ..Request::get("/healthz") }, PageKind::Health),
-            (Request { method: "POST".into(), ..Request::get("/healthz") }, PageKind::Maintenance),
-            (Request::get("/any").with_header("User-Agent", "ELB-HealthChecker/2.0"), PageKind::Health),
+            (
+                Request {
+                    method: "HEAD".into(),
+                    ..Request::get("/healthz")
+                },
+                PageKind::Health,
+            ),
+            (
+                Request {
+                    method: "POST".into(),
+                    ..Request::get("/healthz")
+                },
+                PageKind::Maintenance,
+            ),
+            (
+                Request::get("/any").with_header("User-Agent", "ELB-HealthChecker/2.0"),
+                PageKind::Health,
+            ),
             (Request::get("/robots.txt"), PageKind::Robots),
             (Request::get("/favicon.ico"), PageKind::NotFound),
             (Request::get("/api/orders"), PageKind::ServiceUnavailable),
-            (Request { target_group_arn: tg("fallback-tg"), ..Request::get("/x") }, PageKind::NotFound),
-            (Request { target_group_arn: tg("gw"), ..Request::get("/x") }, PageKind::GatewayTimeout),
-            (Request { target_group_arn: tg("other"), ..Request::get("/x") }, PageKind::Maintenance),
+            (
+                Request {
+                    target_group_arn: tg("fallback-tg"),
+                    ..Request::get("/x")
+                },
+                PageKind::NotFound,
+            ),
+            (
+                Request {
+                    target_group_arn: tg("gw"),
+                    ..Request::get("/x")
+                },
+                PageKind::GatewayTimeout,
+            ),
+            (
+                Request {
+                    target_group_arn: tg("other"),
+                    ..Request::get("/x")
+                },
+                PageKind::Maintenance,
+            ),
             // health wins over the target-group mapping: a fallback group must stay healthy too
-            (Request { target_group_arn: tg("fallback-tg"), ..Request::get("/healthz") }, PageKind::Health),
+            (
+                Request {
+                    target_group_arn: tg("fallback-tg"),
+                    ..Request::get("/healthz")
+                },
+                PageKind::Health,
+            ),
         ];
         for (request, expected) in cases {
             assert_eq!(select_page(&request, &site), expected, "{request:?}");
@@ -292,10 +345,30 @@ mod tests {
             (None, "300", 300, false),
             (Some(Retry::Seconds(900)), "900", 900, false),
             (Some(Retry::Seconds(0)), "0", 0, false),
-            (Some(Retry::Until(datetime!(2026-11-22 06:00 UTC))), "Sun, 22 Nov 2026 06:00:00 GMT", 7200, true),
-            (Some(Retry::Until(datetime!(2026-11-22 15:00 +09:00))), "Sun, 22 Nov 2026 06:00:00 GMT", 7200, true),
-            (Some(Retry::Until(datetime!(2026-11-22 04:00:00.5 UTC))), "Sun, 22 Nov 2026 04:00:00 GMT", 1, true),
-            (Some(Retry::Until(datetime!(2026-11-22 03:00 UTC))), "60", 60, false),
+            (
+                Some(Retry::Until(datetime!(2026-11-22 06:00 UTC))),
+                "Sun, 22 Nov 2026 06:00:00 GMT",
+                7200,
+                true,
+            ),
+            (
+                Some(Retry::Until(datetime!(2026-11-22 15:00 +09:00))),
+                "Sun, 22 Nov 2026 06:00:00 GMT",
+                7200,
+                true,
+            ),
+            (
+                Some(Retry::Until(datetime!(2026-11-22 04:00:00.5 UTC))),
+                "Sun, 22 Nov 2026 04:00:00 GMT",
+                1,
+                true,
+            ),
+            (
+                Some(Retry::Until(datetime!(2026-11-22 03:00 UTC))),
+                "60",
+                60,
+                false,
+            ),
             (Some(Retry::Until(NOW)), "60", 60, false),
         ];
         for (retry, header, seconds, has_end) in cases {
@@ -316,17 +389,30 @@ mod tests {
         };
         let request = Request::get("/")
             .with_header("Accept-Language", "ja,en;q=0.5")
-            .with_header("X-Amzn-Trace-Id", "Root=1-693ecb6b-09d371942facabea343507dd");
+            .with_header(
+                "X-Amzn-Trace-Id",
+                "Root=1-693ecb6b-09d371942facabea343507dd",
+            );
         let response = respond(&request, &content, &site, NOW);
         assert_eq!(response.status, 503);
-        assert_eq!(response.header("retry-after"), Some("Sun, 22 Nov 2026 06:00:00 GMT"));
+        assert_eq!(
+            response.header("retry-after"),
+            Some("Sun, 22 Nov 2026 06:00:00 GMT")
+        );
         assert_eq!(response.header("content-language"), Some("ja"));
         assert_eq!(response.header("cache-control"), Some("no-store"));
-        assert_eq!(response.header("content-type"), Some("text/html; charset=utf-8"));
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
         assert!(response.body.contains("<html lang=\"ja\">"));
         assert!(response.body.contains("ただいまメンテナンス中です"));
         assert!(response.body.contains("2026-11-22 06:00 UTC"));
-        assert!(response.body.contains("1-693ecb6b-09d371942facabea343507dd"));
+        assert!(
+            response
+                .body
+                .contains("1-693ecb6b-09d371942facabea343507dd")
+        );
         assert!(response.body.contains("https://status.example.com/"));
     }
 
@@ -337,24 +423,51 @@ mod tests {
         let mut content = Content::default();
         content.maintenance.insert(
             "en".into(),
-            crate::content::Text { title: hostile.into(), message: hostile.into() },
+            crate::content::Text {
+                title: hostile.into(),
+                message: hostile.into(),
+            },
         );
-        for path in ["/<script>alert(1)</script>", "/\"><img src=x onerror=alert(1)>"] {
+        for path in [
+            "/<script>alert(1)</script>",
+            "/\"><img src=x onerror=alert(1)>",
+        ] {
             let request = Request::get(path)
                 .with_header("X-Amzn-Trace-Id", "Root=<script>alert(2)</script>")
                 .with_header("Accept-Language", "<script>");
             for accept in ["text/html", "text/plain", "application/json"] {
-                let response = respond(&request.clone().with_header("Accept", accept), &content, &site, NOW);
+                let response = respond(
+                    &request.clone().with_header("Accept", accept),
+                    &content,
+                    &site,
+                    NOW,
+                );
                 if accept == "text/html" {
-                    assert!(!response.body.contains("<script>"), "{accept} {path}: {}", response.body);
-                    assert!(response.body.contains("&#60;script&#62;"), "{}", response.body);
+                    assert!(
+                        !response.body.contains("<script>"),
+                        "{accept} {path}: {}",
+                        response.body
+                    );
+                    assert!(
+                        response.body.contains("&#60;script&#62;"),
+                        "{}",
+                        response.body
+                    );
                 } else {
                     // Not HTML: the markup is inert text, and browsers are told not to sniff.
                     assert!(!response.header("content-type").unwrap().contains("html"));
                     assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
                 }
-                assert!(!response.body.contains("alert(2)"), "trace id echoed: {}", response.body);
-                assert!(!response.body.contains("onerror"), "path echoed: {}", response.body);
+                assert!(
+                    !response.body.contains("alert(2)"),
+                    "trace id echoed: {}",
+                    response.body
+                );
+                assert!(
+                    !response.body.contains("onerror"),
+                    "path echoed: {}",
+                    response.body
+                );
             }
         }
     }
@@ -362,16 +475,39 @@ mod tests {
     #[test]
     fn json_and_text_formats() {
         let site = site();
-        let content = Content { retry: Some(Retry::Seconds(600)), ..Content::default() };
-        let json = respond(&Request::get("/").with_header("Accept", "application/json"), &content, &site, NOW);
-        assert_eq!(json.header("content-type"), Some("application/problem+json; charset=utf-8"));
+        let content = Content {
+            retry: Some(Retry::Seconds(600)),
+            ..Content::default()
+        };
+        let json = respond(
+            &Request::get("/").with_header("Accept", "application/json"),
+            &content,
+            &site,
+            NOW,
+        );
+        assert_eq!(
+            json.header("content-type"),
+            Some("application/problem+json; charset=utf-8")
+        );
         let value: serde_json::Value = serde_json::from_str(&json.body).unwrap();
         assert_eq!(value["status"], 503);
         assert_eq!(value["retry_after"], 600);
-        assert_eq!(value["type"], "urn:maintenance-responder:problem:maintenance");
+        assert_eq!(
+            value["type"],
+            "urn:maintenance-responder:problem:maintenance"
+        );
         assert_eq!(value["title"], "We'll be back soon");
-        let text = respond(&Request::get("/").with_header("Accept", "text/plain"), &content, &site, NOW);
-        assert!(text.body.starts_with("503 We'll be back soon\n"), "{}", text.body);
+        let text = respond(
+            &Request::get("/").with_header("Accept", "text/plain"),
+            &content,
+            &site,
+            NOW,
+        );
+        assert!(
+            text.body.starts_with("503 We'll be back soon\n"),
+            "{}",
+            text.body
+        );
         assert!(text.body.contains("about 10 minutes"));
     }
 
@@ -380,7 +516,15 @@ mod tests {
         let site = site();
         for path in ["/", "/healthz", "/robots.txt", "/favicon.ico"] {
             let get = respond(&Request::get(path), &Content::default(), &site, NOW);
-            let head = respond(&Request { method: "HEAD".into(), ..Request::get(path) }, &Content::default(), &site, NOW);
+            let head = respond(
+                &Request {
+                    method: "HEAD".into(),
+                    ..Request::get(path)
+                },
+                &Content::default(),
+                &site,
+                NOW,
+            );
             assert_eq!(head.status, get.status, "{path}");
             assert_eq!(head.headers, get.headers, "{path}");
             assert!(head.body.is_empty(), "{path}");
@@ -391,7 +535,10 @@ mod tests {
     #[test]
     fn health_reports_content_state_and_is_200_during_maintenance() {
         let site = site();
-        let content = Content { state: ContentState::Stale { age_seconds: 95 }, ..Content::default() };
+        let content = Content {
+            state: ContentState::Stale { age_seconds: 95 },
+            ..Content::default()
+        };
         let response = respond(&Request::get("/healthz"), &content, &site, NOW);
         assert_eq!(response.status, 200);
         assert_eq!(response.body, "ok\ncontent: stale, age 95s\n");
@@ -405,8 +552,15 @@ mod tests {
             site.config.default_page = kind;
             let response = respond(&Request::get("/x"), &Content::default(), &site, NOW);
             assert_eq!(response.status, kind.status(), "{kind}");
-            assert_eq!(response.header("retry-after").is_some(), kind.has_retry_after(), "{kind}");
-            assert!(response.body.contains(&format!("<html lang=\"en\">")), "{kind}");
+            assert_eq!(
+                response.header("retry-after").is_some(),
+                kind.has_retry_after(),
+                "{kind}"
+            );
+            assert!(
+                response.body.contains(&format!("<html lang=\"en\">")),
+                "{kind}"
+            );
         }
     }
 }

@@ -20,7 +20,8 @@ use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::ParameterType;
 
 use crate::content::{
-    self, Catalog, Content, ContentState, Retry, Text, ValueError, check_link, check_message, check_title,
+    self, Catalog, Content, ContentState, Retry, Text, ValueError, check_link, check_message,
+    check_title,
 };
 use crate::deployment::parameters;
 
@@ -53,7 +54,10 @@ pub enum FetchError {
 /// Reads parameters by path. The AWS SDK client implements it; tests may inject faults.
 pub trait ParameterStore: Send + Sync {
     /// Every parameter under `path`, recursively, decrypted, following every page.
-    fn parameters_by_path(&self, path: &str) -> impl Future<Output = Result<Vec<Parameter>, FetchError>> + Send;
+    fn parameters_by_path(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<Parameter>, FetchError>> + Send;
 }
 
 fn classify<E, R>(err: SdkError<E, R>) -> FetchError
@@ -68,7 +72,10 @@ where
         _ => {
             let code = err.code().unwrap_or("Unknown").to_string();
             let message = err.message().unwrap_or("").to_string();
-            if code == "ThrottlingException" || code == "Throttling" || code == "TooManyRequestsException" {
+            if code == "ThrottlingException"
+                || code == "Throttling"
+                || code == "TooManyRequestsException"
+            {
                 FetchError::Throttled(format!("{code}: {message}"))
             } else {
                 FetchError::Service(format!("{code}: {message}"))
@@ -154,7 +161,11 @@ pub fn check_prefix(prefix: &str) -> Result<(), String> {
 /// Builds content from the parameters under `prefix`. Values are validated one by one; a bad
 /// value is skipped with a warning and the rest still apply. A language with only a title or
 /// only a message takes the other from the built-in texts.
-pub fn content_from_parameters(prefix: &str, params: &[Parameter], catalog: &Catalog) -> (Content, Vec<Warning>) {
+pub fn content_from_parameters(
+    prefix: &str,
+    params: &[Parameter],
+    catalog: &Catalog,
+) -> (Content, Vec<Warning>) {
     let mut content = Content {
         state: ContentState::Fresh { age_seconds: 0 },
         ..Content::default()
@@ -176,8 +187,10 @@ pub fn content_from_parameters(prefix: &str, params: &[Parameter], catalog: &Cat
         };
         let result: Result<(), ValueError> = match key {
             parameters::RETRY_AFTER => Retry::parse(&p.value).map(|r| content.retry = Some(r)),
-            parameters::STATUS_PAGE => check_link(p.value.trim(), false).map(|()| content.status_page = Some(p.value.trim().into())),
-            parameters::CONTACT => check_link(p.value.trim(), true).map(|()| content.contact = Some(p.value.trim().into())),
+            parameters::STATUS_PAGE => check_link(p.value.trim(), false)
+                .map(|()| content.status_page = Some(p.value.trim().into())),
+            parameters::CONTACT => check_link(p.value.trim(), true)
+                .map(|()| content.contact = Some(p.value.trim().into())),
             _ => match key.split_once('/') {
                 Some((lang, field @ (parameters::TITLE | parameters::MESSAGE))) => {
                     match language(lang, catalog) {
@@ -204,12 +217,22 @@ pub fn content_from_parameters(prefix: &str, params: &[Parameter], catalog: &Cat
     }
     for (lang, title) in titles {
         let default = catalog.pack(&lang).map(|p| p.maintenance.clone());
-        let entry = content.maintenance.entry(lang).or_insert_with(|| default.unwrap_or(Text { title: String::new(), message: String::new() }));
+        let entry = content.maintenance.entry(lang).or_insert_with(|| {
+            default.unwrap_or(Text {
+                title: String::new(),
+                message: String::new(),
+            })
+        });
         entry.title = title;
     }
     for (lang, message) in messages {
         let default = catalog.pack(&lang).map(|p| p.maintenance.clone());
-        let entry = content.maintenance.entry(lang).or_insert_with(|| default.unwrap_or(Text { title: String::new(), message: String::new() }));
+        let entry = content.maintenance.entry(lang).or_insert_with(|| {
+            default.unwrap_or(Text {
+                title: String::new(),
+                message: String::new(),
+            })
+        });
         entry.message = message;
     }
     (content, warnings)
@@ -220,9 +243,15 @@ fn language(tag: &str, catalog: &Catalog) -> Result<String, ValueError> {
     if !content::is_language_tag(tag) {
         return Err(ValueError::LanguageTag(tag.chars().take(40).collect()));
     }
-    catalog.canonical_tag(tag).map(str::to_string).ok_or_else(|| {
-        ValueError::UnknownLanguage(tag.to_string(), catalog.languages().collect::<Vec<_>>().join(", "))
-    })
+    catalog
+        .canonical_tag(tag)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ValueError::UnknownLanguage(
+                tag.to_string(),
+                catalog.languages().collect::<Vec<_>>().join(", "),
+            )
+        })
 }
 
 /// One parameter write planned by `maintctl message set`.
@@ -253,45 +282,80 @@ pub struct Change<'a> {
 
 /// Validates and plans writes: every value is checked with the same rules the responder reads
 /// with, so nothing is written that the responder would ignore. All or nothing.
-pub fn plan_writes(prefix: &str, change: &Change<'_>, catalog: &Catalog) -> Result<Vec<Write>, Warning> {
-    let Change { lang, title, message, retry, status_page, contact } = *change;
-    check_prefix(prefix).map_err(|problem| Warning { parameter: prefix.into(), problem })?;
+pub fn plan_writes(
+    prefix: &str,
+    change: &Change<'_>,
+    catalog: &Catalog,
+) -> Result<Vec<Write>, Warning> {
+    let Change {
+        lang,
+        title,
+        message,
+        retry,
+        status_page,
+        contact,
+    } = *change;
+    check_prefix(prefix).map_err(|problem| Warning {
+        parameter: prefix.into(),
+        problem,
+    })?;
     let mut writes = Vec::new();
-    let fail = |name: String, problem: ValueError| Warning { parameter: name, problem: problem.to_string() };
+    let fail = |name: String, problem: ValueError| Warning {
+        parameter: name,
+        problem: problem.to_string(),
+    };
     if title.is_some() || message.is_some() {
         let raw = lang.unwrap_or("en");
         let lang = language(raw, catalog).map_err(|p| fail(format!("{prefix}/{raw}"), p))?;
         if let Some(title) = title {
             let name = format!("{prefix}/{lang}/{}", parameters::TITLE);
             check_title(title.trim()).map_err(|p| fail(name.clone(), p))?;
-            writes.push(Write { name, value: title.trim().into() });
+            writes.push(Write {
+                name,
+                value: title.trim().into(),
+            });
         }
         if let Some(message) = message {
             let name = format!("{prefix}/{lang}/{}", parameters::MESSAGE);
             let message = content::normalize_message(message);
             check_message(&message).map_err(|p| fail(name.clone(), p))?;
-            writes.push(Write { name, value: message });
+            writes.push(Write {
+                name,
+                value: message,
+            });
         }
     }
     if let Some(retry) = retry {
-        writes.push(Write { name: format!("{prefix}/{}", parameters::RETRY_AFTER), value: retry.to_parameter_value() });
+        writes.push(Write {
+            name: format!("{prefix}/{}", parameters::RETRY_AFTER),
+            value: retry.to_parameter_value(),
+        });
     }
     if let Some(url) = status_page {
         let name = format!("{prefix}/{}", parameters::STATUS_PAGE);
         check_link(url, false).map_err(|p| fail(name.clone(), p))?;
-        writes.push(Write { name, value: url.into() });
+        writes.push(Write {
+            name,
+            value: url.into(),
+        });
     }
     if let Some(url) = contact {
         let name = format!("{prefix}/{}", parameters::CONTACT);
         check_link(url, true).map_err(|p| fail(name.clone(), p))?;
-        writes.push(Write { name, value: url.into() });
+        writes.push(Write {
+            name,
+            value: url.into(),
+        });
     }
     Ok(writes)
 }
 
 /// Writes planned values as `String` parameters, overwriting. Stops at the first failure and
 /// returns how many were written before it.
-pub async fn apply_writes(client: &aws_sdk_ssm::Client, writes: &[Write]) -> Result<(), (usize, FetchError)> {
+pub async fn apply_writes(
+    client: &aws_sdk_ssm::Client,
+    writes: &[Write],
+) -> Result<(), (usize, FetchError)> {
     for (done, write) in writes.iter().enumerate() {
         client
             .put_parameter()
@@ -311,7 +375,10 @@ mod tests {
     use super::*;
 
     fn p(name: &str, value: &str) -> Parameter {
-        Parameter { name: name.into(), value: value.into() }
+        Parameter {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 
     #[test]
@@ -330,15 +397,40 @@ mod tests {
         ];
         let (content, warnings) = content_from_parameters("/m/app", &params, &catalog);
         assert_eq!(content.maintenance["en"].title, "Upgrading the database");
-        assert_eq!(content.maintenance["en"].message, catalog.pack("en").unwrap().maintenance.message);
-        assert_eq!(content.maintenance["ja"].message, "データベースを更新中です。");
-        assert_eq!(content.maintenance["ja"].title, catalog.pack("ja").unwrap().maintenance.title);
+        assert_eq!(
+            content.maintenance["en"].message,
+            catalog.pack("en").unwrap().maintenance.message
+        );
+        assert_eq!(
+            content.maintenance["ja"].message,
+            "データベースを更新中です。"
+        );
+        assert_eq!(
+            content.maintenance["ja"].title,
+            catalog.pack("ja").unwrap().maintenance.title
+        );
         assert!(matches!(content.retry, Some(Retry::Until(_))));
-        assert_eq!(content.status_page.as_deref(), Some("https://status.example.com"));
+        assert_eq!(
+            content.status_page.as_deref(),
+            Some("https://status.example.com")
+        );
         assert_eq!(content.contact, None);
         let named: Vec<_> = warnings.iter().map(|w| w.parameter.as_str()).collect();
-        assert_eq!(named, ["/m/app/links/contact", "/m/app/de/title", "/m/app/en/message", "/m/app/whatever", "/other/en/title"]);
-        assert!(warnings[2].problem.contains("5000 characters"), "{:?}", warnings[2]);
+        assert_eq!(
+            named,
+            [
+                "/m/app/links/contact",
+                "/m/app/de/title",
+                "/m/app/en/message",
+                "/m/app/whatever",
+                "/other/en/title"
+            ]
+        );
+        assert!(
+            warnings[2].problem.contains("5000 characters"),
+            "{:?}",
+            warnings[2]
+        );
     }
 
     #[test]
@@ -370,15 +462,60 @@ mod tests {
     #[test]
     fn plan_writes_validates_everything_first() {
         let catalog = Catalog::embedded();
-        let ok = plan_writes("/m", &Change { lang: Some("ja"), title: Some("メンテナンス"), message: Some("a\r\nb"), retry: Some(Retry::Seconds(600)), status_page: None, contact: Some("mailto:ops@example.com") }, &catalog).unwrap();
+        let ok = plan_writes(
+            "/m",
+            &Change {
+                lang: Some("ja"),
+                title: Some("メンテナンス"),
+                message: Some("a\r\nb"),
+                retry: Some(Retry::Seconds(600)),
+                status_page: None,
+                contact: Some("mailto:ops@example.com"),
+            },
+            &catalog,
+        )
+        .unwrap();
         let names: Vec<_> = ok.iter().map(|w| w.name.as_str()).collect();
-        assert_eq!(names, ["/m/ja/title", "/m/ja/message", "/m/retry-after", "/m/links/contact"]);
+        assert_eq!(
+            names,
+            [
+                "/m/ja/title",
+                "/m/ja/message",
+                "/m/retry-after",
+                "/m/links/contact"
+            ]
+        );
         assert_eq!(ok[1].value, "a\nb");
-        let err = plan_writes("/m", &Change { lang: Some("de"), title: Some("x"), ..Change::default() }, &catalog).unwrap_err();
+        let err = plan_writes(
+            "/m",
+            &Change {
+                lang: Some("de"),
+                title: Some("x"),
+                ..Change::default()
+            },
+            &catalog,
+        )
+        .unwrap_err();
         assert!(err.problem.contains("no built-in texts"), "{err:?}");
-        let err = plan_writes("/m", &Change { title: Some("x\ny"), ..Change::default() }, &catalog).unwrap_err();
+        let err = plan_writes(
+            "/m",
+            &Change {
+                title: Some("x\ny"),
+                ..Change::default()
+            },
+            &catalog,
+        )
+        .unwrap_err();
         assert_eq!(err.parameter, "/m/en/title");
-        let err = plan_writes("/m", &Change { status_page: Some("http://insecure"), ..Change::default() }, &catalog).unwrap_err();
+        let err = plan_writes(
+            "/m",
+            &Change {
+                status_page: Some("http://insecure"),
+                ..Change::default()
+            },
+            &catalog,
+        )
+        .unwrap_err();
         assert_eq!(err.parameter, "/m/links/status-page");
     }
 }

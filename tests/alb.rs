@@ -26,18 +26,34 @@ fn answer(raw: &str) -> (alb::Handled, Value) {
 fn every_shared_fixture_gets_a_contract_valid_response() {
     for (name, raw) in common::request_fixtures() {
         let (handled, json) = answer(&raw);
-        assert_eq!(handled.parse, ParseKind::Typed, "{name} should parse with aws_lambda_events");
+        assert_eq!(
+            handled.parse,
+            ParseKind::Typed,
+            "{name} should parse with aws_lambda_events"
+        );
         let health = raw.contains("ELB-HealthChecker/2.0");
         let expected = if health { 200 } else { 503 };
         assert_eq!(json["statusCode"], expected, "{name}");
-        let headers = if handled.mode == HeaderMode::Multi { &json["multiValueHeaders"] } else { &json["headers"] };
+        let headers = if handled.mode == HeaderMode::Multi {
+            &json["multiValueHeaders"]
+        } else {
+            &json["headers"]
+        };
         let get = |h: &str| {
             let v = &headers[h];
-            v.as_array().map_or_else(|| v.as_str().map(str::to_string), |a| a[0].as_str().map(str::to_string))
+            v.as_array().map_or_else(
+                || v.as_str().map(str::to_string),
+                |a| a[0].as_str().map(str::to_string),
+            )
         };
         assert_eq!(get("cache-control").as_deref(), Some("no-store"), "{name}");
         assert_eq!(get("retry-after").is_some(), !health, "{name}");
-        assert!(get("content-security-policy").unwrap().contains("frame-ancestors 'none'"), "{name}");
+        assert!(
+            get("content-security-policy")
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{name}"
+        );
     }
 }
 
@@ -45,18 +61,34 @@ fn every_shared_fixture_gets_a_contract_valid_response() {
 fn multi_value_events_are_answered_in_multi_value_headers() {
     for (name, raw) in common::request_fixtures() {
         let event: Value = serde_json::from_str(&raw).unwrap();
-        let non_empty = |key: &str| event.get(key).is_some_and(|h| h.as_object().is_some_and(|m| !m.is_empty()));
+        let non_empty = |key: &str| {
+            event
+                .get(key)
+                .is_some_and(|h| h.as_object().is_some_and(|m| !m.is_empty()))
+        };
         let (multi, single) = (non_empty("multiValueHeaders"), non_empty("headers"));
         let (handled, json) = answer(&raw);
         if multi && single {
             // A synthetic event with both maps: answer in both, which the ALB accepts in either mode.
             assert_eq!(handled.mode, HeaderMode::Unknown, "{name}");
-            assert_eq!(json["multiValueHeaders"]["content-type"], json!(["text/html; charset=utf-8"]), "{name}");
-            assert_eq!(json["headers"]["content-type"], json!("text/html; charset=utf-8"), "{name}");
+            assert_eq!(
+                json["multiValueHeaders"]["content-type"],
+                json!(["text/html; charset=utf-8"]),
+                "{name}"
+            );
+            assert_eq!(
+                json["headers"]["content-type"],
+                json!("text/html; charset=utf-8"),
+                "{name}"
+            );
         } else if multi {
             assert_eq!(handled.mode, HeaderMode::Multi, "{name}");
             assert_eq!(json["headers"], json!({}), "{name}");
-            assert_eq!(json["multiValueHeaders"]["content-type"], json!(["text/html; charset=utf-8"]), "{name}");
+            assert_eq!(
+                json["multiValueHeaders"]["content-type"],
+                json!(["text/html; charset=utf-8"]),
+                "{name}"
+            );
         } else {
             assert_eq!(handled.mode, HeaderMode::Single, "{name}");
             assert_eq!(json["multiValueHeaders"], json!({}), "{name}");
@@ -74,25 +106,68 @@ fn odd_events_still_get_a_page() {
         ("not JSON", "this is not json", 503),
         ("empty payload", "", 503),
         ("null", "null", 503),
-        ("null fields", r#"{"httpMethod":null,"path":null,"headers":null,"body":null,"requestContext":null,"isBase64Encoded":null}"#, 503),
-        ("numbers as headers", r#"{"httpMethod":"GET","path":"/","headers":{"accept":5,"user-agent":true},"requestContext":{"elb":{"targetGroupArn":"x"}}}"#, 503),
-        ("control bytes in a header", "{\"httpMethod\":\"GET\",\"path\":\"/\",\"headers\":{\"accept-language\":\"ja\\u0001\",\"x\":\"\\u0000\"},\"requestContext\":{\"elb\":{}}}", 503),
-        ("lone surrogate", r#"{"httpMethod":"GET","path":"/healthz","headers":{"x":"\ud800"},"requestContext":{"elb":{}}}"#, 200),
-        ("API Gateway event", r#"{"version":"2.0","routeKey":"$default","rawPath":"/","requestContext":{"http":{"method":"GET"}}}"#, 503),
+        (
+            "null fields",
+            r#"{"httpMethod":null,"path":null,"headers":null,"body":null,"requestContext":null,"isBase64Encoded":null}"#,
+            503,
+        ),
+        (
+            "numbers as headers",
+            r#"{"httpMethod":"GET","path":"/","headers":{"accept":5,"user-agent":true},"requestContext":{"elb":{"targetGroupArn":"x"}}}"#,
+            503,
+        ),
+        (
+            "control bytes in a header",
+            "{\"httpMethod\":\"GET\",\"path\":\"/\",\"headers\":{\"accept-language\":\"ja\\u0001\",\"x\":\"\\u0000\"},\"requestContext\":{\"elb\":{}}}",
+            503,
+        ),
+        (
+            "lone surrogate",
+            r#"{"httpMethod":"GET","path":"/healthz","headers":{"x":"\ud800"},"requestContext":{"elb":{}}}"#,
+            200,
+        ),
+        (
+            "API Gateway event",
+            r#"{"version":"2.0","routeKey":"$default","rawPath":"/","requestContext":{"http":{"method":"GET"}}}"#,
+            503,
+        ),
         ("S3 event", r#"{"Records":[{"eventSource":"aws:s3"}]}"#, 503),
-        ("weird method", r#"{"httpMethod":"<script>","path":"/","headers":{},"requestContext":{"elb":{}}}"#, 503),
-        ("relative path", r#"{"httpMethod":"GET","path":"healthz","headers":{},"requestContext":{"elb":{}}}"#, 503),
-        ("health via lenient parse", r#"{"httpMethod":"GET","path":"/","headers":{"user-agent":"ELB-HealthChecker/2.0","n":1},"requestContext":null}"#, 200),
-        ("multi-value with junk", r#"{"httpMethod":"GET","path":"/robots.txt","multiValueHeaders":{"accept":["text/plain",7,null],"x":"notalist"},"requestContext":{"elb":{}}}"#, 200),
+        (
+            "weird method",
+            r#"{"httpMethod":"<script>","path":"/","headers":{},"requestContext":{"elb":{}}}"#,
+            503,
+        ),
+        (
+            "relative path",
+            r#"{"httpMethod":"GET","path":"healthz","headers":{},"requestContext":{"elb":{}}}"#,
+            503,
+        ),
+        (
+            "health via lenient parse",
+            r#"{"httpMethod":"GET","path":"/","headers":{"user-agent":"ELB-HealthChecker/2.0","n":1},"requestContext":null}"#,
+            200,
+        ),
+        (
+            "multi-value with junk",
+            r#"{"httpMethod":"GET","path":"/robots.txt","multiValueHeaders":{"accept":["text/plain",7,null],"x":"notalist"},"requestContext":{"elb":{}}}"#,
+            200,
+        ),
     ];
     for (what, raw, status) in cases {
         let (_, json) = answer(raw);
         assert_eq!(json["statusCode"], *status, "{what}");
     }
-    let huge = format!(r#"{{"httpMethod":"GET","path":"/{}","headers":{{"accept":"{}"}}}}"#, "a".repeat(100_000), "b".repeat(100_000));
+    let huge = format!(
+        r#"{{"httpMethod":"GET","path":"/{}","headers":{{"accept":"{}"}}}}"#,
+        "a".repeat(100_000),
+        "b".repeat(100_000)
+    );
     let (_, json) = answer(&huge);
     assert_eq!(json["statusCode"], 503);
-    assert!(!json["body"].as_str().unwrap().contains("aaaa"), "the path is never echoed");
+    assert!(
+        !json["body"].as_str().unwrap().contains("aaaa"),
+        "the path is never echoed"
+    );
 }
 
 #[test]
@@ -126,7 +201,10 @@ fn hostile_request_data_is_never_reflected() {
     let body = json["body"].as_str().unwrap();
     assert!(!body.contains("alert("), "{body}");
     assert!(!body.contains("<script"), "{body}");
-    assert!(!body.contains("Support reference"), "an invalid trace id is dropped: {body}");
+    assert!(
+        !body.contains("Support reference"),
+        "an invalid trace id is dropped: {body}"
+    );
 }
 
 /// One mutation applied to a fixture.
@@ -141,13 +219,22 @@ fn arb_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,40}".prop_map(Value::String),
         prop_oneof![
-            Just("ELB-HealthChecker/2.0"), Just("HEAD"), Just("/healthz"), Just("/robots.txt"),
-            Just("application/json;q=0.5, text/html;q=0.1"), Just("ja,en;q=0.1"), Just("\r\nX: y"),
-            Just("Root=1-693ecb6b-09d371942facabea343507dd"), Just("text/plain"), Just("*/*;q=0"),
-        ].prop_map(|s| Value::String(s.to_string())),
+            Just("ELB-HealthChecker/2.0"),
+            Just("HEAD"),
+            Just("/healthz"),
+            Just("/robots.txt"),
+            Just("application/json;q=0.5, text/html;q=0.1"),
+            Just("ja,en;q=0.1"),
+            Just("\r\nX: y"),
+            Just("Root=1-693ecb6b-09d371942facabea343507dd"),
+            Just("text/plain"),
+            Just("*/*;q=0"),
+        ]
+        .prop_map(|s| Value::String(s.to_string())),
     ];
     leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
@@ -223,7 +310,10 @@ fn mutate(mut event: Value, mutations: &[Mutation]) -> Value {
 }
 
 fn cases() -> u32 {
-    std::env::var("EVENT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000)
+    std::env::var("EVENT_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
 }
 
 proptest! {
@@ -253,5 +343,10 @@ proptest! {
 
 fn fixtures() -> &'static [String] {
     static FIXTURES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    FIXTURES.get_or_init(|| common::request_fixtures().into_iter().map(|(_, raw)| raw).collect())
+    FIXTURES.get_or_init(|| {
+        common::request_fixtures()
+            .into_iter()
+            .map(|(_, raw)| raw)
+            .collect()
+    })
 }

@@ -39,35 +39,103 @@ fn catalog() -> Arc<Catalog> {
 }
 
 fn settings() -> CacheSettings {
-    CacheSettings { init_budget: Duration::from_millis(2000), refresh_budget: Duration::from_millis(2000), ..CacheSettings::default() }
+    CacheSettings {
+        init_budget: Duration::from_millis(2000),
+        refresh_budget: Duration::from_millis(2000),
+        ..CacheSettings::default()
+    }
 }
 
 #[tokio::test]
 async fn layout_is_read_in_one_pass_with_pagination_decryption_and_per_value_validation() {
     let client = moto_client().await;
     let prefix = format!("/maintenance/{}", unique("layout"));
-    put(&client, &format!("{prefix}/en/title"), "Database upgrade", ParameterType::String).await;
-    put(&client, &format!("{prefix}/en/message"), "We are upgrading.\n\nBack soon.", ParameterType::SecureString).await;
-    put(&client, &format!("{prefix}/ja/title"), "データベース更新中", ParameterType::String).await;
-    put(&client, &format!("{prefix}/retry-after"), "1800", ParameterType::String).await;
-    put(&client, &format!("{prefix}/links/status-page"), "https://status.example.com", ParameterType::String).await;
-    put(&client, &format!("{prefix}/links/contact"), "mailto:help@example.com", ParameterType::String).await;
-    put(&client, &format!("{prefix}/ja/message"), &"長".repeat(3000), ParameterType::String).await;
-    put(&client, &format!("{prefix}/fr/title"), "Maintenance", ParameterType::String).await;
+    put(
+        &client,
+        &format!("{prefix}/en/title"),
+        "Database upgrade",
+        ParameterType::String,
+    )
+    .await;
+    put(
+        &client,
+        &format!("{prefix}/en/message"),
+        "We are upgrading.\n\nBack soon.",
+        ParameterType::SecureString,
+    )
+    .await;
+    put(
+        &client,
+        &format!("{prefix}/ja/title"),
+        "データベース更新中",
+        ParameterType::String,
+    )
+    .await;
+    put(
+        &client,
+        &format!("{prefix}/retry-after"),
+        "1800",
+        ParameterType::String,
+    )
+    .await;
+    put(
+        &client,
+        &format!("{prefix}/links/status-page"),
+        "https://status.example.com",
+        ParameterType::String,
+    )
+    .await;
+    put(
+        &client,
+        &format!("{prefix}/links/contact"),
+        "mailto:help@example.com",
+        ParameterType::String,
+    )
+    .await;
+    put(
+        &client,
+        &format!("{prefix}/ja/message"),
+        &"長".repeat(3000),
+        ParameterType::String,
+    )
+    .await;
+    put(
+        &client,
+        &format!("{prefix}/fr/title"),
+        "Maintenance",
+        ParameterType::String,
+    )
+    .await;
     // More than 10 parameters in all, so the read must follow NextToken.
     for i in 0..8 {
-        put(&client, &format!("{prefix}/extra/unused-{i}"), "x", ParameterType::String).await;
+        put(
+            &client,
+            &format!("{prefix}/extra/unused-{i}"),
+            "x",
+            ParameterType::String,
+        )
+        .await;
     }
     let params = client.parameters_by_path(&prefix).await.expect("read");
     assert_eq!(params.len(), 16, "every page read");
-    let (content, warnings) = maintenance_responder::ssm::content_from_parameters(&prefix, &params, &catalog());
+    let (content, warnings) =
+        maintenance_responder::ssm::content_from_parameters(&prefix, &params, &catalog());
     assert_eq!(content.maintenance["en"].title, "Database upgrade");
-    assert_eq!(content.maintenance["en"].message, "We are upgrading.\n\nBack soon.", "SecureString decrypted");
+    assert_eq!(
+        content.maintenance["en"].message, "We are upgrading.\n\nBack soon.",
+        "SecureString decrypted"
+    );
     assert_eq!(content.maintenance["ja"].title, "データベース更新中");
     assert_eq!(content.retry, Some(Retry::Seconds(1800)));
-    assert_eq!(content.status_page.as_deref(), Some("https://status.example.com"));
+    assert_eq!(
+        content.status_page.as_deref(),
+        Some("https://status.example.com")
+    );
     assert_eq!(content.contact.as_deref(), Some("mailto:help@example.com"));
-    let ignored: Vec<_> = warnings.iter().map(|w| w.parameter.trim_start_matches(&prefix)).collect();
+    let ignored: Vec<_> = warnings
+        .iter()
+        .map(|w| w.parameter.trim_start_matches(&prefix))
+        .collect();
     assert!(ignored.contains(&"/ja/message"), "{ignored:?}");
     assert!(ignored.contains(&"/fr/title"), "{ignored:?}");
     assert_eq!(ignored.len(), 10, "{ignored:?}");
@@ -88,11 +156,23 @@ async fn missing_parameters_mean_built_in_texts() {
 async fn a_change_in_ssm_shows_within_one_freshness_window_and_not_before() {
     let client = moto_client().await;
     let prefix = format!("/maintenance/{}", unique("window"));
-    put(&client, &format!("{prefix}/en/title"), "First", ParameterType::String).await;
+    put(
+        &client,
+        &format!("{prefix}/en/title"),
+        "First",
+        ParameterType::String,
+    )
+    .await;
     let cache = ContentCache::new(client.clone(), prefix.clone(), catalog(), settings());
     let t0 = Instant::now();
     cache.init(t0).await;
-    put(&client, &format!("{prefix}/en/title"), "Second", ParameterType::String).await;
+    put(
+        &client,
+        &format!("{prefix}/en/title"),
+        "Second",
+        ParameterType::String,
+    )
+    .await;
     let (inside, refresh) = cache.get(t0 + Duration::from_secs(29)).await;
     assert_eq!(refresh, None);
     assert_eq!(inside.maintenance["en"].title, "First");
@@ -106,9 +186,23 @@ async fn a_change_in_ssm_shows_within_one_freshness_window_and_not_before() {
 /// controlled clock, with the default 30 s window, counted at the (loopback) server.
 #[tokio::test]
 async fn ssm_calls_over_10000_invocations_are_one_per_window() {
-    let server = FakeServer::start(|_, _| Some((200, r#"{"Parameters":[{"Name":"/p/en/title","Value":"Hi","Type":"String"}]}"#.into()))).await;
+    let server = FakeServer::start(|_, _| {
+        Some((
+            200,
+            r#"{"Parameters":[{"Name":"/p/en/title","Value":"Hi","Type":"String"}]}"#.into(),
+        ))
+    })
+    .await;
     let client = lambda_ssm_client(&sdk_config_for(&server.endpoint).await, &settings());
-    let cache = ContentCache::new(client, "/p".into(), catalog(), CacheSettings { ttl: Duration::from_secs(30), ..settings() });
+    let cache = ContentCache::new(
+        client,
+        "/p".into(),
+        catalog(),
+        CacheSettings {
+            ttl: Duration::from_secs(30),
+            ..settings()
+        },
+    );
     let t0 = Instant::now();
     cache.init(t0).await;
     for i in 0..10_000u64 {
@@ -116,7 +210,11 @@ async fn ssm_calls_over_10000_invocations_are_one_per_window() {
         let (content, _) = cache.get(at).await;
         assert_eq!(content.maintenance["en"].title, "Hi");
     }
-    println!("ssm calls over 10000 invocations across 95 s (30 s window): {} (server saw {})", cache.calls(), server.hits());
+    println!(
+        "ssm calls over 10000 invocations across 95 s (30 s window): {} (server saw {})",
+        cache.calls(),
+        server.hits()
+    );
     // init at 0 s, then one refresh each at >= 30 s, >= 60 s, >= 90 s
     assert_eq!(server.hits(), 4);
     assert_eq!(cache.calls(), 4);
@@ -125,24 +223,41 @@ async fn ssm_calls_over_10000_invocations_are_one_per_window() {
 #[tokio::test]
 async fn connection_refused_serves_defaults_then_the_page() {
     // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let client = lambda_ssm_client(&sdk_config_for(&endpoint).await, &settings());
     let cache = ContentCache::new(client, "/p".into(), catalog(), settings());
     let refresh = cache.init(Instant::now()).await;
-    assert!(matches!(refresh, Refresh::Failed(FetchError::Unreachable(_))), "{refresh:?}");
-    assert_eq!(cache.peek(Instant::now()).await.state, ContentState::Defaults);
+    assert!(
+        matches!(refresh, Refresh::Failed(FetchError::Unreachable(_))),
+        "{refresh:?}"
+    );
+    assert_eq!(
+        cache.peek(Instant::now()).await.state,
+        ContentState::Defaults
+    );
 }
 
 #[tokio::test]
 async fn an_endpoint_that_never_answers_is_cut_at_the_budget_and_the_page_still_arrives() {
     let server = FakeServer::start(|_, _| None).await;
     let budget = Duration::from_millis(200);
-    let cache_settings = CacheSettings { init_budget: budget, refresh_budget: Duration::from_millis(100), ..CacheSettings::default() };
+    let cache_settings = CacheSettings {
+        init_budget: budget,
+        refresh_budget: Duration::from_millis(100),
+        ..CacheSettings::default()
+    };
     let client = lambda_ssm_client(&sdk_config_for(&server.endpoint).await, &cache_settings);
     let function = Function::with_store(
         Site::embedded(),
-        &FunctionSettings { ssm_prefix: Some("/p".into()), cache: cache_settings },
+        &FunctionSettings {
+            ssm_prefix: Some("/p".into()),
+            cache: cache_settings,
+        },
         Some(client),
     );
     let started = std::time::Instant::now();
@@ -151,12 +266,18 @@ async fn an_endpoint_that_never_answers_is_cut_at_the_budget_and_the_page_still_
     let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
     let response = function.handle(&raw).await;
     let total = started.elapsed();
-    println!("hanging ssm: init took {init:?}, init + first response {total:?} (init budget {budget:?}, refresh budget 100 ms)");
+    println!(
+        "hanging ssm: init took {init:?}, init + first response {total:?} (init budget {budget:?}, refresh budget 100 ms)"
+    );
     assert_eq!(response.status_code, 503);
     assert!(init >= budget, "the budget is used, not skipped: {init:?}");
     // The first request is inside the back-off window, so it does not wait again.
     assert!(total < budget + Duration::from_millis(400), "{total:?}");
-    assert_eq!(server.hits(), 1, "no second attempt inside the back-off window");
+    assert_eq!(
+        server.hits(),
+        1,
+        "no second attempt inside the back-off window"
+    );
 }
 
 #[tokio::test]
@@ -164,8 +285,14 @@ async fn throttling_and_server_errors_keep_the_last_good_content_and_back_off() 
     let good = r#"{"Parameters":[{"Name":"/p/en/title","Value":"From SSM","Type":"String"}]}"#;
     let server = FakeServer::start(move |n, _| match n {
         0 => Some((200, good.into())),
-        1 => Some((400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into())),
-        2 => Some((500, r#"{"__type":"InternalServerError","message":"boom"}"#.into())),
+        1 => Some((
+            400,
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into(),
+        )),
+        2 => Some((
+            500,
+            r#"{"__type":"InternalServerError","message":"boom"}"#.into(),
+        )),
         3 => Some((200, "{\"Parameters\": [ this is not json".into())),
         _ => Some((200, good.replace("From SSM", "Recovered"))),
     })
@@ -177,7 +304,10 @@ async fn throttling_and_server_errors_keep_the_last_good_content_and_back_off() 
     let at = |s: u64| t0 + Duration::from_secs(s);
 
     let (content, refresh) = cache.get(at(30)).await;
-    assert!(matches!(refresh, Some(Refresh::Failed(FetchError::Throttled(_)))), "{refresh:?}");
+    assert!(
+        matches!(refresh, Some(Refresh::Failed(FetchError::Throttled(_)))),
+        "{refresh:?}"
+    );
     assert_eq!(content.maintenance["en"].title, "From SSM");
     assert_eq!(content.state, ContentState::Stale { age_seconds: 30 });
     // backing off: 30 s after the first failure
@@ -185,31 +315,68 @@ async fn throttling_and_server_errors_keep_the_last_good_content_and_back_off() 
         assert_eq!(cache.get(at(s)).await.1, None);
     }
     let (content, refresh) = cache.get(at(60)).await;
-    assert!(matches!(refresh, Some(Refresh::Failed(FetchError::Service(_)))), "{refresh:?}");
+    assert!(
+        matches!(refresh, Some(Refresh::Failed(FetchError::Service(_)))),
+        "{refresh:?}"
+    );
     assert_eq!(content.maintenance["en"].title, "From SSM");
     // 60 s after the second failure
     assert_eq!(cache.get(at(119)).await.1, None);
     let (content, refresh) = cache.get(at(120)).await;
-    assert!(matches!(refresh, Some(Refresh::Failed(_))), "garbage answer: {refresh:?}");
+    assert!(
+        matches!(refresh, Some(Refresh::Failed(_))),
+        "garbage answer: {refresh:?}"
+    );
     assert_eq!(content.maintenance["en"].title, "From SSM");
     // 120 s after the third failure
     let (content, refresh) = cache.get(at(240)).await;
     assert!(matches!(refresh, Some(Refresh::Fetched(_))), "{refresh:?}");
     assert_eq!(content.maintenance["en"].title, "Recovered");
-    assert_eq!(server.hits(), 5, "one request per attempt: the SDK does not retry on its own");
+    assert_eq!(
+        server.hits(),
+        5,
+        "one request per attempt: the SDK does not retry on its own"
+    );
 }
 
 #[tokio::test]
 async fn hostile_values_in_ssm_are_harmless_on_every_format() {
     let client = moto_client().await;
     let prefix = format!("/maintenance/{}", unique("hostile"));
-    put(&client, &format!("{prefix}/en/title"), "<img src=x onerror=alert(1)>", ParameterType::String).await;
-    put(&client, &format!("{prefix}/en/message"), "</p><script>alert(2)</script>\u{202e}", ParameterType::String).await;
-    put(&client, &format!("{prefix}/links/status-page"), "https://x.example/\"><script>", ParameterType::String).await;
-    put(&client, &format!("{prefix}/retry-after"), "Thu, 01 Jan 2099 00:00:00 GMT\r\nSet-Cookie: a=b", ParameterType::String).await;
+    put(
+        &client,
+        &format!("{prefix}/en/title"),
+        "<img src=x onerror=alert(1)>",
+        ParameterType::String,
+    )
+    .await;
+    put(
+        &client,
+        &format!("{prefix}/en/message"),
+        "</p><script>alert(2)</script>\u{202e}",
+        ParameterType::String,
+    )
+    .await;
+    put(
+        &client,
+        &format!("{prefix}/links/status-page"),
+        "https://x.example/\"><script>",
+        ParameterType::String,
+    )
+    .await;
+    put(
+        &client,
+        &format!("{prefix}/retry-after"),
+        "Thu, 01 Jan 2099 00:00:00 GMT\r\nSet-Cookie: a=b",
+        ParameterType::String,
+    )
+    .await;
     let function = Function::with_store(
         Site::embedded(),
-        &FunctionSettings { ssm_prefix: Some(prefix.clone()), cache: settings() },
+        &FunctionSettings {
+            ssm_prefix: Some(prefix.clone()),
+            cache: settings(),
+        },
         Some(client),
     );
     function.init().await;
@@ -221,16 +388,31 @@ async fn hostile_values_in_ssm_are_harmless_on_every_format() {
         });
         let response = function.handle(&event.to_string()).await;
         let json = serde_json::to_string(&response).unwrap();
-        maintenance_responder::alb::check_contract(&json, maintenance_responder::alb::HeaderMode::Single).unwrap();
+        maintenance_responder::alb::check_contract(
+            &json,
+            maintenance_responder::alb::HeaderMode::Single,
+        )
+        .unwrap();
         let body = match &response.body {
             Some(aws_lambda_events::encodings::Body::Text(t)) => t.clone(),
             other => panic!("{other:?}"),
         };
         if accept == "text/html" {
-            assert!(!body.contains("<script") && !body.contains("<img"), "{body}");
+            assert!(
+                !body.contains("<script") && !body.contains("<img"),
+                "{body}"
+            );
         }
-        assert!(!body.contains("\"><script>"), "the bad link is dropped: {body}");
-        let retry = response.headers.get("retry-after").unwrap().to_str().unwrap();
+        assert!(
+            !body.contains("\"><script>"),
+            "the bad link is dropped: {body}"
+        );
+        let retry = response
+            .headers
+            .get("retry-after")
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert_eq!(retry, "300", "the bad retry value is ignored");
     }
 }

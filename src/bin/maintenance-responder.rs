@@ -19,8 +19,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }
     let store = match &settings.ssm_prefix {
         Some(_) => {
-            let base = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-            Some(maintenance_responder::aws::lambda_ssm_client(&base, &settings.cache))
+            let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await;
+            Some(maintenance_responder::aws::lambda_ssm_client(
+                &base,
+                &settings.cache,
+            ))
         }
         None => None,
     };
@@ -29,8 +34,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let function = &function;
     // The payload is taken raw: a typed parse failing inside the runtime would be an
     // invocation error, which the ALB turns into a 502. `Function::handle` never fails.
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        Ok::<_, Infallible>(function.handle(event.payload.get()).await)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            Ok::<_, Infallible>(function.handle(event.payload.get()).await)
+        },
+    ))
     .await
 }

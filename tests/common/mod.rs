@@ -3,6 +3,8 @@
 //! pointed at it without touching the process environment, and unique names per test.
 #![allow(dead_code)]
 
+pub mod runtime_api;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -50,7 +52,10 @@ impl Moto {
             .read_line(&mut line)
             .expect("failed to read the moto endpoint");
         let endpoint = line.trim().to_string();
-        assert!(endpoint.starts_with("http://127.0.0.1:"), "moto printed {endpoint:?}");
+        assert!(
+            endpoint.starts_with("http://127.0.0.1:"),
+            "moto printed {endpoint:?}"
+        );
         // Ready once /moto-api/ answers.
         let addr = endpoint.trim_start_matches("http://").to_string();
         for _ in 0..100 {
@@ -59,7 +64,10 @@ impl Moto {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        Self { endpoint, _child: child }
+        Self {
+            endpoint,
+            _child: child,
+        }
     }
 
     /// The server of this test process, started on first use.
@@ -85,7 +93,9 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_ssm::config::Credentials::new("test", "test", None, None, "tests"))
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
         .load()
         .await
 }
@@ -107,12 +117,18 @@ pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
 /// A name unique to this test run, for SSM prefixes and AWS resource names.
 pub fn unique(name: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Path of a shared ALB fixture (`../shared/fixtures/alb/NAME`).
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/alb").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/alb")
+        .join(name)
 }
 
 /// Every shared ALB fixture that is a request event (not a response example).
@@ -127,7 +143,11 @@ pub fn request_fixtures() -> Vec<(String, String)> {
         }
     }
     out.sort();
-    assert!(out.len() >= 10, "expected the shared ALB fixtures, found {}", out.len());
+    assert!(
+        out.len() >= 10,
+        "expected the shared ALB fixtures, found {}",
+        out.len()
+    );
     out
 }
 
@@ -145,7 +165,9 @@ type Answer = dyn Fn(usize, &str) -> Option<(u16, String)> + Send + Sync;
 
 impl FakeServer {
     /// Starts the server on the current tokio runtime.
-    pub async fn start(answer: impl Fn(usize, &str) -> Option<(u16, String)> + Send + Sync + 'static) -> Self {
+    pub async fn start(
+        answer: impl Fn(usize, &str) -> Option<(u16, String)> + Send + Sync + 'static,
+    ) -> Self {
         use std::sync::Arc;
         use std::sync::atomic::AtomicUsize;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -156,7 +178,9 @@ impl FakeServer {
         let counter = hits.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
                 let answer = answer.clone();
                 let counter = counter.clone();
                 tokio::spawn(async move {
@@ -186,7 +210,8 @@ impl FakeServer {
                                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                             }
                         }
-                        let body = String::from_utf8_lossy(&buf[header_end..header_end + len]).to_string();
+                        let body =
+                            String::from_utf8_lossy(&buf[header_end..header_end + len]).to_string();
                         buf.drain(..header_end + len);
                         let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         match answer(n, &body) {

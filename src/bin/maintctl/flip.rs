@@ -1,11 +1,14 @@
 //! (being written: attach, status, on, off)
-use std::process::ExitCode;
 use crate::Globals;
+use std::process::ExitCode;
 /// Direction of a switch.
 #[derive(Debug, Clone, Copy)]
-pub enum Direction { /// On
- On, /// Off
- Off }
+pub enum Direction {
+    /// On
+    On,
+    /// Off
+    Off,
+}
 /// Attach arguments.
 #[derive(Debug, clap::Args)]
 pub struct AttachArgs {}
@@ -15,6 +18,18 @@ pub struct StatusArgs {}
 /// Switch arguments.
 #[derive(Debug, clap::Args)]
 pub struct SwitchArgs {}
-impl AttachArgs { pub async fn run(self, _g: &Globals) -> anyhow::Result<ExitCode> { anyhow::bail!("not built yet") } }
-impl StatusArgs { pub async fn run(self, _g: &Globals) -> anyhow::Result<ExitCode> { anyhow::bail!("not built yet") } }
-impl SwitchArgs { pub async fn run(self, _g: &Globals, _d: Direction) -> anyhow::Result<ExitCode> { anyhow::bail!("not built yet") } }
+impl AttachArgs {
+    pub async fn run(self, _g: &Globals) -> anyhow::Result<ExitCode> {
+        anyhow::bail!("not built yet")
+    }
+}
+impl StatusArgs {
+    pub async fn run(self, _g: &Globals) -> anyhow::Result<ExitCode> {
+        anyhow::bail!("not built yet")
+    }
+}
+impl SwitchArgs {
+    pub async fn run(self, _g: &Globals, _d: Direction) -> anyhow::Result<ExitCode> {
+        anyhow::bail!("not built yet")
+    }
+}

@@ -33,12 +33,19 @@ impl InvokeArgs {
                 .context("failed to read the event from standard input")?;
             text
         } else {
-            std::fs::read_to_string(&self.event)
-                .with_context(|| format!("failed to read the event file {}", self.event.display()))?
+            std::fs::read_to_string(&self.event).with_context(|| {
+                format!("failed to read the event file {}", self.event.display())
+            })?
         };
         let site = Site::embedded();
-        let handled = alb::handle(&raw, &Content::default(), &site, time::OffsetDateTime::now_utc());
-        let json = serde_json::to_string_pretty(&handled.alb).context("failed to encode the response")?;
+        let handled = alb::handle(
+            &raw,
+            &Content::default(),
+            &site,
+            time::OffsetDateTime::now_utc(),
+        );
+        let json =
+            serde_json::to_string_pretty(&handled.alb).context("failed to encode the response")?;
         println!("{json}");
         if self.show_body {
             println!("\n{}", handled.response.body);

@@ -90,10 +90,18 @@ impl ShowArgs {
             });
             println!("{}", serde_json::to_string_pretty(&json)?);
         } else {
-            println!("content under {} ({} parameters)", self.prefix, params.len());
+            println!(
+                "content under {} ({} parameters)",
+                self.prefix,
+                params.len()
+            );
             for lang in catalog.languages() {
                 match content.maintenance.get(lang) {
-                    Some(text) => println!("  [{lang}] title: {}\n  [{lang}] message: {}", text.title, text.message.replace('\n', "\n           ")),
+                    Some(text) => println!(
+                        "  [{lang}] title: {}\n  [{lang}] message: {}",
+                        text.title,
+                        text.message.replace('\n', "\n           ")
+                    ),
                     None => println!("  [{lang}] (built-in texts)"),
                 }
             }
@@ -101,8 +109,14 @@ impl ShowArgs {
                 Some(retry) => println!("  retry-after: {}", retry.to_parameter_value()),
                 None => println!("  retry-after: (not set: the configured default)"),
             }
-            println!("  status page: {}", content.status_page.as_deref().unwrap_or("(none)"));
-            println!("  contact: {}", content.contact.as_deref().unwrap_or("(none)"));
+            println!(
+                "  status page: {}",
+                content.status_page.as_deref().unwrap_or("(none)")
+            );
+            println!(
+                "  contact: {}",
+                content.contact.as_deref().unwrap_or("(none)")
+            );
             for w in &warnings {
                 println!("  ignored {}: {}", w.parameter, w.problem);
             }
@@ -114,13 +128,17 @@ impl ShowArgs {
 impl SetArgs {
     async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         let retry = match (self.retry_after, &self.until) {
-            (Some(seconds), _) => Some(Retry::parse(&seconds.to_string()).context("--retry-after")?),
+            (Some(seconds), _) => {
+                Some(Retry::parse(&seconds.to_string()).context("--retry-after")?)
+            }
             (None, Some(until)) => {
                 let retry = Retry::parse(until).context("--until")?;
                 if let Retry::Until(at) = retry
                     && at <= OffsetDateTime::now_utc()
                 {
-                    bail!("--until {until} is in the past; give a future end time or use --retry-after");
+                    bail!(
+                        "--until {until} is in the past; give a future end time or use --retry-after"
+                    );
                 }
                 Some(retry)
             }
@@ -138,10 +156,16 @@ impl SetArgs {
         let writes = ssm::plan_writes(&self.prefix, &change, &catalog)
             .map_err(|w| anyhow::anyhow!("{}: {}; nothing was written", w.parameter, w.problem))?;
         if writes.is_empty() {
-            eprintln!("maintctl: nothing to write; give --title, --message, --retry-after, --until, --status-page or --contact");
+            eprintln!(
+                "maintctl: nothing to write; give --title, --message, --retry-after, --until, --status-page or --contact"
+            );
             return Ok(ExitCode::from(exit::NOTHING_TO_DO));
         }
-        let verb = if self.dry_run { "would write" } else { "writing" };
+        let verb = if self.dry_run {
+            "would write"
+        } else {
+            "writing"
+        };
         if globals.output == Output::Text {
             for w in &writes {
                 println!("{verb} {} = {:?}", w.name, w.value);
