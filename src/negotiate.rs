@@ -153,7 +153,7 @@ pub fn language<'a>(
         .filter(|(range, q)| *q > 0 && !range.is_empty())
         .take(32)
         .collect();
-    ranges.sort_by(|a, b| b.1.cmp(&a.1));
+    ranges.sort_by_key(|r| std::cmp::Reverse(r.1));
     for (range, _) in ranges {
         if range == "*" {
             return default;

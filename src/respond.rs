@@ -558,7 +558,7 @@ mod tests {
                 "{kind}"
             );
             assert!(
-                response.body.contains(&format!("<html lang=\"en\">")),
+                response.body.contains("<html lang=\"en\">"),
                 "{kind}"
             );
         }
