@@ -37,6 +37,8 @@ pub struct Labels {
     pub expected_back: String,
     /// Retry hint with a `{minutes}` placeholder.
     pub retry_in: String,
+    /// Retry hint with an `{hours}` placeholder, for delays of two hours or more.
+    pub retry_in_hours: String,
     /// Retry hint for delays under two minutes.
     pub retry_soon: String,
     /// "Support reference", before the trace id.
@@ -169,6 +171,7 @@ impl Catalog {
             labels: Labels {
                 expected_back: "Expected back".into(),
                 retry_in: "Please try again in about {minutes} minutes.".into(),
+                retry_in_hours: "Please try again in about {hours} hours.".into(),
                 retry_soon: "Please try again in a minute.".into(),
                 support_reference: "Support reference".into(),
                 status_page: "Status page".into(),

@@ -17,7 +17,8 @@
 //!   cache with its freshness window, time budgets and back-off.
 //! - [`rules`]: the pure listener-rule priority planner; [`elb`]: reading and changing
 //!   listeners through ELBv2.
-//! - [`preview`]: the local HTTP server and the file gallery, both through [`alb::handle`].
+//! - [`preview`]: the local HTTP server and the file gallery, both through
+//!   [`function::Function::handle`], the Lambda's own per-event code.
 //! - [`aws`], [`logging`], [`deployment`]: SDK setup, log setup, names shared with the
 //!   infrastructure templates.
 

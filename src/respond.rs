@@ -176,17 +176,22 @@ pub fn respond(request: &Request, content: &Content, site: &Site, now: OffsetDat
             let (retry_seconds, expected_back, retry_hint) = if page.has_retry_after() {
                 let retry = retry_after(content.retry, site, now);
                 headers.push(("Retry-After", retry.header));
-                let hint = if retry.seconds < 120 {
-                    pack.labels.retry_soon.clone()
+                // With an end time the page shows it; a countdown beside it would only repeat it.
+                let hint = if retry.expected_back.is_some() {
+                    None
+                } else if retry.seconds < 120 {
+                    Some(pack.labels.retry_soon.clone())
+                } else if retry.seconds < 2 * 3600 {
+                    let minutes = retry.seconds.div_ceil(60).to_string();
+                    Some(pack.labels.retry_in.replace("{minutes}", &minutes))
                 } else {
-                    pack.labels
-                        .retry_in
-                        .replace("{minutes}", &retry.seconds.div_ceil(60).to_string())
+                    let hours = retry.seconds.div_ceil(3600).to_string();
+                    Some(pack.labels.retry_in_hours.replace("{hours}", &hours))
                 };
                 (
                     Some(retry.seconds),
                     retry.expected_back.map(ExpectedBack::new),
-                    Some(hint),
+                    hint,
                 )
             } else {
                 (None, None, None)
@@ -509,6 +514,13 @@ mod tests {
             text.body
         );
         assert!(text.body.contains("about 10 minutes"));
+        let hours = Content { retry: Some(Retry::Seconds(3 * 3600)), ..Content::default() };
+        let text = respond(&Request::get("/").with_header("Accept", "text/plain"), &hours, &site, NOW);
+        assert!(text.body.contains("about 3 hours"), "{}", text.body);
+        let until = Content { retry: Some(Retry::Until(datetime!(2026-11-22 09:00 UTC))), ..Content::default() };
+        let text = respond(&Request::get("/").with_header("Accept", "text/plain"), &until, &site, NOW);
+        assert!(text.body.contains("Expected back: 2026-11-22 09:00 UTC"), "{}", text.body);
+        assert!(!text.body.contains("try again in about"), "no countdown beside an end time: {}", text.body);
     }
 
     #[test]
@@ -557,10 +569,7 @@ mod tests {
                 kind.has_retry_after(),
                 "{kind}"
             );
-            assert!(
-                response.body.contains("<html lang=\"en\">"),
-                "{kind}"
-            );
+            assert!(response.body.contains("<html lang=\"en\">"), "{kind}");
         }
     }
 }

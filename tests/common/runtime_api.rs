@@ -154,16 +154,16 @@ async fn route(
         .trim_start_matches("/2018-06-01/runtime/invocation/")
         .split('/')
         .collect();
-    if let [id, kind] = parts[..] {
-        if let Some(tx) = state.waiting.lock().unwrap().remove(id) {
-            let answer = if kind == "response" {
-                Answer::Response(body)
-            } else {
-                Answer::Error(body)
-            };
-            let _ = tx.send(answer);
-            return Ok(reply(202, "{}".into()));
-        }
+    if let [id, kind] = parts[..]
+        && let Some(tx) = state.waiting.lock().unwrap().remove(id)
+    {
+        let answer = if kind == "response" {
+            Answer::Response(body)
+        } else {
+            Answer::Error(body)
+        };
+        let _ = tx.send(answer);
+        return Ok(reply(202, "{}".into()));
     }
     Ok(reply(404, String::new()))
 }

@@ -1,19 +1,172 @@
-//! (being written: serve, preview)
-use crate::Globals;
+//! `maintctl serve` and `maintctl preview`: flags, content source, and one call into
+//! `maintenance_responder::preview` (the server, or the gallery writer).
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
-/// Serve arguments.
+use std::sync::Arc;
+
+use anyhow::Context;
+use maintenance_responder::alb::HeaderMode;
+use maintenance_responder::config::Site;
+use maintenance_responder::preview::{self, Loaded, ServeOptions, Source};
+
+use crate::Globals;
+
+/// Where the content and configuration come from (shared by `serve` and `preview`).
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
-/// Preview arguments.
+pub struct ContentArgs {
+    /// Live content from a TOML file in the SSM layout (see config/content.example.toml);
+    /// re-read on change.
+    #[arg(long, value_name = "FILE", conflicts_with = "from_ssm")]
+    content: Option<PathBuf>,
+    /// Live content from SSM Parameter Store under PREFIX (read-only; uses your AWS profile).
+    #[arg(long, value_name = "PREFIX")]
+    from_ssm: Option<String>,
+    /// Responder configuration (brand colour, logo, paths) instead of the embedded
+    /// config/responder.toml; MAINTENANCE_* variables apply on top, as on the Lambda.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Build multi-value ALB events (target group attribute lambda.multi_value_headers.enabled).
+    #[arg(long)]
+    multi_value: bool,
+}
+
+/// Arguments of `maintctl serve`.
 #[derive(Debug, clap::Args)]
-pub struct PreviewArgs {}
-impl ServeArgs {
-    pub async fn run(self, _g: &Globals) -> anyhow::Result<ExitCode> {
-        anyhow::bail!("not built yet")
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = preview::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    #[command(flatten)]
+    content: ContentArgs,
+}
+
+/// Arguments of `maintctl preview`.
+#[derive(Debug, clap::Args)]
+pub struct PreviewArgs {
+    /// Directory to write the pages and index.html to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    #[command(flatten)]
+    content: ContentArgs,
+}
+
+impl ContentArgs {
+    /// Builds the site and the function, and prints ignored content values.
+    async fn load(
+        &self,
+        globals: &Globals,
+        command: &str,
+    ) -> anyhow::Result<(Loaded, ServeOptions)> {
+        let config =
+            match &self.config {
+                Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                    format!("failed to read the configuration {}", path.display())
+                })?),
+                None => None,
+            };
+        let site: Site =
+            preview::site_from_env(&|name: &str| std::env::var(name).ok(), config.as_deref())
+                .context("the responder configuration is not valid")?;
+        let source = match (&self.content, &self.from_ssm) {
+            (Some(path), _) => Source::File(path.clone()),
+            (None, Some(prefix)) => Source::Ssm {
+                client: aws_sdk_ssm::Client::new(&globals.aws.load().await),
+                prefix: prefix.clone(),
+            },
+            (None, None) => Source::Embedded,
+        };
+        let file = matches!(source, Source::File(_));
+        let loaded = preview::load(site, source).await?;
+        for w in &loaded.warnings {
+            let name = match file {
+                // Name the key as it is written in the file: `en.title`.
+                true => w
+                    .parameter
+                    .strip_prefix(&format!("{}/", preview::FILE_PREFIX))
+                    .map_or_else(|| w.parameter.clone(), |k| k.replace('/', ".")),
+                false => w.parameter.clone(),
+            };
+            eprintln!("maintctl {command}: warning: {name}: {}", w.problem);
+        }
+        let options = ServeOptions {
+            mode: if self.multi_value {
+                HeaderMode::Multi
+            } else {
+                HeaderMode::Single
+            },
+            source: loaded.source.clone(),
+        };
+        Ok((loaded, options))
     }
 }
+
+impl ServeArgs {
+    /// Runs the server until Ctrl-C.
+    pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        let (loaded, options) = self.content.load(globals, "serve").await?;
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to listen on {}; pick another address with --listen",
+                    self.listen
+                )
+            })?;
+        let addr = listener
+            .local_addr()
+            .context("failed to read the listening address")?;
+        if !addr.ip().is_loopback() {
+            eprintln!(
+                "maintctl serve: warning: listening on {addr}, which is reachable from other machines"
+            );
+        }
+        say(format_args!(
+            "maintctl serve: http://{addr}/ (index: http://{addr}{})",
+            preview::INDEX_PATH
+        ));
+        say(format_args!(
+            "maintctl serve: content: {}; ALB events: {}; Ctrl-C stops",
+            options.source,
+            if options.mode == HeaderMode::Multi {
+                "multi-value"
+            } else {
+                "single-value"
+            }
+        ));
+        let shutdown = async {
+            // If the signal handler cannot be installed, run until killed rather than stop now.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        preview::serve(listener, shutdown, Arc::new(loaded.function), options)
+            .await
+            .context("the server failed")?;
+        say(format_args!("maintctl serve: stopped"));
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Prints a line on stdout. A reader that went away (a closed pipe) must not stop the server.
+fn say(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
 impl PreviewArgs {
-    pub async fn run(self, _g: &Globals) -> anyhow::Result<ExitCode> {
-        anyhow::bail!("not built yet")
+    /// Writes the gallery.
+    pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        let (loaded, options) = self.content.load(globals, "preview").await?;
+        let written = preview::write_gallery(&loaded.function, &self.out, &options).await?;
+        println!(
+            "maintctl preview: wrote {} files to {}; open {}",
+            written.len(),
+            self.out.display(),
+            self.out.join("index.html").display()
+        );
+        Ok(ExitCode::SUCCESS)
     }
 }
