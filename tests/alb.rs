@@ -13,8 +13,9 @@ use time::macros::datetime;
 const NOW: time::OffsetDateTime = datetime!(2026-11-22 04:00 UTC);
 
 fn answer(raw: &str) -> (alb::Handled, Value) {
-    let site = Site::embedded();
-    let handled = alb::handle(raw, &Content::default(), &site, NOW);
+    static SITE: std::sync::OnceLock<Site> = std::sync::OnceLock::new();
+    let site = SITE.get_or_init(Site::embedded);
+    let handled = alb::handle(raw, &Content::default(), site, NOW);
     let json = serde_json::to_string(&handled.alb).expect("response serializes");
     if let Err(violation) = check_contract(&json, handled.mode) {
         panic!("{violation}\nevent: {raw}\nresponse: {json}");

@@ -137,7 +137,7 @@ async fn content_comes_from_ssm_and_health_reports_it() {
     let api = RuntimeApi::start().await;
     let mut env = moto.env();
     env.push(("MAINTENANCE_SSM_PREFIX", prefix.clone()));
-    env.push(("MAINTENANCE_SSM_INIT_BUDGET_MS", "2000".into()));
+    env.push(("MAINTENANCE_SSM_INIT_BUDGET_MS", "10000".into()));
     let started = Instant::now();
     let _child = spawn(&api, &env);
     let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();

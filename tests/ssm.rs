@@ -39,9 +39,11 @@ fn catalog() -> Arc<Catalog> {
 }
 
 fn settings() -> CacheSettings {
+    // Generous budgets: moto loads its SSM backend lazily (about a second on the first call,
+    // more on a loaded machine), and these tests are about the content, not the budget.
     CacheSettings {
-        init_budget: Duration::from_millis(2000),
-        refresh_budget: Duration::from_millis(2000),
+        init_budget: Duration::from_secs(15),
+        refresh_budget: Duration::from_secs(15),
         ..CacheSettings::default()
     }
 }
