@@ -1,1 +1,1244 @@
-//! (being written)
+//! `rules`: the pure listener-rule priority planner behind `maintctl on` and `off`. No I/O.
+//!
+//! A listener is given as a snapshot of its rules ([`Rule`]: ARN, priority, [`Role`] and the
+//! priority it returns to when maintenance goes off). The listener's default rule is never part
+//! of a snapshot, so no plan can touch it. [`plan_on`] and [`plan_off`] turn a snapshot into a
+//! [`Plan`]: a sequence of [`Step`]s, each exactly one `SetRulePriorities` call.
+//!
+//! # The rules every plan keeps
+//!
+//! - **Strictly valid calls.** A call only moves rules into priorities that no rule holds at the
+//!   moment of the call, counting the rules moved by that same call; targets are distinct,
+//!   different from the rule's own priority and inside 1..=50000. Swaps inside one call are
+//!   never used: the API reference only implies they work and the emulator rejects them, so a
+//!   cycle between managed rules goes through a free priority instead.
+//! - **Other rules keep their relative order, in every intermediate state**, not only at the
+//!   end: other rules are moved one per call, in an order that never lets one overtake another.
+//!   The managed rules (maintenance and bypass) move together, in one call where possible.
+//! - **Fewest displaced rules.** When there is not enough room above the first other rule,
+//!   `on` shifts the shortest prefix of other rules that makes room, each by as little as
+//!   possible, and never into a managed rule's parked priority (so `off` can always go home).
+//!   The displaced rules and their original priorities are part of the plan
+//!   ([`Plan::displaced`]); the caller records them so that `off` puts them back exactly.
+//! - Every plan is checked by simulation while it is built ([`Plan::simulate`] uses the same
+//!   check), so an invalid plan is an error, never a call.
+//!
+//! `on` ends with the bypass rules (in their current order) and then the maintenance rule
+//! directly above the first other rule. `off` moves the managed rules to their parked
+//! priorities, then the displaced rules back to where they were; if that is impossible (a rule
+//! created meanwhile holds one of those priorities) they stay where they are, which routes
+//! traffic the same way because their order is unchanged, and the plan says so
+//! ([`Notice::NotRestored`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde::Serialize;
+
+/// Lowest (most urgent) priority a listener rule can have.
+pub const MIN_PRIORITY: u32 = 1;
+/// Highest (least urgent) priority a listener rule can have.
+pub const MAX_PRIORITY: u32 = 50_000;
+
+/// What a rule is to `maintctl`, from its `maintenance-responder:role` tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The rule forwarding to the responder's target group.
+    Maintenance,
+    /// A rule that lets chosen clients reach the application while maintenance is on.
+    Bypass,
+    /// Any other rule: the application's own, never reordered relative to each other.
+    Other,
+}
+
+/// One non-default rule of a listener, as the planner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Rule ARN.
+    pub arn: String,
+    /// Current priority (1..=50000).
+    pub priority: u32,
+    /// Maintenance, bypass or other.
+    pub role: Role,
+    /// Where the rule goes when maintenance is switched off: the parked priority of a managed
+    /// rule, or, for an other rule that `on` displaced, the priority it had before. `None` for
+    /// an other rule that was not displaced (and for a managed rule missing its parked tag).
+    pub home: Option<u32>,
+}
+
+impl Rule {
+    /// A rule without a home.
+    pub fn new(arn: impl Into<String>, priority: u32, role: Role) -> Self {
+        Self {
+            arn: arn.into(),
+            priority,
+            role,
+            home: None,
+        }
+    }
+
+    /// The same rule with a home priority.
+    pub fn with_home(mut self, home: u32) -> Self {
+        self.home = Some(home);
+        self
+    }
+}
+
+/// Which way a switch goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Maintenance on: the managed rules above every other rule.
+    On,
+    /// Maintenance off: the managed rules back at their parked priorities.
+    Off,
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::On => "on",
+            Direction::Off => "off",
+        })
+    }
+}
+
+/// What a plan is for, which decides how it changes the rules' homes in [`Plan::simulate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanKind {
+    /// Maintenance on; displaced rules get their original priority as home.
+    On,
+    /// Maintenance off; the displaced-rule record is cleared.
+    Off,
+    /// Taking back (part of) another plan; homes are left alone.
+    Undo,
+}
+
+/// One rule moving from one priority to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Move {
+    /// Rule ARN.
+    pub rule: String,
+    /// Priority before the call.
+    pub from: u32,
+    /// Priority after the call.
+    pub to: u32,
+}
+
+/// One `SetRulePriorities` call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// The rules this call moves; every target is free when the call is made.
+    pub moves: Vec<Move>,
+}
+
+impl Step {
+    /// `(rule ARN, new priority)` pairs, the call's arguments.
+    pub fn to_rule_priorities(&self) -> Vec<(String, u32)> {
+        self.moves.iter().map(|m| (m.rule.clone(), m.to)).collect()
+    }
+
+    /// The call that takes this one back.
+    pub fn inverse(&self) -> Step {
+        Step {
+            moves: self
+                .moves
+                .iter()
+                .map(|m| Move {
+                    rule: m.rule.clone(),
+                    from: m.to,
+                    to: m.from,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An other rule that `on` moves out of the way, with the priority to restore on `off`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Displaced {
+    /// Rule ARN.
+    pub rule: String,
+    /// Its priority before maintenance went on.
+    pub home: u32,
+}
+
+/// Something the operator should read before applying a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Notice {
+    /// A rule displaced by `on` stays where it is (its order among the other rules, and so the
+    /// routing, is the same), because going back is not possible without reordering.
+    NotRestored {
+        /// Rule ARN.
+        rule: String,
+        /// Where it is and stays.
+        priority: u32,
+        /// Where it was before `on`.
+        home: u32,
+        /// Why it cannot go back.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::NotRestored {
+                rule,
+                priority,
+                home,
+                reason,
+            } => write!(
+                f,
+                "rule {rule} stays at priority {priority} instead of going back to {home} \
+                 ({reason}); its order among the other rules, and so the routing, is unchanged"
+            ),
+        }
+    }
+}
+
+/// A sequence of `SetRulePriorities` calls, plus what the caller must record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// On, off or undo.
+    pub kind: PlanKind,
+    /// The calls, in order.
+    pub steps: Vec<Step>,
+    /// Other rules this plan displaces (on) with their original priorities: record them before
+    /// applying, so `off` can restore them.
+    pub displaced: Vec<Displaced>,
+    /// Things to tell the operator.
+    pub notices: Vec<Notice>,
+}
+
+impl Plan {
+    fn new(kind: PlanKind) -> Self {
+        Self {
+            kind,
+            steps: Vec::new(),
+            displaced: Vec::new(),
+            notices: Vec::new(),
+        }
+    }
+
+    /// True when the plan makes no call.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Every move of every step, in order.
+    pub fn moves(&self) -> impl Iterator<Item = &Move> {
+        self.steps.iter().flat_map(|s| s.moves.iter())
+    }
+
+    /// The plan that takes this one back: inverse steps in reverse order. Every step of a plan
+    /// moves rules into free priorities only, so their old priorities are free right after it
+    /// and the inverse is valid in turn.
+    pub fn inverse(&self) -> Plan {
+        Plan {
+            kind: PlanKind::Undo,
+            steps: self.steps.iter().rev().map(Step::inverse).collect(),
+            displaced: Vec::new(),
+            notices: Vec::new(),
+        }
+    }
+
+    /// Runs the plan on a snapshot and returns the rules after each step (the last entry is
+    /// the final state; with no steps, the snapshot itself). Every call is checked as the
+    /// strictest reading of the API would check it. The final state also carries the record
+    /// changes: `on` gives displaced rules their home, `off` clears other rules' homes.
+    pub fn simulate(&self, rules: &[Rule]) -> Result<Vec<Vec<Rule>>, PlanError> {
+        let mut layout = Layout::new(rules, MAX_PRIORITY)?;
+        let mut states = Vec::with_capacity(self.steps.len() + 1);
+        if self.steps.is_empty() {
+            states.push(layout.rules.clone());
+        }
+        for step in &self.steps {
+            layout.apply(step)?;
+            states.push(layout.rules.clone());
+        }
+        self.record(states.last_mut().expect("at least one state"));
+        Ok(states)
+    }
+
+    /// The rules after the whole plan (the last state of [`Plan::simulate`]).
+    pub fn apply_to(&self, rules: &[Rule]) -> Result<Vec<Rule>, PlanError> {
+        let mut layout = Layout::new(rules, MAX_PRIORITY)?;
+        for step in &self.steps {
+            layout.apply(step)?;
+        }
+        self.record(&mut layout.rules);
+        Ok(layout.rules)
+    }
+
+    /// The record changes of the final state: `on` gives displaced rules their home, `off`
+    /// clears other rules' homes.
+    fn record(&self, last: &mut [Rule]) {
+        match self.kind {
+            PlanKind::On => {
+                let homes: HashMap<&str, u32> = self
+                    .displaced
+                    .iter()
+                    .map(|d| (d.rule.as_str(), d.home))
+                    .collect();
+                for rule in last.iter_mut() {
+                    if let Some(&home) = homes.get(rule.arn.as_str()) {
+                        rule.home = Some(home);
+                    }
+                }
+            }
+            PlanKind::Off => {
+                for rule in last.iter_mut().filter(|r| r.role == Role::Other) {
+                    rule.home = None;
+                }
+            }
+            PlanKind::Undo => {}
+        }
+    }
+}
+
+/// Whether maintenance is on, as the priorities say (tags are only a record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// The bypass rules, then the maintenance rule, come before every other rule.
+    On,
+    /// Every managed rule is at its parked priority.
+    Off,
+    /// Neither: a switch was interrupted or someone moved rules by hand.
+    Between,
+    /// No maintenance rule on the listener.
+    Unmanaged,
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            State::On => "on",
+            State::Off => "off",
+            State::Between => "between on and off",
+            State::Unmanaged => "not attached",
+        })
+    }
+}
+
+/// Why no plan could be made (or taken back). Messages name the rule and say what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The listener has no rule tagged as the maintenance rule.
+    #[error("no maintenance rule on this listener: attach one first with `maintctl attach`")]
+    NoMaintenanceRule,
+    /// More than one rule is tagged as the maintenance rule.
+    #[error(
+        "several maintenance rules on this listener ({}): delete all but one \
+         (aws elbv2 delete-rule --rule-arn ARN) and try again",
+        rules.join(", ")
+    )]
+    SeveralMaintenanceRules {
+        /// Their ARNs.
+        rules: Vec<String>,
+    },
+    /// A bypass rule on a listener without a maintenance rule.
+    #[error(
+        "bypass rule {rule} has no maintenance rule on its listener: attach the maintenance \
+         rule, or delete the bypass rule"
+    )]
+    BypassWithoutMaintenance {
+        /// The bypass rule.
+        rule: String,
+    },
+    /// The same rule twice in a snapshot.
+    #[error("rule {rule} appears twice in the listener snapshot")]
+    DuplicateRule {
+        /// The rule.
+        rule: String,
+    },
+    /// Two rules with the same priority in a snapshot.
+    #[error("rules {first} and {second} both have priority {priority}")]
+    DuplicatePriority {
+        /// The priority.
+        priority: u32,
+        /// One rule.
+        first: String,
+        /// The other rule.
+        second: String,
+    },
+    /// A priority outside 1..=50000.
+    #[error("rule {rule} has priority {priority}, outside 1..=50000")]
+    OutOfRange {
+        /// The rule.
+        rule: String,
+        /// The priority.
+        priority: u32,
+    },
+    /// A managed rule without a parked priority, so `off` does not know where it goes.
+    #[error(
+        "rule {rule} has no parked priority: tag it with the priority it returns to, e.g. aws \
+         elbv2 add-tags --resource-arns {rule} --tags \
+         Key=maintenance-responder:parked-priority,Value=50000"
+    )]
+    NotParked {
+        /// The rule.
+        rule: String,
+    },
+    /// Two managed rules parked at the same priority.
+    #[error(
+        "rules {first} and {second} are both parked at priority {priority}: fix the \
+         maintenance-responder:parked-priority tag of one of them"
+    )]
+    DuplicateHome {
+        /// The priority.
+        priority: u32,
+        /// One rule.
+        first: String,
+        /// The other rule.
+        second: String,
+    },
+    /// A managed rule's parked priority is held by an other rule.
+    #[error(
+        "cannot park rule {rule} at its priority {home}: rule {holder} holds it now; move \
+         {holder} to a free priority (aws elbv2 set-rule-priorities) and switch off again"
+    )]
+    HomeTaken {
+        /// The managed rule.
+        rule: String,
+        /// Its parked priority.
+        home: u32,
+        /// The rule holding it.
+        holder: String,
+    },
+    /// No free priority to move through: the listener is full.
+    #[error(
+        "no free priority left to move {rules} rules through within 1..=50000: delete a rule \
+         and try again"
+    )]
+    NoRoom {
+        /// Rules on the listener.
+        rules: usize,
+    },
+    /// A call that would be rejected (the planner's own check; also used to validate undo).
+    #[error("invalid move of rule {rule} from {from} to {to}: {reason}")]
+    InvalidMove {
+        /// The rule.
+        rule: String,
+        /// From.
+        from: u32,
+        /// To.
+        to: u32,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// Undo refused: a rule this run moved is no longer where this run put it.
+    #[error(
+        "rule {rule} is at priority {actual}, not {expected} where this run put it: someone \
+         else changed the listener meanwhile, so nothing is undone automatically"
+    )]
+    Diverged {
+        /// The rule.
+        rule: String,
+        /// Where this run put it.
+        expected: u32,
+        /// Where it is.
+        actual: u32,
+    },
+}
+
+/// Checks a snapshot: priorities and homes in range, no duplicate rules or priorities, at most
+/// one maintenance rule, no bypass rule without one.
+pub fn check(rules: &[Rule]) -> Result<(), PlanError> {
+    check_within(rules, MAX_PRIORITY)
+}
+
+fn check_within(rules: &[Rule], max: u32) -> Result<(), PlanError> {
+    Layout::new(rules, max)?;
+    let maintenance: Vec<&Rule> = rules
+        .iter()
+        .filter(|r| r.role == Role::Maintenance)
+        .collect();
+    if maintenance.len() > 1 {
+        return Err(PlanError::SeveralMaintenanceRules {
+            rules: maintenance.iter().map(|r| r.arn.clone()).collect(),
+        });
+    }
+    if maintenance.is_empty()
+        && let Some(bypass) = rules.iter().find(|r| r.role == Role::Bypass)
+    {
+        return Err(PlanError::BypassWithoutMaintenance {
+            rule: bypass.arn.clone(),
+        });
+    }
+    for rule in rules {
+        if let Some(home) = rule.home
+            && !(MIN_PRIORITY..=max).contains(&home)
+        {
+            return Err(PlanError::OutOfRange {
+                rule: rule.arn.clone(),
+                priority: home,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether maintenance is on, off, in between, or not attached.
+pub fn state(rules: &[Rule]) -> State {
+    let Ok((managed, others)) = split(rules) else {
+        return State::Unmanaged;
+    };
+    if managed.is_empty() {
+        State::Unmanaged
+    } else if is_on(&managed, &others) {
+        State::On
+    } else if managed.iter().all(|r| r.home == Some(r.priority)) {
+        State::Off
+    } else {
+        State::Between
+    }
+}
+
+/// Plans maintenance on: the bypass rules (in their current order) and then the maintenance
+/// rule, directly above the first other rule, displacing the fewest other rules when there is
+/// no room. Empty when maintenance is already on.
+pub fn plan_on(rules: &[Rule]) -> Result<Plan, PlanError> {
+    plan_on_within(rules, MAX_PRIORITY)
+}
+
+/// Plans maintenance off: the managed rules back to their parked priorities, then the rules
+/// `on` displaced back to theirs. Empty when that is already so.
+pub fn plan_off(rules: &[Rule]) -> Result<Plan, PlanError> {
+    plan_off_within(rules, MAX_PRIORITY)
+}
+
+/// Plans taking back the steps of another plan that were applied (`applied`, in order) to the
+/// snapshot `before`, given the listener as it is now (`current`).
+///
+/// Only this run's own moves are undone, and only while they are intact: if a rule this run
+/// moved is somewhere else now, someone else is changing the listener and the undo is refused
+/// ([`PlanError::Diverged`]) rather than fight them. A moved rule that was deleted meanwhile
+/// is skipped. The undo is checked against `current` like any plan.
+pub fn plan_undo(before: &[Rule], applied: &[Step], current: &[Rule]) -> Result<Plan, PlanError> {
+    let done = Plan {
+        kind: PlanKind::Undo,
+        steps: applied.to_vec(),
+        displaced: Vec::new(),
+        notices: Vec::new(),
+    };
+    let expected = done.apply_to(before)?;
+    let now: HashMap<&str, u32> = current
+        .iter()
+        .map(|r| (r.arn.as_str(), r.priority))
+        .collect();
+    let moved: HashSet<&str> = done.moves().map(|m| m.rule.as_str()).collect();
+    let mut gone = HashSet::new();
+    for rule in expected.iter().filter(|r| moved.contains(r.arn.as_str())) {
+        match now.get(rule.arn.as_str()) {
+            None => {
+                gone.insert(rule.arn.clone());
+            }
+            Some(&actual) if actual != rule.priority => {
+                return Err(PlanError::Diverged {
+                    rule: rule.arn.clone(),
+                    expected: rule.priority,
+                    actual,
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let mut undo = done.inverse();
+    for step in &mut undo.steps {
+        step.moves.retain(|m| !gone.contains(&m.rule));
+    }
+    undo.steps.retain(|s| !s.moves.is_empty());
+    undo.apply_to(current)?;
+    Ok(undo)
+}
+
+/// The managed rules (bypass in current order, then maintenance) and the other rules (by
+/// priority).
+fn split(rules: &[Rule]) -> Result<(Vec<&Rule>, Vec<&Rule>), PlanError> {
+    let mut bypass: Vec<&Rule> = rules.iter().filter(|r| r.role == Role::Bypass).collect();
+    bypass.sort_by_key(|r| r.priority);
+    let mut maintenance = rules.iter().filter(|r| r.role == Role::Maintenance);
+    let mut managed = bypass;
+    match (maintenance.next(), maintenance.next()) {
+        (Some(m), None) => managed.push(m),
+        (None, _) if managed.is_empty() => {}
+        (None, _) => {
+            return Err(PlanError::BypassWithoutMaintenance {
+                rule: managed[0].arn.clone(),
+            });
+        }
+        (Some(_), Some(_)) => {
+            return Err(PlanError::SeveralMaintenanceRules {
+                rules: rules
+                    .iter()
+                    .filter(|r| r.role == Role::Maintenance)
+                    .map(|r| r.arn.clone())
+                    .collect(),
+            });
+        }
+    }
+    let mut others: Vec<&Rule> = rules.iter().filter(|r| r.role == Role::Other).collect();
+    others.sort_by_key(|r| r.priority);
+    Ok((managed, others))
+}
+
+/// On: managed rules in order (strictly increasing) and all before the first other rule.
+fn is_on(managed: &[&Rule], others: &[&Rule]) -> bool {
+    let ordered = managed.windows(2).all(|w| w[0].priority < w[1].priority);
+    let last = managed.last().map_or(0, |r| r.priority);
+    let first_other = others.first().map_or(u32::MAX, |r| r.priority);
+    ordered && last < first_other
+}
+
+fn plan_on_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
+    check_within(rules, max)?;
+    let (managed, others) = split(rules)?;
+    if managed.is_empty() {
+        return Err(PlanError::NoMaintenanceRule);
+    }
+    let mut plan = Plan::new(PlanKind::On);
+    if is_on(&managed, &others) {
+        return Ok(plan);
+    }
+    let k = managed.len() as u32;
+    // Parked priorities stay free while maintenance is on, so `off` can always go home.
+    let reserved: BTreeSet<u32> = managed.iter().filter_map(|r| r.home).collect();
+
+    // Other rules that must make room: the shortest prefix, each shifted as little as
+    // possible. Once one rule can stay, every later one can (priorities strictly increase).
+    let mut cursor = k + 1;
+    let mut shifts: Vec<(&Rule, u32)> = Vec::new();
+    for rule in &others {
+        if rule.priority >= cursor {
+            break;
+        }
+        let mut to = cursor;
+        while reserved.contains(&to) {
+            to += 1;
+        }
+        if to > max {
+            return Err(PlanError::NoRoom { rules: rules.len() });
+        }
+        shifts.push((rule, to));
+        cursor = to + 1;
+    }
+    let top = match (shifts.first(), others.first()) {
+        (Some(&(_, to)), _) => to,
+        (None, Some(first)) => first.priority,
+        (None, None) => max + 1,
+    };
+    // Managed targets: directly above the first other rule, bypass rules first.
+    let targets: Vec<(&str, u32)> = managed
+        .iter()
+        .zip(top - k..top)
+        .map(|(r, p)| (r.arn.as_str(), p))
+        .collect();
+    let shift_slots: BTreeSet<u32> = shifts.iter().map(|&(_, to)| to).collect();
+    let target_slots: BTreeSet<u32> = targets.iter().map(|&(_, p)| p).collect();
+
+    let mut layout = Layout::new(rules, max)?;
+    // 1. Managed rules sitting where shifted rules go step aside first: to their target if it
+    //    is free, else home, else the highest free priority.
+    for rule in &managed {
+        let at = layout.priority(&rule.arn);
+        if !shift_slots.contains(&at) {
+            continue;
+        }
+        let target = targets.iter().find(|t| t.0 == rule.arn).map(|t| t.1);
+        let to = target
+            .filter(|&p| layout.is_free(p))
+            .or(rule
+                .home
+                .filter(|&p| layout.is_free(p) && !shift_slots.contains(&p)))
+            .or_else(|| {
+                layout.highest_free(|p| !shift_slots.contains(&p) && !target_slots.contains(&p))
+            })
+            .ok_or(PlanError::NoRoom { rules: rules.len() })?;
+        plan.steps.push(layout.single(&rule.arn, to)?);
+    }
+    // 2. Shift other rules one per call, last first, so none ever overtakes another.
+    for &(rule, to) in shifts.iter().rev() {
+        plan.steps.push(layout.single(&rule.arn, to)?);
+    }
+    // 3. The managed rules into place, together where possible.
+    realize(
+        &mut layout,
+        &targets,
+        &reserved,
+        &mut plan.steps,
+        rules.len(),
+    )?;
+    // A rule already displaced (an interrupted switch left a record) keeps its first home.
+    plan.displaced = shifts
+        .iter()
+        .map(|&(rule, _)| Displaced {
+            rule: rule.arn.clone(),
+            home: rule.home.unwrap_or(rule.priority),
+        })
+        .collect();
+    Ok(plan)
+}
+
+fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
+    check_within(rules, max)?;
+    let (managed, others) = split(rules)?;
+    if managed.is_empty() {
+        return Err(PlanError::NoMaintenanceRule);
+    }
+    let mut homes: BTreeMap<u32, &Rule> = BTreeMap::new();
+    for rule in &managed {
+        let home = rule.home.ok_or_else(|| PlanError::NotParked {
+            rule: rule.arn.clone(),
+        })?;
+        if let Some(first) = homes.insert(home, rule) {
+            return Err(PlanError::DuplicateHome {
+                priority: home,
+                first: first.arn.clone(),
+                second: rule.arn.clone(),
+            });
+        }
+    }
+    for (&home, rule) in &homes {
+        if let Some(holder) = others.iter().find(|o| o.priority == home) {
+            return Err(PlanError::HomeTaken {
+                rule: rule.arn.clone(),
+                home,
+                holder: holder.arn.clone(),
+            });
+        }
+    }
+    let mut plan = Plan::new(PlanKind::Off);
+    let mut layout = Layout::new(rules, max)?;
+    let targets: Vec<(&str, u32)> = homes.iter().map(|(&p, r)| (r.arn.as_str(), p)).collect();
+    let home_slots: BTreeSet<u32> = homes.keys().copied().collect();
+    realize(
+        &mut layout,
+        &targets,
+        &home_slots,
+        &mut plan.steps,
+        rules.len(),
+    )?;
+
+    // Displaced rules back home, if that keeps every other rule's order and collides with
+    // nothing; all or none, so the outcome is easy to state.
+    let finals: Vec<u32> = others
+        .iter()
+        .map(|r| r.home.unwrap_or(r.priority))
+        .collect();
+    let displaced: Vec<(&Rule, u32)> = others
+        .iter()
+        .zip(&finals)
+        .filter(|(r, to)| r.priority != **to)
+        .map(|(r, to)| (*r, *to))
+        .collect();
+    if displaced.is_empty() {
+        return Ok(plan);
+    }
+    let problem = finals
+        .iter()
+        .zip(&others)
+        .find_map(|(&to, r)| {
+            (!(MIN_PRIORITY..=max).contains(&to))
+                .then(|| format!("priority {to} of rule {} is out of range", r.arn))
+                .or_else(|| {
+                    home_slots
+                        .contains(&to)
+                        .then(|| format!("{to} is a parked priority of a maintenance rule"))
+                })
+        })
+        .or_else(|| {
+            finals.windows(2).zip(others.windows(2)).find_map(|(p, r)| {
+                (p[0] >= p[1]).then(|| {
+                    format!(
+                        "going back would put rule {} ({}) at or after rule {} ({})",
+                        r[0].arn, p[0], r[1].arn, p[1]
+                    )
+                })
+            })
+        });
+    if let Some(reason) = problem {
+        plan.notices = displaced
+            .iter()
+            .map(|(r, home)| Notice::NotRestored {
+                rule: r.arn.clone(),
+                priority: r.priority,
+                home: *home,
+                reason: reason.clone(),
+            })
+            .collect();
+        return Ok(plan);
+    }
+    // Moving up (to a lower number) in order, then moving down in reverse order: no rule
+    // passes another on the way and every target is free when it is used.
+    for &(rule, to) in displaced.iter().filter(|(r, to)| *to < r.priority) {
+        plan.steps.push(layout.single(&rule.arn, to)?);
+    }
+    for &(rule, to) in displaced.iter().rev().filter(|(r, to)| *to > r.priority) {
+        plan.steps.push(layout.single(&rule.arn, to)?);
+    }
+    Ok(plan)
+}
+
+/// Moves the managed rules to their targets: each call moves every rule whose target is free
+/// (so usually a single call); a cycle (rules holding each other's targets) is broken by
+/// parking one rule on a free priority first. `avoid` lists priorities not to use for that.
+fn realize(
+    layout: &mut Layout,
+    targets: &[(&str, u32)],
+    avoid: &BTreeSet<u32>,
+    steps: &mut Vec<Step>,
+    rule_count: usize,
+) -> Result<(), PlanError> {
+    let target_slots: BTreeSet<u32> = targets.iter().map(|t| t.1).collect();
+    // Each round places at least one rule, or parks one to break a cycle (which lets the
+    // next round place one), so 2 * n + 1 rounds always suffice.
+    for _ in 0..=2 * targets.len() {
+        let pending: Vec<(&str, u32)> = targets
+            .iter()
+            .copied()
+            .filter(|&(arn, to)| layout.priority(arn) != to)
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let ready: Vec<Move> = pending
+            .iter()
+            .filter(|&&(_, to)| layout.is_free(to))
+            .map(|&(arn, to)| Move {
+                rule: arn.to_string(),
+                from: layout.priority(arn),
+                to,
+            })
+            .collect();
+        if !ready.is_empty() {
+            let step = Step { moves: ready };
+            layout.apply(&step)?;
+            steps.push(step);
+            continue;
+        }
+        let (arn, _) = pending[0];
+        let to = layout
+            .highest_free(|p| !target_slots.contains(&p) && !avoid.contains(&p))
+            .or_else(|| layout.highest_free(|p| !target_slots.contains(&p)))
+            .ok_or(PlanError::NoRoom { rules: rule_count })?;
+        steps.push(layout.single(arn, to)?);
+    }
+    let (arn, to) = targets
+        .iter()
+        .find(|&&(arn, to)| layout.priority(arn) != to)
+        .expect("pending");
+    Err(PlanError::InvalidMove {
+        rule: arn.to_string(),
+        from: layout.priority(arn),
+        to: *to,
+        reason: "the target stays held by another rule".into(),
+    })
+}
+
+/// A listener being simulated: who holds which priority. Every change goes through
+/// [`Layout::apply`], which checks each call as strictly as the API could.
+struct Layout {
+    rules: Vec<Rule>,
+    index: HashMap<String, usize>,
+    held: BTreeMap<u32, usize>,
+    max: u32,
+}
+
+impl Layout {
+    fn new(rules: &[Rule], max: u32) -> Result<Self, PlanError> {
+        let mut index = HashMap::new();
+        let mut held = BTreeMap::new();
+        for (i, rule) in rules.iter().enumerate() {
+            if !(MIN_PRIORITY..=max).contains(&rule.priority) {
+                return Err(PlanError::OutOfRange {
+                    rule: rule.arn.clone(),
+                    priority: rule.priority,
+                });
+            }
+            if index.insert(rule.arn.clone(), i).is_some() {
+                return Err(PlanError::DuplicateRule {
+                    rule: rule.arn.clone(),
+                });
+            }
+            if let Some(first) = held.insert(rule.priority, i) {
+                return Err(PlanError::DuplicatePriority {
+                    priority: rule.priority,
+                    first: rules[first].arn.clone(),
+                    second: rule.arn.clone(),
+                });
+            }
+        }
+        Ok(Self {
+            rules: rules.to_vec(),
+            index,
+            held,
+            max,
+        })
+    }
+
+    fn priority(&self, arn: &str) -> u32 {
+        self.rules[self.index[arn]].priority
+    }
+
+    fn is_free(&self, priority: u32) -> bool {
+        (MIN_PRIORITY..=self.max).contains(&priority) && !self.held.contains_key(&priority)
+    }
+
+    /// The highest free priority that `ok` accepts.
+    fn highest_free(&self, ok: impl Fn(u32) -> bool) -> Option<u32> {
+        (MIN_PRIORITY..=self.max)
+            .rev()
+            .find(|&p| self.is_free(p) && ok(p))
+    }
+
+    fn single(&mut self, arn: &str, to: u32) -> Result<Step, PlanError> {
+        let step = Step {
+            moves: vec![Move {
+                rule: arn.to_string(),
+                from: self.priority(arn),
+                to,
+            }],
+        };
+        self.apply(&step)?;
+        Ok(step)
+    }
+
+    fn apply(&mut self, step: &Step) -> Result<(), PlanError> {
+        let invalid = |m: &Move, reason: &str| PlanError::InvalidMove {
+            rule: m.rule.clone(),
+            from: m.from,
+            to: m.to,
+            reason: reason.to_string(),
+        };
+        if step.moves.is_empty() {
+            return Err(PlanError::InvalidMove {
+                rule: String::new(),
+                from: 0,
+                to: 0,
+                reason: "empty call".into(),
+            });
+        }
+        let mut seen_rules = HashSet::new();
+        let mut seen_targets = HashSet::new();
+        for m in &step.moves {
+            let Some(&i) = self.index.get(&m.rule) else {
+                return Err(invalid(m, "no such rule on the listener"));
+            };
+            if self.rules[i].priority != m.from {
+                return Err(invalid(
+                    m,
+                    &format!("the rule is at {}", self.rules[i].priority),
+                ));
+            }
+            if !(MIN_PRIORITY..=self.max).contains(&m.to) {
+                return Err(invalid(m, "target outside the priority range"));
+            }
+            if let Some(&holder) = self.held.get(&m.to) {
+                return Err(invalid(
+                    m,
+                    &format!("target held by {}", self.rules[holder].arn),
+                ));
+            }
+            if !seen_rules.insert(&m.rule) {
+                return Err(invalid(m, "rule moved twice in one call"));
+            }
+            if !seen_targets.insert(m.to) {
+                return Err(invalid(
+                    m,
+                    "two rules moved to the same priority in one call",
+                ));
+            }
+        }
+        for m in &step.moves {
+            let i = self.index[&m.rule];
+            self.held.remove(&m.from);
+            self.held.insert(m.to, i);
+            self.rules[i].priority = m.to;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn other(id: &str, p: u32) -> Rule {
+        Rule::new(id, p, Role::Other)
+    }
+    fn maint(p: u32, home: u32) -> Rule {
+        Rule::new("m", p, Role::Maintenance).with_home(home)
+    }
+    fn bypass(id: &str, p: u32, home: u32) -> Rule {
+        Rule::new(id, p, Role::Bypass).with_home(home)
+    }
+    fn priorities(rules: &[Rule]) -> Vec<(String, u32)> {
+        let mut v: Vec<_> = rules.iter().map(|r| (r.arn.clone(), r.priority)).collect();
+        v.sort();
+        v
+    }
+    fn at(rules: &[Rule], arn: &str) -> u32 {
+        rules.iter().find(|r| r.arn == arn).unwrap().priority
+    }
+
+    #[test]
+    fn on_with_room_is_one_call_directly_above_the_first_rule() {
+        let rules = vec![
+            other("a", 10),
+            other("b", 20),
+            bypass("x", 49_999, 49_999),
+            maint(50_000, 50_000),
+        ];
+        let plan = plan_on(&rules).unwrap();
+        assert_eq!(plan.steps.len(), 1, "{plan:?}");
+        assert!(plan.displaced.is_empty());
+        let after = plan.apply_to(&rules).unwrap();
+        assert_eq!((at(&after, "x"), at(&after, "m")), (8, 9));
+        assert_eq!(state(&after), State::On);
+        assert!(plan_on(&after).unwrap().is_empty());
+        let off = plan_off(&after).unwrap();
+        assert_eq!(off.steps.len(), 1);
+        assert_eq!(
+            priorities(&off.apply_to(&after).unwrap()),
+            priorities(&rules)
+        );
+    }
+
+    #[test]
+    fn crowded_top_shifts_the_fewest_rules_and_off_restores_them() {
+        // 1, 2, 3 crowded; 5 can stay once the first three moved to 3.., so k=2 needs 3 moves.
+        let rules = vec![
+            other("a", 1),
+            other("b", 2),
+            other("c", 3),
+            other("d", 6),
+            maint(50_000, 50_000),
+            bypass("x", 49_999, 49_999),
+        ];
+        let plan = plan_on(&rules).unwrap();
+        let after = plan.apply_to(&rules).unwrap();
+        assert_eq!(
+            plan.displaced
+                .iter()
+                .map(|d| (d.rule.as_str(), d.home))
+                .collect::<Vec<_>>(),
+            vec![("a", 1), ("b", 2), ("c", 3)]
+        );
+        assert_eq!([at(&after, "x"), at(&after, "m")], [1, 2]);
+        assert_eq!(
+            [
+                at(&after, "a"),
+                at(&after, "b"),
+                at(&after, "c"),
+                at(&after, "d")
+            ],
+            [3, 4, 5, 6]
+        );
+        // Every other rule moved in its own call.
+        assert_eq!(plan.steps.len(), 4);
+        let off = plan_off(&after).unwrap();
+        let back = off.apply_to(&after).unwrap();
+        assert_eq!(priorities(&back), priorities(&rules));
+        assert!(
+            back.iter()
+                .filter(|r| r.role == Role::Other)
+                .all(|r| r.home.is_none())
+        );
+    }
+
+    #[test]
+    fn swapped_managed_rules_go_through_a_free_priority() {
+        // On, but in the wrong order: maintenance before bypass.
+        let rules = vec![maint(1, 50_000), bypass("x", 2, 49_999), other("a", 3)];
+        let plan = plan_on(&rules).unwrap();
+        let after = plan.apply_to(&rules).unwrap();
+        assert!(
+            at(&after, "x") < at(&after, "m") && at(&after, "m") < 3,
+            "{after:?}"
+        );
+        assert!(plan.steps.len() >= 2, "a swap needs a detour: {plan:?}");
+    }
+
+    #[test]
+    fn full_listener_has_no_room() {
+        // max 4 and 4 rules: nothing can move.
+        let rules = vec![other("a", 1), other("b", 2), other("c", 3), maint(4, 4)];
+        assert_eq!(
+            plan_on_within(&rules, 4),
+            Err(PlanError::NoRoom { rules: 4 })
+        );
+        // One free slot is enough.
+        let rules = vec![other("a", 1), other("b", 2), other("c", 3), maint(5, 5)];
+        let plan = plan_on_within(&rules, 5).unwrap();
+        let mut layout = Layout::new(&rules, 5).unwrap();
+        for step in &plan.steps {
+            layout.apply(step).unwrap();
+        }
+        assert_eq!(layout.priority("m"), 1);
+        assert_eq!(
+            [
+                layout.priority("a"),
+                layout.priority("b"),
+                layout.priority("c")
+            ],
+            [2, 3, 4]
+        );
+    }
+
+    #[test]
+    fn shifted_rules_skip_parked_priorities() {
+        // maintenance parked at 3, in the middle; on must not shift a rule onto 3.
+        let rules = vec![other("a", 1), other("b", 2), maint(3, 3), other("c", 5)];
+        let plan = plan_on(&rules).unwrap();
+        let after = plan.apply_to(&rules).unwrap();
+        assert_eq!(at(&after, "m"), 1);
+        assert_ne!(at(&after, "a"), 3);
+        assert_ne!(at(&after, "b"), 3);
+        let back = plan_off(&after).unwrap().apply_to(&after).unwrap();
+        assert_eq!(priorities(&back), priorities(&rules));
+    }
+
+    #[test]
+    fn twice_is_nothing() {
+        let rules = vec![other("a", 10), maint(50_000, 50_000)];
+        assert!(plan_off(&rules).unwrap().is_empty());
+        assert_eq!(state(&rules), State::Off);
+        let on = plan_on(&rules).unwrap().apply_to(&rules).unwrap();
+        assert!(plan_on(&on).unwrap().is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_rules() {
+        assert_eq!(plan_on(&[other("a", 1)]), Err(PlanError::NoMaintenanceRule));
+        let two = vec![maint(1, 1), Rule::new("m2", 2, Role::Maintenance)];
+        assert!(matches!(
+            plan_on(&two),
+            Err(PlanError::SeveralMaintenanceRules { .. })
+        ));
+        let orphan = vec![bypass("x", 1, 1), other("a", 2)];
+        assert!(matches!(
+            plan_on(&orphan),
+            Err(PlanError::BypassWithoutMaintenance { .. })
+        ));
+        let unparked = vec![Rule::new("m", 1, Role::Maintenance), other("a", 2)];
+        assert_eq!(
+            plan_off(&unparked),
+            Err(PlanError::NotParked { rule: "m".into() })
+        );
+        let taken = vec![maint(1, 50_000), other("a", 50_000)];
+        assert!(matches!(plan_off(&taken), Err(PlanError::HomeTaken { .. })));
+        let dup = vec![other("a", 1), other("b", 1), maint(3, 3)];
+        assert!(matches!(
+            plan_on(&dup),
+            Err(PlanError::DuplicatePriority { .. })
+        ));
+        let out = vec![other("a", 0), maint(3, 3)];
+        assert!(matches!(plan_on(&out), Err(PlanError::OutOfRange { .. })));
+        let out = vec![other("a", 50_001), maint(3, 3)];
+        assert!(matches!(plan_on(&out), Err(PlanError::OutOfRange { .. })));
+    }
+
+    #[test]
+    fn off_keeps_displaced_rules_when_going_back_would_reorder() {
+        // After on, someone created rule "n" at 1 (above "a"'s old slot order).
+        let rules = vec![maint(1, 50_000), other("a", 3).with_home(2), other("n", 2)];
+        let plan = plan_off(&rules).unwrap();
+        assert_eq!(plan.notices.len(), 1, "{plan:?}");
+        let after = plan.apply_to(&rules).unwrap();
+        assert_eq!(
+            (at(&after, "m"), at(&after, "a"), at(&after, "n")),
+            (50_000, 3, 2)
+        );
+    }
+
+    #[test]
+    fn undo_takes_back_exactly_the_applied_steps() {
+        let rules = vec![other("a", 1), other("b", 2), maint(50_000, 50_000)];
+        let plan = plan_on(&rules).unwrap();
+        for done in 0..=plan.steps.len() {
+            let partial = Plan {
+                kind: PlanKind::Undo,
+                steps: plan.steps[..done].to_vec(),
+                ..plan.clone()
+            };
+            let now = partial.apply_to(&rules).unwrap();
+            let undo = plan_undo(&rules, &plan.steps[..done], &now).unwrap();
+            assert_eq!(
+                priorities(&undo.apply_to(&now).unwrap()),
+                priorities(&rules)
+            );
+        }
+    }
+
+    #[test]
+    fn undo_refuses_when_someone_else_moved_our_rule() {
+        let rules = vec![other("a", 10), maint(50_000, 50_000)];
+        let plan = plan_on(&rules).unwrap();
+        let mut now = plan.apply_to(&rules).unwrap();
+        now.iter_mut().find(|r| r.arn == "m").unwrap().priority = 5;
+        assert!(matches!(
+            plan_undo(&rules, &plan.steps, &now),
+            Err(PlanError::Diverged {
+                expected: 9,
+                actual: 5,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn undo_skips_deleted_rules() {
+        let rules = vec![other("a", 1), other("b", 2), maint(50_000, 50_000)];
+        let plan = plan_on(&rules).unwrap();
+        let now: Vec<Rule> = plan
+            .apply_to(&rules)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.arn != "a")
+            .collect();
+        let undo = plan_undo(&rules, &plan.steps, &now).unwrap();
+        let back = undo.apply_to(&now).unwrap();
+        assert_eq!((at(&back, "b"), at(&back, "m")), (2, 50_000));
+    }
+
+    #[test]
+    fn strict_check_rejects_swaps_and_no_op_moves() {
+        let rules = vec![other("a", 1), other("b", 2)];
+        let mut layout = Layout::new(&rules, MAX_PRIORITY).unwrap();
+        let swap = Step {
+            moves: vec![
+                Move {
+                    rule: "a".into(),
+                    from: 1,
+                    to: 2,
+                },
+                Move {
+                    rule: "b".into(),
+                    from: 2,
+                    to: 1,
+                },
+            ],
+        };
+        assert!(layout.apply(&swap).is_err());
+        let same = Step {
+            moves: vec![Move {
+                rule: "a".into(),
+                from: 1,
+                to: 1,
+            }],
+        };
+        assert!(layout.apply(&same).is_err());
+        let high = Step {
+            moves: vec![Move {
+                rule: "a".into(),
+                from: 1,
+                to: 50_001,
+            }],
+        };
+        assert!(layout.apply(&high).is_err());
+    }
+}

@@ -189,20 +189,12 @@ resource "aws_lb_listener_rule" "maintenance" {
 
   tags = local.maintenance_rule_tags
 
-  # maintctl moves the rule (SetRulePriorities) and records who switched it and when in
-  # tags; a later apply must not undo either.
+  # maintctl moves the rule (SetRulePriorities) and records in tags who switched it, when, why,
+  # and which other rules it displaced (maintenance-responder:displaced, -2, -3, ...; the number
+  # of keys varies, and ignore_changes takes no wildcard). A later apply must undo none of it, so
+  # the tags are set at creation and then left to maintctl.
   lifecycle {
-    ignore_changes = [
-      priority,
-      tags["maintenance-responder:state"],
-      tags["maintenance-responder:changed-by"],
-      tags["maintenance-responder:changed-at"],
-      tags["maintenance-responder:reason"],
-      tags_all["maintenance-responder:state"],
-      tags_all["maintenance-responder:changed-by"],
-      tags_all["maintenance-responder:changed-at"],
-      tags_all["maintenance-responder:reason"],
-    ]
+    ignore_changes = [priority, tags, tags_all]
   }
 }
 

@@ -1,0 +1,1034 @@
+//! `maintctl attach`, `status`, `on` and `off` against the moto emulator in server mode, and
+//! `elb::apply`'s rollback with injected failures.
+//!
+//! Each test builds its own VPC, ALB (HTTP and HTTPS listeners) and rules with
+//! `tests/support/alb_fixture.py`, and uses its own environment name, so tests share one
+//! emulator without seeing each other. Nothing here is skipped when moto is missing: the
+//! harness fails loudly.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_elasticloadbalancingv2 as elbv2;
+use common::Moto;
+use maintenance_responder::deployment::tags;
+use maintenance_responder::elb::{
+    self, AttachSpec, Aws, ElbError, ListenerInfo, ListenerOutcome, ListenerSnapshot, Listeners,
+    NewRule, Outcome, Record, RuleView,
+};
+use maintenance_responder::rules::{Direction, Role, State};
+use serde_json::Value;
+
+/// One ALB built by the fixture script.
+#[derive(Debug)]
+struct Alb {
+    load_balancer: String,
+    app_target_group: String,
+    lambda_target_group: String,
+    http: String,
+    https: String,
+}
+
+/// Builds a VPC, an ALB with an HTTP:80 and an HTTPS:443 listener, an application and a
+/// Lambda target group, app rules at the given priorities and optionally a catch-all app rule.
+fn build_alb(moto: &Moto, name: &str, http: &[u32], https: &[u32], catch_all: Option<u32>) -> Alb {
+    let join = |p: &[u32]| p.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let mut cmd = Command::new(common::python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/alb_fixture.py"
+    ))
+    .args([
+        "--name",
+        &common::unique(name),
+        "--http",
+        &join(http),
+        "--https",
+        &join(https),
+    ])
+    .envs(moto.env());
+    if let Some(p) = catch_all {
+        cmd.args(["--catch-all", &p.to_string()]);
+    }
+    let out = cmd
+        .output()
+        .expect("failed to run tests/support/alb_fixture.py");
+    assert!(
+        out.status.success(),
+        "alb_fixture.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("fixture prints JSON");
+    let s = |v: &Value| v.as_str().expect("string").to_string();
+    Alb {
+        load_balancer: s(&v["load_balancer"]),
+        app_target_group: s(&v["app_target_group"]),
+        lambda_target_group: s(&v["lambda_target_group"]),
+        http: s(&v["listeners"]["http"]),
+        https: s(&v["listeners"]["https"]),
+    }
+}
+
+/// Runs the real `maintctl` against the emulator, with stdin that is not a terminal.
+fn maintctl(moto: &Moto, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_maintctl"))
+        .args(args)
+        .envs(moto.env())
+        .stdin(Stdio::null())
+        .output()
+        .expect("failed to run maintctl")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("maintctl exited normally")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+/// `maintctl attach` on both listeners with a bypass CIDR and header, in `environment`.
+fn attach(moto: &Moto, alb: &Alb, environment: &str) -> Output {
+    maintctl(
+        moto,
+        &[
+            "attach",
+            "--listener",
+            &alb.http,
+            "--listener",
+            &alb.https,
+            "--target-group",
+            &alb.lambda_target_group,
+            "--environment",
+            environment,
+            "--bypass-cidr",
+            "203.0.113.0/24",
+            "--bypass-header",
+            "X-Maintenance-Bypass=s3cret-token",
+            "--app-target-group",
+            &alb.app_target_group,
+        ],
+    )
+}
+
+async fn aws(moto: &Moto) -> Aws {
+    Aws::new(&moto.sdk_config().await)
+}
+
+async fn raw_elb(moto: &Moto) -> elbv2::Client {
+    elbv2::Client::new(&moto.sdk_config().await)
+}
+
+async fn snapshot(client: &impl Listeners, listener: &str) -> ListenerSnapshot {
+    elb::read_listener(client, listener)
+        .await
+        .expect("read listener")
+}
+
+/// Every non-default rule's priority.
+async fn priorities(client: &impl Listeners, listener: &str) -> BTreeMap<String, u32> {
+    snapshot(client, listener)
+        .await
+        .rules
+        .iter()
+        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
+        .collect()
+}
+
+/// Maintenance state, plus the checks every listener must pass at any time: distinct
+/// priorities within range and the default rule last.
+async fn consistent_state(client: &impl Listeners, listener: &str) -> State {
+    let s = snapshot(client, listener).await;
+    let p: Vec<u32> = s.rules.iter().filter_map(|r| r.priority).collect();
+    let mut sorted = p.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        p, sorted,
+        "duplicate or unsorted priorities on {listener}: {p:?}"
+    );
+    assert!(
+        p.iter().all(|p| (1..=50_000).contains(p)),
+        "priority out of range: {p:?}"
+    );
+    assert!(
+        s.rules.last().is_some_and(RuleView::is_default),
+        "default rule not last"
+    );
+    s.state().expect("planner view")
+}
+
+/// App rules' ARNs in priority order.
+async fn app_order(client: &impl Listeners, listener: &str) -> Vec<String> {
+    snapshot(client, listener)
+        .await
+        .rules
+        .iter()
+        .filter(|r| !r.is_default() && r.role() == Role::Other)
+        .map(|r| r.arn.clone())
+        .collect()
+}
+
+async fn maintenance_tags(client: &impl Listeners, listener: &str) -> BTreeMap<String, String> {
+    snapshot(client, listener)
+        .await
+        .maintenance_rule()
+        .expect("attached")
+        .tags
+        .clone()
+}
+
+#[tokio::test]
+async fn attach_is_idempotent_and_status_shows_the_rules() {
+    let moto = Moto::shared();
+    let alb = build_alb(moto, "attach", &[10, 20, 30], &[10, 20], Some(40_000));
+    let env = common::unique("env-attach");
+    let client = aws(moto).await;
+    let before_http = priorities(&client, &alb.http).await;
+
+    let first = attach(moto, &alb, &env);
+    assert_eq!(code(&first), 0, "{}", text(&first));
+    let after_first = priorities(&client, &alb.http).await;
+    assert_eq!(
+        after_first.len(),
+        before_http.len() + 3,
+        "maintenance + 2 bypass rules"
+    );
+
+    // Parked at the end, bypass rules directly above, tagged.
+    let s = snapshot(&client, &alb.http).await;
+    let m = s.maintenance_rule().expect("maintenance rule");
+    assert_eq!(m.priority, Some(50_000));
+    assert_eq!(m.tags[tags::PARKED_PRIORITY], "50000");
+    assert_eq!(m.tags[tags::ENVIRONMENT], env);
+    assert_eq!(m.tags[tags::STATE], "off");
+    let bypass: Vec<u32> = s.bypass_rules().filter_map(|r| r.priority).collect();
+    assert_eq!(bypass, vec![49_998, 49_999]);
+    assert_eq!(s.state().unwrap(), State::Off);
+
+    // A second attach changes nothing and says so.
+    let second = attach(moto, &alb, &env);
+    assert_eq!(code(&second), 3, "{}", text(&second));
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("already"),
+        "{}",
+        text(&second)
+    );
+    assert_eq!(priorities(&client, &alb.http).await, after_first);
+
+    // Status by environment finds both listeners; text and JSON.
+    let status = maintctl(moto, &["status", "--environment", &env]);
+    assert_eq!(code(&status), 0, "{}", text(&status));
+    let out = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(
+        out.matches("maintenance: OFF").count(),
+        2,
+        "{}",
+        text(&status)
+    );
+    assert!(
+        out.contains("(HTTPS:443)") && out.contains("(HTTP:80)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("s3cret-token"),
+        "status must not print the bypass secret: {out}"
+    );
+    let status = maintctl(
+        moto,
+        &[
+            "status",
+            "--load-balancer",
+            &alb.load_balancer,
+            "--output",
+            "json",
+        ],
+    );
+    let doc = json(&status);
+    let listeners = doc["listeners"].as_array().unwrap();
+    assert_eq!(listeners.len(), 2);
+    for l in listeners {
+        assert_eq!(l["state"], "off");
+        let roles: Vec<&str> = l["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(roles.iter().filter(|r| **r == "maintenance").count(), 1);
+        assert_eq!(roles.iter().filter(|r| **r == "bypass").count(), 2);
+    }
+}
+
+#[tokio::test]
+async fn attach_refuses_to_catch_traffic_or_take_a_priority() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    // No catch-all rule: the parked rule would answer everything the app rules do not match.
+    let alb = build_alb(moto, "fallthrough", &[10, 20], &[10], None);
+    let before = priorities(&client, &alb.http).await;
+    let out = attach(moto, &alb, &common::unique("env-ft"));
+    assert_eq!(code(&out), 4, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--allow-fallthrough"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        priorities(&client, &alb.http).await,
+        before,
+        "nothing may be created"
+    );
+
+    let ok = maintctl(
+        moto,
+        &[
+            "attach",
+            "--listener",
+            &alb.http,
+            "--target-group",
+            &alb.lambda_target_group,
+            "--allow-fallthrough",
+        ],
+    );
+    assert_eq!(code(&ok), 0, "{}", text(&ok));
+
+    // The parked priority is taken by an app rule.
+    let alb = build_alb(moto, "taken", &[10], &[10], Some(40_000));
+    let out = maintctl(
+        moto,
+        &[
+            "attach",
+            "--listener",
+            &alb.https,
+            "--target-group",
+            &alb.lambda_target_group,
+            "--priority",
+            "40000",
+        ],
+    );
+    assert_eq!(code(&out), 4, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("held by rule"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn on_and_off_across_listeners_restore_every_priority_exactly() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    // HTTP is crowded at the top (no free priority above the app rules); HTTPS has room.
+    let alb = build_alb(moto, "flip", &[1, 2, 3, 5], &[10, 20, 30], Some(40_000));
+    let env = common::unique("env-flip");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let original_http = priorities(&client, &alb.http).await;
+    let original_https = priorities(&client, &alb.https).await;
+    let order_http = app_order(&client, &alb.http).await;
+
+    let on = maintctl(
+        moto,
+        &[
+            "on",
+            "--load-balancer",
+            &alb.load_balancer,
+            "--reason",
+            "DB migration, ticket #42",
+            "--yes",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let doc = json(&on);
+    assert_eq!(doc["outcome"], "applied");
+    assert_eq!(doc["listeners"].as_array().unwrap().len(), 2);
+    for listener in [&alb.http, &alb.https] {
+        assert_eq!(consistent_state(&client, listener).await, State::On);
+        let t = maintenance_tags(&client, listener).await;
+        assert_eq!(t[tags::STATE], "on");
+        assert_eq!(t[tags::CHANGED_BY], "arn:aws:sts::123456789012:user/moto");
+        assert_eq!(
+            t[tags::REASON],
+            "DB migration_ ticket _42",
+            "reason made tag-safe"
+        );
+        assert!(t[tags::CHANGED_AT].starts_with("20"), "{t:?}");
+    }
+    assert_eq!(
+        app_order(&client, &alb.http).await,
+        order_http,
+        "app rules keep their order"
+    );
+    // HTTP had to displace app rules (1, 2, 3 and 5 make room for 2 bypass rules and the
+    // maintenance rule); the record says where they were.
+    let record = maintenance_tags(&client, &alb.http).await;
+    assert_eq!(
+        elb::decode_displaced(&record).unwrap().len(),
+        4,
+        "{record:?}"
+    );
+
+    // On again: nothing to do, nothing written.
+    let again = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&again), 3, "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("already on"),
+        "{}",
+        text(&again)
+    );
+
+    let status = maintctl(moto, &["status", "--listener", &alb.http]);
+    let out = String::from_utf8_lossy(&status.stdout);
+    assert!(out.contains("maintenance: ON"), "{out}");
+    assert!(
+        out.contains("DB migration_ ticket _42") && out.contains("user/moto"),
+        "{out}"
+    );
+
+    let off = maintctl(
+        moto,
+        &[
+            "off",
+            "--listener",
+            &alb.http,
+            "--listener",
+            &alb.https,
+            "--yes",
+        ],
+    );
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    assert_eq!(
+        priorities(&client, &alb.http).await,
+        original_http,
+        "HTTP restored exactly"
+    );
+    assert_eq!(
+        priorities(&client, &alb.https).await,
+        original_https,
+        "HTTPS restored exactly"
+    );
+    let record = maintenance_tags(&client, &alb.http).await;
+    assert!(
+        elb::decode_displaced(&record).unwrap().is_empty(),
+        "record cleared: {record:?}"
+    );
+    assert_eq!(record[tags::STATE], "off");
+
+    let again = maintctl(
+        moto,
+        &["off", "--load-balancer", &alb.load_balancer, "--yes"],
+    );
+    assert_eq!(code(&again), 3, "{}", text(&again));
+}
+
+#[tokio::test]
+async fn environment_selects_only_its_own_rules() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let a = build_alb(moto, "env-a", &[10], &[10], Some(40_000));
+    let b = build_alb(moto, "env-b", &[10], &[10], Some(40_000));
+    let (env_a, env_b) = (common::unique("env-a"), common::unique("env-b"));
+    assert_eq!(code(&attach(moto, &a, &env_a)), 0);
+    assert_eq!(code(&attach(moto, &b, &env_b)), 0);
+    let on = maintctl(moto, &["on", "--environment", &env_a, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    assert_eq!(consistent_state(&client, &a.http).await, State::On);
+    assert_eq!(consistent_state(&client, &a.https).await, State::On);
+    assert_eq!(consistent_state(&client, &b.http).await, State::Off);
+    assert_eq!(consistent_state(&client, &b.https).await, State::Off);
+}
+
+#[tokio::test]
+async fn dry_run_and_missing_confirmation_change_nothing() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "dry", &[1, 2], &[10], Some(40_000));
+    let env = common::unique("env-dry");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let before = (
+        snapshot(&client, &alb.http).await,
+        snapshot(&client, &alb.https).await,
+    );
+
+    let dry = maintctl(moto, &["on", "--environment", &env, "--dry-run"]);
+    assert_eq!(code(&dry), 0, "{}", text(&dry));
+    let out = String::from_utf8_lossy(&dry.stdout);
+    assert!(out.contains("dry run: nothing was changed"), "{out}");
+    assert!(
+        out.contains("call 1: SetRulePriorities"),
+        "the plan is printed: {out}"
+    );
+    assert!(
+        out.contains("50000 -> "),
+        "current and planned priorities: {out}"
+    );
+
+    let json_dry = maintctl(
+        moto,
+        &["on", "--environment", &env, "--dry-run", "--output", "json"],
+    );
+    let doc = json(&json_dry);
+    assert_eq!(doc["outcome"], "dry-run");
+    assert!(
+        !doc["listeners"][0]["plan"]["steps"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Without --yes and without a terminal: refused.
+    let unconfirmed = maintctl(moto, &["on", "--environment", &env]);
+    assert_eq!(code(&unconfirmed), 4, "{}", text(&unconfirmed));
+    assert!(
+        String::from_utf8_lossy(&unconfirmed.stderr).contains("--yes"),
+        "{}",
+        text(&unconfirmed)
+    );
+
+    // Provably unchanged: every rule, priority and tag on both listeners.
+    let after = (
+        snapshot(&client, &alb.http).await,
+        snapshot(&client, &alb.https).await,
+    );
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
+async fn errors_name_the_listener_and_what_to_do() {
+    let moto = Moto::shared();
+    let alb = build_alb(moto, "errors", &[10], &[10], Some(40_000));
+    // A listener without a maintenance rule.
+    let out = maintctl(moto, &["on", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&out), 4, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&alb.http) && err.contains("maintctl attach"),
+        "{err}"
+    );
+    // A listener that does not exist.
+    let missing = format!("{}0", alb.http);
+    let out = maintctl(moto, &["status", "--listener", &missing]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not found"),
+        "{}",
+        text(&out)
+    );
+    // No target at all is a usage error.
+    let out = maintctl(moto, &["off", "--yes"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+}
+
+/// How the injected SetRulePriorities failure behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// The call is rejected and changes nothing.
+    Reject,
+    /// The first rule the call moves is deleted right before it is sent, so the emulator
+    /// itself rejects the call (RuleNotFound).
+    DeleteRule,
+    /// The call is carried out, but the answer is lost (a timeout).
+    ApplyThenTimeout,
+    /// The call is carried out, but reported as rejected (a lying or confused endpoint).
+    ApplyThenReject,
+}
+
+/// The real client, except that the `fail_on`-th SetRulePriorities call (1-based) fails as
+/// `fault` says.
+struct Faulty {
+    inner: Aws,
+    raw: elbv2::Client,
+    calls: AtomicUsize,
+    fail_on: usize,
+    fault: Fault,
+}
+
+impl Faulty {
+    async fn new(moto: &Moto, fail_on: usize, fault: Fault) -> Self {
+        Self {
+            inner: aws(moto).await,
+            raw: raw_elb(moto).await,
+            calls: AtomicUsize::new(0),
+            fail_on,
+            fault,
+        }
+    }
+}
+
+impl Listeners for Faulty {
+    async fn load_balancers(&self) -> Result<Vec<String>, ElbError> {
+        self.inner.load_balancers().await
+    }
+    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ElbError> {
+        self.inner.listeners(load_balancer).await
+    }
+    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ElbError> {
+        self.inner.listener(listener).await
+    }
+    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ElbError> {
+        self.inner.rules(listener).await
+    }
+    async fn tags(
+        &self,
+        arns: &[String],
+    ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ElbError> {
+        self.inner.tags(arns).await
+    }
+    async fn set_rule_priorities(&self, priorities: &[(String, u32)]) -> Result<(), ElbError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if n != self.fail_on {
+            return self.inner.set_rule_priorities(priorities).await;
+        }
+        let injected = |outcome_unknown| ElbError::Call {
+            operation: "SetRulePriorities",
+            resource: priorities[0].0.clone(),
+            code: Some("InjectedFailure".into()),
+            message: "injected failure".into(),
+            outcome_unknown,
+        };
+        match self.fault {
+            Fault::Reject => Err(injected(false)),
+            Fault::DeleteRule => {
+                self.raw
+                    .delete_rule()
+                    .rule_arn(&priorities[0].0)
+                    .send()
+                    .await
+                    .expect("delete rule");
+                self.inner.set_rule_priorities(priorities).await
+            }
+            Fault::ApplyThenTimeout => {
+                self.inner.set_rule_priorities(priorities).await?;
+                Err(injected(true))
+            }
+            Fault::ApplyThenReject => {
+                self.inner.set_rule_priorities(priorities).await?;
+                Err(injected(false))
+            }
+        }
+    }
+    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ElbError> {
+        self.inner.add_tags(arn, tags).await
+    }
+    async fn create_rule(&self, rule: &NewRule) -> Result<String, ElbError> {
+        self.inner.create_rule(rule).await
+    }
+    async fn caller(&self) -> Result<String, ElbError> {
+        self.inner.caller().await
+    }
+}
+
+fn record() -> Record {
+    Record {
+        by: "tests".into(),
+        at: "2026-11-22T00:00:00Z".into(),
+        reason: "rollback test".into(),
+    }
+}
+
+/// Attaches through the library (parked at 50000, one bypass rule, no environment).
+async fn attach_lib(client: &impl Listeners, alb: &Alb) {
+    let spec = AttachSpec {
+        target_group: alb.lambda_target_group.clone(),
+        parked: 50_000,
+        environment: None,
+        bypass_cidrs: vec!["198.51.100.0/24".parse().unwrap()],
+        bypass_header: None,
+        app_target_group: Some(alb.app_target_group.clone()),
+        allow_fallthrough: false,
+    };
+    for listener in [&alb.http, &alb.https] {
+        let s = snapshot(client, listener).await;
+        for step in elb::plan_attach(&s, &spec).unwrap() {
+            if let elb::AttachStep::Create { rule, .. } = step {
+                client.create_rule(&rule).await.unwrap();
+            }
+        }
+    }
+}
+
+async fn plan(client: &impl Listeners, alb: &Alb, direction: Direction) -> Vec<elb::Planned> {
+    let snapshots = vec![
+        snapshot(client, &alb.http).await,
+        snapshot(client, &alb.https).await,
+    ];
+    elb::plan_switch(snapshots, direction).unwrap()
+}
+
+#[tokio::test]
+async fn a_failure_part_way_undoes_every_listener() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    // HTTP: 3 app rules displaced one call each, then the managed rules: 4 calls. HTTPS: 1.
+    let alb = build_alb(moto, "rollback", &[1, 2, 3], &[10, 20], Some(40_000));
+    attach_lib(&client, &alb).await;
+    let before = (
+        priorities(&client, &alb.http).await,
+        priorities(&client, &alb.https).await,
+    );
+    let record_before = maintenance_tags(&client, &alb.http).await;
+    let planned = plan(&client, &alb, Direction::On).await;
+    assert_eq!(planned[0].plan.steps.len(), 4, "{:?}", planned[0].plan);
+    assert_eq!(planned[1].plan.steps.len(), 1);
+
+    // Fail in the middle of HTTP: calls 1 and 2 were made and must be undone.
+    let faulty = Faulty::new(moto, 3, Fault::Reject).await;
+    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");
+    assert_eq!(report.listeners[0].outcome, ListenerOutcome::RolledBack);
+    assert_eq!(report.listeners[1].outcome, ListenerOutcome::NotApplied);
+    assert!(
+        report.listeners[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("call 3 of 4"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        (
+            priorities(&client, &alb.http).await,
+            priorities(&client, &alb.https).await
+        ),
+        before
+    );
+    let record_after = maintenance_tags(&client, &alb.http).await;
+    assert!(
+        elb::decode_displaced(&record_after).unwrap().is_empty(),
+        "record restored: {record_after:?}"
+    );
+    assert_eq!(record_after[tags::STATE], record_before[tags::STATE]);
+
+    // Fail on HTTPS, after HTTP was fully switched: HTTP is switched back too.
+    let faulty = Faulty::new(moto, 5, Fault::Reject).await;
+    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");
+    assert_eq!(report.listeners[0].outcome, ListenerOutcome::RolledBack);
+    assert_eq!(
+        (
+            priorities(&client, &alb.http).await,
+            priorities(&client, &alb.https).await
+        ),
+        before
+    );
+    for l in &report.listeners {
+        assert!(
+            l.priorities.iter().all(|r| r.before == r.now),
+            "report shows the state: {l:#?}"
+        );
+    }
+
+    // The first call failing on a listener with nothing to record changes nothing: failed,
+    // not rolled back.
+    let faulty = Faulty::new(moto, 1, Fault::Reject).await;
+    let report = elb::apply(&faulty, &planned[1..], Direction::On, &record())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    assert_eq!(report.listeners[0].outcome, ListenerOutcome::NotApplied);
+    assert_eq!(
+        (
+            priorities(&client, &alb.http).await,
+            priorities(&client, &alb.https).await
+        ),
+        before
+    );
+    // Also when the displaced-rule record was already written: it is put back.
+    let faulty = Faulty::new(moto, 1, Fault::Reject).await;
+    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    let record_after = maintenance_tags(&client, &alb.http).await;
+    assert!(
+        elb::decode_displaced(&record_after).unwrap().is_empty(),
+        "record restored: {record_after:?}"
+    );
+
+    // And with no failure the same plan applies.
+    let report = elb::apply(&client, &planned, Direction::On, &record())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Applied, "{report:#?}");
+    assert_eq!(consistent_state(&client, &alb.http).await, State::On);
+}
+
+#[tokio::test]
+async fn a_call_carried_out_despite_an_error_is_found_and_reported() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "unknown", &[1, 2, 3], &[10], Some(40_000));
+    attach_lib(&client, &alb).await;
+    let before = priorities(&client, &alb.http).await;
+    let planned = plan(&client, &alb, Direction::On).await;
+
+    // A timeout on call 3 after it was carried out: it is found by re-reading and undone too.
+    let faulty = Faulty::new(moto, 3, Fault::ApplyThenTimeout).await;
+    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");
+    assert_eq!(priorities(&client, &alb.http).await, before);
+
+    // Reported as rejected although carried out: the undo of calls 1-2 cannot make the
+    // listener as it was, and the report says so, rule by rule, instead of claiming success.
+    let faulty = Faulty::new(moto, 3, Fault::ApplyThenReject).await;
+    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Inconsistent, "{report:#?}");
+    let http = &report.listeners[0];
+    assert_eq!(http.outcome, ListenerOutcome::Inconsistent);
+    assert!(
+        http.message.as_deref().unwrap().contains("needs a person"),
+        "{http:#?}"
+    );
+    let now = priorities(&client, &alb.http).await;
+    for row in &http.priorities {
+        assert_eq!(
+            row.now,
+            now.get(&row.rule).copied(),
+            "the report shows the real state"
+        );
+    }
+    // The displaced-rule record was kept, so the listener recovers exactly: on from wherever
+    // it is, then off, puts every rule back where it was before the failed switch.
+    let record = maintenance_tags(&client, &alb.http).await;
+    assert_eq!(
+        elb::decode_displaced(&record).unwrap().len(),
+        3,
+        "{record:?}"
+    );
+    let on = maintctl(moto, &["on", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let off = maintctl(moto, &["off", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    assert_eq!(consistent_state(&client, &alb.http).await, State::Off);
+    assert_eq!(priorities(&client, &alb.http).await, before);
+}
+
+#[tokio::test]
+async fn a_rule_deleted_between_plan_and_apply_is_refused() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "deleted", &[1, 2, 3], &[10], Some(40_000));
+    attach_lib(&client, &alb).await;
+    let planned = plan(&client, &alb, Direction::On).await;
+    let victim = app_order(&client, &alb.http).await[1].clone();
+    raw_elb(moto)
+        .await
+        .delete_rule()
+        .rule_arn(&victim)
+        .send()
+        .await
+        .unwrap();
+    let before = (
+        priorities(&client, &alb.http).await,
+        priorities(&client, &alb.https).await,
+    );
+
+    let report = elb::apply(&client, &planned, Direction::On, &record())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Refused, "{report:#?}");
+    assert!(
+        report.listeners[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("deleted"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        (
+            priorities(&client, &alb.http).await,
+            priorities(&client, &alb.https).await
+        ),
+        before
+    );
+}
+
+#[tokio::test]
+async fn a_rule_deleted_during_apply_rolls_back_the_rest() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "deleted-mid", &[1, 2, 3], &[10], Some(40_000));
+    attach_lib(&client, &alb).await;
+    let before = priorities(&client, &alb.http).await;
+    let planned = plan(&client, &alb, Direction::On).await;
+    // Call 2 moves an app rule; it is deleted just before, so the emulator rejects the call.
+    let victim = planned[0].plan.steps[1].moves[0].rule.clone();
+    let faulty = Faulty::new(moto, 2, Fault::DeleteRule).await;
+    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");
+    assert!(
+        report.listeners[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("RuleNotFound"),
+        "{report:#?}"
+    );
+    let mut expected = before;
+    expected.remove(&victim);
+    assert_eq!(
+        priorities(&client, &alb.http).await,
+        expected,
+        "every remaining rule is back"
+    );
+}
+
+#[tokio::test]
+async fn two_ons_at_the_same_time_leave_a_consistent_listener() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "race", &[1, 2, 3, 4], &[10], Some(40_000));
+    let env = common::unique("env-race");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let order = app_order(&client, &alb.http).await;
+    let original = priorities(&client, &alb.http).await;
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_maintctl"))
+            .args(["on", "--listener", &alb.http, "--yes", "--output", "json"])
+            .envs(moto.env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn maintctl")
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let mut codes = [code(&a), code(&b)];
+    codes.sort();
+    assert_eq!(
+        codes[0],
+        0,
+        "one of them switched:\n{}\n{}",
+        text(&a),
+        text(&b)
+    );
+    assert!(
+        [3, 4].contains(&codes[1]),
+        "the other did nothing:\n{}\n{}",
+        text(&a),
+        text(&b)
+    );
+    assert_eq!(consistent_state(&client, &alb.http).await, State::On);
+    assert_eq!(app_order(&client, &alb.http).await, order);
+    // The loser did not clobber the winner's record: off restores every priority exactly.
+    let off = maintctl(moto, &["off", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    assert_eq!(consistent_state(&client, &alb.http).await, State::Off);
+    assert_eq!(priorities(&client, &alb.http).await, original);
+}
+
+/// A loopback HTTP server answering like the ALB in maintenance: 503 with Retry-After on
+/// every path but the health route, which answers 200.
+fn maintenance_endpoint() -> String {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", server.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in server.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) <= 2 {
+                    break;
+                }
+            }
+            let response = if line.starts_with("GET /healthz ") {
+                "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            } else {
+                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            };
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn verify_url_checks_the_live_endpoint() {
+    let moto = Moto::shared();
+    let alb = build_alb(moto, "verify", &[10], &[10], Some(40_000));
+    let env = common::unique("env-verify");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let url = maintenance_endpoint();
+    let on = maintctl(
+        moto,
+        &["on", "--environment", &env, "--yes", "--verify-url", &url],
+    );
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    assert!(
+        String::from_utf8_lossy(&on.stdout).contains("verified"),
+        "{}",
+        text(&on)
+    );
+    // The endpoint still says maintenance after off: switched, but not verified.
+    let off = maintctl(
+        moto,
+        &[
+            "off",
+            "--environment",
+            &env,
+            "--yes",
+            "--verify-url",
+            &url,
+            "--verify-timeout",
+            "1",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code(&off), 6, "{}", text(&off));
+    let doc = json(&off);
+    assert_eq!(doc["verification"]["status"], 503);
+    assert_eq!(doc["verification"]["ok"], false);
+    assert_eq!(doc["report"]["outcome"], "applied");
+    // https is refused before anything is read or changed.
+    let https = maintctl(
+        moto,
+        &[
+            "on",
+            "--environment",
+            &env,
+            "--yes",
+            "--verify-url",
+            "https://example.com/",
+        ],
+    );
+    assert_eq!(code(&https), 1, "{}", text(&https));
+    assert!(
+        String::from_utf8_lossy(&https.stderr).contains("http:// only"),
+        "{}",
+        text(&https)
+    );
+}
