@@ -13,18 +13,28 @@ use maintenance_responder::config::Site;
 use maintenance_responder::content::Content;
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/../shared/fixtures/alb/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../shared/fixtures/alb/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn events() -> Vec<(&'static str, String)> {
-    let mut json_client: serde_json::Value = serde_json::from_str(&fixture("seed-get-query.json")).unwrap();
+    let mut json_client: serde_json::Value =
+        serde_json::from_str(&fixture("seed-get-query.json")).unwrap();
     json_client["headers"]["accept"] = "application/json".into();
     vec![
         ("browser-html", fixture("seed-get-query.json")),
-        ("multi-value", fixture("rust-runtime-alb_multi_value_request.json")),
+        (
+            "multi-value",
+            fixture("rust-runtime-alb_multi_value_request.json"),
+        ),
         ("api-json", json_client.to_string()),
-        ("health-check", fixture("rust-runtime-alb_health_check.json")),
+        (
+            "health-check",
+            fixture("rust-runtime-alb_health_check.json"),
+        ),
     ]
 }
 
@@ -45,7 +55,9 @@ fn main() {
     }
     criterion.final_summary();
 
-    println!("\nper-call latency, event JSON -> response JSON (100000 calls each, after 10000 warm-up):");
+    println!(
+        "\nper-call latency, event JSON -> response JSON (100000 calls each, after 10000 warm-up):"
+    );
     println!("| event | p50 | p99 | max | response bytes |");
     println!("|---|---|---|---|---|");
     let mut worst_p99 = 0.0f64;
@@ -62,9 +74,16 @@ fn main() {
             bytes = out.len();
         }
         samples.sort_unstable();
-        let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)] as f64 / 1000.0;
+        let at = |q: f64| {
+            samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)] as f64 / 1000.0
+        };
         worst_p99 = worst_p99.max(at(0.99));
-        println!("| {name} | {:.1} µs | {:.1} µs | {:.1} µs | {bytes} |", at(0.50), at(0.99), *samples.last().unwrap() as f64 / 1000.0);
+        println!(
+            "| {name} | {:.1} µs | {:.1} µs | {:.1} µs | {bytes} |",
+            at(0.50),
+            at(0.99),
+            *samples.last().unwrap() as f64 / 1000.0
+        );
     }
     let verdict = if worst_p99 <= 20.0 { "PASS" } else { "MISS" };
     println!("target p99 <= 20 µs: {verdict} (worst p99 {worst_p99:.1} µs)");

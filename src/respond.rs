@@ -514,13 +514,37 @@ mod tests {
             text.body
         );
         assert!(text.body.contains("about 10 minutes"));
-        let hours = Content { retry: Some(Retry::Seconds(3 * 3600)), ..Content::default() };
-        let text = respond(&Request::get("/").with_header("Accept", "text/plain"), &hours, &site, NOW);
+        let hours = Content {
+            retry: Some(Retry::Seconds(3 * 3600)),
+            ..Content::default()
+        };
+        let text = respond(
+            &Request::get("/").with_header("Accept", "text/plain"),
+            &hours,
+            &site,
+            NOW,
+        );
         assert!(text.body.contains("about 3 hours"), "{}", text.body);
-        let until = Content { retry: Some(Retry::Until(datetime!(2026-11-22 09:00 UTC))), ..Content::default() };
-        let text = respond(&Request::get("/").with_header("Accept", "text/plain"), &until, &site, NOW);
-        assert!(text.body.contains("Expected back: 2026-11-22 09:00 UTC"), "{}", text.body);
-        assert!(!text.body.contains("try again in about"), "no countdown beside an end time: {}", text.body);
+        let until = Content {
+            retry: Some(Retry::Until(datetime!(2026-11-22 09:00 UTC))),
+            ..Content::default()
+        };
+        let text = respond(
+            &Request::get("/").with_header("Accept", "text/plain"),
+            &until,
+            &site,
+            NOW,
+        );
+        assert!(
+            text.body.contains("Expected back: 2026-11-22 09:00 UTC"),
+            "{}",
+            text.body
+        );
+        assert!(
+            !text.body.contains("try again in about"),
+            "no countdown beside an end time: {}",
+            text.body
+        );
     }
 
     #[test]

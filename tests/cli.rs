@@ -30,8 +30,16 @@ fn invoke_prints_the_alb_response_for_an_event_file_and_for_stdin() {
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["statusCode"], 503);
     assert_eq!(json["statusDescription"], "503 Service Unavailable");
-    assert_eq!(json["headers"]["content-language"], "ja", "the sample asks for Japanese");
-    assert!(json["body"].as_str().unwrap().contains("ただいまメンテナンス中です"));
+    assert_eq!(
+        json["headers"]["content-language"], "ja",
+        "the sample asks for Japanese"
+    );
+    assert!(
+        json["body"]
+            .as_str()
+            .unwrap()
+            .contains("ただいまメンテナンス中です")
+    );
 
     let health = std::fs::read(common::fixture("rust-runtime-alb_health_check.json")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_maintctl"))
@@ -47,7 +55,11 @@ fn invoke_prints_the_alb_response_for_an_event_file_and_for_stdin() {
 
     let missing = maintctl(&["invoke", "--event", "/nonexistent/event.json"], &[]);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(text(&missing.stderr).contains("/nonexistent/event.json"), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("/nonexistent/event.json"),
+        "{}",
+        text(&missing.stderr)
+    );
 }
 
 #[test]
@@ -58,33 +70,97 @@ fn message_set_validates_first_then_writes_and_show_reads_it_back() {
 
     // A bad value anywhere: nothing is written at all.
     let refused = maintctl(
-        &["message", "set", "--prefix", &prefix, "--title", "Fine title", "--status-page", "http://not-https.example"],
+        &[
+            "message",
+            "set",
+            "--prefix",
+            &prefix,
+            "--title",
+            "Fine title",
+            "--status-page",
+            "http://not-https.example",
+        ],
         &env,
     );
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
-    assert!(text(&refused.stderr).contains("links/status-page"), "{}", text(&refused.stderr));
-    let past = maintctl(&["message", "set", "--prefix", &prefix, "--until", "2001-01-01T00:00:00Z"], &env);
+    assert!(
+        text(&refused.stderr).contains("links/status-page"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let past = maintctl(
+        &[
+            "message",
+            "set",
+            "--prefix",
+            &prefix,
+            "--until",
+            "2001-01-01T00:00:00Z",
+        ],
+        &env,
+    );
     assert_eq!(past.status.code(), Some(1));
-    assert!(text(&past.stderr).contains("in the past"), "{}", text(&past.stderr));
+    assert!(
+        text(&past.stderr).contains("in the past"),
+        "{}",
+        text(&past.stderr)
+    );
 
     // Dry run: prints, writes nothing.
-    let dry = maintctl(&["message", "set", "--prefix", &prefix, "--title", "Dry", "--dry-run"], &env);
+    let dry = maintctl(
+        &[
+            "message",
+            "set",
+            "--prefix",
+            &prefix,
+            "--title",
+            "Dry",
+            "--dry-run",
+        ],
+        &env,
+    );
     assert!(dry.status.success(), "{}", text(&dry.stderr));
-    assert!(text(&dry.stdout).contains(&format!("would write {prefix}/en/title")), "{}", text(&dry.stdout));
-    let shown = maintctl(&["message", "show", "--prefix", &prefix, "--output", "json"], &env);
+    assert!(
+        text(&dry.stdout).contains(&format!("would write {prefix}/en/title")),
+        "{}",
+        text(&dry.stdout)
+    );
+    let shown = maintctl(
+        &["message", "show", "--prefix", &prefix, "--output", "json"],
+        &env,
+    );
     assert!(shown.status.success(), "{}", text(&shown.stderr));
     let json: Value = serde_json::from_slice(&shown.stdout).unwrap();
-    assert_eq!(json["maintenance"], serde_json::json!({}), "dry run wrote nothing");
+    assert_eq!(
+        json["maintenance"],
+        serde_json::json!({}),
+        "dry run wrote nothing"
+    );
 
     let set = maintctl(
         &[
-            "message", "set", "--prefix", &prefix, "--lang", "ja", "--title", "決済システム更新中",
-            "--message", "ただいま更新中です。", "--retry-after", "900", "--contact", "mailto:ops@example.com",
+            "message",
+            "set",
+            "--prefix",
+            &prefix,
+            "--lang",
+            "ja",
+            "--title",
+            "決済システム更新中",
+            "--message",
+            "ただいま更新中です。",
+            "--retry-after",
+            "900",
+            "--contact",
+            "mailto:ops@example.com",
         ],
         &env,
     );
     assert!(set.status.success(), "{}", text(&set.stderr));
-    let shown = maintctl(&["message", "show", "--prefix", &prefix, "--output", "json"], &env);
+    let shown = maintctl(
+        &["message", "show", "--prefix", &prefix, "--output", "json"],
+        &env,
+    );
     let json: Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(json["maintenance"]["ja"]["title"], "決済システム更新中");
     assert_eq!(json["maintenance"]["ja"]["message"], "ただいま更新中です。");
