@@ -28,6 +28,10 @@ fn events() -> Vec<(&'static str, String)> {
         ("browser-html", fixture("seed-get-query.json")),
         (
             "multi-value",
+            fixture("go-alb-lambda-target-request-multivalue-headers.json"),
+        ),
+        (
+            "both-maps-synthetic",
             fixture("rust-runtime-alb_multi_value_request.json"),
         ),
         ("api-json", json_client.to_string()),

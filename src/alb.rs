@@ -194,7 +194,10 @@ fn clean_path(path: Option<&str>) -> String {
 
 /// Encodes a response for the ALB: `statusDescription` always set, headers in the map the mode
 /// asks for (both when unknown), string body, never `null`.
-pub fn to_alb_response(response: &Response, mode: HeaderMode) -> AlbTargetGroupResponse {
+///
+/// The body is moved out of `response` (it is the largest part; copying it is measurable on
+/// the per-request path); status, headers and outcome stay for logging.
+pub fn to_alb_response(response: &mut Response, mode: HeaderMode) -> AlbTargetGroupResponse {
     let mut headers = HeaderMap::with_capacity(response.headers.len());
     for (name, value) in &response.headers {
         // Values are built by the core and hold no CR/LF; a value that still fails is dropped
@@ -214,7 +217,7 @@ pub fn to_alb_response(response: &Response, mode: HeaderMode) -> AlbTargetGroupR
         reason_phrase(response.status)
     ));
     alb.is_base64_encoded = false;
-    alb.body = Some(Body::Text(response.body.clone()));
+    alb.body = Some(Body::Text(std::mem::take(&mut response.body)));
     match mode {
         HeaderMode::Single => alb.headers = headers,
         HeaderMode::Multi => alb.multi_value_headers = headers,
@@ -231,7 +234,7 @@ pub fn to_alb_response(response: &Response, mode: HeaderMode) -> AlbTargetGroupR
 pub struct Handled {
     /// The response to return to the ALB.
     pub alb: AlbTargetGroupResponse,
-    /// The core's response (status, headers, outcome) for logging.
+    /// The core's response (status, headers, outcome) for logging; its body has moved to `alb`.
     pub response: Response,
     /// How the event was read.
     pub parse: ParseKind,
@@ -253,7 +256,7 @@ pub fn handle(raw: &str, content: &Content, site: &Site, now: OffsetDateTime) ->
         }
     }
     Handled {
-        alb: to_alb_response(&response, event.mode),
+        alb: to_alb_response(&mut response, event.mode),
         response,
         parse: event.parse,
         mode: event.mode,
@@ -262,7 +265,7 @@ pub fn handle(raw: &str, content: &Content, site: &Site, now: OffsetDateTime) ->
 
 /// A response that an ALB would accept, in case everything else failed: 503, plain text.
 pub fn last_resort_response(mode: HeaderMode) -> AlbTargetGroupResponse {
-    let response = Response {
+    let mut response = Response {
         status: 503,
         headers: vec![
             ("Content-Type", "text/plain; charset=utf-8".into()),
@@ -278,7 +281,7 @@ pub fn last_resort_response(mode: HeaderMode) -> AlbTargetGroupResponse {
             trace_id: None,
         },
     };
-    to_alb_response(&response, mode)
+    to_alb_response(&mut response, mode)
 }
 
 /// A broken rule of the ALB response contract.

@@ -143,8 +143,8 @@ impl<S: ParameterStore> Function<S> {
         let content = self.content_for(&event).await;
         let now = OffsetDateTime::now_utc();
         let answered = catch_unwind(AssertUnwindSafe(|| {
-            let response = respond(&event.request, &content, &self.site, now);
-            (alb::to_alb_response(&response, event.mode), response)
+            let mut response = respond(&event.request, &content, &self.site, now);
+            (alb::to_alb_response(&mut response, event.mode), response)
         }));
         match answered {
             Ok((alb, response)) => {

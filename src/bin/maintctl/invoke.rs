@@ -47,8 +47,10 @@ impl InvokeArgs {
         let json =
             serde_json::to_string_pretty(&handled.alb).context("failed to encode the response")?;
         println!("{json}");
-        if self.show_body {
-            println!("\n{}", handled.response.body);
+        if self.show_body
+            && let Some(aws_lambda_events::encodings::Body::Text(body)) = &handled.alb.body
+        {
+            println!("\n{body}");
         }
         Ok(ExitCode::SUCCESS)
     }
