@@ -1,5 +1,6 @@
 # maintenance-responder: a Lambda target group behind an existing ALB listener, with the
-# maintenance rule created parked (priority 50000 by default). maintctl switches it on and off.
+# maintenance rule created parked (priority 50000 by default) behind an application catch-all
+# rule (49990, forwards to app_target_group_arn). maintctl switches it on and off.
 # Mirrors deploy/sam/template.yaml; see deploy/README.md.
 
 data "aws_partition" "current" {}
@@ -24,11 +25,17 @@ locals {
   # Every rule of the listener: listener/app/LB/ID/LISTENER -> listener-rule/app/LB/ID/LISTENER/*
   listener_rules_arn = "${replace(var.listener_arn, ":listener/", ":listener-rule/")}/*"
 
+  want_app_catch_all    = var.app_target_group_arn != ""
   want_source_ip_bypass = length(var.bypass_source_cidrs) > 0
   want_header_bypass    = var.bypass_header_name != "" && var.bypass_header_value != ""
 
   common_tags = merge(var.tags, {
     "maintenance-responder:environment" = var.environment
+  })
+  # No maintenance-responder:role tag: maintctl refuses rules whose role is neither maintenance
+  # nor bypass, and counts an untagged /* rule before the parked one as the application's.
+  app_catch_all_rule_tags = merge(local.common_tags, {
+    Name = "app-catch-all"
   })
   maintenance_rule_tags = merge(local.common_tags, {
     "maintenance-responder:role"            = "maintenance"
@@ -172,9 +179,53 @@ resource "aws_lb_target_group_attachment" "this" {
   depends_on       = [aws_lambda_permission.alb]
 }
 
+# Listener rule order (lower priority number first): the application's own rules, then the
+# application catch-all (49990), then the parked bypass rules (49998, 49999), then the parked
+# maintenance rule (50000). The catch-all forwards everything the application's rules leave over
+# to the application, so the parked rules below it see no traffic until maintctl moves them on
+# top.
+resource "aws_lb_listener_rule" "app_catch_all" {
+  count = local.want_app_catch_all ? 1 : 0
+
+  listener_arn = var.listener_arn
+  priority     = var.app_catch_all_priority
+
+  action {
+    type             = "forward"
+    target_group_arn = var.app_target_group_arn
+  }
+
+  condition {
+    path_pattern {
+      values = ["/*"]
+    }
+  }
+
+  tags = local.app_catch_all_rule_tags
+
+  lifecycle {
+    # maintctl may displace it while maintenance is on (and puts it back on off).
+    ignore_changes = [priority]
+    precondition {
+      condition     = var.app_catch_all_priority < var.parked_priority
+      error_message = "app_catch_all_priority must be lower than parked_priority, or the parked maintenance rule comes first."
+    }
+    precondition {
+      condition = !contains(concat(
+        local.want_source_ip_bypass ? [var.bypass_source_ip_priority] : [],
+        local.want_header_bypass ? [var.bypass_header_priority] : [],
+      ), var.app_catch_all_priority)
+      error_message = "app_catch_all_priority must differ from the bypass rules' priorities."
+    }
+  }
+}
+
 resource "aws_lb_listener_rule" "maintenance" {
   listener_arn = var.listener_arn
   priority     = var.parked_priority
+
+  # Created after the catch-all (and destroyed before it), so it is never the last /* rule.
+  depends_on = [aws_lb_listener_rule.app_catch_all]
 
   action {
     type             = "forward"
@@ -195,6 +246,10 @@ resource "aws_lb_listener_rule" "maintenance" {
   # the tags are set at creation and then left to maintctl.
   lifecycle {
     ignore_changes = [priority, tags, tags_all]
+    precondition {
+      condition     = local.want_app_catch_all || var.allow_fallthrough
+      error_message = "Set app_target_group_arn (an application catch-all rule keeps the parked maintenance rule from catching traffic) or allow_fallthrough = true."
+    }
   }
 }
 
@@ -222,6 +277,10 @@ resource "aws_lb_listener_rule" "bypass_source_ip" {
     precondition {
       condition     = var.app_target_group_arn != ""
       error_message = "A bypass rule forwards to the application: set app_target_group_arn."
+    }
+    precondition {
+      condition     = var.bypass_source_ip_priority != var.parked_priority && !(local.want_header_bypass && var.bypass_source_ip_priority == var.bypass_header_priority)
+      error_message = "bypass_source_ip_priority must differ from parked_priority and bypass_header_priority."
     }
   }
 }
@@ -251,6 +310,10 @@ resource "aws_lb_listener_rule" "bypass_header" {
     precondition {
       condition     = var.app_target_group_arn != ""
       error_message = "A bypass rule forwards to the application: set app_target_group_arn."
+    }
+    precondition {
+      condition     = var.bypass_header_priority != var.parked_priority
+      error_message = "bypass_header_priority must differ from parked_priority."
     }
   }
 }

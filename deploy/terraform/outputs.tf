@@ -16,6 +16,11 @@ output "maintenance_rule_arn" {
   value       = aws_lb_listener_rule.maintenance.arn
 }
 
+output "app_catch_all_rule_arn" {
+  description = "Application catch-all rule (path /*, forwards to app_target_group_arn)."
+  value       = one(aws_lb_listener_rule.app_catch_all[*].arn)
+}
+
 output "bypass_rule_arns" {
   value = concat(aws_lb_listener_rule.bypass_source_ip[*].arn, aws_lb_listener_rule.bypass_header[*].arn)
 }

@@ -94,13 +94,32 @@ variable "health_check_interval_seconds" {
   default     = 60
 }
 
-# Bypass rules (optional)
+# Application catch-all (keeps the parked maintenance rule from catching traffic)
 
 variable "app_target_group_arn" {
-  description = "Existing target group of the application, where bypass rules forward. Required with a bypass rule."
+  description = "Existing target group of the application. The application catch-all rule (path /*, at app_catch_all_priority) and the bypass rules forward to it. Required unless allow_fallthrough = true: without the catch-all, the parked maintenance rule answers every request no other rule matches, instead of the listener's default action."
   type        = string
   default     = ""
 }
+
+variable "app_catch_all_priority" {
+  description = "Priority of the application catch-all rule: free on the listener, after the application's own rules and before parked_priority (lower number)."
+  type        = number
+  default     = 49990
+
+  validation {
+    condition     = var.app_catch_all_priority >= 1 && var.app_catch_all_priority <= 50000
+    error_message = "app_catch_all_priority must be between 1 and 50000."
+  }
+}
+
+variable "allow_fallthrough" {
+  description = "Create the maintenance rule without the application catch-all when app_target_group_arn is empty. The parked rule then catches every request no other rule matches (as maintctl attach --allow-fallthrough)."
+  type        = bool
+  default     = false
+}
+
+# Bypass rules (optional)
 
 variable "bypass_source_cidrs" {
   description = "Up to 5 CIDRs that keep reaching the application during maintenance (matches the connection's source address, not X-Forwarded-For). Empty: no source-ip bypass rule."
