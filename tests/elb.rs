@@ -1032,3 +1032,121 @@ async fn verify_url_checks_the_live_endpoint() {
         text(&https)
     );
 }
+
+/// The flip under load (issue #7): `maintctl on` and `off` against the emulator, twice, while
+/// a client hammers the preview server (the Lambda's own handler behind HTTP) from another
+/// thread. No request may fail or get anything but the maintenance page or the health answer,
+/// and after each command the listener is consistent, in the state asked for, with the app
+/// rules in their order. Bounded: at most 20 s or 200 000 requests of load, loopback only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flipping_under_load_serves_every_request_and_leaves_consistent_listeners() {
+    use maintenance_responder::alb::HeaderMode;
+    use maintenance_responder::config::Site;
+    use maintenance_responder::function::Function;
+    use maintenance_responder::preview::{self, StaticStore};
+    use std::io::Read;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "load", &[1, 2, 3], &[5, 6], Some(40_000));
+    let env = common::unique("env-load");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let order = app_order(&client, &alb.http).await;
+    let original = priorities(&client, &alb.http).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
+    let function: Function<StaticStore> = Function::new(Site::embedded(), None);
+    let server = tokio::spawn(preview::serve(
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+        Arc::new(function),
+        HeaderMode::Single,
+    ));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let hammer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let (mut ok, mut bad) = (0usize, Vec::new());
+            for n in 0..200_000usize {
+                if stop.load(Ordering::Relaxed) || started.elapsed() > Duration::from_secs(20) {
+                    break;
+                }
+                let (path, expected) = if n % 10 == 0 {
+                    ("/healthz", "200")
+                } else {
+                    ("/", "503")
+                };
+                let answer = std::net::TcpStream::connect(addr).and_then(|mut s| {
+                    write!(
+                        s,
+                        "GET {path} HTTP/1.1\r\nHost: shop.example.com\r\nConnection: close\r\n\r\n"
+                    )?;
+                    let mut text = String::new();
+                    s.read_to_string(&mut text)?;
+                    Ok(text)
+                });
+                match answer {
+                    Ok(text) if text.split(' ').nth(1) == Some(expected) => ok += 1,
+                    Ok(text) => bad.push(format!("{path}: {}", text.lines().next().unwrap_or(""))),
+                    Err(e) => bad.push(format!("{path}: {e}")),
+                }
+            }
+            (ok, bad)
+        })
+    };
+
+    for round in 0..2 {
+        for (direction, state) in [("on", State::On), ("off", State::Off)] {
+            let args = [
+                direction,
+                "--environment",
+                env.as_str(),
+                "--yes",
+                "--reason",
+                "load test",
+            ];
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let out = tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                maintctl(Moto::shared(), &args)
+            })
+            .await
+            .unwrap();
+            assert_eq!(code(&out), 0, "round {round} {direction}: {}", text(&out));
+            for listener in [&alb.http, &alb.https] {
+                assert_eq!(
+                    consistent_state(&client, listener).await,
+                    state,
+                    "round {round} {direction}"
+                );
+            }
+            assert_eq!(app_order(&client, &alb.http).await, order);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (ok, bad) = hammer.join().unwrap();
+    let _ = stop_server.send(());
+    server.await.unwrap().unwrap();
+    println!("flip under load: 2 on/off rounds on 2 listeners while {ok} requests were served");
+    assert!(
+        bad.is_empty(),
+        "{} failed requests, first: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(5)]
+    );
+    assert!(ok > 100, "the load ran: {ok} requests");
+    assert_eq!(
+        priorities(&client, &alb.http).await,
+        original,
+        "off restored every priority"
+    );
+}
