@@ -25,14 +25,6 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::{Globals, Output, exit};
 
-/// `println!` that does not panic when stdout is closed (`maintctl status | head`): output
-/// nobody reads is dropped, and a switch in progress is never cut short by a print.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
 /// Which listeners to act on. Several options add up; `--environment` also filters.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {

@@ -46,11 +46,11 @@ impl InvokeArgs {
         );
         let json =
             serde_json::to_string_pretty(&handled.alb).context("failed to encode the response")?;
-        println!("{json}");
+        say!("{json}");
         if self.show_body
             && let Some(aws_lambda_events::encodings::Body::Text(body)) = &handled.alb.body
         {
-            println!("\n{body}");
+            say!("\n{body}");
         }
         Ok(ExitCode::SUCCESS)
     }

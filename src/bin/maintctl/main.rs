@@ -3,6 +3,14 @@
 //! Thin by design: each subcommand parses its flags, calls the library and turns the outcome into
 //! an exit code. Planning, rendering and AWS calls live in `maintenance_responder`.
 
+/// `println!` that never panics: a closed stdout (`maintctl status | head`) is not an error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod exit;
 mod flip;
 mod invoke;

@@ -88,37 +88,37 @@ impl ShowArgs {
                 "contact": content.contact,
                 "ignored": warnings.iter().map(|w| serde_json::json!({"parameter": w.parameter, "problem": w.problem})).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            say!("{}", serde_json::to_string_pretty(&json)?);
         } else {
-            println!(
+            say!(
                 "content under {} ({} parameters)",
                 self.prefix,
                 params.len()
             );
             for lang in catalog.languages() {
                 match content.maintenance.get(lang) {
-                    Some(text) => println!(
+                    Some(text) => say!(
                         "  [{lang}] title: {}\n  [{lang}] message: {}",
                         text.title,
                         text.message.replace('\n', "\n           ")
                     ),
-                    None => println!("  [{lang}] (built-in texts)"),
+                    None => say!("  [{lang}] (built-in texts)"),
                 }
             }
             match content.retry {
-                Some(retry) => println!("  retry-after: {}", retry.to_parameter_value()),
-                None => println!("  retry-after: (not set: the configured default)"),
+                Some(retry) => say!("  retry-after: {}", retry.to_parameter_value()),
+                None => say!("  retry-after: (not set: the configured default)"),
             }
-            println!(
+            say!(
                 "  status page: {}",
                 content.status_page.as_deref().unwrap_or("(none)")
             );
-            println!(
+            say!(
                 "  contact: {}",
                 content.contact.as_deref().unwrap_or("(none)")
             );
             for w in &warnings {
-                println!("  ignored {}: {}", w.parameter, w.problem);
+                say!("  ignored {}: {}", w.parameter, w.problem);
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -168,7 +168,7 @@ impl SetArgs {
         };
         if globals.output == Output::Text {
             for w in &writes {
-                println!("{verb} {} = {:?}", w.name, w.value);
+                say!("{verb} {} = {:?}", w.name, w.value);
             }
         }
         if !self.dry_run {
@@ -186,7 +186,7 @@ impl SetArgs {
                 "dry_run": self.dry_run,
                 "writes": writes.iter().map(|w| serde_json::json!({"name": w.name, "value": w.value})).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            say!("{}", serde_json::to_string_pretty(&json)?);
         }
         Ok(ExitCode::SUCCESS)
     }

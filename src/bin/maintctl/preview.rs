@@ -161,7 +161,7 @@ impl PreviewArgs {
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         let (loaded, options) = self.content.load(globals, "preview").await?;
         let written = preview::write_gallery(&loaded.function, &self.out, &options).await?;
-        println!(
+        say!(
             "maintctl preview: wrote {} files to {}; open {}",
             written.len(),
             self.out.display(),
