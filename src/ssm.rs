@@ -216,26 +216,26 @@ pub fn content_from_parameters(
         }
     }
     for (lang, title) in titles {
-        let default = catalog.pack(&lang).map(|p| p.maintenance.clone());
-        let entry = content.maintenance.entry(lang).or_insert_with(|| {
-            default.unwrap_or(Text {
-                title: String::new(),
-                message: String::new(),
-            })
-        });
-        entry.title = title;
+        maintenance_text(&mut content, lang, catalog).title = title;
     }
     for (lang, message) in messages {
-        let default = catalog.pack(&lang).map(|p| p.maintenance.clone());
-        let entry = content.maintenance.entry(lang).or_insert_with(|| {
-            default.unwrap_or(Text {
-                title: String::new(),
-                message: String::new(),
-            })
-        });
-        entry.message = message;
+        maintenance_text(&mut content, lang, catalog).message = message;
     }
     (content, warnings)
+}
+
+/// The maintenance text of a language, started from the built-in one, so a language given only
+/// a title or only a message takes the other from the catalog.
+fn maintenance_text<'a>(content: &'a mut Content, lang: String, catalog: &Catalog) -> &'a mut Text {
+    content.maintenance.entry(lang).or_insert_with_key(|lang| {
+        catalog.pack(lang).map_or_else(
+            || Text {
+                title: String::new(),
+                message: String::new(),
+            },
+            |p| p.maintenance.clone(),
+        )
+    })
 }
 
 /// A language directory name that the catalog has texts for, in the catalog's spelling.
