@@ -16,7 +16,7 @@ use crate::config::{Config, Site};
 use crate::content::{Catalog, Content};
 use crate::deployment::env;
 use crate::pages::PageKind;
-use crate::respond::{respond, select_page};
+use crate::respond::{respond_as, select_page};
 use crate::ssm::{ParameterStore, check_prefix};
 
 /// Settings read from the environment once at start.
@@ -140,10 +140,11 @@ impl<S: ParameterStore> Function<S> {
     pub async fn handle(&self, raw: &str) -> AlbTargetGroupResponse {
         let started = std::time::Instant::now();
         let event = Event::parse(raw);
-        let content = self.content_for(&event).await;
+        let page = select_page(&event.request, &self.site);
+        let content = self.content_for(page).await;
         let now = OffsetDateTime::now_utc();
         let answered = catch_unwind(AssertUnwindSafe(|| {
-            let mut response = respond(&event.request, &content, &self.site, now);
+            let mut response = respond_as(&event.request, page, &content, &self.site, now);
             (alb::to_alb_response(&mut response, event.mode), response)
         }));
         match answered {
@@ -170,12 +171,12 @@ impl<S: ParameterStore> Function<S> {
         }
     }
 
-    async fn content_for(&self, event: &Event) -> Content {
+    async fn content_for(&self, page: PageKind) -> Content {
         let Some(cache) = &self.cache else {
             return Content::default();
         };
         let now = Instant::now();
-        if select_page(&event.request, &self.site) == PageKind::Health {
+        if page == PageKind::Health {
             return cache.peek(now).await;
         }
         let (content, refresh) = cache.get(now).await;

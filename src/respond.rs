@@ -141,7 +141,18 @@ fn target_group_name(arn: &str) -> Option<&str> {
 
 /// Answers one request. Pure: the same inputs always give the same response.
 pub fn respond(request: &Request, content: &Content, site: &Site, now: OffsetDateTime) -> Response {
-    let page = select_page(request, site);
+    respond_as(request, select_page(request, site), content, site, now)
+}
+
+/// Answers one request with a page already chosen by [`select_page`], for callers that needed
+/// the choice first (the Lambda picks the content by it) and should not make it twice.
+pub fn respond_as(
+    request: &Request,
+    page: PageKind,
+    content: &Content,
+    site: &Site,
+    now: OffsetDateTime,
+) -> Response {
     let head = request.method == "HEAD";
     let config = &site.config;
     let language = negotiate::language(
