@@ -1,7 +1,8 @@
 //! Side by side, in one run and through the same Lambda Runtime API on loopback
 //! (`tests/common/runtime_api.rs`): the responder (release build) on its embedded defaults and
 //! with SSM reachable (moto), a hello-world `lambda_runtime` function (`examples/hello_world.rs`,
-//! the floor for a Rust Lambda), and the Python peer (`benches/peer/`: Jinja2, boto3 SSM reads
+//! the floor for a Rust Lambda) with its tiny response and answering the responder's own page
+//! (the floor for a response of that size), and the Python peer (`benches/peer/`: Jinja2, boto3 SSM reads
 //! at cold start, run under awslambdaric) reading the same SSM data. Prints a Markdown table of
 //! cold start (spawn → first response at the Runtime API, median), warm per-invoke latency
 //! (p50/p99 round trip through the Runtime API), peak RSS (`VmHWM` of the function process) and
@@ -13,6 +14,7 @@
 //!
 //! Knobs (environment): `BENCH_COLD_STARTS` (default 25, per Rust subject),
 //! `BENCH_PEER_COLD_STARTS` (default 10), `BENCH_WARM_INVOCATIONS` (default 10 000, per subject),
+//! `BENCH_WARM_ROUNDS` (default 5: rounds of freshly started processes sharing them),
 //! `BENCH_RESPONDER` / `BENCH_HELLO` (binaries), `BENCH_PEER_PYTHON` (default
 //! `.venv-peer/bin/python`), `MOTO_PYTHON` (default `.venv/bin/python`). Without `--bench` (as
 //! under `cargo test --benches`) it runs a smoke version: 3 cold starts, 200 invocations, and
@@ -106,6 +108,7 @@ struct Knobs {
     cold_starts: usize,
     peer_cold_starts: usize,
     warm: usize,
+    warm_rounds: usize,
 }
 
 fn knob(name: &str, default: usize) -> usize {
@@ -122,6 +125,7 @@ fn main() {
         cold_starts: knob("BENCH_COLD_STARTS", if full { 25 } else { 3 }),
         peer_cold_starts: knob("BENCH_PEER_COLD_STARTS", if full { 10 } else { 2 }),
         warm: knob("BENCH_WARM_INVOCATIONS", if full { 10_000 } else { 200 }),
+        warm_rounds: knob("BENCH_WARM_ROUNDS", if full { 5 } else { 1 }).max(1),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -188,6 +192,25 @@ async fn run(knobs: &Knobs) -> Result<(), String> {
             cold_starts: knobs.cold_starts,
         });
     }
+    // The floor for a response of the responder's size: hello-world answering with the
+    // responder's own page for the bench event, read from a file at its start.
+    let page_file = root.join("target/bench-responder-page.json");
+    if hello.exists() {
+        let page = responder_page(&responder).await?;
+        std::fs::write(&page_file, page).map_err(|e| format!("{}: {e}", page_file.display()))?;
+        subjects.push(Subject {
+            name: "hello-world answering the responder's page",
+            package: native_package(&hello),
+            package_bytes: file_len(&hello),
+            program: Program::Native(hello.clone()),
+            env: vec![(
+                "HELLO_RESPONSE".into(),
+                page_file.to_string_lossy().into_owned(),
+            )],
+            expect: Some(DEFAULT_TITLE),
+            cold_starts: knobs.cold_starts,
+        });
+    }
     if peer_python.exists() {
         let mut env = ssm_env.clone();
         env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
@@ -225,13 +248,19 @@ async fn run(knobs: &Knobs) -> Result<(), String> {
             }
         }
     }
-    for ((warm, rss), result) in warm(&subjects, knobs.warm)
-        .await?
-        .into_iter()
-        .zip(&mut results)
-    {
-        result.warm = warm;
-        result.peak_rss_kib = rss;
+    // Warm: rounds of freshly started processes, samples pooled, the peak RSS the highest seen.
+    // A process's latency depends a little on where its memory and code landed; fresh processes
+    // each round keep one lucky or unlucky start from deciding the figure.
+    let per_round = knobs.warm.div_ceil(knobs.warm_rounds);
+    for _ in 0..knobs.warm_rounds {
+        for ((warm, rss), result) in warm(&subjects, per_round)
+            .await?
+            .into_iter()
+            .zip(&mut results)
+        {
+            result.warm.extend(warm);
+            result.peak_rss_kib = result.peak_rss_kib.max(rss);
+        }
     }
     let mut moto_ms: Vec<Duration> = (0..21)
         .map(|_| {
@@ -335,6 +364,29 @@ fn check(body: &str, expect: Option<&str>) -> Result<(), String> {
         return Err(format!("the body does not contain {text:?}"));
     }
     Ok(())
+}
+
+/// The responder's answer to the bench event on its embedded defaults (the JSON it returns).
+async fn responder_page(responder: &Path) -> Result<String, String> {
+    let subject = Subject {
+        name: "responder (page for hello-world)",
+        program: Program::Native(responder.to_path_buf()),
+        env: Vec::new(),
+        expect: Some(DEFAULT_TITLE),
+        cold_starts: 0,
+        package: String::new(),
+        package_bytes: None,
+    };
+    let api = RuntimeApi::start().await;
+    let mut child = spawn(&subject, &api)?;
+    let answer = tokio::time::timeout(Duration::from_secs(30), api.invoke(EVENT)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    match answer {
+        Ok(Answer::Response(body)) => check(&body, subject.expect).map(|()| body),
+        Ok(Answer::Error(body)) => Err(format!("{}: invocation error: {body}", subject.name)),
+        Err(_) => Err(format!("{}: no answer within 30 s", subject.name)),
+    }
 }
 
 /// Spawn → first response at the Runtime API; the event is queued when the process starts.
@@ -597,13 +649,16 @@ fn report(
     }
     let _ = writeln!(
         out,
-        "\nWarm: {} sequential invocations per function on one process (after 201 unmeasured; \
-         the functions take turns in blocks of 100), round trip through the Runtime API. Every response was checked: ALB contract, 503, and \
-         the title from where it should come (embedded defaults or SSM). Peak RSS: VmHWM of the \
-         function process after the warm run. MB = 10^6 bytes. Responder binary: {}. \
-         Run took {:.0} s.",
-        knobs.warm,
+        "\nWarm: {} sequential invocations per function, round trip through the Runtime API, in \
+         {} round(s) of freshly started processes (each: 201 unmeasured invocations, then the \
+         functions take turns in blocks of 100). Every response was checked: ALB contract, 503, \
+         and the title from where it should come (embedded defaults or SSM). Peak RSS: VmHWM of \
+         the function process after its warm run (highest of the rounds). MB = 10^6 bytes. \
+         Responder binary: {}. {} Run took {:.0} s.",
+        knobs.warm_rounds * knobs.warm.div_ceil(knobs.warm_rounds),
+        knobs.warm_rounds,
         responder.strip_prefix(ROOT).unwrap_or(responder).display(),
+        affinity(),
         elapsed.as_secs_f64()
     );
 
@@ -612,7 +667,8 @@ fn report(
     else {
         return out;
     };
-    let hello = find("hello-world");
+    let hello = find("hello-world (");
+    let same_page = find("hello-world answering");
     let peer = find("Python peer");
     let cold = |i: usize| percentile(&results[i].cold, 0.5);
     let p50 = |i: usize| percentile(&results[i].warm, 0.5);
@@ -636,6 +692,18 @@ fn report(
             ratio(p50(with_ssm), p50(h)),
             ratio(p99(defaults), p99(h)),
             ratio(p99(with_ssm), p99(h)),
+        );
+    }
+    if let (Some(h), Some(page)) = (hello, same_page) {
+        let _ = writeln!(
+            out,
+            "- the page's size by itself: hello-world answering the responder's page ({} bytes of \
+             JSON) / hello-world, warm p50 {:.2}×; responder on defaults / that, {:.2}× (what the \
+             responder's own work adds)",
+            std::fs::metadata(Path::new(ROOT).join("target/bench-responder-page.json"))
+                .map_or(0, |m| m.len()),
+            ratio(p50(page), p50(h)),
+            ratio(p50(defaults), p50(page)),
         );
     }
     let _ = writeln!(
@@ -718,6 +786,32 @@ fn report(
     out
 }
 
+/// Where the processes ran. `scripts/bench` pins the harness and everything it starts to one
+/// CPU: on this VM a wake-up on the other vCPU costs about 150 µs, and which process gets
+/// which vCPU is the scheduler's choice, so unpinned warm figures jump between runs.
+fn affinity() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let allowed = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(str::trim)
+        .unwrap_or("?");
+    let all = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let pinned = !allowed.contains([',', '-']) && all > 1;
+    if pinned {
+        format!("All processes pinned to CPU {allowed} (of {all}).")
+    } else {
+        format!(
+            "Not pinned (CPUs {allowed}): warm figures then vary with where the scheduler puts \
+             each process; scripts/bench pins to one CPU."
+        )
+    }
+}
+
 fn signed_ms(a: Duration, b: Duration) -> String {
     let d = (a.as_secs_f64() - b.as_secs_f64()) * 1e3;
     format!("{d:+.2} ms")
@@ -731,7 +825,10 @@ fn machine() -> String {
         .find_map(|l| l.strip_prefix("model name"))
         .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cores = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
     let mem_kib: u64 = std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()
