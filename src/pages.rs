@@ -246,9 +246,13 @@ struct Problem<'a> {
 }
 
 /// Renders the inline stylesheet for a (validated) brand colour.
+///
+/// Line breaks are dropped (none is significant in it): the stylesheet is inline in every HTML
+/// page, and each one would otherwise be a `\n` escape in the response JSON.
 pub fn stylesheet(color: &str) -> String {
     Stylesheet { color }
         .render()
+        .map(|css| css.lines().map(str::trim).collect())
         .unwrap_or_else(|_| String::from("body{font-family:sans-serif}"))
 }
 
@@ -256,10 +260,18 @@ pub fn stylesheet(color: &str) -> String {
 pub const FALLBACK_BODY: &str = "Service temporarily unavailable. Please try again later.\n";
 
 /// Renders a page in a format. Never fails: a rendering error yields [`FALLBACK_BODY`].
+///
+/// HTML comes out without the line breaks between tags of the templates (`>\n<`), which
+/// carry no meaning there, and attribute values are single-quoted in the templates: the page
+/// travels inside a JSON string, where every `"` and line break is an escape. Text from the
+/// content is escaped by askama (`<`, `>`, quotes), so it never forms a `>\n<` of its own.
 pub fn render(view: &PageView<'_>, format: Format, site: &Site) -> String {
+    let html = |page: askama::Result<String>| page.map(|p| p.replace(">\n<", "><"));
     let rendered = match format {
-        Format::Html if view.kind == PageKind::Maintenance => MaintenanceHtml { v: view }.render(),
-        Format::Html => ErrorHtml { v: view }.render(),
+        Format::Html if view.kind == PageKind::Maintenance => {
+            html(MaintenanceHtml { v: view }.render())
+        }
+        Format::Html => html(ErrorHtml { v: view }.render()),
         Format::Text => PageText { v: view }.render(),
         Format::Json => {
             let problem = Problem {
