@@ -89,18 +89,18 @@ pub fn format(accept: Option<&str>) -> Format {
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
         return Format::Html;
     };
-    let mut best: Option<(u16, u8, Format)> = None;
-    for candidate in Format::ALL {
-        // (specificity, q) of the most specific matching range.
-        let mut matched: Option<(u8, u16)> = None;
-        for element in accept.split(',') {
-            let Some((range, q)) = element_q(element) else {
-                continue;
-            };
-            let Some((ty, sub)) = range.split_once('/') else {
-                continue;
-            };
-            let (ty, sub) = (ty.trim(), sub.trim());
+    // Per format, in `Format::ALL` order: (specificity, q) of the most specific matching range.
+    // One pass over the header.
+    let mut matched: [Option<(u8, u16)>; 3] = [None; 3];
+    for element in accept.split(',') {
+        let Some((range, q)) = element_q(element) else {
+            continue;
+        };
+        let Some((ty, sub)) = range.split_once('/') else {
+            continue;
+        };
+        let (ty, sub) = (ty.trim(), sub.trim());
+        for (candidate, matched) in Format::ALL.iter().zip(&mut matched) {
             let specificity = candidate
                 .media_types()
                 .iter()
@@ -119,9 +119,12 @@ pub fn format(accept: Option<&str>) -> Format {
             if let Some(s) = specificity
                 && matched.is_none_or(|(ms, mq)| s > ms || (s == ms && q > mq))
             {
-                matched = Some((s, q));
+                *matched = Some((s, q));
             }
         }
+    }
+    let mut best: Option<(u16, u8, Format)> = None;
+    for (candidate, matched) in Format::ALL.into_iter().zip(matched) {
         if let Some((specificity, q)) = matched
             && q > 0
         {

@@ -1,6 +1,8 @@
 //! The request as the pure core sees it: method, path, headers and the invoking target group,
 //! independent of how it arrived (an ALB event, the local preview server, a test table).
 
+use std::borrow::Cow;
+
 /// An incoming request, reduced to what page selection and negotiation need.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
@@ -46,10 +48,20 @@ impl Request {
 
     /// A list-valued header (`Accept`, `Accept-Language`) with repeated fields joined by `,`,
     /// as RFC 9110 §5.3 allows.
-    pub fn list_header(&self, name: &str) -> Option<String> {
-        let mut values = self.header_values(name).peekable();
-        values.peek()?;
-        Some(values.collect::<Vec<_>>().join(", "))
+    pub fn list_header<'a>(&'a self, name: &'a str) -> Option<Cow<'a, str>> {
+        let mut values = self.header_values(name);
+        let first = values.next()?;
+        match values.next() {
+            None => Some(Cow::Borrowed(first)),
+            Some(second) => {
+                let mut joined = format!("{first}, {second}");
+                for value in values {
+                    joined.push_str(", ");
+                    joined.push_str(value);
+                }
+                Some(Cow::Owned(joined))
+            }
+        }
     }
 
     /// True for `GET` and `HEAD`.
