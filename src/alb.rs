@@ -20,11 +20,13 @@ use crate::pages::reason_phrase;
 use crate::request::Request;
 use crate::respond::{Response, respond};
 
+mod plain;
+
 /// Largest response JSON the responder ever emits (the ALB limit is 1 MB).
 pub const MAX_RESPONSE_BYTES: usize = 512 * 1024;
 
 /// Which header map the target group expects in the answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HeaderMode {
     /// `lambda.multi_value_headers.enabled=false` (the default): answer in `headers`.
     Single,
@@ -32,6 +34,17 @@ pub enum HeaderMode {
     Multi,
     /// The event does not tell: answer in both, which works in either mode.
     Unknown,
+}
+
+impl HeaderMode {
+    /// Name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Single => "Single",
+            Self::Multi => "Multi",
+            Self::Unknown => "Unknown",
+        }
+    }
 }
 
 /// How the event was read.
@@ -45,8 +58,19 @@ pub enum ParseKind {
     Unreadable,
 }
 
+impl ParseKind {
+    /// Name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Typed => "Typed",
+            Self::Lenient => "Lenient",
+            Self::Unreadable => "Unreadable",
+        }
+    }
+}
+
 /// An ALB event, read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// The request.
     pub request: Request,
@@ -64,6 +88,18 @@ const MAX_HEADERS: usize = 200;
 impl Event {
     /// Reads an event. Never fails.
     pub fn parse(raw: &str) -> Self {
+        Self::parse_plain(raw).unwrap_or_else(|| Self::parse_full(raw))
+    }
+
+    /// The fast path of [`Event::parse`], for the events an ALB sends (see `alb/plain.rs`):
+    /// `None` when the event needs the full parse.
+    pub fn parse_plain(raw: &str) -> Option<Self> {
+        plain::parse(raw)
+    }
+
+    /// [`Event::parse`] without its fast path for plain events: the typed parse, then the
+    /// lenient walk. Public so that tests can hold the two paths to the same answers.
+    pub fn parse_full(raw: &str) -> Self {
         match serde_json::from_str::<AlbTargetGroupRequest>(raw) {
             Ok(typed) => Self::from_typed(typed),
             Err(_) => match serde_json::from_str::<Value>(raw).or_else(|e| {
@@ -246,8 +282,33 @@ pub struct Handled {
 pub fn handle(raw: &str, content: &Content, site: &Site, now: OffsetDateTime) -> Handled {
     let event = Event::parse(raw);
     let mut response = respond(&event.request, content, site, now);
+    Handled {
+        alb: to_alb_response(keep_within_limit(&mut response), event.mode),
+        response,
+        parse: event.parse,
+        mode: event.mode,
+    }
+}
+
+/// The response as the JSON text returned to the ALB (the body moves out of `response`).
+pub fn encode(response: &mut Response, mode: HeaderMode) -> String {
+    let alb = to_alb_response(keep_within_limit(response), mode);
+    // Strings, numbers and string maps only: serializing cannot fail; if it ever did, the
+    // last-resort page still keeps the ALB from answering 502.
+    serde_json::to_string(&alb).unwrap_or_else(|_| last_resort_json(mode))
+}
+
+/// The last-resort response as JSON text.
+pub fn last_resort_json(mode: HeaderMode) -> String {
+    serde_json::to_string(&last_resort_response(mode)).unwrap_or_else(|_| {
+        r#"{"statusCode":503,"statusDescription":"503 Service Unavailable","isBase64Encoded":false,"headers":{},"multiValueHeaders":{},"body":""}"#.into()
+    })
+}
+
+/// Replaces a body over [`MAX_RESPONSE_BYTES`] with the plain fallback text. Only a
+/// pathological configuration could get there; it keeps the ALB from answering 502.
+fn keep_within_limit(response: &mut Response) -> &mut Response {
     if response.body.len() > MAX_RESPONSE_BYTES {
-        // Only a pathological configuration could get here; keep the ALB from answering 502.
         response.body = crate::pages::FALLBACK_BODY.to_string();
         for (name, value) in &mut response.headers {
             if *name == "Content-Type" {
@@ -255,12 +316,7 @@ pub fn handle(raw: &str, content: &Content, site: &Site, now: OffsetDateTime) ->
             }
         }
     }
-    Handled {
-        alb: to_alb_response(&mut response, event.mode),
-        response,
-        parse: event.parse,
-        mode: event.mode,
-    }
+    response
 }
 
 /// A response that an ALB would accept, in case everything else failed: 503, plain text.

@@ -1,0 +1,279 @@
+//! The fast path of [`super::Event::parse`] for the events an ALB actually sends: one pass over
+//! the JSON that borrows its strings, with no `HeaderMap` in between.
+//!
+//! It accepts only events whose reading is beyond doubt: every field the typed
+//! `aws_lambda_events` parse reads has exactly the JSON type that parse expects, header names
+//! and values are ones `http` accepts, no header name repeats, and no map is over
+//! [`MAX_HEADERS`]. Anything else returns `None`, and the typed parse (then the lenient walk)
+//! reads the event as before. Where it accepts, the result is the typed parse's, field for field:
+//! tests/alb.rs checks that over generated and mutated events.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::{Event, HeaderMode, MAX_HEADERS, ParseKind, clean_path};
+use crate::request::Request;
+
+/// Reads a plain ALB event, or `None` when the event needs the full parse.
+pub(super) fn parse(raw: &str) -> Option<Event> {
+    let event: PlainEvent<'_> = serde_json::from_str(raw).ok()?;
+    let method = event.http_method.0;
+    if method.is_empty() || method.len() > 32 || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let single = event.headers.map(|h| h.0).unwrap_or_default();
+    let multi = event.multi_value_headers.map(|h| h.0).unwrap_or_default();
+    if single.len() > MAX_HEADERS || multi.iter().map(|(_, v)| v.len()).sum::<usize>() > MAX_HEADERS
+    {
+        return None;
+    }
+    let mut headers: Vec<(String, String)> =
+        Vec::with_capacity(single.len() + multi.iter().map(|(_, v)| v.len()).sum::<usize>());
+    for (name, value) in &single {
+        headers.push((header_name(&name.0)?, header_value(&value.0)?));
+    }
+    let first_multi = headers.len();
+    for (name, values) in &multi {
+        let name = header_name(&name.0)?;
+        for value in values {
+            headers.push((name.clone(), header_value(&value.0)?));
+        }
+    }
+    // A repeated name (in either map, in any case) is merged by the typed parse; leave it to it.
+    let names = single
+        .iter()
+        .map(|(n, _)| &n.0)
+        .chain(multi.iter().map(|(n, _)| &n.0));
+    let mut seen: Vec<&str> = Vec::with_capacity(single.len() + multi.len());
+    for (i, name) in names.enumerate() {
+        let in_single = i < single.len();
+        let group = &seen[if in_single { 0 } else { single.len() }..];
+        if group.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            return None;
+        }
+        seen.push(name);
+    }
+    let is_multi = first_multi < headers.len() || event.multi_value_query_string_parameters.0 > 0;
+    let is_single = first_multi > 0 || event.query_string_parameters.0 > 0;
+    let mode = match (is_single, is_multi) {
+        (true, false) => HeaderMode::Single,
+        (false, true) => HeaderMode::Multi,
+        _ => HeaderMode::Unknown,
+    };
+    Some(Event {
+        request: Request {
+            method: method.to_ascii_uppercase(),
+            path: clean_path(event.path.as_ref().map(|p| p.0.as_ref())),
+            headers,
+            target_group_arn: event
+                .request_context
+                .elb
+                .target_group_arn
+                .map(|a| a.0.into_owned()),
+        },
+        mode,
+        parse: ParseKind::Typed,
+    })
+}
+
+/// A header name as `http::HeaderName::from_bytes` accepts and normalizes it: token characters,
+/// lower-cased.
+fn header_name(name: &str) -> Option<String> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    (!name.is_empty() && name.len() <= 1024 && name.bytes().all(token))
+        .then(|| name.to_ascii_lowercase())
+}
+
+/// A header value as `http::HeaderValue::from_str` accepts it: no control characters but tab.
+fn header_value(value: &str) -> Option<String> {
+    value
+        .bytes()
+        .all(|b| (b >= 0x20 && b != 0x7f) || b == b'\t')
+        .then(|| value.to_string())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlainEvent<'a> {
+    #[serde(borrow)]
+    http_method: Text<'a>,
+    #[serde(default, borrow)]
+    path: Option<Text<'a>>,
+    #[serde(default)]
+    query_string_parameters: QueryCount<false>,
+    #[serde(default)]
+    multi_value_query_string_parameters: QueryCount<true>,
+    #[serde(default, borrow)]
+    headers: Option<Headers<'a>>,
+    #[serde(default, borrow)]
+    multi_value_headers: Option<MultiHeaders<'a>>,
+    #[serde(borrow)]
+    request_context: Context<'a>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    is_base64_encoded: Option<bool>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    body: Option<AnyText>,
+}
+
+#[derive(Deserialize)]
+struct Context<'a> {
+    #[serde(borrow)]
+    elb: Elb<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Elb<'a> {
+    #[serde(default, borrow)]
+    target_group_arn: Option<Text<'a>>,
+}
+
+/// A JSON string, borrowed from the event when it holds no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A JSON string whose text is not needed.
+struct AnyText;
+
+impl<'de> Deserialize<'de> for AnyText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AnyText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(AnyText)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `headers`: an object of strings, in order.
+struct Headers<'a>(Vec<(Text<'a>, Text<'a>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Headers<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of strings")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut out = Vec::with_capacity(16);
+                while let Some(entry) = map.next_entry()? {
+                    out.push(entry);
+                }
+                Ok(Headers(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// `multiValueHeaders`: an object of arrays of strings, in order.
+struct MultiHeaders<'a>(Vec<(Text<'a>, Vec<Text<'a>>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for MultiHeaders<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MultiHeaders<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of arrays of strings")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut out = Vec::with_capacity(16);
+                while let Some((name, Strings(values))) =
+                    map.next_entry::<Text<'de>, Strings<'de>>()?
+                {
+                    out.push((name, values));
+                }
+                Ok(MultiHeaders(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A non-empty array of strings.
+struct Strings<'a>(Vec<Text<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Strings<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Strings<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-empty array of strings")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+                let mut out = Vec::with_capacity(1);
+                while let Some(value) = seq.next_element()? {
+                    out.push(value);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::invalid_length(0, &self));
+                }
+                Ok(Strings(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// The number of entries of a query map: strings (`MULTI = false`) or non-empty arrays of
+/// strings (`MULTI = true`). Missing means 0; `null` or any other shape is refused.
+#[derive(Default)]
+struct QueryCount<const MULTI: bool>(usize);
+
+impl<'de, const MULTI: bool> Deserialize<'de> for QueryCount<MULTI> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<const MULTI: bool>;
+        impl<'de, const MULTI: bool> Visitor<'de> for V<MULTI> {
+            type Value = QueryCount<MULTI>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a query parameter object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut n = 0;
+                while map.next_key::<AnyText>()?.is_some() {
+                    if MULTI {
+                        map.next_value::<Strings<'de>>()?;
+                    } else {
+                        map.next_value::<AnyText>()?;
+                    }
+                    n += 1;
+                }
+                Ok(QueryCount(n))
+            }
+        }
+        d.deserialize_map(V::<MULTI>)
+    }
+}
