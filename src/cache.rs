@@ -43,7 +43,7 @@ impl Default for CacheSettings {
 #[derive(Debug)]
 struct State {
     /// Last good content and when it was fetched.
-    last_good: Option<(Content, Instant)>,
+    last_good: Option<(Arc<Content>, Instant)>,
     /// No attempt before this instant (the window, or the back-off after a failure).
     next_attempt: Option<Instant>,
     /// Failures in a row.
@@ -107,6 +107,15 @@ impl<S: ParameterStore> ContentCache<S> {
     /// Content for a request: fresh from the cache inside the window; otherwise one refresh
     /// attempt within the refresh budget (unless backing off), then the best content there is.
     pub async fn get(&self, now: Instant) -> (Content, Option<Refresh>) {
+        let (_, refresh) = self.get_shared(now).await;
+        let state = self.state.lock().await;
+        (Self::snapshot(&state, now, self.settings.ttl), refresh)
+    }
+
+    /// [`ContentCache::get`] without the copy: the content as it was fetched, shared. Its
+    /// `state` is the one of the moment it was fetched; [`ContentCache::peek`] tells the
+    /// state now (the health route shows it; no page does).
+    pub async fn get_shared(&self, now: Instant) -> (Arc<Content>, Option<Refresh>) {
         let mut state = self.state.lock().await;
         let due = state.next_attempt.is_none_or(|at| now >= at);
         let refresh = if due {
@@ -117,7 +126,11 @@ impl<S: ParameterStore> ContentCache<S> {
         } else {
             None
         };
-        (Self::snapshot(&state, now, self.settings.ttl), refresh)
+        let content = match &state.last_good {
+            Some((content, _)) => Arc::clone(content),
+            None => Arc::new(Content::default()),
+        };
+        (content, refresh)
     }
 
     /// Content without any fetch: for the health route, which must never wait on SSM.
@@ -132,7 +145,7 @@ impl<S: ParameterStore> ContentCache<S> {
             Some((content, fetched_at)) => {
                 let age = now.saturating_duration_since(*fetched_at);
                 let age_seconds = age.as_secs();
-                let mut content = content.clone();
+                let mut content = Content::clone(content);
                 content.state = if age < ttl && state.failures == 0 {
                     ContentState::Fresh { age_seconds }
                 } else {
@@ -156,7 +169,7 @@ impl<S: ParameterStore> ContentCache<S> {
             Ok(params) => {
                 let (content, warnings) =
                     content_from_parameters(&self.prefix, &params, &self.catalog);
-                state.last_good = Some((content, now));
+                state.last_good = Some((Arc::new(content), now));
                 state.failures = 0;
                 state.next_attempt = Some(now + self.settings.ttl);
                 Refresh::Fetched(warnings)

@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::alb::AlbTargetGroupResponse;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
@@ -15,8 +15,10 @@ use crate::cache::{CacheSettings, ContentCache, Refresh};
 use crate::config::{Config, Site};
 use crate::content::{Catalog, Content};
 use crate::deployment::env;
+use crate::logging::RequestLine;
 use crate::pages::PageKind;
-use crate::respond::{respond_as, select_page};
+use crate::rendered::RenderedResponses;
+use crate::respond::{decide, select_page};
 use crate::ssm::{ParameterStore, check_prefix};
 
 /// Settings read from the environment once at start.
@@ -97,12 +99,20 @@ pub fn site_from_env(lookup: &impl Fn(&str) -> Option<String>) -> (Site, Option<
 pub struct Function<S> {
     site: Site,
     cache: Option<ContentCache<S>>,
+    rendered: RenderedResponses,
+    /// The content without SSM.
+    defaults: Arc<Content>,
 }
 
 impl<S: ParameterStore> Function<S> {
     /// A function serving from a site and an optional cache.
     pub fn new(site: Site, cache: Option<ContentCache<S>>) -> Self {
-        Self { site, cache }
+        Self {
+            site,
+            cache,
+            rendered: RenderedResponses::new(),
+            defaults: Arc::new(Content::default()),
+        }
     }
 
     /// Builds the cache for a store, if a prefix is configured.
@@ -116,7 +126,7 @@ impl<S: ParameterStore> Function<S> {
             )),
             _ => None,
         };
-        Self { site, cache }
+        Self::new(site, cache)
     }
 
     /// The site.
@@ -136,50 +146,67 @@ impl<S: ParameterStore> Function<S> {
         }
     }
 
-    /// Answers one raw ALB event. Never fails and never panics outward.
-    pub async fn handle(&self, raw: &str) -> AlbTargetGroupResponse {
+    /// The rendered responses kept so far.
+    pub fn rendered(&self) -> &RenderedResponses {
+        &self.rendered
+    }
+
+    /// Answers one raw ALB event with the response JSON for the ALB. Never fails and never
+    /// panics outward.
+    pub async fn handle(&self, raw: &str) -> Box<RawValue> {
+        self.handle_invocation(raw, "").await
+    }
+
+    /// [`Function::handle`] for one Lambda invocation: the request log line also carries the
+    /// invocation's request id.
+    pub async fn handle_invocation(&self, raw: &str, request_id: &str) -> Box<RawValue> {
         let started = std::time::Instant::now();
         let event = Event::parse(raw);
         let page = select_page(&event.request, &self.site);
         let content = self.content_for(page).await;
         let now = OffsetDateTime::now_utc();
         let answered = catch_unwind(AssertUnwindSafe(|| {
-            let mut response = respond_as(&event.request, page, &content, &self.site, now);
-            (alb::to_alb_response(&mut response, event.mode), response)
+            let decision = decide(&event.request, page, &content, &self.site, now);
+            let json = self
+                .rendered
+                .response(&decision, &content, &self.site, event.mode);
+            crate::logging::served(&RequestLine {
+                page: decision.page.name(),
+                status: decision.page.status(),
+                format: decision.format.name(),
+                language: decision.language,
+                trace_id: decision.trace_id.unwrap_or(""),
+                method: &event.request.method,
+                parse: event.parse.name(),
+                header_mode: event.mode.name(),
+                duration_us: started.elapsed().as_micros() as u64,
+                request_id,
+            });
+            json
         }));
-        match answered {
-            Ok((alb, response)) => {
-                let outcome = &response.outcome;
-                tracing::info!(
-                    page = outcome.page.name(),
-                    status = response.status,
-                    format = outcome.format.name(),
-                    language = outcome.language.as_str(),
-                    trace_id = outcome.trace_id.as_deref().unwrap_or(""),
-                    method = event.request.method.as_str(),
-                    parse = ?event.parse,
-                    header_mode = ?event.mode,
-                    duration_us = started.elapsed().as_micros() as u64,
-                    "served"
-                );
-                alb
-            }
-            Err(_) => {
-                tracing::error!(parse = ?event.parse, "the core panicked; served the last-resort page");
-                alb::last_resort_response(event.mode)
-            }
-        }
+        let json = answered.unwrap_or_else(|_| {
+            tracing::error!(parse = ?event.parse, "the core panicked; served the last-resort page");
+            alb::last_resort_json(event.mode)
+        });
+        // The JSON comes from serde_json; should it ever not parse, the last resort does.
+        RawValue::from_string(json).unwrap_or_else(|_| {
+            tracing::error!("the response was not valid JSON; served the last-resort page");
+            RawValue::from_string(alb::last_resort_json(event.mode))
+                .unwrap_or_else(|_| RawValue::NULL.to_owned())
+        })
     }
 
-    async fn content_for(&self, page: PageKind) -> Content {
+    /// The content to answer with. Shared, not copied, on the page path; the health route gets
+    /// its own copy with the state of this moment, which is what it reports.
+    async fn content_for(&self, page: PageKind) -> Arc<Content> {
         let Some(cache) = &self.cache else {
-            return Content::default();
+            return Arc::clone(&self.defaults);
         };
         let now = Instant::now();
         if page == PageKind::Health {
-            return cache.peek(now).await;
+            return Arc::new(cache.peek(now).await);
         }
-        let (content, refresh) = cache.get(now).await;
+        let (content, refresh) = cache.get_shared(now).await;
         if let Some(refresh) = refresh {
             log_refresh(&refresh);
         }

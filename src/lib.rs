@@ -12,7 +12,8 @@
 //! - [`content`]: built-in texts per language, live content, value validation.
 //! - [`request`], [`negotiate`], [`pages`], [`respond`]: the pure core.
 //! - [`alb`]: ALB event in, ALB response out, lenient parsing, the contract check.
-//! - [`function`]: the Lambda handler glue (content cache, request log, panic guard).
+//! - [`function`]: the Lambda handler glue (content cache, request log, panic guard);
+//!   [`rendered`]: responses already rendered, kept per decision.
 //! - [`ssm`]: the SSM parameter layout and the `ParameterStore` trait; [`cache`]: the content
 //!   cache with its freshness window, time budgets and back-off.
 //! - [`rules`]: the pure listener-rule priority planner; [`elb`]: reading and changing
@@ -34,6 +35,7 @@ pub mod logging;
 pub mod negotiate;
 pub mod pages;
 pub mod preview;
+pub mod rendered;
 pub mod request;
 pub mod respond;
 pub mod rules;

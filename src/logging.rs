@@ -1,10 +1,113 @@
 //! Log setup: JSON lines for the Lambda (CloudWatch), compact text on stderr for `maintctl`.
-//! Levels come from `RUST_LOG` (or `AWS_LAMBDA_LOG_LEVEL` on Lambda).
+//! Levels come from `RUST_LOG` (or `AWS_LAMBDA_LOG_LEVEL` on Lambda). Also the one line logged
+//! per request, [`RequestLine`].
 
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
 use tracing_subscriber::EnvFilter;
+
+/// Set by [`init_lambda`]: request lines go straight to stdout as JSON (see [`served`]).
+static REQUEST_LINES_TO_STDOUT: AtomicBool = AtomicBool::new(false);
+
+/// The line logged once per request (`"message": "served"`), with the fields ops search by.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestLine<'a> {
+    /// Page or route served.
+    pub page: &'a str,
+    /// HTTP status.
+    pub status: u16,
+    /// Response format.
+    pub format: &'a str,
+    /// Language of the texts.
+    pub language: &'a str,
+    /// Validated trace id root, or empty.
+    pub trace_id: &'a str,
+    /// Request method.
+    pub method: &'a str,
+    /// How the event was read (`Typed`, `Lenient`, `Unreadable`).
+    pub parse: &'a str,
+    /// Header mode answered in (`Single`, `Multi`, `Unknown`).
+    pub header_mode: &'a str,
+    /// Time from event to response, in microseconds.
+    pub duration_us: u64,
+    /// Lambda request id, or empty outside Lambda.
+    pub request_id: &'a str,
+}
+
+/// Logs one request at INFO.
+///
+/// On Lambda (after [`init_lambda`]) the line is written straight to stdout, in the same JSON
+/// shape as the subscriber's lines (`{"level":"INFO","fields":{"message":"served",…}}`) and
+/// under the same level filter, and after the response has gone: it is the one line every
+/// request writes, and formatting and writing it through the subscriber before answering took
+/// about 2 µs of a request's 5 (issue #7). Elsewhere (`maintctl serve`, tests) it goes
+/// through `tracing` like every other line.
+pub fn served(line: &RequestLine<'_>) {
+    if !REQUEST_LINES_TO_STDOUT.load(Ordering::Relaxed) {
+        tracing::info!(
+            page = line.page,
+            status = line.status,
+            format = line.format,
+            language = line.language,
+            trace_id = line.trace_id,
+            method = line.method,
+            parse = line.parse,
+            header_mode = line.header_mode,
+            duration_us = line.duration_us,
+            request_id = line.request_id,
+            "served"
+        );
+        return;
+    }
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return;
+    }
+    #[derive(Serialize)]
+    struct Fields<'a> {
+        message: &'static str,
+        #[serde(flatten)]
+        line: &'a RequestLine<'a>,
+    }
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        level: &'static str,
+        fields: Fields<'a>,
+    }
+    let mut out = Vec::with_capacity(384);
+    let entry = Entry {
+        level: "INFO",
+        fields: Fields {
+            message: "served",
+            line,
+        },
+    };
+    if serde_json::to_writer(&mut out, &entry).is_err() {
+        return;
+    }
+    out.push(b'\n');
+    // One write per line; a closed stdout loses the line, never the response.
+    let write = move || {
+        let _ = std::io::stdout().lock().write_all(&out);
+    };
+    // Written after the response has left: the line goes to a task that first lets every
+    // other ready task run (the runtime's HTTP connection writes the response), and it still
+    // runs before the runtime next waits for work, so the sandbox never freezes with it unwritten.
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                tokio::task::yield_now().await;
+                write();
+            });
+        }
+        Err(_) => write(),
+    }
+}
 
 /// JSON logs, one object per line, for the Lambda. Safe to call twice (the second is ignored).
 pub fn init_lambda() {
+    REQUEST_LINES_TO_STDOUT.store(true, Ordering::Relaxed);
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_else(|_| "info".into());
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(level.to_ascii_lowercase()));

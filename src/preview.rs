@@ -649,9 +649,8 @@ pub async fn invoke<S: ParameterStore>(
     event: &Value,
     mode: HeaderMode,
 ) -> Answer {
-    let response = function.handle(&event.to_string()).await;
-    let json = serde_json::to_string(&response).unwrap_or_default();
-    match Answer::from_alb_json(&json, mode) {
+    let json = function.handle(&event.to_string()).await;
+    match Answer::from_alb_json(json.get(), mode) {
         Ok(answer) => answer,
         Err(violation) => {
             tracing::error!(%violation, "the function's response breaks the ALB contract");

@@ -48,7 +48,7 @@ impl Response {
 }
 
 /// The `Retry-After` decision for a 503.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RetryAfter {
     /// Header value: delay-seconds or an IMF-fixdate.
     pub header: String,
@@ -153,59 +153,109 @@ pub fn respond_as(
     site: &Site,
     now: OffsetDateTime,
 ) -> Response {
-    let head = request.method == "HEAD";
-    let config = &site.config;
+    render(&decide(request, page, content, site, now), content, site)
+}
+
+/// Every choice behind one response, made by [`decide`]; [`render`] builds the response from
+/// it, the content and the site alone. Two requests with equal decisions get the same response,
+/// and the trace id is the only part taken from the request as it is; that is what lets the
+/// Lambda keep rendered responses (`crate::rendered`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Decision<'a> {
+    /// Page or route.
+    pub page: PageKind,
+    /// Format (health and robots are always plain text).
+    pub format: Format,
+    /// Language tag of the texts (one the catalog has).
+    pub language: &'a str,
+    /// `HEAD`: headers only.
+    pub head: bool,
+    /// `Retry-After`, for the pages that send it.
+    pub retry: Option<RetryAfter>,
+    /// Validated trace id root, shown as the support reference.
+    pub trace_id: Option<&'a str>,
+}
+
+/// Makes every choice for a request answered with `page`: method, format, language, trace id,
+/// and `Retry-After` from the content's retry value and the clock.
+pub fn decide<'a>(
+    request: &'a Request,
+    page: PageKind,
+    content: &Content,
+    site: &'a Site,
+    now: OffsetDateTime,
+) -> Decision<'a> {
     let language = negotiate::language(
         request.list_header("accept-language").as_deref(),
         &site.languages,
-        &config.default_language,
+        &site.config.default_language,
     );
+    let language = match site.catalog.pack(language) {
+        Some(_) => language,
+        None => site.catalog.first().0,
+    };
+    let format = match page {
+        PageKind::Health | PageKind::Robots => Format::Text,
+        _ => negotiate::format(request.list_header("accept").as_deref()),
+    };
+    Decision {
+        page,
+        format,
+        language,
+        head: request.method == "HEAD",
+        retry: page
+            .has_retry_after()
+            .then(|| retry_after(content.retry, site, now)),
+        trace_id: request.trace_root(),
+    }
+}
+
+/// Builds the response a decision describes: page body in its format, status and headers.
+pub fn render(decision: &Decision<'_>, content: &Content, site: &Site) -> Response {
+    let Decision {
+        page,
+        format,
+        language,
+        head,
+        ref retry,
+        trace_id,
+    } = *decision;
+    let config = &site.config;
     let (lang, pack) = match site.catalog.pack(language) {
         Some(pack) => (language, pack),
         None => site.catalog.first(),
     };
-    let trace_id = request.trace_root();
-
-    let (format, mut headers, body) = match page {
-        PageKind::Health => (
-            Format::Text,
-            Vec::with_capacity(9),
-            health_body(content.state),
-        ),
-        PageKind::Robots => (
-            Format::Text,
-            Vec::with_capacity(9),
-            config.robots_txt.clone(),
-        ),
+    let mut headers = Vec::with_capacity(10);
+    let body = match page {
+        PageKind::Health => health_body(content.state),
+        PageKind::Robots => config.robots_txt.clone(),
         _ => {
-            let format = negotiate::format(request.list_header("accept").as_deref());
             let text = match page {
                 PageKind::Maintenance => content.maintenance.get(lang).unwrap_or(&pack.maintenance),
                 other => pack.text(other),
             };
-            let mut headers = Vec::with_capacity(10);
-            let (retry_seconds, expected_back, retry_hint) = if page.has_retry_after() {
-                let retry = retry_after(content.retry, site, now);
-                headers.push(("Retry-After", retry.header));
-                // With an end time the page shows it; a countdown beside it would only repeat it.
-                let hint = if retry.expected_back.is_some() {
-                    None
-                } else if retry.seconds < 120 {
-                    Some(pack.labels.retry_soon.clone())
-                } else if retry.seconds < 2 * 3600 {
-                    let minutes = retry.seconds.div_ceil(60).to_string();
-                    Some(pack.labels.retry_in.replace("{minutes}", &minutes))
-                } else {
-                    let hours = retry.seconds.div_ceil(3600).to_string();
-                    Some(pack.labels.retry_in_hours.replace("{hours}", &hours))
-                };
-                (
-                    Some(retry.seconds),
-                    retry.expected_back.map(ExpectedBack::new),
-                    hint,
-                )
-            } else {
-                (None, None, None)
+            let (retry_seconds, expected_back, retry_hint) = match retry {
+                Some(retry) => {
+                    headers.push(("Retry-After", retry.header.clone()));
+                    // With an end time the page shows it; a countdown beside it would only repeat it.
+                    let hint = if retry.expected_back.is_some() {
+                        None
+                    } else if retry.seconds < 120 {
+                        Some(pack.labels.retry_soon.clone())
+                    } else if retry.seconds < 2 * 3600 {
+                        let minutes = retry.seconds.div_ceil(60).to_string();
+                        Some(pack.labels.retry_in.replace("{minutes}", &minutes))
+                    } else {
+                        let hours = retry.seconds.div_ceil(3600).to_string();
+                        Some(pack.labels.retry_in_hours.replace("{hours}", &hours))
+                    };
+                    (
+                        Some(retry.seconds),
+                        retry.expected_back.map(ExpectedBack::new),
+                        hint,
+                    )
+                }
+                None => (None, None, None),
             };
             let view = PageView {
                 kind: page,
@@ -229,7 +279,7 @@ pub fn respond_as(
                 logo: site.logo_data_uri.as_deref(),
                 css: &site.css,
             };
-            (format, headers, pages::render(&view, format, site))
+            pages::render(&view, format, site)
         }
     };
 
@@ -421,7 +471,7 @@ mod tests {
             response.header("content-type"),
             Some("text/html; charset=utf-8")
         );
-        assert!(response.body.contains("<html lang=\"ja\">"));
+        assert!(response.body.contains("<html lang='ja'>"));
         assert!(response.body.contains("ただいまメンテナンス中です"));
         assert!(response.body.contains("2026-11-22 06:00 UTC"));
         assert!(
@@ -604,7 +654,7 @@ mod tests {
                 kind.has_retry_after(),
                 "{kind}"
             );
-            assert!(response.body.contains("<html lang=\"en\">"), "{kind}");
+            assert!(response.body.contains("<html lang='en'>"), "{kind}");
         }
     }
 }

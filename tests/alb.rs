@@ -58,6 +58,102 @@ fn every_shared_fixture_gets_a_contract_valid_response() {
     }
 }
 
+/// The ALB's own events take the fast path (`alb/plain.rs`) and read exactly as the typed
+/// `aws_lambda_events` parse reads them.
+#[test]
+fn every_shared_fixture_takes_the_fast_path_and_reads_as_the_typed_parse_does() {
+    use maintenance_responder::alb::Event;
+    for (name, raw) in common::request_fixtures() {
+        let plain = Event::parse_plain(&raw);
+        assert!(plain.is_some(), "{name} should take the fast path");
+        assert_eq!(plain, Some(Event::parse_full(&raw)), "{name}");
+    }
+}
+
+/// Shapes at the edge of what the fast path takes: wherever it takes one, it reads it as the
+/// full parse does; the ones it must leave to the full parse, it leaves.
+#[test]
+fn the_fast_path_agrees_with_the_typed_parse_at_its_edges() {
+    use maintenance_responder::alb::Event;
+    let base = json!({
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/t/1"}},
+        "httpMethod": "GET", "path": "/", "queryStringParameters": {},
+        "headers": {"accept": "text/html"}, "body": "", "isBase64Encoded": false
+    });
+    let with = |pointer: &str, value: Value| {
+        let mut event = base.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        event.pointer_mut(parent).unwrap()[key] = value;
+        event.to_string()
+    };
+    let cases: Vec<(String, bool)> = vec![
+        (base.to_string(), true),
+        (with("/httpMethod", "get".into()), true),
+        (with("/httpMethod", "".into()), false),
+        (with("/httpMethod", "M-SEARCH".into()), false),
+        (with("/httpMethod", Value::Null), false),
+        (with("/path", Value::Null), true),
+        (with("/path", "/caf\u{e9}".into()), true),
+        (with("/headers", Value::Null), true),
+        (
+            with(
+                "/headers",
+                json!({"Accept": "text/html", "X-Amzn-Trace-Id": "Root=1-2-3"}),
+            ),
+            true,
+        ),
+        (
+            with("/headers", json!({"accept": "a", "Accept": "b"})),
+            false,
+        ),
+        (with("/headers", json!({"accept": ["a", "b"]})), false),
+        (with("/headers", json!({"bad name": "a"})), false),
+        (with("/headers", json!({"x": "tab\there"})), true),
+        (with("/headers", json!({"x": "bell\u{7}"})), false),
+        (with("/headers", json!({"x": "del\u{7f}"})), false),
+        (with("/headers", json!({"x": "caf\u{e9} ✓"})), true),
+        (with("/headers", json!({"x": 5})), false),
+        (with("/queryStringParameters", Value::Null), false),
+        (with("/queryStringParameters", json!({"a": "1"})), true),
+        (
+            with(
+                "/multiValueHeaders",
+                json!({"accept": ["a", "b"], "Host": ["h"]}),
+            ),
+            true,
+        ),
+        (with("/multiValueHeaders", json!({"accept": []})), false),
+        (
+            with(
+                "/multiValueHeaders",
+                json!({"accept": ["a"], "ACCEPT": ["b"]}),
+            ),
+            false,
+        ),
+        (
+            with("/multiValueQueryStringParameters", json!({"a": ["1"]})),
+            true,
+        ),
+        (with("/isBase64Encoded", Value::Null), true),
+        (with("/isBase64Encoded", "true".into()), false),
+        (with("/body", Value::Null), true),
+        (with("/body", 5.into()), false),
+        (with("/requestContext", Value::Null), false),
+        (
+            with("/requestContext/elb/targetGroupArn", Value::Null),
+            true,
+        ),
+        (with("/extra", json!({"any": [1, null]})), true),
+    ];
+    for (raw, takes) in cases {
+        let plain = Event::parse_plain(&raw);
+        assert_eq!(plain.is_some(), takes, "{raw}");
+        if let Some(plain) = plain {
+            assert_eq!(plain, Event::parse_full(&raw), "{raw}");
+        }
+    }
+}
+
 #[test]
 fn multi_value_events_are_answered_in_multi_value_headers() {
     for (name, raw) in common::request_fixtures() {
@@ -339,6 +435,10 @@ proptest! {
         let (_, json) = answer(&raw);
         let status = json["statusCode"].as_u64().unwrap();
         prop_assert!([200, 404, 500, 502, 503, 504].contains(&status), "status {status}");
+        // The fast path, where it takes an event, reads it as the full parse does.
+        if let Some(plain) = alb::Event::parse_plain(&raw) {
+            prop_assert_eq!(plain, alb::Event::parse_full(&raw), "event: {}", raw);
+        }
     }
 }
 
@@ -350,4 +450,106 @@ fn fixtures() -> &'static [String] {
             .map(|(_, raw)| raw)
             .collect()
     })
+}
+
+/// The content variants the kept-response property test draws from.
+fn contents() -> Vec<Content> {
+    use maintenance_responder::content::{Retry, Text};
+    let mut texts = Content::default();
+    texts.maintenance.insert(
+        "en".into(),
+        Text {
+            title: "Upgrading <payments> & \"cards\"".into(),
+            message: "First paragraph.\n\nSecond, with 1-00000000-000000000000000000000000 in it."
+                .into(),
+        },
+    );
+    texts.status_page = Some("https://status.example.com/".into());
+    let mut until = texts.clone();
+    until.retry = Some(Retry::Until(datetime!(2026-11-22 05:30 UTC)));
+    let seconds = Content {
+        retry: Some(Retry::Seconds(90)),
+        ..Content::default()
+    };
+    // A value that holds the trace id the requests below may carry.
+    let holding = Content {
+        contact: Some("mailto:1-693ec9fb-4ef0a17b0db1b3fb480f31bc@example.com".into()),
+        ..Content::default()
+    };
+    vec![Content::default(), texts, until, seconds, holding]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 20_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A response answered from a kept rendering (`rendered::RenderedResponses`, as the Lambda
+    /// answers) is byte for byte the one the core renders afresh, whatever the trace id,
+    /// content, clock, method, headers and header mode; one table serves every case, so kept
+    /// entries are reused across requests and content changes.
+    #[test]
+    fn kept_responses_are_the_responses_the_core_renders(
+        which in 0usize..64,
+        mutations in prop::collection::vec(arb_mutation(), 0..3),
+        trace in prop_oneof![
+            Just("1-693ec9fb-4ef0a17b0db1b3fb480f31bc".to_string()),
+            Just("1-00000000-000000000000000000000000".to_string()),
+            Just("1-ffffffff-ffffffffffffffffffffffff".to_string()),
+            "1-[0-9a-f]{8}-[0-9a-f]{24}",
+            "[0-9A-Za-z=;-]{0,40}",
+        ],
+        accept in prop::sample::select(vec!["text/html", "application/json", "text/plain", "*/*", ""]),
+        language in prop::sample::select(vec!["en", "ja", "fr, ja;q=0.5", ""]),
+        method in prop::sample::select(vec!["GET", "HEAD", "POST"]),
+        content in 0usize..5,
+        seconds in 0i64..5,
+    ) {
+        use maintenance_responder::alb::Event;
+        use maintenance_responder::rendered::RenderedResponses;
+        use maintenance_responder::respond::{decide, render, select_page};
+        static SITE: std::sync::OnceLock<Site> = std::sync::OnceLock::new();
+        static CONTENTS: std::sync::OnceLock<Vec<Content>> = std::sync::OnceLock::new();
+        static KEPT: std::sync::OnceLock<RenderedResponses> = std::sync::OnceLock::new();
+        let site = SITE.get_or_init(Site::embedded);
+        let content = &CONTENTS.get_or_init(contents)[content];
+        let kept = KEPT.get_or_init(RenderedResponses::new);
+        let fixtures = fixtures();
+        let mut event: Value = serde_json::from_str(&fixtures[which % fixtures.len()]).unwrap();
+        event = mutate(event, &mutations);
+        if let Some(headers) = event.get_mut("headers").and_then(Value::as_object_mut) {
+            headers.insert("x-amzn-trace-id".into(), format!("Root={trace}").into());
+            headers.insert("accept".into(), accept.into());
+            headers.insert("accept-language".into(), language.into());
+        }
+        if let Some(headers) = event.get_mut("multiValueHeaders").and_then(Value::as_object_mut) {
+            headers.insert("x-amzn-trace-id".into(), json!([format!("Root={trace}")]));
+            headers.insert("accept".into(), json!([accept]));
+        }
+        if event.is_object() {
+            event["httpMethod"] = method.into();
+        }
+        let event = Event::parse(&event.to_string());
+        let now = NOW + time::Duration::seconds(seconds);
+        let page = select_page(&event.request, site);
+        let decision = decide(&event.request, page, content, site, now);
+        let from_table = kept.response(&decision, content, site, event.mode);
+        let fresh = alb::encode(&mut render(&decision, content, site), event.mode);
+        prop_assert_eq!(from_table, fresh);
+    }
+}
+
+/// The table does keep renderings (the property above would also pass if it never did).
+#[test]
+fn the_lambda_keeps_renderings_of_repeated_decisions() {
+    use maintenance_responder::function::Function;
+    use maintenance_responder::preview::StaticStore;
+    let function: Function<StaticStore> = Function::new(Site::embedded(), None);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
+    let first = runtime.block_on(function.handle(&raw)).get().to_string();
+    assert_eq!(function.rendered().len(), 1);
+    let second = runtime.block_on(function.handle(&raw)).get().to_string();
+    assert_eq!(first, second);
+    assert_eq!(function.rendered().len(), 1);
 }

@@ -247,7 +247,8 @@ async fn serve_answers_every_fixture_as_the_lambda_answers_the_alb() {
     for (name, raw) in common::request_fixtures() {
         let event: Value = serde_json::from_str(&raw).unwrap();
         let mode = fixture_mode(&event);
-        let alb = lambda.handle(&raw).await;
+        let alb: aws_lambda_events::alb::AlbTargetGroupResponse =
+            serde_json::from_str(lambda.handle(&raw).await.get()).unwrap();
         let map = if mode == HeaderMode::Multi {
             &alb.multi_value_headers
         } else {
@@ -723,7 +724,7 @@ async fn maintctl_serve_runs_with_nothing_configured() {
     let page = get(serve.addr, "/", &[("accept", "text/html")]).await;
     assert_eq!(page.status, 503);
     assert_eq!(page.header("retry-after"), Some("300"));
-    assert!(page.text().contains("<html lang=\"en\">"));
+    assert!(page.text().contains("<html lang='en'>"));
     let health = get(serve.addr, "/healthz", &[]).await;
     assert_eq!(health.status, 200);
     assert_eq!(health.text(), "ok\ncontent: defaults\n");

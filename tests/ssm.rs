@@ -8,6 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_lambda_events::alb::AlbTargetGroupResponse;
 use aws_sdk_ssm::types::ParameterType;
 use common::{FakeServer, Moto, sdk_config_for, unique};
 use maintenance_responder::aws::lambda_ssm_client;
@@ -266,7 +267,8 @@ async fn an_endpoint_that_never_answers_is_cut_at_the_budget_and_the_page_still_
     function.init().await;
     let init = started.elapsed();
     let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
-    let response = function.handle(&raw).await;
+    let response: AlbTargetGroupResponse =
+        serde_json::from_str(function.handle(&raw).await.get()).unwrap();
     let total = started.elapsed();
     println!(
         "hanging ssm: init took {init:?}, init + first response {total:?} (init budget {budget:?}, refresh budget 100 ms)"
@@ -388,8 +390,8 @@ async fn hostile_values_in_ssm_are_harmless_on_every_format() {
             "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/t/1"}},
             "body": "", "isBase64Encoded": false
         });
-        let response = function.handle(&event.to_string()).await;
-        let json = serde_json::to_string(&response).unwrap();
+        let json = function.handle(&event.to_string()).await.get().to_string();
+        let response: AlbTargetGroupResponse = serde_json::from_str(&json).unwrap();
         maintenance_responder::alb::check_contract(
             &json,
             maintenance_responder::alb::HeaderMode::Single,

@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{LambdaEvent, Runtime, service_fn};
 use maintenance_responder::function::{Function, FunctionSettings, site_from_env};
 use serde_json::value::RawValue;
 
@@ -33,11 +33,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     function.init().await;
     let function = &function;
     // The payload is taken raw: a typed parse failing inside the runtime would be an
-    // invocation error, which the ALB turns into a 502. `Function::handle` never fails.
-    lambda_runtime::run(service_fn(
+    // invocation error, which the ALB turns into a 502. `Function::handle_invocation` never
+    // fails. The runtime runs without `lambda_runtime::run`'s per-invocation tracing span: the
+    // request log line carries the request id itself, and the span cost every request time.
+    Runtime::new(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
-            Ok::<_, Infallible>(function.handle(event.payload.get()).await)
+            let id = &event.context.request_id;
+            Ok::<_, Infallible>(function.handle_invocation(event.payload.get(), id).await)
         },
     ))
+    .run()
     .await
 }

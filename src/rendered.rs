@@ -1,0 +1,345 @@
+//! Rendered responses, kept per decision: the Lambda answers most requests with the JSON it
+//! already rendered and encoded for the ALB, instead of rendering the same page again.
+//!
+//! A response depends on the request only through its [`Decision`], and the trace id is the one
+//! part of a decision taken from the request as it is. So an entry is the response JSON of one
+//! decision with the request's trace id at known places, and a later request with an equal
+//! decision gets a copy with its own trace id written into those places. An entry is kept only
+//! after a check at render time: rendered again with a stand-in trace id, the response must be
+//! the entry with the stand-in in exactly those places and nowhere else. A content value that
+//! happens to hold the trace id, for instance, fails the check, and that decision is rendered
+//! afresh on every request. tests/alb.rs compares kept and fresh answers over generated events.
+//!
+//! Entries are dropped when the content changes. The health route is never kept: its body
+//! reports the content's age, which changes every second.
+
+use std::sync::Mutex;
+
+use crate::alb::{self, HeaderMode};
+use crate::config::Site;
+use crate::content::Content;
+use crate::negotiate::Format;
+use crate::pages::PageKind;
+use crate::respond::{Decision, RetryAfter, render};
+
+/// Most entries kept, most recently used first; the least recently used one makes room.
+/// Decisions vary by page, format, language, method, header mode and `Retry-After` (every
+/// second with an end time), and a sandbox's traffic keeps a handful of them busy; the list
+/// is searched in order, so the busiest are found first.
+const MAX_ENTRIES: usize = 32;
+
+/// Length of a trace id root (`1-` + 8 + `-` + 24 hex digits), checked by `Request::trace_root`.
+const TRACE_ID_LEN: usize = 35;
+
+/// Stand-in trace ids for the render-time check (two, in case a request carries one of them).
+const STAND_INS: [&str; 2] = [
+    "1-00000000-000000000000000000000000",
+    "1-ffffffff-ffffffffffffffffffffffff",
+];
+
+/// Rendered responses for one site, keyed by decision and header mode.
+#[derive(Debug, Default)]
+pub struct RenderedResponses {
+    table: Mutex<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    /// The content every entry was rendered from.
+    content: Option<Content>,
+    entries: Vec<(Key, Entry)>,
+}
+
+/// A decision without the trace id's value (only whether there is one), plus the header mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    page: PageKind,
+    format: Format,
+    language: Box<str>,
+    head: bool,
+    retry: Option<RetryAfter>,
+    traced: bool,
+    mode: HeaderMode,
+}
+
+impl Key {
+    fn new(decision: &Decision<'_>, mode: HeaderMode) -> Self {
+        Self {
+            page: decision.page,
+            format: decision.format,
+            language: decision.language.into(),
+            head: decision.head,
+            retry: decision.retry.clone(),
+            traced: decision.trace_id.is_some(),
+            mode,
+        }
+    }
+
+    /// Equal to `Key::new(decision, mode)`, without building it.
+    fn matches(&self, decision: &Decision<'_>, mode: HeaderMode) -> bool {
+        self.page == decision.page
+            && self.format == decision.format
+            && *self.language == *decision.language
+            && self.head == decision.head
+            && self.retry == decision.retry
+            && self.traced == decision.trace_id.is_some()
+            && self.mode == mode
+    }
+}
+
+#[derive(Debug)]
+enum Entry {
+    /// The response JSON and the byte offsets where the trace id goes.
+    Kept { json: String, trace_at: Vec<usize> },
+    /// Failed the check: rendered afresh every time.
+    Fresh,
+}
+
+impl RenderedResponses {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The ALB response JSON for a decision: a kept copy when there is one, else rendered by
+    /// the core (and kept when it passes the check). Always the bytes the core would give:
+    /// `alb::encode(&mut render(decision, content, site), mode)`.
+    pub fn response(
+        &self,
+        decision: &Decision<'_>,
+        content: &Content,
+        site: &Site,
+        mode: HeaderMode,
+    ) -> String {
+        let fresh = || alb::encode(&mut render(decision, content, site), mode);
+        if decision.page == PageKind::Health
+            || decision.trace_id.is_some_and(|t| t.len() != TRACE_ID_LEN)
+        {
+            return fresh();
+        }
+        let known = {
+            let mut table = self.lock();
+            if !table
+                .content
+                .as_ref()
+                .is_some_and(|c| same_texts(c, content))
+            {
+                table.entries.clear();
+                table.content = Some(content.clone());
+            }
+            let found = table
+                .entries
+                .iter()
+                .position(|(key, _)| key.matches(decision, mode));
+            if let Some(at) = found {
+                table.entries[..=at].rotate_right(1);
+            }
+            match found.map(|_| &table.entries[0].1) {
+                Some(Entry::Kept { json, trace_at }) => {
+                    let mut out = json.clone();
+                    if let Some(trace_id) = decision.trace_id {
+                        for &at in trace_at {
+                            out.replace_range(at..at + TRACE_ID_LEN, trace_id);
+                        }
+                    }
+                    return out;
+                }
+                Some(Entry::Fresh) => true,
+                None => false,
+            }
+        };
+        let json = fresh();
+        if known {
+            return json;
+        }
+        let entry = match decision.trace_id {
+            None => Entry::Kept {
+                json: json.clone(),
+                trace_at: Vec::new(),
+            },
+            Some(trace_id) => check_trace_places(&json, trace_id, decision, content, site, mode),
+        };
+        let mut table = self.lock();
+        if table
+            .content
+            .as_ref()
+            .is_some_and(|c| same_texts(c, content))
+        {
+            // Another request may have filled it meanwhile (the preview server is threaded).
+            table
+                .entries
+                .retain(|(key, _)| !key.matches(decision, mode));
+            table.entries.truncate(MAX_ENTRIES - 1);
+            table.entries.insert(0, (Key::new(decision, mode), entry));
+        }
+        json
+    }
+
+    /// Number of kept entries (for tests and the bench).
+    pub fn len(&self) -> usize {
+        self.lock()
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Kept { .. }))
+            .count()
+    }
+
+    /// Whether no entry is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        // A panic while holding the lock leaves only a cache behind; keep using it.
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Renders the decision again with a stand-in trace id and keeps `json` only if the two
+/// differ in exactly the places where `json` holds the trace id.
+fn check_trace_places(
+    json: &str,
+    trace_id: &str,
+    decision: &Decision<'_>,
+    content: &Content,
+    site: &Site,
+    mode: HeaderMode,
+) -> Entry {
+    let Some(stand_in) = STAND_INS.into_iter().find(|s| *s != trace_id) else {
+        return Entry::Fresh;
+    };
+    let other = Decision {
+        trace_id: Some(stand_in),
+        ..decision.clone()
+    };
+    let with_stand_in = alb::encode(&mut render(&other, content, site), mode);
+    let trace_at: Vec<usize> = json.match_indices(trace_id).map(|(at, _)| at).collect();
+    let mut expected = json.to_string();
+    for &at in &trace_at {
+        expected.replace_range(at..at + TRACE_ID_LEN, stand_in);
+    }
+    if expected == with_stand_in && with_stand_in.matches(stand_in).count() == trace_at.len() {
+        Entry::Kept {
+            json: json.to_string(),
+            trace_at,
+        }
+    } else {
+        Entry::Fresh
+    }
+}
+
+/// Equal content for rendering: everything but the state (where it came from and its age,
+/// which only the health route shows).
+fn same_texts(a: &Content, b: &Content) -> bool {
+    let Content {
+        maintenance,
+        retry,
+        status_page,
+        contact,
+        state: _,
+    } = a;
+    *maintenance == b.maintenance
+        && *retry == b.retry
+        && *status_page == b.status_page
+        && *contact == b.contact
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Request;
+    use crate::respond::decide;
+    use time::macros::datetime;
+
+    const TRACE: &str = "1-693ec9fb-4ef0a17b0db1b3fb480f31bc";
+
+    fn request(trace: &str) -> Request {
+        Request::get("/")
+            .with_header("Accept", "text/html")
+            .with_header("X-Amzn-Trace-Id", &format!("Root={trace}"))
+    }
+
+    fn answer(rendered: &RenderedResponses, req: &Request, content: &Content) -> (String, String) {
+        let site = Site::embedded();
+        let now = datetime!(2026-11-22 04:00 UTC);
+        let decision = decide(req, PageKind::Maintenance, content, &site, now);
+        let kept = rendered.response(&decision, content, &site, HeaderMode::Single);
+        let fresh = alb::encode(&mut render(&decision, content, &site), HeaderMode::Single);
+        (kept, fresh)
+    }
+
+    #[test]
+    fn a_kept_response_carries_each_requests_own_trace_id() {
+        let rendered = RenderedResponses::new();
+        let content = Content::default();
+        let (first, fresh) = answer(&rendered, &request(TRACE), &content);
+        assert_eq!(first, fresh);
+        assert_eq!(rendered.len(), 1);
+        let other = "1-5759e988-bd862e3fe1be46a994272793";
+        let (second, fresh) = answer(&rendered, &request(other), &content);
+        assert_eq!(second, fresh);
+        assert!(second.contains(other) && !second.contains(TRACE));
+        assert_eq!(rendered.len(), 1, "answered from the kept entry");
+    }
+
+    #[test]
+    fn content_holding_the_trace_id_is_rendered_afresh() {
+        let rendered = RenderedResponses::new();
+        let content = Content {
+            contact: Some(format!("mailto:{TRACE}@example.com")),
+            ..Content::default()
+        };
+        let (first, fresh) = answer(&rendered, &request(TRACE), &content);
+        assert_eq!(first, fresh);
+        assert_eq!(rendered.len(), 0, "the check refused to keep it");
+        let other = "1-5759e988-bd862e3fe1be46a994272793";
+        let (second, fresh) = answer(&rendered, &request(other), &content);
+        assert_eq!(second, fresh);
+        assert!(second.contains(TRACE), "the content's text is left alone");
+    }
+
+    #[test]
+    fn the_table_keeps_the_most_recently_used_entries_and_no_more() {
+        let rendered = RenderedResponses::new();
+        let mut content = Content::default();
+        for seconds in 0..(MAX_ENTRIES as u64 + 8) {
+            content.retry = Some(crate::content::Retry::Seconds(120 + seconds));
+            // Each value is new content, which drops the entries kept for the one before.
+            let (kept, fresh) = answer(&rendered, &request(TRACE), &content);
+            assert_eq!(kept, fresh);
+        }
+        assert_eq!(rendered.len(), 1, "a content change drops every entry");
+        let site = Site::embedded();
+        let req = request(TRACE);
+        let content = Content::default();
+        for seconds in 0..(MAX_ENTRIES as i64 + 8) {
+            let now = datetime!(2026-11-22 04:00 UTC) + time::Duration::seconds(seconds);
+            let mut decision = decide(&req, PageKind::Maintenance, &content, &site, now);
+            decision.retry = Some(crate::respond::retry_after(
+                Some(crate::content::Retry::Until(
+                    datetime!(2026-11-22 05:00 UTC),
+                )),
+                &site,
+                now,
+            ));
+            let kept = rendered.response(&decision, &content, &site, HeaderMode::Single);
+            let fresh = alb::encode(&mut render(&decision, &content, &site), HeaderMode::Single);
+            assert_eq!(kept, fresh);
+        }
+        assert_eq!(rendered.len(), MAX_ENTRIES);
+    }
+
+    #[test]
+    fn new_content_drops_the_kept_entries() {
+        let rendered = RenderedResponses::new();
+        let (before, _) = answer(&rendered, &request(TRACE), &Content::default());
+        let content = Content {
+            status_page: Some("https://status.example.com/".into()),
+            ..Content::default()
+        };
+        let (after, fresh) = answer(&rendered, &request(TRACE), &content);
+        assert_eq!(after, fresh);
+        assert_ne!(before, after);
+        assert!(after.contains("status.example.com"));
+    }
+}
