@@ -349,7 +349,8 @@ fn vm(pid: u32, field: &str) -> u64 {
 }
 
 fn title_of(body: &str) -> Option<&str> {
-    let start = body.find("<h1 id=\"title\">")? + "<h1 id=\"title\">".len();
+    const OPEN: &str = "<h1 id='title'>";
+    let start = body.find(OPEN)? + OPEN.len();
     let len = body[start..].find("</h1>")?;
     Some(&body[start..start + len])
 }
