@@ -98,15 +98,55 @@ async fn the_binary_answers_every_fixture_and_odd_events_and_logs_one_json_line_
                 "language",
                 "trace_id",
                 "duration_us",
+                "request_id",
             ] {
                 assert!(
                     !entry["fields"][field].is_null(),
                     "{field} missing in {line}"
                 );
             }
+            assert!(
+                entry["fields"]["request_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("req-")),
+                "the invocation's request id in {line}"
+            );
             served += 1;
         }
     }
+}
+
+/// With the level at `warn` the per-request lines go, the problems stay.
+#[tokio::test]
+async fn the_log_level_setting_drops_the_request_lines_and_keeps_the_problems() {
+    let api = RuntimeApi::start().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_maintenance-responder"))
+        .env_clear()
+        .envs(api.env())
+        .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
+        .env("MAINTENANCE_CONFIG", "default_page = \"teapot\"")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start maintenance-responder");
+    let mut logs = BufReader::new(child.stdout.take().unwrap()).lines();
+    let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
+    for _ in 0..3 {
+        assert_eq!(response(api.invoke(&raw).await)["statusCode"], 503);
+    }
+    child.kill().await.unwrap();
+    let mut lines = Vec::new();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(2), logs.next_line()).await
+    {
+        lines.push(line);
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("configuration problem")),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("\"served\"")), "{lines:?}");
 }
 
 #[tokio::test]
