@@ -596,6 +596,10 @@ fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
+fn us_tenths(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
 /// Nearest-rank percentile of sorted samples.
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -758,8 +762,8 @@ fn report(
             out,
             "- {} warm ≤ 1.1 × hello-world (p50): {} (worse of the two configurations) vs limit {}",
             verdict(worst <= limit),
-            us(worst),
-            us(limit)
+            us_tenths(worst),
+            us_tenths(limit)
         );
     }
     let rss = results[defaults]
