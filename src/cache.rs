@@ -107,8 +107,8 @@ impl<S: ParameterStore> ContentCache<S> {
     /// Content for a request: fresh from the cache inside the window; otherwise one refresh
     /// attempt within the refresh budget (unless backing off), then the best content there is.
     pub async fn get(&self, now: Instant) -> (Content, Option<Refresh>) {
-        let (_, refresh) = self.get_shared(now).await;
-        let state = self.state.lock().await;
+        let mut state = self.state.lock().await;
+        let refresh = self.refresh_if_due(&mut state, now).await;
         (Self::snapshot(&state, now, self.settings.ttl), refresh)
     }
 
@@ -117,20 +117,21 @@ impl<S: ParameterStore> ContentCache<S> {
     /// state now (the health route shows it; no page does).
     pub async fn get_shared(&self, now: Instant) -> (Arc<Content>, Option<Refresh>) {
         let mut state = self.state.lock().await;
-        let due = state.next_attempt.is_none_or(|at| now >= at);
-        let refresh = if due {
-            Some(
-                self.attempt(&mut state, now, self.settings.refresh_budget)
-                    .await,
-            )
-        } else {
-            None
-        };
+        let refresh = self.refresh_if_due(&mut state, now).await;
         let content = match &state.last_good {
             Some((content, _)) => Arc::clone(content),
             None => Arc::new(Content::default()),
         };
         (content, refresh)
+    }
+
+    /// One refresh attempt within the refresh budget, when the window (or back-off) is over.
+    async fn refresh_if_due(&self, state: &mut State, now: Instant) -> Option<Refresh> {
+        let due = state.next_attempt.is_none_or(|at| now >= at);
+        if !due {
+            return None;
+        }
+        Some(self.attempt(state, now, self.settings.refresh_budget).await)
     }
 
     /// Content without any fetch: for the health route, which must never wait on SSM.
