@@ -68,6 +68,8 @@ pub struct ContentCache<S> {
     settings: CacheSettings,
     state: Mutex<State>,
     calls: AtomicU64,
+    /// Handed out while nothing was ever fetched (shared, like fetched content).
+    empty: Arc<Content>,
 }
 
 impl<S: ParameterStore> ContentCache<S> {
@@ -84,6 +86,7 @@ impl<S: ParameterStore> ContentCache<S> {
                 failures: 0,
             }),
             calls: AtomicU64::new(0),
+            empty: Arc::new(Content::default()),
         }
     }
 
@@ -120,7 +123,7 @@ impl<S: ParameterStore> ContentCache<S> {
         let refresh = self.refresh_if_due(&mut state, now).await;
         let content = match &state.last_good {
             Some((content, _)) => Arc::clone(content),
-            None => Arc::new(Content::default()),
+            None => Arc::clone(&self.empty),
         };
         (content, refresh)
     }

@@ -13,7 +13,7 @@
 //! Entries are dropped when the content changes. The health route is never kept: its body
 //! reports the content's age, which changes every second.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::alb::{self, HeaderMode};
 use crate::config::Site;
@@ -46,7 +46,7 @@ pub struct RenderedResponses {
 #[derive(Debug, Default)]
 struct Table {
     /// The content every entry was rendered from.
-    content: Option<Content>,
+    content: Option<Arc<Content>>,
     entries: Vec<(Key, Entry)>,
 }
 
@@ -104,10 +104,13 @@ impl RenderedResponses {
     /// The ALB response JSON for a decision: a kept copy when there is one, else rendered by
     /// the core (and kept when it passes the check). Always the bytes the core would give:
     /// `alb::encode(&mut render(decision, content, site), mode)`.
+    ///
+    /// `content` is shared: the Lambda hands the same `Arc` until the content changes, and the
+    /// table recognizes it by pointer before comparing texts.
     pub fn response(
         &self,
         decision: &Decision<'_>,
-        content: &Content,
+        content: &Arc<Content>,
         site: &Site,
         mode: HeaderMode,
     ) -> String {
@@ -119,13 +122,15 @@ impl RenderedResponses {
         }
         let known = {
             let mut table = self.lock();
-            if !table
-                .content
-                .as_ref()
-                .is_some_and(|c| same_texts(c, content))
-            {
-                table.entries.clear();
-                table.content = Some(content.clone());
+            match &table.content {
+                Some(kept) if Arc::ptr_eq(kept, content) => {}
+                Some(kept) if same_texts(kept, content) => {
+                    table.content = Some(Arc::clone(content))
+                }
+                _ => {
+                    table.entries.clear();
+                    table.content = Some(Arc::clone(content));
+                }
             }
             let found = table
                 .entries
@@ -163,7 +168,7 @@ impl RenderedResponses {
         if table
             .content
             .as_ref()
-            .is_some_and(|c| same_texts(c, content))
+            .is_some_and(|c| Arc::ptr_eq(c, content) || same_texts(c, content))
         {
             // Another request may have filled it meanwhile (the preview server is threaded).
             table
@@ -263,7 +268,9 @@ mod tests {
         let site = Site::embedded();
         let now = datetime!(2026-11-22 04:00 UTC);
         let decision = decide(req, PageKind::Maintenance, content, &site, now);
-        let kept = rendered.response(&decision, content, &site, HeaderMode::Single);
+        // A new Arc each time: equal texts must be recognized without the pointer.
+        let shared = Arc::new(content.clone());
+        let kept = rendered.response(&decision, &shared, &site, HeaderMode::Single);
         let fresh = alb::encode(&mut render(&decision, content, &site), HeaderMode::Single);
         (kept, fresh)
     }
@@ -311,7 +318,7 @@ mod tests {
         assert_eq!(rendered.len(), 1, "a content change drops every entry");
         let site = Site::embedded();
         let req = request(TRACE);
-        let content = Content::default();
+        let content = Arc::new(Content::default());
         for seconds in 0..(MAX_ENTRIES as i64 + 8) {
             let now = datetime!(2026-11-22 04:00 UTC) + time::Duration::seconds(seconds);
             let mut decision = decide(&req, PageKind::Maintenance, &content, &site, now);

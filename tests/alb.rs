@@ -507,10 +507,10 @@ proptest! {
         use maintenance_responder::rendered::RenderedResponses;
         use maintenance_responder::respond::{decide, render, select_page};
         static SITE: std::sync::OnceLock<Site> = std::sync::OnceLock::new();
-        static CONTENTS: std::sync::OnceLock<Vec<Content>> = std::sync::OnceLock::new();
+        static CONTENTS: std::sync::OnceLock<Vec<std::sync::Arc<Content>>> = std::sync::OnceLock::new();
         static KEPT: std::sync::OnceLock<RenderedResponses> = std::sync::OnceLock::new();
         let site = SITE.get_or_init(Site::embedded);
-        let content = &CONTENTS.get_or_init(contents)[content];
+        let content = &CONTENTS.get_or_init(|| contents().into_iter().map(std::sync::Arc::new).collect())[content];
         let kept = KEPT.get_or_init(RenderedResponses::new);
         let fixtures = fixtures();
         let mut event: Value = serde_json::from_str(&fixtures[which % fixtures.len()]).unwrap();
