@@ -50,19 +50,27 @@ impl Response {
 /// The `Retry-After` decision for a 503.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RetryAfter {
-    /// Header value: delay-seconds or an IMF-fixdate.
-    pub header: String,
     /// The delay in seconds (never negative).
     pub seconds: u64,
     /// The end time, when the content gives one that is still ahead.
     pub expected_back: Option<OffsetDateTime>,
 }
 
+impl RetryAfter {
+    /// The header value: the end time as an IMF-fixdate when there is one, else the seconds.
+    /// Formatted when a response is rendered, not at each decision.
+    pub fn header(&self) -> String {
+        match self.expected_back {
+            Some(until) => http_date(until),
+            None => self.seconds.to_string(),
+        }
+    }
+}
+
 /// Decides `Retry-After`: seconds as given; an end time still ahead as an HTTP-date; an end
 /// time already past, or no value at all, as the configured delays.
 pub fn retry_after(retry: Option<Retry>, site: &Site, now: OffsetDateTime) -> RetryAfter {
     let seconds_only = |seconds: u64| RetryAfter {
-        header: seconds.to_string(),
         seconds,
         expected_back: None,
     };
@@ -74,7 +82,6 @@ pub fn retry_after(retry: Option<Retry>, site: &Site, now: OffsetDateTime) -> Re
             let seconds = u64::try_from(delta.whole_seconds()).unwrap_or(0)
                 + u64::from(delta.subsec_nanoseconds() > 0);
             RetryAfter {
-                header: http_date(until),
                 seconds,
                 expected_back: Some(until),
             }
@@ -236,7 +243,7 @@ pub fn render(decision: &Decision<'_>, content: &Content, site: &Site) -> Respon
             };
             let (retry_seconds, expected_back, retry_hint) = match retry {
                 Some(retry) => {
-                    headers.push(("Retry-After", retry.header.clone()));
+                    headers.push(("Retry-After", retry.header()));
                     // With an end time the page shows it; a countdown beside it would only repeat it.
                     let hint = if retry.expected_back.is_some() {
                         None
@@ -439,7 +446,7 @@ mod tests {
         ];
         for (retry, header, seconds, has_end) in cases {
             let got = retry_after(*retry, &site, NOW);
-            assert_eq!(got.header, *header, "{retry:?}");
+            assert_eq!(got.header(), *header, "{retry:?}");
             assert_eq!(got.seconds, *seconds, "{retry:?}");
             assert_eq!(got.expected_back.is_some(), *has_end, "{retry:?}");
         }
