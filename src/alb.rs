@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use crate::config::Site;
 use crate::content::Content;
 use crate::pages::reason_phrase;
-use crate::request::Request;
+use crate::request::{Request, is_read};
 use crate::respond::{Response, respond};
 
 mod plain;
@@ -131,10 +131,12 @@ impl Event {
         let mut headers = Vec::with_capacity(typed.headers.len() + typed.multi_value_headers.len());
         for map in [&typed.headers, &typed.multi_value_headers] {
             for (name, value) in map.iter().take(MAX_HEADERS) {
-                headers.push((
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                ));
+                if is_read(name.as_str()) {
+                    headers.push((
+                        name.as_str().to_string(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    ));
+                }
             }
         }
         Self {
@@ -155,14 +157,14 @@ impl Event {
         let single = value.get("headers").and_then(Value::as_object);
         let multi = value.get("multiValueHeaders").and_then(Value::as_object);
         if let Some(map) = single {
-            for (name, v) in map.iter().take(MAX_HEADERS) {
+            for (name, v) in map.iter().take(MAX_HEADERS).filter(|(n, _)| is_read(n)) {
                 if let Some(v) = v.as_str() {
                     headers.push((name.to_ascii_lowercase(), v.to_string()));
                 }
             }
         }
         if let Some(map) = multi {
-            for (name, values) in map.iter().take(MAX_HEADERS) {
+            for (name, values) in map.iter().take(MAX_HEADERS).filter(|(n, _)| is_read(n)) {
                 let values = values.as_array().map(Vec::as_slice).unwrap_or_default();
                 for v in values.iter().filter_map(Value::as_str).take(MAX_HEADERS) {
                     headers.push((name.to_ascii_lowercase(), v.to_string()));

@@ -3,6 +3,14 @@
 
 use std::borrow::Cow;
 
+/// The header fields the core reads; reading an event keeps only these (see [`is_read`]).
+pub const READ_HEADERS: [&str; 4] = ["accept", "accept-language", "user-agent", "x-amzn-trace-id"];
+
+/// Whether the core reads a header field (names compared case-insensitively).
+pub fn is_read(name: &str) -> bool {
+    READ_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
 /// An incoming request, reduced to what page selection and negotiation need.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
@@ -10,7 +18,8 @@ pub struct Request {
     pub method: String,
     /// Path without query string (`/`).
     pub path: String,
-    /// Headers, names in lower case, in arrival order; repeated names keep every value.
+    /// Headers, names in lower case, in arrival order; repeated names keep every value. Read
+    /// from an event, only the ones the core reads ([`READ_HEADERS`]) are kept.
     pub headers: Vec<(String, String)>,
     /// ARN of the target group that invoked the function, if the event says.
     pub target_group_arn: Option<String>,

@@ -154,6 +154,35 @@ fn the_fast_path_agrees_with_the_typed_parse_at_its_edges() {
     }
 }
 
+/// Reading an event keeps the header fields the core reads and no other, on every path.
+#[test]
+fn only_the_headers_the_core_reads_are_kept() {
+    use maintenance_responder::alb::Event;
+    use maintenance_responder::request::READ_HEADERS;
+    for (name, raw) in common::request_fixtures() {
+        for event in [Event::parse(&raw), Event::parse_full(&raw)] {
+            for (header, _) in &event.request.headers {
+                assert!(READ_HEADERS.contains(&header.as_str()), "{name}: {header}");
+            }
+        }
+    }
+    let raw = json!({
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/t/1"}},
+        "httpMethod": "GET", "path": "/",
+        "headers": {"X-Forwarded-For": "192.0.2.1", "Accept": "text/html", "cookie": "a=b", "user-agent": "curl/8"},
+    })
+    .to_string();
+    let event = Event::parse(&raw);
+    assert_eq!(
+        event.request.headers,
+        vec![
+            ("accept".to_string(), "text/html".to_string()),
+            ("user-agent".to_string(), "curl/8".to_string()),
+        ]
+    );
+    assert_eq!(event.mode, HeaderMode::Single);
+}
+
 #[test]
 fn multi_value_events_are_answered_in_multi_value_headers() {
     for (name, raw) in common::request_fixtures() {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Event, HeaderMode, MAX_HEADERS, ParseKind, clean_path};
-use crate::request::Request;
+use crate::request::{READ_HEADERS, Request, is_read};
 
 /// Reads a plain ALB event, or `None` when the event needs the full parse.
 pub(super) fn parse(raw: &str) -> Option<Event> {
@@ -30,16 +30,26 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
     {
         return None;
     }
-    let mut headers: Vec<(String, String)> =
-        Vec::with_capacity(single.len() + multi.iter().map(|(_, v)| v.len()).sum::<usize>());
+    // Every name and value is checked as the typed parse would; only the ones the core reads
+    // are kept.
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(READ_HEADERS.len());
     for (name, value) in &single {
-        headers.push((header_name(&name.0)?, header_value(&value.0)?));
+        if !valid_name(&name.0) || !valid_value(&value.0) {
+            return None;
+        }
+        if is_read(&name.0) {
+            headers.push((name.0.to_ascii_lowercase(), value.0.to_string()));
+        }
     }
-    let first_multi = headers.len();
+    let mut multi_values = 0;
     for (name, values) in &multi {
-        let name = header_name(&name.0)?;
-        for value in values {
-            headers.push((name.clone(), header_value(&value.0)?));
+        if !valid_name(&name.0) || !values.iter().all(|v| valid_value(&v.0)) {
+            return None;
+        }
+        multi_values += values.len();
+        if is_read(&name.0) {
+            let name = name.0.to_ascii_lowercase();
+            headers.extend(values.iter().map(|v| (name.clone(), v.0.to_string())));
         }
     }
     // A repeated name (in either map, in any case) is merged by the typed parse; leave it to it.
@@ -56,8 +66,8 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
         }
         seen.push(name);
     }
-    let is_multi = first_multi < headers.len() || event.multi_value_query_string_parameters.0 > 0;
-    let is_single = first_multi > 0 || event.query_string_parameters.0 > 0;
+    let is_multi = multi_values > 0 || event.multi_value_query_string_parameters.0 > 0;
+    let is_single = !single.is_empty() || event.query_string_parameters.0 > 0;
     let mode = match (is_single, is_multi) {
         (true, false) => HeaderMode::Single,
         (false, true) => HeaderMode::Multi,
@@ -79,20 +89,18 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
     })
 }
 
-/// A header name as `http::HeaderName::from_bytes` accepts and normalizes it: token characters,
-/// lower-cased.
-fn header_name(name: &str) -> Option<String> {
+/// A header name as `http::HeaderName::from_bytes` accepts it (it lower-cases it): token
+/// characters.
+fn valid_name(name: &str) -> bool {
     let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    (!name.is_empty() && name.len() <= 1024 && name.bytes().all(token))
-        .then(|| name.to_ascii_lowercase())
+    !name.is_empty() && name.len() <= 1024 && name.bytes().all(token)
 }
 
 /// A header value as `http::HeaderValue::from_str` accepts it: no control characters but tab.
-fn header_value(value: &str) -> Option<String> {
+fn valid_value(value: &str) -> bool {
     value
         .bytes()
         .all(|b| (b >= 0x20 && b != 0x7f) || b == b'\t')
-        .then(|| value.to_string())
 }
 
 #[derive(Deserialize)]
