@@ -37,6 +37,15 @@ pub enum HeaderMode {
 }
 
 impl HeaderMode {
+    /// The mode an event tells by which maps it fills: one of them, or it does not tell.
+    fn from_maps(single: bool, multi: bool) -> Self {
+        match (single, multi) {
+            (true, false) => Self::Single,
+            (false, true) => Self::Multi,
+            _ => Self::Unknown,
+        }
+    }
+
     /// Name for logs.
     pub fn name(self) -> &'static str {
         match self {
@@ -123,11 +132,7 @@ impl Event {
         let multi = !typed.multi_value_headers.is_empty()
             || !typed.multi_value_query_string_parameters.is_empty();
         let single = !typed.headers.is_empty() || !typed.query_string_parameters.is_empty();
-        let mode = match (single, multi) {
-            (true, false) => HeaderMode::Single,
-            (false, true) => HeaderMode::Multi,
-            _ => HeaderMode::Unknown,
-        };
+        let mode = HeaderMode::from_maps(single, multi);
         let mut headers = Vec::with_capacity(typed.headers.len() + typed.multi_value_headers.len());
         for map in [&typed.headers, &typed.multi_value_headers] {
             for (name, value) in map.iter().take(MAX_HEADERS) {
@@ -171,11 +176,7 @@ impl Event {
                 }
             }
         }
-        let mode = match (single.is_some(), multi.is_some()) {
-            (true, false) => HeaderMode::Single,
-            (false, true) => HeaderMode::Multi,
-            _ => HeaderMode::Unknown,
-        };
+        let mode = HeaderMode::from_maps(single.is_some(), multi.is_some());
         let method = text(value.get("httpMethod"))
             .filter(|m| {
                 !m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphabetic())

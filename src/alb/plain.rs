@@ -3,7 +3,7 @@
 //!
 //! It accepts only events whose reading is beyond doubt: every field the typed
 //! `aws_lambda_events` parse reads has exactly the JSON type that parse expects, header names
-//! and values are ones `http` accepts, no header name repeats, and no map is over
+//! and values are ones `http` accepts, no header name repeats within a map, and no map is over
 //! [`MAX_HEADERS`]. Anything else returns `None`, and the typed parse (then the lenient walk)
 //! reads the event as before. Where it accepts, the result is the typed parse's, field for field:
 //! tests/alb.rs checks that over generated and mutated events.
@@ -26,8 +26,12 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
     }
     let single = event.headers.map(|h| h.0).unwrap_or_default();
     let multi = event.multi_value_headers.map(|h| h.0).unwrap_or_default();
-    if single.len() > MAX_HEADERS || multi.iter().map(|(_, v)| v.len()).sum::<usize>() > MAX_HEADERS
-    {
+    let multi_values: usize = multi.iter().map(|(_, v)| v.0.len()).sum();
+    if single.len() > MAX_HEADERS || multi_values > MAX_HEADERS {
+        return None;
+    }
+    // A repeated name (within a map, in any case) is merged by the typed parse; leave it to it.
+    if repeats(single.iter().map(|(n, _)| &*n.0)) || repeats(multi.iter().map(|(n, _)| &*n.0)) {
         return None;
     }
     // Every name and value is checked as the typed parse would; only the ones the core reads
@@ -41,38 +45,19 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
             headers.push((name.0.to_ascii_lowercase(), value.0.to_string()));
         }
     }
-    let mut multi_values = 0;
-    for (name, values) in &multi {
+    for (name, Strings(values)) in &multi {
         if !valid_name(&name.0) || !values.iter().all(|v| valid_value(&v.0)) {
             return None;
         }
-        multi_values += values.len();
         if is_read(&name.0) {
             let name = name.0.to_ascii_lowercase();
             headers.extend(values.iter().map(|v| (name.clone(), v.0.to_string())));
         }
     }
-    // A repeated name (in either map, in any case) is merged by the typed parse; leave it to it.
-    let names = single
-        .iter()
-        .map(|(n, _)| &n.0)
-        .chain(multi.iter().map(|(n, _)| &n.0));
-    let mut seen: Vec<&str> = Vec::with_capacity(single.len() + multi.len());
-    for (i, name) in names.enumerate() {
-        let in_single = i < single.len();
-        let group = &seen[if in_single { 0 } else { single.len() }..];
-        if group.iter().any(|s| s.eq_ignore_ascii_case(name)) {
-            return None;
-        }
-        seen.push(name);
-    }
-    let is_multi = multi_values > 0 || event.multi_value_query_string_parameters.0 > 0;
-    let is_single = !single.is_empty() || event.query_string_parameters.0 > 0;
-    let mode = match (is_single, is_multi) {
-        (true, false) => HeaderMode::Single,
-        (false, true) => HeaderMode::Multi,
-        _ => HeaderMode::Unknown,
-    };
+    let mode = HeaderMode::from_maps(
+        !single.is_empty() || event.query_string_parameters.0 > 0,
+        multi_values > 0 || event.multi_value_query_string_parameters.0 > 0,
+    );
     Some(Event {
         request: Request {
             method: method.to_ascii_uppercase(),
@@ -87,6 +72,18 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
         mode,
         parse: ParseKind::Typed,
     })
+}
+
+/// Whether a name comes twice, compared case-insensitively (maps are small: a pairwise look).
+fn repeats<'a>(names: impl Iterator<Item = &'a str>) -> bool {
+    let mut seen: Vec<&str> = Vec::new();
+    for name in names {
+        if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            return true;
+        }
+        seen.push(name);
+    }
+    false
 }
 
 /// A header name as `http::HeaderName::from_bytes` accepts it (it lower-cases it): token
@@ -115,9 +112,9 @@ struct PlainEvent<'a> {
     #[serde(default)]
     multi_value_query_string_parameters: QueryCount<true>,
     #[serde(default, borrow)]
-    headers: Option<Headers<'a>>,
+    headers: Option<Entries<'a, Text<'a>>>,
     #[serde(default, borrow)]
-    multi_value_headers: Option<MultiHeaders<'a>>,
+    multi_value_headers: Option<Entries<'a, Strings<'a>>>,
     #[serde(borrow)]
     request_context: Context<'a>,
     #[serde(default)]
@@ -182,51 +179,27 @@ impl<'de> Deserialize<'de> for AnyText {
     }
 }
 
-/// `headers`: an object of strings, in order.
-struct Headers<'a>(Vec<(Text<'a>, Text<'a>)>);
+/// A JSON object's entries in order: `headers` (string values) and `multiValueHeaders`
+/// (non-empty arrays of strings).
+struct Entries<'a, V>(Vec<(Text<'a>, V)>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
+impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Entries<'a, V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Headers<'de>;
+        struct Visit<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Visit<V> {
+            type Value = Entries<'de, V>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of strings")
+                f.write_str("an object")
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let mut out = Vec::with_capacity(16);
                 while let Some(entry) = map.next_entry()? {
                     out.push(entry);
                 }
-                Ok(Headers(out))
+                Ok(Entries(out))
             }
         }
-        d.deserialize_map(V)
-    }
-}
-
-/// `multiValueHeaders`: an object of arrays of strings, in order.
-struct MultiHeaders<'a>(Vec<(Text<'a>, Vec<Text<'a>>)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for MultiHeaders<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MultiHeaders<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of arrays of strings")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut out = Vec::with_capacity(16);
-                while let Some((name, Strings(values))) =
-                    map.next_entry::<Text<'de>, Strings<'de>>()?
-                {
-                    out.push((name, values));
-                }
-                Ok(MultiHeaders(out))
-            }
-        }
-        d.deserialize_map(V)
+        d.deserialize_map(Visit(std::marker::PhantomData))
     }
 }
 
