@@ -122,15 +122,15 @@ impl RenderedResponses {
         }
         let known = {
             let mut table = self.lock();
-            match &table.content {
-                Some(kept) if Arc::ptr_eq(kept, content) => {}
-                Some(kept) if same_texts(kept, content) => {
-                    table.content = Some(Arc::clone(content))
-                }
-                _ => {
+            let same_arc = table
+                .content
+                .as_ref()
+                .is_some_and(|k| Arc::ptr_eq(k, content));
+            if !same_arc {
+                if !table.rendered_from(content) {
                     table.entries.clear();
-                    table.content = Some(Arc::clone(content));
                 }
+                table.content = Some(Arc::clone(content));
             }
             let found = table
                 .entries
@@ -141,13 +141,7 @@ impl RenderedResponses {
             }
             match found.map(|_| &table.entries[0].1) {
                 Some(Entry::Kept { json, trace_at }) => {
-                    let mut out = json.clone();
-                    if let Some(trace_id) = decision.trace_id {
-                        for &at in trace_at {
-                            out.replace_range(at..at + TRACE_ID_LEN, trace_id);
-                        }
-                    }
-                    return out;
+                    return with_trace_id(json, trace_at, decision.trace_id.unwrap_or(""));
                 }
                 Some(Entry::Fresh) => true,
                 None => false,
@@ -165,11 +159,7 @@ impl RenderedResponses {
             Some(trace_id) => check_trace_places(&json, trace_id, decision, content, site, mode),
         };
         let mut table = self.lock();
-        if table
-            .content
-            .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(c, content) || same_texts(c, content))
-        {
+        if table.rendered_from(content) {
             // Another request may have filled it meanwhile (the preview server is threaded).
             table
                 .entries
@@ -200,6 +190,25 @@ impl RenderedResponses {
     }
 }
 
+/// `json` with `trace_id` written at each offset (every place holds a trace id of the same
+/// length; no places, as for a request without one, is a plain copy).
+fn with_trace_id(json: &str, trace_at: &[usize], trace_id: &str) -> String {
+    let mut out = json.to_string();
+    for &at in trace_at {
+        out.replace_range(at..at + TRACE_ID_LEN, trace_id);
+    }
+    out
+}
+
+impl Table {
+    /// Whether the entries were rendered from this content: the same `Arc`, or equal texts.
+    fn rendered_from(&self, content: &Arc<Content>) -> bool {
+        self.content
+            .as_ref()
+            .is_some_and(|kept| Arc::ptr_eq(kept, content) || same_texts(kept, content))
+    }
+}
+
 /// Renders the decision again with a stand-in trace id and keeps `json` only if the two
 /// differ in exactly the places where `json` holds the trace id.
 fn check_trace_places(
@@ -219,11 +228,9 @@ fn check_trace_places(
     };
     let with_stand_in = alb::encode(&mut render(&other, content, site), mode);
     let trace_at: Vec<usize> = json.match_indices(trace_id).map(|(at, _)| at).collect();
-    let mut expected = json.to_string();
-    for &at in &trace_at {
-        expected.replace_range(at..at + TRACE_ID_LEN, stand_in);
-    }
-    if expected == with_stand_in && with_stand_in.matches(stand_in).count() == trace_at.len() {
+    if with_trace_id(json, &trace_at, stand_in) == with_stand_in
+        && with_stand_in.matches(stand_in).count() == trace_at.len()
+    {
         Entry::Kept {
             json: json.to_string(),
             trace_at,
