@@ -35,6 +35,8 @@ use runtime_api::{Answer, RuntimeApi};
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Where the responder's page is written for the same-page hello-world (below `ROOT`).
+const PAGE_FILE: &str = "target/bench-responder-page.json";
 const PREFIX: &str = "/maintenance/bench";
 const SSM_TITLE: &str = "Upgrading payments (bench)";
 /// The responder's (and the peer's) default English title, HTML-escaped.
@@ -194,7 +196,7 @@ async fn run(knobs: &Knobs) -> Result<(), String> {
     }
     // The floor for a response of the responder's size: hello-world answering with the
     // responder's own page for the bench event, read from a file at its start.
-    let page_file = root.join("target/bench-responder-page.json");
+    let page_file = root.join(PAGE_FILE);
     if hello.exists() {
         let page = responder_page(&responder).await?;
         std::fs::write(&page_file, page).map_err(|e| format!("{}: {e}", page_file.display()))?;
@@ -334,11 +336,12 @@ fn spawn(subject: &Subject, api: &RuntimeApi) -> Result<Child, String> {
         .map_err(|e| format!("{}: {e}", subject.name))
 }
 
-async fn invoke(subject: &Subject, api: &RuntimeApi, child: &mut Child) -> Result<(), String> {
+/// One invocation with the bench event; the checked response JSON.
+async fn invoke(subject: &Subject, api: &RuntimeApi, child: &mut Child) -> Result<String, String> {
     let answer = tokio::time::timeout(Duration::from_secs(30), api.invoke(EVENT)).await;
     let problem = match answer {
         Ok(Answer::Response(body)) => match check(&body, subject.expect) {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(body),
             Err(e) => e,
         },
         Ok(Answer::Error(body)) => format!("invocation error: {body}"),
@@ -379,14 +382,10 @@ async fn responder_page(responder: &Path) -> Result<String, String> {
     };
     let api = RuntimeApi::start().await;
     let mut child = spawn(&subject, &api)?;
-    let answer = tokio::time::timeout(Duration::from_secs(30), api.invoke(EVENT)).await;
+    let answered = invoke(&subject, &api, &mut child).await;
     let _ = child.kill();
     let _ = child.wait();
-    match answer {
-        Ok(Answer::Response(body)) => check(&body, subject.expect).map(|()| body),
-        Ok(Answer::Error(body)) => Err(format!("{}: invocation error: {body}", subject.name)),
-        Err(_) => Err(format!("{}: no answer within 30 s", subject.name)),
-    }
+    answered
 }
 
 /// Spawn → first response at the Runtime API; the event is queued when the process starts.
@@ -398,7 +397,7 @@ async fn cold_start(subject: &Subject) -> Result<Duration, String> {
     let elapsed = started.elapsed();
     let _ = child.kill();
     let _ = child.wait();
-    answered.map(|()| elapsed)
+    answered.map(|_| elapsed)
 }
 
 /// One process per subject, all alive at once: a first invocation and 200 unmeasured each,
@@ -704,8 +703,7 @@ fn report(
             "- the page's size by itself: hello-world answering the responder's page ({} bytes of \
              JSON) / hello-world, warm p50 {:.2}×; responder on defaults / that, {:.2}× (what the \
              responder's own work adds)",
-            std::fs::metadata(Path::new(ROOT).join("target/bench-responder-page.json"))
-                .map_or(0, |m| m.len()),
+            std::fs::metadata(Path::new(ROOT).join(PAGE_FILE)).map_or(0, |m| m.len()),
             ratio(p50(page), p50(h)),
             ratio(p50(defaults), p50(page)),
         );
@@ -800,11 +798,7 @@ fn affinity() -> String {
         .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
         .map(str::trim)
         .unwrap_or("?");
-    let all = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with("processor"))
-        .count();
+    let all = cpu_count(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default());
     let pinned = !allowed.contains([',', '-']) && all > 1;
     if pinned {
         format!("All processes pinned to CPU {allowed} (of {all}).")
@@ -814,6 +808,14 @@ fn affinity() -> String {
              each process; scripts/bench pins to one CPU."
         )
     }
+}
+
+/// The machine's CPUs (`/proc/cpuinfo` text), whatever this process is pinned to.
+fn cpu_count(cpuinfo: &str) -> usize {
+    cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count()
 }
 
 fn signed_ms(a: Duration, b: Duration) -> String {
@@ -829,10 +831,7 @@ fn machine() -> String {
         .find_map(|l| l.strip_prefix("model name"))
         .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = cpuinfo
-        .lines()
-        .filter(|l| l.starts_with("processor"))
-        .count();
+    let cores = cpu_count(&cpuinfo);
     let mem_kib: u64 = std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()
