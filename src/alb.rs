@@ -26,7 +26,7 @@ mod plain;
 pub const MAX_RESPONSE_BYTES: usize = 512 * 1024;
 
 /// Which header map the target group expects in the answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderMode {
     /// `lambda.multi_value_headers.enabled=false` (the default): answer in `headers`.
     Single,

@@ -48,7 +48,7 @@ impl Response {
 }
 
 /// The `Retry-After` decision for a 503.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryAfter {
     /// The delay in seconds (never negative).
     pub seconds: u64,
@@ -167,7 +167,7 @@ pub fn respond_as(
 /// it, the content and the site alone. Two requests with equal decisions get the same response,
 /// and the trace id is the only part taken from the request as it is; that is what lets the
 /// Lambda keep rendered responses (`crate::rendered`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision<'a> {
     /// Page or route.
     pub page: PageKind,
