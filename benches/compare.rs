@@ -2,7 +2,8 @@
 //! (`tests/common/runtime_api.rs`): the responder (release build) on its embedded defaults and
 //! with SSM reachable (moto), a hello-world `lambda_runtime` function (`examples/hello_world.rs`,
 //! the floor for a Rust Lambda) with its tiny response and answering the responder's own page
-//! (the floor for a response of that size), and the Python peer (`benches/peer/`: Jinja2, boto3 SSM reads
+//! (the floor for a response of that size: the bytes sent as they are, as the responder sends
+//! its kept renderings), and the Python peer (`benches/peer/`: Jinja2, boto3 SSM reads
 //! at cold start, run under awslambdaric) reading the same SSM data. Prints a Markdown table of
 //! cold start (spawn → first response at the Runtime API, median), warm per-invoke latency
 //! (p50/p99 round trip through the Runtime API), peak RSS (`VmHWM` of the function process) and
@@ -195,7 +196,8 @@ async fn run(knobs: &Knobs) -> Result<(), String> {
         });
     }
     // The floor for a response of the responder's size: hello-world answering with the
-    // responder's own page for the bench event, read from a file at its start.
+    // responder's own page for the bench event, read from a file at its start and sent as it
+    // is (no serialization per invocation, which would make the floor a page's escaping cost).
     let page_file = root.join(PAGE_FILE);
     if hello.exists() {
         let page = responder_page(&responder).await?;
