@@ -17,8 +17,8 @@ use crate::content::{Catalog, Content};
 use crate::deployment::env;
 use crate::logging::RequestLine;
 use crate::pages::PageKind;
-use crate::rendered::RenderedResponses;
-use crate::respond::{decide, select_page};
+use crate::rendered::{Negotiations, RenderedResponses};
+use crate::respond::select_page;
 use crate::ssm::{ParameterStore, check_prefix};
 
 /// Settings read from the environment once at start.
@@ -100,6 +100,7 @@ pub struct Function<S> {
     site: Site,
     cache: Option<ContentCache<S>>,
     rendered: RenderedResponses,
+    negotiations: Negotiations,
     /// The content without SSM.
     defaults: Arc<Content>,
 }
@@ -111,6 +112,7 @@ impl<S: ParameterStore> Function<S> {
             site,
             cache,
             rendered: RenderedResponses::new(),
+            negotiations: Negotiations::new(),
             defaults: Arc::new(Content::default()),
         }
     }
@@ -151,6 +153,11 @@ impl<S: ParameterStore> Function<S> {
         &self.rendered
     }
 
+    /// The negotiation results kept so far.
+    pub fn negotiations(&self) -> &Negotiations {
+        &self.negotiations
+    }
+
     /// Answers one raw ALB event with the response JSON for the ALB. Never fails and never
     /// panics outward.
     pub async fn handle(&self, raw: &str) -> Box<RawValue> {
@@ -166,7 +173,9 @@ impl<S: ParameterStore> Function<S> {
         let content = self.content_for(page).await;
         let now = OffsetDateTime::now_utc();
         let answered = catch_unwind(AssertUnwindSafe(|| {
-            let decision = decide(&event.request, page, &content, &self.site, now);
+            let decision =
+                self.negotiations
+                    .decide(&event.request, page, &content, &self.site, now);
             let json = self
                 .rendered
                 .response(&decision, &content, &self.site, event.mode);

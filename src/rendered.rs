@@ -12,6 +12,11 @@
 //!
 //! Entries are dropped when the content changes. The health route is never kept: its body
 //! reports the content's age, which changes every second.
+//!
+//! Negotiation results are kept too ([`Negotiations`]): clients send the same few `Accept` and
+//! `Accept-Language` strings again and again (one pair per kind of browser or API client), and
+//! parsing them with their q-values was the largest part of a request's own work after the
+//! rendering.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,13 +25,21 @@ use crate::config::Site;
 use crate::content::Content;
 use crate::negotiate::Format;
 use crate::pages::PageKind;
-use crate::respond::{Decision, RetryAfter, render};
+use crate::request::Request;
+use crate::respond::{Decision, Negotiated, RetryAfter, decide_negotiated, negotiation, render};
 
 /// Most entries kept, most recently used first; the least recently used one makes room.
 /// Decisions vary by page, format, language, method, header mode and `Retry-After` (every
 /// second with an end time), and a sandbox's traffic keeps a handful of them busy; the list
 /// is searched in order, so the busiest are found first.
 const MAX_ENTRIES: usize = 32;
+
+/// Most negotiation results kept, most recently used first.
+const MAX_NEGOTIATIONS: usize = 16;
+
+/// Longest header value whose negotiation is kept; a longer one is negotiated every time (a
+/// client sending ever new long values must not fill the table with them).
+const MAX_NEGOTIATED_VALUE: usize = 256;
 
 /// Length of a trace id root (`1-` + 8 + `-` + 24 hex digits), checked by `Request::trace_root`.
 const TRACE_ID_LEN: usize = 35;
@@ -190,6 +203,100 @@ impl RenderedResponses {
     }
 }
 
+/// Negotiation results for one site, keyed by the raw `Accept` and `Accept-Language` values.
+/// [`Negotiations::decide`] is always [`crate::respond::decide`]; tests/alb.rs holds the two
+/// equal over generated events.
+#[derive(Debug, Default)]
+pub struct Negotiations {
+    entries: Mutex<Vec<NegotiationEntry>>,
+}
+
+#[derive(Debug)]
+struct NegotiationEntry {
+    accept: Option<Box<str>>,
+    accept_language: Option<Box<str>>,
+    format: Format,
+    /// The catalog's own spelling of the language tag.
+    language: Box<str>,
+}
+
+impl Negotiations {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// [`crate::respond::decide`], with format and language from a kept negotiation of the
+    /// request's `Accept` and `Accept-Language` values when there is one. `site` must be the
+    /// same site on every call.
+    pub fn decide<'a>(
+        &self,
+        request: &'a Request,
+        page: PageKind,
+        content: &Content,
+        site: &'a Site,
+        now: time::OffsetDateTime,
+    ) -> Decision<'a> {
+        let accept = request.list_header("accept");
+        let accept_language = request.list_header("accept-language");
+        let negotiated = self.negotiation(accept.as_deref(), accept_language.as_deref(), site);
+        decide_negotiated(request, page, negotiated, content, site, now)
+    }
+
+    /// [`crate::respond::negotiation`], kept.
+    fn negotiation<'s>(
+        &self,
+        accept: Option<&str>,
+        accept_language: Option<&str>,
+        site: &'s Site,
+    ) -> Negotiated<'s> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let found = entries.iter().position(|e| {
+            e.accept.as_deref() == accept && e.accept_language.as_deref() == accept_language
+        });
+        if let Some(at) = found {
+            entries[..=at].rotate_right(1);
+            let kept = &entries[0];
+            if let Some(language) = site.catalog.canonical_tag(&kept.language) {
+                return Negotiated {
+                    format: kept.format,
+                    language,
+                };
+            }
+        }
+        let fresh = negotiation(accept, accept_language, site);
+        let keep = found.is_none()
+            && [accept, accept_language]
+                .iter()
+                .all(|v| v.is_none_or(|v| v.len() <= MAX_NEGOTIATED_VALUE))
+            // Kept by its spelling in the catalog, so only a language given in that spelling.
+            && site.catalog.canonical_tag(fresh.language) == Some(fresh.language);
+        if keep {
+            entries.truncate(MAX_NEGOTIATIONS - 1);
+            entries.insert(
+                0,
+                NegotiationEntry {
+                    accept: accept.map(Box::from),
+                    accept_language: accept_language.map(Box::from),
+                    format: fresh.format,
+                    language: fresh.language.into(),
+                },
+            );
+        }
+        fresh
+    }
+
+    /// Number of kept negotiations (for tests).
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// `json` with `trace_id` written at each offset (every place holds a trace id of the same
 /// length; no places, as for a request without one, is a plain copy).
 fn with_trace_id(json: &str, trace_at: &[usize], trace_id: &str) -> String {
@@ -341,6 +448,61 @@ mod tests {
             assert_eq!(kept, fresh);
         }
         assert_eq!(rendered.len(), MAX_ENTRIES);
+    }
+
+    #[test]
+    fn kept_negotiations_decide_as_the_core_does() {
+        let site = Site::embedded();
+        let negotiations = Negotiations::new();
+        let content = Content::default();
+        let now = datetime!(2026-11-22 04:00 UTC);
+        let accepts = [
+            None,
+            Some("text/html"),
+            Some("application/json"),
+            Some("text/plain"),
+        ];
+        let languages = [
+            None,
+            Some("ja"),
+            Some("en-GB,en;q=0.9"),
+            Some("fr, JA;q=0.5"),
+        ];
+        for _ in 0..2 {
+            for accept in accepts {
+                for language in languages {
+                    let mut req = request(TRACE);
+                    req.headers.retain(|(n, _)| n != "accept");
+                    if let Some(a) = accept {
+                        req = req.with_header("Accept", a);
+                    }
+                    if let Some(l) = language {
+                        req = req.with_header("Accept-Language", l);
+                    }
+                    for page in [PageKind::Maintenance, PageKind::Health, PageKind::NotFound] {
+                        assert_eq!(
+                            negotiations.decide(&req, page, &content, &site, now),
+                            decide(&req, page, &content, &site, now),
+                            "{accept:?} {language:?} {page:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(negotiations.len(), MAX_NEGOTIATIONS, "the table is bounded");
+        let long = "text/html;q=0.9, ".repeat(20);
+        let req = request(TRACE).with_header("Accept-Language", &long);
+        negotiations.decide(&req, PageKind::Maintenance, &content, &site, now);
+        negotiations.decide(&req, PageKind::Maintenance, &content, &site, now);
+        assert!(
+            negotiations
+                .entries
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|e| e.accept_language.as_deref() != Some(long.as_str())),
+            "a long value is negotiated every time, not kept"
+        );
     }
 
     #[test]

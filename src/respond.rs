@@ -183,6 +183,38 @@ pub struct Decision<'a> {
     pub trace_id: Option<&'a str>,
 }
 
+/// What a decision takes from `Accept` and `Accept-Language` alone: the format a page gets (the
+/// health and robots routes answer in text whatever `Accept` says) and the language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated<'a> {
+    /// Format from `Accept`.
+    pub format: Format,
+    /// Language tag of the texts (one the catalog has).
+    pub language: &'a str,
+}
+
+/// Negotiates format and language from the raw `Accept` and `Accept-Language` values (several
+/// header lines joined, as [`Request::list_header`] gives them).
+pub fn negotiation<'a>(
+    accept: Option<&str>,
+    accept_language: Option<&str>,
+    site: &'a Site,
+) -> Negotiated<'a> {
+    let language = negotiate::language(
+        accept_language,
+        &site.languages,
+        &site.config.default_language,
+    );
+    let language = match site.catalog.pack(language) {
+        Some(_) => language,
+        None => site.catalog.first().0,
+    };
+    Negotiated {
+        format: negotiate::format(accept),
+        language,
+    }
+}
+
 /// Makes every choice for a request answered with `page`: method, format, language, trace id,
 /// and `Retry-After` from the content's retry value and the clock.
 pub fn decide<'a>(
@@ -192,23 +224,32 @@ pub fn decide<'a>(
     site: &'a Site,
     now: OffsetDateTime,
 ) -> Decision<'a> {
-    let language = negotiate::language(
+    let negotiated = negotiation(
+        request.list_header("accept").as_deref(),
         request.list_header("accept-language").as_deref(),
-        &site.languages,
-        &site.config.default_language,
+        site,
     );
-    let language = match site.catalog.pack(language) {
-        Some(_) => language,
-        None => site.catalog.first().0,
-    };
+    decide_negotiated(request, page, negotiated, content, site, now)
+}
+
+/// [`decide`] with format and language already negotiated for this request's headers (the
+/// Lambda keeps negotiation results: `rendered::Negotiations`).
+pub fn decide_negotiated<'a>(
+    request: &'a Request,
+    page: PageKind,
+    negotiated: Negotiated<'a>,
+    content: &Content,
+    site: &'a Site,
+    now: OffsetDateTime,
+) -> Decision<'a> {
     let format = match page {
         PageKind::Health | PageKind::Robots => Format::Text,
-        _ => negotiate::format(request.list_header("accept").as_deref()),
+        _ => negotiated.format,
     };
     Decision {
         page,
         format,
-        language,
+        language: negotiated.language,
         head: request.method == "HEAD",
         retry: page
             .has_retry_after()

@@ -514,7 +514,8 @@ proptest! {
     /// A response answered from a kept rendering (`rendered::RenderedResponses`, as the Lambda
     /// answers) is byte for byte the one the core renders afresh, whatever the trace id,
     /// content, clock, method, headers and header mode; one table serves every case, so kept
-    /// entries are reused across requests and content changes.
+    /// entries are reused across requests and content changes. The same for the decision made
+    /// from kept negotiation results (`rendered::Negotiations`).
     #[test]
     fn kept_responses_are_the_responses_the_core_renders(
         which in 0usize..64,
@@ -533,11 +534,12 @@ proptest! {
         seconds in 0i64..5,
     ) {
         use maintenance_responder::alb::Event;
-        use maintenance_responder::rendered::RenderedResponses;
+        use maintenance_responder::rendered::{Negotiations, RenderedResponses};
         use maintenance_responder::respond::{decide, render, select_page};
         static SITE: std::sync::OnceLock<Site> = std::sync::OnceLock::new();
         static CONTENTS: std::sync::OnceLock<Vec<std::sync::Arc<Content>>> = std::sync::OnceLock::new();
         static KEPT: std::sync::OnceLock<RenderedResponses> = std::sync::OnceLock::new();
+        static NEGOTIATIONS: std::sync::OnceLock<Negotiations> = std::sync::OnceLock::new();
         let site = SITE.get_or_init(Site::embedded);
         let content = &CONTENTS.get_or_init(|| contents().into_iter().map(std::sync::Arc::new).collect())[content];
         let kept = KEPT.get_or_init(RenderedResponses::new);
@@ -560,13 +562,19 @@ proptest! {
         let now = NOW + time::Duration::seconds(seconds);
         let page = select_page(&event.request, site);
         let decision = decide(&event.request, page, content, site, now);
+        let negotiations = NEGOTIATIONS.get_or_init(Negotiations::new);
+        prop_assert_eq!(
+            &negotiations.decide(&event.request, page, content, site, now),
+            &decision
+        );
         let from_table = kept.response(&decision, content, site, event.mode);
         let fresh = alb::encode(&mut render(&decision, content, site), event.mode);
         prop_assert_eq!(from_table, fresh);
     }
 }
 
-/// The table does keep renderings (the property above would also pass if it never did).
+/// The tables do keep renderings and negotiations (the property above would also pass if they
+/// never did).
 #[test]
 fn the_lambda_keeps_renderings_of_repeated_decisions() {
     use maintenance_responder::function::Function;
@@ -578,7 +586,9 @@ fn the_lambda_keeps_renderings_of_repeated_decisions() {
     let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
     let first = runtime.block_on(function.handle(&raw)).get().to_string();
     assert_eq!(function.rendered().len(), 1);
+    assert_eq!(function.negotiations().len(), 1);
     let second = runtime.block_on(function.handle(&raw)).get().to_string();
     assert_eq!(first, second);
     assert_eq!(function.rendered().len(), 1);
+    assert_eq!(function.negotiations().len(), 1);
 }
