@@ -224,8 +224,13 @@ pub fn decide<'a>(
     site: &'a Site,
     now: OffsetDateTime,
 ) -> Decision<'a> {
+    // The health and robots routes answer in text whatever `Accept` says: not worth parsing.
+    let accept = match page {
+        PageKind::Health | PageKind::Robots => None,
+        _ => request.list_header("accept"),
+    };
     let negotiated = negotiation(
-        request.list_header("accept").as_deref(),
+        accept.as_deref(),
         request.list_header("accept-language").as_deref(),
         site,
     );
