@@ -225,10 +225,10 @@ pub fn decide<'a>(
     now: OffsetDateTime,
 ) -> Decision<'a> {
     // The health and robots routes answer in text whatever `Accept` says: not worth parsing.
-    let accept = match page {
-        PageKind::Health | PageKind::Robots => None,
-        _ => request.list_header("accept"),
-    };
+    let accept = page
+        .is_page()
+        .then(|| request.list_header("accept"))
+        .flatten();
     let negotiated = negotiation(
         accept.as_deref(),
         request.list_header("accept-language").as_deref(),
@@ -247,9 +247,10 @@ pub fn decide_negotiated<'a>(
     site: &'a Site,
     now: OffsetDateTime,
 ) -> Decision<'a> {
-    let format = match page {
-        PageKind::Health | PageKind::Robots => Format::Text,
-        _ => negotiated.format,
+    let format = if page.is_page() {
+        negotiated.format
+    } else {
+        Format::Text
     };
     Decision {
         page,
