@@ -18,7 +18,7 @@
 //! parsing them with their q-values was the largest part of a request's own work after the
 //! rendering.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::alb::{self, HeaderMode};
 use crate::config::Site;
@@ -197,9 +197,8 @@ impl RenderedResponses {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
-        // A panic while holding the lock leaves only a cache behind; keep using it.
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        lock(&self.table)
     }
 }
 
@@ -250,7 +249,7 @@ impl Negotiations {
         accept_language: Option<&str>,
         site: &'s Site,
     ) -> Negotiated<'s> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = lock(&self.entries);
         let found = entries.iter().position(|e| {
             e.accept.as_deref() == accept && e.accept_language.as_deref() == accept_language
         });
@@ -288,13 +287,19 @@ impl Negotiations {
 
     /// Number of kept negotiations (for tests).
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+        lock(&self.entries).len()
     }
 
     /// Whether none is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Locks one of the tables. A panic while holding the lock leaves only a cache behind; keep
+/// using it.
+fn lock<T>(table: &Mutex<T>) -> MutexGuard<'_, T> {
+    table.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `json` with `trace_id` written at each offset (every place holds a trace id of the same
