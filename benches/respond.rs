@@ -18,10 +18,7 @@ use maintenance_responder::function::Function;
 use maintenance_responder::preview::StaticStore;
 
 fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/../shared/fixtures/alb/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/fixtures/alb/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

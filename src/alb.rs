@@ -5,8 +5,9 @@
 //! value, a missing `statusCode` or more than 1 MB of JSON, and to an invocation error (which is
 //! what a failed event parse would be). So parsing never fails: the typed
 //! `aws_lambda_events` parse first, a lenient `serde_json::Value` walk when that refuses the
-//! event, and a default request when the payload is not even an object. See
-//! `../shared/reference/alb-lambda-contract.md` §2.
+//! event, and a default request when the payload is not even an object. Sources: AWS, "Lambda
+//! functions as targets" (docs.aws.amazon.com/elasticloadbalancing/latest/application/
+//! lambda-functions.html) and the community reports collected in the README's "Limits".
 
 use aws_lambda_events::alb::{AlbTargetGroupRequest, AlbTargetGroupResponse};
 use aws_lambda_events::encodings::Body;

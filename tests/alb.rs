@@ -1,4 +1,4 @@
-//! The ALB contract end to end through the library's public API: every shared fixture, odd and
+//! The ALB contract end to end through the library's public API: every ALB fixture of tests/fixtures/alb, odd and
 //! hostile events, header modes, and a property test over generated and mutated events.
 
 mod common;
@@ -24,7 +24,7 @@ fn answer(raw: &str) -> (alb::Handled, Value) {
 }
 
 #[test]
-fn every_shared_fixture_gets_a_contract_valid_response() {
+fn every_alb_fixture_gets_a_contract_valid_response() {
     for (name, raw) in common::request_fixtures() {
         let (handled, json) = answer(&raw);
         assert_eq!(
@@ -61,7 +61,7 @@ fn every_shared_fixture_gets_a_contract_valid_response() {
 /// The ALB's own events take the fast path (`alb/plain.rs`) and read exactly as the typed
 /// `aws_lambda_events` parse reads them.
 #[test]
-fn every_shared_fixture_takes_the_fast_path_and_reads_as_the_typed_parse_does() {
+fn every_alb_fixture_takes_the_fast_path_and_reads_as_the_typed_parse_does() {
     use maintenance_responder::alb::Event;
     for (name, raw) in common::request_fixtures() {
         let plain = Event::parse_plain(&raw);

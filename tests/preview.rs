@@ -1,5 +1,5 @@
 //! The local preview against the Lambda's own path: `preview::serve` started in-process on port
-//! 0 must answer every shared ALB fixture exactly as `Function::handle` answers the event, the
+//! 0 must answer every ALB fixture (tests/fixtures/alb) exactly as `Function::handle` answers the event, the
 //! events it builds must match the ALB's, and the real `maintctl serve` / `maintctl preview`
 //! binaries must work with no AWS account and no files (and with a content file or SSM).
 
@@ -237,7 +237,7 @@ fn without_trace_ids(text: &str) -> String {
     out
 }
 
-/// Every shared fixture, sent over HTTP/1.1 to `preview::serve` in the fixture's header mode,
+/// Every ALB fixture, sent over HTTP/1.1 to `preview::serve` in the fixture's header mode,
 /// gets the status, headers and body that `Function::handle` returns to the ALB for the event.
 #[tokio::test]
 async fn serve_answers_every_fixture_as_the_lambda_answers_the_alb() {

@@ -124,16 +124,19 @@ pub fn unique(name: &str) -> String {
     )
 }
 
-/// Path of a shared ALB fixture (`../shared/fixtures/alb/NAME`).
-pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/alb")
-        .join(name)
+/// The ALB fixtures carried in the project (`tests/fixtures/alb/`, sources in its README).
+pub fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/alb")
 }
 
-/// Every shared ALB fixture that is a request event (not a response example).
+/// Path of one ALB fixture (`tests/fixtures/alb/NAME`).
+pub fn fixture(name: &str) -> PathBuf {
+    fixture_dir().join(name)
+}
+
+/// Every ALB fixture that is a request event (not a response example).
 pub fn request_fixtures() -> Vec<(String, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/alb");
+    let dir = fixture_dir();
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = entry.unwrap().path();
@@ -145,7 +148,7 @@ pub fn request_fixtures() -> Vec<(String, String)> {
     out.sort();
     assert!(
         out.len() >= 10,
-        "expected the shared ALB fixtures, found {}",
+        "expected the ALB fixtures of tests/fixtures/alb, found {}",
         out.len()
     );
     out
