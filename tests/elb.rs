@@ -1150,3 +1150,223 @@ async fn flipping_under_load_serves_every_request_and_leaves_consistent_listener
         "off restored every priority"
     );
 }
+
+/// Every key path of a JSON document (`a.b[].c`), array elements merged: the shape scripts
+/// rely on.
+fn key_paths(value: &Value) -> std::collections::BTreeSet<String> {
+    fn walk(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at}.{k}")
+                    };
+                    out.insert(path.clone());
+                    walk(v, &path, out);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    walk(item, &format!("{at}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(value, "", &mut out);
+    out
+}
+
+/// Fails if a document lost a field scripts rely on (adding fields is fine; renaming is not).
+fn assert_keeps_fields(name: &str, doc: &Value, pinned: &[&str]) {
+    let have = key_paths(doc);
+    let lost: Vec<&&str> = pinned.iter().filter(|p| !have.contains(**p)).collect();
+    assert!(
+        lost.is_empty(),
+        "{name}: the JSON document lost {lost:?}; it has {have:#?}"
+    );
+}
+
+#[tokio::test]
+async fn json_documents_keep_the_fields_scripts_rely_on() {
+    let moto = Moto::shared();
+    let alb = build_alb(moto, "json-docs", &[1, 2], &[10], Some(40_000));
+    let env = common::unique("env-json");
+    let attach_args = [
+        "attach",
+        "--listener",
+        &alb.http,
+        "--target-group",
+        &alb.lambda_target_group,
+        "--environment",
+        &env,
+        "--bypass-cidr",
+        "203.0.113.0/24",
+        "--app-target-group",
+        &alb.app_target_group,
+        "--output",
+        "json",
+    ];
+    let dry: Vec<&str> = attach_args.iter().copied().chain(["--dry-run"]).collect();
+    let doc = json(&maintctl(moto, &dry));
+    assert_keeps_fields(
+        "attach --dry-run",
+        &doc,
+        &[
+            "command",
+            "dry_run",
+            "error",
+            "nothing_to_do",
+            "listeners",
+            "listeners[].listener",
+            "listeners[].created",
+            "listeners[].steps",
+            "listeners[].steps[].action",
+            "listeners[].steps[].role",
+            "listeners[].steps[].rule",
+            "listeners[].steps[].rule.listener",
+            "listeners[].steps[].rule.priority",
+            "listeners[].steps[].rule.conditions",
+            "listeners[].steps[].rule.conditions[].field",
+            "listeners[].steps[].rule.conditions[].values",
+            "listeners[].steps[].rule.target_group",
+            "listeners[].steps[].rule.tags",
+        ],
+    );
+    let out = maintctl(moto, &attach_args);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_keeps_fields(
+        "attach",
+        &json(&out),
+        &["command", "dry_run", "nothing_to_do", "listeners[].created"],
+    );
+    let again = json(&maintctl(moto, &attach_args));
+    assert_keeps_fields(
+        "attach (already attached)",
+        &again,
+        &[
+            "listeners[].steps[].action",
+            "listeners[].steps[].role",
+            "listeners[].steps[].rule",
+            "listeners[].steps[].priority",
+        ],
+    );
+
+    let status = json(&maintctl(
+        moto,
+        &["status", "--environment", &env, "--output", "json"],
+    ));
+    let listener_fields = [
+        "listeners[].listener",
+        "listeners[].listener.arn",
+        "listeners[].listener.load_balancer",
+        "listeners[].listener.protocol",
+        "listeners[].listener.port",
+    ];
+    let mut pinned = vec![
+        "listeners",
+        "skipped",
+        "listeners[].state",
+        "listeners[].warnings",
+        "listeners[].maintenance",
+        "listeners[].maintenance.rule",
+        "listeners[].maintenance.priority",
+        "listeners[].maintenance.parked",
+        "listeners[].maintenance.environment",
+        "listeners[].maintenance.state_tag",
+        "listeners[].maintenance.changed_by",
+        "listeners[].maintenance.changed_at",
+        "listeners[].maintenance.reason",
+        "listeners[].rules",
+        "listeners[].rules[].arn",
+        "listeners[].rules[].priority",
+        "listeners[].rules[].conditions",
+        "listeners[].rules[].action",
+        "listeners[].rules[].action.type",
+        "listeners[].rules[].tags",
+        "listeners[].rules[].role",
+    ];
+    pinned.extend(listener_fields);
+    assert_keeps_fields("status", &status, &pinned);
+
+    let switch_fields = [
+        "command",
+        "dry_run",
+        "caller",
+        "reason",
+        "listeners",
+        "listeners[].state",
+        "listeners[].plan",
+        "listeners[].plan.kind",
+        "listeners[].plan.steps",
+        "listeners[].plan.displaced",
+        "listeners[].plan.notices",
+        "skipped",
+        "outcome",
+        "exit_code",
+        "message",
+        "report",
+        "verification",
+    ];
+    let on_dry = json(&maintctl(
+        moto,
+        &["on", "--environment", &env, "--dry-run", "--output", "json"],
+    ));
+    let mut pinned: Vec<&str> = switch_fields.to_vec();
+    pinned.extend(listener_fields);
+    pinned.extend([
+        "listeners[].plan.steps[].moves",
+        "listeners[].plan.steps[].moves[].rule",
+        "listeners[].plan.steps[].moves[].from",
+        "listeners[].plan.steps[].moves[].to",
+        "listeners[].plan.displaced[].rule",
+        "listeners[].plan.displaced[].home",
+    ]);
+    assert_keeps_fields("on --dry-run", &on_dry, &pinned);
+    let on = maintctl(
+        moto,
+        &[
+            "on",
+            "--environment",
+            &env,
+            "--yes",
+            "--reason",
+            "pinning",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let mut pinned: Vec<&str> = switch_fields.to_vec();
+    pinned.extend([
+        "report.outcome",
+        "report.listeners",
+        "report.listeners[].listener",
+        "report.listeners[].outcome",
+        "report.listeners[].message",
+        "report.listeners[].priorities",
+        "report.listeners[].priorities[].rule",
+        "report.listeners[].priorities[].before",
+        "report.listeners[].priorities[].now",
+        "report.warnings",
+    ]);
+    assert_keeps_fields("on", &json(&on), &pinned);
+    let again = json(&maintctl(
+        moto,
+        &["on", "--environment", &env, "--yes", "--output", "json"],
+    ));
+    assert_eq!(again["outcome"], "nothing-to-do");
+    assert_keeps_fields("on (nothing to do)", &again, &switch_fields);
+    let off = maintctl(
+        moto,
+        &["off", "--environment", &env, "--yes", "--output", "json"],
+    );
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    assert_keeps_fields("off", &json(&off), &pinned);
+    let refused = maintctl(moto, &["on", "--environment", &env, "--output", "json"]);
+    assert_eq!(code(&refused), 4, "{}", text(&refused));
+    assert_keeps_fields("on (not confirmed)", &json(&refused), &switch_fields);
+}
