@@ -31,7 +31,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use maintenance_responder::alb::{HeaderMode, check_contract};
+use maintenance_responder::lambda::alb_event::HeaderMode;
+use maintenance_responder::lambda::alb_response::check_contract;
 use runtime_api::{Answer, RuntimeApi};
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! Event JSON → response JSON, the Lambda's whole per-request work without the runtime:
 //! a criterion benchmark per representative event through the pure core, then p50/p99/max over
 //! 100 000 timed calls each (criterion reports means; the target is a p99: ≤ 20 µs),
-//! twice: through the core rendering every time (`alb::handle`), and through the Lambda's own
+//! twice: through the core rendering every time (`alb_response::handle`), and through the Lambda's own
 //! per-event path (`Function::handle_invocation`, which answers repeated decisions from kept
 //! renderings).
 //!
@@ -11,11 +11,11 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::Criterion;
-use maintenance_responder::alb;
-use maintenance_responder::config::Site;
 use maintenance_responder::content::Content;
-use maintenance_responder::function::Function;
+use maintenance_responder::lambda::Function;
+use maintenance_responder::lambda::alb_response;
 use maintenance_responder::preview::StaticStore;
+use maintenance_responder::site::Site;
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/alb/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -45,7 +45,7 @@ fn events() -> Vec<(&'static str, String)> {
 }
 
 fn once(raw: &str, content: &Content, site: &Site, now: time::OffsetDateTime) -> String {
-    let handled = alb::handle(raw, content, site, now);
+    let handled = alb_response::handle(raw, content, site, now);
     serde_json::to_string(&handled.alb).expect("serializes")
 }
 
@@ -73,7 +73,7 @@ fn main() {
     let mut worst_p99 = 0.0f64;
     for (title, path) in [
         (
-            "the core, rendering every time (alb::handle)",
+            "the core, rendering every time (alb_response::handle)",
             &core as &dyn Fn(&str) -> Vec<u8>,
         ),
         (

@@ -3,7 +3,7 @@
 //! with its content in SSM (moto) and a freshness window of 1 s, while a controller thread
 //! changes the SSM title, takes SSM away (moto killed: connections refused; moto stopped with
 //! SIGSTOP: connections hang) and brings it back. Checked on every response: the ALB contract
-//! (`maintenance_responder::alb::check_contract`) and the expected status; on every page: the
+//! (`maintenance_responder::lambda::alb_response::check_contract`) and the expected status; on every page: the
 //! title is one the timeline allows (never the embedded default once SSM has answered, never an
 //! old title after the change's bound). At the end: every change was seen within its bound
 //! (1 window + the refresh budget, plus, after an outage, the back-off the outage earned: at most
@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use maintenance_responder::alb::{Event, check_contract};
+use maintenance_responder::lambda::alb_event::Event;
+use maintenance_responder::lambda::alb_response::check_contract;
 use runtime_api::{Answer, RuntimeApi};
 use serde_json::Value;
 
@@ -57,7 +58,7 @@ enum Expect {
 struct Case {
     raw: String,
     expect: Expect,
-    mode: maintenance_responder::alb::HeaderMode,
+    mode: maintenance_responder::lambda::alb_event::HeaderMode,
 }
 
 fn cases() -> Vec<Case> {

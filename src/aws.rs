@@ -34,7 +34,7 @@ impl AwsOptions {
 /// its own budget and back-off) and connect/operation timeouts no longer than the fetch budget.
 pub fn lambda_ssm_client(
     base: &SdkConfig,
-    settings: &crate::cache::CacheSettings,
+    settings: &crate::content_cache::CacheSettings,
 ) -> aws_sdk_ssm::Client {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;

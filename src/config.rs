@@ -1,16 +1,15 @@
 //! Responder configuration: the TOML schema (`config/responder.toml`, embedded at build time),
-//! the environment overrides read once at start, validation, and [`Site`], the prepared form the
-//! pure core uses (stylesheet rendered and hashed for the CSP once, not per request).
+//! the environment overrides read once at start, and validation. [`crate::site::Site`] is the
+//! prepared form the pure core uses.
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-use crate::content::{Catalog, is_language_tag};
-use crate::deployment::env;
-use crate::pages::PageKind;
+use crate::catalog::Catalog;
+use crate::content::is_language_tag;
+use crate::deploy_names::env;
+use crate::page_kind::PageKind;
 
 /// The configuration compiled into the binary.
 pub const EMBEDDED_CONFIG: &str = include_str!("../config/responder.toml");
@@ -69,7 +68,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             default_page: PageKind::Maintenance,
-            health_path: crate::deployment::DEFAULT_HEALTH_PATH.into(),
+            health_path: crate::deploy_names::DEFAULT_HEALTH_PATH.into(),
             robots_txt: "User-agent: *\nAllow: /\n".into(),
             default_language: "en".into(),
             retry_after_seconds: 300,
@@ -297,58 +296,6 @@ fn is_css_color(value: &str) -> bool {
         .is_some_and(|hex| matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Everything the pure core needs that does not change per request: the validated
-/// configuration, the catalog, and what is derived from them once (stylesheet, its CSP hash,
-/// the logo as a data URI). Built at start; shared by reference.
-#[derive(Debug, Clone)]
-pub struct Site {
-    /// Validated configuration.
-    pub config: Config,
-    /// Built-in texts.
-    pub catalog: Catalog,
-    /// The inline stylesheet, brand colour filled in.
-    pub css: String,
-    /// The `Content-Security-Policy` header value, allowing exactly that stylesheet.
-    pub csp: String,
-    /// The logo as a `data:image/svg+xml;base64,…` URI, if any.
-    pub logo_data_uri: Option<String>,
-    /// Languages offered to negotiation, in catalog order.
-    pub languages: Vec<String>,
-}
-
-impl Site {
-    /// Prepares a site from a validated configuration and catalog.
-    pub fn new(config: Config, catalog: Catalog) -> Self {
-        let css = crate::pages::stylesheet(&config.brand.color);
-        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(css.as_bytes()));
-        let csp = format!(
-            "default-src 'none'; style-src 'sha256-{hash}'; img-src data:; base-uri 'none'; \
-             form-action 'none'; frame-ancestors 'none'"
-        );
-        let logo_data_uri = (!config.brand.logo_svg.is_empty()).then(|| {
-            format!(
-                "data:image/svg+xml;base64,{}",
-                base64::engine::general_purpose::STANDARD.encode(config.brand.logo_svg.as_bytes())
-            )
-        });
-        let languages = catalog.languages().map(str::to_string).collect();
-        Self {
-            config,
-            catalog,
-            css,
-            csp,
-            logo_data_uri,
-            languages,
-        }
-    }
-
-    /// The site built from the embedded catalog and configuration.
-    pub fn embedded() -> Self {
-        let catalog = Catalog::embedded();
-        Self::new(Config::embedded(&catalog), catalog)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,15 +375,5 @@ mod tests {
                 .to_string();
             assert!(err.contains(needle), "{vars:?}: {err}");
         }
-    }
-
-    #[test]
-    fn csp_hash_matches_the_stylesheet() {
-        let site = Site::embedded();
-        let hash =
-            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(site.css.as_bytes()));
-        assert!(site.csp.contains(&format!("'sha256-{hash}'")));
-        assert!(site.csp.contains("frame-ancestors 'none'"));
-        assert!(site.csp.starts_with("default-src 'none'"));
     }
 }

@@ -30,7 +30,7 @@ use elbv2::types::{
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::deployment::tags;
+use crate::deploy_names::tags;
 use crate::rules::{self, Direction, Plan, PlanError, Role, State, Step};
 
 /// Tag key (and prefix of its overflow keys `…-2`, `…-3`, …) on the maintenance rule recording

@@ -23,20 +23,18 @@
 //! - [`aws`], [`logging`], [`deployment`]: SDK setup, log setup, names shared with the
 //!   infrastructure templates.
 
-pub mod alb;
 pub mod aws;
-pub mod cache;
+pub mod catalog;
 pub mod config;
 pub mod content;
-pub mod deployment;
+pub mod content_cache;
+pub mod deploy_names;
 pub mod elb;
-pub mod function;
+pub mod lambda;
 pub mod logging;
-pub mod negotiate;
-pub mod pages;
+pub mod page_kind;
 pub mod preview;
-pub mod rendered;
-pub mod request;
 pub mod respond;
 pub mod rules;
+pub mod site;
 pub mod ssm;

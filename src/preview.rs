@@ -41,15 +41,15 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::alb::{HeaderMode, check_contract};
-use crate::cache::{CacheSettings, Refresh};
-use crate::config::{Config, ConfigError, Site};
-use crate::deployment::env;
-use crate::function::{Function, FunctionSettings};
-use crate::negotiate::Format;
-use crate::pages::{PageKind, reason_phrase};
-use crate::request::Request as CoreRequest;
+use crate::content_cache::{CacheSettings, Refresh};
+use crate::lambda::alb_event::HeaderMode;
+use crate::lambda::alb_response::check_contract;
+use crate::lambda::{Function, FunctionSettings};
+use crate::page_kind::{PageKind, reason_phrase};
+use crate::respond::negotiate::Format;
+use crate::respond::request::Request as CoreRequest;
 use crate::respond::select_page;
+use crate::site::Site;
 use crate::ssm::{FetchError, Parameter, ParameterStore, Warning, check_prefix};
 
 /// The reserved index page of `maintctl serve`; every path under it is the preview's own.
@@ -93,22 +93,6 @@ pub fn site(mut site: Site) -> Site {
             .insert(forced_group_name(kind), kind);
     }
     site
-}
-
-/// The site as the Lambda would build it from this environment (`MAINTENANCE_CONFIG`,
-/// `MAINTENANCE_DEFAULT_PAGE`, …), with `config_toml` (a `--config` file's text) in place of
-/// `MAINTENANCE_CONFIG` when given. Unlike the Lambda, a bad value is an error, not a fallback.
-pub fn site_from_env(
-    lookup: &impl Fn(&str) -> Option<String>,
-    config_toml: Option<&str>,
-) -> Result<Site, ConfigError> {
-    let catalog = crate::content::Catalog::embedded();
-    let lookup = |name: &str| match (name, config_toml) {
-        (env::CONFIG, Some(text)) => Some(text.to_string()),
-        _ => lookup(name),
-    };
-    let config = Config::from_env(lookup, &catalog)?;
-    Ok(Site::new(config, catalog))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -556,13 +540,13 @@ impl Answer {
     pub fn from_alb_json(
         json: &str,
         mode: HeaderMode,
-    ) -> Result<Self, crate::alb::ContractViolation> {
+    ) -> Result<Self, crate::lambda::alb_response::ContractViolation> {
         let mode = match mode {
             HeaderMode::Multi => HeaderMode::Multi,
             _ => HeaderMode::Single,
         };
         check_contract(json, mode)?;
-        let violation = |m: &str| crate::alb::ContractViolation(m.to_string());
+        let violation = |m: &str| crate::lambda::alb_response::ContractViolation(m.to_string());
         let value: Value = serde_json::from_str(json).map_err(|e| violation(&e.to_string()))?;
         let status = value["statusCode"].as_u64().unwrap_or(502) as u16;
         let mut headers = Vec::new();

@@ -2,7 +2,7 @@
 //! (`GetParametersByPath`, recursive, decrypted, every page), turning parameters into
 //! [`Content`] with per-value validation, and writing it back for `maintctl message set`.
 //!
-//! Layout under `{prefix}` (see also [`crate::deployment::parameters`]):
+//! Layout under `{prefix}` (see also [`crate::deploy_names::parameters`]):
 //!
 //! | parameter | value |
 //! |---|---|
@@ -19,11 +19,11 @@ use std::future::Future;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::ParameterType;
 
+use crate::catalog::{Catalog, Text};
 use crate::content::{
-    self, Catalog, Content, ContentState, Retry, Text, ValueError, check_link, check_message,
-    check_title,
+    self, Content, ContentState, Retry, ValueError, check_link, check_message, check_title,
 };
-use crate::deployment::parameters;
+use crate::deploy_names::parameters;
 
 /// One parameter as read.
 #[derive(Debug, Clone, PartialEq, Eq)]

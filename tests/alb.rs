@@ -3,19 +3,20 @@
 
 mod common;
 
-use maintenance_responder::alb::{self, HeaderMode, ParseKind, check_contract};
-use maintenance_responder::config::Site;
 use maintenance_responder::content::Content;
+use maintenance_responder::lambda::alb_event::{self, HeaderMode, ParseKind};
+use maintenance_responder::lambda::alb_response::{self, check_contract};
+use maintenance_responder::site::Site;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use time::macros::datetime;
 
 const NOW: time::OffsetDateTime = datetime!(2026-11-22 04:00 UTC);
 
-fn answer(raw: &str) -> (alb::Handled, Value) {
+fn answer(raw: &str) -> (alb_response::Handled, Value) {
     static SITE: std::sync::OnceLock<Site> = std::sync::OnceLock::new();
     let site = SITE.get_or_init(Site::embedded);
-    let handled = alb::handle(raw, &Content::default(), site, NOW);
+    let handled = alb_response::handle(raw, &Content::default(), site, NOW);
     let json = serde_json::to_string(&handled.alb).expect("response serializes");
     if let Err(violation) = check_contract(&json, handled.mode) {
         panic!("{violation}\nevent: {raw}\nresponse: {json}");
@@ -62,7 +63,7 @@ fn every_alb_fixture_gets_a_contract_valid_response() {
 /// `aws_lambda_events` parse reads them.
 #[test]
 fn every_alb_fixture_takes_the_fast_path_and_reads_as_the_typed_parse_does() {
-    use maintenance_responder::alb::Event;
+    use maintenance_responder::lambda::alb_event::Event;
     for (name, raw) in common::request_fixtures() {
         let plain = Event::parse_plain(&raw);
         assert!(plain.is_some(), "{name} should take the fast path");
@@ -74,7 +75,7 @@ fn every_alb_fixture_takes_the_fast_path_and_reads_as_the_typed_parse_does() {
 /// full parse does; the ones it must leave to the full parse, it leaves.
 #[test]
 fn the_fast_path_agrees_with_the_typed_parse_at_its_edges() {
-    use maintenance_responder::alb::Event;
+    use maintenance_responder::lambda::alb_event::Event;
     let base = json!({
         "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/t/1"}},
         "httpMethod": "GET", "path": "/", "queryStringParameters": {},
@@ -157,8 +158,8 @@ fn the_fast_path_agrees_with_the_typed_parse_at_its_edges() {
 /// Reading an event keeps the header fields the core reads and no other, on every path.
 #[test]
 fn only_the_headers_the_core_reads_are_kept() {
-    use maintenance_responder::alb::Event;
-    use maintenance_responder::request::READ_HEADERS;
+    use maintenance_responder::lambda::alb_event::Event;
+    use maintenance_responder::respond::request::READ_HEADERS;
     for (name, raw) in common::request_fixtures() {
         for event in [Event::parse(&raw), Event::parse_full(&raw)] {
             for (header, _) in &event.request.headers {
@@ -465,8 +466,8 @@ proptest! {
         let status = json["statusCode"].as_u64().unwrap();
         prop_assert!([200, 404, 500, 502, 503, 504].contains(&status), "status {status}");
         // The fast path, where it takes an event, reads it as the full parse does.
-        if let Some(plain) = alb::Event::parse_plain(&raw) {
-            prop_assert_eq!(plain, alb::Event::parse_full(&raw), "event: {}", raw);
+        if let Some(plain) = alb_event::Event::parse_plain(&raw) {
+            prop_assert_eq!(plain, alb_event::Event::parse_full(&raw), "event: {}", raw);
         }
     }
 }
@@ -483,7 +484,8 @@ fn fixtures() -> &'static [String] {
 
 /// The content variants the kept-response property test draws from.
 fn contents() -> Vec<Content> {
-    use maintenance_responder::content::{Retry, Text};
+    use maintenance_responder::catalog::Text;
+    use maintenance_responder::content::Retry;
     let mut texts = Content::default();
     texts.maintenance.insert(
         "en".into(),
@@ -533,8 +535,8 @@ proptest! {
         content in 0usize..5,
         seconds in 0i64..5,
     ) {
-        use maintenance_responder::alb::Event;
-        use maintenance_responder::rendered::{Negotiations, RenderedResponses};
+        use maintenance_responder::lambda::alb_event::Event;
+        use maintenance_responder::lambda::memo::{Negotiations, RenderedResponses};
         use maintenance_responder::respond::{decide, render, select_page};
         static SITE: std::sync::OnceLock<Site> = std::sync::OnceLock::new();
         static CONTENTS: std::sync::OnceLock<Vec<std::sync::Arc<Content>>> = std::sync::OnceLock::new();
@@ -568,7 +570,7 @@ proptest! {
             &decision
         );
         let from_table = kept.response(&decision, content, site, event.mode);
-        let fresh = alb::encode(&mut render(&decision, content, site), event.mode);
+        let fresh = alb_response::encode(&mut render(&decision, content, site), event.mode);
         prop_assert_eq!(from_table, fresh);
     }
 }
@@ -577,7 +579,7 @@ proptest! {
 /// never did).
 #[test]
 fn the_lambda_keeps_renderings_of_repeated_decisions() {
-    use maintenance_responder::function::Function;
+    use maintenance_responder::lambda::Function;
     use maintenance_responder::preview::StaticStore;
     let function: Function<StaticStore> = Function::new(Site::embedded(), None);
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -16,8 +16,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use maintenance_responder::config::Site;
-use maintenance_responder::pages::PageKind;
+use maintenance_responder::page_kind::PageKind;
+use maintenance_responder::site::Site;
 use serde_json::{Value, json};
 
 /// Flags from the issue, plus `--disable-dev-shm-usage` (CI containers have a tiny /dev/shm)

@@ -1,5 +1,5 @@
 //! The deployment files under `deploy/` and `scripts/`: the SAM template and the Terraform
-//! module must use the names `maintenance_responder::deployment` defines (they cannot import
+//! module must use the names `maintenance_responder::deploy_names` defines (they cannot import
 //! them), the SAM template must pass `cfn-lint`, and `scripts/check-glibc` must tell a binary
 //! that needs a newer glibc from one that does not.
 //!
@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use maintenance_responder::deployment::{self, env as vars, tags};
+use maintenance_responder::deploy_names::{self, env as vars, tags};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -320,7 +320,7 @@ const APP_CATCH_ALL_NAME: &str = "app-catch-all";
 
 #[test]
 fn templates_put_an_app_catch_all_rule_before_the_parked_rules() {
-    const { assert!(APP_CATCH_ALL_PRIORITY < deployment::DEFAULT_PARKED_PRIORITY) };
+    const { assert!(APP_CATCH_ALL_PRIORITY < deploy_names::DEFAULT_PARKED_PRIORITY) };
     let expect = |key: &str, value: &str| (key.to_string(), value.to_string());
 
     // SAM
@@ -334,7 +334,7 @@ fn templates_put_an_app_catch_all_rule_before_the_parked_rules() {
         let bypass = sam_entry(&text, "Parameters", name);
         let default: u32 = yaml_values(&bypass, "Default")[0].parse().unwrap();
         assert!(
-            APP_CATCH_ALL_PRIORITY < default && default < deployment::DEFAULT_PARKED_PRIORITY,
+            APP_CATCH_ALL_PRIORITY < default && default < deploy_names::DEFAULT_PARKED_PRIORITY,
             "{name} default {default}"
         );
     }
@@ -417,12 +417,12 @@ fn templates_default_to_the_parked_priority_and_health_path() {
     let priority = sam_entry(&text, "Parameters", "ParkedPriority");
     assert_eq!(
         yaml_values(&priority, "Default"),
-        [deployment::DEFAULT_PARKED_PRIORITY.to_string()]
+        [deploy_names::DEFAULT_PARKED_PRIORITY.to_string()]
     );
     let health = sam_entry(&text, "Parameters", "HealthPath");
     assert_eq!(
         yaml_values(&health, "Default"),
-        [deployment::DEFAULT_HEALTH_PATH]
+        [deploy_names::DEFAULT_HEALTH_PATH]
     );
     let group = sam_entry(&text, "Resources", "TargetGroup");
     assert_eq!(yaml_values(&group, "HealthCheckPath"), ["!Ref HealthPath"]);
@@ -432,12 +432,12 @@ fn templates_default_to_the_parked_priority_and_health_path() {
     let priority = hcl_block(&text, r#"variable "parked_priority""#);
     assert_eq!(
         hcl_values(&priority, "default"),
-        [deployment::DEFAULT_PARKED_PRIORITY.to_string()]
+        [deploy_names::DEFAULT_PARKED_PRIORITY.to_string()]
     );
     let health = hcl_block(&text, r#"variable "health_path""#);
     assert_eq!(
         hcl_values(&health, "default"),
-        [format!("\"{}\"", deployment::DEFAULT_HEALTH_PATH)]
+        [format!("\"{}\"", deploy_names::DEFAULT_HEALTH_PATH)]
     );
     let group = hcl_block(&text, r#"resource "aws_lb_target_group" "this""#);
     assert_eq!(hcl_values(&group, "path"), ["var.health_path"]);

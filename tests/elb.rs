@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
-use maintenance_responder::deployment::tags;
+use maintenance_responder::deploy_names::tags;
 use maintenance_responder::elb::{
     self, AttachSpec, Aws, ElbError, ListenerInfo, ListenerOutcome, ListenerSnapshot, Listeners,
     NewRule, Outcome, Record, RuleView,
@@ -1040,10 +1040,10 @@ async fn verify_url_checks_the_live_endpoint() {
 /// rules in their order. Bounded: at most 20 s or 200 000 requests of load, loopback only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flipping_under_load_serves_every_request_and_leaves_consistent_listeners() {
-    use maintenance_responder::alb::HeaderMode;
-    use maintenance_responder::config::Site;
-    use maintenance_responder::function::Function;
+    use maintenance_responder::lambda::Function;
+    use maintenance_responder::lambda::alb_event::HeaderMode;
     use maintenance_responder::preview::{self, StaticStore};
+    use maintenance_responder::site::Site;
     use std::io::Read;
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::runtime_api::{Answer, RuntimeApi};
 use common::{FakeServer, Moto, unique};
-use maintenance_responder::alb::{HeaderMode, check_contract};
+use maintenance_responder::lambda::alb_event::HeaderMode;
+use maintenance_responder::lambda::alb_response::check_contract;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};

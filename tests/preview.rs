@@ -17,12 +17,12 @@ use base64::Engine as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use maintenance_responder::alb::HeaderMode;
-use maintenance_responder::config::Site;
-use maintenance_responder::function::Function;
-use maintenance_responder::negotiate::Format;
-use maintenance_responder::pages::PageKind;
+use maintenance_responder::lambda::Function;
+use maintenance_responder::lambda::alb_event::HeaderMode;
+use maintenance_responder::page_kind::PageKind;
 use maintenance_responder::preview::{self, Answer, Origin, Source, StaticStore};
+use maintenance_responder::respond::negotiate::Format;
+use maintenance_responder::site::Site;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -933,7 +933,7 @@ async fn maintctl_preview_reads_live_content_from_ssm() {
 fn example_content_file_is_valid() {
     let text = read(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/content.example.toml"));
     let params = preview::parameters_from_toml(&text, "/x").unwrap();
-    let catalog = maintenance_responder::content::Catalog::embedded();
+    let catalog = maintenance_responder::catalog::Catalog::embedded();
     let (content, warnings) =
         maintenance_responder::ssm::content_from_parameters("/x", &params, &catalog);
     assert!(warnings.is_empty(), "{warnings:?}");

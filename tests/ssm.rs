@@ -12,10 +12,11 @@ use aws_lambda_events::alb::AlbTargetGroupResponse;
 use aws_sdk_ssm::types::ParameterType;
 use common::{FakeServer, Moto, sdk_config_for, unique};
 use maintenance_responder::aws::lambda_ssm_client;
-use maintenance_responder::cache::{CacheSettings, ContentCache, Refresh};
-use maintenance_responder::config::Site;
-use maintenance_responder::content::{Catalog, ContentState, Retry};
-use maintenance_responder::function::{Function, FunctionSettings};
+use maintenance_responder::catalog::Catalog;
+use maintenance_responder::content::{ContentState, Retry};
+use maintenance_responder::content_cache::{CacheSettings, ContentCache, Refresh};
+use maintenance_responder::lambda::{Function, FunctionSettings};
+use maintenance_responder::site::Site;
 use maintenance_responder::ssm::{FetchError, ParameterStore};
 use tokio::time::Instant;
 
@@ -392,9 +393,9 @@ async fn hostile_values_in_ssm_are_harmless_on_every_format() {
         });
         let json = function.handle(&event.to_string()).await.get().to_string();
         let response: AlbTargetGroupResponse = serde_json::from_str(&json).unwrap();
-        maintenance_responder::alb::check_contract(
+        maintenance_responder::lambda::alb_response::check_contract(
             &json,
-            maintenance_responder::alb::HeaderMode::Single,
+            maintenance_responder::lambda::alb_event::HeaderMode::Single,
         )
         .unwrap();
         let body = match &response.body {

@@ -1,35 +1,20 @@
-//! The Lambda entry point (deployed as `bootstrap`): reads the environment once, builds the
-//! site, the SSM client and the content cache, fetches the content within the init budget, and
-//! hands every ALB event to `maintenance_responder::function`.
+//! The Lambda entry point (deployed as `bootstrap`): builds the function from the environment
+//! once (`Function::from_environment`), fetches the content within the init budget, and hands
+//! every ALB event to `Function::handle_invocation`.
 
 use std::convert::Infallible;
 
 use lambda_runtime::{LambdaEvent, Runtime, service_fn};
-use maintenance_responder::function::{Function, FunctionSettings, site_from_env};
+use maintenance_responder::lambda::Function;
 use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     maintenance_responder::logging::init_lambda();
-    let lookup = |name: &str| std::env::var(name).ok();
-    let (site, config_problem) = site_from_env(&lookup);
-    let (settings, problems) = FunctionSettings::from_env(&lookup);
-    for problem in config_problem.iter().chain(&problems) {
+    let (function, problems) = Function::from_environment(&|name| std::env::var(name).ok()).await;
+    for problem in &problems {
         tracing::error!(problem = problem.0.as_str(), "configuration problem");
     }
-    let store = match &settings.ssm_prefix {
-        Some(_) => {
-            let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .load()
-                .await;
-            Some(maintenance_responder::aws::lambda_ssm_client(
-                &base,
-                &settings.cache,
-            ))
-        }
-        None => None,
-    };
-    let function = Function::with_store(site, &settings, store);
     function.init().await;
     let function = &function;
     // The payload is taken raw: a typed parse failing inside the runtime would be an

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ipnet::IpNet;
-use maintenance_responder::deployment::{DEFAULT_HEALTH_PATH, DEFAULT_PARKED_PRIORITY, tags};
+use maintenance_responder::deploy_names::{DEFAULT_HEALTH_PATH, DEFAULT_PARKED_PRIORITY, tags};
 use maintenance_responder::elb::{
     self, AttachError, AttachSpec, AttachStep, Aws, ElbError, ListenerOutcome, ListenerSnapshot,
     Listeners, Outcome, Planned, Report, Selection, Skipped, Targets,

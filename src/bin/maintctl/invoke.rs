@@ -1,19 +1,23 @@
-//! `maintctl invoke`: the ALB response JSON the responder returns for an event file, through
-//! the very function the Lambda runs (embedded configuration and content unless told otherwise).
+//! `maintctl invoke`: the ALB response JSON for an event file, through the Lambda's own
+//! per-event code (`Function::handle`) built exactly as the Lambda builds it from this
+//! environment (`MAINTENANCE_*`, and SSM content when `MAINTENANCE_SSM_PREFIX` is set).
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use maintenance_responder::alb;
-use maintenance_responder::config::Site;
-use maintenance_responder::content::Content;
+use anyhow::{Context, bail};
+use maintenance_responder::lambda::{Function, alb_event};
 
 use crate::Globals;
 
 /// Arguments of `maintctl invoke`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Uses the configuration the Lambda would read from this environment: \
+    MAINTENANCE_CONFIG, MAINTENANCE_DEFAULT_PAGE, …, and the live content from SSM when \
+    MAINTENANCE_SSM_PREFIX is set (else the embedded texts)."
+)]
 pub struct InvokeArgs {
     /// ALB event JSON file, or - for standard input.
     #[arg(long, short = 'e', value_name = "FILE")]
@@ -37,18 +41,28 @@ impl InvokeArgs {
                 format!("failed to read the event file {}", self.event.display())
             })?
         };
-        let site = Site::embedded();
-        let handled = alb::handle(
-            &raw,
-            &Content::default(),
-            &site,
-            time::OffsetDateTime::now_utc(),
+        if let Err(e) = alb_event::check_is_json(&raw) {
+            bail!(
+                "the event is not JSON ({e}): the deployed Lambda would not answer it with a page \
+                 — its runtime fails the invocation before the responder sees the event, and the \
+                 ALB answers that with its own 502 (an ALB always sends JSON)"
+            );
+        }
+        let (function, problems) =
+            Function::from_environment(&|name| std::env::var(name).ok()).await;
+        for problem in &problems {
+            eprintln!("maintctl invoke: warning: {}", problem.0);
+        }
+        function.init().await;
+        let json = function.handle(&raw).await;
+        let value: serde_json::Value =
+            serde_json::from_str(json.get()).context("the response is not JSON")?;
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&value).context("failed to encode the response")?
         );
-        let json =
-            serde_json::to_string_pretty(&handled.alb).context("failed to encode the response")?;
-        say!("{json}");
         if self.show_body
-            && let Some(aws_lambda_events::encodings::Body::Text(body)) = &handled.alb.body
+            && let Some(body) = value.get("body").and_then(serde_json::Value::as_str)
         {
             say!("\n{body}");
         }

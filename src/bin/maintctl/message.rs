@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use maintenance_responder::content::{Catalog, Retry};
+use maintenance_responder::catalog::Catalog;
+use maintenance_responder::content::Retry;
 use maintenance_responder::ssm::{self, Change, ParameterStore};
 use time::OffsetDateTime;
 

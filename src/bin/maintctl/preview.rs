@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use maintenance_responder::alb::HeaderMode;
-use maintenance_responder::config::Site;
+use maintenance_responder::lambda::alb_event::HeaderMode;
 use maintenance_responder::preview::{self, Loaded, ServeOptions, Source};
+use maintenance_responder::site::Site;
 
 use crate::Globals;
 
@@ -68,7 +68,7 @@ impl ContentArgs {
                 None => None,
             };
         let site: Site =
-            preview::site_from_env(&|name: &str| std::env::var(name).ok(), config.as_deref())
+            Site::from_env_strict(&|name: &str| std::env::var(name).ok(), config.as_deref())
                 .context("the responder configuration is not valid")?;
         let source = match (&self.content, &self.from_ssm) {
             (Some(path), _) => Source::File(path.clone()),

@@ -13,7 +13,8 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::content::{Catalog, Content, ContentState};
+use crate::catalog::Catalog;
+use crate::content::{Content, ContentState};
 use crate::ssm::{FetchError, ParameterStore, Warning, content_from_parameters};
 
 /// Cache timing.

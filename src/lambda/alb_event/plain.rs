@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Event, HeaderMode, MAX_HEADERS, ParseKind, clean_path};
-use crate::request::{READ_HEADERS, Request, is_read};
+use crate::respond::request::{READ_HEADERS, Request, is_read};
 
 /// Reads a plain ALB event, or `None` when the event needs the full parse.
 pub(super) fn parse(raw: &str) -> Option<Event> {

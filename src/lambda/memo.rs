@@ -20,13 +20,14 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::alb::{self, HeaderMode};
-use crate::config::Site;
 use crate::content::Content;
-use crate::negotiate::Format;
-use crate::pages::PageKind;
-use crate::request::Request;
+use crate::lambda::alb_event::HeaderMode;
+use crate::lambda::alb_response;
+use crate::page_kind::PageKind;
+use crate::respond::negotiate::Format;
+use crate::respond::request::Request;
 use crate::respond::{Decision, Negotiated, RetryAfter, decide_negotiated, negotiation, render};
+use crate::site::Site;
 
 /// Most entries kept, most recently used first; the least recently used one makes room.
 /// Decisions vary by page, format, language, method, header mode and `Retry-After` (every
@@ -116,7 +117,7 @@ impl RenderedResponses {
 
     /// The ALB response JSON for a decision: a kept copy when there is one, else rendered by
     /// the core (and kept when it passes the check). Always the bytes the core would give:
-    /// `alb::encode(&mut render(decision, content, site), mode)`.
+    /// `alb_response::encode(&mut render(decision, content, site), mode)`.
     ///
     /// `content` is shared: the Lambda hands the same `Arc` until the content changes, and the
     /// table recognizes it by pointer before comparing texts.
@@ -127,7 +128,7 @@ impl RenderedResponses {
         site: &Site,
         mode: HeaderMode,
     ) -> String {
-        let fresh = || alb::encode(&mut render(decision, content, site), mode);
+        let fresh = || alb_response::encode(&mut render(decision, content, site), mode);
         if decision.page == PageKind::Health
             || decision.trace_id.is_some_and(|t| t.len() != TRACE_ID_LEN)
         {
@@ -338,7 +339,7 @@ fn check_trace_places(
         trace_id: Some(stand_in),
         ..decision.clone()
     };
-    let with_stand_in = alb::encode(&mut render(&other, content, site), mode);
+    let with_stand_in = alb_response::encode(&mut render(&other, content, site), mode);
     let trace_at: Vec<usize> = json.match_indices(trace_id).map(|(at, _)| at).collect();
     if with_trace_id(json, &trace_at, stand_in) == with_stand_in
         && with_stand_in.matches(stand_in).count() == trace_at.len()
@@ -371,8 +372,8 @@ fn same_texts(a: &Content, b: &Content) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::Request;
     use crate::respond::decide;
+    use crate::respond::request::Request;
     use time::macros::datetime;
 
     const TRACE: &str = "1-693ec9fb-4ef0a17b0db1b3fb480f31bc";
@@ -390,7 +391,8 @@ mod tests {
         // A new Arc each time: equal texts must be recognized without the pointer.
         let shared = Arc::new(content.clone());
         let kept = rendered.response(&decision, &shared, &site, HeaderMode::Single);
-        let fresh = alb::encode(&mut render(&decision, content, &site), HeaderMode::Single);
+        let fresh =
+            alb_response::encode(&mut render(&decision, content, &site), HeaderMode::Single);
         (kept, fresh)
     }
 
@@ -449,7 +451,8 @@ mod tests {
                 now,
             ));
             let kept = rendered.response(&decision, &content, &site, HeaderMode::Single);
-            let fresh = alb::encode(&mut render(&decision, &content, &site), HeaderMode::Single);
+            let fresh =
+                alb_response::encode(&mut render(&decision, &content, &site), HeaderMode::Single);
             assert_eq!(kept, fresh);
         }
         assert_eq!(rendered.len(), MAX_ENTRIES);

@@ -1,6 +1,13 @@
-//! The Lambda function: what is built once per sandbox (site, SSM client, content cache) and
-//! the per-invocation glue around the pure core: pick the content (the health route never waits
-//! on SSM), answer, guard against panics, and log one JSON line per request.
+//! The Lambda path: what is built once per sandbox from the environment (site, SSM client,
+//! content cache: [`Function::from_environment`]) and the per-invocation glue around the pure
+//! core ([`Function::handle_invocation`]): read the ALB event ([`alb_event`]), pick the content
+//! (the health route never waits on SSM), decide and render through the core with the memo of
+//! earlier renderings ([`memo`]), encode for the ALB ([`alb_response`]), guard against panics,
+//! and log one JSON line per request.
+
+pub mod alb_event;
+pub mod alb_response;
+pub mod memo;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -10,15 +17,15 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use crate::alb::{self, Event};
-use crate::cache::{CacheSettings, ContentCache, Refresh};
-use crate::config::{Config, Site};
-use crate::content::{Catalog, Content};
-use crate::deployment::env;
+use crate::content::Content;
+use crate::content_cache::{CacheSettings, ContentCache, Refresh};
+use crate::deploy_names::env;
+use crate::lambda::alb_event::Event;
+use crate::lambda::memo::{Negotiations, RenderedResponses};
 use crate::logging::RequestLine;
-use crate::pages::PageKind;
-use crate::rendered::{Negotiations, RenderedResponses};
+use crate::page_kind::PageKind;
 use crate::respond::select_page;
+use crate::site::Site;
 use crate::ssm::{ParameterStore, check_prefix};
 
 /// Settings read from the environment once at start.
@@ -77,24 +84,6 @@ impl FunctionSettings {
     }
 }
 
-/// Builds the site from the environment; an invalid configuration is reported and the
-/// embedded one is used, so the function never crash-loops.
-pub fn site_from_env(lookup: &impl Fn(&str) -> Option<String>) -> (Site, Option<StartProblem>) {
-    let catalog = Catalog::embedded();
-    match Config::from_env(lookup, &catalog) {
-        Ok(config) => (Site::new(config, catalog), None),
-        Err(e) => {
-            let config = Config::embedded(&catalog);
-            (
-                Site::new(config, catalog),
-                Some(StartProblem(format!(
-                    "{e}; serving with the embedded configuration"
-                ))),
-            )
-        }
-    }
-}
-
 /// The function: site and, when configured, the SSM content cache.
 pub struct Function<S> {
     site: Site,
@@ -103,6 +92,36 @@ pub struct Function<S> {
     negotiations: Negotiations,
     /// The content without SSM.
     defaults: Arc<Content>,
+}
+
+impl Function<aws_sdk_ssm::Client> {
+    /// The function exactly as the Lambda builds it at start, from its environment (`lookup`
+    /// reads one variable): the site ([`Site::from_env_or_embedded`]), the SSM settings and,
+    /// when a prefix is configured, the SSM client from the standard AWS chain. Problems are
+    /// returned for logging: the function still serves, with defaults in their place. Call
+    /// [`Function::init`] next for the cold-start fetch.
+    pub async fn from_environment(
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> (Self, Vec<StartProblem>) {
+        let (site, config_problem) = Site::from_env_or_embedded(lookup);
+        let (settings, mut problems) = FunctionSettings::from_env(lookup);
+        if let Some(e) = config_problem {
+            problems.insert(
+                0,
+                StartProblem(format!("{e}; serving with the embedded configuration")),
+            );
+        }
+        let store = match &settings.ssm_prefix {
+            Some(_) => {
+                let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .load()
+                    .await;
+                Some(crate::aws::lambda_ssm_client(&base, &settings.cache))
+            }
+            None => None,
+        };
+        (Self::with_store(site, &settings, store), problems)
+    }
 }
 
 impl<S: ParameterStore> Function<S> {
@@ -195,12 +214,12 @@ impl<S: ParameterStore> Function<S> {
         }));
         let json = answered.unwrap_or_else(|_| {
             tracing::error!(parse = ?event.parse, "the core panicked; served the last-resort page");
-            alb::last_resort_json(event.mode)
+            alb_response::last_resort_json(event.mode)
         });
         // The JSON comes from serde_json; should it ever not parse, the last resort does.
         RawValue::from_string(json).unwrap_or_else(|_| {
             tracing::error!("the response was not valid JSON; served the last-resort page");
-            RawValue::from_string(alb::last_resort_json(event.mode))
+            RawValue::from_string(alb_response::last_resort_json(event.mode))
                 .unwrap_or_else(|_| RawValue::NULL.to_owned())
         })
     }

@@ -1,0 +1,150 @@
+//! The response a [`Decision`] describes: the page body in its format (templates in
+//! [`super::pages`]), the status, and the same strict headers on every response.
+
+use crate::content::{Content, ContentState};
+use crate::page_kind::PageKind;
+use crate::respond::decide::Decision;
+use crate::respond::negotiate::Format;
+use crate::respond::pages::{self, ExpectedBack, PageView};
+use crate::site::Site;
+
+/// A response in transport-neutral form; [`crate::lambda::alb_response`] encodes it for the ALB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// Header fields, in a fixed order; values hold no CR or LF.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body text (empty for `HEAD`).
+    pub body: String,
+    /// What was decided, for the request log.
+    pub served: Served,
+}
+
+/// The decisions behind a response, logged once per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// Page or route served.
+    pub page: PageKind,
+    /// Format (health and robots are always plain text).
+    pub format: Format,
+    /// Language tag of the texts.
+    pub language: String,
+    /// Validated trace id root, if the request had one.
+    pub trace_id: Option<String>,
+}
+
+impl Response {
+    /// The value of a header, names compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Builds the response a decision describes: page body in its format, status and headers.
+pub fn render(decision: &Decision<'_>, content: &Content, site: &Site) -> Response {
+    let Decision {
+        page,
+        format,
+        language,
+        head,
+        ref retry,
+        trace_id,
+    } = *decision;
+    let config = &site.config;
+    let (lang, pack) = match site.catalog.pack(language) {
+        Some(pack) => (language, pack),
+        None => site.catalog.first(),
+    };
+    let mut headers = Vec::with_capacity(10);
+    let body = match page {
+        PageKind::Health => health_body(content.state),
+        PageKind::Robots => config.robots_txt.clone(),
+        _ => {
+            let text = match page {
+                PageKind::Maintenance => content.maintenance.get(lang).unwrap_or(&pack.maintenance),
+                other => pack.text(other),
+            };
+            let (retry_seconds, expected_back, retry_hint) = match retry {
+                Some(retry) => {
+                    headers.push(("Retry-After", retry.header()));
+                    // With an end time the page shows it; a countdown beside it would only repeat it.
+                    let hint = if retry.expected_back.is_some() {
+                        None
+                    } else if retry.seconds < 120 {
+                        Some(pack.labels.retry_soon.clone())
+                    } else if retry.seconds < 2 * 3600 {
+                        let minutes = retry.seconds.div_ceil(60).to_string();
+                        Some(pack.labels.retry_in.replace("{minutes}", &minutes))
+                    } else {
+                        let hours = retry.seconds.div_ceil(3600).to_string();
+                        Some(pack.labels.retry_in_hours.replace("{hours}", &hours))
+                    };
+                    (
+                        Some(retry.seconds),
+                        retry.expected_back.map(ExpectedBack::new),
+                        hint,
+                    )
+                }
+                None => (None, None, None),
+            };
+            let view = PageView {
+                kind: page,
+                status: page.status(),
+                lang,
+                title: &text.title,
+                paragraphs: text
+                    .message
+                    .split("\n\n")
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .collect(),
+                labels: &pack.labels,
+                expected_back,
+                retry_seconds,
+                retry_hint,
+                trace_id,
+                status_page: content.status_page.as_deref(),
+                contact: content.contact.as_deref(),
+                brand_name: &config.brand.name,
+                logo: site.logo_data_uri.as_deref(),
+                css: &site.css,
+            };
+            pages::body(&view, format, &config.problem_type_base)
+        }
+    };
+
+    headers.push(("Content-Type", format.content_type().to_string()));
+    headers.push(("Cache-Control", "no-store".to_string()));
+    headers.push(("Vary", "Accept, Accept-Language".to_string()));
+    headers.push(("Content-Language", lang.to_string()));
+    headers.push(("X-Content-Type-Options", "nosniff".to_string()));
+    headers.push(("Content-Security-Policy", site.csp.clone()));
+    headers.push(("Referrer-Policy", "no-referrer".to_string()));
+    headers.push(("X-Frame-Options", "DENY".to_string()));
+    headers.push(("Cross-Origin-Resource-Policy", "same-origin".to_string()));
+
+    Response {
+        status: page.status(),
+        headers,
+        body: if head { String::new() } else { body },
+        served: Served {
+            page,
+            format,
+            language: lang.to_string(),
+            trace_id: trace_id.map(str::to_string),
+        },
+    }
+}
+
+/// The health route's tiny body, reporting where the content comes from.
+fn health_body(state: ContentState) -> String {
+    match state {
+        ContentState::Defaults => "ok\ncontent: defaults\n".to_string(),
+        ContentState::Fresh { age_seconds } => format!("ok\ncontent: fresh, age {age_seconds}s\n"),
+        ContentState::Stale { age_seconds } => format!("ok\ncontent: stale, age {age_seconds}s\n"),
+    }
+}

@@ -1,0 +1,132 @@
+//! [`Site`]: everything the pure core needs that does not change per request, prepared once at
+//! start from the validated configuration and the catalog — the inline stylesheet (rendered from
+//! `templates/style.css` with the brand colour) and its hash for the CSP, the logo as a data URI,
+//! the languages offered to negotiation. Two ways to build it from the environment, for the two
+//! kinds of caller: the Lambda never refuses to start ([`Site::from_env_or_embedded`]); the
+//! preview and `maintctl invoke` refuse a bad configuration ([`Site::from_env_strict`]).
+
+use askama::Template;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::catalog::Catalog;
+use crate::config::{Config, ConfigError};
+use crate::deploy_names::env;
+
+/// Everything the pure core needs that does not change per request: the validated
+/// configuration, the catalog, and what is derived from them once (stylesheet, its CSP hash,
+/// the logo as a data URI). Built at start; shared by reference.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// Validated configuration.
+    pub config: Config,
+    /// Built-in texts.
+    pub catalog: Catalog,
+    /// The inline stylesheet, brand colour filled in.
+    pub css: String,
+    /// The `Content-Security-Policy` header value, allowing exactly that stylesheet.
+    pub csp: String,
+    /// The logo as a `data:image/svg+xml;base64,…` URI, if any.
+    pub logo_data_uri: Option<String>,
+    /// Languages offered to negotiation, in catalog order.
+    pub languages: Vec<String>,
+}
+
+impl Site {
+    /// Prepares a site from a validated configuration and catalog.
+    pub fn new(config: Config, catalog: Catalog) -> Self {
+        let css = stylesheet(&config.brand.color);
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(css.as_bytes()));
+        let csp = format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; img-src data:; base-uri 'none'; \
+             form-action 'none'; frame-ancestors 'none'"
+        );
+        let logo_data_uri = (!config.brand.logo_svg.is_empty()).then(|| {
+            format!(
+                "data:image/svg+xml;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(config.brand.logo_svg.as_bytes())
+            )
+        });
+        let languages = catalog.languages().map(str::to_string).collect();
+        Self {
+            config,
+            catalog,
+            css,
+            csp,
+            logo_data_uri,
+            languages,
+        }
+    }
+
+    /// The site built from the embedded catalog and configuration.
+    pub fn embedded() -> Self {
+        let catalog = Catalog::embedded();
+        Self::new(Config::embedded(&catalog), catalog)
+    }
+
+    /// The site as the Lambda builds it from its environment (`MAINTENANCE_CONFIG`,
+    /// `MAINTENANCE_DEFAULT_PAGE`, …; `lookup` reads one variable). An invalid configuration is
+    /// returned beside the site, which then uses the embedded configuration: the function logs
+    /// it and serves rather than crash-loop.
+    pub fn from_env_or_embedded(
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> (Self, Option<ConfigError>) {
+        let catalog = Catalog::embedded();
+        match Config::from_env(lookup, &catalog) {
+            Ok(config) => (Self::new(config, catalog), None),
+            Err(e) => {
+                let config = Config::embedded(&catalog);
+                (Self::new(config, catalog), Some(e))
+            }
+        }
+    }
+
+    /// The site as the Lambda would build it from this environment, with `config_toml` (a
+    /// `--config` file's text) in place of `MAINTENANCE_CONFIG` when given. Unlike
+    /// [`Site::from_env_or_embedded`], a bad value is an error: a preview of a configuration
+    /// the Lambda would not use would mislead.
+    pub fn from_env_strict(
+        lookup: &impl Fn(&str) -> Option<String>,
+        config_toml: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        let catalog = Catalog::embedded();
+        let lookup = |name: &str| match (name, config_toml) {
+            (env::CONFIG, Some(text)) => Some(text.to_string()),
+            _ => lookup(name),
+        };
+        let config = Config::from_env(lookup, &catalog)?;
+        Ok(Self::new(config, catalog))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "style.css")]
+struct Stylesheet<'a> {
+    color: &'a str,
+}
+
+/// Renders the inline stylesheet for a (validated) brand colour.
+///
+/// Line breaks are dropped (none is significant in it): the stylesheet is inline in every HTML
+/// page, and each one would otherwise be a `\n` escape in the response JSON.
+pub fn stylesheet(color: &str) -> String {
+    Stylesheet { color }
+        .render()
+        .map(|css| css.lines().map(str::trim).collect())
+        .unwrap_or_else(|_| String::from("body{font-family:sans-serif}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csp_hash_matches_the_stylesheet() {
+        let site = Site::embedded();
+        let hash =
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(site.css.as_bytes()));
+        assert!(site.csp.contains(&format!("'sha256-{hash}'")));
+        assert!(site.csp.contains("frame-ancestors 'none'"));
+        assert!(site.csp.starts_with("default-src 'none'"));
+    }
+}
