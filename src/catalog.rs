@@ -6,18 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::content::{ValueError, check_message, check_title, is_language_tag};
+use crate::content::{Text, ValueError, check_message, check_title, is_language_tag};
 use crate::page_kind::PageKind;
-
-/// A title and a message.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Text {
-    /// Short heading.
-    pub title: String,
-    /// One or more paragraphs, separated by blank lines.
-    pub message: String,
-}
 
 /// Fixed labels around the message, per language.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 
-use crate::catalog::Text;
+use serde::Deserialize;
 
 /// Longest title accepted, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -17,6 +17,16 @@ pub const MAX_MESSAGE_CHARS: usize = 2_000;
 pub const MAX_LINK_CHARS: usize = 500;
 /// Largest retry delay accepted: one week. Longer than that is not maintenance.
 pub const MAX_RETRY_SECONDS: u64 = 7 * 24 * 3600;
+
+/// A title and a message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    /// Short heading.
+    pub title: String,
+    /// One or more paragraphs, separated by blank lines.
+    pub message: String,
+}
 
 /// When the service is expected back, as the content states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,8 @@ use std::future::Future;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::ParameterType;
 
-use crate::catalog::{Catalog, Text};
+use crate::catalog::Catalog;
+use crate::content::Text;
 use crate::content::{
     self, Content, ContentState, Retry, ValueError, check_link, check_message, check_title,
 };

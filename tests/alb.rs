@@ -484,8 +484,8 @@ fn fixtures() -> &'static [String] {
 
 /// The content variants the kept-response property test draws from.
 fn contents() -> Vec<Content> {
-    use maintenance_responder::catalog::Text;
     use maintenance_responder::content::Retry;
+    use maintenance_responder::content::Text;
     let mut texts = Content::default();
     texts.maintenance.insert(
         "en".into(),

@@ -223,7 +223,7 @@ mod tests {
         let mut content = Content::default();
         content.maintenance.insert(
             "en".into(),
-            crate::catalog::Text {
+            crate::content::Text {
                 title: hostile.into(),
                 message: hostile.into(),
             },
