@@ -184,6 +184,78 @@ fn only_the_headers_the_core_reads_are_kept() {
     assert_eq!(event.mode, HeaderMode::Single);
 }
 
+/// Issue #16, item 14, and its siblings: any number of other headers, before or after, in
+/// either map, through every reading (fast path, typed, lenient), never hides a header the core
+/// reads.
+#[test]
+fn headers_the_core_reads_count_whatever_stands_before_them() {
+    use maintenance_responder::lambda::alb_event::Event;
+    let base = || {
+        json!({
+            "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/t/1"}},
+            "httpMethod": "GET", "path": "/shop", "body": "", "isBase64Encoded": false,
+        })
+    };
+    let others: Vec<(String, String)> = (0..250)
+        .map(|i| (format!("x-filler-{i:03}"), format!("v{i}")))
+        .collect();
+    // (reading, header name, value, expected page kind)
+    for (lenient, name, value, status) in [
+        (false, "user-agent", "ELB-HealthChecker/2.0", 200),
+        (true, "user-agent", "ELB-HealthChecker/2.0", 200),
+        (false, "accept", "application/json", 503),
+    ] {
+        for multi in [false, true] {
+            let mut event = base();
+            let mut map = serde_json::Map::new();
+            for (n, v) in &others {
+                map.insert(n.clone(), if multi { json!([v]) } else { json!(v) });
+            }
+            map.insert(
+                name.into(),
+                if multi { json!([value]) } else { json!(value) },
+            );
+            event[if multi {
+                "multiValueHeaders"
+            } else {
+                "headers"
+            }] = Value::Object(map);
+            if lenient {
+                event["queryStringParameters"] = Value::Null; // the typed parse refuses a null map
+            }
+            let raw = event.to_string();
+            let parsed = Event::parse(&raw);
+            assert_eq!(
+                parsed.parse,
+                if lenient {
+                    ParseKind::Lenient
+                } else {
+                    ParseKind::Typed
+                }
+            );
+            assert_eq!(
+                parsed.request.header(name),
+                Some(value),
+                "{name} after 250 other headers (multi-value: {multi}, lenient: {lenient})"
+            );
+            let (handled, json) = answer(&raw);
+            assert_eq!(json["statusCode"], status, "{name}: {value}");
+            if name == "accept" {
+                assert_eq!(
+                    handled.response.header("content-type"),
+                    Some("application/problem+json; charset=utf-8")
+                );
+            }
+        }
+    }
+    // The values kept are bounded (64), counted among the headers the core reads only.
+    let mut event = base();
+    let values: Vec<String> = (0..500).map(|i| format!("agent-{i}")).collect();
+    event["multiValueHeaders"] = json!({"user-agent": values, "x-other": ["y"]});
+    let parsed = Event::parse(&event.to_string());
+    assert_eq!(parsed.request.headers.len(), 64);
+}
+
 #[test]
 fn multi_value_events_are_answered_in_multi_value_headers() {
     for (name, raw) in common::request_fixtures() {

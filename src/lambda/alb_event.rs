@@ -82,8 +82,12 @@ pub struct Event {
 
 /// Longest path kept; the ALB itself limits the request line to 16 KiB.
 const MAX_PATH: usize = 16 * 1024;
-/// Most header fields kept.
+/// Most header fields the fast path reads in one map; a larger event takes the full parse.
 const MAX_HEADERS: usize = 200;
+/// Most values of the header fields the core reads ([`crate::respond::request::READ_HEADERS`])
+/// kept from one event. Counted after the other fields are left out, so any number of other
+/// headers never hides a `User-Agent` (a health check) or an `Accept`.
+const MAX_READ_VALUES: usize = 64;
 
 impl Event {
     /// Reads an event. Never fails.
@@ -124,17 +128,18 @@ impl Event {
             || !typed.multi_value_query_string_parameters.is_empty();
         let single = !typed.headers.is_empty() || !typed.query_string_parameters.is_empty();
         let mode = HeaderMode::from_maps(single, multi);
-        let mut headers = Vec::with_capacity(typed.headers.len() + typed.multi_value_headers.len());
-        for map in [&typed.headers, &typed.multi_value_headers] {
-            for (name, value) in map.iter().take(MAX_HEADERS) {
-                if is_read(name.as_str()) {
-                    headers.push((
-                        name.as_str().to_string(),
-                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    ));
-                }
-            }
-        }
+        let headers = [&typed.headers, &typed.multi_value_headers]
+            .into_iter()
+            .flat_map(|map| map.iter())
+            .filter(|(name, _)| is_read(name.as_str()))
+            .take(MAX_READ_VALUES)
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
         Self {
             request: Request {
                 method: typed.http_method.as_str().to_ascii_uppercase(),
@@ -149,24 +154,22 @@ impl Event {
 
     fn from_value(value: &Value) -> Self {
         let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-        let mut headers = Vec::new();
         let single = value.get("headers").and_then(Value::as_object);
         let multi = value.get("multiValueHeaders").and_then(Value::as_object);
-        if let Some(map) = single {
-            for (name, v) in map.iter().take(MAX_HEADERS).filter(|(n, _)| is_read(n)) {
-                if let Some(v) = v.as_str() {
-                    headers.push((name.to_ascii_lowercase(), v.to_string()));
-                }
-            }
-        }
-        if let Some(map) = multi {
-            for (name, values) in map.iter().take(MAX_HEADERS).filter(|(n, _)| is_read(n)) {
-                let values = values.as_array().map(Vec::as_slice).unwrap_or_default();
-                for v in values.iter().filter_map(Value::as_str).take(MAX_HEADERS) {
-                    headers.push((name.to_ascii_lowercase(), v.to_string()));
-                }
-            }
-        }
+        let single_values = single
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, v)| Some((name, v.as_str()?)));
+        let multi_values = multi.into_iter().flatten().flat_map(|(name, values)| {
+            let values = values.as_array().map(Vec::as_slice).unwrap_or_default();
+            values.iter().filter_map(move |v| Some((name, v.as_str()?)))
+        });
+        let headers = single_values
+            .chain(multi_values)
+            .filter(|(name, _)| is_read(name))
+            .take(MAX_READ_VALUES)
+            .map(|(name, v)| (name.to_ascii_lowercase(), v.to_string()))
+            .collect();
         let mode = HeaderMode::from_maps(single.is_some(), multi.is_some());
         let method = text(value.get("httpMethod"))
             .filter(|m| {

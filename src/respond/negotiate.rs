@@ -137,11 +137,17 @@ pub fn format(accept: Option<&str>) -> Format {
     best.map_or(Format::Html, |(_, _, f)| f)
 }
 
+/// Longest `Accept-Language` value read; the ALB itself limits one header to 16 KiB.
+const MAX_ACCEPT_LANGUAGE: usize = 16 * 1024;
+
 /// Picks a language from `Accept-Language` among `available` tags.
 ///
-/// Ranges are tried by descending q (stable for equal q). A range matches a tag that equals it,
-/// or whose primary subtag equals the range's (`en-GB` → `en`, `zh` → `zh-Hant`); `*` matches
-/// `default`. Nothing matches: `default`.
+/// Every available tag gets the q of the most specific range that matches it: the tag itself,
+/// then a range that is a prefix of the tag (`zh` for `zh-Hant`), then a range whose primary
+/// subtag is the tag (`en-GB` for `en`, lenient), then `*`. A `q=0` there refuses the tag,
+/// whatever `*` says (`en;q=0, *` is any language but English). The highest q wins; among
+/// equals, the range listed first, then `default`, then the order of `available`. Every range
+/// counts, wherever it stands in the header. Nothing acceptable: `default`.
 pub fn language<'a>(
     accept_language: Option<&str>,
     available: &'a [String],
@@ -150,30 +156,64 @@ pub fn language<'a>(
     let Some(header) = accept_language else {
         return default;
     };
-    let mut ranges: Vec<(&str, u16)> = header
+    let header = match header.char_indices().nth(MAX_ACCEPT_LANGUAGE) {
+        Some((end, _)) => &header[..end],
+        None => header,
+    };
+    // Per available tag: (specificity, q, position) of its most specific matching range.
+    let mut matched: Vec<Option<(u8, u16, usize)>> = vec![None; available.len()];
+    let ranges = header
         .split(',')
         .filter_map(element_q)
-        .filter(|(range, q)| *q > 0 && !range.is_empty())
-        .take(32)
-        .collect();
-    ranges.sort_by_key(|r| std::cmp::Reverse(r.1));
-    for (range, _) in ranges {
-        if range == "*" {
-            return default;
-        }
-        if let Some(tag) = available.iter().find(|t| t.eq_ignore_ascii_case(range)) {
-            return tag;
-        }
-        let primary = range.split('-').next().unwrap_or(range);
-        if let Some(tag) = available.iter().find(|t| {
-            t.split('-')
-                .next()
-                .is_some_and(|p| p.eq_ignore_ascii_case(primary))
-        }) {
-            return tag;
+        .filter(|(range, _)| !range.is_empty());
+    for (position, (range, q)) in ranges.enumerate() {
+        for (tag, matched) in available.iter().zip(&mut matched) {
+            if let Some(s) = language_specificity(range, tag)
+                && matched.is_none_or(|(ms, _, _)| s > ms)
+            {
+                *matched = Some((s, q, position));
+            }
         }
     }
-    default
+    let mut best: Option<(u16, usize, bool, usize)> = None;
+    for (index, (tag, matched)) in available.iter().zip(&matched).enumerate() {
+        let Some((_, q, position)) = *matched else {
+            continue;
+        };
+        if q == 0 {
+            continue;
+        }
+        let is_default = tag.eq_ignore_ascii_case(default);
+        let better = best.is_none_or(|(bq, bpos, bdefault, _)| {
+            (q, std::cmp::Reverse(position), is_default) > (bq, std::cmp::Reverse(bpos), bdefault)
+        });
+        if better {
+            best = Some((q, position, is_default, index));
+        }
+    }
+    best.map_or(default, |(_, _, _, index)| available[index].as_str())
+}
+
+/// How well one `Accept-Language` range matches a tag: exactly 4, as a prefix of the tag 3, by
+/// the range's primary subtag 2 (lenient: `en-GB` for `en`), `*` 1.
+fn language_specificity(range: &str, tag: &str) -> Option<u8> {
+    if range == "*" {
+        return Some(1);
+    }
+    if tag.eq_ignore_ascii_case(range) {
+        return Some(4);
+    }
+    let prefix_of = |long: &str, short: &str| {
+        long.len() > short.len()
+            && long.as_bytes()[short.len()] == b'-'
+            && long[..short.len()].eq_ignore_ascii_case(short)
+    };
+    if prefix_of(tag, range) {
+        return Some(3);
+    }
+    let primary = range.split('-').next().unwrap_or(range);
+    let tag_primary = tag.split('-').next().unwrap_or(tag);
+    primary.eq_ignore_ascii_case(tag_primary).then_some(2)
 }
 
 #[cfg(test)]
@@ -234,6 +274,17 @@ mod tests {
             (Some("en-GB"), "en"),
             (Some("garbage;q=x, ja"), "ja"),
             (Some(""), "en"),
+            // q=0 refuses a language whatever `*` says (issue #16, item 12, and its siblings).
+            (Some("en;q=0, *"), "ja"),
+            (Some("*, en;q=0"), "ja"),
+            (Some("EN;q=0, *"), "ja"),
+            (Some("ja;q=0, *"), "en"),
+            (Some("*;q=0, ja"), "ja"),
+            (Some("en-GB, en;q=0, ja;q=0.1"), "ja"),
+            (Some("*;q=0.5, ja;q=0.4"), "en"),
+            (Some("ja, en"), "ja"),
+            (Some("en-GB;q=0.8, ja;q=0.8"), "en"),
+            (Some("pt-BR;q=0, pt, ja;q=0.5"), "ja"),
         ];
         for (header, expected) in cases {
             assert_eq!(
@@ -242,6 +293,21 @@ mod tests {
                 "Accept-Language: {header:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_range_counts_wherever_it_stands() {
+        let available = vec!["en".to_string(), "ja".to_string()];
+        // A q=1 `ja` after 40 other ranges (the reader used to stop at 32, before sorting).
+        let mut header: Vec<String> = (0..40).map(|i| format!("x-a{i};q=0.1")).collect();
+        header.push("ja".into());
+        assert_eq!(language(Some(&header.join(", ")), &available, "en"), "ja");
+        // Thousands of ranges are read (up to 16 KiB) without a cost worth noting.
+        let long = vec!["fr;q=0.5"; 1500].join(",") + ",ja";
+        assert_eq!(language(Some(&long), &available, "en"), "ja");
+        // Past 16 KiB (more than an ALB passes in one header) the rest is not read.
+        let huge = "fr,".repeat(6000) + "ja";
+        assert_eq!(language(Some(&huge), &available, "en"), "en");
     }
 
     #[test]

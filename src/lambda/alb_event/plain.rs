@@ -14,7 +14,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{Event, HeaderMode, MAX_HEADERS, ParseKind, clean_path};
+use super::{Event, HeaderMode, MAX_HEADERS, MAX_READ_VALUES, ParseKind, clean_path};
 use crate::respond::request::{READ_HEADERS, Request, is_read};
 
 /// Reads a plain ALB event, or `None` when the event needs the full parse.
@@ -54,6 +54,7 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
             headers.extend(values.iter().map(|v| (name.clone(), v.0.to_string())));
         }
     }
+    headers.truncate(MAX_READ_VALUES);
     let mode = HeaderMode::from_maps(
         !single.is_empty() || event.query_string_parameters.0 > 0,
         multi_values > 0 || event.multi_value_query_string_parameters.0 > 0,
