@@ -32,6 +32,9 @@ impl RetryAfter {
 
 /// Decides `Retry-After`: seconds as given; an end time still ahead as an HTTP-date; an end
 /// time already past, or no value at all, as the configured delays.
+///
+/// An end time is rounded up to the whole second (an HTTP-date has no fractions): a client is
+/// never told a moment before the stated end.
 pub fn retry_after(retry: Option<Retry>, site: &Site, now: OffsetDateTime) -> RetryAfter {
     let seconds_only = |seconds: u64| RetryAfter {
         seconds,
@@ -40,6 +43,7 @@ pub fn retry_after(retry: Option<Retry>, site: &Site, now: OffsetDateTime) -> Re
     match retry {
         Some(Retry::Seconds(seconds)) => seconds_only(seconds),
         Some(Retry::Until(until)) if until > now => {
+            let until = ceil_to_second(until);
             let delta = until - now;
             // Round up, so a client never retries before the stated time.
             let seconds = u64::try_from(delta.whole_seconds()).unwrap_or(0)
@@ -51,6 +55,14 @@ pub fn retry_after(retry: Option<Retry>, site: &Site, now: OffsetDateTime) -> Re
         }
         Some(Retry::Until(_)) => seconds_only(site.config.past_end_retry_after_seconds),
         None => seconds_only(site.config.retry_after_seconds),
+    }
+}
+
+/// The time itself when it is a whole second, else the next whole second.
+fn ceil_to_second(at: OffsetDateTime) -> OffsetDateTime {
+    match at.nanosecond() {
+        0 => at,
+        nanos => at + time::Duration::nanoseconds(1_000_000_000 - i64::from(nanos)),
     }
 }
 
@@ -157,9 +169,14 @@ pub fn decide_negotiated<'a>(
         format,
         language: negotiated.language,
         head: request.method == "HEAD",
-        retry: page
-            .has_retry_after()
-            .then(|| retry_after(content.retry, site, now)),
+        // Only the planned maintenance has an announced end; the unplanned 503
+        // (`service-unavailable`) gets the configured delay, never the maintenance's end time.
+        retry: page.has_retry_after().then(|| {
+            let announced = (page == PageKind::Maintenance)
+                .then_some(content.retry)
+                .flatten();
+            retry_after(announced, site, now)
+        }),
         trace_id: request.trace_root(),
     }
 }

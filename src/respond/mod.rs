@@ -158,8 +158,10 @@ mod tests {
                 true,
             ),
             (
+                // Rounded up: never a moment before the stated end (issue #16, item 18; this
+                // line used to expect 04:00:00, half a second early).
                 Some(Retry::Until(datetime!(2026-11-22 04:00:00.5 UTC))),
-                "Sun, 22 Nov 2026 04:00:00 GMT",
+                "Sun, 22 Nov 2026 04:00:01 GMT",
                 1,
                 true,
             ),
@@ -389,6 +391,107 @@ mod tests {
                 "{kind}"
             );
             assert!(response.body.contains("<html lang='en'>"), "{kind}");
+        }
+    }
+
+    /// Issue #16, item 7, and its siblings: only the planned maintenance page announces an end.
+    /// The unplanned 503 (by path, by target group or as the default page) gets the configured
+    /// delay in every format, with no "expected back", whatever end time the content holds.
+    #[test]
+    fn only_the_maintenance_page_uses_the_announced_end() {
+        let mut site = site();
+        site.config.retry_after_seconds = 120;
+        let content = Content {
+            retry: Some(Retry::Until(datetime!(2026-11-22 09:00 UTC))),
+            ..Content::default()
+        };
+        let unplanned = [
+            Request::get("/api/orders"),
+            Request {
+                target_group_arn: Some(
+                    "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/unplanned/abc".into(),
+                ),
+                ..Request::get("/")
+            },
+        ];
+        site.config
+            .target_groups
+            .insert("unplanned".into(), PageKind::ServiceUnavailable);
+        for request in unplanned {
+            for accept in ["text/html", "application/json", "text/plain"] {
+                let request = request.clone().with_header("Accept", accept);
+                let response = respond(&request, &content, &site, NOW);
+                assert_eq!(response.status, 503, "{accept}");
+                assert_eq!(response.served.page, PageKind::ServiceUnavailable);
+                assert_eq!(response.header("retry-after"), Some("120"), "{accept}");
+                assert!(
+                    !response.body.contains("09:00"),
+                    "{accept}: {}",
+                    response.body
+                );
+                assert!(!response.body.contains("expected_back"), "{accept}");
+            }
+        }
+        site.config.default_page = PageKind::ServiceUnavailable;
+        let response = respond(&Request::get("/"), &content, &site, NOW);
+        assert_eq!(response.header("retry-after"), Some("120"));
+        // The maintenance page still announces it.
+        site.config.default_page = PageKind::Maintenance;
+        let response = respond(&Request::get("/"), &content, &site, NOW);
+        assert_eq!(
+            response.header("retry-after"),
+            Some("Sun, 22 Nov 2026 09:00:00 GMT")
+        );
+        assert!(response.body.contains("2026-11-22 09:00 UTC"));
+    }
+
+    /// Issue #16, item 18, and its siblings: a fractional end time is never shown or sent as a
+    /// moment before it — not in the HTTP-date, not in the seconds, not on the page (minutes).
+    #[test]
+    fn fractional_end_times_round_up_everywhere() {
+        let site = site();
+        for (end, header, seconds, display) in [
+            (
+                datetime!(2026-11-22 06:00:00.5 UTC),
+                "Sun, 22 Nov 2026 06:00:01 GMT",
+                7201,
+                "2026-11-22 06:01 UTC",
+            ),
+            (
+                datetime!(2026-11-22 06:00:30 UTC),
+                "Sun, 22 Nov 2026 06:00:30 GMT",
+                7230,
+                "2026-11-22 06:01 UTC",
+            ),
+            (
+                datetime!(2026-11-22 06:00:00 UTC),
+                "Sun, 22 Nov 2026 06:00:00 GMT",
+                7200,
+                "2026-11-22 06:00 UTC",
+            ),
+            (
+                datetime!(2026-11-22 06:59:59.999 UTC),
+                "Sun, 22 Nov 2026 07:00:00 GMT",
+                10800,
+                "2026-11-22 07:00 UTC",
+            ),
+        ] {
+            let content = Content {
+                retry: Some(Retry::Until(end)),
+                ..Content::default()
+            };
+            let retry = retry_after(content.retry, &site, NOW);
+            assert_eq!(retry.header(), header, "{end}");
+            assert_eq!(retry.seconds, seconds, "{end}");
+            for accept in ["text/html", "text/plain"] {
+                let request = Request::get("/").with_header("Accept", accept);
+                let response = respond(&request, &content, &site, NOW);
+                assert!(
+                    response.body.contains(display),
+                    "{end} {accept}: {}",
+                    response.body
+                );
+            }
         }
     }
 }

@@ -20,13 +20,21 @@ pub struct ExpectedBack {
 }
 
 impl ExpectedBack {
-    /// Formats an end time (shown in UTC).
+    /// Formats an end time (shown in UTC). The display has minutes only, so a time within a
+    /// minute is shown as the next whole minute: never a moment before the stated end.
     pub fn new(at: OffsetDateTime) -> Self {
         let at = at.to_offset(time::UtcOffset::UTC);
         let iso = at
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        let display = at
+        let past_minute = time::Duration::seconds(i64::from(at.second()))
+            + time::Duration::nanoseconds(i64::from(at.nanosecond()));
+        let minute_up = if past_minute.is_zero() {
+            at
+        } else {
+            at - past_minute + time::Duration::MINUTE
+        };
+        let display = minute_up
             .format(time::macros::format_description!(
                 "[year]-[month]-[day] [hour]:[minute] UTC"
             ))
