@@ -224,10 +224,13 @@ impl Config {
         if !is_css_color(&self.brand.color) {
             return Err(bad("brand.color", "must be #rgb or #rrggbb"));
         }
-        if self.brand.name.chars().count() > 100 || self.brand.name.chars().any(char::is_control) {
+        let name = &self.brand.name;
+        let invisible = !name.is_empty() && crate::content::check_visible(name).is_err();
+        if name.chars().count() > 100 || name.chars().any(char::is_control) || invisible {
             return Err(bad(
                 "brand.name",
-                "must be one line of at most 100 characters",
+                "must be one line of at most 100 visible characters (no zero-width or \
+                 direction-changing characters)",
             ));
         }
         if self.brand.logo_svg.len() > 32 * 1024 {
@@ -364,6 +367,10 @@ mod tests {
                 "default_language",
             ),
             (&[(env::CONFIG, "unknown_key = 1")], "unknown field"),
+            (
+                &[(env::CONFIG, "[brand]\nname = \"\u{202E}pohS\"")],
+                "brand.name",
+            ),
             (
                 &[(env::CONFIG, "default_page = \"health\"")],
                 "default_page",

@@ -38,8 +38,11 @@ pub enum Retry {
 }
 
 impl Retry {
-    /// Parses `{prefix}/retry-after`: a number of seconds, or an RFC 3339 end time.
-    pub fn parse(value: &str) -> Result<Self, ValueError> {
+    /// Parses `{prefix}/retry-after`: a number of seconds, or an RFC 3339 end time, both within
+    /// one week ([`MAX_RETRY_SECONDS`]) — a delay of at most a week, an end time at most a week
+    /// after `now` (a mistyped year must not send crawlers away for decades). An end time
+    /// already past is accepted: the page then falls back to the configured delay.
+    pub fn parse(value: &str, now: OffsetDateTime) -> Result<Self, ValueError> {
         let value = value.trim();
         if value.is_empty() {
             return Err(ValueError::Empty);
@@ -54,9 +57,12 @@ impl Retry {
         if value.starts_with('-') {
             return Err(ValueError::NegativeRetry);
         }
-        OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-            .map(Self::Until)
-            .map_err(|_| ValueError::Retry(value.chars().take(40).collect()))
+        let until = OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| ValueError::Retry(value.chars().take(40).collect()))?;
+        if until - now > time::Duration::seconds(MAX_RETRY_SECONDS as i64) {
+            return Err(ValueError::EndTooFar);
+        }
+        Ok(Self::Until(until))
     }
 
     /// The canonical text form, as `maintctl` writes it.
@@ -132,6 +138,17 @@ pub enum ValueError {
     /// Holds control characters (other than newlines and tabs in messages).
     #[error("value holds control characters")]
     ControlCharacters,
+    /// Holds a character that is invisible or changes the text's direction (Unicode format
+    /// characters such as U+200B or U+202E, line and paragraph separators): what the page shows
+    /// would not be what the operator reads.
+    #[error(
+        "value holds {0}, an invisible or direction-changing character; use plain text (a blank \
+         line separates paragraphs)"
+    )]
+    Invisible(String),
+    /// Nothing in it would be visible on the page.
+    #[error("value has no visible character")]
+    NothingVisible,
     /// Not seconds and not an RFC 3339 time.
     #[error(
         "retry-after {0:?} is neither seconds (e.g. 900) nor an RFC 3339 time (e.g. 2026-11-22T06:00:00Z)"
@@ -143,6 +160,12 @@ pub enum ValueError {
     /// More than a week.
     #[error("retry-after is more than {MAX_RETRY_SECONDS} seconds (one week)")]
     RetryTooLarge,
+    /// An end time more than a week ahead.
+    #[error(
+        "retry-after end time is more than one week ahead (the longest delay accepted); check the \
+         year"
+    )]
+    EndTooFar,
     /// Not an acceptable link.
     #[error("link must be an https:// URL (or mailto: for contact) without spaces or quotes")]
     Link,
@@ -165,17 +188,18 @@ fn check_len(value: &str, max: usize) -> Result<(), ValueError> {
     }
 }
 
-/// Checks a title: non-empty, at most [`MAX_TITLE_CHARS`], one line, no control characters.
+/// Checks a title: non-empty, at most [`MAX_TITLE_CHARS`], one line, no control characters,
+/// only visible text ([`check_visible`]).
 pub fn check_title(value: &str) -> Result<(), ValueError> {
     check_len(value, MAX_TITLE_CHARS)?;
     if value.chars().any(char::is_control) {
         return Err(ValueError::ControlCharacters);
     }
-    Ok(())
+    check_visible(value)
 }
 
 /// Checks a message: non-empty, at most [`MAX_MESSAGE_CHARS`], no control characters but
-/// newlines and tabs.
+/// newlines and tabs, only visible text ([`check_visible`]).
 pub fn check_message(value: &str) -> Result<(), ValueError> {
     check_len(value, MAX_MESSAGE_CHARS)?;
     if value
@@ -184,7 +208,45 @@ pub fn check_message(value: &str) -> Result<(), ValueError> {
     {
         return Err(ValueError::ControlCharacters);
     }
-    Ok(())
+    check_visible(value)
+}
+
+/// Checks that text shows what it says, for every text that must be visible (titles,
+/// messages, the brand name): no Unicode format character (general category Cf: zero-width
+/// spaces, bidirectional overrides and isolates, word joiners, soft hyphens, the byte order
+/// mark, …) but the zero-width joiner and non-joiner that emoji sequences and some scripts need;
+/// no line or paragraph separator (U+2028, U+2029: a line break must be a newline); and at least
+/// one visible character (not only spaces, marks or blank fillers such as U+3164).
+pub fn check_visible(value: &str) -> Result<(), ValueError> {
+    use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
+    const JOINERS: [char; 2] = ['\u{200C}', '\u{200D}'];
+    const BLANK_FILLERS: [char; 5] = ['\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}', '\u{2800}'];
+    let hidden = value.chars().find(|&c| {
+        let category = c.general_category();
+        (category == GeneralCategory::Format && !JOINERS.contains(&c))
+            || matches!(
+                category,
+                GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+            )
+    });
+    if let Some(c) = hidden {
+        return Err(ValueError::Invisible(format!("U+{:04X}", u32::from(c))));
+    }
+    let visible = value.chars().any(|c| {
+        !c.is_whitespace()
+            && !BLANK_FILLERS.contains(&c)
+            && !matches!(
+                c.general_category_group(),
+                GeneralCategoryGroup::Other
+                    | GeneralCategoryGroup::Separator
+                    | GeneralCategoryGroup::Mark
+            )
+    });
+    if visible {
+        Ok(())
+    } else {
+        Err(ValueError::NothingVisible)
+    }
 }
 
 /// Checks a link: `https://…` (or `mailto:…` when `allow_mailto`), no white space, quotes or
@@ -242,9 +304,23 @@ mod tests {
             ("99999999999999999999999", Err(ValueError::RetryTooLarge)),
             ("soon", Err(ValueError::Retry("soon".into()))),
             ("12.5", Err(ValueError::Retry("12.5".into()))),
+            // The end time within the same week as the delay (issue #16, item 6).
+            (
+                "2026-11-29T04:00:00Z",
+                Ok(Retry::Until(time::macros::datetime!(2026-11-29 04:00 UTC))),
+            ),
+            ("2026-11-29T04:00:01Z", Err(ValueError::EndTooFar)),
+            ("9999-12-31T23:59:59Z", Err(ValueError::EndTooFar)),
+            ("2062-11-22T06:00:00+09:00", Err(ValueError::EndTooFar)),
+            // Past end times are accepted (the page falls back to the configured delay).
+            (
+                "2001-01-01T00:00:00Z",
+                Ok(Retry::Until(time::macros::datetime!(2001-01-01 00:00 UTC))),
+            ),
         ];
+        let now = time::macros::datetime!(2026-11-22 04:00 UTC);
         for (input, expected) in cases {
-            assert_eq!(&Retry::parse(input), expected, "input {input:?}");
+            assert_eq!(&Retry::parse(input, now), expected, "input {input:?}");
         }
     }
 
@@ -277,6 +353,62 @@ mod tests {
         ] {
             assert_eq!(check_link(bad, true), Err(ValueError::Link), "link {bad:?}");
         }
+    }
+
+    /// Issue #16, item 11, and its siblings: text that would not show what it says is refused
+    /// wherever text must be visible; the joiners real text needs are kept.
+    #[test]
+    fn invisible_and_direction_changing_characters_are_refused() {
+        let refused: &[(&str, ValueError)] = &[
+            ("\u{200B}", ValueError::Invisible("U+200B".into())),
+            ("Back soon\u{200B}", ValueError::Invisible("U+200B".into())),
+            ("\u{202E}noos kcaB", ValueError::Invisible("U+202E".into())),
+            ("Back\u{2028}soon", ValueError::Invisible("U+2028".into())),
+            ("Back\u{2029}soon", ValueError::Invisible("U+2029".into())),
+            ("\u{FEFF}Back soon", ValueError::Invisible("U+FEFF".into())),
+            ("Back\u{00AD}soon", ValueError::Invisible("U+00AD".into())),
+            ("Back\u{2060}soon", ValueError::Invisible("U+2060".into())),
+            (
+                "\u{2066}Back soon\u{2069}",
+                ValueError::Invisible("U+2066".into()),
+            ),
+            ("Back\u{061C}soon", ValueError::Invisible("U+061C".into())),
+            ("\u{E0041}", ValueError::Invisible("U+E0041".into())),
+            ("\u{0301}\u{0301}", ValueError::NothingVisible),
+            ("\u{3164}", ValueError::NothingVisible),
+            ("\u{2800}\u{2800}", ValueError::NothingVisible),
+            ("\u{3000}", ValueError::Empty),
+        ];
+        for (value, expected) in refused {
+            assert_eq!(
+                check_title(value).as_ref(),
+                Err(expected),
+                "title {value:?}"
+            );
+            assert_eq!(
+                check_message(value).as_ref(),
+                Err(expected),
+                "message {value:?}"
+            );
+        }
+        for fine in [
+            "Back soon",
+            "ただいまメンテナンス中です",
+            "👨\u{200D}👩\u{200D}👧 family",
+            "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}",
+            "العودة قريبا",
+            "Café — ünïcode",
+        ] {
+            assert_eq!(check_title(fine), Ok(()), "{fine:?}");
+            assert_eq!(check_message(fine), Ok(()), "{fine:?}");
+        }
+        assert_eq!(check_message("one\n\ntwo\tthree"), Ok(()));
+        assert!(
+            ValueError::Invisible("U+202E".into())
+                .to_string()
+                .contains("U+202E"),
+            "the message names the character"
+        );
     }
 
     #[test]

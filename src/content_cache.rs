@@ -172,8 +172,12 @@ impl<S: ParameterStore> ContentCache<S> {
         };
         match result {
             Ok(params) => {
-                let (content, warnings) =
-                    content_from_parameters(&self.prefix, &params, &self.catalog);
+                let (content, warnings) = content_from_parameters(
+                    &self.prefix,
+                    &params,
+                    &self.catalog,
+                    time::OffsetDateTime::now_utc(),
+                );
                 state.last_good = Some((Arc::new(content), now));
                 state.failures = 0;
                 state.next_attempt = Some(now + self.settings.ttl);

@@ -16,6 +16,8 @@
 
 use std::future::Future;
 
+use time::OffsetDateTime;
+
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::ParameterType;
 
@@ -161,11 +163,13 @@ pub fn check_prefix(prefix: &str) -> Result<(), String> {
 
 /// Builds content from the parameters under `prefix`. Values are validated one by one; a bad
 /// value is skipped with a warning and the rest still apply. A language with only a title or
-/// only a message takes the other from the built-in texts.
+/// only a message takes the other from the built-in texts. `now` bounds an end time
+/// ([`Retry::parse`]).
 pub fn content_from_parameters(
     prefix: &str,
     params: &[Parameter],
     catalog: &Catalog,
+    now: OffsetDateTime,
 ) -> (Content, Vec<Warning>) {
     let mut content = Content {
         state: ContentState::Fresh { age_seconds: 0 },
@@ -187,7 +191,7 @@ pub fn content_from_parameters(
             continue;
         };
         let result: Result<(), ValueError> = match key {
-            parameters::RETRY_AFTER => Retry::parse(&p.value).map(|r| content.retry = Some(r)),
+            parameters::RETRY_AFTER => Retry::parse(&p.value, now).map(|r| content.retry = Some(r)),
             parameters::STATUS_PAGE => check_link(p.value.trim(), false)
                 .map(|()| content.status_page = Some(p.value.trim().into())),
             parameters::CONTACT => check_link(p.value.trim(), true)
@@ -375,6 +379,8 @@ pub async fn apply_writes(
 mod tests {
     use super::*;
 
+    const NOW: OffsetDateTime = time::macros::datetime!(2026-11-22 04:00 UTC);
+
     fn p(name: &str, value: &str) -> Parameter {
         Parameter {
             name: name.into(),
@@ -396,7 +402,7 @@ mod tests {
             p("/m/app/whatever", "1"),
             p("/other/en/title", "x"),
         ];
-        let (content, warnings) = content_from_parameters("/m/app", &params, &catalog);
+        let (content, warnings) = content_from_parameters("/m/app", &params, &catalog, NOW);
         assert_eq!(content.maintenance["en"].title, "Upgrading the database");
         assert_eq!(
             content.maintenance["en"].message,
@@ -442,12 +448,40 @@ mod tests {
             p("/m/retry-after", "-30"),
             p("/m/ja/title", "<script>alert(1)</script>"),
         ];
-        let (content, warnings) = content_from_parameters("/m", &params, &catalog);
+        let (content, warnings) = content_from_parameters("/m", &params, &catalog, NOW);
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(!content.maintenance.contains_key("en"));
         assert_eq!(content.retry, None);
         // markup is kept as text; the pages escape it (tested in respond and tests/)
         assert_eq!(content.maintenance["ja"].title, "<script>alert(1)</script>");
+    }
+
+    /// Issue #16, items 6 and 11, at the SSM layer: an end time years ahead and text that would
+    /// not show what it says are ignored with a warning naming the parameter.
+    #[test]
+    fn far_end_times_and_invisible_text_are_ignored_by_name() {
+        let catalog = Catalog::embedded();
+        let params = [
+            p("/m/retry-after", "9999-12-31T23:59:59Z"),
+            p("/m/en/title", "\u{200B}"),
+            p("/m/en/message", "We are \u{202E}gnitadpu\u{202C}."),
+            p("/m/ja/title", "メンテナンス\u{2028}中"),
+        ];
+        let (content, warnings) = content_from_parameters("/m", &params, &catalog, NOW);
+        assert_eq!(content.retry, None);
+        assert!(content.maintenance.is_empty(), "{:?}", content.maintenance);
+        let named: Vec<(&str, &str)> = warnings
+            .iter()
+            .map(|w| (w.parameter.as_str(), w.problem.as_str()))
+            .collect();
+        assert_eq!(named.len(), 4, "{named:?}");
+        assert!(
+            named[0].0 == "/m/retry-after" && named[0].1.contains("one week"),
+            "{named:?}"
+        );
+        assert!(named[1].1.contains("U+200B"), "{named:?}");
+        assert!(named[2].1.contains("U+202E"), "{named:?}");
+        assert!(named[3].1.contains("U+2028"), "{named:?}");
     }
 
     #[test]

@@ -155,9 +155,17 @@ async fn content_comes_from_ssm_and_health_reports_it() {
     let moto = Moto::shared();
     let prefix = format!("/maintenance/{}", unique("lambda"));
     let client = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
+    // An end time three days ahead (at most a week is accepted), in whole seconds.
+    let end = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        + time::Duration::days(3);
+    let end_text = end
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     for (name, value) in [
         ("en/title", "Upgrading payments"),
-        ("retry-after", "2099-01-01T00:00:00Z"),
+        ("retry-after", end_text.as_str()),
     ] {
         client
             .put_parameter()
@@ -195,7 +203,7 @@ async fn content_comes_from_ssm_and_health_reports_it() {
     );
     assert_eq!(
         json["headers"]["retry-after"],
-        "Thu, 01 Jan 2099 00:00:00 GMT"
+        maintenance_responder::respond::http_date(end)
     );
     let health = response(
         api.invoke(

@@ -584,9 +584,13 @@ async fn shutdown_is_graceful() {
 async fn content_file_is_validated_like_ssm() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("content.toml");
+    // An end time two days ahead (at most a week is accepted).
+    let end = (time::OffsetDateTime::now_utc() + time::Duration::days(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     std::fs::write(
         &file,
-        "retry-after = \"2999-01-01T00:00:00Z\"\n[links]\ncontact = \"javascript:alert(1)\"\n[en]\ntitle = \"Database <upgrade>\"\n[de]\ntitle = \"Wartung\"\n",
+        format!("retry-after = \"{end}\"\n[links]\ncontact = \"javascript:alert(1)\"\n[en]\ntitle = \"Database <upgrade>\"\n[de]\ntitle = \"Wartung\"\n"),
     )
     .unwrap();
     let loaded = preview::load(Site::embedded(), Source::File(file.clone()))
@@ -934,8 +938,12 @@ fn example_content_file_is_valid() {
     let text = read(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/content.example.toml"));
     let params = preview::parameters_from_toml(&text, "/x").unwrap();
     let catalog = maintenance_responder::catalog::Catalog::embedded();
-    let (content, warnings) =
-        maintenance_responder::ssm::content_from_parameters("/x", &params, &catalog);
+    let (content, warnings) = maintenance_responder::ssm::content_from_parameters(
+        "/x",
+        &params,
+        &catalog,
+        time::OffsetDateTime::now_utc(),
+    );
     assert!(warnings.is_empty(), "{warnings:?}");
     let languages: BTreeMap<_, _> = content.maintenance.iter().collect();
     assert_eq!(

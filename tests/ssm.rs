@@ -122,8 +122,12 @@ async fn layout_is_read_in_one_pass_with_pagination_decryption_and_per_value_val
     }
     let params = client.parameters_by_path(&prefix).await.expect("read");
     assert_eq!(params.len(), 16, "every page read");
-    let (content, warnings) =
-        maintenance_responder::ssm::content_from_parameters(&prefix, &params, &catalog());
+    let (content, warnings) = maintenance_responder::ssm::content_from_parameters(
+        &prefix,
+        &params,
+        &catalog(),
+        time::OffsetDateTime::now_utc(),
+    );
     assert_eq!(content.maintenance["en"].title, "Database upgrade");
     assert_eq!(
         content.maintenance["en"].message, "We are upgrading.\n\nBack soon.",

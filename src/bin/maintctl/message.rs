@@ -79,7 +79,12 @@ impl ShowArgs {
             .await
             .with_context(|| format!("failed to read parameters under {}", self.prefix))?;
         let catalog = Catalog::embedded();
-        let (content, warnings) = ssm::content_from_parameters(&self.prefix, &params, &catalog);
+        let (content, warnings) = ssm::content_from_parameters(
+            &self.prefix,
+            &params,
+            &catalog,
+            OffsetDateTime::now_utc(),
+        );
         if globals.output == Output::Json {
             let json = serde_json::json!({
                 "prefix": self.prefix,
@@ -129,11 +134,12 @@ impl ShowArgs {
 impl SetArgs {
     async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         let retry = match (self.retry_after, &self.until) {
-            (Some(seconds), _) => {
-                Some(Retry::parse(&seconds.to_string()).context("--retry-after")?)
-            }
+            (Some(seconds), _) => Some(
+                Retry::parse(&seconds.to_string(), OffsetDateTime::now_utc())
+                    .context("--retry-after")?,
+            ),
             (None, Some(until)) => {
-                let retry = Retry::parse(until).context("--until")?;
+                let retry = Retry::parse(until, OffsetDateTime::now_utc()).context("--until")?;
                 if let Retry::Until(at) = retry
                     && at <= OffsetDateTime::now_utc()
                 {
