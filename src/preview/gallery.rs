@@ -1,24 +1,25 @@
 //! `maintctl preview --out DIR`: [`write_gallery`] renders every page kind × language × format
-//! through the function, with the response head of each, plus the health and robots routes and
-//! an `index.html` gallery that shows them side by side.
+//! through the function, with the response head of each, plus the health and robots routes, and
+//! an `index.html` that shows them side by side, rendered from `templates/preview_gallery.html`
+//! (askama escapes every value that reaches it). Also [`extension`] and [`GalleryError`].
 
-use std::fmt::Write as _;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
+use askama::Template;
 use hyper::Request;
 use hyper::header::HeaderValue;
+use hyper::http::request::Parts;
 
 use crate::lambda::Function;
-use crate::page_kind::{PageKind, reason_phrase};
+use crate::page_kind::PageKind;
 use crate::respond::negotiate::Format;
-use crate::site::Site;
 use crate::ssm::ParameterStore;
 
 use super::TARGET_GROUP_ARN;
-use super::emulate::{Origin, alb_event, invoke};
-use super::index::{escape, mode_label, shell};
+use super::emulate::{Answer, Origin, alb_event, invoke};
+use super::index::{KindHeading, PREVIEW_CSS, language_name, mode_label};
 use super::server::{Forced, ServeOptions};
 
 /// The trace id the gallery's events carry, so its files do not change from run to run.
@@ -44,6 +45,9 @@ pub enum GalleryError {
         /// The I/O error.
         source: io::Error,
     },
+    /// The gallery's `index.html` could not be rendered.
+    #[error("failed to render index.html: {0}")]
+    Render(askama::Error),
     /// A response broke the ALB contract (the ALB would answer 502 to it).
     #[error("{page}: {body}")]
     Contract {
@@ -55,8 +59,8 @@ pub enum GalleryError {
 }
 
 /// Writes every page kind × language × format to `dir` through `function` (build it with
-/// [`load`](super::load)), with the ALB response head of each, plus `health.txt`, `robots.txt` and an
-/// `index.html` gallery. Files: `<kind>.<lang>.<html|json|txt>` and the same name plus
+/// [`load`](super::load)), with the ALB response head of each, plus `health.txt`, `robots.txt`
+/// and an `index.html` gallery. Files: `<kind>.<lang>.<html|json|txt>` and the same name plus
 /// `.headers.txt`. Returns the paths written, index last.
 pub async fn write_gallery<S: ParameterStore>(
     function: &Function<S>,
@@ -64,162 +68,217 @@ pub async fn write_gallery<S: ParameterStore>(
     options: &ServeOptions,
 ) -> Result<Vec<PathBuf>, GalleryError> {
     let site = function.site();
-    let write = |name: &str, bytes: &[u8]| -> Result<PathBuf, GalleryError> {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|source| GalleryError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(path)
-    };
     std::fs::create_dir_all(dir).map_err(|source| GalleryError::Write {
         path: dir.to_path_buf(),
         source,
     })?;
-    let origin = |arn: String| Origin {
-        client: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-        port: 443,
-        mode: options.mode,
-        target_group_arn: arn,
+    let mut out = Files {
+        dir,
+        written: Vec::new(),
     };
-    let base = |path: &str| {
-        let mut parts = Request::new(()).into_parts().0;
-        parts.uri = hyper::Uri::try_from(path).unwrap_or_else(|_| hyper::Uri::from_static("/"));
-        parts.headers.insert(
-            hyper::header::HOST,
-            HeaderValue::from_static("preview.invalid"),
-        );
-        parts.headers.insert(
-            "x-amzn-trace-id",
-            HeaderValue::from_static(GALLERY_TRACE_ID),
-        );
-        parts
+    let ask = |parts: Parts, arn: String| {
+        let origin = Origin {
+            client: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            port: 443,
+            mode: options.mode,
+            target_group_arn: arn,
+        };
+        async move { invoke(function, &alb_event(&parts, b"", &origin), options.mode).await }
     };
-    let mut written = Vec::new();
-    let mut entries = Vec::new();
+    let mut sections = Vec::new();
     for kind in PageKind::PAGES {
+        let mut cards = Vec::new();
         for lang in &site.languages {
+            let mut files = Vec::new();
             for format in Format::ALL {
-                let mut parts = base("/");
+                let mut parts = request("/");
                 let forced = Forced {
                     kind,
                     lang: Some(lang),
                     format: Some(format),
                 };
                 let arn = forced.apply(&mut parts);
-                let answer = invoke(
-                    function,
-                    &alb_event(&parts, b"", &origin(arn)),
-                    options.mode,
-                )
-                .await;
-                let name = format!("{}.{lang}.{}", kind.name(), extension(format));
+                let answer = ask(parts, arn).await;
+                let name = file_name(kind, lang, format);
                 if answer.status == 502 && kind.status() != 502 {
                     return Err(GalleryError::Contract {
                         page: name,
                         body: String::from_utf8_lossy(&answer.body).into_owned(),
                     });
                 }
-                written.push(write(&name, &answer.body)?);
-                written.push(write(
-                    &format!("{name}.headers.txt"),
-                    answer.head_text().as_bytes(),
-                )?);
-                entries.push((kind, lang.clone(), format, name));
+                out.answer(&name, &answer)?;
+                files.push(File {
+                    format: format.name(),
+                    name,
+                });
             }
+            cards.push(Card {
+                lang: language_name(site, lang),
+                html: file_name(kind, lang, Format::Html),
+                files,
+            });
         }
+        sections.push(Section {
+            kind: KindHeading::new(kind),
+            cards,
+        });
     }
     let mut routes = Vec::new();
     for (file, path) in [
         ("health.txt", site.config.health_path.as_str()),
         ("robots.txt", "/robots.txt"),
     ] {
-        let parts = base(path);
-        let answer = invoke(
-            function,
-            &alb_event(&parts, b"", &origin(TARGET_GROUP_ARN.into())),
-            options.mode,
-        )
-        .await;
-        written.push(write(file, &answer.body)?);
-        written.push(write(
-            &format!("{file}.headers.txt"),
-            answer.head_text().as_bytes(),
-        )?);
-        routes.push((path.to_string(), file, answer.status));
+        let answer = ask(request(path), TARGET_GROUP_ARN.into()).await;
+        out.answer(file, &answer)?;
+        routes.push(Route {
+            path,
+            file,
+            status: answer.status,
+        });
     }
-    let index = gallery_index(site, options, &entries, &routes);
-    written.push(write("index.html", index.as_bytes())?);
-    Ok(written)
+    let index = GalleryHtml {
+        css: PREVIEW_CSS,
+        source: &options.source,
+        mode: mode_label(options.mode),
+        sections,
+        routes,
+    }
+    .render()
+    .map_err(GalleryError::Render)?;
+    out.file("index.html", index.as_bytes())?;
+    Ok(out.written)
 }
 
-/// One rendered page of the gallery: kind, language, format, file name.
-type Entry = (PageKind, String, Format, String);
+/// The gallery's file of a page: `<kind>.<lang>.<html|json|txt>`.
+fn file_name(kind: PageKind, lang: &str, format: Format) -> String {
+    format!("{}.{lang}.{}", kind.name(), extension(format))
+}
 
-fn gallery_index(
-    site: &Site,
-    options: &ServeOptions,
-    entries: &[Entry],
-    routes: &[(String, &str, u16)],
-) -> String {
-    let mut body = String::new();
-    let _ = write!(
-        body,
-        "<h1>Maintenance pages: preview gallery</h1>\n<p class=\"meta\">Rendered by <code>maintctl preview</code> \
-         through the Lambda's own code path. Content: {}. ALB events: {}. Support references show a sample trace id.</p>\n",
-        escape(&options.source),
-        mode_label(options.mode)
+/// The request behind a gallery file: `GET path` with a fixed host and trace id.
+fn request(path: &str) -> Parts {
+    let mut parts = Request::new(()).into_parts().0;
+    parts.uri = hyper::Uri::try_from(path).unwrap_or_else(|_| hyper::Uri::from_static("/"));
+    parts.headers.insert(
+        hyper::header::HOST,
+        HeaderValue::from_static("preview.invalid"),
     );
-    for kind in PageKind::PAGES {
-        let status = kind.status();
-        let _ = write!(
-            body,
-            "<h2 id=\"{0}\"><code>{0}</code>: {status} {1}</h2>\n<div class=\"grid\">\n",
-            kind.name(),
-            reason_phrase(status)
-        );
-        for lang in &site.languages {
-            let html = format!("{}.{lang}.html", kind.name());
-            let lang_name = site
-                .catalog
-                .pack(lang)
-                .map_or(lang.as_str(), |p| p.name.as_str());
-            let _ = write!(
-                body,
-                "<figure><iframe src=\"{0}\" title=\"{1} {2}\" sandbox loading=\"lazy\"></iframe>\n<figcaption><strong>{2}</strong> ",
-                escape(&html),
-                kind.name(),
-                escape(lang_name)
-            );
-            let files: Vec<_> = entries
-                .iter()
-                .filter(|(k, l, _, _)| *k == kind && l == lang)
-                .collect();
-            for (_, _, format, name) in &files {
-                let _ = write!(body, "<a href=\"{}\">{}</a>", escape(name), format.name());
-            }
-            body.push_str("<br>response head: ");
-            for (_, _, format, name) in &files {
-                let _ = write!(
-                    body,
-                    "<a href=\"{}.headers.txt\">{}</a>",
-                    escape(name),
-                    format.name()
-                );
-            }
-            body.push_str("</figcaption></figure>\n");
+    parts.headers.insert(
+        "x-amzn-trace-id",
+        HeaderValue::from_static(GALLERY_TRACE_ID),
+    );
+    parts
+}
+
+/// The gallery's directory and the paths written to it so far, in order.
+struct Files<'a> {
+    dir: &'a Path,
+    written: Vec<PathBuf>,
+}
+
+impl Files<'_> {
+    fn file(&mut self, name: &str, bytes: &[u8]) -> Result<(), GalleryError> {
+        let path = self.dir.join(name);
+        std::fs::write(&path, bytes).map_err(|source| GalleryError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        self.written.push(path);
+        Ok(())
+    }
+
+    /// The body as `name`, the response head as `name.headers.txt`.
+    fn answer(&mut self, name: &str, answer: &Answer) -> Result<(), GalleryError> {
+        self.file(name, &answer.body)?;
+        self.file(
+            &format!("{name}.headers.txt"),
+            answer.head_text().as_bytes(),
+        )
+    }
+}
+
+/// `templates/preview_gallery.html`.
+#[derive(Template)]
+#[template(path = "preview_gallery.html")]
+struct GalleryHtml<'a> {
+    css: &'a str,
+    /// [`super::Source::describe`].
+    source: &'a str,
+    mode: &'static str,
+    sections: Vec<Section<'a>>,
+    routes: Vec<Route<'a>>,
+}
+
+/// One page kind: a card per language.
+struct Section<'a> {
+    kind: KindHeading,
+    cards: Vec<Card<'a>>,
+}
+
+/// One language of a page kind: the HTML page framed, and every file linked.
+struct Card<'a> {
+    /// The language's own name.
+    lang: &'a str,
+    /// The HTML file, shown in the frame.
+    html: String,
+    files: Vec<File>,
+}
+
+/// One file of a card.
+struct File {
+    /// [`Format::name`].
+    format: &'static str,
+    name: String,
+}
+
+/// A route the gallery requested: health and robots.
+struct Route<'a> {
+    path: &'a str,
+    file: &'static str,
+    status: u16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preview::tests::{HOSTILE, assert_escaped};
+
+    /// Every text slot of the gallery index gets a value with markup and both quotes: it comes
+    /// out as text, never as markup or the end of an attribute.
+    #[test]
+    fn gallery_index_escapes_every_value() {
+        let file = || File {
+            format: "html",
+            name: HOSTILE.into(),
+        };
+        let html = GalleryHtml {
+            css: PREVIEW_CSS,
+            source: HOSTILE,
+            mode: "single-value",
+            sections: vec![Section {
+                kind: KindHeading::new(PageKind::Maintenance),
+                cards: vec![Card {
+                    lang: HOSTILE,
+                    html: HOSTILE.into(),
+                    files: vec![file()],
+                }],
+            }],
+            routes: vec![Route {
+                path: HOSTILE,
+                file: "health.txt",
+                status: 200,
+            }],
         }
-        body.push_str("</div>\n");
-    }
-    body.push_str("<h2>Routes</h2>\n<ul>\n");
-    for (path, file, status) in routes {
-        let _ = writeln!(
-            body,
-            "<li><code>{}</code> ({status}): <a href=\"{1}\">{1}</a>, <a href=\"{1}.headers.txt\">headers</a></li>",
-            escape(path),
-            escape(file)
+        .render()
+        .unwrap();
+        assert_escaped(
+            &html,
+            &[
+                "Content: @. ALB events",
+                "<iframe src=\"@\" title=\"maintenance @\" sandbox",
+                "<strong>@</strong> <a href=\"@\">html</a>",
+                "<a href=\"@.headers.txt\">html</a>",
+                "<li><code>@</code> (200)",
+            ],
         );
     }
-    body.push_str("</ul>\n");
-    shell("Maintenance pages: preview gallery", &body)
 }

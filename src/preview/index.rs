@@ -1,8 +1,13 @@
-//! The index page of `maintctl serve` (at [`INDEX_PATH`](super::INDEX_PATH)): every page kind × language ×
-//! format as a link that forces it, the kinds the configuration shadows, and the routes.
+//! The index page of `maintctl serve` (at [`INDEX_PATH`](super::INDEX_PATH)): every page kind ×
+//! language × format as a link that forces it, a warning for the kinds the configuration
+//! shadows, and the routes, rendered from `templates/preview_index.html` (askama escapes every
+//! value that reaches it).
+//!
+//! It also owns what the gallery index shares with it: the preview's stylesheet
+//! (`templates/preview.css`, which the index's CSP allows by hash), the page-kind heading,
+//! language names and the label of the event mode.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
@@ -18,61 +23,38 @@ use super::emulate::Answer;
 use super::server::ServeOptions;
 use super::source::forced_target_group_arn;
 
-/// Link to a forced page.
-fn page_link(kind: PageKind, lang: &str, format: Format) -> String {
-    format!(
-        "{PAGE_PATH}?kind={}&lang={lang}&format={}",
-        kind.name(),
-        format.name()
-    )
+/// The stylesheet of the index and the gallery (not of the pages: those use
+/// `templates/style.css`). `templates/preview_base.html` inserts it as it is, so the hash of
+/// this text is the hash of what is served.
+pub(super) const PREVIEW_CSS: &str = include_str!("../../templates/preview.css");
+
+/// A page kind as both preview pages head it: `maintenance`, `503 Service Unavailable`.
+pub(super) struct KindHeading {
+    /// [`PageKind::name`].
+    pub(super) name: &'static str,
+    /// Its status code.
+    pub(super) status: u16,
+    /// The status code's reason phrase.
+    pub(super) reason: &'static str,
 }
 
-/// Escapes text for HTML text and double-quoted attribute values.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+impl KindHeading {
+    pub(super) fn new(kind: PageKind) -> Self {
+        let status = kind.status();
+        Self {
+            name: kind.name(),
+            status,
+            reason: reason_phrase(status),
         }
     }
-    out
 }
 
-/// The stylesheet of the index and the gallery (not of the pages: those use `templates/`).
-const PREVIEW_CSS: &str = "\
-:root{color-scheme:light dark;--fg:#1d2330;--muted:#5a6272;--line:#d9dde3;--bg:#f5f6f8;--card:#fff}\
-@media (prefers-color-scheme:dark){:root{--fg:#e8eaee;--muted:#a4abb8;--line:#2e333c;--bg:#14171c;--card:#1d2128}}\
-body{margin:0;padding:24px 16px;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\",\"Noto Sans CJK JP\",sans-serif}\
-main{max-width:1100px;margin:0 auto}\
-h1{font-size:1.4rem;margin:0 0 4px}h2{font-size:1.1rem;margin:28px 0 8px}\
-.meta{color:var(--muted);margin:0 0 16px}\
-.scroll{overflow-x:auto}\
-table{border-collapse:collapse;background:var(--card);min-width:100%}\
-th,td{border:1px solid var(--line);padding:6px 10px;text-align:left;vertical-align:top}\
-td a{margin-right:10px}\
-code{font:.9em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}\
-.warn{color:#b3261e}\
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:16px}\
-figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;overflow:hidden}\
-iframe{display:block;width:100%;height:460px;border:0;border-bottom:1px solid var(--line);background:#fff}\
-figcaption{padding:8px 10px;font-size:.9rem}figcaption a{margin-right:10px}";
-
-/// Wraps a body in the preview's page shell.
-pub(super) fn shell(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex\">\n<title>{}</title>\n<style>{PREVIEW_CSS}</style>\n\
-         </head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n",
-        escape(title)
-    )
+/// The language's own name from the catalog ("日本語"), or its tag where the catalog has none.
+pub(super) fn language_name<'a>(site: &'a Site, lang: &'a str) -> &'a str {
+    site.catalog.pack(lang).map_or(lang, |p| p.name.as_str())
 }
 
+/// How the pages name the event mode.
 pub(super) fn mode_label(mode: HeaderMode) -> &'static str {
     match mode {
         HeaderMode::Multi => "multi-value",
@@ -95,72 +77,67 @@ pub(super) fn shadowed_kinds(site: &Site) -> Vec<PageKind> {
         .collect()
 }
 
-/// The index page of `maintctl serve`.
-pub(super) fn index_page(site: &Site, options: &ServeOptions) -> Answer {
-    let mut body = String::new();
-    let _ = write!(
-        body,
-        "<h1>maintctl serve</h1>\n<p class=\"meta\">Every page through the Lambda's own code path. \
-         Content: {}. ALB events: {}.</p>\n",
-        escape(&options.source),
-        mode_label(options.mode)
-    );
-    body.push_str(
-        "<h2>Pages</h2>\n<div class=\"scroll\"><table>\n<thead><tr><th>Page</th><th>Status</th>",
-    );
-    for lang in &site.languages {
-        let name = site
-            .catalog
-            .pack(lang)
-            .map_or(lang.as_str(), |p| p.name.as_str());
-        let _ = write!(
-            body,
-            "<th>{} <code>{}</code></th>",
-            escape(name),
-            escape(lang)
-        );
-    }
-    body.push_str("</tr></thead>\n<tbody>\n");
-    for kind in PageKind::PAGES {
-        let status = kind.status();
-        let _ = write!(
-            body,
-            "<tr><th><code>{}</code></th><td>{status} {}</td>",
-            kind.name(),
-            reason_phrase(status)
-        );
-        for lang in &site.languages {
-            body.push_str("<td>");
-            for format in Format::ALL {
-                let _ = write!(
-                    body,
-                    "<a href=\"{}\">{}</a>",
-                    escape(&page_link(kind, lang, format)),
-                    format.name()
-                );
-            }
-            body.push_str("</td>");
+/// A language column of the index.
+struct Language<'a> {
+    tag: &'a str,
+    name: &'a str,
+}
+
+/// `templates/preview_index.html`.
+#[derive(Template)]
+#[template(path = "preview_index.html")]
+struct IndexHtml<'a> {
+    css: &'a str,
+    /// [`super::Source::describe`].
+    source: &'a str,
+    mode: &'static str,
+    page_path: &'static str,
+    languages: Vec<Language<'a>>,
+    kinds: Vec<KindHeading>,
+    formats: [&'static str; 3],
+    shadowed: Vec<&'static str>,
+    health_path: &'a str,
+}
+
+impl<'a> IndexHtml<'a> {
+    fn new(site: &'a Site, options: &'a ServeOptions) -> Self {
+        Self {
+            css: PREVIEW_CSS,
+            source: &options.source,
+            mode: mode_label(options.mode),
+            page_path: PAGE_PATH,
+            languages: site
+                .languages
+                .iter()
+                .map(|tag| Language {
+                    tag,
+                    name: language_name(site, tag),
+                })
+                .collect(),
+            kinds: PageKind::PAGES.into_iter().map(KindHeading::new).collect(),
+            formats: Format::ALL.map(Format::name),
+            shadowed: shadowed_kinds(site)
+                .into_iter()
+                .map(PageKind::name)
+                .collect(),
+            health_path: &site.config.health_path,
         }
-        body.push_str("</tr>\n");
     }
-    body.push_str("</tbody></table></div>\n");
-    let shadowed = shadowed_kinds(site);
-    if !shadowed.is_empty() {
-        let names: Vec<_> = shadowed.iter().map(|k| k.name()).collect();
-        let _ = writeln!(
-            body,
-            "<p class=\"warn\">The configuration's <code>paths</code> map <code>/</code> to a page, so these links show that page instead: {}.</p>",
-            escape(&names.join(", "))
-        );
-    }
-    let _ = write!(
-        body,
-        "<h2>Routes</h2>\n<ul>\n<li><a href=\"/\">/</a>: what your browser gets (page, language and format negotiated)</li>\n\
-         <li><a href=\"{0}\">{0}</a>: the health route (200 during maintenance)</li>\n\
-         <li><a href=\"/robots.txt\">/robots.txt</a></li>\n</ul>\n",
-        escape(&site.config.health_path)
-    );
-    let html = shell("maintctl serve: preview", &body);
+}
+
+/// The index page of `maintctl serve`, with a CSP that allows exactly [`PREVIEW_CSS`].
+pub(super) fn index_page(site: &Site, options: &ServeOptions) -> Answer {
+    let html = match IndexHtml::new(site, options).render() {
+        Ok(html) => html,
+        Err(e) => {
+            return Answer::text(
+                500,
+                format!(
+                    "500 Internal Server Error\n\nmaintctl serve: the index page failed: {e}\n"
+                ),
+            );
+        }
+    };
     let hash =
         base64::engine::general_purpose::STANDARD.encode(Sha256::digest(PREVIEW_CSS.as_bytes()));
     Answer {
@@ -183,12 +160,52 @@ pub(super) fn index_page(site: &Site, options: &ServeOptions) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preview::site;
+    use crate::preview::tests::{HOSTILE, assert_escaped};
 
     #[test]
-    fn escape_covers_markup_and_quotes() {
-        assert_eq!(
-            escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+    fn embedded_site_shadows_no_kind() {
+        assert!(shadowed_kinds(&site(Site::embedded())).is_empty());
+    }
+
+    /// Every text slot of the index gets a value with markup and both quotes: it comes out as
+    /// text, never as markup or the end of an attribute.
+    #[test]
+    fn index_escapes_every_value() {
+        let mut site = site(Site::embedded());
+        site.config.health_path = format!("/{HOSTILE}");
+        let options = ServeOptions {
+            mode: HeaderMode::Single,
+            source: HOSTILE.into(),
+        };
+        let mut page = IndexHtml::new(&site, &options);
+        page.languages[0].name = HOSTILE;
+        page.languages[1].tag = HOSTILE;
+        let html = page.render().unwrap();
+        assert_escaped(
+            &html,
+            &[
+                "Content: @. ALB events",
+                "<th>@ <code>en</code></th>",
+                "<code>@</code></th>",
+                "&amp;lang=@&amp;format=json\">json</a>",
+                "<a href=\"/@\">/@</a>: the health route",
+            ],
+        );
+    }
+
+    #[test]
+    fn the_csp_allows_the_stylesheet_that_is_served() {
+        let site = site(Site::embedded());
+        let answer = index_page(&site, &ServeOptions::from(HeaderMode::Single));
+        let html = String::from_utf8(answer.body.clone()).unwrap();
+        assert!(html.contains(&format!("<style>{PREVIEW_CSS}</style>")));
+        let hash = base64::engine::general_purpose::STANDARD
+            .encode(Sha256::digest(PREVIEW_CSS.as_bytes()));
+        let csp = answer.header("content-security-policy").unwrap();
+        assert!(
+            csp.contains(&format!("style-src 'sha256-{hash}';")),
+            "{csp}"
         );
     }
 }

@@ -21,8 +21,11 @@
 //!   groups;
 //! - `emulate`: HTTP request → ALB event and ALB response → HTTP answer, and [`invoke`];
 //! - `server`: [`serve`] and the routing of one request;
-//! - `index`: the index page;
-//! - `gallery`: [`write_gallery`] and its `index.html`.
+//! - `index`: the index page (`templates/preview_index.html`) and the stylesheet of both
+//!   preview pages (`templates/preview.css`);
+//! - `gallery`: [`write_gallery`] and its `index.html` (`templates/preview_gallery.html`).
+//!
+//! Both pages extend `templates/preview_base.html`; askama escapes every value in them.
 //!
 //! [`Function::handle`]: crate::lambda::Function::handle
 
@@ -53,3 +56,25 @@ pub const TARGET_GROUP_ARN: &str =
     "arn:aws:elasticloadbalancing:local:000000000000:targetgroup/maintctl-preview/0000000000000000";
 /// Largest request body passed on; like the ALB, a larger one is answered 413.
 pub const MAX_REQUEST_BODY: usize = 1024 * 1024;
+
+#[cfg(test)]
+mod tests {
+    /// Markup and both quotes, as a file name or a configuration value may hold them.
+    pub(super) const HOSTILE: &str = "\"'><script>alert(1)</script>";
+    /// [`HOSTILE`] as askama escapes it.
+    pub(super) const HOSTILE_ESCAPED: &str =
+        "&#34;&#39;&#62;&#60;script&#62;alert(1)&#60;/script&#62;";
+
+    /// `html` shows [`HOSTILE`] as text, nowhere as markup, in each of `slots` (`@` standing
+    /// for [`HOSTILE_ESCAPED`]).
+    pub(super) fn assert_escaped(html: &str, slots: &[&str]) {
+        assert!(
+            !html.contains("<script") && !html.contains(HOSTILE),
+            "{html}"
+        );
+        for slot in slots {
+            let slot = slot.replace('@', HOSTILE_ESCAPED);
+            assert!(html.contains(&slot), "{slot} in {html}");
+        }
+    }
+}
