@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use maintenance_responder::lambda::Function;
 use maintenance_responder::lambda::alb_event::HeaderMode;
 use maintenance_responder::page_kind::PageKind;
-use maintenance_responder::preview::{self, Answer, Origin, Source, StaticStore};
+use maintenance_responder::preview::{self, Answer, Origin, ServeOptions, Source, StaticStore};
 use maintenance_responder::respond::negotiate::Format;
 use maintenance_responder::site::Site;
 use serde_json::Value;
@@ -115,14 +115,22 @@ impl Server {
         Self::start_with(loaded.function, mode).await
     }
 
-    async fn start_with(function: Function<preview::Store>, mode: HeaderMode) -> Self {
+    async fn start_with(
+        function: Function<preview::Store>,
+        options: impl Into<ServeOptions>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let task = tokio::spawn(preview::serve(listener, shutdown, Arc::new(function), mode));
+        let task = tokio::spawn(preview::serve(
+            listener,
+            shutdown,
+            Arc::new(function),
+            options.into(),
+        ));
         Self {
             addr,
             stop: Some(stop),
@@ -633,6 +641,55 @@ async fn content_file_is_validated_like_ssm() {
         .await
         .unwrap_err();
     assert!(bad.to_string().contains("en.title"), "{bad}");
+}
+
+/// Text from outside reaches the index and the gallery's index.html as text: a content file
+/// whose path holds markup and both quotes, and a health path (valid configuration) likewise.
+#[tokio::test]
+async fn index_and_gallery_escape_the_content_path_and_the_health_path() {
+    let hostile = "\"'><script>alert(1)</script>";
+    let escaped = "&#34;&#39;&#62;&#60;script&#62;alert(1)&#60;/script&#62;";
+    let dir = tempfile::tempdir().unwrap();
+    // `</script>` makes `"'><script>alert(1)<` a directory.
+    let file = dir.path().join(format!("{hostile}.toml"));
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "[en]\ntitle = \"Hostile path\"\n").unwrap();
+    let config = "health_path = \"/\\\"'><script>alert(1)</script>\"\n";
+    let site = Site::from_env_strict(&|_: &str| None, Some(config)).unwrap();
+    assert_eq!(site.config.health_path, format!("/{hostile}"));
+    let loaded = preview::load(site, Source::File(file)).await.unwrap();
+    let options = ServeOptions {
+        mode: HeaderMode::Single,
+        source: loaded.source.clone(),
+    };
+    let out = dir.path().join("gallery");
+    preview::write_gallery(&loaded.function, &out, &options)
+        .await
+        .unwrap();
+    let gallery = read(&out.join("index.html"));
+    let server = Server::start_with(loaded.function, options).await;
+    let index = get(server.addr, preview::INDEX_PATH, &[]).await;
+    assert_eq!(index.status, 200);
+    let index = index.text();
+    server.stop().await;
+    let source = format!("Content: file {}/{escaped}.toml. ", dir.path().display());
+    for (page, html, health) in [
+        (
+            "index",
+            &index,
+            format!("<a href=\"/{escaped}\">/{escaped}</a>"),
+        ),
+        (
+            "gallery",
+            &gallery,
+            format!("<li><code>/{escaped}</code> ("),
+        ),
+    ] {
+        assert!(!html.contains("<script"), "{page}: {html}");
+        assert!(!html.contains(hostile), "{page}: {html}");
+        assert!(html.contains(&source), "{page} lacks {source}: {html}");
+        assert!(html.contains(&health), "{page} lacks {health}: {html}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

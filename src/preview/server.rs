@@ -1,0 +1,289 @@
+//! `maintctl serve`: the HTTP/1.1 server ([`serve`], [`ServeOptions`]) and the routing of one
+//! request ([`answer`]): the reserved index page, the ALB's own refusals (405 for TRACE, 413
+//! over [`MAX_REQUEST_BODY`]), the forced pages under [`PAGE_PATH`] ([`Forced`]), 404 for the
+//! rest of [`INDEX_PATH`], and everything else through the emulated ALB to the function.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::HeaderValue;
+use hyper::http::request::Parts;
+use hyper::{Method, Request};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::lambda::Function;
+use crate::lambda::alb_event::HeaderMode;
+use crate::page_kind::PageKind;
+use crate::respond::negotiate::Format;
+use crate::site::Site;
+use crate::ssm::ParameterStore;
+
+use super::emulate::{Answer, Origin, alb_event, invoke, query_pairs};
+use super::index::index_page;
+use super::source::forced_target_group_arn;
+use super::{INDEX_PATH, MAX_REQUEST_BODY, PAGE_PATH, TARGET_GROUP_ARN};
+
+/// How long a graceful shutdown waits for requests in flight before dropping them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How the server builds its events and describes itself.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Single-value (default) or multi-value events.
+    pub mode: HeaderMode,
+    /// Where the content comes from, shown on the index page.
+    pub source: String,
+}
+
+impl From<HeaderMode> for ServeOptions {
+    fn from(mode: HeaderMode) -> Self {
+        Self {
+            mode,
+            source: "embedded defaults".into(),
+        }
+    }
+}
+
+struct Shared<S> {
+    function: Arc<Function<S>>,
+    options: ServeOptions,
+    port: u16,
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` completes, answering every request through
+/// `function` as an ALB with a Lambda target would (use a function built over the preview
+/// [`site`](super::site()), e.g. by [`load`](super::load), so the index links can force page kinds).
+///
+/// On shutdown it stops accepting, lets requests in flight finish (up to 10 s) and closes idle
+/// keep-alive connections. The listener and the shutdown signal are injected, so tests run it
+/// on port 0 with a channel, and `maintctl serve` with Ctrl-C.
+pub async fn serve<S>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    function: Arc<Function<S>>,
+    options: impl Into<ServeOptions>,
+) -> io::Result<()>
+where
+    S: ParameterStore + 'static,
+{
+    let port = listener.local_addr()?.port();
+    let shared = Arc::new(Shared {
+        function,
+        options: options.into(),
+        port,
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    let mut connections = JoinSet::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a little rather than spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let shared = Arc::clone(&shared);
+                let mut stop = stop_rx.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let shared = Arc::clone(&shared);
+                        async move { Ok::<_, std::convert::Infallible>(answer(&shared, request, peer).await) }
+                    });
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(Duration::from_secs(30))
+                        .serve_connection(TokioIo::new(stream), service);
+                    let mut connection = pin!(connection);
+                    let result = tokio::select! {
+                        result = connection.as_mut() => result,
+                        _ = stop.changed() => {
+                            connection.as_mut().graceful_shutdown();
+                            connection.await
+                        }
+                    };
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(());
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("requests still in flight after the grace period were dropped");
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Answers one HTTP request.
+async fn answer<S: ParameterStore>(
+    shared: &Shared<S>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> hyper::Response<Full<Bytes>> {
+    let (mut parts, body) = request.into_parts();
+    let site = shared.function.site();
+    let mode = shared.options.mode;
+    let origin = |arn: String| Origin {
+        client: peer.ip(),
+        port: shared.port,
+        mode,
+        target_group_arn: arn,
+    };
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().map(str::to_string);
+    if path == INDEX_PATH.trim_end_matches('/') || path == INDEX_PATH {
+        return index_page(site, &shared.options).into_response();
+    }
+    if parts.method == Method::TRACE {
+        // The ALB refuses TRACE itself, before any target sees it.
+        return Answer::text(405, "405 Method Not Allowed\n".into()).into_response();
+    }
+    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return Answer::text(413, "413 Request Entity Too Large\n".into()).into_response();
+        }
+    };
+    let mut arn = TARGET_GROUP_ARN.to_string();
+    if path == PAGE_PATH {
+        match Forced::from_query(query.as_deref(), site) {
+            Ok(forced) => {
+                arn = forced.apply(&mut parts);
+            }
+            Err(problem) => {
+                return Answer::text(400, format!("400 Bad Request\n\nmaintctl serve: {problem}\nSee {INDEX_PATH} for the pages.\n"))
+                    .into_response();
+            }
+        }
+    } else if path.starts_with(INDEX_PATH) {
+        return Answer::text(404, format!("404 Not Found\n\nmaintctl serve: {path} is reserved for the preview; see {INDEX_PATH}\n"))
+            .into_response();
+    }
+    let event = alb_event(&parts, &body, &origin(arn));
+    invoke(&shared.function, &event, mode).await.into_response()
+}
+
+/// A page forced by the index: kind, and optionally language and format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Forced<'a> {
+    pub(super) kind: PageKind,
+    pub(super) lang: Option<&'a str>,
+    pub(super) format: Option<Format>,
+}
+
+impl<'a> Forced<'a> {
+    pub(super) fn from_query(query: Option<&'a str>, site: &'a Site) -> Result<Self, String> {
+        let mut forced = Self {
+            kind: site.config.default_page,
+            lang: None,
+            format: None,
+        };
+        for (key, value) in query_pairs(query) {
+            match key {
+                "kind" => {
+                    forced.kind = PageKind::from_str(value)?;
+                    if !forced.kind.is_page() {
+                        return Err(format!("kind={value} is a route, not a page"));
+                    }
+                }
+                "lang" => {
+                    let lang = site
+                        .languages
+                        .iter()
+                        .find(|l| l.eq_ignore_ascii_case(value))
+                        .ok_or_else(|| {
+                            format!("lang={value:?} is not one of {}", site.languages.join(", "))
+                        })?;
+                    forced.lang = Some(lang.as_str());
+                }
+                "format" => {
+                    forced.format = Some(
+                        Format::ALL
+                            .into_iter()
+                            .find(|f| f.name() == value || (value == "txt" && *f == Format::Text))
+                            .ok_or_else(|| {
+                                format!("format={value:?} is not one of html, json, text")
+                            })?,
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(forced)
+    }
+
+    /// Rewrites the request into the one a user of that page sends: path `/`, and
+    /// `Accept` / `Accept-Language` set when forced. Returns the target group to name.
+    pub(super) fn apply(&self, parts: &mut Parts) -> String {
+        parts.uri = hyper::Uri::from_static("/");
+        if let Some(lang) = self.lang
+            && let Ok(value) = HeaderValue::from_str(lang)
+        {
+            parts.headers.insert(hyper::header::ACCEPT_LANGUAGE, value);
+        }
+        if let Some(format) = self.format {
+            parts.headers.insert(
+                hyper::header::ACCEPT,
+                HeaderValue::from_static(accept_for(format)),
+            );
+        }
+        forced_target_group_arn(self.kind)
+    }
+}
+
+/// An `Accept` value that selects a format, as a typical client of that format sends it.
+fn accept_for(format: Format) -> &'static str {
+    match format {
+        Format::Html => "text/html",
+        Format::Json => "application/json",
+        Format::Text => "text/plain",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preview::index::shadowed_kinds;
+    use crate::preview::site;
+
+    #[test]
+    fn forced_query_is_validated() {
+        let site = site(Site::embedded());
+        let forced = Forced::from_query(Some("kind=404&lang=JA&format=txt"), &site).unwrap();
+        assert_eq!(
+            forced,
+            Forced {
+                kind: PageKind::NotFound,
+                lang: Some("ja"),
+                format: Some(Format::Text)
+            }
+        );
+        for bad in ["kind=teapot", "kind=health", "lang=de", "format=xml"] {
+            assert!(Forced::from_query(Some(bad), &site).is_err(), "{bad}");
+        }
+        assert!(shadowed_kinds(&site).is_empty());
+    }
+}
