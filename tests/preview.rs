@@ -481,7 +481,7 @@ async fn index_links_every_page_and_the_links_force_it() {
                 let title = &pack.text(kind).title;
                 let body = page.text();
                 match format {
-                    Format::Json => {
+                    Format::Json | Format::PlainJson => {
                         let json: Value = serde_json::from_str(&body).unwrap();
                         assert_eq!(json["title"], title.as_str(), "{target}");
                     }
@@ -907,7 +907,7 @@ fn maintctl_preview_writes_the_gallery() {
                     "index lacks {name}"
                 );
                 match format {
-                    Format::Json => {
+                    Format::Json | Format::PlainJson => {
                         let json: Value = serde_json::from_str(&body).unwrap();
                         assert_eq!(json["status"], kind.status(), "{name}");
                     }

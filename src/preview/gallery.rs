@@ -29,7 +29,7 @@ const GALLERY_TRACE_ID: &str = "Root=1-67a1b2c3-0123456789abcdef01234567";
 pub fn extension(format: Format) -> &'static str {
     match format {
         Format::Html => "html",
-        Format::Json => "json",
+        Format::Json | Format::PlainJson => "json",
         Format::Text => "txt",
     }
 }

@@ -259,6 +259,7 @@ fn accept_for(format: Format) -> &'static str {
     match format {
         Format::Html => "text/html",
         Format::Json => "application/json",
+        Format::PlainJson => "application/problem+json;q=0, application/json",
         Format::Text => "text/plain",
     }
 }

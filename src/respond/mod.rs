@@ -494,4 +494,31 @@ mod tests {
             }
         }
     }
+
+    /// Issue #16, item 13, end to end: a client that refuses application/problem+json but
+    /// accepts application/json gets the problem document labelled application/json.
+    #[test]
+    fn a_refused_problem_media_type_is_never_sent() {
+        let site = site();
+        let request = Request::get("/")
+            .with_header("Accept", "application/problem+json;q=0, application/json");
+        let response = respond(&request, &Content::default(), &site, NOW);
+        assert_eq!(
+            response.header("content-type"),
+            Some("application/json; charset=utf-8")
+        );
+        let json: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+        assert_eq!(json["status"], 503);
+        let plain = respond(
+            &Request::get("/").with_header("Accept", "application/json"),
+            &Content::default(),
+            &site,
+            NOW,
+        );
+        assert_eq!(
+            plain.header("content-type"),
+            Some("application/problem+json; charset=utf-8")
+        );
+        assert_eq!(plain.body, response.body);
+    }
 }

@@ -9,12 +9,17 @@ pub enum Format {
     Html,
     /// `application/problem+json` (RFC 9457).
     Json,
+    /// The same problem document as `application/json`, for a client that accepts JSON but
+    /// refuses `application/problem+json` explicitly (`application/problem+json;q=0`).
+    PlainJson,
     /// `text/plain`.
     Text,
 }
 
 impl Format {
-    /// Every format, in server preference order.
+    /// Every format a page is offered in (the preview shows each), in server preference order.
+    /// [`Format::PlainJson`] is [`Format::Json`]'s body under another media type, not a format
+    /// of its own.
     pub const ALL: [Format; 3] = [Format::Html, Format::Json, Format::Text];
 
     /// The `Content-Type` header value.
@@ -22,6 +27,7 @@ impl Format {
         match self {
             Self::Html => "text/html; charset=utf-8",
             Self::Json => "application/problem+json; charset=utf-8",
+            Self::PlainJson => "application/json; charset=utf-8",
             Self::Text => "text/plain; charset=utf-8",
         }
     }
@@ -31,19 +37,34 @@ impl Format {
         match self {
             Self::Html => "html",
             Self::Json => "json",
+            Self::PlainJson => "plain-json",
             Self::Text => "text",
         }
     }
+}
 
-    /// Media types that select this format.
-    fn media_types(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Self::Html => &[("text", "html"), ("application", "xhtml+xml")],
-            Self::Json => &[("application", "problem+json"), ("application", "json")],
-            Self::Text => &[("text", "plain")],
-        }
+/// How well one `Accept` range matches a media type: `type/subtype` 3, `type/*` 2, `*/*` 1.
+fn specificity(range: (&str, &str), media: (&str, &str)) -> Option<u8> {
+    let (ty, sub) = range;
+    if ty.eq_ignore_ascii_case(media.0) && sub.eq_ignore_ascii_case(media.1) {
+        Some(3)
+    } else if ty.eq_ignore_ascii_case(media.0) && sub == "*" {
+        Some(2)
+    } else if ty == "*" && sub == "*" {
+        Some(1)
+    } else {
+        None
     }
 }
+
+/// The media types the formats are chosen by, each with its (specificity, q) in one header.
+const MEDIA: [(&str, &str); 5] = [
+    ("text", "html"),
+    ("application", "xhtml+xml"),
+    ("application", "problem+json"),
+    ("application", "json"),
+    ("text", "plain"),
+];
 
 /// Parses a q-value: `0`, `1`, `0.5`, at most three decimals. Invalid yields `None`.
 fn parse_q(value: &str) -> Option<u16> {
@@ -81,17 +102,20 @@ fn element_q(element: &str) -> Option<(&str, u16)> {
 
 /// Picks the response format from an `Accept` header.
 ///
-/// Each offered format gets the q of the most specific media range that matches it
-/// (`type/subtype` over `type/*` over `*/*`). The highest q wins; among equals, a format named
-/// explicitly wins over one matched by a wildcard (so `application/json, */*` gets JSON), then
-/// server order (HTML, JSON, text). No header, or nothing acceptable: HTML.
+/// Each media type gets the q of the most specific range that matches it (`type/subtype` over
+/// `type/*` over `*/*`): a `q=0` there refuses it, whatever a wildcard says. HTML is
+/// `text/html` (or `application/xhtml+xml` when the header names only that); the problem
+/// document is JSON when the client asks for `application/problem+json` or `application/json`,
+/// and is labelled `application/json` ([`Format::PlainJson`]) when `application/problem+json`
+/// itself is refused. The highest q wins; among equals, a format named explicitly wins over one
+/// matched by a wildcard (so `application/json, */*` gets JSON), then server order (HTML, JSON,
+/// text). No header, or nothing acceptable: HTML.
 pub fn format(accept: Option<&str>) -> Format {
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
         return Format::Html;
     };
-    // Per format, in `Format::ALL` order: (specificity, q) of the most specific matching range.
-    // One pass over the header.
-    let mut matched: [Option<(u8, u16)>; 3] = [None; 3];
+    // Per media type of `MEDIA`: (specificity, q) of the most specific matching range. One pass.
+    let mut matched: [Option<(u8, u16)>; 5] = [None; 5];
     for element in accept.split(',') {
         let Some((range, q)) = element_q(element) else {
             continue;
@@ -99,32 +123,41 @@ pub fn format(accept: Option<&str>) -> Format {
         let Some((ty, sub)) = range.split_once('/') else {
             continue;
         };
-        let (ty, sub) = (ty.trim(), sub.trim());
-        for (candidate, matched) in Format::ALL.iter().zip(&mut matched) {
-            let specificity = candidate
-                .media_types()
-                .iter()
-                .filter_map(|(cty, csub)| {
-                    if ty.eq_ignore_ascii_case(cty) && sub.eq_ignore_ascii_case(csub) {
-                        Some(3)
-                    } else if ty.eq_ignore_ascii_case(cty) && sub == "*" {
-                        Some(2)
-                    } else if ty == "*" && sub == "*" {
-                        Some(1)
-                    } else {
-                        None
-                    }
-                })
-                .max();
-            if let Some(s) = specificity
+        let range = (ty.trim(), sub.trim());
+        for (media, matched) in MEDIA.iter().zip(&mut matched) {
+            if let Some(s) = specificity(range, *media)
                 && matched.is_none_or(|(ms, mq)| s > ms || (s == ms && q > mq))
             {
                 *matched = Some((s, q));
             }
         }
     }
+    let [html, xhtml, problem, json, text] = matched;
+    let explicit = |m: Option<(u8, u16)>| m.is_some_and(|(s, _)| s == 3);
+    // HTML by `text/html`; `application/xhtml+xml` speaks for it only when named and
+    // `text/html` is not.
+    let html = if !explicit(html) && explicit(xhtml) {
+        xhtml
+    } else {
+        html
+    };
+    // The problem document: by whichever of its two media types the header rates higher.
+    let json_family = match (problem, json) {
+        (Some(p), Some(j)) => Some(if (p.1, p.0) >= (j.1, j.0) { p } else { j }),
+        (p, j) => p.or(j),
+    };
+    let problem_refused = problem.is_some_and(|(_, q)| q == 0);
+    let json_format = if problem_refused {
+        Format::PlainJson
+    } else {
+        Format::Json
+    };
     let mut best: Option<(u16, u8, Format)> = None;
-    for (candidate, matched) in Format::ALL.into_iter().zip(matched) {
+    for (candidate, matched) in [
+        (Format::Html, html),
+        (json_format, json_family),
+        (Format::Text, text),
+    ] {
         if let Some((specificity, q)) = matched
             && q > 0
         {
@@ -251,6 +284,39 @@ mod tests {
                 Format::Text,
             ),
             (Some(";;,,/,*/"), Format::Html),
+            // A q=0 refuses a media type whatever else matches it (issue #16, item 13, and its
+            // siblings): the problem document goes out as application/json when
+            // application/problem+json is refused, and JSON is not chosen when both are.
+            (
+                Some("application/problem+json;q=0, application/json"),
+                Format::PlainJson,
+            ),
+            (
+                Some("application/json, application/problem+json;q=0"),
+                Format::PlainJson,
+            ),
+            (
+                Some("application/*;q=0, application/json"),
+                Format::PlainJson,
+            ),
+            (
+                Some("application/json;q=0, application/problem+json"),
+                Format::Json,
+            ),
+            (
+                Some("application/json;q=0, application/problem+json;q=0, */*"),
+                Format::Html,
+            ),
+            (
+                Some("application/json;q=0, application/problem+json;q=0, text/plain;q=0.1"),
+                Format::Text,
+            ),
+            (Some("text/html;q=0, application/xhtml+xml"), Format::Html),
+            (Some("text/html;q=0, text/plain;q=0.2"), Format::Text),
+            (
+                Some("application/xhtml+xml, application/json;q=0.5"),
+                Format::Html,
+            ),
         ];
         for (accept, expected) in cases {
             assert_eq!(format(*accept), *expected, "Accept: {accept:?}");

@@ -133,7 +133,7 @@ pub fn body(view: &PageView<'_>, format: Format, problem_type_base: &str) -> Str
         }
         Format::Html => html(ErrorHtml { v: view }.render()),
         Format::Text => PageText { v: view }.render(),
-        Format::Json => {
+        Format::Json | Format::PlainJson => {
             let problem = Problem {
                 kind: format!("{problem_type_base}{}", view.kind.name()),
                 title: view.title,
