@@ -137,42 +137,69 @@ impl Config {
     /// Builds the configuration from the environment: `MAINTENANCE_CONFIG` (whole TOML) or the
     /// embedded file, then the single-key overrides. `lookup` reads one variable, so tests pass a
     /// map instead of touching the process environment.
+    ///
+    /// Never fails: a bad value is left out on its own and returned as a problem, and every good
+    /// one still applies — an invalid `MAINTENANCE_CONFIG` gives the embedded file (the overrides
+    /// still apply on top), a bad override keeps the value it would have replaced, and a bad pair
+    /// of a list leaves the list's other pairs in place. (One typo in `MAINTENANCE_HEALTH_PATH`
+    /// used to discard every override, so a fallback listener's 404s became 503s.)
     pub fn from_env(
         lookup: impl Fn(&str) -> Option<String>,
         catalog: &Catalog,
-    ) -> Result<Self, ConfigError> {
+    ) -> (Self, Vec<ConfigError>) {
+        let mut problems = Vec::new();
         let mut config = match lookup(env::CONFIG) {
-            Some(text) => Self::from_toml(&text, catalog).map_err(|e| ConfigError::Env {
-                var: env::CONFIG,
-                problem: e.to_string(),
-            })?,
-            None => Self::embedded_checked(catalog)?,
+            Some(text) => Self::from_toml(&text, catalog).unwrap_or_else(|e| {
+                problems.push(ConfigError::Env {
+                    var: env::CONFIG,
+                    problem: format!("{e}; using the embedded configuration"),
+                });
+                Self::embedded(catalog)
+            }),
+            None => Self::embedded(catalog),
+        };
+        let mut apply = |var: &'static str, change: &dyn Fn(&mut Self) -> Result<(), String>| {
+            let mut candidate = config.clone();
+            let checked = change(&mut candidate).and_then(|()| {
+                candidate.validate(catalog).map_err(|e| match e {
+                    ConfigError::Value { key, problem } => format!("{key}: {problem}"),
+                    other => other.to_string(),
+                })
+            });
+            match checked {
+                Ok(()) => config = candidate,
+                Err(problem) => problems.push(ConfigError::Env {
+                    var,
+                    problem: format!("{problem}; this value is ignored"),
+                }),
+            }
         };
         if let Some(path) = lookup(env::HEALTH_PATH) {
-            config.health_path = path;
+            apply(env::HEALTH_PATH, &|c| {
+                c.health_path = path.clone();
+                Ok(())
+            });
         }
         if let Some(page) = lookup(env::DEFAULT_PAGE) {
-            config.default_page = page.parse().map_err(|problem| ConfigError::Env {
-                var: env::DEFAULT_PAGE,
-                problem,
-            })?;
+            apply(env::DEFAULT_PAGE, &|c| {
+                c.default_page = page.parse()?;
+                Ok(())
+            });
         }
-        if let Some(pairs) = lookup(env::TARGET_GROUP_PAGES) {
-            config
-                .target_groups
-                .extend(parse_pairs(&pairs, env::TARGET_GROUP_PAGES)?);
+        for (var, list) in [
+            (env::TARGET_GROUP_PAGES, ConfigList::TargetGroups),
+            (env::PATH_PAGES, ConfigList::Paths),
+        ] {
+            let Some(text) = lookup(var) else { continue };
+            for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                apply(var, &|c| {
+                    let (key, page) = parse_pair(pair)?;
+                    list.of(c).insert(key, page);
+                    Ok(())
+                });
+            }
         }
-        if let Some(pairs) = lookup(env::PATH_PAGES) {
-            config.paths.extend(parse_pairs(&pairs, env::PATH_PAGES)?);
-        }
-        config.validate(catalog).map_err(|e| match e {
-            ConfigError::Value { key, problem } => ConfigError::Env {
-                var: "(override)",
-                problem: format!("{key}: {problem}"),
-            },
-            other => other,
-        })?;
-        Ok(config)
+        (config, problems)
     }
 
     /// Checks every value; the first problem is returned.
@@ -274,23 +301,28 @@ impl Config {
     }
 }
 
-/// Parses `key=page,key=page`.
-fn parse_pairs(text: &str, var: &'static str) -> Result<Vec<(String, PageKind)>, ConfigError> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, page) = pair.rsplit_once('=').ok_or_else(|| ConfigError::Env {
-                var,
-                problem: format!("{pair:?} is not KEY=PAGE"),
-            })?;
-            let page = page
-                .trim()
-                .parse()
-                .map_err(|problem| ConfigError::Env { var, problem })?;
-            Ok((key.trim().to_string(), page))
-        })
-        .collect()
+/// The two `KEY=PAGE` lists an environment variable extends.
+#[derive(Clone, Copy)]
+enum ConfigList {
+    TargetGroups,
+    Paths,
+}
+
+impl ConfigList {
+    fn of(self, config: &mut Config) -> &mut BTreeMap<String, PageKind> {
+        match self {
+            Self::TargetGroups => &mut config.target_groups,
+            Self::Paths => &mut config.paths,
+        }
+    }
+}
+
+/// Parses one `key=page` pair of a list.
+fn parse_pair(pair: &str) -> Result<(String, PageKind), String> {
+    let (key, page) = pair
+        .rsplit_once('=')
+        .ok_or_else(|| format!("{pair:?} is not KEY=PAGE"))?;
+    Ok((key.trim().to_string(), page.trim().parse()?))
 }
 
 fn is_css_color(value: &str) -> bool {
@@ -324,7 +356,7 @@ mod tests {
     #[test]
     fn env_overrides_apply() {
         let catalog = Catalog::embedded();
-        let config = Config::from_env(
+        let (config, problems) = Config::from_env(
             lookup(&[
                 (env::HEALTH_PATH, "/ping"),
                 (env::DEFAULT_PAGE, "404"),
@@ -335,8 +367,8 @@ mod tests {
                 (env::PATH_PAGES, "/api/*=service-unavailable"),
             ]),
             &catalog,
-        )
-        .expect("valid overrides");
+        );
+        assert!(problems.is_empty(), "valid overrides: {problems:?}");
         assert_eq!(config.health_path, "/ping");
         assert_eq!(config.default_page, PageKind::NotFound);
         assert_eq!(config.target_groups["shop-fallback"], PageKind::BadGateway);
@@ -377,10 +409,67 @@ mod tests {
             ),
         ];
         for (vars, needle) in cases {
-            let err = Config::from_env(lookup(vars), &catalog)
-                .expect_err("must be refused")
-                .to_string();
+            let (_, problems) = Config::from_env(lookup(vars), &catalog);
+            let err = problems.first().expect("must be refused").to_string();
             assert!(err.contains(needle), "{vars:?}: {err}");
         }
+    }
+
+    /// Issue #16, item 16, and its siblings: one bad override leaves every good one in place —
+    /// another variable, another pair of the same list, and the overrides on top of an invalid
+    /// `MAINTENANCE_CONFIG`.
+    #[test]
+    fn a_bad_override_drops_only_itself() {
+        let catalog = Catalog::embedded();
+        let (config, problems) = Config::from_env(
+            lookup(&[
+                (env::HEALTH_PATH, "healthz"),
+                (env::DEFAULT_PAGE, "not-found"),
+                (
+                    env::TARGET_GROUP_PAGES,
+                    "shop-fallback=404, broken, =500, other=teapot, gw=504",
+                ),
+                (env::PATH_PAGES, "/api/*=503, nopath=404, /x=health"),
+            ]),
+            &catalog,
+        );
+        assert_eq!(
+            config.health_path, "/healthz",
+            "the bad one keeps the default"
+        );
+        assert_eq!(config.default_page, PageKind::NotFound);
+        assert_eq!(config.target_groups.len(), 2, "{:?}", config.target_groups);
+        assert_eq!(config.target_groups["shop-fallback"], PageKind::NotFound);
+        assert_eq!(config.target_groups["gw"], PageKind::GatewayTimeout);
+        assert_eq!(config.paths["/api/*"], PageKind::ServiceUnavailable);
+        assert!(!config.paths.contains_key("nopath") && !config.paths.contains_key("/x"));
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 6, "{text:#?}");
+        assert!(text[0].contains("MAINTENANCE_HEALTH_PATH"), "{text:#?}");
+        assert!(text[1].contains("\"broken\" is not KEY=PAGE"), "{text:#?}");
+        assert!(
+            text[2].contains("target group name must not be empty"),
+            "{text:#?}"
+        );
+        assert!(text[3].contains("teapot"), "{text:#?}");
+        assert!(text[4].contains("a path must start with /"), "{text:#?}");
+        assert!(text[5].contains("routes, not pages"), "{text:#?}");
+        assert!(text.iter().all(|t| t.contains("ignored")), "{text:#?}");
+
+        let (config, problems) = Config::from_env(
+            lookup(&[
+                (env::CONFIG, "default_page = 12"),
+                (env::DEFAULT_PAGE, "bad-gateway"),
+            ]),
+            &catalog,
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].to_string().contains("MAINTENANCE_CONFIG"));
+        assert_eq!(config.default_page, PageKind::BadGateway);
+        assert_eq!(
+            config.paths,
+            Config::default().paths,
+            "the embedded file underneath"
+        );
     }
 }

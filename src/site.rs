@@ -2,8 +2,9 @@
 //! start from the validated configuration and the catalog — the inline stylesheet (rendered from
 //! `templates/style.css` with the brand colour) and its hash for the CSP, the logo as a data URI,
 //! the languages offered to negotiation. Two ways to build it from the environment, for the two
-//! kinds of caller: the Lambda never refuses to start ([`Site::from_env_or_embedded`]); the
-//! preview and `maintctl invoke` refuse a bad configuration ([`Site::from_env_strict`]).
+//! kinds of caller: the Lambda (and `maintctl invoke`, which runs the Lambda's own start) never
+//! refuses to start ([`Site::from_env_or_embedded`]); the preview refuses a bad configuration
+//! ([`Site::from_env_strict`]).
 
 use askama::Template;
 use base64::Engine as _;
@@ -65,20 +66,15 @@ impl Site {
     }
 
     /// The site as the Lambda builds it from its environment (`MAINTENANCE_CONFIG`,
-    /// `MAINTENANCE_DEFAULT_PAGE`, …; `lookup` reads one variable). An invalid configuration is
-    /// returned beside the site, which then uses the embedded configuration: the function logs
-    /// it and serves rather than crash-loop.
+    /// `MAINTENANCE_DEFAULT_PAGE`, …; `lookup` reads one variable). Each bad value is left out on
+    /// its own and returned beside the site ([`Config::from_env`]): the function logs them and
+    /// serves rather than crash-loop.
     pub fn from_env_or_embedded(
         lookup: &impl Fn(&str) -> Option<String>,
-    ) -> (Self, Option<ConfigError>) {
+    ) -> (Self, Vec<ConfigError>) {
         let catalog = Catalog::embedded();
-        match Config::from_env(lookup, &catalog) {
-            Ok(config) => (Self::new(config, catalog), None),
-            Err(e) => {
-                let config = Config::embedded(&catalog);
-                (Self::new(config, catalog), Some(e))
-            }
-        }
+        let (config, problems) = Config::from_env(lookup, &catalog);
+        (Self::new(config, catalog), problems)
     }
 
     /// The site as the Lambda would build it from this environment, with `config_toml` (a
@@ -94,8 +90,11 @@ impl Site {
             (env::CONFIG, Some(text)) => Some(text.to_string()),
             _ => lookup(name),
         };
-        let config = Config::from_env(lookup, &catalog)?;
-        Ok(Self::new(config, catalog))
+        let (config, mut problems) = Config::from_env(lookup, &catalog);
+        match problems.is_empty() {
+            true => Ok(Self::new(config, catalog)),
+            false => Err(problems.remove(0)),
+        }
     }
 }
 

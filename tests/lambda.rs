@@ -294,3 +294,40 @@ async fn invalid_configuration_is_reported_and_the_embedded_one_serves() {
         problems[1]
     );
 }
+
+/// Issue #16, item 16, through the real binary: a typo in one variable is reported and left
+/// out; the fallback listener's other override still turns its answers into 404s.
+#[tokio::test]
+async fn one_bad_override_leaves_the_others_in_force() {
+    let api = RuntimeApi::start().await;
+    let mut child = spawn(
+        &api,
+        &[
+            ("MAINTENANCE_HEALTH_PATH", "healthz".into()),
+            ("MAINTENANCE_DEFAULT_PAGE", "not-found".into()),
+        ],
+    );
+    let mut logs = BufReader::new(child.stdout.take().unwrap()).lines();
+    let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
+    let json = response(api.invoke(&raw).await);
+    assert_eq!(
+        json["statusCode"], 404,
+        "MAINTENANCE_DEFAULT_PAGE still applies"
+    );
+    let mut problems = Vec::new();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(2), logs.next_line()).await
+    {
+        if line.contains("configuration problem") {
+            problems.push(line.clone());
+        }
+        if line.contains("\"served\"") {
+            break;
+        }
+    }
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("MAINTENANCE_HEALTH_PATH"),
+        "{problems:?}"
+    );
+}

@@ -103,14 +103,13 @@ impl Function<aws_sdk_ssm::Client> {
     pub async fn from_environment(
         lookup: &impl Fn(&str) -> Option<String>,
     ) -> (Self, Vec<StartProblem>) {
-        let (site, config_problem) = Site::from_env_or_embedded(lookup);
-        let (settings, mut problems) = FunctionSettings::from_env(lookup);
-        if let Some(e) = config_problem {
-            problems.insert(
-                0,
-                StartProblem(format!("{e}; serving with the embedded configuration")),
-            );
-        }
+        let (site, config_problems) = Site::from_env_or_embedded(lookup);
+        let (settings, settings_problems) = FunctionSettings::from_env(lookup);
+        let problems = config_problems
+            .iter()
+            .map(|e| StartProblem(e.to_string()))
+            .chain(settings_problems)
+            .collect();
         let store = match &settings.ssm_prefix {
             Some(_) => {
                 let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
