@@ -77,21 +77,72 @@ impl Retry {
     }
 }
 
-/// Where the live content came from, reported by the health route.
+/// Where the live content came from, as the health route reports it to an operator: whether
+/// the live content is loaded, and if not, why not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentState {
-    /// Embedded defaults: no SSM prefix configured, or SSM never answered yet.
-    Defaults,
-    /// Fetched from SSM within the freshness window.
+    /// The embedded texts, by configuration: no SSM prefix is configured.
+    Embedded,
+    /// An SSM prefix is configured but SSM has not answered yet: the embedded texts meanwhile.
+    Unreached {
+        /// Attempts that failed so far.
+        failures: u32,
+        /// How the last one failed.
+        last: FailureKind,
+    },
+    /// Fetched from SSM within the freshness window, and no refresh has failed since.
     Fresh {
         /// Seconds since the fetch.
         age_seconds: u64,
+        /// Parameters found under the prefix (0: a prefix with nothing under it, so the
+        /// built-in texts — a mistyped prefix looks like this).
+        parameters: usize,
     },
-    /// Last good SSM content, kept because refreshing failed (stale-if-error).
+    /// Fetched from SSM; the window has passed, and no page request has asked for it since
+    /// (the health route never fetches). Not a failure: the next page request refreshes it.
+    Due {
+        /// Seconds since the fetch.
+        age_seconds: u64,
+        /// Parameters found under the prefix.
+        parameters: usize,
+    },
+    /// The last good SSM content, kept because refreshing it failed (stale-if-error).
     Stale {
         /// Seconds since the fetch.
         age_seconds: u64,
+        /// Parameters found under the prefix.
+        parameters: usize,
+        /// Refreshes that failed in a row.
+        failures: u32,
+        /// How the last one failed.
+        last: FailureKind,
     },
+}
+
+/// How a fetch failed, as far as the (public) health route tells it: the kind only, never the
+/// error's text (it may name the account or the role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// SSM throttled the request.
+    Throttled,
+    /// No connection, DNS, TLS or I/O failure.
+    Unreachable,
+    /// No answer within the time budget.
+    TimedOut,
+    /// Another error answer (access denied, internal error, …).
+    ErrorAnswer,
+}
+
+impl FailureKind {
+    /// Words for the health route.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Throttled => "throttled",
+            Self::Unreachable => "unreachable",
+            Self::TimedOut => "timed out",
+            Self::ErrorAnswer => "an error answer",
+        }
+    }
 }
 
 /// The live content of the pages, as operators set it.
@@ -116,7 +167,7 @@ impl Default for Content {
             retry: None,
             status_page: None,
             contact: None,
-            state: ContentState::Defaults,
+            state: ContentState::Embedded,
         }
     }
 }

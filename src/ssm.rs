@@ -49,18 +49,53 @@ pub enum FetchError {
     /// The time budget ran out.
     #[error("ssm did not answer within {0} ms")]
     Timeout(u64),
+    /// The SDK's own timeout (connect or operation, set to the budget) ran out.
+    #[error("ssm did not answer in time: {0}")]
+    SdkTimeout(String),
     /// Any other error answer (access denied, internal error, …).
     #[error("ssm answered with an error: {0}")]
     Service(String),
 }
 
-/// Reads parameters by path. The AWS SDK client implements it; tests may inject faults.
+/// One page of parameters and the token of the next page, if there is one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParameterPage {
+    /// The parameters of this page.
+    pub parameters: Vec<Parameter>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_token: Option<String>,
+}
+
+/// Reads parameters by path, a page at a time (`GetParametersByPath`: recursive, decrypted).
+/// The AWS SDK client implements it; the preview has stores of its own, and tests inject faults.
 pub trait ParameterStore: Send + Sync {
-    /// Every parameter under `path`, recursively, decrypted, following every page.
+    /// One page of the parameters under `path`, from `token` (`None`: the first page).
+    fn parameters_page(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> impl Future<Output = Result<ParameterPage, FetchError>> + Send;
+
+    /// Every parameter under `path`, following every page (at most 1000: beyond, the prefix is
+    /// not the layout).
     fn parameters_by_path(
         &self,
         path: &str,
-    ) -> impl Future<Output = Result<Vec<Parameter>, FetchError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Parameter>, FetchError>> + Send {
+        async move {
+            let mut out = Vec::new();
+            let mut token: Option<String> = None;
+            for _ in 0..1000 {
+                let page = self.parameters_page(path, token.as_deref()).await?;
+                out.extend(page.parameters);
+                match page.next_token {
+                    Some(t) if !t.is_empty() => token = Some(t),
+                    _ => break,
+                }
+            }
+            Ok(out)
+        }
+    }
 }
 
 fn classify<E, R>(err: SdkError<E, R>) -> FetchError
@@ -69,9 +104,11 @@ where
     R: std::fmt::Debug,
 {
     match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            FetchError::Unreachable(aws_smithy_error_text(&err))
+        SdkError::TimeoutError(_) => FetchError::SdkTimeout(aws_smithy_error_text(&err)),
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            FetchError::SdkTimeout(aws_smithy_error_text(&err))
         }
+        SdkError::DispatchFailure(_) => FetchError::Unreachable(aws_smithy_error_text(&err)),
         _ => {
             let code = err.code().unwrap_or("Unknown").to_string();
             let message = err.message().unwrap_or("").to_string();
@@ -103,33 +140,38 @@ where
 }
 
 impl ParameterStore for aws_sdk_ssm::Client {
-    async fn parameters_by_path(&self, path: &str) -> Result<Vec<Parameter>, FetchError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        // GetParametersByPath is best-effort per page: a page may be short (even empty) and still
-        // carry a NextToken, so follow tokens until there is none. Bounded, in case of a loop.
-        for _ in 0..1000 {
-            let page = self
-                .get_parameters_by_path()
-                .path(path)
-                .recursive(true)
-                .with_decryption(true)
-                .max_results(10)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(classify)?;
-            for p in page.parameters.unwrap_or_default() {
-                if let (Some(name), Some(value)) = (p.name, p.value) {
-                    out.push(Parameter { name, value });
-                }
-            }
-            match page.next_token {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => return Ok(out),
-            }
-        }
-        Ok(out)
+    async fn parameters_page(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<ParameterPage, FetchError> {
+        // GetParametersByPath is best-effort per page: a page may be short (even empty) and
+        // still carry a NextToken, so callers follow tokens until there is none.
+        let page = self
+            .get_parameters_by_path()
+            .path(path)
+            .recursive(true)
+            .with_decryption(true)
+            .max_results(10)
+            .set_next_token(token.map(str::to_string))
+            .send()
+            .await
+            .map_err(classify)?;
+        let parameters = page
+            .parameters
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                Some(Parameter {
+                    name: p.name?,
+                    value: p.value?,
+                })
+            })
+            .collect();
+        Ok(ParameterPage {
+            parameters,
+            next_token: page.next_token,
+        })
     }
 }
 
@@ -172,7 +214,10 @@ pub fn content_from_parameters(
     now: OffsetDateTime,
 ) -> (Content, Vec<Warning>) {
     let mut content = Content {
-        state: ContentState::Fresh { age_seconds: 0 },
+        state: ContentState::Fresh {
+            age_seconds: 0,
+            parameters: params.len(),
+        },
         ..Content::default()
     };
     let mut warnings = Vec::new();

@@ -252,7 +252,12 @@ async fn a_hanging_ssm_costs_at_most_the_init_budget_and_the_page_still_arrives(
         )
         .await,
     );
-    assert_eq!(health["body"], "ok\ncontent: defaults\n");
+    // Not the same words as "no SSM configured" (issue #16, item 8: both used to say just
+    // "defaults").
+    assert_eq!(
+        health["body"],
+        "ok\ncontent: defaults (SSM not reached yet: 1 attempt failed, the last timed out)\n"
+    );
 }
 
 #[tokio::test]

@@ -788,7 +788,10 @@ async fn maintctl_serve_runs_with_nothing_configured() {
     assert!(page.text().contains("<html lang='en'>"));
     let health = get(serve.addr, "/healthz", &[]).await;
     assert_eq!(health.status, 200);
-    assert_eq!(health.text(), "ok\ncontent: defaults\n");
+    assert_eq!(
+        health.text(),
+        "ok\ncontent: defaults (no SSM prefix configured)\n"
+    );
     let index = get(serve.addr, preview::INDEX_PATH, &[]).await;
     assert_eq!(index.status, 200);
     assert!(index.text().contains("embedded defaults") && index.text().contains("single-value"));

@@ -248,10 +248,16 @@ fn log_refresh(refresh: &Refresh) {
                 tracing::warn!(
                     parameter = w.parameter.as_str(),
                     problem = w.problem.as_str(),
-                    "ssm parameter ignored"
+                    "ssm content warning"
                 );
             }
             tracing::debug!("ssm content refreshed");
+        }
+        Refresh::Partial { pages } => {
+            tracing::info!(
+                pages,
+                "ssm content read part-way within the budget; the next request goes on from there"
+            );
         }
         Refresh::Failed(e) => {
             tracing::warn!(error = %e, "ssm refresh failed; serving the last good content or the defaults");

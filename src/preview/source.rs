@@ -11,7 +11,7 @@ use crate::content_cache::{CacheSettings, Refresh};
 use crate::lambda::{Function, FunctionSettings};
 use crate::page_kind::PageKind;
 use crate::site::Site;
-use crate::ssm::{FetchError, Parameter, ParameterStore, Warning, check_prefix};
+use crate::ssm::{FetchError, Parameter, ParameterPage, ParameterStore, Warning, check_prefix};
 
 use super::FILE_PREFIX;
 
@@ -107,14 +107,22 @@ pub struct StaticStore {
 }
 
 impl ParameterStore for StaticStore {
-    async fn parameters_by_path(&self, path: &str) -> Result<Vec<Parameter>, FetchError> {
+    /// Everything under `path` on one page.
+    async fn parameters_page(
+        &self,
+        path: &str,
+        _token: Option<&str>,
+    ) -> Result<ParameterPage, FetchError> {
         let base = format!("{path}/");
-        Ok(self
-            .parameters
-            .iter()
-            .filter(|p| p.name.starts_with(&base))
-            .cloned()
-            .collect())
+        Ok(ParameterPage {
+            parameters: self
+                .parameters
+                .iter()
+                .filter(|p| p.name.starts_with(&base))
+                .cloned()
+                .collect(),
+            next_token: None,
+        })
     }
 }
 
@@ -128,12 +136,21 @@ pub struct FileStore {
 }
 
 impl ParameterStore for FileStore {
-    async fn parameters_by_path(&self, path: &str) -> Result<Vec<Parameter>, FetchError> {
+    /// The whole file on one page.
+    async fn parameters_page(
+        &self,
+        path: &str,
+        _token: Option<&str>,
+    ) -> Result<ParameterPage, FetchError> {
         let text = tokio::fs::read_to_string(&self.path)
             .await
             .map_err(|e| FetchError::Unreachable(format!("{}: {e}", self.path.display())))?;
-        parameters_from_toml(&text, path)
-            .map_err(|e| FetchError::Service(format!("{}: {e}", self.path.display())))
+        let parameters = parameters_from_toml(&text, path)
+            .map_err(|e| FetchError::Service(format!("{}: {e}", self.path.display())))?;
+        Ok(ParameterPage {
+            parameters,
+            next_token: None,
+        })
     }
 }
 
@@ -149,11 +166,15 @@ pub enum Store {
 }
 
 impl ParameterStore for Store {
-    async fn parameters_by_path(&self, path: &str) -> Result<Vec<Parameter>, FetchError> {
+    async fn parameters_page(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<ParameterPage, FetchError> {
         match self {
-            Self::Static(s) => s.parameters_by_path(path).await,
-            Self::File(f) => f.parameters_by_path(path).await,
-            Self::Ssm(c) => c.parameters_by_path(path).await,
+            Self::Static(s) => s.parameters_page(path, token).await,
+            Self::File(f) => f.parameters_page(path, token).await,
+            Self::Ssm(c) => c.parameters_page(path, token).await,
         }
     }
 }
@@ -291,6 +312,11 @@ pub async fn load(site: Site, source: Source) -> Result<Loaded, LoadError> {
         Refresh::Failed(error) => Err(LoadError::Fetch {
             source_label: label,
             error,
+        }),
+        // Only a prefix of thousands of parameters gets here within the preview's 10 s.
+        Refresh::Partial { .. } => Err(LoadError::Fetch {
+            source_label: label,
+            error: FetchError::Timeout(10_000),
         }),
     }
 }

@@ -369,12 +369,20 @@ mod tests {
     fn health_reports_content_state_and_is_200_during_maintenance() {
         let site = site();
         let content = Content {
-            state: ContentState::Stale { age_seconds: 95 },
+            state: ContentState::Stale {
+                age_seconds: 95,
+                parameters: 4,
+                failures: 2,
+                last: crate::content::FailureKind::Throttled,
+            },
             ..Content::default()
         };
         let response = respond(&Request::get("/healthz"), &content, &site, NOW);
         assert_eq!(response.status, 200);
-        assert_eq!(response.body, "ok\ncontent: stale, age 95s\n");
+        assert_eq!(
+            response.body,
+            "ok\ncontent: stale, age 95s (2 refreshes failed, the last throttled; 4 parameters)\n"
+        );
         assert_eq!(response.header("retry-after"), None);
     }
 

@@ -140,11 +140,49 @@ pub fn render(decision: &Decision<'_>, content: &Content, site: &Site) -> Respon
     }
 }
 
-/// The health route's tiny body, reporting where the content comes from.
+/// The health route's tiny body: `ok`, then where the content comes from, in words an operator
+/// reads to know whether the live content is loaded (and, if not, why not). The first word after
+/// `content:` is the state (`defaults`, `fresh`, `due`, `stale`); nothing from the request, no
+/// error text and not the prefix.
 fn health_body(state: ContentState) -> String {
-    match state {
-        ContentState::Defaults => "ok\ncontent: defaults\n".to_string(),
-        ContentState::Fresh { age_seconds } => format!("ok\ncontent: fresh, age {age_seconds}s\n"),
-        ContentState::Stale { age_seconds } => format!("ok\ncontent: stale, age {age_seconds}s\n"),
-    }
+    let count = |n: usize| match n {
+        0 => "no parameter under the prefix: the built-in texts".to_string(),
+        1 => "1 parameter".to_string(),
+        n => format!("{n} parameters"),
+    };
+    let plural = |n: u32, one: &str, many: &str| match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    };
+    let line = match state {
+        ContentState::Embedded => "defaults (no SSM prefix configured)".to_string(),
+        ContentState::Unreached { failures, last } => format!(
+            "defaults (SSM not reached yet: {} failed, the last {})",
+            plural(failures, "attempt", "attempts"),
+            last.describe()
+        ),
+        ContentState::Fresh {
+            age_seconds,
+            parameters,
+        } => format!("fresh, age {age_seconds}s ({})", count(parameters)),
+        ContentState::Due {
+            age_seconds,
+            parameters,
+        } => format!(
+            "due, age {age_seconds}s (refreshed by the next page request; {})",
+            count(parameters)
+        ),
+        ContentState::Stale {
+            age_seconds,
+            parameters,
+            failures,
+            last,
+        } => format!(
+            "stale, age {age_seconds}s ({} failed, the last {}; {})",
+            plural(failures, "refresh", "refreshes"),
+            last.describe(),
+            count(parameters)
+        ),
+    };
+    format!("ok\ncontent: {line}\n")
 }
