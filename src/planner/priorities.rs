@@ -1,4 +1,4 @@
-//! `rules`: the pure listener-rule priority planner behind `maintctl on` and `off`. No I/O.
+//! The listener-rule priority planner behind `maintctl on` and `off`. Pure: no I/O.
 //!
 //! A listener is given as a snapshot of its rules ([`Rule`]: ARN, priority, [`Role`] and the
 //! priority it returns to when maintenance goes off). The listener's default rule is never part
@@ -47,8 +47,20 @@ pub enum Role {
     Maintenance,
     /// A rule that lets chosen clients reach the application while maintenance is on.
     Bypass,
-    /// Any other rule: the application's own, never reordered relative to each other.
-    Other,
+    /// Any other rule: the application's own, never reordered relative to each other. Printed
+    /// as `app`; the JSON documents scripts read have always called it `other`.
+    #[serde(rename = "other")]
+    App,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Role::Maintenance => "maintenance",
+            Role::Bypass => "bypass",
+            Role::App => "app",
+        })
+    }
 }
 
 /// One non-default rule of a listener, as the planner sees it.
@@ -58,11 +70,11 @@ pub struct Rule {
     pub arn: String,
     /// Current priority (1..=50000).
     pub priority: u32,
-    /// Maintenance, bypass or other.
+    /// Maintenance, bypass or app.
     pub role: Role,
     /// Where the rule goes when maintenance is switched off: the parked priority of a managed
-    /// rule, or, for an other rule that `on` displaced, the priority it had before. `None` for
-    /// an other rule that was not displaced (and for a managed rule missing its parked tag).
+    /// rule, or, for an app rule that `on` displaced, the priority it had before. `None` for
+    /// an app rule that was not displaced (and for a managed rule missing its parked tag).
     pub home: Option<u32>,
 }
 
@@ -155,7 +167,7 @@ impl Step {
     }
 }
 
-/// An other rule that `on` moves out of the way, with the priority to restore on `off`.
+/// An app rule that `on` moves out of the way, with the priority to restore on `off`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Displaced {
     /// Rule ARN.
@@ -290,7 +302,7 @@ impl Plan {
                 }
             }
             PlanKind::Off => {
-                for rule in last.iter_mut().filter(|r| r.role == Role::Other) {
+                for rule in last.iter_mut().filter(|r| r.role == Role::App) {
                     rule.home = None;
                 }
             }
@@ -396,7 +408,7 @@ pub enum PlanError {
         /// The other rule.
         second: String,
     },
-    /// A managed rule's parked priority is held by an other rule.
+    /// A managed rule's parked priority is held by an app rule.
     #[error(
         "cannot park rule {rule} at its priority {home}: rule {holder} holds it now; move \
          {holder} to a free priority (aws elbv2 set-rule-priorities) and switch off again"
@@ -581,7 +593,7 @@ fn split(rules: &[Rule]) -> Result<(Vec<&Rule>, Vec<&Rule>), PlanError> {
             });
         }
     }
-    let mut others: Vec<&Rule> = rules.iter().filter(|r| r.role == Role::Other).collect();
+    let mut others: Vec<&Rule> = rules.iter().filter(|r| r.role == Role::App).collect();
     others.sort_by_key(|r| r.priority);
     Ok((managed, others))
 }
@@ -968,7 +980,7 @@ mod tests {
     use super::*;
 
     fn other(id: &str, p: u32) -> Rule {
-        Rule::new(id, p, Role::Other)
+        Rule::new(id, p, Role::App)
     }
     fn maint(p: u32, home: u32) -> Rule {
         Rule::new("m", p, Role::Maintenance).with_home(home)
@@ -1045,7 +1057,7 @@ mod tests {
         assert_eq!(priorities(&back), priorities(&rules));
         assert!(
             back.iter()
-                .filter(|r| r.role == Role::Other)
+                .filter(|r| r.role == Role::App)
                 .all(|r| r.home.is_none())
         );
     }
