@@ -701,8 +701,30 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
     if managed.is_empty() {
         return Err(PlanError::NoMaintenanceRule);
     }
+    let homes = parked_homes(&managed, &others)?;
+    let mut plan = Plan::new(PlanKind::Off);
+    let mut layout = Layout::new(rules, max)?;
+    let targets: Vec<(&str, u32)> = homes.iter().map(|(&p, r)| (r.arn.as_str(), p)).collect();
+    let home_slots: BTreeSet<u32> = homes.keys().copied().collect();
+    realize(
+        &mut layout,
+        &targets,
+        &home_slots,
+        &mut plan.steps,
+        rules.len(),
+    )?;
+    restore_displaced(&mut layout, &others, &home_slots, &mut plan)?;
+    Ok(plan)
+}
+
+/// The managed rules by parked priority: each must have one, no two the same, and no app rule
+/// may hold one.
+fn parked_homes<'a>(
+    managed: &[&'a Rule],
+    others: &[&Rule],
+) -> Result<BTreeMap<u32, &'a Rule>, PlanError> {
     let mut homes: BTreeMap<u32, &Rule> = BTreeMap::new();
-    for rule in &managed {
+    for &rule in managed {
         let home = rule.home.ok_or_else(|| PlanError::NotParked {
             rule: rule.arn.clone(),
         })?;
@@ -723,20 +745,18 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
             });
         }
     }
-    let mut plan = Plan::new(PlanKind::Off);
-    let mut layout = Layout::new(rules, max)?;
-    let targets: Vec<(&str, u32)> = homes.iter().map(|(&p, r)| (r.arn.as_str(), p)).collect();
-    let home_slots: BTreeSet<u32> = homes.keys().copied().collect();
-    realize(
-        &mut layout,
-        &targets,
-        &home_slots,
-        &mut plan.steps,
-        rules.len(),
-    )?;
+    Ok(homes)
+}
 
-    // Displaced rules back home, if that keeps every other rule's order and collides with
-    // nothing; all or none, so the outcome is easy to state.
+/// Displaced rules back home, if that keeps every other rule's order and collides with
+/// nothing; all or none, so the outcome is easy to state (a [`Notice::NotRestored`] each when
+/// none).
+fn restore_displaced(
+    layout: &mut Layout,
+    others: &[&Rule],
+    home_slots: &BTreeSet<u32>,
+    plan: &mut Plan,
+) -> Result<(), PlanError> {
     let finals: Vec<u32> = others
         .iter()
         .map(|r| r.home.unwrap_or(r.priority))
@@ -748,11 +768,42 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
         .map(|(r, to)| (*r, *to))
         .collect();
     if displaced.is_empty() {
-        return Ok(plan);
+        return Ok(());
     }
-    let problem = finals
+    if let Some(reason) = no_way_back(&finals, others, home_slots, layout.max) {
+        plan.notices = displaced
+            .iter()
+            .map(|(r, home)| Notice::NotRestored {
+                rule: r.arn.clone(),
+                priority: r.priority,
+                home: *home,
+                reason: reason.clone(),
+            })
+            .collect();
+        return Ok(());
+    }
+    // Moving up (to a lower number) in order, then moving down in reverse order: no rule
+    // passes another on the way and every target is free when it is used.
+    for &(rule, to) in displaced.iter().filter(|(r, to)| *to < r.priority) {
+        plan.steps.push(layout.single(&rule.arn, to)?);
+    }
+    for &(rule, to) in displaced.iter().rev().filter(|(r, to)| *to > r.priority) {
+        plan.steps.push(layout.single(&rule.arn, to)?);
+    }
+    Ok(())
+}
+
+/// Why the app rules cannot all go to `finals` (out of range, onto a parked priority, or out
+/// of order), if they cannot.
+fn no_way_back(
+    finals: &[u32],
+    others: &[&Rule],
+    home_slots: &BTreeSet<u32>,
+    max: u32,
+) -> Option<String> {
+    finals
         .iter()
-        .zip(&others)
+        .zip(others)
         .find_map(|(&to, r)| {
             (!(MIN_PRIORITY..=max).contains(&to))
                 .then(|| format!("priority {to} of rule {} is out of range", r.arn))
@@ -771,28 +822,7 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
                     )
                 })
             })
-        });
-    if let Some(reason) = problem {
-        plan.notices = displaced
-            .iter()
-            .map(|(r, home)| Notice::NotRestored {
-                rule: r.arn.clone(),
-                priority: r.priority,
-                home: *home,
-                reason: reason.clone(),
-            })
-            .collect();
-        return Ok(plan);
-    }
-    // Moving up (to a lower number) in order, then moving down in reverse order: no rule
-    // passes another on the way and every target is free when it is used.
-    for &(rule, to) in displaced.iter().filter(|(r, to)| *to < r.priority) {
-        plan.steps.push(layout.single(&rule.arn, to)?);
-    }
-    for &(rule, to) in displaced.iter().rev().filter(|(r, to)| *to > r.priority) {
-        plan.steps.push(layout.single(&rule.arn, to)?);
-    }
-    Ok(plan)
+        })
 }
 
 /// Moves the managed rules to their targets: each call moves every rule whose target is free
