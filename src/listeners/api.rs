@@ -93,9 +93,7 @@ impl Aws {
 
 impl Listeners for Aws {
     async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
-        let mut out = Vec::new();
-        let mut marker = None;
-        loop {
+        all_pages(|marker| async move {
             let page = self
                 .elb
                 .describe_load_balancers()
@@ -103,23 +101,19 @@ impl Listeners for Aws {
                 .send()
                 .await
                 .map_err(|e| call_error("DescribeLoadBalancers", "the region", e))?;
-            out.extend(
-                page.load_balancers()
-                    .iter()
-                    .filter_map(|lb| lb.load_balancer_arn())
-                    .map(str::to_string),
-            );
-            match page.next_marker() {
-                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => return Ok(out),
-            }
-        }
+            let arns = page
+                .load_balancers()
+                .iter()
+                .filter_map(|lb| lb.load_balancer_arn())
+                .map(str::to_string)
+                .collect();
+            Ok((arns, page.next_marker))
+        })
+        .await
     }
 
     async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
-        let mut out = Vec::new();
-        let mut marker = None;
-        loop {
+        all_pages(|marker| async move {
             let page = self
                 .elb
                 .describe_listeners()
@@ -128,12 +122,10 @@ impl Listeners for Aws {
                 .send()
                 .await
                 .map_err(|e| call_error("DescribeListeners", load_balancer, e))?;
-            out.extend(page.listeners().iter().map(listener_info));
-            match page.next_marker() {
-                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => return Ok(out),
-            }
-        }
+            let listeners = page.listeners().iter().map(listener_info).collect();
+            Ok((listeners, page.next_marker))
+        })
+        .await
     }
 
     async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
@@ -158,9 +150,7 @@ impl Listeners for Aws {
     }
 
     async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
-        let mut out = Vec::new();
-        let mut marker = None;
-        loop {
+        let mut out = all_pages(|marker| async move {
             let page = self
                 .elb
                 .describe_rules()
@@ -175,14 +165,14 @@ impl Listeners for Aws {
                     },
                     _ => call_error("DescribeRules", listener, e),
                 })?;
-            for rule in page.rules() {
-                out.push(rule_view(listener, rule)?);
-            }
-            match page.next_marker() {
-                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
+            let rules = page
+                .rules()
+                .iter()
+                .map(|rule| rule_view(listener, rule))
+                .collect::<Result<_, _>>()?;
+            Ok((rules, page.next_marker))
+        })
+        .await?;
         // The API does not promise an order (the emulator returns insertion order).
         out.sort_by_key(|r| r.priority.unwrap_or(u32::MAX));
         Ok(out)
@@ -341,6 +331,25 @@ impl Listeners for Aws {
             .await
             .map_err(|e| call_error("GetCallerIdentity", "the caller", e))?;
         Ok(out.arn().unwrap_or("unknown").to_string())
+    }
+}
+
+/// Every page of a `Marker`/`NextMarker` listing: `page(marker)` reads one page and gives its
+/// items and the next marker; a missing or empty marker ends the listing.
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, ListenersError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), ListenersError>>,
+{
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        let (items, next) = page(marker).await?;
+        out.extend(items);
+        match next {
+            Some(m) if !m.is_empty() => marker = Some(m),
+            _ => return Ok(out),
+        }
     }
 }
 
