@@ -1009,7 +1009,7 @@ impl Layout {
 mod tests {
     use super::*;
 
-    fn other(id: &str, p: u32) -> Rule {
+    fn app(id: &str, p: u32) -> Rule {
         Rule::new(id, p, Role::App)
     }
     fn maint(p: u32, home: u32) -> Rule {
@@ -1030,8 +1030,8 @@ mod tests {
     #[test]
     fn on_with_room_is_one_call_directly_above_the_first_rule() {
         let rules = vec![
-            other("a", 10),
-            other("b", 20),
+            app("a", 10),
+            app("b", 20),
             bypass("x", 49_999, 49_999),
             maint(50_000, 50_000),
         ];
@@ -1054,10 +1054,10 @@ mod tests {
     fn crowded_top_shifts_the_fewest_rules_and_off_restores_them() {
         // 1, 2, 3 crowded; 5 can stay once the first three moved to 3.., so k=2 needs 3 moves.
         let rules = vec![
-            other("a", 1),
-            other("b", 2),
-            other("c", 3),
-            other("d", 6),
+            app("a", 1),
+            app("b", 2),
+            app("c", 3),
+            app("d", 6),
             maint(50_000, 50_000),
             bypass("x", 49_999, 49_999),
         ];
@@ -1095,7 +1095,7 @@ mod tests {
     #[test]
     fn swapped_managed_rules_go_through_a_free_priority() {
         // On, but in the wrong order: maintenance before bypass.
-        let rules = vec![maint(1, 50_000), bypass("x", 2, 49_999), other("a", 3)];
+        let rules = vec![maint(1, 50_000), bypass("x", 2, 49_999), app("a", 3)];
         let plan = plan_on(&rules).unwrap();
         let after = plan.apply_to(&rules).unwrap();
         assert!(
@@ -1108,13 +1108,13 @@ mod tests {
     #[test]
     fn full_listener_has_no_room() {
         // max 4 and 4 rules: nothing can move.
-        let rules = vec![other("a", 1), other("b", 2), other("c", 3), maint(4, 4)];
+        let rules = vec![app("a", 1), app("b", 2), app("c", 3), maint(4, 4)];
         assert_eq!(
             plan_on_within(&rules, 4),
             Err(PlanError::NoRoom { rules: 4 })
         );
         // One free slot is enough.
-        let rules = vec![other("a", 1), other("b", 2), other("c", 3), maint(5, 5)];
+        let rules = vec![app("a", 1), app("b", 2), app("c", 3), maint(5, 5)];
         let plan = plan_on_within(&rules, 5).unwrap();
         let mut layout = Layout::new(&rules, 5).unwrap();
         for step in &plan.steps {
@@ -1134,7 +1134,7 @@ mod tests {
     #[test]
     fn shifted_rules_skip_parked_priorities() {
         // maintenance parked at 3, in the middle; on must not shift a rule onto 3.
-        let rules = vec![other("a", 1), other("b", 2), maint(3, 3), other("c", 5)];
+        let rules = vec![app("a", 1), app("b", 2), maint(3, 3), app("c", 5)];
         let plan = plan_on(&rules).unwrap();
         let after = plan.apply_to(&rules).unwrap();
         assert_eq!(at(&after, "m"), 1);
@@ -1146,7 +1146,7 @@ mod tests {
 
     #[test]
     fn twice_is_nothing() {
-        let rules = vec![other("a", 10), maint(50_000, 50_000)];
+        let rules = vec![app("a", 10), maint(50_000, 50_000)];
         assert!(plan_off(&rules).unwrap().is_empty());
         assert_eq!(state(&rules), State::Off);
         let on = plan_on(&rules).unwrap().apply_to(&rules).unwrap();
@@ -1155,39 +1155,39 @@ mod tests {
 
     #[test]
     fn errors_name_the_rules() {
-        assert_eq!(plan_on(&[other("a", 1)]), Err(PlanError::NoMaintenanceRule));
+        assert_eq!(plan_on(&[app("a", 1)]), Err(PlanError::NoMaintenanceRule));
         let two = vec![maint(1, 1), Rule::new("m2", 2, Role::Maintenance)];
         assert!(matches!(
             plan_on(&two),
             Err(PlanError::SeveralMaintenanceRules { .. })
         ));
-        let orphan = vec![bypass("x", 1, 1), other("a", 2)];
+        let orphan = vec![bypass("x", 1, 1), app("a", 2)];
         assert!(matches!(
             plan_on(&orphan),
             Err(PlanError::BypassWithoutMaintenance { .. })
         ));
-        let unparked = vec![Rule::new("m", 1, Role::Maintenance), other("a", 2)];
+        let unparked = vec![Rule::new("m", 1, Role::Maintenance), app("a", 2)];
         assert_eq!(
             plan_off(&unparked),
             Err(PlanError::NotParked { rule: "m".into() })
         );
-        let taken = vec![maint(1, 50_000), other("a", 50_000)];
+        let taken = vec![maint(1, 50_000), app("a", 50_000)];
         assert!(matches!(plan_off(&taken), Err(PlanError::HomeTaken { .. })));
-        let dup = vec![other("a", 1), other("b", 1), maint(3, 3)];
+        let dup = vec![app("a", 1), app("b", 1), maint(3, 3)];
         assert!(matches!(
             plan_on(&dup),
             Err(PlanError::DuplicatePriority { .. })
         ));
-        let out = vec![other("a", 0), maint(3, 3)];
+        let out = vec![app("a", 0), maint(3, 3)];
         assert!(matches!(plan_on(&out), Err(PlanError::OutOfRange { .. })));
-        let out = vec![other("a", 50_001), maint(3, 3)];
+        let out = vec![app("a", 50_001), maint(3, 3)];
         assert!(matches!(plan_on(&out), Err(PlanError::OutOfRange { .. })));
     }
 
     #[test]
     fn off_keeps_displaced_rules_when_going_back_would_reorder() {
         // After on, someone created rule "n" at 1 (above "a"'s old slot order).
-        let rules = vec![maint(1, 50_000), other("a", 3).with_home(2), other("n", 2)];
+        let rules = vec![maint(1, 50_000), app("a", 3).with_home(2), app("n", 2)];
         let plan = plan_off(&rules).unwrap();
         assert_eq!(plan.notices.len(), 1, "{plan:?}");
         let after = plan.apply_to(&rules).unwrap();
@@ -1199,7 +1199,7 @@ mod tests {
 
     #[test]
     fn undo_takes_back_exactly_the_applied_steps() {
-        let rules = vec![other("a", 1), other("b", 2), maint(50_000, 50_000)];
+        let rules = vec![app("a", 1), app("b", 2), maint(50_000, 50_000)];
         let plan = plan_on(&rules).unwrap();
         for done in 0..=plan.steps.len() {
             let partial = Plan {
@@ -1218,7 +1218,7 @@ mod tests {
 
     #[test]
     fn undo_refuses_when_someone_else_moved_our_rule() {
-        let rules = vec![other("a", 10), maint(50_000, 50_000)];
+        let rules = vec![app("a", 10), maint(50_000, 50_000)];
         let plan = plan_on(&rules).unwrap();
         let mut now = plan.apply_to(&rules).unwrap();
         now.iter_mut().find(|r| r.arn == "m").unwrap().priority = 5;
@@ -1234,7 +1234,7 @@ mod tests {
 
     #[test]
     fn undo_skips_deleted_rules() {
-        let rules = vec![other("a", 1), other("b", 2), maint(50_000, 50_000)];
+        let rules = vec![app("a", 1), app("b", 2), maint(50_000, 50_000)];
         let plan = plan_on(&rules).unwrap();
         let now: Vec<Rule> = plan
             .apply_to(&rules)
@@ -1249,38 +1249,23 @@ mod tests {
 
     #[test]
     fn strict_check_rejects_swaps_and_no_op_moves() {
-        let rules = vec![other("a", 1), other("b", 2)];
+        let rules = vec![app("a", 1), app("b", 2)];
         let mut layout = Layout::new(&rules, MAX_PRIORITY).unwrap();
-        let swap = Step {
-            moves: vec![
-                Move {
-                    rule: "a".into(),
-                    from: 1,
-                    to: 2,
-                },
-                Move {
-                    rule: "b".into(),
-                    from: 2,
-                    to: 1,
-                },
-            ],
+        let step = |moves: &[(&str, u32, u32)]| Step {
+            moves: moves
+                .iter()
+                .map(|&(rule, from, to)| Move {
+                    rule: rule.into(),
+                    from,
+                    to,
+                })
+                .collect(),
         };
+        let swap = step(&[("a", 1, 2), ("b", 2, 1)]);
         assert!(layout.apply(&swap).is_err());
-        let same = Step {
-            moves: vec![Move {
-                rule: "a".into(),
-                from: 1,
-                to: 1,
-            }],
-        };
+        let same = step(&[("a", 1, 1)]);
         assert!(layout.apply(&same).is_err());
-        let high = Step {
-            moves: vec![Move {
-                rule: "a".into(),
-                from: 1,
-                to: 50_001,
-            }],
-        };
+        let high = step(&[("a", 1, 50_001)]);
         assert!(layout.apply(&high).is_err());
     }
 }
