@@ -3,11 +3,11 @@
 //! apply through the `crate::listeners::Listeners` trait; a report out that is both
 //! `Serialize` (the `--output json` document) and `Display` (the text), with an [`Outcome`]:
 //!
-//! - [`attach`]: [`AttachRequest`] → [`AttachReport`];
-//! - [`status`]: `crate::listeners::Targets` → [`StatusReport`];
-//! - [`switch`] (`on`, `off`): [`SwitchRequest`] and an [`Operator`] → [`SwitchReport`]; its
-//!   apply phase is [`apply`] (with [`undo`] when a call fails part-way);
-//! - [`verify`]: [`VerifyRequest`] → [`Verification`], the live-endpoint probe.
+//! - [`attach()`]: [`AttachRequest`] → [`AttachReport`];
+//! - [`status()`]: `crate::listeners::Targets` → [`StatusReport`];
+//! - [`switch()`] (`on`, `off`): [`SwitchRequest`] and an [`Operator`] → [`SwitchReport`]; its
+//!   apply phase is [`apply()`] (with `undo` when a call fails part-way);
+//! - [`verify()`]: [`VerifyRequest`] → [`Verification`], the live-endpoint probe.
 //!
 //! An operation that stops before changing anything returns an [`Error`], which says whether
 //! that is a refusal or a failure.
@@ -16,7 +16,7 @@ pub mod apply;
 pub mod attach;
 pub mod status;
 pub mod switch;
-pub mod undo;
+mod undo;
 pub mod verify;
 
 use serde::Serialize;
@@ -93,12 +93,6 @@ impl Serialize for Outcome {
 pub trait Report: Serialize + std::fmt::Display {
     /// How the operation ended.
     fn outcome(&self) -> Outcome;
-}
-
-impl Report for Verification {
-    fn outcome(&self) -> Outcome {
-        Verification::outcome(self)
-    }
 }
 
 /// Why an operation stopped before it changed anything.

@@ -80,7 +80,7 @@ pub async fn status(client: &impl Listeners, targets: &Targets) -> Result<Status
 }
 
 /// The status of one listener, with its warnings.
-pub fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
+fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
     let (state, mut warnings) = match snapshot.state() {
         Ok(state) => (state, Vec::new()),
         Err(e) => (State::Between, vec![e.to_string()]),

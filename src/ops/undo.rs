@@ -1,4 +1,4 @@
-//! Undoing a switch that stopped part-way ([`roll_back`]): this run's calls are taken back on
+//! Undoing a switch that stopped part-way (`roll_back`): this run's calls are taken back on
 //! the listener that failed and on every listener already switched, newest first, but only
 //! while they are intact (`crate::planner::plan_undo`); a call reported as failed is counted
 //! as made when the listener shows it was. Every listener's report then says exactly where it

@@ -12,7 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 
-use crate::ops::Outcome;
+use crate::ops::{Outcome, Report};
 use crate::planner::Direction;
 
 /// Why a `--verify-url` or `--health-path` cannot be used.
@@ -131,10 +131,9 @@ pub struct Verification {
     pub error: Option<String>,
 }
 
-impl Verification {
-    /// How the probe ended: done when it looked right, else inconsistent (switched, but the
-    /// endpoint does not show it).
-    pub fn outcome(&self) -> Outcome {
+/// Done when it looked right, else inconsistent (switched, but the endpoint does not show it).
+impl Report for Verification {
+    fn outcome(&self) -> Outcome {
         if self.ok {
             Outcome::Done
         } else {
