@@ -166,7 +166,7 @@ const ALL_TAG_KEYS: [&str; 8] = [
     tags::CHANGED_AT,
     tags::REASON,
     // Named (in a comment) by the Terraform module, which leaves these tags to maintctl.
-    maintenance_responder::elb::DISPLACED,
+    maintenance_responder::planner::DISPLACED,
 ];
 
 #[test]

@@ -1,6 +1,6 @@
-//! Property tests of the listener-rule planner (`maintenance_responder::rules`) through its
-//! public API, over random listeners of 1–100 rules: sparse and crowded priorities, room above
-//! the first rule or none, managed rules parked anywhere.
+//! Property tests of the listener-rule priority planner (`maintenance_responder::planner`)
+//! through its public API, over random listeners of 1–100 rules: sparse and crowded priorities,
+//! room above the first rule or none, managed rules parked anywhere.
 //!
 //! Every plan is replayed here by an independent checker that applies the strictest reading of
 //! SetRulePriorities (a target must not be held by any rule at the moment of the call, the
@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use maintenance_responder::rules::{
+use maintenance_responder::planner::{
     MAX_PRIORITY, MIN_PRIORITY, Plan, PlanError, Role, Rule, State, plan_off, plan_on, plan_undo,
     state,
 };
@@ -47,10 +47,10 @@ fn listener(bypass: usize, priorities: Vec<u32>) -> Vec<Rule> {
             let role = match i {
                 i if i < bypass => Role::Bypass,
                 i if i == bypass => Role::Maintenance,
-                _ => Role::Other,
+                _ => Role::App,
             };
             let rule = Rule::new(arn(i), p, role);
-            if role == Role::Other {
+            if role == Role::App {
                 rule
             } else {
                 rule.with_home(p)
@@ -119,17 +119,13 @@ fn off_listener() -> impl Strategy<Value = Vec<Rule>> {
 /// Listeners in any state: managed rules anywhere, homes anywhere (possibly taken).
 fn any_listener() -> impl Strategy<Value = Vec<Rule>> {
     off_listener().prop_flat_map(|rules| {
-        let k = rules.iter().filter(|r| r.role != Role::Other).count();
+        let k = rules.iter().filter(|r| r.role != Role::App).count();
         prop::collection::btree_set(MIN_PRIORITY..=MAX_PRIORITY, k)
             .prop_map(|s| s.into_iter().collect::<Vec<_>>())
             .prop_shuffle()
             .prop_map(move |homes| {
                 let mut rules = rules.clone();
-                for (rule, home) in rules
-                    .iter_mut()
-                    .filter(|r| r.role != Role::Other)
-                    .zip(homes)
-                {
+                for (rule, home) in rules.iter_mut().filter(|r| r.role != Role::App).zip(homes) {
                     rule.home = Some(home);
                 }
                 rules
@@ -176,7 +172,7 @@ fn replay(rules: &[Rule], plan: &Plan) -> Result<Vec<HashMap<String, u32>>, Stri
 
 /// Other rules' ARNs in priority order.
 fn others_order(rules: &[Rule], at: &HashMap<String, u32>) -> Vec<String> {
-    let mut others: Vec<&Rule> = rules.iter().filter(|r| r.role == Role::Other).collect();
+    let mut others: Vec<&Rule> = rules.iter().filter(|r| r.role == Role::App).collect();
     others.sort_by_key(|r| at[&r.arn]);
     others.iter().map(|r| r.arn.clone()).collect()
 }
@@ -222,14 +218,14 @@ fn check_on(rules: &[Rule]) -> Result<Vec<Rule>, TestCaseError> {
     for b in &bypass {
         prop_assert!(end[b] < end[&m.arn], "bypass {} not above maintenance", b);
     }
-    for o in rules.iter().filter(|r| r.role == Role::Other) {
+    for o in rules.iter().filter(|r| r.role == Role::App) {
         prop_assert!(end[&m.arn] < end[&o.arn], "maintenance not above {}", o.arn);
     }
     // Displaced rules are a prefix of the others; every other rule stays put, and the record
     // says where each displaced rule was.
     let displaced: Vec<&str> = plan.displaced.iter().map(|d| d.rule.as_str()).collect();
     prop_assert_eq!(&order[..displaced.len()], &displaced[..]);
-    for o in rules.iter().filter(|r| r.role == Role::Other) {
+    for o in rules.iter().filter(|r| r.role == Role::App) {
         match plan.displaced.iter().find(|d| d.rule == o.arn) {
             Some(d) => prop_assert_eq!(d.home, o.home.unwrap_or(o.priority)),
             None => prop_assert_eq!(end[&o.arn], o.priority, "{} moved without a record", o.arn),
@@ -237,7 +233,7 @@ fn check_on(rules: &[Rule]) -> Result<Vec<Rule>, TestCaseError> {
     }
     // Fewest displaced: with no parked priority in the way, exactly the rules that cannot stay.
     let k = bypass.len() + 1;
-    let others = rules.iter().filter(|r| r.role == Role::Other).count();
+    let others = rules.iter().filter(|r| r.role == Role::App).count();
     let homes_out_of_the_way = rules
         .iter()
         .filter_map(|r| r.home)
@@ -313,15 +309,15 @@ proptest! {
 
     #[test]
     fn off_from_any_state_is_valid_or_names_the_taken_priority(rules in any_listener()) {
-        let taken = rules.iter().filter(|r| r.role != Role::Other).find_map(|m| {
-            rules.iter().find(|o| o.role == Role::Other && Some(o.priority) == m.home)
+        let taken = rules.iter().filter(|r| r.role != Role::App).find_map(|m| {
+            rules.iter().find(|o| o.role == Role::App && Some(o.priority) == m.home)
         });
         match plan_off(&rules) {
             Ok(plan) => {
                 prop_assert!(taken.is_none());
                 let states = replay(&rules, &plan).map_err(TestCaseError::fail)?;
                 let end = states.last().unwrap();
-                for m in rules.iter().filter(|r| r.role != Role::Other) {
+                for m in rules.iter().filter(|r| r.role != Role::App) {
                     prop_assert_eq!(Some(end[&m.arn]), m.home);
                 }
                 let order = others_order(&rules, &states[0]);
@@ -359,7 +355,7 @@ proptest! {
 fn a_full_listener_is_refused_and_one_free_priority_is_enough() {
     // Every priority taken: nothing can move.
     let mut rules: Vec<Rule> = (1..MAX_PRIORITY)
-        .map(|p| Rule::new(arn(p as usize), p, Role::Other))
+        .map(|p| Rule::new(arn(p as usize), p, Role::App))
         .collect();
     rules.push(Rule::new("m", MAX_PRIORITY, Role::Maintenance).with_home(MAX_PRIORITY));
     assert_eq!(

@@ -1,15 +1,28 @@
-//! Exit codes of `maintctl`, distinct so scripts can branch on the outcome.
+//! Exit codes of `maintctl`, distinct so scripts can branch on the outcome:
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | done |
+//! | 1 | failed before changing anything (bad input, AWS error on a read) |
+//! | 2 | usage error (clap) |
+//! | 3 | nothing to do: already in the requested state |
+//! | 4 | refused, nothing changed: not confirmed, the listener changed, the plan was unsafe |
+//! | 5 | failed part-way, and every change already made was undone |
+//! | 6 | inconsistent: a listener (or the endpoint) needs a person |
+//!
+//! Every code but 2 is one `ops::Outcome`, which carries its number because the JSON documents
+//! of the library's reports state it (`exit_code`).
 
-/// The command did what was asked.
-pub const SUCCESS: u8 = 0;
-/// Something failed before anything was changed (bad input, AWS error on a read).
-pub const FAILED: u8 = 1;
-// 2 is clap's usage error.
-/// Nothing to do: the listener(s) were already in the requested state.
-pub const NOTHING_TO_DO: u8 = 3;
-/// Refused: no confirmation, the listener changed since planning, or the plan was unsafe.
-pub const REFUSED: u8 = 4;
-/// A write failed part-way and every change already made was undone.
-pub const ROLLED_BACK: u8 = 5;
-/// A write failed part-way and the undo failed too: the listener needs a person.
-pub const INCONSISTENT: u8 = 6;
+use std::process::ExitCode;
+
+use maintenance_responder::ops::Outcome;
+
+/// Failed before anything was changed.
+pub const FAILED: u8 = Outcome::Failed.exit_code();
+/// Nothing to do: already in the requested state.
+pub const NOTHING_TO_DO: u8 = Outcome::NothingToDo.exit_code();
+
+/// The exit code of an outcome.
+pub fn code(outcome: Outcome) -> ExitCode {
+    ExitCode::from(outcome.exit_code())
+}

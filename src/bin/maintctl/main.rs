@@ -1,7 +1,9 @@
 //! `maintctl`: the operator's CLI for maintenance-responder.
 //!
-//! Thin by design: each subcommand parses its flags, calls the library and turns the outcome into
-//! an exit code. Planning, rendering and AWS calls live in `maintenance_responder`.
+//! Thin by design: each subcommand parses its flags, builds the library's validated request,
+//! makes one library call, prints the report once (text or JSON, `output`) and turns its outcome
+//! into an exit code (`exit`). Planning, rendering and AWS calls live in `maintenance_responder`;
+//! only the terminal (the confirmation prompt, Ctrl-C) is here.
 
 /// `println!` that never panics: a closed stdout (`maintctl status | head`) is not an error.
 macro_rules! say {
@@ -11,16 +13,21 @@ macro_rules! say {
     }};
 }
 
+mod attach;
 mod exit;
-mod flip;
 mod invoke;
 mod message;
+mod output;
 mod preview;
+mod status;
+mod switch;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use maintenance_responder::aws::AwsOptions;
+use maintenance_responder::listeners::Aws;
+use maintenance_responder::planner::Direction;
 
 /// Serve maintenance and fallback pages from a Lambda behind your ALB, and switch them on and off.
 #[derive(Debug, Parser)]
@@ -41,6 +48,13 @@ pub struct Globals {
     /// Output format: human-readable text, or JSON for scripts.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+}
+
+impl Globals {
+    /// The ELBv2 and STS clients for `--profile` and `--region`.
+    pub async fn listeners(&self) -> Aws {
+        Aws::new(&self.aws.load().await)
+    }
 }
 
 /// How results are printed.
@@ -64,13 +78,13 @@ enum Command {
     #[command(subcommand)]
     Message(message::MessageCommand),
     /// Create the maintenance rule (and optional bypass rules) on a listener, parked.
-    Attach(flip::AttachArgs),
+    Attach(attach::AttachArgs),
     /// Show each listener's rules and whether maintenance is on.
-    Status(flip::StatusArgs),
+    Status(status::StatusArgs),
     /// Switch maintenance on: move the maintenance rule above every other rule.
-    On(flip::SwitchArgs),
+    On(switch::SwitchArgs),
     /// Switch maintenance off: move the maintenance rule back to its parked priority.
-    Off(flip::SwitchArgs),
+    Off(switch::SwitchArgs),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -85,8 +99,8 @@ async fn main() -> ExitCode {
         Command::Message(cmd) => cmd.run(&globals).await,
         Command::Attach(args) => args.run(&globals).await,
         Command::Status(args) => args.run(&globals).await,
-        Command::On(args) => args.run(&globals, flip::Direction::On).await,
-        Command::Off(args) => args.run(&globals, flip::Direction::Off).await,
+        Command::On(args) => args.run(&globals, Direction::On).await,
+        Command::Off(args) => args.run(&globals, Direction::Off).await,
     };
     match result {
         Ok(code) => code,

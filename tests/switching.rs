@@ -1,5 +1,5 @@
 //! `maintctl attach`, `status`, `on` and `off` against the moto emulator in server mode, and
-//! `elb::apply`'s rollback with injected failures.
+//! `ops::apply`'s rollback with injected failures.
 //!
 //! Each test builds its own VPC, ALB (HTTP and HTTPS listeners) and rules with
 //! `tests/support/alb_fixture.py`, and uses its own environment name, so tests share one
@@ -17,11 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
 use maintenance_responder::deploy_names::tags;
-use maintenance_responder::elb::{
-    self, AttachSpec, Aws, ElbError, ListenerInfo, ListenerOutcome, ListenerSnapshot, Listeners,
-    NewRule, Outcome, Record, RuleView,
+use maintenance_responder::listeners::{self, Aws, Listeners, ListenersError};
+use maintenance_responder::ops::{self, AttachRequest, ListenerOutcome, Outcome, Record};
+use maintenance_responder::planner::{
+    self, AttachSpec, Direction, ListenerInfo, ListenerSnapshot, NewRule, Role, RuleView, State,
 };
-use maintenance_responder::rules::{Direction, Role, State};
 use serde_json::Value;
 
 /// One ALB built by the fixture script.
@@ -134,7 +134,7 @@ async fn raw_elb(moto: &Moto) -> elbv2::Client {
 }
 
 async fn snapshot(client: &impl Listeners, listener: &str) -> ListenerSnapshot {
-    elb::read_listener(client, listener)
+    listeners::read_listener(client, listener)
         .await
         .expect("read listener")
 }
@@ -178,7 +178,7 @@ async fn app_order(client: &impl Listeners, listener: &str) -> Vec<String> {
         .await
         .rules
         .iter()
-        .filter(|r| !r.is_default() && r.role() == Role::Other)
+        .filter(|r| !r.is_default() && r.role() == Role::App)
         .map(|r| r.arn.clone())
         .collect()
 }
@@ -379,7 +379,7 @@ async fn on_and_off_across_listeners_restore_every_priority_exactly() {
     // maintenance rule); the record says where they were.
     let record = maintenance_tags(&client, &alb.http).await;
     assert_eq!(
-        elb::decode_displaced(&record).unwrap().len(),
+        planner::decode_displaced(&record).unwrap().len(),
         4,
         "{record:?}"
     );
@@ -425,7 +425,7 @@ async fn on_and_off_across_listeners_restore_every_priority_exactly() {
     );
     let record = maintenance_tags(&client, &alb.http).await;
     assert!(
-        elb::decode_displaced(&record).unwrap().is_empty(),
+        planner::decode_displaced(&record).unwrap().is_empty(),
         "record cleared: {record:?}"
     );
     assert_eq!(record[tags::STATE], "off");
@@ -572,30 +572,33 @@ impl Faulty {
 }
 
 impl Listeners for Faulty {
-    async fn load_balancers(&self) -> Result<Vec<String>, ElbError> {
+    async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
         self.inner.load_balancers().await
     }
-    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ElbError> {
+    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
         self.inner.listeners(load_balancer).await
     }
-    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ElbError> {
+    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
         self.inner.listener(listener).await
     }
-    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ElbError> {
+    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
         self.inner.rules(listener).await
     }
     async fn tags(
         &self,
         arns: &[String],
-    ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ElbError> {
+    ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ListenersError> {
         self.inner.tags(arns).await
     }
-    async fn set_rule_priorities(&self, priorities: &[(String, u32)]) -> Result<(), ElbError> {
+    async fn set_rule_priorities(
+        &self,
+        priorities: &[(String, u32)],
+    ) -> Result<(), ListenersError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if n != self.fail_on {
             return self.inner.set_rule_priorities(priorities).await;
         }
-        let injected = |outcome_unknown| ElbError::Call {
+        let injected = |outcome_unknown| ListenersError::Call {
             operation: "SetRulePriorities",
             resource: priorities[0].0.clone(),
             code: Some("InjectedFailure".into()),
@@ -623,13 +626,13 @@ impl Listeners for Faulty {
             }
         }
     }
-    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ElbError> {
+    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ListenersError> {
         self.inner.add_tags(arn, tags).await
     }
-    async fn create_rule(&self, rule: &NewRule) -> Result<String, ElbError> {
+    async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
         self.inner.create_rule(rule).await
     }
-    async fn caller(&self) -> Result<String, ElbError> {
+    async fn caller(&self) -> Result<String, ListenersError> {
         self.inner.caller().await
     }
 }
@@ -653,22 +656,18 @@ async fn attach_lib(client: &impl Listeners, alb: &Alb) {
         app_target_group: Some(alb.app_target_group.clone()),
         allow_fallthrough: false,
     };
-    for listener in [&alb.http, &alb.https] {
-        let s = snapshot(client, listener).await;
-        for step in elb::plan_attach(&s, &spec).unwrap() {
-            if let elb::AttachStep::Create { rule, .. } = step {
-                client.create_rule(&rule).await.unwrap();
-            }
-        }
-    }
+    let request = AttachRequest::new(vec![alb.http.clone(), alb.https.clone()], spec, false)
+        .expect("valid options");
+    let report = ops::attach(client, &request).await.expect("attached");
+    assert!(report.error.is_none(), "{report:#?}");
 }
 
-async fn plan(client: &impl Listeners, alb: &Alb, direction: Direction) -> Vec<elb::Planned> {
+async fn plan(client: &impl Listeners, alb: &Alb, direction: Direction) -> Vec<planner::Planned> {
     let snapshots = vec![
         snapshot(client, &alb.http).await,
         snapshot(client, &alb.https).await,
     ];
-    elb::plan_switch(snapshots, direction).unwrap()
+    planner::plan_switch(snapshots, direction).unwrap()
 }
 
 #[tokio::test]
@@ -689,7 +688,7 @@ async fn a_failure_part_way_undoes_every_listener() {
 
     // Fail in the middle of HTTP: calls 1 and 2 were made and must be undone.
     let faulty = Faulty::new(moto, 3, Fault::Reject).await;
-    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+    let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");
@@ -712,14 +711,14 @@ async fn a_failure_part_way_undoes_every_listener() {
     );
     let record_after = maintenance_tags(&client, &alb.http).await;
     assert!(
-        elb::decode_displaced(&record_after).unwrap().is_empty(),
+        planner::decode_displaced(&record_after).unwrap().is_empty(),
         "record restored: {record_after:?}"
     );
     assert_eq!(record_after[tags::STATE], record_before[tags::STATE]);
 
     // Fail on HTTPS, after HTTP was fully switched: HTTP is switched back too.
     let faulty = Faulty::new(moto, 5, Fault::Reject).await;
-    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+    let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");
@@ -741,7 +740,7 @@ async fn a_failure_part_way_undoes_every_listener() {
     // The first call failing on a listener with nothing to record changes nothing: failed,
     // not rolled back.
     let faulty = Faulty::new(moto, 1, Fault::Reject).await;
-    let report = elb::apply(&faulty, &planned[1..], Direction::On, &record())
+    let report = ops::apply(&faulty, &planned[1..], Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
@@ -755,21 +754,21 @@ async fn a_failure_part_way_undoes_every_listener() {
     );
     // Also when the displaced-rule record was already written: it is put back.
     let faulty = Faulty::new(moto, 1, Fault::Reject).await;
-    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+    let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
     let record_after = maintenance_tags(&client, &alb.http).await;
     assert!(
-        elb::decode_displaced(&record_after).unwrap().is_empty(),
+        planner::decode_displaced(&record_after).unwrap().is_empty(),
         "record restored: {record_after:?}"
     );
 
     // And with no failure the same plan applies.
-    let report = elb::apply(&client, &planned, Direction::On, &record())
+    let report = ops::apply(&client, &planned, Direction::On, &record())
         .await
         .unwrap();
-    assert_eq!(report.outcome, Outcome::Applied, "{report:#?}");
+    assert_eq!(report.outcome, Outcome::Done, "{report:#?}");
     assert_eq!(consistent_state(&client, &alb.http).await, State::On);
 }
 
@@ -784,7 +783,7 @@ async fn a_call_carried_out_despite_an_error_is_found_and_reported() {
 
     // A timeout on call 3 after it was carried out: it is found by re-reading and undone too.
     let faulty = Faulty::new(moto, 3, Fault::ApplyThenTimeout).await;
-    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+    let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");
@@ -793,7 +792,7 @@ async fn a_call_carried_out_despite_an_error_is_found_and_reported() {
     // Reported as rejected although carried out: the undo of calls 1-2 cannot make the
     // listener as it was, and the report says so, rule by rule, instead of claiming success.
     let faulty = Faulty::new(moto, 3, Fault::ApplyThenReject).await;
-    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+    let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Inconsistent, "{report:#?}");
@@ -815,7 +814,7 @@ async fn a_call_carried_out_despite_an_error_is_found_and_reported() {
     // it is, then off, puts every rule back where it was before the failed switch.
     let record = maintenance_tags(&client, &alb.http).await;
     assert_eq!(
-        elb::decode_displaced(&record).unwrap().len(),
+        planner::decode_displaced(&record).unwrap().len(),
         3,
         "{record:?}"
     );
@@ -847,7 +846,7 @@ async fn a_rule_deleted_between_plan_and_apply_is_refused() {
         priorities(&client, &alb.https).await,
     );
 
-    let report = elb::apply(&client, &planned, Direction::On, &record())
+    let report = ops::apply(&client, &planned, Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Refused, "{report:#?}");
@@ -879,7 +878,7 @@ async fn a_rule_deleted_during_apply_rolls_back_the_rest() {
     // Call 2 moves an app rule; it is deleted just before, so the emulator rejects the call.
     let victim = planned[0].plan.steps[1].moves[0].rule.clone();
     let faulty = Faulty::new(moto, 2, Fault::DeleteRule).await;
-    let report = elb::apply(&faulty, &planned, Direction::On, &record())
+    let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");

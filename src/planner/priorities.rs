@@ -1,4 +1,4 @@
-//! `rules`: the pure listener-rule priority planner behind `maintctl on` and `off`. No I/O.
+//! The listener-rule priority planner behind `maintctl on` and `off`. Pure: no I/O.
 //!
 //! A listener is given as a snapshot of its rules ([`Rule`]: ARN, priority, [`Role`] and the
 //! priority it returns to when maintenance goes off). The listener's default rule is never part
@@ -47,8 +47,20 @@ pub enum Role {
     Maintenance,
     /// A rule that lets chosen clients reach the application while maintenance is on.
     Bypass,
-    /// Any other rule: the application's own, never reordered relative to each other.
-    Other,
+    /// Any other rule: the application's own, never reordered relative to each other. Printed
+    /// as `app`; the JSON documents scripts read have always called it `other`.
+    #[serde(rename = "other")]
+    App,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Role::Maintenance => "maintenance",
+            Role::Bypass => "bypass",
+            Role::App => "app",
+        })
+    }
 }
 
 /// One non-default rule of a listener, as the planner sees it.
@@ -58,11 +70,11 @@ pub struct Rule {
     pub arn: String,
     /// Current priority (1..=50000).
     pub priority: u32,
-    /// Maintenance, bypass or other.
+    /// Maintenance, bypass or app.
     pub role: Role,
     /// Where the rule goes when maintenance is switched off: the parked priority of a managed
-    /// rule, or, for an other rule that `on` displaced, the priority it had before. `None` for
-    /// an other rule that was not displaced (and for a managed rule missing its parked tag).
+    /// rule, or, for an app rule that `on` displaced, the priority it had before. `None` for
+    /// an app rule that was not displaced (and for a managed rule missing its parked tag).
     pub home: Option<u32>,
 }
 
@@ -155,7 +167,7 @@ impl Step {
     }
 }
 
-/// An other rule that `on` moves out of the way, with the priority to restore on `off`.
+/// An app rule that `on` moves out of the way, with the priority to restore on `off`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Displaced {
     /// Rule ARN.
@@ -290,7 +302,7 @@ impl Plan {
                 }
             }
             PlanKind::Off => {
-                for rule in last.iter_mut().filter(|r| r.role == Role::Other) {
+                for rule in last.iter_mut().filter(|r| r.role == Role::App) {
                     rule.home = None;
                 }
             }
@@ -396,7 +408,7 @@ pub enum PlanError {
         /// The other rule.
         second: String,
     },
-    /// A managed rule's parked priority is held by an other rule.
+    /// A managed rule's parked priority is held by an app rule.
     #[error(
         "cannot park rule {rule} at its priority {home}: rule {holder} holds it now; move \
          {holder} to a free priority (aws elbv2 set-rule-priorities) and switch off again"
@@ -581,7 +593,7 @@ fn split(rules: &[Rule]) -> Result<(Vec<&Rule>, Vec<&Rule>), PlanError> {
             });
         }
     }
-    let mut others: Vec<&Rule> = rules.iter().filter(|r| r.role == Role::Other).collect();
+    let mut others: Vec<&Rule> = rules.iter().filter(|r| r.role == Role::App).collect();
     others.sort_by_key(|r| r.priority);
     Ok((managed, others))
 }
@@ -689,8 +701,30 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
     if managed.is_empty() {
         return Err(PlanError::NoMaintenanceRule);
     }
+    let homes = parked_homes(&managed, &others)?;
+    let mut plan = Plan::new(PlanKind::Off);
+    let mut layout = Layout::new(rules, max)?;
+    let targets: Vec<(&str, u32)> = homes.iter().map(|(&p, r)| (r.arn.as_str(), p)).collect();
+    let home_slots: BTreeSet<u32> = homes.keys().copied().collect();
+    realize(
+        &mut layout,
+        &targets,
+        &home_slots,
+        &mut plan.steps,
+        rules.len(),
+    )?;
+    restore_displaced(&mut layout, &others, &home_slots, &mut plan)?;
+    Ok(plan)
+}
+
+/// The managed rules by parked priority: each must have one, no two the same, and no app rule
+/// may hold one.
+fn parked_homes<'a>(
+    managed: &[&'a Rule],
+    others: &[&Rule],
+) -> Result<BTreeMap<u32, &'a Rule>, PlanError> {
     let mut homes: BTreeMap<u32, &Rule> = BTreeMap::new();
-    for rule in &managed {
+    for &rule in managed {
         let home = rule.home.ok_or_else(|| PlanError::NotParked {
             rule: rule.arn.clone(),
         })?;
@@ -711,20 +745,18 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
             });
         }
     }
-    let mut plan = Plan::new(PlanKind::Off);
-    let mut layout = Layout::new(rules, max)?;
-    let targets: Vec<(&str, u32)> = homes.iter().map(|(&p, r)| (r.arn.as_str(), p)).collect();
-    let home_slots: BTreeSet<u32> = homes.keys().copied().collect();
-    realize(
-        &mut layout,
-        &targets,
-        &home_slots,
-        &mut plan.steps,
-        rules.len(),
-    )?;
+    Ok(homes)
+}
 
-    // Displaced rules back home, if that keeps every other rule's order and collides with
-    // nothing; all or none, so the outcome is easy to state.
+/// Displaced rules back home, if that keeps every other rule's order and collides with
+/// nothing; all or none, so the outcome is easy to state (a [`Notice::NotRestored`] each when
+/// none).
+fn restore_displaced(
+    layout: &mut Layout,
+    others: &[&Rule],
+    home_slots: &BTreeSet<u32>,
+    plan: &mut Plan,
+) -> Result<(), PlanError> {
     let finals: Vec<u32> = others
         .iter()
         .map(|r| r.home.unwrap_or(r.priority))
@@ -736,11 +768,42 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
         .map(|(r, to)| (*r, *to))
         .collect();
     if displaced.is_empty() {
-        return Ok(plan);
+        return Ok(());
     }
-    let problem = finals
+    if let Some(reason) = no_way_back(&finals, others, home_slots, layout.max) {
+        plan.notices = displaced
+            .iter()
+            .map(|(r, home)| Notice::NotRestored {
+                rule: r.arn.clone(),
+                priority: r.priority,
+                home: *home,
+                reason: reason.clone(),
+            })
+            .collect();
+        return Ok(());
+    }
+    // Moving up (to a lower number) in order, then moving down in reverse order: no rule
+    // passes another on the way and every target is free when it is used.
+    for &(rule, to) in displaced.iter().filter(|(r, to)| *to < r.priority) {
+        plan.steps.push(layout.single(&rule.arn, to)?);
+    }
+    for &(rule, to) in displaced.iter().rev().filter(|(r, to)| *to > r.priority) {
+        plan.steps.push(layout.single(&rule.arn, to)?);
+    }
+    Ok(())
+}
+
+/// Why the app rules cannot all go to `finals` (out of range, onto a parked priority, or out
+/// of order), if they cannot.
+fn no_way_back(
+    finals: &[u32],
+    others: &[&Rule],
+    home_slots: &BTreeSet<u32>,
+    max: u32,
+) -> Option<String> {
+    finals
         .iter()
-        .zip(&others)
+        .zip(others)
         .find_map(|(&to, r)| {
             (!(MIN_PRIORITY..=max).contains(&to))
                 .then(|| format!("priority {to} of rule {} is out of range", r.arn))
@@ -759,28 +822,7 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
                     )
                 })
             })
-        });
-    if let Some(reason) = problem {
-        plan.notices = displaced
-            .iter()
-            .map(|(r, home)| Notice::NotRestored {
-                rule: r.arn.clone(),
-                priority: r.priority,
-                home: *home,
-                reason: reason.clone(),
-            })
-            .collect();
-        return Ok(plan);
-    }
-    // Moving up (to a lower number) in order, then moving down in reverse order: no rule
-    // passes another on the way and every target is free when it is used.
-    for &(rule, to) in displaced.iter().filter(|(r, to)| *to < r.priority) {
-        plan.steps.push(layout.single(&rule.arn, to)?);
-    }
-    for &(rule, to) in displaced.iter().rev().filter(|(r, to)| *to > r.priority) {
-        plan.steps.push(layout.single(&rule.arn, to)?);
-    }
-    Ok(plan)
+        })
 }
 
 /// Moves the managed rules to their targets: each call moves every rule whose target is free
@@ -967,8 +1009,8 @@ impl Layout {
 mod tests {
     use super::*;
 
-    fn other(id: &str, p: u32) -> Rule {
-        Rule::new(id, p, Role::Other)
+    fn app(id: &str, p: u32) -> Rule {
+        Rule::new(id, p, Role::App)
     }
     fn maint(p: u32, home: u32) -> Rule {
         Rule::new("m", p, Role::Maintenance).with_home(home)
@@ -988,8 +1030,8 @@ mod tests {
     #[test]
     fn on_with_room_is_one_call_directly_above_the_first_rule() {
         let rules = vec![
-            other("a", 10),
-            other("b", 20),
+            app("a", 10),
+            app("b", 20),
             bypass("x", 49_999, 49_999),
             maint(50_000, 50_000),
         ];
@@ -1012,10 +1054,10 @@ mod tests {
     fn crowded_top_shifts_the_fewest_rules_and_off_restores_them() {
         // 1, 2, 3 crowded; 5 can stay once the first three moved to 3.., so k=2 needs 3 moves.
         let rules = vec![
-            other("a", 1),
-            other("b", 2),
-            other("c", 3),
-            other("d", 6),
+            app("a", 1),
+            app("b", 2),
+            app("c", 3),
+            app("d", 6),
             maint(50_000, 50_000),
             bypass("x", 49_999, 49_999),
         ];
@@ -1045,7 +1087,7 @@ mod tests {
         assert_eq!(priorities(&back), priorities(&rules));
         assert!(
             back.iter()
-                .filter(|r| r.role == Role::Other)
+                .filter(|r| r.role == Role::App)
                 .all(|r| r.home.is_none())
         );
     }
@@ -1053,7 +1095,7 @@ mod tests {
     #[test]
     fn swapped_managed_rules_go_through_a_free_priority() {
         // On, but in the wrong order: maintenance before bypass.
-        let rules = vec![maint(1, 50_000), bypass("x", 2, 49_999), other("a", 3)];
+        let rules = vec![maint(1, 50_000), bypass("x", 2, 49_999), app("a", 3)];
         let plan = plan_on(&rules).unwrap();
         let after = plan.apply_to(&rules).unwrap();
         assert!(
@@ -1066,13 +1108,13 @@ mod tests {
     #[test]
     fn full_listener_has_no_room() {
         // max 4 and 4 rules: nothing can move.
-        let rules = vec![other("a", 1), other("b", 2), other("c", 3), maint(4, 4)];
+        let rules = vec![app("a", 1), app("b", 2), app("c", 3), maint(4, 4)];
         assert_eq!(
             plan_on_within(&rules, 4),
             Err(PlanError::NoRoom { rules: 4 })
         );
         // One free slot is enough.
-        let rules = vec![other("a", 1), other("b", 2), other("c", 3), maint(5, 5)];
+        let rules = vec![app("a", 1), app("b", 2), app("c", 3), maint(5, 5)];
         let plan = plan_on_within(&rules, 5).unwrap();
         let mut layout = Layout::new(&rules, 5).unwrap();
         for step in &plan.steps {
@@ -1092,7 +1134,7 @@ mod tests {
     #[test]
     fn shifted_rules_skip_parked_priorities() {
         // maintenance parked at 3, in the middle; on must not shift a rule onto 3.
-        let rules = vec![other("a", 1), other("b", 2), maint(3, 3), other("c", 5)];
+        let rules = vec![app("a", 1), app("b", 2), maint(3, 3), app("c", 5)];
         let plan = plan_on(&rules).unwrap();
         let after = plan.apply_to(&rules).unwrap();
         assert_eq!(at(&after, "m"), 1);
@@ -1104,7 +1146,7 @@ mod tests {
 
     #[test]
     fn twice_is_nothing() {
-        let rules = vec![other("a", 10), maint(50_000, 50_000)];
+        let rules = vec![app("a", 10), maint(50_000, 50_000)];
         assert!(plan_off(&rules).unwrap().is_empty());
         assert_eq!(state(&rules), State::Off);
         let on = plan_on(&rules).unwrap().apply_to(&rules).unwrap();
@@ -1113,39 +1155,39 @@ mod tests {
 
     #[test]
     fn errors_name_the_rules() {
-        assert_eq!(plan_on(&[other("a", 1)]), Err(PlanError::NoMaintenanceRule));
+        assert_eq!(plan_on(&[app("a", 1)]), Err(PlanError::NoMaintenanceRule));
         let two = vec![maint(1, 1), Rule::new("m2", 2, Role::Maintenance)];
         assert!(matches!(
             plan_on(&two),
             Err(PlanError::SeveralMaintenanceRules { .. })
         ));
-        let orphan = vec![bypass("x", 1, 1), other("a", 2)];
+        let orphan = vec![bypass("x", 1, 1), app("a", 2)];
         assert!(matches!(
             plan_on(&orphan),
             Err(PlanError::BypassWithoutMaintenance { .. })
         ));
-        let unparked = vec![Rule::new("m", 1, Role::Maintenance), other("a", 2)];
+        let unparked = vec![Rule::new("m", 1, Role::Maintenance), app("a", 2)];
         assert_eq!(
             plan_off(&unparked),
             Err(PlanError::NotParked { rule: "m".into() })
         );
-        let taken = vec![maint(1, 50_000), other("a", 50_000)];
+        let taken = vec![maint(1, 50_000), app("a", 50_000)];
         assert!(matches!(plan_off(&taken), Err(PlanError::HomeTaken { .. })));
-        let dup = vec![other("a", 1), other("b", 1), maint(3, 3)];
+        let dup = vec![app("a", 1), app("b", 1), maint(3, 3)];
         assert!(matches!(
             plan_on(&dup),
             Err(PlanError::DuplicatePriority { .. })
         ));
-        let out = vec![other("a", 0), maint(3, 3)];
+        let out = vec![app("a", 0), maint(3, 3)];
         assert!(matches!(plan_on(&out), Err(PlanError::OutOfRange { .. })));
-        let out = vec![other("a", 50_001), maint(3, 3)];
+        let out = vec![app("a", 50_001), maint(3, 3)];
         assert!(matches!(plan_on(&out), Err(PlanError::OutOfRange { .. })));
     }
 
     #[test]
     fn off_keeps_displaced_rules_when_going_back_would_reorder() {
         // After on, someone created rule "n" at 1 (above "a"'s old slot order).
-        let rules = vec![maint(1, 50_000), other("a", 3).with_home(2), other("n", 2)];
+        let rules = vec![maint(1, 50_000), app("a", 3).with_home(2), app("n", 2)];
         let plan = plan_off(&rules).unwrap();
         assert_eq!(plan.notices.len(), 1, "{plan:?}");
         let after = plan.apply_to(&rules).unwrap();
@@ -1157,7 +1199,7 @@ mod tests {
 
     #[test]
     fn undo_takes_back_exactly_the_applied_steps() {
-        let rules = vec![other("a", 1), other("b", 2), maint(50_000, 50_000)];
+        let rules = vec![app("a", 1), app("b", 2), maint(50_000, 50_000)];
         let plan = plan_on(&rules).unwrap();
         for done in 0..=plan.steps.len() {
             let partial = Plan {
@@ -1176,7 +1218,7 @@ mod tests {
 
     #[test]
     fn undo_refuses_when_someone_else_moved_our_rule() {
-        let rules = vec![other("a", 10), maint(50_000, 50_000)];
+        let rules = vec![app("a", 10), maint(50_000, 50_000)];
         let plan = plan_on(&rules).unwrap();
         let mut now = plan.apply_to(&rules).unwrap();
         now.iter_mut().find(|r| r.arn == "m").unwrap().priority = 5;
@@ -1192,7 +1234,7 @@ mod tests {
 
     #[test]
     fn undo_skips_deleted_rules() {
-        let rules = vec![other("a", 1), other("b", 2), maint(50_000, 50_000)];
+        let rules = vec![app("a", 1), app("b", 2), maint(50_000, 50_000)];
         let plan = plan_on(&rules).unwrap();
         let now: Vec<Rule> = plan
             .apply_to(&rules)
@@ -1207,38 +1249,23 @@ mod tests {
 
     #[test]
     fn strict_check_rejects_swaps_and_no_op_moves() {
-        let rules = vec![other("a", 1), other("b", 2)];
+        let rules = vec![app("a", 1), app("b", 2)];
         let mut layout = Layout::new(&rules, MAX_PRIORITY).unwrap();
-        let swap = Step {
-            moves: vec![
-                Move {
-                    rule: "a".into(),
-                    from: 1,
-                    to: 2,
-                },
-                Move {
-                    rule: "b".into(),
-                    from: 2,
-                    to: 1,
-                },
-            ],
+        let step = |moves: &[(&str, u32, u32)]| Step {
+            moves: moves
+                .iter()
+                .map(|&(rule, from, to)| Move {
+                    rule: rule.into(),
+                    from,
+                    to,
+                })
+                .collect(),
         };
+        let swap = step(&[("a", 1, 2), ("b", 2, 1)]);
         assert!(layout.apply(&swap).is_err());
-        let same = Step {
-            moves: vec![Move {
-                rule: "a".into(),
-                from: 1,
-                to: 1,
-            }],
-        };
+        let same = step(&[("a", 1, 1)]);
         assert!(layout.apply(&same).is_err());
-        let high = Step {
-            moves: vec![Move {
-                rule: "a".into(),
-                from: 1,
-                to: 50_001,
-            }],
-        };
+        let high = step(&[("a", 1, 50_001)]);
         assert!(layout.apply(&high).is_err());
     }
 }

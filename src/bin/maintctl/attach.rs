@@ -1,0 +1,100 @@
+//! `maintctl attach`: flags → `ops::AttachRequest` → `ops::attach` → the report.
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use ipnet::IpNet;
+use maintenance_responder::deploy_names::DEFAULT_PARKED_PRIORITY;
+use maintenance_responder::ops::{self, AttachRequest};
+use maintenance_responder::planner::AttachSpec;
+
+use crate::{Globals, output};
+
+/// Arguments of `maintctl attach`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Creates, on each listener, a rule forwarding every path (/*) to the \
+    responder's target group, parked at --priority where it catches nothing, tagged so maintctl \
+    finds it again; plus optional bypass rules directly above it that forward chosen clients to \
+    the application. Running it again with the same options changes nothing."
+)]
+pub struct AttachArgs {
+    /// Listener ARN to attach to (repeat for several, e.g. HTTP and HTTPS).
+    #[arg(long = "listener", value_name = "ARN", required = true)]
+    listeners: Vec<String>,
+    /// The responder's target group (target type lambda).
+    #[arg(long, value_name = "ARN")]
+    target_group: String,
+    /// Parked priority of the maintenance rule while maintenance is off; bypass rules are
+    /// parked directly above it.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PARKED_PRIORITY,
+          value_parser = clap::value_parser!(u32).range(1..=50_000))]
+    priority: u32,
+    /// Environment name, so `--environment NAME` finds these rules later.
+    #[arg(long, value_name = "NAME")]
+    environment: Option<String>,
+    /// Clients from this address or CIDR reach the application while maintenance is on
+    /// (repeatable, up to 5). Matched against the connection's real source address, which
+    /// cannot be spoofed the way X-Forwarded-For can.
+    #[arg(long = "bypass-cidr", value_name = "CIDR", value_parser = parse_cidr)]
+    bypass_cidrs: Vec<IpNet>,
+    /// Requests carrying this header reach the application while maintenance is on. Keep the
+    /// value secret: anyone who knows it bypasses maintenance.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_header)]
+    bypass_header: Option<(String, String)>,
+    /// The application's own target group, where bypass rules forward.
+    #[arg(long, value_name = "ARN")]
+    app_target_group: Option<String>,
+    /// Attach even though no rule catches every request before the parked priority: the
+    /// maintenance rule then answers every request no other rule matches, instead of the
+    /// listener's default action.
+    #[arg(long)]
+    allow_fallthrough: bool,
+    /// Print what would be created and create nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR (e.g. 203.0.113.0/24)"))
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() && !value.is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("{text:?} is not NAME=VALUE")),
+    }
+}
+
+impl AttachArgs {
+    /// Runs `maintctl attach`.
+    pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        let spec = AttachSpec {
+            target_group: self.target_group,
+            parked: self.priority,
+            environment: self.environment,
+            bypass_cidrs: self.bypass_cidrs,
+            bypass_header: self.bypass_header,
+            app_target_group: self.app_target_group,
+            allow_fallthrough: self.allow_fallthrough,
+        };
+        let request = match AttachRequest::new(self.listeners, spec, self.dry_run) {
+            Ok(request) => request,
+            Err(e) => return output::stopped(e.into()),
+        };
+        let report = match ops::attach(&globals.listeners().await, &request).await {
+            Ok(report) => report,
+            Err(e) => return output::stopped(e),
+        };
+        let code = output::emit(globals.output, &report)?;
+        if let Some(problem) = report.problem() {
+            bail!("{problem}");
+        }
+        Ok(code)
+    }
+}

@@ -1,0 +1,57 @@
+//! `maintctl status`: flags → `listeners::Targets` → `ops::status` → the report; and the
+//! target flags `on` and `off` share.
+
+use std::process::ExitCode;
+
+use maintenance_responder::listeners::Targets;
+use maintenance_responder::ops;
+
+use crate::{Globals, output};
+
+/// Which listeners to act on. Several options add up; `--environment` also filters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// Listener ARN (repeat for several, e.g. the HTTP and the HTTPS listener).
+    #[arg(long = "listener", value_name = "ARN")]
+    listeners: Vec<String>,
+    /// Load balancer ARN: each of its listeners that has a maintenance rule (repeatable).
+    #[arg(long = "load-balancer", value_name = "ARN")]
+    load_balancers: Vec<String>,
+    /// Only maintenance rules tagged with this environment; on its own, searches every load
+    /// balancer in the region.
+    #[arg(long, value_name = "NAME")]
+    environment: Option<String>,
+}
+
+impl TargetArgs {
+    /// The targets named.
+    pub fn into_targets(self) -> Targets {
+        Targets {
+            listeners: self.listeners,
+            load_balancers: self.load_balancers,
+            environment: self.environment,
+        }
+    }
+}
+
+/// Arguments of `maintctl status`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "With no option, shows every listener in the region that has a \
+    maintenance rule."
+)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    targets: TargetArgs,
+}
+
+impl StatusArgs {
+    /// Runs `maintctl status`.
+    pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        let targets = self.targets.into_targets();
+        match ops::status(&globals.listeners().await, &targets).await {
+            Ok(report) => output::emit(globals.output, &report),
+            Err(e) => output::stopped(e),
+        }
+    }
+}

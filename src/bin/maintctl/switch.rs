@@ -1,0 +1,123 @@
+//! `maintctl on` and `off`: flags → `ops::SwitchRequest` → `ops::switch` → the report, with the
+//! terminal as the operator (it prints the plan, then asks before anything changes).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use maintenance_responder::deploy_names::DEFAULT_HEALTH_PATH;
+use maintenance_responder::ops::{
+    self, Confirmation, Operator, SwitchPlan, SwitchRequest, VerifyRequest, VerifyTarget,
+};
+use maintenance_responder::planner::Direction;
+
+use crate::status::TargetArgs;
+use crate::{Globals, Output, output};
+
+/// Arguments of `maintctl on` and `maintctl off`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).multiple(true)
+    .args(["listeners", "load_balancers", "environment"])))]
+#[command(
+    after_help = "Prints the plan (every rule's priority now and after) before changing \
+    anything. Exit codes: 0 done, 1 failed before changing anything, 3 nothing to do, \
+    4 refused (not confirmed, or the listener changed), 5 failed and rolled back, \
+    6 inconsistent (needs a person; the report says where each listener stands)."
+)]
+pub struct SwitchArgs {
+    #[command(flatten)]
+    targets: TargetArgs,
+    /// Why: recorded on the maintenance rule (tag) with your identity and the time.
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// After switching, request this http:// URL until it answers 503 with Retry-After (on)
+    /// or anything else (off), and the health route answers 200.
+    #[arg(long, value_name = "URL")]
+    verify_url: Option<String>,
+    /// Health route checked with --verify-url (same host).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_HEALTH_PATH)]
+    health_path: String,
+    /// How long --verify-url keeps trying (the ALB takes a few seconds to apply changes).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    verify_timeout: u64,
+}
+
+impl SwitchArgs {
+    /// Runs `maintctl on` or `maintctl off`.
+    pub async fn run(self, globals: &Globals, direction: Direction) -> anyhow::Result<ExitCode> {
+        let verify = match &self.verify_url {
+            Some(url) => Some(VerifyRequest {
+                target: VerifyTarget::parse(url, &self.health_path)?,
+                timeout: Duration::from_secs(self.verify_timeout),
+            }),
+            None => None,
+        };
+        let request = SwitchRequest {
+            direction,
+            targets: self.targets.into_targets(),
+            reason: self.reason,
+            dry_run: self.dry_run,
+            confirmed: self.yes,
+            verify,
+        };
+        let mut terminal = Terminal(globals.output);
+        let report = match ops::switch(&globals.listeners().await, &request, &mut terminal).await {
+            Ok(report) => report,
+            Err(e) => return output::stopped(e),
+        };
+        let code = output::emit(globals.output, &report)?;
+        if globals.output == Output::Text
+            && let Some(message) = report.complaint()
+        {
+            eprintln!("maintctl: {message}");
+        }
+        Ok(code)
+    }
+}
+
+/// The operator at the terminal: shown the plan (in text mode), asked on stdin.
+struct Terminal(Output);
+
+impl Operator for Terminal {
+    fn planned(&mut self, plan: &SwitchPlan) {
+        for w in &plan.warnings {
+            eprintln!("maintctl: warning: {w}");
+        }
+        if self.0 == Output::Text {
+            output::text(plan);
+        }
+    }
+
+    fn confirm(&mut self, plan: &SwitchPlan) -> Confirmation {
+        let question = format!(
+            "Switch maintenance {} for {} listener(s)?",
+            plan.direction.to_string().to_uppercase(),
+            plan.changing()
+        );
+        match ask(&question) {
+            Some(true) => Confirmation::Confirmed,
+            Some(false) => Confirmation::Declined,
+            None => Confirmation::NoOneToAsk,
+        }
+    }
+}
+
+/// Asks on the terminal; `None` when there is no terminal to ask on.
+fn ask(question: &str) -> Option<bool> {
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return Some(false);
+    }
+    Some(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}

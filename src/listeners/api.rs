@@ -1,0 +1,546 @@
+//! The ELBv2 and STS operations `maintctl` uses, as the small [`Listeners`] trait, and [`Aws`],
+//! its implementation over the SDK clients. The only file that knows the SDK: conditions,
+//! actions, listeners and errors are converted here into `crate::planner`'s types and
+//! [`ListenersError`].
+//!
+//! AWS and emulator quirks handled here rather than trusted: rules come back in any order
+//! (sorted by priority here), the default rule reports the priority `"default"`, DescribeTags
+//! takes at most [`DESCRIBE_TAGS_BATCH`] ARNs per call, priorities must stay within 1..=50000,
+//! and SetRulePriorities is never retried by the SDK (a retry after a timeout could re-send a
+//! call that was carried out); throttling, a rejected call, is retried here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_elasticloadbalancingv2 as elbv2;
+use elbv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use elbv2::types::{
+    Action, ActionTypeEnum, HttpHeaderConditionConfig, PathPatternConditionConfig, RuleCondition,
+    RulePriorityPair, SourceIpConditionConfig, Tag,
+};
+
+use crate::listeners::ListenersError;
+use crate::planner::{
+    ActionSummary, Condition, ListenerInfo, MAX_PRIORITY, MIN_PRIORITY, NewRule, PlanningError,
+    RuleView,
+};
+
+/// Most ARNs DescribeTags accepts in one call.
+pub const DESCRIBE_TAGS_BATCH: usize = 20;
+
+/// The ELBv2 (and STS) operations `maintctl` uses. Implemented by [`Aws`]; tests wrap it to
+/// inject failures.
+pub trait Listeners {
+    /// ARNs of every load balancer in the region.
+    fn load_balancers(&self) -> impl Future<Output = Result<Vec<String>, ListenersError>> + Send;
+    /// Every listener of a load balancer.
+    fn listeners(
+        &self,
+        load_balancer: &str,
+    ) -> impl Future<Output = Result<Vec<ListenerInfo>, ListenersError>> + Send;
+    /// One listener ([`ListenersError::ListenerNotFound`] if it does not exist).
+    fn listener(
+        &self,
+        listener: &str,
+    ) -> impl Future<Output = Result<ListenerInfo, ListenersError>> + Send;
+    /// Every rule of a listener (all pages), without tags, sorted by priority, default last.
+    fn rules(
+        &self,
+        listener: &str,
+    ) -> impl Future<Output = Result<Vec<RuleView>, ListenersError>> + Send;
+    /// Tags of at most [`DESCRIBE_TAGS_BATCH`] resources.
+    fn tags(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, BTreeMap<String, String>>, ListenersError>> + Send;
+    /// One SetRulePriorities call.
+    fn set_rule_priorities(
+        &self,
+        priorities: &[(String, u32)],
+    ) -> impl Future<Output = Result<(), ListenersError>> + Send;
+    /// Adds (or overwrites) tags on one resource.
+    fn add_tags(
+        &self,
+        arn: &str,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<(), ListenersError>> + Send;
+    /// Creates a forwarding rule; returns its ARN.
+    fn create_rule(
+        &self,
+        rule: &NewRule,
+    ) -> impl Future<Output = Result<String, ListenersError>> + Send;
+    /// The caller's identity (STS ARN).
+    fn caller(&self) -> impl Future<Output = Result<String, ListenersError>> + Send;
+}
+
+/// The real thing: ELBv2 and STS SDK clients.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    elb: elbv2::Client,
+    sts: aws_sdk_sts::Client,
+}
+
+impl Aws {
+    /// Clients from one SDK configuration.
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            elb: elbv2::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
+        }
+    }
+}
+
+impl Listeners for Aws {
+    async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
+        all_pages(|marker| async move {
+            let page = self
+                .elb
+                .describe_load_balancers()
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| call_error("DescribeLoadBalancers", "the region", e))?;
+            let arns = page
+                .load_balancers()
+                .iter()
+                .filter_map(|lb| lb.load_balancer_arn())
+                .map(str::to_string)
+                .collect();
+            Ok((arns, page.next_marker))
+        })
+        .await
+    }
+
+    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
+        all_pages(|marker| async move {
+            let page = self
+                .elb
+                .describe_listeners()
+                .load_balancer_arn(load_balancer)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| call_error("DescribeListeners", load_balancer, e))?;
+            let listeners = page.listeners().iter().map(listener_info).collect();
+            Ok((listeners, page.next_marker))
+        })
+        .await
+    }
+
+    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
+        let out = self
+            .elb
+            .describe_listeners()
+            .listener_arns(listener)
+            .send()
+            .await;
+        let not_found = || ListenersError::ListenerNotFound {
+            listener: listener.to_string(),
+        };
+        match out {
+            Ok(out) => out
+                .listeners()
+                .first()
+                .map(listener_info)
+                .ok_or_else(not_found),
+            Err(e) if e.code() == Some("ListenerNotFound") => Err(not_found()),
+            Err(e) => Err(call_error("DescribeListeners", listener, e)),
+        }
+    }
+
+    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
+        let mut out = all_pages(|marker| async move {
+            let page = self
+                .elb
+                .describe_rules()
+                .listener_arn(listener)
+                .page_size(100)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| match e.code() {
+                    Some("ListenerNotFound") => ListenersError::ListenerNotFound {
+                        listener: listener.to_string(),
+                    },
+                    _ => call_error("DescribeRules", listener, e),
+                })?;
+            let rules = page
+                .rules()
+                .iter()
+                .map(|rule| rule_view(listener, rule))
+                .collect::<Result<_, _>>()?;
+            Ok((rules, page.next_marker))
+        })
+        .await?;
+        // The API does not promise an order (the emulator returns insertion order).
+        out.sort_by_key(|r| r.priority.unwrap_or(u32::MAX));
+        Ok(out)
+    }
+
+    async fn tags(
+        &self,
+        arns: &[String],
+    ) -> Result<HashMap<String, BTreeMap<String, String>>, ListenersError> {
+        if arns.len() > DESCRIBE_TAGS_BATCH {
+            return Err(ListenersError::Invalid(format!(
+                "DescribeTags takes at most {DESCRIBE_TAGS_BATCH} ARNs, not {}",
+                arns.len()
+            )));
+        }
+        if arns.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let out = self
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(arns.to_vec()))
+            .send()
+            .await
+            .map_err(|e| call_error("DescribeTags", &arns.join(", "), e))?;
+        Ok(out
+            .tag_descriptions()
+            .iter()
+            .map(|d| {
+                let tags = d
+                    .tags()
+                    .iter()
+                    .filter_map(|t| {
+                        Some((
+                            t.key()?.to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        ))
+                    })
+                    .collect();
+                (d.resource_arn().unwrap_or_default().to_string(), tags)
+            })
+            .collect())
+    }
+
+    async fn set_rule_priorities(
+        &self,
+        priorities: &[(String, u32)],
+    ) -> Result<(), ListenersError> {
+        let resource = priorities
+            .iter()
+            .map(|(a, p)| format!("{a} -> {p}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if priorities.is_empty() {
+            return Err(ListenersError::Invalid(
+                "SetRulePriorities with no rules".into(),
+            ));
+        }
+        for (arn, p) in priorities {
+            if !(MIN_PRIORITY..=MAX_PRIORITY).contains(p) {
+                return Err(ListenersError::Invalid(format!(
+                    "refusing to move rule {arn} to priority {p}, outside 1..=50000"
+                )));
+            }
+        }
+        let pairs: Vec<RulePriorityPair> = priorities
+            .iter()
+            .map(|(arn, p)| {
+                RulePriorityPair::builder()
+                    .rule_arn(arn)
+                    .priority(*p as i32)
+                    .build()
+            })
+            .collect();
+        // No SDK retries here: a retry after a timeout could re-send a call that was carried
+        // out, and its answer would hide that. Throttling (a rejected call) is retried here;
+        // anything else goes back to the caller, which finds out what happened by re-reading.
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            let result = self
+                .elb
+                .set_rule_priorities()
+                .set_rule_priorities(Some(pairs.clone()))
+                .customize()
+                .config_override(
+                    elbv2::config::Builder::default()
+                        .retry_config(elbv2::config::retry::RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt < 6 && is_throttling(e.code()) => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(call_error("SetRulePriorities", &resource, e)),
+            }
+        }
+    }
+
+    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ListenersError> {
+        self.elb
+            .add_tags()
+            .resource_arns(arn)
+            .set_tags(Some(sdk_tags(tags)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| call_error("AddTags", arn, e))
+    }
+
+    async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
+        if !(MIN_PRIORITY..=MAX_PRIORITY).contains(&rule.priority) {
+            return Err(ListenersError::Invalid(format!(
+                "refusing to create a rule at priority {}, outside 1..=50000",
+                rule.priority
+            )));
+        }
+        let conditions = rule
+            .conditions
+            .iter()
+            .map(condition_to_sdk)
+            .collect::<Result<Vec<_>, _>>()?;
+        let action = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(&rule.target_group)
+            .build();
+        let out = self
+            .elb
+            .create_rule()
+            .listener_arn(&rule.listener)
+            .priority(rule.priority as i32)
+            .set_conditions(Some(conditions))
+            .actions(action)
+            .set_tags(Some(sdk_tags(&rule.tags)))
+            .send()
+            .await
+            .map_err(|e| call_error("CreateRule", &rule.listener, e))?;
+        out.rules()
+            .first()
+            .and_then(|r| r.rule_arn())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ListenersError::Invalid(format!("CreateRule on {} returned no rule", rule.listener))
+            })
+    }
+
+    async fn caller(&self) -> Result<String, ListenersError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| call_error("GetCallerIdentity", "the caller", e))?;
+        Ok(out.arn().unwrap_or("unknown").to_string())
+    }
+}
+
+/// Every page of a `Marker`/`NextMarker` listing: `page(marker)` reads one page and gives its
+/// items and the next marker; a missing or empty marker ends the listing.
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, ListenersError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), ListenersError>>,
+{
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        let (items, next) = page(marker).await?;
+        out.extend(items);
+        match next {
+            Some(m) if !m.is_empty() => marker = Some(m),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// A failed SDK call as a [`ListenersError::Call`]: the AWS code and message when the service
+/// answered, and whether the call may have been carried out anyway.
+fn call_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> ListenersError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let outcome_unknown = !matches!(
+        err,
+        SdkError::ServiceError(_) | SdkError::ConstructionFailure(_)
+    );
+    let code = err.code().map(str::to_string);
+    let message = match (&code, err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.clone(),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    ListenersError::Call {
+        operation,
+        resource: resource.to_string(),
+        code,
+        message,
+        outcome_unknown,
+    }
+}
+
+fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "Throttling"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException"
+        )
+    )
+}
+
+fn sdk_tags(tags: &[(String, String)]) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn listener_info(l: &elbv2::types::Listener) -> ListenerInfo {
+    ListenerInfo {
+        arn: l.listener_arn().unwrap_or_default().to_string(),
+        load_balancer: l.load_balancer_arn().unwrap_or_default().to_string(),
+        protocol: l
+            .protocol()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+        port: l.port(),
+    }
+}
+
+/// One rule as read, without its tags.
+fn rule_view(listener: &str, rule: &elbv2::types::Rule) -> Result<RuleView, ListenersError> {
+    let arn = rule.rule_arn().unwrap_or_default().to_string();
+    let priority = match (rule.is_default(), rule.priority()) {
+        (Some(true), _) | (_, Some("default")) => None,
+        (_, Some(p)) => Some(p.parse::<u32>().map_err(|_| PlanningError::BadRule {
+            listener: listener.to_string(),
+            rule: arn.clone(),
+            problem: format!("priority {p:?} is not a number"),
+        })?),
+        (_, None) => None,
+    };
+    Ok(RuleView {
+        arn,
+        priority,
+        conditions: rule.conditions().iter().map(condition_from_sdk).collect(),
+        action: action_from_sdk(rule.actions()),
+        tags: BTreeMap::new(),
+    })
+}
+
+fn condition_from_sdk(c: &RuleCondition) -> Condition {
+    let field = c.field().unwrap_or_default();
+    let legacy = c.values().to_vec();
+    let or_legacy = |v: &[String]| {
+        if v.is_empty() {
+            legacy.clone()
+        } else {
+            v.to_vec()
+        }
+    };
+    match field {
+        "path-pattern" => Condition::PathPattern {
+            values: or_legacy(
+                c.path_pattern_config()
+                    .map(|p| p.values())
+                    .unwrap_or_default(),
+            ),
+        },
+        "host-header" => Condition::HostHeader {
+            values: or_legacy(
+                c.host_header_config()
+                    .map(|p| p.values())
+                    .unwrap_or_default(),
+            ),
+        },
+        "http-header" => {
+            let h = c.http_header_config();
+            Condition::HttpHeader {
+                name: h
+                    .and_then(|h| h.http_header_name())
+                    .unwrap_or_default()
+                    .to_string(),
+                values: h.map(|h| h.values().to_vec()).unwrap_or_default(),
+            }
+        }
+        "source-ip" => Condition::SourceIp {
+            values: c
+                .source_ip_config()
+                .map(|s| s.values().to_vec())
+                .unwrap_or_default(),
+        },
+        other => Condition::Other {
+            name: other.to_string(),
+            values: legacy,
+        },
+    }
+}
+
+fn condition_to_sdk(condition: &Condition) -> Result<RuleCondition, ListenersError> {
+    let b = RuleCondition::builder();
+    Ok(match condition {
+        Condition::PathPattern { values } => b.field("path-pattern").path_pattern_config(
+            PathPatternConditionConfig::builder()
+                .set_values(Some(values.clone()))
+                .build(),
+        ),
+        Condition::HttpHeader { name, values } => b.field("http-header").http_header_config(
+            HttpHeaderConditionConfig::builder()
+                .http_header_name(name)
+                .set_values(Some(values.clone()))
+                .build(),
+        ),
+        Condition::SourceIp { values } => b.field("source-ip").source_ip_config(
+            SourceIpConditionConfig::builder()
+                .set_values(Some(values.clone()))
+                .build(),
+        ),
+        other => {
+            return Err(ListenersError::Invalid(format!(
+                "cannot create a rule with condition {other}"
+            )));
+        }
+    }
+    .build())
+}
+
+fn action_from_sdk(actions: &[Action]) -> ActionSummary {
+    // The last action decides (authentication actions come first).
+    let Some(a) = actions.iter().max_by_key(|a| a.order().unwrap_or(0)) else {
+        return ActionSummary::Other {
+            kind: "none".into(),
+        };
+    };
+    match a.r#type() {
+        Some(ActionTypeEnum::Forward) => {
+            let mut target_groups: Vec<String> = a
+                .target_group_arn()
+                .map(str::to_string)
+                .into_iter()
+                .collect();
+            if let Some(config) = a.forward_config() {
+                for tg in config.target_groups() {
+                    if let Some(arn) = tg.target_group_arn()
+                        && !target_groups.iter().any(|t| t == arn)
+                    {
+                        target_groups.push(arn.to_string());
+                    }
+                }
+            }
+            ActionSummary::Forward { target_groups }
+        }
+        Some(ActionTypeEnum::FixedResponse) => ActionSummary::FixedResponse {
+            status: a
+                .fixed_response_config()
+                .and_then(|c| c.status_code())
+                .unwrap_or_default()
+                .to_string(),
+        },
+        Some(ActionTypeEnum::Redirect) => ActionSummary::Redirect,
+        other => ActionSummary::Other {
+            kind: other.map(|t| t.as_str().to_string()).unwrap_or_default(),
+        },
+    }
+}

@@ -1,0 +1,19 @@
+//! The I/O side of `maintctl`: reading and changing listeners through ELBv2, and the caller's
+//! identity through STS, behind the small [`Listeners`] trait.
+//!
+//! - [`api`]: the trait and [`Aws`], its implementation over the SDK clients — the only file
+//!   that knows the SDK;
+//! - [`read`]: a listener with its rules and tags as a `crate::planner::ListenerSnapshot`, and
+//!   the listeners a command is about ([`select`]);
+//! - [`error`]: [`ListenersError`], which names the resource of every failed call.
+//!
+//! What the listeners mean and every plan made from them is `crate::planner`'s; applying plans
+//! safely (re-check, roll back, record) is `crate::ops`'.
+
+pub mod api;
+pub mod error;
+pub mod read;
+
+pub use api::{Aws, DESCRIBE_TAGS_BATCH, Listeners};
+pub use error::ListenersError;
+pub use read::{Selection, Skipped, Targets, read_listener, select, tags_of};

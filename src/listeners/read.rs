@@ -1,0 +1,155 @@
+//! Reading listeners through the [`Listeners`] trait: one listener with its rules and their tags
+//! ([`read_listener`]), and the listeners a command is about ([`Targets`] resolved by
+//! [`select`] into a [`Selection`], with the ones left out and why).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::listeners::{DESCRIBE_TAGS_BATCH, Listeners, ListenersError};
+use crate::planner::{ListenerSnapshot, short_listener};
+
+/// Tags of any number of resources, [`DESCRIBE_TAGS_BATCH`] per call.
+pub async fn tags_of(
+    client: &impl Listeners,
+    arns: &[String],
+) -> Result<HashMap<String, BTreeMap<String, String>>, ListenersError> {
+    let mut out = HashMap::new();
+    for chunk in arns.chunks(DESCRIBE_TAGS_BATCH) {
+        out.extend(client.tags(chunk).await?);
+    }
+    Ok(out)
+}
+
+/// Reads a listener, its rules and their tags.
+pub async fn read_listener(
+    client: &impl Listeners,
+    listener: &str,
+) -> Result<ListenerSnapshot, ListenersError> {
+    let info = client.listener(listener).await?;
+    let mut rules = client.rules(listener).await?;
+    let arns: Vec<String> = rules
+        .iter()
+        .filter(|r| !r.is_default())
+        .map(|r| r.arn.clone())
+        .collect();
+    let mut tags = tags_of(client, &arns).await?;
+    for rule in &mut rules {
+        if let Some(t) = tags.remove(&rule.arn) {
+            rule.tags = t;
+        }
+    }
+    Ok(ListenerSnapshot {
+        listener: info,
+        rules,
+    })
+}
+
+/// Which listeners a command is about.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    /// Listener ARNs named explicitly.
+    pub listeners: Vec<String>,
+    /// Load balancer ARNs: their listeners with a maintenance rule.
+    pub load_balancers: Vec<String>,
+    /// Environment name: only maintenance rules tagged with it. Alone, it searches every load
+    /// balancer in the region.
+    pub environment: Option<String>,
+}
+
+impl Targets {
+    /// True when nothing was named.
+    pub fn is_empty(&self) -> bool {
+        self.listeners.is_empty() && self.load_balancers.is_empty() && self.environment.is_none()
+    }
+}
+
+/// A listener left out of a selection, and why. Displayed as one line: `skipped listener
+/// NAME: REASON`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// Listener ARN.
+    pub listener: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "skipped listener {}: {}",
+            short_listener(&self.listener),
+            self.reason
+        )
+    }
+}
+
+/// The listeners a command acts on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Selection {
+    /// Snapshots of the selected listeners.
+    pub listeners: Vec<ListenerSnapshot>,
+    /// Listeners looked at and left out.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Resolves [`Targets`] into listener snapshots. Named listeners are always kept (so a missing
+/// maintenance rule is reported, not skipped); listeners found through a load balancer or the
+/// environment are kept only if they have a maintenance rule (of that environment). With no
+/// targets at all, every attached listener in the region is selected.
+pub async fn select(
+    client: &impl Listeners,
+    targets: &Targets,
+) -> Result<Selection, ListenersError> {
+    let mut candidates: Vec<(String, bool)> = targets
+        .listeners
+        .iter()
+        .map(|l| (l.clone(), true))
+        .collect();
+    let mut load_balancers = targets.load_balancers.clone();
+    if targets.listeners.is_empty() && targets.load_balancers.is_empty() {
+        load_balancers = client.load_balancers().await?;
+    }
+    for lb in &load_balancers {
+        for l in client.listeners(lb).await? {
+            candidates.push((l.arn, false));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut selection = Selection {
+        listeners: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for (arn, named) in candidates {
+        if !seen.insert(arn.clone()) {
+            continue;
+        }
+        let snapshot = read_listener(client, &arn).await?;
+        match skip_reason(&snapshot, named, targets.environment.as_deref()) {
+            Some(reason) => selection.skipped.push(Skipped {
+                listener: arn,
+                reason,
+            }),
+            None => selection.listeners.push(snapshot),
+        }
+    }
+    Ok(selection)
+}
+
+/// Why a listener is left out of a selection, if it is.
+fn skip_reason(
+    snapshot: &ListenerSnapshot,
+    named: bool,
+    environment: Option<&str>,
+) -> Option<String> {
+    match (snapshot.maintenance_rule(), environment) {
+        (None, _) if !named => Some("no maintenance rule".to_string()),
+        (Some(_), Some(env)) if snapshot.environment() != Some(env) => Some(format!(
+            "its maintenance rule belongs to environment {:?}, not {env:?}",
+            snapshot.environment().unwrap_or("(none)")
+        )),
+        (None, Some(env)) => Some(format!("no maintenance rule of environment {env:?}")),
+        _ => None,
+    }
+}

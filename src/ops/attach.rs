@@ -1,0 +1,196 @@
+//! `attach` ([`attach`]): plan every listener first (`crate::planner::plan_attach`), refuse
+//! before creating anything if any listener cannot be attached, then create the missing rules
+//! listener by listener, stopping at the first failure; the report says what was created,
+//! what was already there and what was not created. Running it again finishes the job.
+
+use serde::{Serialize, Serializer};
+
+use crate::listeners::{Listeners, read_listener};
+use crate::ops::{Error, Outcome, Report};
+use crate::planner::{
+    AttachError, AttachSpec, AttachStep, ListenerInfo, plan_attach, rule_id, short_target_group,
+};
+
+/// What to attach, and where: a validated [`AttachSpec`] for every listener named.
+#[derive(Debug, Clone)]
+pub struct AttachRequest {
+    listeners: Vec<String>,
+    spec: AttachSpec,
+    dry_run: bool,
+}
+
+impl AttachRequest {
+    /// Checks the options on their own (before any listener is read).
+    pub fn new(
+        listeners: Vec<String>,
+        spec: AttachSpec,
+        dry_run: bool,
+    ) -> Result<Self, AttachError> {
+        spec.validate()?;
+        Ok(Self {
+            listeners,
+            spec,
+            dry_run,
+        })
+    }
+}
+
+/// What `attach` did, or would do. Displayed as one paragraph per listener, a line per rule
+/// (`created`, `would create`, `NOT created`, `already there`), then `dry run: …` or
+/// `already attached: …` where that is so.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachReport {
+    command: &'static str,
+    /// Nothing was created because it was a dry run.
+    pub dry_run: bool,
+    /// Every listener already had every rule.
+    pub nothing_to_do: bool,
+    /// Per listener, in the order named.
+    pub listeners: Vec<ListenerAttach>,
+    /// The create call that failed, if one did (the rules after it were not created).
+    pub error: Option<String>,
+}
+
+/// One listener in an [`AttachReport`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ListenerAttach {
+    /// The listener (its ARN in the JSON document).
+    #[serde(serialize_with = "arn_only")]
+    pub listener: ListenerInfo,
+    /// What is there and what to create, in order.
+    pub steps: Vec<AttachStep>,
+    /// ARNs of the rules created, in the order of the `Create` steps.
+    pub created: Vec<String>,
+}
+
+fn arn_only<S: Serializer>(listener: &ListenerInfo, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&listener.arn)
+}
+
+impl AttachReport {
+    /// The line that says what went wrong and what to do, if a create call failed.
+    pub fn problem(&self) -> Option<String> {
+        let error = self.error.as_ref()?;
+        let done: usize = self.listeners.iter().map(|l| l.created.len()).sum();
+        Some(format!(
+            "creating a rule failed after {done} rule(s) were created: {error}; run the same \
+             attach again to finish (it skips what exists)"
+        ))
+    }
+}
+
+/// Plans every listener, then (unless it is a dry run) creates the missing rules. `Err` when
+/// nothing was created: a listener could not be read, or cannot be attached as asked.
+pub async fn attach(
+    client: &impl Listeners,
+    request: &AttachRequest,
+) -> Result<AttachReport, Error> {
+    // Plan every listener before creating anything on any of them.
+    let mut listeners = Vec::new();
+    for listener in &request.listeners {
+        let snapshot = read_listener(client, listener)
+            .await
+            .map_err(|source| Error::Read {
+                listener: listener.clone(),
+                source,
+            })?;
+        listeners.push(ListenerAttach {
+            steps: plan_attach(&snapshot, &request.spec)?,
+            listener: snapshot.listener,
+            created: Vec::new(),
+        });
+    }
+    let nothing_to_do = listeners.iter().all(|l| {
+        l.steps
+            .iter()
+            .all(|s| matches!(s, AttachStep::Present { .. }))
+    });
+    let mut report = AttachReport {
+        command: "attach",
+        dry_run: request.dry_run,
+        nothing_to_do,
+        listeners,
+        error: None,
+    };
+    if !request.dry_run {
+        report.error = create(client, &mut report.listeners)
+            .await
+            .err()
+            .map(|e| e.to_string());
+    }
+    Ok(report)
+}
+
+/// Creates the rules of every `Create` step, in order, until one fails.
+async fn create(
+    client: &impl Listeners,
+    listeners: &mut [ListenerAttach],
+) -> Result<(), crate::listeners::ListenersError> {
+    for l in listeners {
+        for step in &l.steps {
+            if let AttachStep::Create { rule, .. } = step {
+                l.created.push(client.create_rule(rule).await?);
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Report for AttachReport {
+    fn outcome(&self) -> Outcome {
+        if self.error.is_some() {
+            Outcome::Failed
+        } else if self.nothing_to_do {
+            Outcome::NothingToDo
+        } else {
+            Outcome::Done
+        }
+    }
+}
+
+impl std::fmt::Display for AttachReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for l in &self.listeners {
+            writeln!(f, "listener {}", l.listener)?;
+            let mut creates = 0;
+            for step in &l.steps {
+                match step {
+                    AttachStep::Present {
+                        role,
+                        rule,
+                        priority,
+                    } => writeln!(
+                        f,
+                        "  {role:<11}  already there: rule {} at priority {priority}",
+                        rule_id(rule)
+                    )?,
+                    AttachStep::Create { role, rule } => {
+                        let conditions: Vec<String> =
+                            rule.conditions.iter().map(ToString::to_string).collect();
+                        let verb = if self.dry_run {
+                            "would create"
+                        } else if creates < l.created.len() {
+                            "created"
+                        } else {
+                            "NOT created"
+                        };
+                        creates += 1;
+                        writeln!(
+                            f,
+                            "  {role:<11}  {verb}: priority {}, {}, forward to {}",
+                            rule.priority,
+                            conditions.join(" and "),
+                            short_target_group(&rule.target_group)
+                        )?;
+                    }
+                }
+            }
+        }
+        if self.dry_run {
+            writeln!(f, "dry run: nothing was created")?;
+        } else if self.nothing_to_do {
+            writeln!(f, "already attached: nothing to do")?;
+        }
+        Ok(())
+    }
+}

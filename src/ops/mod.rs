@@ -1,0 +1,152 @@
+//! `maintctl`'s workflows as library functions, the same ones any other caller (a test, a
+//! Lambda) uses. Each has one shape: a validated request in; plan (pure, `crate::planner`);
+//! apply through the `crate::listeners::Listeners` trait; a report out that is both
+//! `Serialize` (the `--output json` document) and `Display` (the text), with an [`Outcome`]:
+//!
+//! - [`attach()`]: [`AttachRequest`] → [`AttachReport`];
+//! - [`status()`]: `crate::listeners::Targets` → [`StatusReport`];
+//! - [`switch()`] (`on`, `off`): [`SwitchRequest`] and an [`Operator`] → [`SwitchReport`]; its
+//!   apply phase is [`apply()`] (with `undo` when a call fails part-way);
+//! - [`verify()`]: [`VerifyRequest`] → [`Verification`], the live-endpoint probe.
+//!
+//! An operation that stops before changing anything returns an [`Error`], which says whether
+//! that is a refusal or a failure.
+
+pub mod apply;
+pub mod attach;
+pub mod status;
+pub mod switch;
+mod undo;
+pub mod verify;
+
+use serde::Serialize;
+
+use crate::listeners::{ListenersError, Skipped};
+use crate::planner::{AttachError, PlanningError};
+
+pub use apply::{ApplyReport, ListenerOutcome, ListenerReport, Record, RulePriority, apply};
+pub use attach::{AttachReport, AttachRequest, ListenerAttach, attach};
+pub use status::{ListenerStatus, MaintenanceStatus, RuleStatus, StatusReport, status};
+pub use switch::{
+    Confirmation, Operator, SwitchPlan, SwitchReport, SwitchRequest, Unattended, switch,
+};
+pub use verify::{Verification, VerifyError, VerifyRequest, VerifyTarget, verify};
+
+/// How an operation ended: one variant per exit code of `maintctl` (2 is clap's usage error),
+/// so that scripts can branch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: done as asked (named `applied` in the JSON documents).
+    Done,
+    /// 1: failed before changing anything.
+    Failed,
+    /// 3: nothing to do, everything was already as asked.
+    NothingToDo,
+    /// 4: refused, nothing changed (not confirmed, the listener changed, the plan was unsafe).
+    Refused,
+    /// 5: failed part-way, and every change already made was undone.
+    RolledBack,
+    /// 6: inconsistent: a listener is neither as before nor as planned, or the endpoint does
+    /// not show the switch; it needs a person.
+    Inconsistent,
+}
+
+impl Outcome {
+    /// The exit code of `maintctl` for this outcome.
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::Failed => 1,
+            Outcome::NothingToDo => 3,
+            Outcome::Refused => 4,
+            Outcome::RolledBack => 5,
+            Outcome::Inconsistent => 6,
+        }
+    }
+
+    /// Its name in the JSON documents.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Outcome::Done => "applied",
+            Outcome::Failed => "failed",
+            Outcome::NothingToDo => "nothing-to-do",
+            Outcome::Refused => "refused",
+            Outcome::RolledBack => "rolled-back",
+            Outcome::Inconsistent => "inconsistent",
+        }
+    }
+
+    /// True when nothing went wrong (done, or nothing to do).
+    pub const fn went_well(self) -> bool {
+        matches!(self, Outcome::Done | Outcome::NothingToDo)
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// What every operation returns: a document for scripts (`Serialize`), a text for people
+/// (`Display`, every line ending in a newline), and how it ended.
+pub trait Report: Serialize + std::fmt::Display {
+    /// How the operation ended.
+    fn outcome(&self) -> Outcome;
+}
+
+/// Why an operation stopped before it changed anything.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the listeners to select failed.
+    #[error("failed to read the listeners")]
+    Select(#[source] ListenersError),
+    /// Reading one named listener failed.
+    #[error("failed to read listener {listener}")]
+    Read {
+        /// The listener ARN.
+        listener: String,
+        /// Why.
+        #[source]
+        source: ListenersError,
+    },
+    /// No listener with a maintenance rule is selected.
+    #[error(
+        "no listener with a maintenance rule matches: check the ARNs, --environment and \
+         --region, or attach first with maintctl attach"
+    )]
+    NoListener {
+        /// The listeners looked at, and why each was left out.
+        skipped: Vec<Skipped>,
+    },
+    /// A listener cannot be attached as asked.
+    #[error(transparent)]
+    Attach(#[from] AttachError),
+    /// A listener cannot be switched.
+    #[error(transparent)]
+    Plan(#[from] PlanningError),
+    /// The time of the switch could not be written down.
+    #[error("failed to format the time")]
+    Clock(#[source] time::error::Format),
+}
+
+impl Error {
+    /// Refused (the request or the listeners make it unsafe) or failed.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Error::Attach(_) | Error::Plan(_) => Outcome::Refused,
+            _ => Outcome::Failed,
+        }
+    }
+
+    /// What else to tell the operator about a refusal.
+    pub fn note(&self) -> Option<&'static str> {
+        match self {
+            Error::Attach(AttachError::Fallthrough { .. }) => {
+                Some("nothing was created on any listener")
+            }
+            Error::Plan(_) => Some("nothing was changed on any listener"),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! `status` ([`status`]): each selected listener's rules, whether maintenance is on (from the
+//! priorities), what the maintenance rule's tags record (who switched, when, why), and the
+//! warnings a person should read — a switch left half-way, a state tag that disagrees with the
+//! priorities, a parked rule that would catch real traffic. Reads only.
+
+use serde::Serialize;
+
+use crate::deploy_names::tags;
+use crate::listeners::{Listeners, Skipped, Targets, select};
+use crate::ops::{Error, Outcome, Report};
+use crate::planner::{ListenerInfo, ListenerSnapshot, Role, RuleView, State, rule_id};
+
+/// What `status` found. Displayed as one paragraph per listener (its maintenance state and
+/// record, warnings, and a table of its rules), then the listeners skipped if any were named.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// The selected listeners.
+    pub listeners: Vec<ListenerStatus>,
+    /// Listeners looked at and left out.
+    pub skipped: Vec<Skipped>,
+    /// Whether listeners or load balancers were named (then the skipped ones are printed).
+    #[serde(skip)]
+    pub named: bool,
+}
+
+/// One listener in a [`StatusReport`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ListenerStatus {
+    /// The listener.
+    pub listener: ListenerInfo,
+    /// Maintenance on, off, between, or not attached.
+    pub state: State,
+    /// The maintenance rule and its record, if attached.
+    pub maintenance: Option<MaintenanceStatus>,
+    /// What a person should look at.
+    pub warnings: Vec<String>,
+    /// Every rule, default last.
+    pub rules: Vec<RuleStatus>,
+}
+
+/// The maintenance rule of a listener and what its tags record.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaintenanceStatus {
+    /// Rule ARN.
+    pub rule: String,
+    /// Its priority now.
+    pub priority: Option<u32>,
+    /// Its parked-priority tag.
+    pub parked: Option<String>,
+    /// Its environment tag.
+    pub environment: Option<String>,
+    /// Its state tag (`on` or `off`, as last set).
+    pub state_tag: Option<String>,
+    /// Who switched last.
+    pub changed_by: Option<String>,
+    /// When.
+    pub changed_at: Option<String>,
+    /// Why (never empty).
+    pub reason: Option<String>,
+}
+
+/// A rule of a listener with its role.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleStatus {
+    /// The rule as read.
+    #[serde(flatten)]
+    pub rule: RuleView,
+    /// Its role.
+    pub role: Role,
+}
+
+/// Reads the listeners `targets` name and reports on each.
+pub async fn status(client: &impl Listeners, targets: &Targets) -> Result<StatusReport, Error> {
+    let selection = select(client, targets).await.map_err(Error::Select)?;
+    Ok(StatusReport {
+        listeners: selection.listeners.iter().map(listener_status).collect(),
+        skipped: selection.skipped,
+        named: !targets.listeners.is_empty() || !targets.load_balancers.is_empty(),
+    })
+}
+
+/// The status of one listener, with its warnings.
+fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
+    let (state, mut warnings) = match snapshot.state() {
+        Ok(state) => (state, Vec::new()),
+        Err(e) => (State::Between, vec![e.to_string()]),
+    };
+    let maintenance = snapshot.maintenance_rule().map(|m| {
+        let tag = |k: &str| m.tags.get(k).cloned();
+        MaintenanceStatus {
+            rule: m.arn.clone(),
+            priority: m.priority,
+            parked: tag(tags::PARKED_PRIORITY),
+            environment: tag(tags::ENVIRONMENT),
+            state_tag: tag(tags::STATE),
+            changed_by: tag(tags::CHANGED_BY),
+            changed_at: tag(tags::CHANGED_AT),
+            reason: tag(tags::REASON).filter(|r| !r.is_empty()),
+        }
+    });
+    if let Some(m) = &maintenance {
+        warnings.extend(maintenance_warnings(snapshot, m, state));
+    }
+    if state == State::Between {
+        warnings.push(
+            "maintenance is neither fully on nor off: run maintctl on or maintctl off to finish"
+                .into(),
+        );
+    }
+    let rules = snapshot
+        .rules
+        .iter()
+        .map(|r| RuleStatus {
+            rule: r.clone(),
+            role: r.role(),
+        })
+        .collect();
+    ListenerStatus {
+        listener: snapshot.listener.clone(),
+        state,
+        maintenance,
+        warnings,
+        rules,
+    }
+}
+
+/// A parked rule that would catch traffic, and a state tag the priorities contradict.
+fn maintenance_warnings(
+    snapshot: &ListenerSnapshot,
+    m: &MaintenanceStatus,
+    state: State,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if state == State::Off
+        && let Some(p) = m.priority
+        && !snapshot.caught_before(p)
+    {
+        warnings.push(format!(
+            "no rule catches every request before the parked maintenance rule (priority \
+             {p}): it answers every request no other rule matches"
+        ));
+    }
+    if let Some(tagged) = &m.state_tag
+        && matches!(state, State::On | State::Off)
+        && tagged != &state.to_string()
+    {
+        warnings.push(format!(
+            "the rule is tagged {}={tagged} but its priority says {state}: a switch was \
+             interrupted or someone moved it by hand",
+            tags::STATE
+        ));
+    }
+    warnings
+}
+
+impl Report for StatusReport {
+    fn outcome(&self) -> Outcome {
+        Outcome::Done
+    }
+}
+
+impl std::fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.listeners.is_empty() {
+            writeln!(
+                f,
+                "no listener with a maintenance rule found (attach one with maintctl attach)"
+            )?;
+        }
+        for (i, s) in self.listeners.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{s}")?;
+        }
+        if self.named {
+            for s in &self.skipped {
+                writeln!(f, "{s}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for ListenerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "listener {}", self.listener)?;
+        let mut line = format!("  maintenance: {}", self.state.to_string().to_uppercase());
+        match &self.maintenance {
+            Some(m) => {
+                if let Some(p) = m.priority {
+                    line.push_str(&format!(" (rule {} at priority {p}", rule_id(&m.rule)));
+                    if let Some(parked) = &m.parked {
+                        line.push_str(&format!(", parked at {parked}"));
+                    }
+                    line.push(')');
+                }
+                writeln!(f, "{line}")?;
+                write!(f, "{m}")?;
+            }
+            None => writeln!(
+                f,
+                "{line} (no maintenance rule: attach one with maintctl attach)"
+            )?,
+        }
+        for w in &self.warnings {
+            writeln!(f, "  warning: {w}")?;
+        }
+        writeln!(f, "  {:>8}  {:<11}  {:<16}  rule", "priority", "role", "id")?;
+        for r in &self.rules {
+            let priority = r.rule.priority.map_or("default".into(), |p| p.to_string());
+            let role = if r.rule.is_default() {
+                "default".to_string()
+            } else {
+                r.role.to_string()
+            };
+            writeln!(
+                f,
+                "  {priority:>8}  {role:<11}  {:<16}  {}",
+                rule_id(&r.rule.arn),
+                r.rule.summary()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The record lines: who switched last, when and why, and the environment.
+impl std::fmt::Display for MaintenanceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(at) = &self.changed_at {
+            writeln!(
+                f,
+                "  last switched {} at {at} by {}{}",
+                self.state_tag.as_deref().unwrap_or("?"),
+                self.changed_by.as_deref().unwrap_or("unknown"),
+                self.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            )?;
+        }
+        if let Some(env) = &self.environment {
+            writeln!(f, "  environment: {env}")?;
+        }
+        Ok(())
+    }
+}

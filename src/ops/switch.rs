@@ -1,0 +1,430 @@
+//! `on` and `off` ([`switch`]): select the listeners, plan every switch
+//! (`crate::planner::plan_switch`), show the plan to the [`Operator`], stop there when nothing
+//! is to be done, on a dry run, or when the operator does not confirm; else apply
+//! (`crate::ops::apply`: re-check, record, call, roll back, read back), optionally probe the
+//! live endpoint (`crate::ops::verify`), and say how it ended ([`SwitchReport`]).
+//!
+//! The operator is whoever runs the switch: `maintctl` prints the plan and asks on the
+//! terminal; [`Unattended`] (a test, a Lambda) says yes.
+
+use serde::Serialize;
+
+use crate::listeners::{Listeners, Skipped, Targets, select};
+use crate::ops::apply::{ApplyReport, Record, apply};
+use crate::ops::verify::{Verification, VerifyRequest, verify};
+use crate::ops::{Error, Outcome, Report};
+use crate::planner::{
+    Direction, ListenerInfo, Plan, Planned, State, plan_switch, rule_id, tag_value,
+};
+
+/// A switch to make: which way, on which listeners, why, and how carefully.
+#[derive(Debug, Clone)]
+pub struct SwitchRequest {
+    /// On or off.
+    pub direction: Direction,
+    /// The listeners.
+    pub targets: Targets,
+    /// Why: recorded on the maintenance rule with the caller's identity and the time.
+    pub reason: Option<String>,
+    /// Plan and change nothing.
+    pub dry_run: bool,
+    /// Already confirmed (`--yes`): the operator is not asked.
+    pub confirmed: bool,
+    /// After switching, probe the live endpoint.
+    pub verify: Option<VerifyRequest>,
+}
+
+/// Every listener's plan for one switch, with the caller it will be recorded as. Displayed as
+/// one paragraph per listener (every rule's priority now and after, the calls), the listeners
+/// skipped, and a note when the reason will be recorded changed.
+#[derive(Debug, Clone)]
+pub struct SwitchPlan {
+    /// On or off.
+    pub direction: Direction,
+    /// The reason asked for, as given.
+    pub reason: Option<String>,
+    /// Caller identity (STS ARN), or `unknown`.
+    pub caller: String,
+    /// One plan per selected listener.
+    pub listeners: Vec<Planned>,
+    /// Listeners looked at and left out.
+    pub skipped: Vec<Skipped>,
+    /// Problems that do not stop the switch (the caller could not be told).
+    pub warnings: Vec<String>,
+}
+
+impl SwitchPlan {
+    /// How many listeners the switch changes.
+    pub fn changing(&self) -> usize {
+        self.listeners.iter().filter(|p| !p.plan.is_empty()).count()
+    }
+}
+
+/// The operator's answer to "switch now?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Go ahead.
+    Confirmed,
+    /// Do not.
+    Declined,
+    /// There is no one to ask (no terminal): do not.
+    NoOneToAsk,
+}
+
+/// Whoever runs a switch: shown the plan once it is made, and asked before anything changes
+/// (only when something will change, it is not a dry run and the request is not confirmed).
+pub trait Operator {
+    /// The plan, once made (before anything is asked or changed).
+    fn planned(&mut self, _plan: &SwitchPlan) {}
+    /// Whether to apply the plan.
+    fn confirm(&mut self, plan: &SwitchPlan) -> Confirmation;
+}
+
+/// An operator that is shown nothing and always says yes: for callers with no one to ask.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unattended;
+
+impl Operator for Unattended {
+    fn confirm(&mut self, _plan: &SwitchPlan) -> Confirmation {
+        Confirmation::Confirmed
+    }
+}
+
+/// How a switch ended. Displayed as what follows the plan: the apply report, the probe, and
+/// the closing message when it went well (else the message is [`SwitchReport::complaint`]).
+/// Serialized as the `--output json` document of `maintctl on` and `off`.
+#[derive(Debug, Clone)]
+pub struct SwitchReport {
+    /// The plan.
+    pub plan: SwitchPlan,
+    /// It was a dry run.
+    pub dry_run: bool,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What that means, in one sentence.
+    pub message: String,
+    /// The apply report, if anything was applied.
+    pub applied: Option<ApplyReport>,
+    /// What the live endpoint showed, if it was probed.
+    pub verification: Option<Verification>,
+}
+
+impl SwitchReport {
+    /// The closing message when the switch did not go well.
+    pub fn complaint(&self) -> Option<&str> {
+        (!self.outcome.went_well()).then_some(self.message.as_str())
+    }
+
+    fn outcome_name(&self) -> &'static str {
+        if self.dry_run && self.outcome == Outcome::Done && self.applied.is_none() {
+            "dry-run"
+        } else {
+            self.outcome.name()
+        }
+    }
+}
+
+/// Selects, plans, asks, applies, probes: the whole of `maintctl on` and `off`. `Err` when
+/// nothing was changed because the listeners could not be read or planned.
+pub async fn switch(
+    client: &impl Listeners,
+    request: &SwitchRequest,
+    operator: &mut impl Operator,
+) -> Result<SwitchReport, Error> {
+    let plan = plan(client, request).await?;
+    operator.planned(&plan);
+    let direction = request.direction;
+    let mut report = SwitchReport {
+        plan,
+        dry_run: request.dry_run,
+        outcome: Outcome::Done,
+        message: String::new(),
+        applied: None,
+        verification: None,
+    };
+    let stop = match report.plan.changing() {
+        0 => Some((
+            Outcome::NothingToDo,
+            format!("maintenance is already {direction} for every listener: nothing to do"),
+        )),
+        _ if request.dry_run => Some((Outcome::Done, "dry run: nothing was changed".into())),
+        _ if request.confirmed => None,
+        _ => refusal(operator.confirm(&report.plan)),
+    };
+    if let Some((outcome, message)) = stop {
+        report.outcome = outcome;
+        report.message = message;
+        return Ok(report);
+    }
+    let reason = request.reason.as_deref().unwrap_or_default();
+    let record = Record::now(&report.plan.caller, reason).map_err(Error::Clock)?;
+    let applied = match apply(client, &report.plan.listeners, direction, &record).await {
+        Ok(applied) => applied,
+        Err(e) => {
+            report.outcome = Outcome::Failed;
+            report.message = format!("{e}; nothing was changed");
+            return Ok(report);
+        }
+    };
+    (report.outcome, report.message) = applied_message(applied.outcome, direction);
+    report.applied = Some(applied);
+    if report.outcome == Outcome::Done
+        && let Some(probe) = &request.verify
+    {
+        let verification = verify(probe, direction).await;
+        (report.outcome, report.message) = verified_message(&verification, probe, direction);
+        report.verification = Some(verification);
+    }
+    Ok(report)
+}
+
+/// Selects the listeners, plans every switch and finds out who is asking.
+async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<SwitchPlan, Error> {
+    let selection = select(client, &request.targets)
+        .await
+        .map_err(Error::Select)?;
+    if selection.listeners.is_empty() {
+        return Err(Error::NoListener {
+            skipped: selection.skipped,
+        });
+    }
+    let listeners = plan_switch(selection.listeners, request.direction)?;
+    let mut warnings = Vec::new();
+    let caller = match client.caller().await {
+        Ok(arn) => arn,
+        Err(e) => {
+            warnings.push(format!(
+                "could not tell who you are ({e}); recording \"unknown\""
+            ));
+            "unknown".to_string()
+        }
+    };
+    Ok(SwitchPlan {
+        direction: request.direction,
+        reason: request.reason.clone(),
+        caller,
+        listeners,
+        skipped: selection.skipped,
+        warnings,
+    })
+}
+
+/// The outcome and message of an answer other than yes.
+fn refusal(answer: Confirmation) -> Option<(Outcome, String)> {
+    let message = match answer {
+        Confirmation::Confirmed => return None,
+        Confirmation::Declined => "not confirmed: nothing was changed",
+        Confirmation::NoOneToAsk => {
+            "refused: stdin is not a terminal, so there is no one to confirm; pass --yes to \
+             switch without asking (nothing was changed)"
+        }
+    };
+    Some((Outcome::Refused, message.into()))
+}
+
+/// The outcome → message table of an applied switch.
+fn applied_message(outcome: Outcome, direction: Direction) -> (Outcome, String) {
+    let message = match outcome {
+        Outcome::Done | Outcome::NothingToDo => {
+            return (outcome, format!("maintenance is {direction}"));
+        }
+        Outcome::Refused => "refused: nothing was changed",
+        Outcome::Failed => "failed: nothing was changed",
+        Outcome::RolledBack => {
+            "failed part-way: every change was undone, the listeners are as before"
+        }
+        Outcome::Inconsistent => {
+            "failed: at least one listener is neither as before nor as planned; see above"
+        }
+    };
+    (outcome, message.into())
+}
+
+/// The outcome and message of a switch probed on the live endpoint.
+fn verified_message(
+    verification: &Verification,
+    probe: &VerifyRequest,
+    direction: Direction,
+) -> (Outcome, String) {
+    if verification.ok {
+        return (
+            Outcome::Done,
+            format!("maintenance is {direction}, verified"),
+        );
+    }
+    let expected = match direction {
+        Direction::On => "503 with Retry-After",
+        Direction::Off => "no 503 with Retry-After",
+    };
+    let message = format!(
+        "the listeners are switched, but {} did not show {expected} with a healthy {} within \
+         {} s{}: check the endpoint (a CDN or cache in front?) and maintctl status",
+        verification.url,
+        verification.health_url,
+        probe.timeout.as_secs(),
+        verification
+            .error
+            .as_deref()
+            .map(|e| format!(" (last error: {e})"))
+            .unwrap_or_default()
+    );
+    (Outcome::Inconsistent, message)
+}
+
+impl Report for SwitchReport {
+    fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+}
+
+/// The `--output json` document of `on` and `off`.
+#[derive(Serialize)]
+struct Document<'a> {
+    command: Direction,
+    dry_run: bool,
+    caller: &'a str,
+    reason: Option<&'a str>,
+    listeners: Vec<PlannedView<'a>>,
+    skipped: &'a [Skipped],
+    outcome: &'a str,
+    exit_code: u8,
+    message: &'a str,
+    report: Option<&'a ApplyReport>,
+    verification: Option<&'a Verification>,
+}
+
+#[derive(Serialize)]
+struct PlannedView<'a> {
+    listener: &'a ListenerInfo,
+    state: State,
+    plan: &'a Plan,
+}
+
+impl Serialize for SwitchReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let plan = &self.plan;
+        Document {
+            command: plan.direction,
+            dry_run: self.dry_run,
+            caller: &plan.caller,
+            reason: plan.reason.as_deref(),
+            listeners: plan
+                .listeners
+                .iter()
+                .map(|p| PlannedView {
+                    listener: &p.snapshot.listener,
+                    state: p.state,
+                    plan: &p.plan,
+                })
+                .collect(),
+            skipped: &plan.skipped,
+            outcome: self.outcome_name(),
+            exit_code: self.outcome.exit_code(),
+            message: &self.message,
+            report: self.applied.as_ref(),
+            verification: self.verification.as_ref(),
+        }
+        .serialize(s)
+    }
+}
+
+impl std::fmt::Display for SwitchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(applied) = &self.applied {
+            write!(f, "{applied}")?;
+        }
+        if let Some(verification) = &self.verification {
+            write!(f, "{verification}")?;
+        }
+        if self.outcome.went_well() {
+            writeln!(f, "{}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for SwitchPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for p in &self.listeners {
+            write_planned(f, p, self.direction)?;
+        }
+        for s in &self.skipped {
+            writeln!(f, "{s}")?;
+        }
+        if let Some(reason) = &self.reason
+            && tag_value(reason) != *reason
+        {
+            writeln!(
+                f,
+                "note: the reason will be recorded as {:?} (tag values allow letters, digits, \
+                 spaces and _.:/=+-@)",
+                tag_value(reason)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// One listener's plan: every rule's priority now and after, the calls, what is displaced.
+fn write_planned(
+    f: &mut std::fmt::Formatter<'_>,
+    p: &Planned,
+    direction: Direction,
+) -> std::fmt::Result {
+    let calls = p.plan.steps.len();
+    let title = &p.snapshot.listener;
+    if p.plan.is_empty() {
+        writeln!(
+            f,
+            "listener {title}: maintenance is already {direction}, nothing to do"
+        )?;
+    } else {
+        let s = if calls == 1 { "" } else { "s" };
+        writeln!(
+            f,
+            "listener {title}: maintenance {} -> {direction} in {calls} call{s}",
+            p.state
+        )?;
+    }
+    let after = p.after();
+    writeln!(f, "  {:<11}  {:<16}  priority", "role", "rule")?;
+    let mut rows: Vec<_> = p.rules.iter().collect();
+    rows.sort_by_key(|r| r.priority);
+    for r in rows {
+        let to = after
+            .iter()
+            .find(|a| a.arn == r.arn)
+            .map_or(r.priority, |a| a.priority);
+        let change = if to == r.priority {
+            r.priority.to_string()
+        } else {
+            format!("{} -> {to}", r.priority)
+        };
+        writeln!(f, "  {:<11}  {:<16}  {change}", r.role, rule_id(&r.arn))?;
+    }
+    for (i, step) in p.plan.steps.iter().enumerate() {
+        let moves: Vec<String> = step
+            .moves
+            .iter()
+            .map(|m| format!("{} {} -> {}", rule_id(&m.rule), m.from, m.to))
+            .collect();
+        writeln!(
+            f,
+            "  call {}: SetRulePriorities {}",
+            i + 1,
+            moves.join(", ")
+        )?;
+    }
+    if !p.plan.displaced.is_empty() {
+        writeln!(
+            f,
+            "  {} app rule(s) move down to make room (same order); their priorities are \
+             recorded on the maintenance rule and restored by off",
+            p.plan.displaced.len()
+        )?;
+    }
+    for n in &p.plan.notices {
+        writeln!(f, "  note: {n}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,582 @@
+//! The attach planner: what `maintctl attach` creates on a listener ([`AttachSpec`] in, a list of
+//! [`AttachStep`]s out), and why it refuses ([`AttachError`]). Pure and idempotent: on a
+//! listener attached with the same options every step is [`AttachStep::Present`]; the create
+//! calls themselves are `crate::ops::attach`'s.
+
+use std::collections::BTreeSet;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::deploy_names::tags;
+use crate::planner::listener::{ActionSummary, Condition, ListenerSnapshot, NewRule, RuleView};
+use crate::planner::priorities::{self, Direction, MAX_PRIORITY, MIN_PRIORITY, Role, State};
+use crate::planner::record::tag_value;
+
+/// What `maintctl attach` should create on one listener.
+#[derive(Debug, Clone)]
+pub struct AttachSpec {
+    /// The responder's (Lambda) target group.
+    pub target_group: String,
+    /// Parked priority of the maintenance rule.
+    pub parked: u32,
+    /// Environment name tag.
+    pub environment: Option<String>,
+    /// Bypass by source address (at most 5 CIDRs).
+    pub bypass_cidrs: Vec<IpNet>,
+    /// Bypass by a secret request header: name and value.
+    pub bypass_header: Option<(String, String)>,
+    /// The application's target group, where bypass rules forward.
+    pub app_target_group: Option<String>,
+    /// Attach even when no rule catches every request before the parked priority.
+    pub allow_fallthrough: bool,
+}
+
+/// Why `attach` refuses. Messages say what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttachError {
+    /// The options make no sense on their own.
+    #[error("{0}")]
+    Invalid(String),
+    /// The listener already has a maintenance rule that differs.
+    #[error("listener {listener}: {detail}")]
+    Conflict {
+        /// Listener ARN.
+        listener: String,
+        /// What differs and what to do.
+        detail: String,
+    },
+    /// A priority the new rules need is held by another rule.
+    #[error(
+        "listener {listener}: priority {priority} is held by rule {holder}; choose another \
+         parked priority with --priority"
+    )]
+    PriorityTaken {
+        /// Listener ARN.
+        listener: String,
+        /// The priority.
+        priority: u32,
+        /// Its holder.
+        holder: String,
+    },
+    /// Parked there, the maintenance rule would catch real traffic.
+    #[error(
+        "listener {listener}: no rule catches every request before priority {priority}, so the \
+         parked maintenance rule would answer every request the other rules do not match \
+         (instead of the listener's default action); add a catch-all rule for the application \
+         (path /*) before it, or pass --allow-fallthrough if that is what you want"
+    )]
+    Fallthrough {
+        /// Listener ARN.
+        listener: String,
+        /// The parked priority.
+        priority: u32,
+    },
+}
+
+/// One thing `attach` does, or found already done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum AttachStep {
+    /// A rule to create.
+    Create {
+        /// What it is for.
+        role: Role,
+        /// The rule.
+        rule: NewRule,
+    },
+    /// Already there.
+    Present {
+        /// What it is for.
+        role: Role,
+        /// Its ARN.
+        rule: String,
+        /// Its priority.
+        priority: u32,
+    },
+}
+
+impl AttachSpec {
+    /// Checks the options on their own (before any listener is read).
+    pub fn validate(&self) -> Result<(), AttachError> {
+        let bypass_count = self.bypass_rules_wanted().len() as u32;
+        if !(MIN_PRIORITY + bypass_count..=MAX_PRIORITY).contains(&self.parked) {
+            return Err(AttachError::Invalid(format!(
+                "--priority {} must be within {}..=50000 (room for the bypass rules directly above it)",
+                self.parked,
+                1 + bypass_count
+            )));
+        }
+        if bypass_count > 0 && self.app_target_group.is_none() {
+            return Err(AttachError::Invalid(
+                "bypass rules forward to the application: pass --app-target-group ARN".into(),
+            ));
+        }
+        self.validate_cidrs()?;
+        self.validate_header()
+    }
+
+    fn validate_cidrs(&self) -> Result<(), AttachError> {
+        if self.bypass_cidrs.len() > 5 {
+            return Err(AttachError::Invalid(format!(
+                "at most 5 --bypass-cidr values (one source-ip condition), not {}",
+                self.bypass_cidrs.len()
+            )));
+        }
+        if let Some(c) = self
+            .bypass_cidrs
+            .iter()
+            .find(|c| c.to_string() == "255.255.255.255/32")
+        {
+            return Err(AttachError::Invalid(format!(
+                "--bypass-cidr {c} is not allowed by ELBv2"
+            )));
+        }
+        Ok(())
+    }
+
+    fn validate_header(&self) -> Result<(), AttachError> {
+        let Some((name, value)) = &self.bypass_header else {
+            return Ok(());
+        };
+        let name_ok = !name.is_empty()
+            && name.len() <= 40
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+            && !name.eq_ignore_ascii_case("host");
+        if !name_ok {
+            return Err(AttachError::Invalid(format!(
+                "--bypass-header name {name:?} must be 1-40 letters, digits, - or _ (and not Host)"
+            )));
+        }
+        if value.is_empty() || value.len() > 128 || value.contains(['*', '?']) || !value.is_ascii()
+        {
+            return Err(AttachError::Invalid(
+                "--bypass-header value must be 1-128 ASCII characters without * or ? \
+                 (which ELBv2 treats as wildcards)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn bypass_rules_wanted(&self) -> Vec<Condition> {
+        let mut out = Vec::new();
+        if !self.bypass_cidrs.is_empty() {
+            out.push(Condition::SourceIp {
+                values: self.bypass_cidrs.iter().map(|c| c.to_string()).collect(),
+            });
+        }
+        if let Some((name, value)) = &self.bypass_header {
+            out.push(Condition::HttpHeader {
+                name: name.clone(),
+                values: vec![value.clone()],
+            });
+        }
+        out
+    }
+
+    fn base_tags(&self, role: &str, parked: u32) -> Vec<(String, String)> {
+        let mut t = vec![
+            (tags::ROLE.to_string(), role.to_string()),
+            (tags::PARKED_PRIORITY.to_string(), parked.to_string()),
+        ];
+        if let Some(env) = &self.environment {
+            t.push((tags::ENVIRONMENT.to_string(), tag_value(env)));
+        }
+        t
+    }
+}
+
+/// True when two conditions match the same requests as far as attach cares: CIDRs compared as
+/// networks, header names without case.
+pub fn same_condition(a: &Condition, b: &Condition) -> bool {
+    match (a, b) {
+        (Condition::SourceIp { values: x }, Condition::SourceIp { values: y }) => {
+            let norm = |v: &[String]| -> BTreeSet<String> {
+                v.iter()
+                    .map(|s| {
+                        s.parse::<IpNet>()
+                            .map(|n| n.trunc().to_string())
+                            .unwrap_or_else(|_| s.clone())
+                    })
+                    .collect()
+            };
+            norm(x) == norm(y)
+        }
+        (
+            Condition::HttpHeader {
+                name: n1,
+                values: v1,
+            },
+            Condition::HttpHeader {
+                name: n2,
+                values: v2,
+            },
+        ) => n1.eq_ignore_ascii_case(n2) && v1 == v2,
+        _ => a == b,
+    }
+}
+
+/// Plans `attach` on one listener: what to create, what is already there. Idempotent: on a
+/// listener attached with the same options, every step is [`AttachStep::Present`].
+pub fn plan_attach(
+    snapshot: &ListenerSnapshot,
+    spec: &AttachSpec,
+) -> Result<Vec<AttachStep>, AttachError> {
+    spec.validate()?;
+    let listener = &snapshot.listener.arn;
+    let planner = snapshot
+        .planner_rules()
+        .map_err(|e| conflict(listener, e.to_string()))?;
+    priorities::check(&planner).map_err(|e| conflict(listener, e.to_string()))?;
+    let maintenance = snapshot.maintenance_rule();
+    let mut steps = vec![match maintenance {
+        Some(m) => maintenance_present(listener, m, spec)?,
+        None => maintenance_to_create(snapshot, spec)?,
+    }];
+    let missing = bypass_present(snapshot, spec, &mut steps);
+    if missing.is_empty() {
+        return Ok(steps);
+    }
+    if maintenance.is_some() && priorities::state(&planner) != State::Off {
+        return Err(conflict(
+            listener,
+            "maintenance is not off; switch it off before adding bypass rules".into(),
+        ));
+    }
+    steps.extend(bypass_to_create(snapshot, spec, missing)?);
+    Ok(steps)
+}
+
+fn conflict(listener: &str, detail: String) -> AttachError {
+    AttachError::Conflict {
+        listener: listener.to_string(),
+        detail,
+    }
+}
+
+fn holder(snapshot: &ListenerSnapshot, priority: u32) -> Option<&RuleView> {
+    snapshot.rules.iter().find(|r| r.priority == Some(priority))
+}
+
+/// The maintenance rule already there, if it is the one `spec` asks for; attach never changes
+/// an attached listener.
+fn maintenance_present(
+    listener: &str,
+    m: &RuleView,
+    spec: &AttachSpec,
+) -> Result<AttachStep, AttachError> {
+    let forwards = match &m.action {
+        ActionSummary::Forward { target_groups } => target_groups.clone(),
+        _ => Vec::new(),
+    };
+    let parked = m
+        .tags
+        .get(tags::PARKED_PRIORITY)
+        .cloned()
+        .unwrap_or_default();
+    let env = m.tags.get(tags::ENVIRONMENT);
+    let differs = if forwards != [spec.target_group.clone()] {
+        Some(format!(
+            "forwards to {}, not {}",
+            forwards.join(", "),
+            spec.target_group
+        ))
+    } else if parked != spec.parked.to_string() {
+        Some(format!("is parked at {parked:?}, not {}", spec.parked))
+    } else if let Some(want) = &spec.environment
+        && env != Some(&tag_value(want))
+    {
+        Some(format!(
+            "belongs to environment {:?}, not {want:?}",
+            env.map_or("(none)", |e| e)
+        ))
+    } else {
+        None
+    };
+    if let Some(what) = differs {
+        return Err(conflict(
+            listener,
+            format!(
+                "its maintenance rule {} {what}; attach never changes an attached listener: \
+                 run it with the same options, or delete the rule (aws elbv2 delete-rule \
+                 --rule-arn {}) and attach again",
+                m.arn, m.arn
+            ),
+        ));
+    }
+    Ok(AttachStep::Present {
+        role: Role::Maintenance,
+        rule: m.arn.clone(),
+        priority: m.priority.unwrap_or_default(),
+    })
+}
+
+/// The maintenance rule to create, parked where it catches nothing.
+fn maintenance_to_create(
+    snapshot: &ListenerSnapshot,
+    spec: &AttachSpec,
+) -> Result<AttachStep, AttachError> {
+    let listener = &snapshot.listener.arn;
+    if let Some(h) = holder(snapshot, spec.parked) {
+        return Err(AttachError::PriorityTaken {
+            listener: listener.clone(),
+            priority: spec.parked,
+            holder: h.arn.clone(),
+        });
+    }
+    if !spec.allow_fallthrough && !snapshot.caught_before(spec.parked) {
+        return Err(AttachError::Fallthrough {
+            listener: listener.clone(),
+            priority: spec.parked,
+        });
+    }
+    let mut t = spec.base_tags(tags::ROLE_MAINTENANCE, spec.parked);
+    t.push((tags::STATE.to_string(), Direction::Off.to_string()));
+    Ok(AttachStep::Create {
+        role: Role::Maintenance,
+        rule: NewRule {
+            listener: listener.clone(),
+            priority: spec.parked,
+            conditions: vec![Condition::PathPattern {
+                values: vec!["/*".into()],
+            }],
+            target_group: spec.target_group.clone(),
+            tags: t,
+        },
+    })
+}
+
+/// Adds a step for every wanted bypass rule already there; returns the conditions of the ones
+/// missing.
+fn bypass_present(
+    snapshot: &ListenerSnapshot,
+    spec: &AttachSpec,
+    steps: &mut Vec<AttachStep>,
+) -> Vec<Condition> {
+    let existing: Vec<&RuleView> = snapshot.bypass_rules().collect();
+    let mut missing = Vec::new();
+    for wanted in spec.bypass_rules_wanted() {
+        let found = existing
+            .iter()
+            .find(|r| r.conditions.len() == 1 && same_condition(&r.conditions[0], &wanted));
+        match found {
+            Some(r) => steps.push(AttachStep::Present {
+                role: Role::Bypass,
+                rule: r.arn.clone(),
+                priority: r.priority.unwrap_or_default(),
+            }),
+            None => missing.push(wanted),
+        }
+    }
+    missing
+}
+
+/// The missing bypass rules, directly above the parked maintenance rule, skipping priorities
+/// held by bypass rules already there.
+fn bypass_to_create(
+    snapshot: &ListenerSnapshot,
+    spec: &AttachSpec,
+    missing: Vec<Condition>,
+) -> Result<Vec<AttachStep>, AttachError> {
+    let listener = &snapshot.listener.arn;
+    let mut steps = Vec::new();
+    let mut next = spec.parked;
+    for wanted in missing {
+        let priority = loop {
+            next -= 1;
+            if next < MIN_PRIORITY {
+                return Err(AttachError::Invalid(format!(
+                    "no room for bypass rules above parked priority {}",
+                    spec.parked
+                )));
+            }
+            match holder(snapshot, next) {
+                None => break next,
+                Some(h) if h.role() == Role::Bypass => continue,
+                Some(h) => {
+                    return Err(AttachError::PriorityTaken {
+                        listener: listener.clone(),
+                        priority: next,
+                        holder: h.arn.clone(),
+                    });
+                }
+            }
+        };
+        steps.push(AttachStep::Create {
+            role: Role::Bypass,
+            rule: NewRule {
+                listener: listener.clone(),
+                priority,
+                conditions: vec![wanted],
+                target_group: spec.app_target_group.clone().expect("validated"),
+                tags: spec.base_tags(tags::ROLE_BYPASS, priority),
+            },
+        });
+    }
+    Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planner::listener::ListenerInfo;
+
+    fn view(
+        arn: &str,
+        priority: Option<u32>,
+        conditions: Vec<Condition>,
+        tags: &[(&str, &str)],
+    ) -> RuleView {
+        RuleView {
+            arn: arn.into(),
+            priority,
+            conditions,
+            action: ActionSummary::Forward {
+                target_groups: vec!["tg-app".into()],
+            },
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn snapshot(rules: Vec<RuleView>) -> ListenerSnapshot {
+        ListenerSnapshot {
+            listener: ListenerInfo {
+                arn: "L".into(),
+                load_balancer: "LB".into(),
+                protocol: "HTTP".into(),
+                port: Some(80),
+            },
+            rules,
+        }
+    }
+
+    fn spec() -> AttachSpec {
+        AttachSpec {
+            target_group: "tg-mr".into(),
+            parked: 50_000,
+            environment: Some("prod".into()),
+            bypass_cidrs: vec!["203.0.113.0/24".parse().unwrap()],
+            bypass_header: Some(("X-Bypass".into(), "s3cret".into())),
+            app_target_group: Some("tg-app".into()),
+            allow_fallthrough: false,
+        }
+    }
+
+    #[test]
+    fn attach_creates_parked_rules_then_finds_them_again() {
+        let all = Condition::PathPattern {
+            values: vec!["/*".into()],
+        };
+        let base = vec![
+            view("a", Some(10), vec![all.clone()], &[]),
+            view("d", None, vec![], &[]),
+        ];
+        let steps = plan_attach(&snapshot(base.clone()), &spec()).unwrap();
+        let created: Vec<(Role, u32)> = steps
+            .iter()
+            .map(|s| match s {
+                AttachStep::Create { role, rule } => (*role, rule.priority),
+                AttachStep::Present { .. } => panic!("nothing exists yet"),
+            })
+            .collect();
+        assert_eq!(
+            created,
+            vec![
+                (Role::Maintenance, 50_000),
+                (Role::Bypass, 49_999),
+                (Role::Bypass, 49_998)
+            ]
+        );
+
+        // Pretend they were created: the second attach changes nothing.
+        let mut rules = base;
+        for (i, s) in steps.iter().enumerate() {
+            if let AttachStep::Create { rule, .. } = s {
+                let mut v = view(
+                    &format!("new{i}"),
+                    Some(rule.priority),
+                    rule.conditions.clone(),
+                    &[],
+                );
+                v.tags = rule.tags.iter().cloned().collect();
+                if i == 0 {
+                    v.action = ActionSummary::Forward {
+                        target_groups: vec!["tg-mr".into()],
+                    };
+                }
+                rules.push(v);
+            }
+        }
+        rules.sort_by_key(|r| r.priority.unwrap_or(u32::MAX));
+        let again = plan_attach(&snapshot(rules), &spec()).unwrap();
+        assert!(
+            again
+                .iter()
+                .all(|s| matches!(s, AttachStep::Present { .. })),
+            "{again:?}"
+        );
+    }
+
+    #[test]
+    fn attach_refuses_what_would_hurt() {
+        let some = Condition::PathPattern {
+            values: vec!["/api/*".into()],
+        };
+        let base = vec![view("a", Some(10), vec![some], &[])];
+        assert!(matches!(
+            plan_attach(&snapshot(base.clone()), &spec()),
+            Err(AttachError::Fallthrough { .. })
+        ));
+        let mut s = spec();
+        s.allow_fallthrough = true;
+        assert!(plan_attach(&snapshot(base), &s).is_ok());
+
+        let all = Condition::PathPattern {
+            values: vec!["/*".into()],
+        };
+        let taken = vec![
+            view("a", Some(10), vec![all.clone()], &[]),
+            view("b", Some(50_000), vec![all.clone()], &[]),
+        ];
+        assert!(matches!(
+            plan_attach(&snapshot(taken), &spec()),
+            Err(AttachError::PriorityTaken {
+                priority: 50_000,
+                ..
+            })
+        ));
+
+        let other_tg = vec![
+            view("a", Some(10), vec![all.clone()], &[]),
+            view(
+                "m",
+                Some(50_000),
+                vec![all],
+                &[
+                    (tags::ROLE, "maintenance"),
+                    (tags::PARKED_PRIORITY, "50000"),
+                ],
+            ),
+        ];
+        assert!(matches!(
+            plan_attach(&snapshot(other_tg), &spec()),
+            Err(AttachError::Conflict { .. })
+        ));
+
+        let mut s = spec();
+        s.app_target_group = None;
+        assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
+        let mut s = spec();
+        s.bypass_header = Some(("X-Bypass".into(), "a*b".into()));
+        assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
+        let mut s = spec();
+        s.parked = 2;
+        assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
+    }
+}

@@ -1,0 +1,32 @@
+//! The pure side of `maintctl`: the listener as data and every plan made from it. No I/O, no
+//! clock, no environment, no SDK types: `crate::listeners` reads the listeners into these types,
+//! `crate::ops` applies the plans through them, and the tests call them with plain data.
+//!
+//! - [`listener`]: a listener and its rules as read ([`ListenerSnapshot`]), and what can be read
+//!   off them: the maintenance and bypass rules, the environment, the state;
+//! - [`record`]: what the tags mean — the displaced-priority record, safe tag values;
+//! - [`priorities`]: the priority planner behind `on` and `off` (every plan a list of valid
+//!   `SetRulePriorities` calls, app rules never reordered);
+//! - [`switch`]: one [`Planned`] switch per listener, from snapshots and a [`Direction`];
+//! - [`attach`]: what `attach` creates on a listener, or why it refuses.
+
+pub mod attach;
+pub mod listener;
+pub mod priorities;
+pub mod record;
+pub mod switch;
+
+pub use attach::{AttachError, AttachSpec, AttachStep, plan_attach, same_condition};
+pub use listener::{
+    ActionSummary, Condition, ListenerInfo, ListenerSnapshot, NewRule, PlanningError, RuleView,
+    short_listener, short_target_group,
+};
+pub use priorities::{
+    Direction, Displaced, MAX_PRIORITY, MIN_PRIORITY, Move, Notice, Plan, PlanError, PlanKind,
+    Role, Rule, State, Step, check, plan_off, plan_on, plan_undo, state,
+};
+pub use record::{
+    DISPLACED, MAX_TAG_VALUE, TooManyDisplaced, decode_displaced, displaced_keys, encode_displaced,
+    is_displaced_key, rule_id, tag_value,
+};
+pub use switch::{Planned, plan_switch};

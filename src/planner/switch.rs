@@ -1,0 +1,57 @@
+//! The switch planner: one [`Planned`] switch per listener snapshot (its planner view, its
+//! state and the priority plan for `on` or `off`), or the [`PlanningError`] that names the
+//! listener that cannot be switched. Applying the plans is `crate::ops::apply`'s.
+
+use serde::Serialize;
+
+use crate::planner::listener::{ListenerSnapshot, PlanningError};
+use crate::planner::priorities::{self, Direction, Plan, Rule, State};
+
+/// A listener, its planner view and the plan for one switch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Planned {
+    /// The listener as read when planning.
+    pub snapshot: ListenerSnapshot,
+    /// The planner's view of it.
+    pub rules: Vec<Rule>,
+    /// Its state when planning.
+    pub state: State,
+    /// The plan (empty: nothing to do).
+    pub plan: Plan,
+}
+
+impl Planned {
+    /// The rules as the plan leaves them (as they are, should the plan not simulate).
+    pub fn after(&self) -> Vec<Rule> {
+        self.plan
+            .apply_to(&self.rules)
+            .unwrap_or_else(|_| self.rules.clone())
+    }
+}
+
+/// Plans one switch for every listener; an error names the listener and what to do.
+pub fn plan_switch(
+    snapshots: Vec<ListenerSnapshot>,
+    direction: Direction,
+) -> Result<Vec<Planned>, PlanningError> {
+    snapshots
+        .into_iter()
+        .map(|snapshot| {
+            let rules = snapshot.planner_rules()?;
+            let plan = match direction {
+                Direction::On => priorities::plan_on(&rules),
+                Direction::Off => priorities::plan_off(&rules),
+            }
+            .map_err(|source| PlanningError::Plan {
+                listener: snapshot.listener.arn.clone(),
+                source,
+            })?;
+            Ok(Planned {
+                state: priorities::state(&rules),
+                snapshot,
+                rules,
+                plan,
+            })
+        })
+        .collect()
+}
