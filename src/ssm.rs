@@ -400,24 +400,112 @@ pub fn plan_writes(
     Ok(writes)
 }
 
-/// Writes planned values as `String` parameters, overwriting. Stops at the first failure and
-/// returns how many were written before it.
-pub async fn apply_writes(
-    client: &aws_sdk_ssm::Client,
-    writes: &[Write],
-) -> Result<(), (usize, FetchError)> {
-    for (done, write) in writes.iter().enumerate() {
-        client
-            .put_parameter()
+/// How a parameter is stored, as `maintctl message set` keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "type")]
+pub enum StoredType {
+    /// Plain text.
+    String,
+    /// Encrypted with a KMS key; `key_id` is the key, `None` the account's `alias/aws/ssm`.
+    SecureString {
+        /// The KMS key, as SSM reports it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key_id: Option<String>,
+    },
+    /// A comma-separated list: not a type the layout uses (a title with a comma would read
+    /// as two values); `message set` refuses to overwrite it.
+    StringList,
+}
+
+impl std::fmt::Display for StoredType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::String => "String",
+            Self::SecureString { .. } => "SecureString",
+            Self::StringList => "StringList",
+        })
+    }
+}
+
+/// Writes parameters for `maintctl message set`, keeping each one's type: the SDK client
+/// implements it; tests inject faults.
+pub trait ParameterWriter: Send + Sync {
+    /// The stored type of each of `names` that exists (absent names are left out).
+    fn stored_types(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<std::collections::BTreeMap<String, StoredType>, FetchError>> + Send;
+
+    /// Writes one value as `kind`, overwriting.
+    fn put(
+        &self,
+        write: &Write,
+        kind: &StoredType,
+    ) -> impl Future<Output = Result<(), FetchError>> + Send;
+}
+
+impl ParameterWriter for aws_sdk_ssm::Client {
+    async fn stored_types(
+        &self,
+        names: &[String],
+    ) -> Result<std::collections::BTreeMap<String, StoredType>, FetchError> {
+        use aws_sdk_ssm::types::ParameterStringFilter;
+        let mut out = std::collections::BTreeMap::new();
+        // DescribeParameters, not GetParameters: it also tells a SecureString's key, which an
+        // overwrite must name again to keep it.
+        for chunk in names.chunks(50) {
+            let filter = ParameterStringFilter::builder()
+                .key("Name")
+                .option("Equals")
+                .set_values(Some(chunk.to_vec()))
+                .build()
+                .map_err(|e| FetchError::Service(e.to_string()))?;
+            let mut token: Option<String> = None;
+            loop {
+                let page = self
+                    .describe_parameters()
+                    .parameter_filters(filter.clone())
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                for p in page.parameters.unwrap_or_default() {
+                    let Some(name) = p.name else { continue };
+                    let kind = match p.r#type {
+                        Some(ParameterType::SecureString) => {
+                            StoredType::SecureString { key_id: p.key_id }
+                        }
+                        Some(ParameterType::StringList) => StoredType::StringList,
+                        _ => StoredType::String,
+                    };
+                    out.insert(name, kind);
+                }
+                match page.next_token {
+                    Some(t) if !t.is_empty() => token = Some(t),
+                    _ => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put(&self, write: &Write, kind: &StoredType) -> Result<(), FetchError> {
+        let (kind, key_id) = match kind {
+            StoredType::String => (ParameterType::String, None),
+            StoredType::SecureString { key_id } => (ParameterType::SecureString, key_id.clone()),
+            StoredType::StringList => (ParameterType::StringList, None),
+        };
+        self.put_parameter()
             .name(&write.name)
             .value(&write.value)
-            .r#type(ParameterType::String)
+            .r#type(kind)
+            .set_key_id(key_id)
             .overwrite(true)
             .send()
             .await
-            .map_err(|e| (done, classify(e)))?;
+            .map(|_| ())
+            .map_err(classify)
     }
-    Ok(())
 }
 
 #[cfg(test)]

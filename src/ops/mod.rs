@@ -7,13 +7,16 @@
 //! - [`status()`]: `crate::listeners::Targets` → [`StatusReport`];
 //! - [`switch()`] (`on`, `off`): [`SwitchRequest`] and an [`Operator`] → [`SwitchReport`]; its
 //!   apply phase is [`apply()`] (with `undo` when a call fails part-way);
-//! - [`verify()`]: [`VerifyRequest`] → [`Verification`], the live-endpoint probe.
+//! - [`verify()`]: [`VerifyRequest`] → [`Verification`], the live-endpoint probe;
+//! - [`message::show`] and [`message::set`]: the page content in SSM (through the
+//!   `crate::ssm::ParameterStore` and `crate::ssm::ParameterWriter` traits).
 //!
 //! An operation that stops before changing anything returns an [`Error`], which says whether
 //! that is a refusal or a failure.
 
 pub mod apply;
 pub mod attach;
+pub mod message;
 pub mod status;
 pub mod switch;
 mod undo;

@@ -19,8 +19,6 @@ use maintenance_responder::ops::Outcome;
 
 /// Failed before anything was changed.
 pub const FAILED: u8 = Outcome::Failed.exit_code();
-/// Nothing to do: already in the requested state.
-pub const NOTHING_TO_DO: u8 = Outcome::NothingToDo.exit_code();
 
 /// The exit code of an outcome.
 pub fn code(outcome: Outcome) -> ExitCode {

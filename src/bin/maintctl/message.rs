@@ -1,15 +1,14 @@
-//! `maintctl message show|set`: read and write the page content in SSM Parameter Store, with the
-//! same layout and validation the responder reads with.
+//! `maintctl message show|set`: flags → `ops::message` (the same layout and validation the
+//! responder reads with) → the report.
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
 use maintenance_responder::catalog::Catalog;
-use maintenance_responder::content::Retry;
-use maintenance_responder::ssm::{self, Change, ParameterStore};
+use maintenance_responder::ops::message::{self, RetryOption, SetRequest};
+use maintenance_responder::ssm::Change;
 use time::OffsetDateTime;
 
-use crate::{Globals, Output, exit};
+use crate::{Globals, output};
 
 /// `maintctl message` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -30,6 +29,11 @@ pub struct ShowArgs {
 
 /// Arguments of `maintctl message set`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Every value is checked with the responder's own rules before anything is \
+    written. An existing parameter keeps its type (a SecureString stays a SecureString, under its \
+    own key); new ones are String, or SecureString with --secure."
+)]
 pub struct SetArgs {
     /// SSM parameter prefix, e.g. /maintenance/shop.
     #[arg(long, env = "MAINTENANCE_SSM_PREFIX")]
@@ -43,11 +47,17 @@ pub struct SetArgs {
     /// Maintenance message; blank lines separate paragraphs.
     #[arg(long)]
     message: Option<String>,
-    /// Retry-After in seconds.
-    #[arg(long, value_name = "SECONDS", conflicts_with = "until")]
-    retry_after: Option<u64>,
-    /// Expected end time, RFC 3339 (e.g. 2026-11-22T06:00:00Z): Retry-After becomes an HTTP-date.
-    #[arg(long, value_name = "TIME")]
+    /// Retry-After in seconds (0 to 604800).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        conflicts_with = "until",
+        allow_hyphen_values = true
+    )]
+    retry_after: Option<String>,
+    /// Expected end time, RFC 3339 (e.g. 2026-11-22T06:00:00Z), at most a week ahead:
+    /// Retry-After becomes an HTTP-date.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     until: Option<String>,
     /// Status page URL (https://).
     #[arg(long)]
@@ -55,6 +65,9 @@ pub struct SetArgs {
     /// Support contact URL (https:// or mailto:).
     #[arg(long)]
     contact: Option<String>,
+    /// Create new parameters as SecureString (existing ones keep their type either way).
+    #[arg(long)]
+    secure: bool,
     /// Print what would be written and write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -63,138 +76,41 @@ pub struct SetArgs {
 impl MessageCommand {
     /// Runs the command.
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        let catalog = Catalog::embedded();
+        let now = OffsetDateTime::now_utc();
         match self {
-            Self::Show(args) => args.run(globals).await,
-            Self::Set(args) => args.run(globals).await,
-        }
-    }
-}
-
-impl ShowArgs {
-    async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
-        ssm::check_prefix(&self.prefix).map_err(anyhow::Error::msg)?;
-        let client = aws_sdk_ssm::Client::new(&globals.aws.load().await);
-        let params = client
-            .parameters_by_path(&self.prefix)
-            .await
-            .with_context(|| format!("failed to read parameters under {}", self.prefix))?;
-        let catalog = Catalog::embedded();
-        let (content, warnings) = ssm::content_from_parameters(
-            &self.prefix,
-            &params,
-            &catalog,
-            OffsetDateTime::now_utc(),
-        );
-        if globals.output == Output::Json {
-            let json = serde_json::json!({
-                "prefix": self.prefix,
-                "maintenance": content.maintenance.iter().map(|(lang, t)| (lang.clone(), serde_json::json!({"title": t.title, "message": t.message}))).collect::<serde_json::Map<_, _>>(),
-                "retry_after": content.retry.map(|r| r.to_parameter_value()),
-                "status_page": content.status_page,
-                "contact": content.contact,
-                "ignored": warnings.iter().map(|w| serde_json::json!({"parameter": w.parameter, "problem": w.problem})).collect::<Vec<_>>(),
-            });
-            say!("{}", serde_json::to_string_pretty(&json)?);
-        } else {
-            say!(
-                "content under {} ({} parameters)",
-                self.prefix,
-                params.len()
-            );
-            for lang in catalog.languages() {
-                match content.maintenance.get(lang) {
-                    Some(text) => say!(
-                        "  [{lang}] title: {}\n  [{lang}] message: {}",
-                        text.title,
-                        text.message.replace('\n', "\n           ")
-                    ),
-                    None => say!("  [{lang}] (built-in texts)"),
-                }
+            Self::Show(args) => {
+                let client = aws_sdk_ssm::Client::new(&globals.aws.load().await);
+                let report = message::show(&client, &args.prefix, &catalog, now).await?;
+                output::emit(globals.output, &report)
             }
-            match content.retry {
-                Some(retry) => say!("  retry-after: {}", retry.to_parameter_value()),
-                None => say!("  retry-after: (not set: the configured default)"),
-            }
-            say!(
-                "  status page: {}",
-                content.status_page.as_deref().unwrap_or("(none)")
-            );
-            say!(
-                "  contact: {}",
-                content.contact.as_deref().unwrap_or("(none)")
-            );
-            for w in &warnings {
-                say!("  ignored {}: {}", w.parameter, w.problem);
+            Self::Set(args) => {
+                let retry = match (&args.retry_after, &args.until) {
+                    (Some(seconds), _) => Some(RetryOption::Seconds(seconds)),
+                    (None, Some(until)) => Some(RetryOption::Until(until)),
+                    (None, None) => None,
+                };
+                let change = Change {
+                    lang: Some(&args.lang),
+                    title: args.title.as_deref(),
+                    message: args.message.as_deref(),
+                    retry: None,
+                    status_page: args.status_page.as_deref(),
+                    contact: args.contact.as_deref(),
+                };
+                let request = SetRequest::new(
+                    &args.prefix,
+                    &change,
+                    retry,
+                    args.secure,
+                    args.dry_run,
+                    &catalog,
+                    now,
+                )?;
+                let client = aws_sdk_ssm::Client::new(&globals.aws.load().await);
+                let report = message::set(&client, &request).await?;
+                output::emit(globals.output, &report)
             }
         }
-        Ok(ExitCode::SUCCESS)
-    }
-}
-
-impl SetArgs {
-    async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
-        let retry = match (self.retry_after, &self.until) {
-            (Some(seconds), _) => Some(
-                Retry::parse(&seconds.to_string(), OffsetDateTime::now_utc())
-                    .context("--retry-after")?,
-            ),
-            (None, Some(until)) => {
-                let retry = Retry::parse(until, OffsetDateTime::now_utc()).context("--until")?;
-                if let Retry::Until(at) = retry
-                    && at <= OffsetDateTime::now_utc()
-                {
-                    bail!(
-                        "--until {until} is in the past; give a future end time or use --retry-after"
-                    );
-                }
-                Some(retry)
-            }
-            (None, None) => None,
-        };
-        let catalog = Catalog::embedded();
-        let change = Change {
-            lang: Some(&self.lang),
-            title: self.title.as_deref(),
-            message: self.message.as_deref(),
-            retry,
-            status_page: self.status_page.as_deref(),
-            contact: self.contact.as_deref(),
-        };
-        let writes = ssm::plan_writes(&self.prefix, &change, &catalog)
-            .map_err(|w| anyhow::anyhow!("{}: {}; nothing was written", w.parameter, w.problem))?;
-        if writes.is_empty() {
-            eprintln!(
-                "maintctl: nothing to write; give --title, --message, --retry-after, --until, --status-page or --contact"
-            );
-            return Ok(ExitCode::from(exit::NOTHING_TO_DO));
-        }
-        let verb = if self.dry_run {
-            "would write"
-        } else {
-            "writing"
-        };
-        if globals.output == Output::Text {
-            for w in &writes {
-                say!("{verb} {} = {:?}", w.name, w.value);
-            }
-        }
-        if !self.dry_run {
-            let client = aws_sdk_ssm::Client::new(&globals.aws.load().await);
-            if let Err((done, e)) = ssm::apply_writes(&client, &writes).await {
-                bail!(
-                    "writing {} failed after {done} of {} parameters were written: {e}",
-                    writes[done].name,
-                    writes.len()
-                );
-            }
-        }
-        if globals.output == Output::Json {
-            let json = serde_json::json!({
-                "dry_run": self.dry_run,
-                "writes": writes.iter().map(|w| serde_json::json!({"name": w.name, "value": w.value})).collect::<Vec<_>>(),
-            });
-            say!("{}", serde_json::to_string_pretty(&json)?);
-        }
-        Ok(ExitCode::SUCCESS)
     }
 }
