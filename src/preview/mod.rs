@@ -40,7 +40,7 @@ pub use gallery::{GalleryError, extension, write_gallery};
 pub use server::{ServeOptions, serve};
 pub use source::{
     ContentFileError, FileStore, LoadError, Loaded, Source, StaticStore, Store,
-    forced_target_group_arn, load, parameters_from_toml, site,
+    forced_target_group_arn, load, parameters_from_toml, site, site_from,
 };
 
 /// The reserved index page of `maintctl serve`; every path under it is the preview's own.

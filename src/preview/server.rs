@@ -44,6 +44,17 @@ pub struct ServeOptions {
     pub source: String,
 }
 
+impl ServeOptions {
+    /// What `maintctl serve` says it serves: `content: …; ALB events: single-value`.
+    pub fn describe(&self) -> String {
+        let events = match self.mode {
+            HeaderMode::Multi => "multi-value",
+            _ => "single-value",
+        };
+        format!("content: {}; ALB events: {events}", self.source)
+    }
+}
+
 impl From<HeaderMode> for ServeOptions {
     fn from(mode: HeaderMode) -> Self {
         Self {

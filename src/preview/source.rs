@@ -4,7 +4,7 @@
 //! and [`site`], which adds the synthetic target groups that force a page kind.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::content_cache::{CacheSettings, Refresh};
@@ -206,24 +206,36 @@ impl Source {
     }
 }
 
-/// Why the preview could not load its content.
+/// Why the preview could not load its configuration or content. Each message holds its cause
+/// and none is a `source`, so a printed chain says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The `--config` file could not be read.
+    #[error("failed to read the configuration {path}: {error}")]
+    ConfigRead {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        error: io::Error,
+    },
+    /// The configuration (the file, or a `MAINTENANCE_*` variable) is not valid.
+    #[error("the responder configuration is not valid: {0}")]
+    Config(crate::config::ConfigError),
     /// The content file could not be read.
-    #[error("failed to read the content file {path}: {source}")]
+    #[error("failed to read the content file {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The content file is not in the SSM layout.
-    #[error("content file {path}: {source}")]
+    #[error("content file {path}: {error}")]
     File {
         /// The file.
         path: PathBuf,
         /// What is wrong.
-        source: ContentFileError,
+        error: ContentFileError,
     },
     /// The SSM prefix is malformed.
     #[error("--from-ssm: {0}")]
@@ -246,6 +258,47 @@ pub struct Loaded {
     pub warnings: Vec<Warning>,
     /// [`Source::describe`].
     pub source: String,
+    /// The content is a file: warnings name its keys, not parameters.
+    from_file: bool,
+}
+
+impl Loaded {
+    /// The warnings as an operator reads them: `name: problem`, where a content file's value
+    /// is named by its key as written in the file (`en.title`), SSM's by the parameter.
+    pub fn warning_lines(&self) -> Vec<String> {
+        self.warnings
+            .iter()
+            .map(|w| {
+                let key = w
+                    .parameter
+                    .strip_prefix(&format!("{FILE_PREFIX}/"))
+                    .filter(|_| self.from_file);
+                let name = key.map_or_else(|| w.parameter.clone(), |k| k.replace('/', "."));
+                format!("{name}: {}", w.problem)
+            })
+            .collect()
+    }
+}
+
+/// The preview's site as the Lambda would build it from this environment (`lookup`), with the
+/// text of `config_file` (`--config`) in place of `MAINTENANCE_CONFIG` when given; a bad
+/// value is an error ([`Site::from_env_strict`]). Pass it to [`load`].
+pub fn site_from(
+    config_file: Option<&Path>,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Site, LoadError> {
+    let text = match config_file {
+        Some(path) => {
+            Some(
+                std::fs::read_to_string(path).map_err(|error| LoadError::ConfigRead {
+                    path: path.to_path_buf(),
+                    error,
+                })?,
+            )
+        }
+        None => None,
+    };
+    Site::from_env_strict(lookup, text.as_deref()).map_err(LoadError::Config)
 }
 
 impl std::fmt::Debug for Loaded {
@@ -263,22 +316,24 @@ impl std::fmt::Debug for Loaded {
 pub async fn load(site: Site, source: Source) -> Result<Loaded, LoadError> {
     let site = self::site(site);
     let label = source.describe();
+    let from_file = matches!(source, Source::File(_));
     let (prefix, store, ttl) = match source {
         Source::Embedded => {
             return Ok(Loaded {
                 function: Function::new(site, None),
                 warnings: Vec::new(),
                 source: label,
+                from_file: false,
             });
         }
         Source::File(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Read {
+            let text = std::fs::read_to_string(&path).map_err(|error| LoadError::Read {
                 path: path.clone(),
-                source,
+                error,
             })?;
-            parameters_from_toml(&text, FILE_PREFIX).map_err(|source| LoadError::File {
+            parameters_from_toml(&text, FILE_PREFIX).map_err(|error| LoadError::File {
                 path: path.clone(),
-                source,
+                error,
             })?;
             let store = Store::File(FileStore { path });
             (FILE_PREFIX.to_string(), store, Duration::from_secs(2))
@@ -308,6 +363,7 @@ pub async fn load(site: Site, source: Source) -> Result<Loaded, LoadError> {
             function,
             warnings,
             source: label,
+            from_file,
         }),
         Refresh::Failed(error) => Err(LoadError::Fetch {
             source_label: label,

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use maintenance_responder::lambda::alb_event::HeaderMode;
 use maintenance_responder::preview::{self, Loaded, ServeOptions, Source};
-use maintenance_responder::site::Site;
 
 use crate::Globals;
 
@@ -54,22 +53,14 @@ pub struct PreviewArgs {
 }
 
 impl ContentArgs {
-    /// Builds the site and the function, and prints ignored content values.
+    /// The preview's function over the site and content named, and what to serve it with;
+    /// ignored content values are printed as warnings.
     async fn load(
         &self,
         globals: &Globals,
         command: &str,
     ) -> anyhow::Result<(Loaded, ServeOptions)> {
-        let config =
-            match &self.config {
-                Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
-                    format!("failed to read the configuration {}", path.display())
-                })?),
-                None => None,
-            };
-        let site: Site =
-            Site::from_env_strict(&|name: &str| std::env::var(name).ok(), config.as_deref())
-                .context("the responder configuration is not valid")?;
+        let site = preview::site_from(self.config.as_deref(), &|name| std::env::var(name).ok())?;
         let source = match (&self.content, &self.from_ssm) {
             (Some(path), _) => Source::File(path.clone()),
             (None, Some(prefix)) => Source::Ssm {
@@ -78,25 +69,16 @@ impl ContentArgs {
             },
             (None, None) => Source::Embedded,
         };
-        let file = matches!(source, Source::File(_));
         let loaded = preview::load(site, source).await?;
-        for w in &loaded.warnings {
-            let name = match file {
-                // Name the key as it is written in the file: `en.title`.
-                true => w
-                    .parameter
-                    .strip_prefix(&format!("{}/", preview::FILE_PREFIX))
-                    .map_or_else(|| w.parameter.clone(), |k| k.replace('/', ".")),
-                false => w.parameter.clone(),
-            };
-            eprintln!("maintctl {command}: warning: {name}: {}", w.problem);
+        for line in loaded.warning_lines() {
+            eprintln!("maintctl {command}: warning: {line}");
         }
+        let mode = match self.multi_value {
+            true => HeaderMode::Multi,
+            false => HeaderMode::Single,
+        };
         let options = ServeOptions {
-            mode: if self.multi_value {
-                HeaderMode::Multi
-            } else {
-                HeaderMode::Single
-            },
+            mode,
             source: loaded.source.clone(),
         };
         Ok((loaded, options))
@@ -111,7 +93,7 @@ impl ServeArgs {
             .await
             .with_context(|| {
                 format!(
-                    "failed to listen on {}; pick another address with --listen",
+                    "failed to listen on {}; pick another with --listen",
                     self.listen
                 )
             })?;
@@ -128,13 +110,8 @@ impl ServeArgs {
             preview::INDEX_PATH
         ));
         say(format_args!(
-            "maintctl serve: content: {}; ALB events: {}; Ctrl-C stops",
-            options.source,
-            if options.mode == HeaderMode::Multi {
-                "multi-value"
-            } else {
-                "single-value"
-            }
+            "maintctl serve: {}; Ctrl-C stops",
+            options.describe()
         ));
         let shutdown = async {
             // If the signal handler cannot be installed, run until killed rather than stop now.
