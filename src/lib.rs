@@ -1,27 +1,48 @@
 //! maintenance-responder: maintenance and fallback pages for an AWS Application Load Balancer,
-//! served by a Lambda target, and the `maintctl` library side (planning and applying listener
-//! rule changes, content in SSM, the local preview).
+//! served by a Lambda target, and `maintctl`, which switches them on and off by moving the
+//! listener rules' priorities. Both binaries are thin; everything is here.
 //!
-//! # Layout
+//! # Layout, in three bands
 //!
-//! The core is pure: [`respond::respond`] takes a [`request::Request`], the live
-//! [`content::Content`], the prepared [`config::Site`] and the time, and returns a
-//! [`respond::Response`]. Everything with I/O sits at the edges, behind small traits.
+//! **The vocabulary** (pure data and rules, shared by everything below):
+//! [`page_kind`] (what a request is answered with, its status) · [`content`] (the live content
+//! and the validation every value passes) · [`catalog`] (the built-in texts per language) ·
+//! [`config`] (the TOML schema, environment overrides) · [`site`] (the [`Site`] prepared once:
+//! stylesheet, CSP, logo) · [`deploy_names`] (names shared with `deploy/`).
 //!
-//! - [`config`]: the TOML configuration (embedded), environment overrides, [`config::Site`].
-//! - [`content`]: built-in texts per language, live content, value validation.
-//! - [`request`], [`negotiate`], [`pages`], [`respond`]: the pure core.
-//! - [`alb`]: ALB event in, ALB response out, lenient parsing, the contract check.
-//! - [`function`]: the Lambda handler glue (content cache, request log, panic guard);
-//!   [`rendered`]: responses already rendered, kept per decision.
-//! - [`ssm`]: the SSM parameter layout and the `ParameterStore` trait; [`cache`]: the content
-//!   cache with its freshness window, time budgets and back-off.
-//! - [`rules`]: the pure listener-rule priority planner; [`elb`]: reading and changing
-//!   listeners through ELBv2.
-//! - [`preview`]: the local HTTP server and the file gallery, both through
-//!   [`function::Function::handle`], the Lambda's own per-event code.
-//! - [`aws`], [`logging`], [`deployment`]: SDK setup, log setup, names shared with the
-//!   infrastructure templates.
+//! **The Lambda path** (one event in, one response out):
+//!
+//! ```text
+//! lambda::Function::handle_invocation
+//!   lambda::alb_event   raw ALB event -> respond::Request (never fails)
+//!   content_cache       the live content (window, budgets, stale-if-error) over ssm::ParameterStore
+//!   respond             the pure core: select_page -> decide -> render -> Response
+//!   lambda::memo        negotiation results and renderings of equal decisions, kept
+//!   lambda::alb_response  Response -> ALB JSON the ALB never rejects (contract check)
+//! ```
+//!
+//! [`mod@respond`] is pure: request, content, site and the time in, response out; no I/O, clock or
+//! environment (`tests/layout.rs` checks that it and everything it imports stay so).
+//! Its two steps are what the Lambda's hot path calls per event: [`respond::decide`] (as
+//! [`respond::decide_negotiated`], with `Accept` / `Accept-Language` negotiated once per distinct
+//! pair by [`lambda::memo::Negotiations`]), then [`respond::render`] (on a miss of the kept
+//! renderings, [`lambda::memo::RenderedResponses`]); [`respond()`] is the two in one call, for
+//! the tests and benches. [`preview`] (`maintctl serve`, `maintctl preview`)
+//! turns HTTP into ALB events and runs the same [`Function::handle`]; `maintctl invoke` builds
+//! the function exactly as the Lambda does ([`Function::from_environment`]).
+//!
+//! **The maintctl path** (every operation: plan, pure → apply, through a trait → report,
+//! `Serialize` + `Display`):
+//!
+//! ```text
+//! ops::{attach, status, switch, verify, message}   the workflows, one public function each
+//!   planner      pure: the listener as data, the priority planner, the attach planner
+//!   listeners    the Listeners trait; listeners/api.rs is the one file that talks to ELBv2/STS
+//!   ssm          the parameter layout; ParameterStore / ParameterWriter over the SSM SDK
+//! ```
+//!
+//! At the edges: [`aws`] (SDK configuration), [`logging`] (JSON logs on Lambda, text for the
+//! CLI). No module imports one that imports it back (`tests/layout.rs`).
 
 pub mod aws;
 pub mod catalog;
@@ -39,3 +60,8 @@ pub mod preview;
 pub mod respond;
 pub mod site;
 pub mod ssm;
+
+pub use lambda::Function;
+pub use ops::{attach, status, switch};
+pub use respond::{decide, render, respond};
+pub use site::Site;

@@ -6,15 +6,16 @@
 //!    format, language, `HEAD`, `Retry-After`, trace id) and returns a [`Decision`];
 //! 2. [`render`] builds the [`Response`] from the decision, the content and the site alone.
 //!
-//! The Lambda's hot path (`crate::lambda::Function::handle_invocation`) calls exactly these two,
-//! keeping negotiation results and renderings of equal decisions between requests
+//! The Lambda's hot path (`crate::lambda::Function::handle_invocation`) calls exactly these two
+//! (`decide` as [`decide_negotiated`] once `Accept` / `Accept-Language` are negotiated), keeping
+//! negotiation results and renderings of equal decisions between requests
 //! (`crate::lambda::memo`); [`respond`] is the two in one call, for everything else.
 
-pub mod decide;
+pub mod decision;
 pub mod negotiate;
 pub mod pages;
-pub mod render;
 pub mod request;
+pub mod response;
 pub mod select;
 
 use time::OffsetDateTime;
@@ -23,12 +24,12 @@ use crate::content::Content;
 use crate::page_kind::PageKind;
 use crate::site::Site;
 
-pub use decide::{
+pub use decision::{
     Decision, Negotiated, RetryAfter, decide, decide_negotiated, http_date, negotiation,
     retry_after,
 };
-pub use render::{Response, Served, render};
 pub use request::Request;
+pub use response::{Response, Served, render};
 pub use select::select_page;
 
 /// Answers one request. Pure: the same inputs always give the same response.

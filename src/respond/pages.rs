@@ -1,6 +1,6 @@
 //! All rendering: the page kinds, their status codes, and the askama templates under
 //! `templates/` for HTML and plain text, plus the RFC 9457 problem JSON. No I/O and no HTTP
-//! header decisions here; [`crate::respond`] picks the page and the headers.
+//! header decisions here; [`mod@crate::respond`] picks the page and the headers.
 
 use askama::Template;
 use serde::Serialize;

@@ -3,7 +3,7 @@
 
 use crate::content::{Content, ContentState};
 use crate::page_kind::PageKind;
-use crate::respond::decide::Decision;
+use crate::respond::decision::Decision;
 use crate::respond::negotiate::Format;
 use crate::respond::pages::{self, ExpectedBack, PageView};
 use crate::site::Site;

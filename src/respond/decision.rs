@@ -75,7 +75,7 @@ pub fn http_date(at: OffsetDateTime) -> String {
     .unwrap_or_default()
 }
 
-/// Every choice behind one response, made by [`decide`]; [`render`] builds the response from
+/// Every choice behind one response, made by [`decide`]; [`super::render`] builds the response from
 /// it, the content and the site alone. Two requests with equal decisions get the same response,
 /// and the trace id is the only part taken from the request as it is; that is what lets the
 /// Lambda keep rendered responses (`crate::lambda::memo`).
