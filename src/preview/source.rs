@@ -136,21 +136,18 @@ pub struct FileStore {
 }
 
 impl ParameterStore for FileStore {
-    /// The whole file on one page.
+    /// The whole file on one page, as a [`StaticStore`] of what it holds now.
     async fn parameters_page(
         &self,
         path: &str,
-        _token: Option<&str>,
+        token: Option<&str>,
     ) -> Result<ParameterPage, FetchError> {
         let text = tokio::fs::read_to_string(&self.path)
             .await
             .map_err(|e| FetchError::Unreachable(format!("{}: {e}", self.path.display())))?;
         let parameters = parameters_from_toml(&text, path)
             .map_err(|e| FetchError::Service(format!("{}: {e}", self.path.display())))?;
-        Ok(ParameterPage {
-            parameters,
-            next_token: None,
-        })
+        StaticStore { parameters }.parameters_page(path, token).await
     }
 }
 
