@@ -147,7 +147,9 @@ impl ParameterStore for FileStore {
             .map_err(|e| FetchError::Unreachable(format!("{}: {e}", self.path.display())))?;
         let parameters = parameters_from_toml(&text, path)
             .map_err(|e| FetchError::Service(format!("{}: {e}", self.path.display())))?;
-        StaticStore { parameters }.parameters_page(path, token).await
+        StaticStore { parameters }
+            .parameters_page(path, token)
+            .await
     }
 }
 

@@ -12,6 +12,7 @@
 //! (`crate::lambda::memo`); [`respond`] is the two in one call, for everything else.
 
 pub mod decision;
+pub mod fallback;
 pub mod negotiate;
 pub mod pages;
 pub mod request;
