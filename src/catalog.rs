@@ -67,7 +67,9 @@ impl LanguagePack {
             PageKind::BadGateway => &self.bad_gateway,
             PageKind::ServiceUnavailable => &self.service_unavailable,
             PageKind::GatewayTimeout => &self.gateway_timeout,
-            PageKind::Maintenance | PageKind::Health | PageKind::Robots => &self.maintenance,
+            PageKind::Maintenance | PageKind::Health | PageKind::Robots | PageKind::Bypass => {
+                &self.maintenance
+            }
         }
     }
 }

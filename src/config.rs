@@ -24,6 +24,8 @@ pub struct Config {
     pub default_page: PageKind,
     /// Path of the health route.
     pub health_path: String,
+    /// Path of the bypass link: `{bypass_path}/{token}`.
+    pub bypass_path: String,
     /// Body of `/robots.txt`.
     pub robots_txt: String,
     /// Language used when negotiation finds none.
@@ -69,6 +71,7 @@ impl Default for Config {
         Self {
             default_page: PageKind::Maintenance,
             health_path: crate::deploy_names::DEFAULT_HEALTH_PATH.into(),
+            bypass_path: crate::deploy_names::DEFAULT_BYPASS_PATH.into(),
             robots_txt: "User-agent: *\nAllow: /\n".into(),
             default_language: "en".into(),
             retry_after_seconds: 300,
@@ -204,15 +207,7 @@ impl Config {
 
     /// Checks every value; the first problem is returned.
     pub fn validate(&self, catalog: &Catalog) -> Result<(), ConfigError> {
-        if !self.health_path.starts_with('/')
-            || self.health_path.len() > 200
-            || !self.health_path.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(bad(
-                "health_path",
-                "must be a path starting with / (e.g. /healthz)",
-            ));
-        }
+        self.validate_routes()?;
         if self.robots_txt.len() > 16 * 1024 {
             return Err(bad("robots_txt", "must be at most 16 KiB"));
         }
@@ -248,28 +243,49 @@ impl Config {
                 "must be a URI prefix such as urn:example:problem:",
             ));
         }
-        if !is_css_color(&self.brand.color) {
-            return Err(bad("brand.color", "must be #rgb or #rrggbb"));
-        }
-        let name = &self.brand.name;
-        let invisible = !name.is_empty() && crate::content::check_visible(name).is_err();
-        if name.chars().count() > 100 || name.chars().any(char::is_control) || invisible {
-            return Err(bad(
-                "brand.name",
-                "must be one line of at most 100 visible characters (no zero-width or \
-                 direction-changing characters)",
-            ));
-        }
-        if self.brand.logo_svg.len() > 32 * 1024 {
-            return Err(bad("brand.logo_svg", "must be at most 32 KiB"));
-        }
-        if !self.brand.logo_svg.is_empty() && !self.brand.logo_svg.trim_start().starts_with("<svg")
+        self.brand.validate()?;
+        self.validate_pages()
+    }
+
+    /// The health route and the bypass link: paths that do not overlap.
+    fn validate_routes(&self) -> Result<(), ConfigError> {
+        if !self.health_path.starts_with('/')
+            || self.health_path.len() > 200
+            || !self.health_path.bytes().all(|b| b.is_ascii_graphic())
         {
             return Err(bad(
-                "brand.logo_svg",
-                "must be SVG markup starting with <svg",
+                "health_path",
+                "must be a path starting with / (e.g. /healthz)",
             ));
         }
+        let path_chars = |p: &str| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+        };
+        if !self.bypass_path.starts_with('/')
+            || self.bypass_path.ends_with('/')
+            || self.bypass_path.len() > 100
+            || !path_chars(&self.bypass_path)
+            || self.bypass_path.contains("//")
+        {
+            return Err(bad(
+                "bypass_path",
+                "must be a path of letters, digits and / - _ . ~, starting with / and not ending \
+                 with / (e.g. /__maintenance/bypass)",
+            ));
+        }
+        if self.health_path == self.bypass_path
+            || self
+                .health_path
+                .starts_with(&format!("{}/", self.bypass_path))
+        {
+            return Err(bad("bypass_path", "must not hold the health route"));
+        }
+        Ok(())
+    }
+
+    /// The page by path and by target group, and the default page: pages, not routes.
+    fn validate_pages(&self) -> Result<(), ConfigError> {
         for path in self.paths.keys() {
             if !path.starts_with('/') {
                 return Err(bad(&format!("paths.{path:?}"), "a path must start with /"));
@@ -295,6 +311,34 @@ impl Config {
             return Err(bad(
                 "default_page",
                 "must be a page, not the health or robots route",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Brand {
+    /// Colour, name and logo.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !is_css_color(&self.color) {
+            return Err(bad("brand.color", "must be #rgb or #rrggbb"));
+        }
+        let name = &self.name;
+        let invisible = !name.is_empty() && crate::content::check_visible(name).is_err();
+        if name.chars().count() > 100 || name.chars().any(char::is_control) || invisible {
+            return Err(bad(
+                "brand.name",
+                "must be one line of at most 100 visible characters (no zero-width or \
+                 direction-changing characters)",
+            ));
+        }
+        if self.logo_svg.len() > 32 * 1024 {
+            return Err(bad("brand.logo_svg", "must be at most 32 KiB"));
+        }
+        if !self.logo_svg.is_empty() && !self.logo_svg.trim_start().starts_with("<svg") {
+            return Err(bad(
+                "brand.logo_svg",
+                "must be SVG markup starting with <svg",
             ));
         }
         Ok(())
@@ -399,6 +443,13 @@ mod tests {
                 "default_language",
             ),
             (&[(env::CONFIG, "unknown_key = 1")], "unknown field"),
+            (&[(env::CONFIG, "bypass_path = \"/b/\"")], "bypass_path"),
+            (&[(env::CONFIG, "bypass_path = \"b\"")], "bypass_path"),
+            (&[(env::CONFIG, "bypass_path = \"/b?x\"")], "bypass_path"),
+            (
+                &[(env::CONFIG, "bypass_path = \"/healthz\"")],
+                "bypass_path",
+            ),
             (
                 &[(env::CONFIG, "[brand]\nname = \"\u{202E}pohS\"")],
                 "brand.name",

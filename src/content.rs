@@ -156,8 +156,55 @@ pub struct Content {
     pub status_page: Option<String>,
     /// Support contact URL (`https://` or `mailto:`).
     pub contact: Option<String>,
+    /// The bypass link's token of the current window, if one is set.
+    pub bypass_token: Option<BypassToken>,
     /// Where this content came from.
     pub state: ContentState,
+}
+
+/// The secret of a bypass link: URL-safe base64 (`A-Z a-z 0-9 - _`), 22 to 86 characters
+/// (128 to 512 bits), so that it fits an ALB cookie condition (`*maint_bypass=TOKEN*`, at most
+/// 128 characters). It is never shown: its `Debug` says `BypassToken(..)`, and it has no
+/// `Display`; [`BypassToken::matches`] compares in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BypassToken(String);
+
+impl BypassToken {
+    /// Shortest token: 22 characters of base64, 132 bits.
+    pub const MIN_CHARS: usize = 22;
+    /// Longest token: the cookie condition `*maint_bypass=TOKEN*` stays within 128 characters.
+    pub const MAX_CHARS: usize = 86;
+
+    /// Checks a token's form.
+    pub fn parse(value: &str) -> Result<Self, ValueError> {
+        let value = value.trim();
+        let form = value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if form && (Self::MIN_CHARS..=Self::MAX_CHARS).contains(&value.len()) {
+            Ok(Self(value.to_string()))
+        } else {
+            Err(ValueError::BypassToken)
+        }
+    }
+
+    /// Whether `candidate` is this token, in time that does not depend on where they differ.
+    pub fn matches(&self, candidate: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        // The length is no secret (every token of a deployment has the same); the bytes are.
+        self.0.len() == candidate.len() && bool::from(self.0.as_bytes().ct_eq(candidate.as_bytes()))
+    }
+
+    /// The token itself, for the cookie the responder sets and the rule `maintctl` writes.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for BypassToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BypassToken(..)")
+    }
 }
 
 impl Default for Content {
@@ -167,6 +214,7 @@ impl Default for Content {
             retry: None,
             status_page: None,
             contact: None,
+            bypass_token: None,
             state: ContentState::Embedded,
         }
     }
@@ -220,6 +268,12 @@ pub enum ValueError {
     /// Not an acceptable link.
     #[error("link must be an https:// URL (or mailto: for contact) without spaces or quotes")]
     Link,
+    /// Not a bypass token (the value is never repeated).
+    #[error(
+        "bypass token must be 22 to 86 URL-safe base64 characters (A-Z a-z 0-9 - _); set it with \
+         maintctl on, not by hand"
+    )]
+    BypassToken,
     /// Not a language tag.
     #[error("{0:?} is not a language tag")]
     LanguageTag(String),

@@ -61,6 +61,9 @@ pub mod parameters {
     pub const STATUS_PAGE: &str = "links/status-page";
     /// `{prefix}/links/contact`: an `https://` or `mailto:` URL for support.
     pub const CONTACT: &str = "links/contact";
+    /// `{prefix}/bypass/token` (`SecureString`): the bypass link's token of the current
+    /// window, set by `maintctl on` and rotated by `off`.
+    pub const BYPASS_TOKEN: &str = "bypass/token";
 }
 
 /// Default health route path.
@@ -69,3 +72,8 @@ pub const DEFAULT_HEALTH_PATH: &str = "/healthz";
 pub const DEFAULT_PARKED_PRIORITY: u32 = 50_000;
 /// User agent of ALB (and NLB) HTTP health checks.
 pub const HEALTH_CHECK_USER_AGENT: &str = "ELB-HealthChecker/2.0";
+/// Default path of the bypass link (`{path}/{token}`), under which the responder issues the
+/// bypass cookie.
+pub const DEFAULT_BYPASS_PATH: &str = "/__maintenance/bypass";
+/// Name of the bypass cookie; the cookie bypass rule matches `*maint_bypass=TOKEN*`.
+pub const BYPASS_COOKIE: &str = "maint_bypass";

@@ -26,6 +26,8 @@ pub enum PageKind {
     Health,
     /// `/robots.txt`: 200.
     Robots,
+    /// The bypass link of the current maintenance window: 303 with the bypass cookie.
+    Bypass,
 }
 
 impl PageKind {
@@ -48,6 +50,7 @@ impl PageKind {
             Self::BadGateway => 502,
             Self::GatewayTimeout => 504,
             Self::Health | Self::Robots => 200,
+            Self::Bypass => 303,
         }
     }
 
@@ -62,12 +65,13 @@ impl PageKind {
             Self::GatewayTimeout => "gateway-timeout",
             Self::Health => "health",
             Self::Robots => "robots",
+            Self::Bypass => "bypass",
         }
     }
 
-    /// True for kinds rendered as pages (not the health or robots routes).
+    /// True for kinds rendered as pages (not the health, robots or bypass routes).
     pub fn is_page(self) -> bool {
-        !matches!(self, Self::Health | Self::Robots)
+        !matches!(self, Self::Health | Self::Robots | Self::Bypass)
     }
 
     /// True when the page carries `Retry-After`.
@@ -125,6 +129,7 @@ impl Serialize for PageKind {
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        303 => "See Other",
         404 => "Not Found",
         405 => "Method Not Allowed",
         500 => "Internal Server Error",

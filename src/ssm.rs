@@ -24,7 +24,8 @@ use aws_sdk_ssm::types::ParameterType;
 use crate::catalog::Catalog;
 use crate::content::Text;
 use crate::content::{
-    self, Content, ContentState, Retry, ValueError, check_link, check_message, check_title,
+    self, BypassToken, Content, ContentState, Retry, ValueError, check_link, check_message,
+    check_title,
 };
 use crate::deploy_names::parameters;
 
@@ -241,6 +242,9 @@ pub fn content_from_parameters(
                 .map(|()| content.status_page = Some(p.value.trim().into())),
             parameters::CONTACT => check_link(p.value.trim(), true)
                 .map(|()| content.contact = Some(p.value.trim().into())),
+            parameters::BYPASS_TOKEN => {
+                BypassToken::parse(&p.value).map(|t| content.bypass_token = Some(t))
+            }
             _ => match key.split_once('/') {
                 Some((lang, field @ (parameters::TITLE | parameters::MESSAGE))) => {
                     match language(lang, catalog) {
@@ -256,7 +260,7 @@ pub fn content_from_parameters(
                     }
                 }
                 _ => {
-                    warn(&p.name, "not part of the layout (expected {lang}/title, {lang}/message, retry-after, links/status-page, links/contact); ignored".into());
+                    warn(&p.name, "not part of the layout (expected {lang}/title, {lang}/message, retry-after, links/status-page, links/contact, bypass/token); ignored".into());
                     Ok(())
                 }
             },

@@ -666,3 +666,86 @@ fn the_lambda_keeps_renderings_of_repeated_decisions() {
     assert_eq!(function.rendered().len(), 1);
     assert_eq!(function.negotiations().len(), 1);
 }
+
+/// Issue #14: the bypass link's answer keeps the ALB contract in both header modes (its
+/// `Set-Cookie` in the map the target group reads), and `next` is read the same by every
+/// reading of the event (fast path, typed, lenient).
+#[test]
+fn the_bypass_link_answer_keeps_the_contract_in_both_modes() {
+    use maintenance_responder::content::BypassToken;
+    use maintenance_responder::lambda::alb_event::Event;
+    let token = "dGVzdGVyLWxpbmstMjAyNi0xMS0yMg";
+    let content = Content {
+        bypass_token: Some(BypassToken::parse(token).unwrap()),
+        ..Content::default()
+    };
+    let site = Site::embedded();
+    for multi in [false, true] {
+        let mut event = json!({
+            "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/t/1"}},
+            "httpMethod": "GET", "path": format!("/__maintenance/bypass/{token}"),
+            "body": "", "isBase64Encoded": false,
+        });
+        let (headers, query) = if multi {
+            ("multiValueHeaders", "multiValueQueryStringParameters")
+        } else {
+            ("headers", "queryStringParameters")
+        };
+        event[headers] = if multi {
+            json!({"x-forwarded-proto": ["https"], "user-agent": ["Mozilla/5.0"]})
+        } else {
+            json!({"x-forwarded-proto": "https", "user-agent": "Mozilla/5.0"})
+        };
+        event[query] = if multi {
+            json!({"next": ["%2Fcart", "/ignored"]})
+        } else {
+            json!({"next": "%2Fcart"})
+        };
+        let raw = event.to_string();
+        let plain = Event::parse_plain(&raw).expect("an ALB-shaped event takes the fast path");
+        assert_eq!(plain.request.next.as_deref(), Some("%2Fcart"));
+        assert_eq!(plain, Event::parse_full(&raw));
+        let mut lenient = event.clone();
+        lenient["isBase64Encoded"] = json!("no"); // the typed parse refuses a non-boolean
+        let lenient = Event::parse(&lenient.to_string());
+        assert_eq!(lenient.parse, ParseKind::Lenient);
+        assert_eq!(lenient.request.next.as_deref(), Some("%2Fcart"));
+
+        let handled = alb_response::handle(&raw, &content, &site, NOW);
+        let json = serde_json::to_string(&handled.alb).unwrap();
+        check_contract(&json, handled.mode).unwrap_or_else(|v| panic!("{v}: {json}"));
+        let value: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["statusCode"], 303);
+        assert_eq!(value["statusDescription"], "303 See Other");
+        let cookie = if multi {
+            value["multiValueHeaders"]["set-cookie"][0].clone()
+        } else {
+            value["headers"]["set-cookie"].clone()
+        };
+        assert_eq!(
+            cookie,
+            format!("maint_bypass={token}; Path=/; Max-Age=43200; Secure; HttpOnly; SameSite=Lax")
+        );
+        let location = if multi {
+            value["multiValueHeaders"]["location"][0].clone()
+        } else {
+            value["headers"]["location"].clone()
+        };
+        assert_eq!(location, "/cart");
+        assert!(!value["body"].as_str().unwrap().contains(token));
+    }
+    // A wrong token: the ordinary maintenance page, nothing about a bypass.
+    let raw = json!({
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/t/1"}},
+        "httpMethod": "GET", "path": "/__maintenance/bypass/dGVzdGVyLWxpbmstMjAyNi0xMS0yMx",
+        "headers": {"accept": "text/html"}, "body": "", "isBase64Encoded": false,
+    })
+    .to_string();
+    let handled = alb_response::handle(&raw, &content, &site, NOW);
+    let json = serde_json::to_string(&handled.alb).unwrap();
+    assert_eq!(handled.response.status, 503);
+    assert!(
+        !json.to_ascii_lowercase().contains("set-cookie") && !json.contains("bypass"),
+        "{json}"
+    );
+}

@@ -12,7 +12,7 @@
 use aws_lambda_events::alb::AlbTargetGroupRequest;
 use serde_json::Value;
 
-use crate::respond::request::{Request, is_read};
+use crate::respond::request::{READ_QUERY, Request, is_read};
 
 mod plain;
 
@@ -140,11 +140,17 @@ impl Event {
                 )
             })
             .collect();
+        let next = typed
+            .query_string_parameters
+            .first(READ_QUERY)
+            .or_else(|| typed.multi_value_query_string_parameters.first(READ_QUERY))
+            .map(str::to_string);
         Self {
             request: Request {
                 method: typed.http_method.as_str().to_ascii_uppercase(),
                 path: clean_path(typed.path.as_deref()),
                 headers,
+                next,
                 target_group_arn: typed.request_context.elb.target_group_arn,
             },
             mode,
@@ -177,11 +183,21 @@ impl Event {
             })
             .map_or_else(|| "GET".to_string(), |m| m.to_ascii_uppercase());
         let target_group_arn = text(value.pointer("/requestContext/elb/targetGroupArn"));
+        let next = value
+            .pointer("/queryStringParameters/next")
+            .and_then(Value::as_str)
+            .or_else(|| {
+                value
+                    .pointer("/multiValueQueryStringParameters/next/0")
+                    .and_then(Value::as_str)
+            })
+            .map(str::to_string);
         Self {
             request: Request {
                 method,
                 path: clean_path(value.get("path").and_then(Value::as_str)),
                 headers,
+                next,
                 target_group_arn,
             },
             mode,

@@ -361,6 +361,8 @@ fn same_texts(a: &Content, b: &Content) -> bool {
         retry,
         status_page,
         contact,
+        // A bypass answer is never kept; the token changes no page.
+        bypass_token: _,
         state: _,
     } = a;
     *maintenance == b.maintenance

@@ -24,7 +24,8 @@ use crate::lambda::alb_event::Event;
 use crate::lambda::memo::{Negotiations, RenderedResponses};
 use crate::logging::RequestLine;
 use crate::page_kind::PageKind;
-use crate::respond::select_page;
+use crate::respond::negotiate::Format;
+use crate::respond::{bypass, select_page};
 use crate::site::Site;
 use crate::ssm::{ParameterStore, check_prefix};
 
@@ -191,24 +192,48 @@ impl<S: ParameterStore> Function<S> {
         let content = self.content_for(page).await;
         let now = OffsetDateTime::now_utc();
         let answered = catch_unwind(AssertUnwindSafe(|| {
+            let log = |page: PageKind, format: Format, language: &str, trace_id: Option<&str>| {
+                crate::logging::served(&RequestLine {
+                    page: page.name(),
+                    status: page.status(),
+                    format: format.name(),
+                    language,
+                    trace_id: trace_id.unwrap_or(""),
+                    method: &event.request.method,
+                    parse: event.parse.name(),
+                    header_mode: event.mode.name(),
+                    duration_us: started.elapsed().as_micros() as u64,
+                    request_id,
+                });
+            };
+            // The bypass link: rare, never kept (its cookie holds the window's token).
+            let bypass = page
+                .is_page()
+                .then(|| bypass::answer(&event.request, &content, &self.site, now))
+                .flatten();
+            if let Some(mut response) = bypass {
+                let json = alb_response::encode(&mut response, event.mode);
+                let served = &response.served;
+                log(
+                    served.page,
+                    served.format,
+                    &served.language,
+                    served.trace_id.as_deref(),
+                );
+                return json;
+            }
             let decision =
                 self.negotiations
                     .decide(&event.request, page, &content, &self.site, now);
             let json = self
                 .rendered
                 .response(&decision, &content, &self.site, event.mode);
-            crate::logging::served(&RequestLine {
-                page: decision.page.name(),
-                status: decision.page.status(),
-                format: decision.format.name(),
-                language: decision.language,
-                trace_id: decision.trace_id.unwrap_or(""),
-                method: &event.request.method,
-                parse: event.parse.name(),
-                header_mode: event.mode.name(),
-                duration_us: started.elapsed().as_micros() as u64,
-                request_id,
-            });
+            log(
+                decision.page,
+                decision.format,
+                decision.language,
+                decision.trace_id,
+            );
             json
         }));
         let json = answered.unwrap_or_else(|_| {

@@ -11,6 +11,7 @@
 //! negotiation results and renderings of equal decisions between requests
 //! (`crate::lambda::memo`); [`respond`] is the two in one call, for everything else.
 
+pub mod bypass;
 pub mod decision;
 pub mod fallback;
 pub mod negotiate;
@@ -39,7 +40,8 @@ pub fn respond(request: &Request, content: &Content, site: &Site, now: OffsetDat
 }
 
 /// Answers one request with a page already chosen by [`select_page`], for callers that needed
-/// the choice first (the Lambda picks the content by it) and should not make it twice.
+/// the choice first (the Lambda picks the content by it) and should not make it twice. A
+/// request the page would answer may be the bypass link ([`bypass::answer`]) instead.
 pub fn respond_as(
     request: &Request,
     page: PageKind,
@@ -47,6 +49,11 @@ pub fn respond_as(
     site: &Site,
     now: OffsetDateTime,
 ) -> Response {
+    if page.is_page()
+        && let Some(response) = bypass::answer(request, content, site, now)
+    {
+        return response;
+    }
     render(&decide(request, page, content, site, now), content, site)
 }
 

@@ -4,7 +4,16 @@
 use std::borrow::Cow;
 
 /// The header fields the core reads; reading an event keeps only these (see [`is_read`]).
-pub const READ_HEADERS: [&str; 4] = ["accept", "accept-language", "user-agent", "x-amzn-trace-id"];
+pub const READ_HEADERS: [&str; 5] = [
+    "accept",
+    "accept-language",
+    "user-agent",
+    "x-amzn-trace-id",
+    "x-forwarded-proto",
+];
+
+/// The one query parameter the core reads: the bypass link's redirect target.
+pub const READ_QUERY: &str = "next";
 
 /// Whether the core reads a header field (names compared case-insensitively).
 pub fn is_read(name: &str) -> bool {
@@ -21,6 +30,9 @@ pub struct Request {
     /// Headers, names in lower case, in arrival order; repeated names keep every value. Read
     /// from an event, only the ones the core reads ([`READ_HEADERS`]) are kept.
     pub headers: Vec<(String, String)>,
+    /// The raw (undecoded, as the ALB passes it) `next` query parameter ([`READ_QUERY`]), the
+    /// only one the core reads; its first value.
+    pub next: Option<String>,
     /// ARN of the target group that invoked the function, if the event says.
     pub target_group_arn: Option<String>,
 }

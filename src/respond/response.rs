@@ -118,14 +118,7 @@ pub fn render(decision: &Decision<'_>, content: &Content, site: &Site) -> Respon
     };
 
     headers.push(("Content-Type", format.content_type().to_string()));
-    headers.push(("Cache-Control", "no-store".to_string()));
-    headers.push(("Vary", "Accept, Accept-Language".to_string()));
-    headers.push(("Content-Language", lang.to_string()));
-    headers.push(("X-Content-Type-Options", "nosniff".to_string()));
-    headers.push(("Content-Security-Policy", site.csp.clone()));
-    headers.push(("Referrer-Policy", "no-referrer".to_string()));
-    headers.push(("X-Frame-Options", "DENY".to_string()));
-    headers.push(("Cross-Origin-Resource-Policy", "same-origin".to_string()));
+    headers.extend(security_headers(site, Some(lang)));
 
     Response {
         status: page.status(),
@@ -138,6 +131,25 @@ pub fn render(decision: &Decision<'_>, content: &Content, site: &Site) -> Respon
             trace_id: trace_id.map(str::to_string),
         },
     }
+}
+
+/// The headers every answer carries after its `Content-Type`: never cached, and the strict
+/// security headers (the CSP allows only the page's own stylesheet). `lang`: the answer is
+/// negotiated, so it varies by `Accept` and `Accept-Language` and says its language.
+pub fn security_headers(site: &Site, lang: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut headers = vec![("Cache-Control", "no-store".to_string())];
+    if let Some(lang) = lang {
+        headers.push(("Vary", "Accept, Accept-Language".to_string()));
+        headers.push(("Content-Language", lang.to_string()));
+    }
+    headers.extend([
+        ("X-Content-Type-Options", "nosniff".to_string()),
+        ("Content-Security-Policy", site.csp.clone()),
+        ("Referrer-Policy", "no-referrer".to_string()),
+        ("X-Frame-Options", "DENY".to_string()),
+        ("Cross-Origin-Resource-Policy", "same-origin".to_string()),
+    ]);
+    headers
 }
 
 /// The health route's tiny body: `ok`, then where the content comes from, in words an operator

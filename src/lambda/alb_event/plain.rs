@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Event, HeaderMode, MAX_HEADERS, MAX_READ_VALUES, ParseKind, clean_path};
-use crate::respond::request::{READ_HEADERS, Request, is_read};
+use crate::respond::request::{READ_HEADERS, READ_QUERY, Request, is_read};
 
 /// Reads a plain ALB event, or `None` when the event needs the full parse.
 pub(super) fn parse(raw: &str) -> Option<Event> {
@@ -56,14 +56,18 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
     }
     headers.truncate(MAX_READ_VALUES);
     let mode = HeaderMode::from_maps(
-        !single.is_empty() || event.query_string_parameters.0 > 0,
-        multi_values > 0 || event.multi_value_query_string_parameters.0 > 0,
+        !single.is_empty() || event.query_string_parameters.entries > 0,
+        multi_values > 0 || event.multi_value_query_string_parameters.entries > 0,
     );
     Some(Event {
         request: Request {
             method: method.to_ascii_uppercase(),
             path: clean_path(event.path.as_ref().map(|p| p.0.as_ref())),
             headers,
+            next: event
+                .query_string_parameters
+                .next
+                .or(event.multi_value_query_string_parameters.next),
             target_group_arn: event
                 .request_context
                 .elb
@@ -109,9 +113,9 @@ struct PlainEvent<'a> {
     #[serde(default, borrow)]
     path: Option<Text<'a>>,
     #[serde(default)]
-    query_string_parameters: QueryCount<false>,
+    query_string_parameters: Query<false>,
     #[serde(default)]
-    multi_value_query_string_parameters: QueryCount<true>,
+    multi_value_query_string_parameters: Query<true>,
     #[serde(default, borrow)]
     headers: Option<Entries<'a, Text<'a>>>,
     #[serde(default, borrow)]
@@ -230,30 +234,37 @@ impl<'de: 'a, 'a> Deserialize<'de> for Strings<'a> {
     }
 }
 
-/// The number of entries of a query map: strings (`MULTI = false`) or non-empty arrays of
-/// strings (`MULTI = true`). Missing means 0; `null` or any other shape is refused.
+/// A query map: strings (`MULTI = false`) or non-empty arrays of strings (`MULTI = true`),
+/// read for its number of entries and the one parameter the core reads (`next`, its first
+/// value). Missing means empty; `null` or any other shape is refused.
 #[derive(Default)]
-struct QueryCount<const MULTI: bool>(usize);
+struct Query<const MULTI: bool> {
+    entries: usize,
+    next: Option<String>,
+}
 
-impl<'de, const MULTI: bool> Deserialize<'de> for QueryCount<MULTI> {
+impl<'de, const MULTI: bool> Deserialize<'de> for Query<MULTI> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<const MULTI: bool>;
         impl<'de, const MULTI: bool> Visitor<'de> for V<MULTI> {
-            type Value = QueryCount<MULTI>;
+            type Value = Query<MULTI>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a query parameter object")
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut n = 0;
-                while map.next_key::<AnyText>()?.is_some() {
-                    if MULTI {
-                        map.next_value::<Strings<'de>>()?;
+                let mut query = Query::default();
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    let first = if MULTI {
+                        map.next_value::<Strings<'de>>()?.0.into_iter().next()
                     } else {
-                        map.next_value::<AnyText>()?;
+                        Some(map.next_value::<Text<'de>>()?)
+                    };
+                    if key.0 == READ_QUERY && query.next.is_none() {
+                        query.next = first.map(|v| v.0.into_owned());
                     }
-                    n += 1;
+                    query.entries += 1;
                 }
-                Ok(QueryCount(n))
+                Ok(query)
             }
         }
         d.deserialize_map(V::<MULTI>)
