@@ -97,10 +97,12 @@ struct IndexHtml<'a> {
     formats: [&'static str; 3],
     shadowed: Vec<&'static str>,
     health_path: &'a str,
+    /// The bypass link of the content's current window, if it has a token.
+    bypass_link: Option<String>,
 }
 
 impl<'a> IndexHtml<'a> {
-    fn new(site: &'a Site, options: &'a ServeOptions) -> Self {
+    fn new(site: &'a Site, options: &'a ServeOptions, bypass_link: Option<String>) -> Self {
         Self {
             css: PREVIEW_CSS,
             source: &options.source,
@@ -121,13 +123,19 @@ impl<'a> IndexHtml<'a> {
                 .map(PageKind::name)
                 .collect(),
             health_path: &site.config.health_path,
+            bypass_link,
         }
     }
 }
 
-/// The index page of `maintctl serve`, with a CSP that allows exactly [`PREVIEW_CSS`].
-pub(super) fn index_page(site: &Site, options: &ServeOptions) -> Answer {
-    let html = match IndexHtml::new(site, options).render() {
+/// The index page of `maintctl serve`, with a CSP that allows exactly [`PREVIEW_CSS`];
+/// `bypass_link`: the current window's link, when the content has a token.
+pub(super) fn index_page(
+    site: &Site,
+    options: &ServeOptions,
+    bypass_link: Option<String>,
+) -> Answer {
+    let html = match IndexHtml::new(site, options, bypass_link).render() {
         Ok(html) => html,
         Err(e) => {
             return Answer::text(
@@ -178,7 +186,7 @@ mod tests {
             mode: HeaderMode::Single,
             source: HOSTILE.into(),
         };
-        let mut page = IndexHtml::new(&site, &options);
+        let mut page = IndexHtml::new(&site, &options, None);
         page.languages[0].name = HOSTILE;
         page.languages[1].tag = HOSTILE;
         let html = page.render().unwrap();
@@ -197,7 +205,7 @@ mod tests {
     #[test]
     fn the_csp_allows_the_stylesheet_that_is_served() {
         let site = site(Site::embedded());
-        let answer = index_page(&site, &ServeOptions::from(HeaderMode::Single));
+        let answer = index_page(&site, &ServeOptions::from(HeaderMode::Single), None);
         let html = String::from_utf8(answer.body.clone()).unwrap();
         assert!(html.contains(&format!("<style>{PREVIEW_CSS}</style>")));
         let hash = base64::engine::general_purpose::STANDARD

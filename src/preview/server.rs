@@ -15,11 +15,13 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::HeaderValue;
 use hyper::http::request::Parts;
-use hyper::{Method, Request};
+use hyper::{HeaderMap, Method, Request};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::content::BypassToken;
+use crate::deploy_names::BYPASS_COOKIE;
 use crate::lambda::Function;
 use crate::lambda::alb_event::HeaderMode;
 use crate::page_kind::PageKind;
@@ -165,8 +167,17 @@ async fn answer<S: ParameterStore>(
     };
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().map(str::to_string);
+    let token = current_token(&shared.function).await;
     if path == INDEX_PATH.trim_end_matches('/') || path == INDEX_PATH {
-        return index_page(site, &shared.options).into_response();
+        let link = token
+            .as_ref()
+            .map(|t| format!("{}/{}", site.config.bypass_path, t.expose()));
+        return index_page(site, &shared.options, link).into_response();
+    }
+    if let Some(token) = &token
+        && carries_bypass_cookie(&parts.headers, token)
+    {
+        return would_reach_application(&path).into_response();
     }
     if parts.method == Method::TRACE {
         // The ALB refuses TRACE itself, before any target sees it.
@@ -195,6 +206,46 @@ async fn answer<S: ParameterStore>(
     }
     let event = alb_event(&parts, &body, &origin(arn));
     invoke(&shared.function, &event, mode).await.into_response()
+}
+
+/// The bypass token of the content the function serves now, if one is set.
+async fn current_token<S: ParameterStore>(function: &Function<S>) -> Option<BypassToken> {
+    function
+        .cache()?
+        .peek(tokio::time::Instant::now())
+        .await
+        .bypass_token
+}
+
+/// Whether a request would match the listener's cookie bypass rule: like the ALB's
+/// `http-header` condition `Cookie: *maint_bypass=TOKEN*`, a case-insensitive substring of any
+/// `Cookie` field.
+fn carries_bypass_cookie(headers: &HeaderMap, token: &BypassToken) -> bool {
+    let wanted = format!("{BYPASS_COOKIE}={}", token.expose()).to_ascii_lowercase();
+    headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains(&wanted))
+}
+
+/// What the preview answers where the ALB's cookie bypass rule would forward the request to
+/// the application, which the preview does not have.
+fn would_reach_application(path: &str) -> Answer {
+    let mut answer = Answer::text(
+        200,
+        format!(
+            "would reach the application\n\nThis request ({path}) carries the bypass cookie of \
+             the current maintenance window: on your ALB the cookie bypass rule forwards it to \
+             the application, so a tester sees the real application while everyone else sees \
+             the maintenance page. (maintctl serve has no application to show.)\n"
+        ),
+    );
+    answer.headers.push((
+        "X-Preview-Bypass".into(),
+        "would reach the application".into(),
+    ));
+    answer
 }
 
 /// A page forced by the index: kind, and optionally language and format.
