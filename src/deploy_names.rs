@@ -77,3 +77,37 @@ pub const HEALTH_CHECK_USER_AGENT: &str = "ELB-HealthChecker/2.0";
 pub const DEFAULT_BYPASS_PATH: &str = "/__maintenance/bypass";
 /// Name of the bypass cookie; the cookie bypass rule matches `*maint_bypass=TOKEN*`.
 pub const BYPASS_COOKIE: &str = "maint_bypass";
+
+
+/// The Lambda function the templates under `deploy/` create, and the defaults of its capacity and
+/// logging settings (README, "Capacity"). `tests/deploy.rs` checks both templates against these.
+pub mod function {
+    /// Function name prefix: the function is `maintenance-responder-<environment>`, its log
+    /// group `/aws/lambda/maintenance-responder-<environment>`.
+    pub const NAME_PREFIX: &str = "maintenance-responder";
+    /// The alias the target group invokes (provisioned concurrency is configured on it).
+    pub const ALIAS: &str = "live";
+    /// Target group name prefix: `maint-<environment>`.
+    pub const TARGET_GROUP_PREFIX: &str = "maint";
+    /// Set by Lambda from the function's application log level (`LoggingConfig`, JSON format);
+    /// the Lambda reads it for its own filter (`crate::logging::init_lambda`).
+    pub const LOG_LEVEL_VAR: &str = "AWS_LAMBDA_LOG_LEVEL";
+    /// Application log level of the templates, and the Lambda's when the variable is unset.
+    pub const DEFAULT_LOG_LEVEL: &str = "INFO";
+    /// Application log levels Lambda accepts (the Lambda reads `FATAL` as `ERROR`).
+    pub const LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    /// Architectures the templates accept, the default first; `scripts/package` builds each.
+    pub const ARCHITECTURES: [&str; 2] = ["x86_64", "arm64"];
+    /// Memory in MB.
+    pub const DEFAULT_MEMORY_MB: u32 = 128;
+    /// Retention of the function's log group, in days.
+    pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 30;
+    /// Reserved concurrency: peak requests/s × seconds an execution environment is busy per
+    /// request × headroom = 1,000 × 0.05 s (a cold start, when maintenance is switched on) × 2.
+    pub const DEFAULT_RESERVED_CONCURRENCY: i32 = 100;
+    /// The reserved-concurrency value that means "no reservation" (Terraform's own convention;
+    /// 0 would throttle every invocation).
+    pub const NO_RESERVED_CONCURRENCY: i32 = -1;
+    /// Provisioned concurrency on the alias (0: none; it is billed while configured).
+    pub const DEFAULT_PROVISIONED_CONCURRENCY: u32 = 0;
+}

@@ -1,15 +1,21 @@
 //! The deployment files under `deploy/` and `scripts/`: the SAM template and the Terraform
 //! module must use the names `maintenance_responder::deploy_names` defines (they cannot import
-//! them), the SAM template must pass `cfn-lint`, and `scripts/check-glibc` must tell a binary
-//! that needs a newer glibc from one that does not.
+//! them), create their rules on every listener of one ALB, size and watch the function the same
+//! way, and split the operators' permissions into a switching and an attach policy. The SAM
+//! template must pass `cfn-lint`; the Terraform module must pass `terraform validate` when
+//! called with two listeners and with every option on (offline, through
+//! `deploy/terraform/test/terraformrc`); `scripts/check-glibc` must tell a binary that needs a
+//! newer glibc from one that does not.
 //!
-//! These tests read files and run small tools; none needs a release build.
+//! These tests read files and run small tools; none needs a release build. A missing tool
+//! (cfn-lint, terraform, the provider mirror) fails them: nothing is skipped.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use maintenance_responder::deploy_names::{self, env as vars, tags};
+use maintenance_responder::deploy_names::{self, env as vars, function, tags};
+use serde_json::{Value, json};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,8 +25,12 @@ fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
-fn sam() -> String {
-    read(&root().join("deploy/sam/template.yaml"))
+fn sam_path() -> PathBuf {
+    root().join("deploy/sam/template.yaml")
+}
+
+fn sam_text() -> String {
+    read(&sam_path())
 }
 
 /// All `.tf` files of the module, concatenated in name order.
@@ -41,63 +51,161 @@ fn terraform() -> String {
     files.iter().map(|p| read(p) + "\n").collect()
 }
 
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start().len()
+// ------------------------------------------------------------------ tools
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-fn unquote(value: &str) -> &str {
-    let value = value.trim();
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value)
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
 }
 
-/// The lines below the YAML key `name:` at `level` spaces of indentation, up to the next line
-/// indented as little as the key (blank and comment lines included).
-fn yaml_block<'a>(text: &'a str, level: usize, name: &str) -> Vec<&'a str> {
-    let header = format!("{}{name}:", " ".repeat(level));
-    let mut lines = text.lines();
-    lines
-        .by_ref()
-        .find(|line| line.trim_end() == header)
-        .unwrap_or_else(|| panic!("YAML key {header:?} not found"));
-    lines
-        .take_while(|line| {
-            line.trim().is_empty() || line.trim_start().starts_with('#') || indent(line) > level
+/// `CFN_LINT`, else the project's `.venv/bin/cfn-lint`, else `cfn-lint` on `PATH`.
+fn cfn_lint() -> PathBuf {
+    if let Some(path) = std::env::var_os("CFN_LINT") {
+        return PathBuf::from(path);
+    }
+    let venv = root().join(".venv/bin/cfn-lint");
+    if is_executable(&venv) {
+        return venv;
+    }
+    on_path("cfn-lint").expect(
+        "cfn-lint not found: run scripts/setup-tools (it installs .venv/bin/cfn-lint) or set CFN_LINT",
+    )
+}
+
+/// The Python that runs cfn-lint (its script's `#!` line), which can import `cfnlint`.
+fn cfn_lint_python() -> PathBuf {
+    let lint = cfn_lint();
+    let first = read(&lint).lines().next().unwrap_or_default().to_string();
+    match first.strip_prefix("#!").map(str::trim) {
+        Some(interpreter) if Path::new(interpreter).is_absolute() && !interpreter.contains(' ') => {
+            PathBuf::from(interpreter)
+        }
+        _ => PathBuf::from("python3"),
+    }
+}
+
+fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("running {command:?}: {e}"))
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+// ------------------------------------------------------------ the SAM template
+
+/// The template as CloudFormation reads it (cfn-lint's own YAML reader: `!Ref X` becomes
+/// `{"Ref": "X"}`), before `Fn::ForEach` is expanded.
+fn sam() -> Value {
+    const DECODE: &str = "import json, sys\nfrom cfnlint.decode import decode\n\
+        template, problems = decode(sys.argv[1])\n\
+        if problems or template is None:\n    sys.exit('cannot read the template: %s' % problems)\n\
+        print(json.dumps(template))\n";
+    let output = run(Command::new(cfn_lint_python())
+        .arg("-c")
+        .arg(DECODE)
+        .arg(sam_path()));
+    assert!(output.status.success(), "{}", describe(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The identifier and the fragment of the template's `Fn::ForEach::<loop>` in `section`.
+fn sam_loop<'a>(tpl: &'a Value, section: &str, name: &str) -> (&'a str, &'a Value, &'a Value) {
+    let key = format!("Fn::ForEach::{name}");
+    let body = tpl[section][&key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{section} has no {key}"));
+    assert_eq!(body.len(), 3, "{key}");
+    (body[0].as_str().unwrap(), &body[1], &body[2])
+}
+
+/// The per-listener resource `NAME&{Listener}` of the listener loop.
+fn sam_listener_resource<'a>(tpl: &'a Value, name: &str) -> &'a Value {
+    let (identifier, _, fragment) = sam_loop(tpl, "Resources", "ListenerRules");
+    let key = format!("{name}&{{{identifier}}}");
+    fragment
+        .get(&key)
+        .unwrap_or_else(|| panic!("the listener loop has no {key}"))
+}
+
+fn sam_resource<'a>(tpl: &'a Value, name: &str) -> &'a Value {
+    tpl["Resources"]
+        .get(name)
+        .unwrap_or_else(|| panic!("SAM template: no resource {name}"))
+}
+
+fn sam_parameter<'a>(tpl: &'a Value, name: &str) -> &'a Value {
+    tpl["Parameters"]
+        .get(name)
+        .unwrap_or_else(|| panic!("SAM template: no parameter {name}"))
+}
+
+fn r(name: &str) -> Value {
+    json!({ "Ref": name })
+}
+
+/// `(key, value)` of a CloudFormation tag list.
+fn sam_tags(resource: &Value) -> Vec<(String, Value)> {
+    resource["Properties"]["Tags"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no Tags list: {resource}"))
+        .iter()
+        .map(|tag| {
+            (
+                tag["Key"].as_str().unwrap().to_string(),
+                tag["Value"].clone(),
+            )
         })
         .collect()
 }
 
-/// One parameter or resource of the SAM template.
-fn sam_entry(text: &str, section: &str, name: &str) -> String {
-    let section = yaml_block(text, 0, section).join("\n");
-    yaml_block(&section, 2, name).join("\n")
+fn has_tag(tags: &[(String, Value)], key: &str, value: Value) -> bool {
+    tags.iter().any(|(k, v)| k == key && *v == value)
 }
 
-/// Values of every `key: value` line (a list item's leading `- ` ignored).
-fn yaml_values(lines: &str, key: &str) -> Vec<String> {
-    let prefix = format!("{key}:");
-    lines
-        .lines()
-        .map(|line| line.trim().trim_start_matches("- "))
-        .filter_map(|line| line.strip_prefix(&prefix))
-        .map(|value| unquote(value).to_string())
-        .collect()
+/// Every `Action` of a policy document's statements (string or list), with the statement's
+/// `Sid`; `Fn::If` branches included.
+fn policy_actions(document: &Value) -> Vec<(String, String)> {
+    fn walk(value: &Value, out: &mut Vec<(String, String)>) {
+        match value {
+            Value::Object(map) if map.contains_key("Action") => {
+                let sid = map.get("Sid").and_then(Value::as_str).unwrap_or("");
+                let actions = match &map["Action"] {
+                    Value::String(a) => vec![a.clone()],
+                    Value::Array(list) => list
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_string())
+                        .collect(),
+                    other => panic!("Action {other}"),
+                };
+                out.extend(actions.into_iter().map(|a| (sid.to_string(), a)));
+            }
+            Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+            Value::Array(list) => list.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&document["Statement"], &mut out);
+    out
 }
 
-/// `(key, value)` of every `- Key: K` line followed by `Value: V` (CloudFormation tag lists).
-fn yaml_tags(text: &str) -> Vec<(String, String)> {
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    lines
-        .windows(2)
-        .filter_map(|pair| {
-            let key = pair[0].strip_prefix("- Key:")?;
-            let value = pair[1].strip_prefix("Value:")?;
-            Some((unquote(key).to_string(), unquote(value).to_string()))
-        })
-        .collect()
-}
+// ------------------------------------------------------------ the Terraform module
 
 /// The block that starts at the line beginning with `header` (e.g. `variable "x" {`), up to
 /// its closing brace.
@@ -134,6 +242,17 @@ fn hcl_values(text: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// The one value of `key` in `block`.
+fn hcl_value(block: &str, key: &str) -> String {
+    let values = hcl_values(block, key);
+    assert_eq!(values.len(), 1, "{key} in {block}");
+    values.into_iter().next().unwrap()
+}
+
+fn quoted(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
 /// Every substring that starts with `prefix` and continues with characters in `allowed`.
 fn tokens<'a>(text: &'a str, prefix: &str, allowed: fn(char) -> bool) -> Vec<&'a str> {
     text.match_indices(prefix)
@@ -144,6 +263,17 @@ fn tokens<'a>(text: &'a str, prefix: &str, allowed: fn(char) -> bool) -> Vec<&'a
         })
         .collect()
 }
+
+/// The quoted strings of an HCL list literal such as `["a", "b"]`.
+fn hcl_strings(list: &str) -> Vec<String> {
+    list.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+// ---------------------------------------------------------------------- names
 
 const ALL_ENV_VARS: [&str; 9] = [
     vars::SSM_PREFIX,
@@ -170,46 +300,264 @@ const ALL_TAG_KEYS: [&str; 8] = [
 ];
 
 #[test]
-fn sam_function_gets_the_environment_variables_from_its_parameters() {
-    let function = sam_entry(&sam(), "Resources", "Function");
-    for (name, value) in [
-        (vars::SSM_PREFIX, "!Ref SsmPrefix"),
-        (vars::SSM_TTL_SECONDS, "!Ref SsmTtlSeconds"),
-        (vars::HEALTH_PATH, "!Ref HealthPath"),
+fn sam_function_gets_its_settings_from_the_parameters() {
+    let tpl = sam();
+    let function = &sam_resource(&tpl, "Function")["Properties"];
+    for (name, parameter) in [
+        (vars::SSM_PREFIX, "SsmPrefix"),
+        (vars::SSM_TTL_SECONDS, "SsmTtlSeconds"),
+        (vars::HEALTH_PATH, "HealthPath"),
     ] {
         assert_eq!(
-            yaml_values(&function, name),
-            [value],
+            function["Environment"]["Variables"][name],
+            r(parameter),
             "SAM Function: {name}"
         );
     }
-    assert_eq!(yaml_values(&function, "Runtime"), ["provided.al2023"]);
-    assert_eq!(yaml_values(&function, "Handler"), ["bootstrap"]);
-    assert_eq!(yaml_values(&function, "Architectures"), ["[x86_64]"]);
-    assert_eq!(yaml_values(&function, "AutoPublishAlias"), ["live"]);
+    assert_eq!(
+        function["FunctionName"],
+        json!({ "Fn::Sub": format!("{}-${{Environment}}", function::NAME_PREFIX) })
+    );
+    assert_eq!(function["Runtime"], "provided.al2023");
+    assert_eq!(function["Handler"], "bootstrap");
+    assert_eq!(function["AutoPublishAlias"], function::ALIAS);
+    assert_eq!(function["Architectures"], json!([r("Architecture")]));
+    assert_eq!(function["MemorySize"], r("MemorySize"));
+    // SAM CLI packages only a literal local path (aws/aws-sam-cli#4308): the x86_64 package.
+    assert_eq!(function["CodeUri"], "../../dist/bootstrap.zip");
+    assert_eq!(
+        function["ReservedConcurrentExecutions"],
+        json!({ "Fn::If": ["HasReservedConcurrency", r("ReservedConcurrency"), r("AWS::NoValue")] })
+    );
+    assert_eq!(
+        function["ProvisionedConcurrencyConfig"],
+        json!({ "Fn::If": [
+            "HasProvisionedConcurrency",
+            { "ProvisionedConcurrentExecutions": r("ProvisionedConcurrency") },
+            r("AWS::NoValue"),
+        ] })
+    );
+    // JSON is the format in which Lambda hands the level to the function (AWS_LAMBDA_LOG_LEVEL).
+    assert_eq!(
+        function["LoggingConfig"],
+        json!({
+            "LogFormat": "JSON",
+            "ApplicationLogLevel": r("LogLevel"),
+            "SystemLogLevel": r("SystemLogLevel"),
+            "LogGroup": r("LogGroup"),
+        })
+    );
+    assert_eq!(
+        sam_resource(&tpl, "LogGroup")["Properties"]["RetentionInDays"],
+        r("LogRetentionDays")
+    );
+    assert_eq!(
+        tpl["Conditions"]["HasReservedConcurrency"],
+        json!({ "Fn::Not": [{ "Fn::Equals": [r("ReservedConcurrency"), function::NO_RESERVED_CONCURRENCY] }] })
+    );
+    assert_eq!(
+        tpl["Conditions"]["HasProvisionedConcurrency"],
+        json!({ "Fn::Not": [{ "Fn::Equals": [r("ProvisionedConcurrency"), 0] }] })
+    );
 }
 
 #[test]
-fn terraform_function_gets_the_environment_variables_from_its_variables() {
-    let function = hcl_block(&terraform(), r#"resource "aws_lambda_function" "this""#);
+fn terraform_function_gets_its_settings_from_the_variables() {
+    let text = terraform();
+    let function = hcl_block(&text, r#"resource "aws_lambda_function" "this""#);
     for (name, value) in [
         (vars::SSM_PREFIX, "var.ssm_prefix"),
         (vars::SSM_TTL_SECONDS, "tostring(var.ssm_ttl_seconds)"),
         (vars::HEALTH_PATH, "var.health_path"),
     ] {
         assert_eq!(
-            hcl_values(&function, name),
-            [value],
+            hcl_value(&function, name),
+            value,
             "Terraform function: {name}"
         );
     }
-    assert_eq!(hcl_values(&function, "runtime"), [r#""provided.al2023""#]);
-    assert_eq!(hcl_values(&function, "handler"), [r#""bootstrap""#]);
+    assert_eq!(hcl_value(&function, "runtime"), quoted("provided.al2023"));
+    assert_eq!(hcl_value(&function, "handler"), quoted("bootstrap"));
+    assert_eq!(hcl_value(&function, "architectures"), "[var.architecture]");
+    assert_eq!(hcl_value(&function, "memory_size"), "var.memory_size");
+    assert_eq!(hcl_value(&function, "filename"), "var.package_path");
+    assert_eq!(
+        hcl_value(&function, "reserved_concurrent_executions"),
+        "var.reserved_concurrency"
+    );
+    let logging = hcl_block(
+        &function
+            .lines()
+            .map(str::trim_start)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        "logging_config {",
+    );
+    assert_eq!(hcl_value(&logging, "log_format"), quoted("JSON"));
+    assert_eq!(
+        hcl_value(&logging, "application_log_level"),
+        "var.log_level"
+    );
+    assert_eq!(
+        hcl_value(&logging, "system_log_level"),
+        "var.system_log_level"
+    );
+    assert_eq!(
+        hcl_value(&logging, "log_group"),
+        "aws_cloudwatch_log_group.this.name"
+    );
+    let group = hcl_block(&text, r#"resource "aws_cloudwatch_log_group" "this""#);
+    assert_eq!(
+        hcl_value(&group, "retention_in_days"),
+        "var.log_retention_days"
+    );
+    assert!(
+        hcl_values(&text, "name").contains(&format!(
+            "\"{}-${{var.environment}}\"",
+            function::NAME_PREFIX
+        )),
+        "the function's name"
+    );
+
+    let alias = hcl_block(&text, r#"resource "aws_lambda_alias" "live""#);
+    assert_eq!(hcl_value(&alias, "name"), quoted(function::ALIAS));
+    let provisioned = hcl_block(
+        &text,
+        r#"resource "aws_lambda_provisioned_concurrency_config" "live""#,
+    );
+    assert_eq!(
+        hcl_value(&provisioned, "count"),
+        "var.provisioned_concurrency > 0 ? 1 : 0"
+    );
+    assert_eq!(
+        hcl_value(&provisioned, "qualifier"),
+        "aws_lambda_alias.live.name"
+    );
+    assert_eq!(
+        hcl_value(&provisioned, "provisioned_concurrent_executions"),
+        "var.provisioned_concurrency"
+    );
+}
+
+/// The README's formula, with the assumptions behind the default (README, "Capacity"):
+/// reserved concurrency = peak requests/s × seconds an environment is busy per request × headroom.
+#[test]
+fn the_capacity_defaults_are_the_documented_ones_in_both_templates() {
+    const PEAK_REQUESTS_PER_SECOND: u32 = 1_000;
+    // A cold start when maintenance is switched on: 13.2 ms measured to the first response with
+    // SSM (README, Performance) plus Lambda's own environment start, taken as 50 ms in all.
+    const COLD_MS: u32 = 50;
+    // Warm, Lambda bills at least 1 ms per invocation (the measured p50 is 66 µs).
+    const WARM_BILLED_MS: u32 = 1;
+    const HEADROOM: u32 = 2;
+    const fn environments(busy_ms: u32) -> u32 {
+        (PEAK_REQUESTS_PER_SECOND * busy_ms * HEADROOM).div_ceil(1_000)
+    }
+    const {
+        assert!(environments(COLD_MS) as i32 == function::DEFAULT_RESERVED_CONCURRENCY);
+        // The switch-on burst, not the warm traffic (2 environments), sets the figure.
+        assert!(environments(WARM_BILLED_MS) == 2);
+    };
+
+    let tpl = sam();
+    let text = terraform();
+    let default = |parameter: &str| sam_parameter(&tpl, parameter)["Default"].clone();
+    let allowed = |parameter: &str| sam_parameter(&tpl, parameter)["AllowedValues"].clone();
+    let tf_default = |variable: &str| {
+        hcl_value(
+            &hcl_block(&text, &format!("variable \"{variable}\" {{")),
+            "default",
+        )
+    };
+
+    assert_eq!(
+        default("ReservedConcurrency"),
+        json!(function::DEFAULT_RESERVED_CONCURRENCY)
+    );
+    assert_eq!(
+        sam_parameter(&tpl, "ReservedConcurrency")["MinValue"],
+        json!(-1)
+    );
+    assert_eq!(
+        tf_default("reserved_concurrency"),
+        function::DEFAULT_RESERVED_CONCURRENCY.to_string()
+    );
+    // 0 throttles every request: refused by both.
+    let rule = &tpl["Rules"]["ReservedConcurrencyIsNotZero"]["Assertions"][0]["Assert"];
+    assert_eq!(
+        *rule,
+        json!({ "Fn::Not": [{ "Fn::Equals": [r("ReservedConcurrency"), "0"] }] })
+    );
+    let variable = hcl_block(&text, r#"variable "reserved_concurrency" {"#);
+    assert!(
+        variable.contains("var.reserved_concurrency == -1 || var.reserved_concurrency >= 1"),
+        "{variable}"
+    );
+
+    assert_eq!(
+        default("ProvisionedConcurrency"),
+        json!(function::DEFAULT_PROVISIONED_CONCURRENCY)
+    );
+    assert_eq!(
+        tf_default("provisioned_concurrency"),
+        function::DEFAULT_PROVISIONED_CONCURRENCY.to_string()
+    );
+    assert_eq!(default("MemorySize"), json!(function::DEFAULT_MEMORY_MB));
+    assert_eq!(
+        tf_default("memory_size"),
+        function::DEFAULT_MEMORY_MB.to_string()
+    );
+    assert_eq!(
+        default("LogRetentionDays"),
+        json!(function::DEFAULT_LOG_RETENTION_DAYS)
+    );
+    assert_eq!(
+        tf_default("log_retention_days"),
+        function::DEFAULT_LOG_RETENTION_DAYS.to_string()
+    );
+
+    assert_eq!(default("LogLevel"), function::DEFAULT_LOG_LEVEL);
+    assert_eq!(allowed("LogLevel"), json!(function::LOG_LEVELS));
+    assert_eq!(tf_default("log_level"), quoted(function::DEFAULT_LOG_LEVEL));
+    let levels = hcl_block(&text, r#"variable "log_level" {"#);
+    let levels = hcl_strings(levels.lines().find(|l| l.contains("contains(")).unwrap());
+    assert_eq!(levels, function::LOG_LEVELS);
+
+    assert_eq!(default("Architecture"), function::ARCHITECTURES[0]);
+    assert_eq!(allowed("Architecture"), json!(function::ARCHITECTURES));
+    assert_eq!(
+        tf_default("architecture"),
+        quoted(function::ARCHITECTURES[0])
+    );
+    let architectures = hcl_block(&text, r#"variable "architecture" {"#);
+    let architectures = hcl_strings(
+        architectures
+            .lines()
+            .find(|l| l.contains("contains("))
+            .unwrap(),
+    );
+    assert_eq!(architectures, function::ARCHITECTURES);
+}
+
+/// What the templates set as `ApplicationLogLevel` reaches the function as this variable, and
+/// the Lambda's logging reads it (tests/lambda.rs runs the binary with it set to WARN).
+#[test]
+fn the_lambda_reads_the_log_level_variable_lambda_sets() {
+    let logging = read(&root().join("src/logging.rs"));
+    assert!(
+        logging.contains(&quoted(function::LOG_LEVEL_VAR)) || logging.contains("LOG_LEVEL_VAR"),
+        "src/logging.rs does not read {}",
+        function::LOG_LEVEL_VAR
+    );
+    assert!(function::LOG_LEVELS.contains(&function::DEFAULT_LOG_LEVEL));
 }
 
 #[test]
 fn templates_name_only_known_environment_variables_and_tag_keys() {
-    for (file, text) in [("SAM template", sam()), ("Terraform module", terraform())] {
+    for (file, text) in [
+        ("SAM template", sam_text()),
+        ("Terraform module", terraform()),
+    ] {
         let env_names = tokens(&text, "MAINTENANCE_", |c| {
             c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'
         });
@@ -234,52 +582,180 @@ fn templates_name_only_known_environment_variables_and_tag_keys() {
     }
 }
 
+// ------------------------------------------------------------ rules on every listener
+
+const RULES: [&str; 4] = [
+    "AppCatchAllRule",
+    "MaintenanceRule",
+    "BypassSourceIpRule",
+    "BypassHeaderRule",
+];
+
+#[test]
+fn sam_creates_every_rule_on_every_listener_of_the_list() {
+    let tpl = sam();
+    let listeners = sam_parameter(&tpl, "ListenerArns");
+    assert_eq!(listeners["Type"], "CommaDelimitedList");
+    assert!(
+        listeners["AllowedPattern"]
+            .as_str()
+            .unwrap()
+            .contains(":listener/app/"),
+        "{listeners}"
+    );
+    let transforms = tpl["Transform"].as_array().expect("a list of transforms");
+    assert_eq!(
+        transforms,
+        &[
+            json!("AWS::LanguageExtensions"),
+            json!("AWS::Serverless-2016-10-31")
+        ],
+        "Fn::ForEach must be expanded before the SAM transform"
+    );
+    let (identifier, collection, fragment) = sam_loop(&tpl, "Resources", "ListenerRules");
+    assert_eq!(*collection, r("ListenerArns"));
+    let mut names: Vec<&str> = fragment
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = RULES
+        .iter()
+        .map(|n| format!("{n}&{{{identifier}}}"))
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    for name in RULES {
+        let rule = sam_listener_resource(&tpl, name);
+        assert_eq!(rule["Type"], "AWS::ElasticLoadBalancingV2::ListenerRule");
+        assert_eq!(rule["Properties"]["ListenerArn"], r(identifier), "{name}");
+    }
+    // No listener rule outside the loop, and no single listener left anywhere.
+    for (name, resource) in tpl["Resources"].as_object().unwrap() {
+        assert_ne!(
+            resource["Type"], "AWS::ElasticLoadBalancingV2::ListenerRule",
+            "{name} is not created per listener"
+        );
+    }
+    assert!(tpl["Parameters"].get("ListenerArn").is_none());
+    // One output per listener and rule.
+    let (_, collection, outputs) = sam_loop(&tpl, "Outputs", "ListenerRuleArns");
+    assert_eq!(*collection, r("ListenerArns"));
+    for name in RULES {
+        let output = &outputs[format!("{name}Arn&{{{identifier}}}")];
+        assert_eq!(
+            output["Value"],
+            json!({ "Ref": { "Fn::Sub": format!("{name}&{{{identifier}}}") } }),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn terraform_creates_every_rule_on_every_listener_of_the_list() {
+    let text = terraform();
+    let variable = hcl_block(&text, r#"variable "listener_arns" {"#);
+    assert_eq!(hcl_value(&variable, "type"), "list(string)");
+    assert!(
+        variable.contains("must belong to the same ALB"),
+        "{variable}"
+    );
+    assert!(!text.contains("var.listener_arn\n") && !text.contains("var.listener_arn "));
+    for (resource, count) in [
+        (
+            "app_catch_all",
+            "local.want_app_catch_all ? length(var.listener_arns) : 0",
+        ),
+        ("maintenance", "length(var.listener_arns)"),
+        (
+            "bypass_source_ip",
+            "local.want_source_ip_bypass ? length(var.listener_arns) : 0",
+        ),
+        (
+            "bypass_header",
+            "local.want_header_bypass ? length(var.listener_arns) : 0",
+        ),
+    ] {
+        let rule = hcl_block(
+            &text,
+            &format!("resource \"aws_lb_listener_rule\" \"{resource}\""),
+        );
+        assert_eq!(hcl_value(&rule, "count"), count, "{resource}");
+        assert_eq!(
+            hcl_value(&rule, "listener_arn"),
+            "var.listener_arns[count.index]",
+            "{resource}"
+        );
+    }
+    // The single maintenance rule of an existing deployment becomes the first listener's.
+    let moved = hcl_block(&text, "moved {");
+    assert_eq!(
+        hcl_value(&moved, "from"),
+        "aws_lb_listener_rule.maintenance"
+    );
+    assert_eq!(
+        hcl_value(&moved, "to"),
+        "aws_lb_listener_rule.maintenance[0]"
+    );
+}
+
 #[test]
 fn sam_rules_carry_the_tags_maintctl_finds_them_by() {
-    let text = sam();
-    let rule = sam_entry(&text, "Resources", "MaintenanceRule");
-    let rule_tags = yaml_tags(&rule);
-    let expect = |key: &str, value: &str| (key.to_string(), value.to_string());
+    let tpl = sam();
+    let rule = sam_listener_resource(&tpl, "MaintenanceRule");
+    let rule_tags = sam_tags(rule);
     assert!(
-        rule_tags.contains(&expect(tags::ROLE, tags::ROLE_MAINTENANCE)),
+        has_tag(&rule_tags, tags::ROLE, json!(tags::ROLE_MAINTENANCE)),
         "{rule_tags:?}"
     );
-    assert!(rule_tags.contains(&expect(tags::ENVIRONMENT, "!Ref Environment")));
-    assert!(rule_tags.contains(&expect(tags::PARKED_PRIORITY, "!Ref ParkedPriority")));
-    assert_eq!(yaml_values(&rule, "Priority"), ["!Ref ParkedPriority"]);
+    assert!(has_tag(&rule_tags, tags::ENVIRONMENT, r("Environment")));
+    assert!(has_tag(
+        &rule_tags,
+        tags::PARKED_PRIORITY,
+        r("ParkedPriority")
+    ));
+    assert_eq!(rule["Properties"]["Priority"], r("ParkedPriority"));
+    assert_eq!(
+        rule["Properties"]["Actions"][0]["TargetGroupArn"],
+        r("TargetGroup")
+    );
 
-    for (name, priority) in [
-        ("BypassSourceIpRule", "BypassSourceIpPriority"),
-        ("BypassHeaderRule", "BypassHeaderPriority"),
+    for (name, priority, condition) in [
+        (
+            "BypassSourceIpRule",
+            "BypassSourceIpPriority",
+            "CreateBypassSourceIpRule",
+        ),
+        (
+            "BypassHeaderRule",
+            "BypassHeaderPriority",
+            "CreateBypassHeaderRule",
+        ),
     ] {
-        let rule = sam_entry(&text, "Resources", name);
-        let rule_tags = yaml_tags(&rule);
-        let parked = format!("!Ref {priority}");
+        let rule = sam_listener_resource(&tpl, name);
+        let rule_tags = sam_tags(rule);
         assert!(
-            rule_tags.contains(&expect(tags::ROLE, tags::ROLE_BYPASS)),
+            has_tag(&rule_tags, tags::ROLE, json!(tags::ROLE_BYPASS)),
             "{name}"
         );
         assert!(
-            rule_tags.contains(&expect(tags::ENVIRONMENT, "!Ref Environment")),
+            has_tag(&rule_tags, tags::ENVIRONMENT, r("Environment")),
             "{name}"
         );
         assert!(
-            rule_tags.contains(&expect(tags::PARKED_PRIORITY, &parked)),
+            has_tag(&rule_tags, tags::PARKED_PRIORITY, r(priority)),
             "{name}"
         );
-        assert_eq!(yaml_values(&rule, "Priority"), [parked.as_str()], "{name}");
-        assert_eq!(
-            yaml_values(&rule, "Condition").len(),
-            1,
-            "{name} must be conditional"
-        );
+        assert_eq!(rule["Properties"]["Priority"], r(priority), "{name}");
+        assert_eq!(rule["Condition"], condition, "{name} must be conditional");
     }
 }
 
 #[test]
 fn terraform_rules_carry_the_tags_maintctl_finds_them_by() {
     let text = terraform();
-    let quoted = |s: &str| format!("\"{s}\"");
     let roles = hcl_values(&text, tags::ROLE);
     assert!(roles.contains(&quoted(tags::ROLE_MAINTENANCE)), "{roles:?}");
     assert!(roles.contains(&quoted(tags::ROLE_BYPASS)), "{roles:?}");
@@ -290,13 +766,12 @@ fn terraform_rules_carry_the_tags_maintctl_finds_them_by() {
     );
 
     let rule = hcl_block(&text, r#"resource "aws_lb_listener_rule" "maintenance""#);
-    assert_eq!(hcl_values(&rule, "priority"), ["var.parked_priority"]);
+    assert_eq!(hcl_value(&rule, "priority"), "var.parked_priority");
     // maintctl's own tags and priority moves must survive the next apply. Its tags include a
     // varying number of `maintenance-responder:displaced*` keys and ignore_changes takes no
     // wildcard, so the module ignores the tags as a whole.
-    let ignored = hcl_values(&rule, "ignore_changes");
-    assert_eq!(ignored.len(), 1, "{rule}");
-    let ignored: Vec<&str> = ignored[0]
+    let ignored = hcl_value(&rule, "ignore_changes");
+    let ignored: Vec<&str> = ignored
         .trim_start_matches('[')
         .trim_end_matches(']')
         .split(',')
@@ -321,89 +796,88 @@ const APP_CATCH_ALL_NAME: &str = "app-catch-all";
 #[test]
 fn templates_put_an_app_catch_all_rule_before_the_parked_rules() {
     const { assert!(APP_CATCH_ALL_PRIORITY < deploy_names::DEFAULT_PARKED_PRIORITY) };
-    let expect = |key: &str, value: &str| (key.to_string(), value.to_string());
 
     // SAM
-    let text = sam();
-    let priority = sam_entry(&text, "Parameters", "AppCatchAllPriority");
+    let tpl = sam();
     assert_eq!(
-        yaml_values(&priority, "Default"),
-        [APP_CATCH_ALL_PRIORITY.to_string()]
+        sam_parameter(&tpl, "AppCatchAllPriority")["Default"],
+        json!(APP_CATCH_ALL_PRIORITY)
     );
     for name in ["BypassSourceIpPriority", "BypassHeaderPriority"] {
-        let bypass = sam_entry(&text, "Parameters", name);
-        let default: u32 = yaml_values(&bypass, "Default")[0].parse().unwrap();
+        let default = sam_parameter(&tpl, name)["Default"].as_u64().unwrap() as u32;
         assert!(
             APP_CATCH_ALL_PRIORITY < default && default < deploy_names::DEFAULT_PARKED_PRIORITY,
             "{name} default {default}"
         );
     }
-    let fallthrough = sam_entry(&text, "Parameters", "AllowFallthrough");
-    assert_eq!(yaml_values(&fallthrough, "Default"), ["false"]);
+    assert_eq!(sam_parameter(&tpl, "AllowFallthrough")["Default"], "false");
 
-    let rule = sam_entry(&text, "Resources", "AppCatchAllRule");
-    assert_eq!(yaml_values(&rule, "Priority"), ["!Ref AppCatchAllPriority"]);
-    assert_eq!(yaml_values(&rule, "Condition"), ["HasAppTargetGroup"]);
-    assert_eq!(yaml_values(&rule, "Values"), [r#"["/*"]"#]);
+    let (identifier, _, _) = sam_loop(&tpl, "Resources", "ListenerRules");
+    let rule = sam_listener_resource(&tpl, "AppCatchAllRule");
+    let properties = &rule["Properties"];
+    assert_eq!(properties["Priority"], r("AppCatchAllPriority"));
+    assert_eq!(rule["Condition"], "HasAppTargetGroup");
     assert_eq!(
-        yaml_values(&rule, "TargetGroupArn"),
-        ["!Ref AppTargetGroupArn"]
+        properties["Conditions"][0]["PathPatternConfig"]["Values"],
+        json!(["/*"])
     );
-    let rule_tags = yaml_tags(&rule);
+    assert_eq!(
+        properties["Actions"][0]["TargetGroupArn"],
+        r("AppTargetGroupArn")
+    );
+    let rule_tags = sam_tags(rule);
     assert!(
-        rule_tags.contains(&expect("Name", APP_CATCH_ALL_NAME)),
+        has_tag(&rule_tags, "Name", json!(APP_CATCH_ALL_NAME)),
         "{rule_tags:?}"
     );
-    assert!(rule_tags.contains(&expect(tags::ENVIRONMENT, "!Ref Environment")));
+    assert!(has_tag(&rule_tags, tags::ENVIRONMENT, r("Environment")));
     assert!(
         rule_tags.iter().all(|(key, _)| key != tags::ROLE),
         "maintctl rejects an unknown role: {rule_tags:?}"
     );
 
-    let maintenance = sam_entry(&text, "Resources", "MaintenanceRule");
+    // The maintenance rule depends on its own listener's catch-all (a Ref in its Metadata: a
+    // DependsOn cannot name a resource whose condition may be false).
+    let maintenance = sam_listener_resource(&tpl, "MaintenanceRule");
+    assert_eq!(maintenance["Condition"], "CreateMaintenanceRule");
     assert_eq!(
-        yaml_values(&maintenance, "Condition"),
-        ["CreateMaintenanceRule"]
+        maintenance["Metadata"]["AfterAppCatchAll"],
+        json!({ "Fn::If": [
+            "HasAppTargetGroup",
+            { "Ref": { "Fn::Sub": format!("AppCatchAllRule&{{{identifier}}}") } },
+            "none",
+        ] })
     );
-    assert_eq!(yaml_values(&maintenance, "DependsOn"), ["AppCatchAllReady"]);
-    let ready = sam_entry(&text, "Resources", "AppCatchAllReady");
-    assert!(ready.contains("!Ref AppCatchAllRule"), "{ready}");
-    let rule = sam_entry(&text, "Rules", "MaintenanceRuleNeedsAppCatchAll");
-    assert!(rule.contains("!Ref AppTargetGroupArn"), "{rule}");
+    let rule = serde_json::to_string(&tpl["Rules"]["MaintenanceRuleNeedsAppCatchAll"]).unwrap();
+    assert!(rule.contains(r#"{"Ref":"AppTargetGroupArn"}"#), "{rule}");
     assert!(rule.contains("AllowFallthrough=true"), "{rule}");
 
     // Terraform
     let text = terraform();
     let priority = hcl_block(&text, r#"variable "app_catch_all_priority""#);
     assert_eq!(
-        hcl_values(&priority, "default"),
-        [APP_CATCH_ALL_PRIORITY.to_string()]
+        hcl_value(&priority, "default"),
+        APP_CATCH_ALL_PRIORITY.to_string()
     );
     let fallthrough = hcl_block(&text, r#"variable "allow_fallthrough""#);
-    assert_eq!(hcl_values(&fallthrough, "default"), ["false"]);
-    assert_eq!(
-        hcl_values(&text, "Name"),
-        [format!("\"{APP_CATCH_ALL_NAME}\"")]
-    );
+    assert_eq!(hcl_value(&fallthrough, "default"), "false");
+    assert_eq!(hcl_values(&text, "Name"), [quoted(APP_CATCH_ALL_NAME)]);
 
     let rule = hcl_block(&text, r#"resource "aws_lb_listener_rule" "app_catch_all""#);
+    assert_eq!(hcl_value(&rule, "priority"), "var.app_catch_all_priority");
     assert_eq!(
-        hcl_values(&rule, "priority"),
-        ["var.app_catch_all_priority"]
+        hcl_value(&rule, "target_group_arn"),
+        "var.app_target_group_arn"
     );
-    assert_eq!(
-        hcl_values(&rule, "target_group_arn"),
-        ["var.app_target_group_arn"]
-    );
-    assert_eq!(hcl_values(&rule, "values"), [r#"["/*"]"#]);
-    assert_eq!(hcl_values(&rule, "tags"), ["local.app_catch_all_rule_tags"]);
+    assert_eq!(hcl_value(&rule, "values"), r#"["/*"]"#);
+    assert_eq!(hcl_value(&rule, "tags"), "local.app_catch_all_rule_tags");
     let rule_tags = hcl_block(&text, "  app_catch_all_rule_tags = ");
     assert!(!rule_tags.contains(tags::ROLE), "{rule_tags}");
 
     let maintenance = hcl_block(&text, r#"resource "aws_lb_listener_rule" "maintenance""#);
     assert_eq!(
-        hcl_values(&maintenance, "depends_on"),
-        ["[aws_lb_listener_rule.app_catch_all]"]
+        hcl_value(&maintenance, "depends_on"),
+        "[aws_lb_listener_rule.app_catch_all]"
     );
     assert!(
         maintenance.contains("local.want_app_catch_all || var.allow_fallthrough"),
@@ -413,112 +887,389 @@ fn templates_put_an_app_catch_all_rule_before_the_parked_rules() {
 
 #[test]
 fn templates_default_to_the_parked_priority_and_health_path() {
-    let text = sam();
-    let priority = sam_entry(&text, "Parameters", "ParkedPriority");
+    let tpl = sam();
     assert_eq!(
-        yaml_values(&priority, "Default"),
-        [deploy_names::DEFAULT_PARKED_PRIORITY.to_string()]
+        sam_parameter(&tpl, "ParkedPriority")["Default"],
+        json!(deploy_names::DEFAULT_PARKED_PRIORITY)
     );
-    let health = sam_entry(&text, "Parameters", "HealthPath");
     assert_eq!(
-        yaml_values(&health, "Default"),
-        [deploy_names::DEFAULT_HEALTH_PATH]
+        sam_parameter(&tpl, "HealthPath")["Default"],
+        deploy_names::DEFAULT_HEALTH_PATH
     );
-    let group = sam_entry(&text, "Resources", "TargetGroup");
-    assert_eq!(yaml_values(&group, "HealthCheckPath"), ["!Ref HealthPath"]);
-    assert_eq!(yaml_values(&group, "TargetType"), ["lambda"]);
+    let group = &sam_resource(&tpl, "TargetGroup")["Properties"];
+    assert_eq!(group["HealthCheckPath"], r("HealthPath"));
+    assert_eq!(group["TargetType"], "lambda");
+    assert_eq!(
+        group["Name"],
+        json!({ "Fn::Sub": format!("{}-${{Environment}}", function::TARGET_GROUP_PREFIX) })
+    );
 
     let text = terraform();
     let priority = hcl_block(&text, r#"variable "parked_priority""#);
     assert_eq!(
-        hcl_values(&priority, "default"),
-        [deploy_names::DEFAULT_PARKED_PRIORITY.to_string()]
+        hcl_value(&priority, "default"),
+        deploy_names::DEFAULT_PARKED_PRIORITY.to_string()
     );
     let health = hcl_block(&text, r#"variable "health_path""#);
     assert_eq!(
-        hcl_values(&health, "default"),
-        [format!("\"{}\"", deploy_names::DEFAULT_HEALTH_PATH)]
+        hcl_value(&health, "default"),
+        quoted(deploy_names::DEFAULT_HEALTH_PATH)
     );
     let group = hcl_block(&text, r#"resource "aws_lb_target_group" "this""#);
-    assert_eq!(hcl_values(&group, "path"), ["var.health_path"]);
-    assert_eq!(hcl_values(&group, "target_type"), [r#""lambda""#]);
+    assert_eq!(hcl_value(&group, "path"), "var.health_path");
+    assert_eq!(hcl_value(&group, "target_type"), quoted("lambda"));
+    assert_eq!(
+        hcl_value(&group, "name"),
+        quoted(&format!(
+            "{}-${{var.environment}}",
+            function::TARGET_GROUP_PREFIX
+        ))
+    );
 }
 
 #[test]
 fn invoke_permission_is_granted_before_the_target_is_registered() {
-    let text = sam();
-    let group = sam_entry(&text, "Resources", "TargetGroup");
-    assert_eq!(yaml_values(&group, "DependsOn"), ["InvokePermission"]);
-    let permission = sam_entry(&text, "Resources", "InvokePermission");
+    let tpl = sam();
+    let group = sam_resource(&tpl, "TargetGroup");
+    assert_eq!(group["DependsOn"], "InvokePermission");
     assert_eq!(
-        yaml_values(&permission, "Principal"),
-        ["elasticloadbalancing.amazonaws.com"]
+        group["Properties"]["Targets"],
+        json!([{ "Id": r("Function.Alias") }])
     );
-    assert_eq!(yaml_values(&permission, "SourceAccount").len(), 1);
-    assert_eq!(yaml_values(&permission, "SourceArn").len(), 1);
+    let permission = &sam_resource(&tpl, "InvokePermission")["Properties"];
+    assert_eq!(
+        permission["Principal"],
+        "elasticloadbalancing.amazonaws.com"
+    );
+    assert_eq!(permission["FunctionName"], r("Function.Alias"));
+    assert_eq!(permission["SourceAccount"], r("AWS::AccountId"));
+    let source = permission["SourceArn"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        source.ends_with(&format!(
+            ":targetgroup/{}-${{Environment}}/*",
+            function::TARGET_GROUP_PREFIX
+        )),
+        "{source}"
+    );
 
     let text = terraform();
     let attachment = hcl_block(&text, r#"resource "aws_lb_target_group_attachment" "this""#);
     assert_eq!(
-        hcl_values(&attachment, "depends_on"),
-        ["[aws_lambda_permission.alb]"]
+        hcl_value(&attachment, "depends_on"),
+        "[aws_lambda_permission.alb]"
     );
     let permission = hcl_block(&text, r#"resource "aws_lambda_permission" "alb""#);
     assert_eq!(
-        hcl_values(&permission, "principal"),
-        [r#""elasticloadbalancing.amazonaws.com""#]
+        hcl_value(&permission, "principal"),
+        quoted("elasticloadbalancing.amazonaws.com")
     );
     assert_eq!(
-        hcl_values(&permission, "source_arn"),
-        ["aws_lb_target_group.this.arn"]
+        hcl_value(&permission, "source_arn"),
+        "aws_lb_target_group.this.arn"
     );
     assert_eq!(
-        hcl_values(&permission, "qualifier"),
-        ["aws_lambda_alias.live.name"]
+        hcl_value(&permission, "qualifier"),
+        "aws_lambda_alias.live.name"
     );
 }
 
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
+// ------------------------------------------------------------------------ alarms
 
-/// `CFN_LINT`, else the project's `.venv/bin/cfn-lint`, else `cfn-lint` on `PATH`.
-fn cfn_lint() -> PathBuf {
-    if let Some(path) = std::env::var_os("CFN_LINT") {
-        return PathBuf::from(path);
+#[test]
+fn both_templates_can_alarm_on_throttles_errors_and_the_albs_502s_off_by_default() {
+    let tpl = sam();
+    for parameter in ["FunctionAlarms", "AlbAlarms"] {
+        assert_eq!(
+            sam_parameter(&tpl, parameter)["Default"],
+            "false",
+            "{parameter}"
+        );
+        let description = sam_parameter(&tpl, parameter)["Description"]
+            .as_str()
+            .unwrap();
+        assert!(description.contains("USD 0.10 a month"), "{description}");
     }
-    let venv = root().join(".venv/bin/cfn-lint");
-    if is_executable(&venv) {
-        return venv;
+    assert_eq!(sam_parameter(&tpl, "AlarmTopicArn")["Default"], "");
+    for (name, condition, namespace, metric, dimensions) in [
+        (
+            "ThrottlesAlarm",
+            "CreateFunctionAlarms",
+            "AWS/Lambda",
+            "Throttles",
+            vec!["FunctionName"],
+        ),
+        (
+            "ErrorsAlarm",
+            "CreateFunctionAlarms",
+            "AWS/Lambda",
+            "Errors",
+            vec!["FunctionName"],
+        ),
+        (
+            "Elb502Alarm",
+            "CreateAlbAlarms",
+            "AWS/ApplicationELB",
+            "HTTPCode_ELB_502_Count",
+            vec!["LoadBalancer"],
+        ),
+        (
+            "LambdaUserErrorAlarm",
+            "CreateAlbAlarms",
+            "AWS/ApplicationELB",
+            "LambdaUserError",
+            vec!["TargetGroup", "LoadBalancer"],
+        ),
+    ] {
+        let alarm = sam_resource(&tpl, name);
+        assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm", "{name}");
+        assert_eq!(alarm["Condition"], condition, "{name}");
+        let properties = &alarm["Properties"];
+        assert_eq!(properties["Namespace"], namespace, "{name}");
+        assert_eq!(properties["MetricName"], metric, "{name}");
+        let names: Vec<&str> = properties["Dimensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, dimensions, "{name}");
+        let actions =
+            json!({ "Fn::If": ["HasAlarmTopic", [r("AlarmTopicArn")], r("AWS::NoValue")] });
+        assert_eq!(properties["AlarmActions"], actions, "{name}");
+        assert_eq!(properties["OKActions"], actions, "{name}");
+        assert_eq!(properties["TreatMissingData"], "notBreaching", "{name}");
     }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("cfn-lint"))
-        .find(|p| is_executable(p))
-        .expect("cfn-lint not found: run scripts/setup-tools (it installs .venv/bin/cfn-lint) or set CFN_LINT")
+    assert_eq!(
+        sam_resource(&tpl, "LambdaUserErrorAlarm")["Properties"]["Dimensions"][0]["Value"],
+        json!({ "Fn::GetAtt": ["TargetGroup", "TargetGroupFullName"] })
+    );
+
+    let text = terraform();
+    for variable in ["function_alarms", "alb_alarms"] {
+        let block = hcl_block(&text, &format!("variable \"{variable}\" {{"));
+        assert_eq!(hcl_value(&block, "default"), "false", "{variable}");
+        assert!(block.contains("USD 0.10 a month"), "{block}");
+    }
+    let function_alarms = hcl_block(&text, "  function_alarms = ");
+    assert!(function_alarms.contains(r#"metric      = "Throttles""#));
+    assert!(function_alarms.contains(r#"metric      = "Errors""#));
+    let alarm = hcl_block(
+        &text,
+        r#"resource "aws_cloudwatch_metric_alarm" "function""#,
+    );
+    assert_eq!(hcl_value(&alarm, "namespace"), quoted("AWS/Lambda"));
+    assert_eq!(
+        hcl_value(&alarm, "dimensions"),
+        "{ FunctionName = aws_lambda_function.this.function_name }"
+    );
+    let alarm = hcl_block(&text, r#"resource "aws_cloudwatch_metric_alarm" "elb_502""#);
+    assert_eq!(
+        hcl_value(&alarm, "metric_name"),
+        quoted("HTTPCode_ELB_502_Count")
+    );
+    assert_eq!(hcl_value(&alarm, "count"), "var.alb_alarms ? 1 : 0");
+    assert_eq!(
+        hcl_value(&alarm, "dimensions"),
+        "{ LoadBalancer = local.alb_arn_suffix }"
+    );
+    let alarm = hcl_block(
+        &text,
+        r#"resource "aws_cloudwatch_metric_alarm" "lambda_user_error""#,
+    );
+    assert_eq!(hcl_value(&alarm, "metric_name"), quoted("LambdaUserError"));
+    assert_eq!(
+        hcl_value(&alarm, "dimensions"),
+        "{ TargetGroup = aws_lb_target_group.this.arn_suffix, LoadBalancer = local.alb_arn_suffix }"
+    );
+    assert_eq!(
+        text.matches("alarm_actions       = local.alarm_actions")
+            .count(),
+        3
+    );
+    assert_eq!(
+        text.matches("ok_actions          = local.alarm_actions")
+            .count(),
+        3
+    );
 }
 
-fn run(command: &mut Command) -> Output {
-    command
-        .output()
-        .unwrap_or_else(|e| panic!("running {command:?}: {e}"))
+// ------------------------------------------------------------------ permissions
+
+/// What `maintctl` calls on ELBv2 to read and switch; `attach` adds CreateRule.
+const SWITCHING_ACTIONS: [&str; 6] = [
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:SetRulePriorities",
+    "elasticloadbalancing:AddTags",
+];
+/// Nobody needs these (README, Runbook): maintctl never removes tags or deletes or modifies rules,
+/// and switching creates nothing.
+const NEVER_FOR_SWITCHING: [&str; 4] = [
+    "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:RemoveTags",
+    "elasticloadbalancing:DeleteRule",
+    "elasticloadbalancing:ModifyRule",
+];
+
+#[test]
+fn operators_get_a_switching_policy_without_create_rule_or_remove_tags_and_an_attach_policy() {
+    let tpl = sam();
+    let switching = sam_resource(&tpl, "SwitchingPolicy");
+    assert_eq!(switching["Type"], "AWS::IAM::ManagedPolicy");
+    assert!(switching.get("Condition").is_none(), "always created");
+    let actions = policy_actions(&switching["Properties"]["PolicyDocument"]);
+    let names: Vec<&str> = actions.iter().map(|(_, a)| a.as_str()).collect();
+    for action in SWITCHING_ACTIONS {
+        assert!(
+            names.contains(&action),
+            "switching policy lacks {action}: {names:?}"
+        );
+    }
+    for action in NEVER_FOR_SWITCHING {
+        assert!(!names.contains(&action), "switching policy grants {action}");
+    }
+    assert!(
+        !names
+            .iter()
+            .any(|a| a.ends_with(":Describe*") || a.ends_with(":*"))
+    );
+    let attach = sam_resource(&tpl, "AttachPolicy");
+    assert_eq!(attach["Condition"], "CreateAttachPolicyResource");
+    assert_eq!(
+        sam_parameter(&tpl, "CreateAttachPolicy")["Default"],
+        "false"
+    );
+    let actions = policy_actions(&attach["Properties"]["PolicyDocument"]);
+    assert_eq!(
+        actions,
+        [
+            (
+                "CreateRules".to_string(),
+                "elasticloadbalancing:CreateRule".to_string()
+            ),
+            (
+                "TagOnCreate".to_string(),
+                "elasticloadbalancing:AddTags".to_string()
+            ),
+        ]
+    );
+    assert!(tpl["Resources"].get("OperatorPolicy").is_none());
+
+    let text = terraform();
+    let switching = hcl_block(&text, r#"data "aws_iam_policy_document" "switching""#);
+    for action in SWITCHING_ACTIONS {
+        assert!(
+            switching.contains(&quoted(action)),
+            "switching policy lacks {action}"
+        );
+    }
+    for action in NEVER_FOR_SWITCHING {
+        assert!(
+            !switching.contains(action),
+            "switching policy grants {action}"
+        );
+    }
+    let attach = hcl_block(&text, r#"data "aws_iam_policy_document" "attach""#);
+    assert!(
+        attach.contains(r#"["elasticloadbalancing:CreateRule"]"#),
+        "{attach}"
+    );
+    assert!(
+        attach.contains(r#""elasticloadbalancing:CreateAction""#),
+        "{attach}"
+    );
+    for (resource, create) in [
+        ("switching", "var.create_switching_policy"),
+        ("attach", "var.create_attach_policy"),
+    ] {
+        let policy = hcl_block(
+            &text,
+            &format!("resource \"aws_iam_policy\" \"{resource}\""),
+        );
+        assert_eq!(hcl_value(&policy, "count"), format!("{create} ? 1 : 0"));
+        assert_eq!(
+            hcl_value(&policy, "policy"),
+            format!("data.aws_iam_policy_document.{resource}.json")
+        );
+    }
+    let default = |variable: &str| {
+        hcl_value(
+            &hcl_block(&text, &format!("variable \"{variable}\" {{")),
+            "default",
+        )
+    };
+    assert_eq!(default("create_switching_policy"), "true");
+    assert_eq!(default("create_attach_policy"), "false");
+    assert!(!text.contains("aws_iam_policy_document\" \"operator\""));
 }
 
-fn describe(output: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+/// IAM names are global to the account, so two regions' deployments of one environment must
+/// not collide: Terraform puts the region in them; CloudFormation generates them.
+#[test]
+fn iam_names_carry_the_region() {
+    let text = terraform();
+    assert!(
+        text.contains(r#"iam_name = "${local.name}-${local.region}""#),
+        "the module's IAM name prefix"
+    );
+    let role = hcl_block(&text, r#"resource "aws_iam_role" "this""#);
+    assert_eq!(hcl_value(&role, "name"), "local.iam_name");
+    for policy in ["switching", "attach"] {
+        let block = hcl_block(&text, &format!("resource \"aws_iam_policy\" \"{policy}\""));
+        assert_eq!(
+            hcl_value(&block, "name"),
+            format!("\"${{local.iam_name}}-{policy}\"")
+        );
+    }
+    let tpl = sam();
+    for (name, key) in [
+        ("ExecutionRole", "RoleName"),
+        ("SwitchingPolicy", "ManagedPolicyName"),
+        ("AttachPolicy", "ManagedPolicyName"),
+    ] {
+        assert!(
+            sam_resource(&tpl, name)["Properties"].get(key).is_none(),
+            "{name}: a fixed {key} collides across regions; CloudFormation generates one"
+        );
+    }
 }
+
+// --------------------------------------------------------------- the module from git
+
+#[test]
+fn terraform_module_is_usable_from_git() {
+    let text = terraform();
+    // No default that points into the ignored dist/ of the module's own checkout.
+    let package = hcl_block(&text, r#"variable "package_path" {"#);
+    assert!(hcl_values(&package, "default").is_empty(), "{package}");
+    assert!(
+        !text.contains("path.module}/../../dist"),
+        "a path into the module's checkout"
+    );
+    for output in [
+        "function_name",
+        "function_arn",
+        "alias_name",
+        "alias_arn",
+        "target_group_arn",
+        "target_group_arn_suffix",
+        "log_group_name",
+        "maintenance_rule_arns",
+        "switching_policy_json",
+        "attach_policy_json",
+    ] {
+        hcl_block(&text, &format!("output \"{output}\" {{"));
+    }
+}
+
+// ------------------------------------------------------------------- cfn-lint
 
 #[test]
 fn sam_template_passes_cfn_lint() {
     let lint = cfn_lint();
-    let template = root().join("deploy/sam/template.yaml");
+    let template = sam_path();
     let output = run(Command::new(&lint).arg("--").arg(&template));
     assert!(
         output.status.success(),
@@ -527,24 +1278,240 @@ fn sam_template_passes_cfn_lint() {
         describe(&output)
     );
 
-    // The same linter must reject a broken copy, or the pass above proves nothing.
+    // The same linter must reject a broken copy, or the pass above proves nothing: once with a
+    // dangling Ref inside the per-listener loop, once with one to a rule of the loop.
     let dir = tempfile::tempdir().unwrap();
-    let broken = dir.path().join("template.yaml");
-    let text = sam();
-    let good = "TargetGroupArn: !Ref TargetGroup\n";
-    assert!(text.contains(good));
-    fs::write(
-        &broken,
-        text.replace(good, "TargetGroupArn: !Ref NoSuchTargetGroup\n"),
-    )
-    .unwrap();
-    let output = run(Command::new(&lint).arg("--").arg(&broken));
+    let text = sam_text();
+    for (good, bad) in [
+        (
+            "TargetGroupArn: !Ref TargetGroup\n",
+            "TargetGroupArn: !Ref NoSuchTargetGroup\n",
+        ),
+        (
+            "Ref: !Sub AppCatchAllRule&{Listener}\n",
+            "Ref: !Sub NoSuchRule&{Listener}\n",
+        ),
+    ] {
+        assert!(text.contains(good), "{good}");
+        let broken = dir.path().join("template.yaml");
+        fs::write(&broken, text.replace(good, bad)).unwrap();
+        let output = run(Command::new(&lint).arg("--").arg(&broken));
+        assert!(
+            !output.status.success(),
+            "cfn-lint accepted {bad:?}: {}",
+            describe(&output)
+        );
+    }
+}
+
+/// deploy/README.md's arm64 recipe for SAM (which packages only the literal CodeUri): the copy it
+/// makes names the arm64 package and lints as clean as the original.
+#[test]
+fn sam_arm64_copy_of_the_template_lints_clean() {
+    const X86: &str = "CodeUri: ../../dist/bootstrap.zip\n";
+    const ARM: &str = "CodeUri: ../../dist/arm64/bootstrap.zip\n";
+    let text = sam_text();
+    assert_eq!(text.matches(X86).count(), 1, "the recipe replaces one line");
+    let readme = read(&root().join("deploy/README.md"));
     assert!(
-        !output.status.success(),
-        "cfn-lint accepted a dangling Ref: {}",
+        readme.contains(
+            "s|CodeUri: ../../dist/bootstrap.zip|CodeUri: ../../dist/arm64/bootstrap.zip|"
+        ),
+        "deploy/README.md's arm64 recipe"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("template-arm64.yaml");
+    fs::write(&copy, text.replace(X86, ARM)).unwrap();
+    let output = run(Command::new(cfn_lint()).arg("--").arg(&copy));
+    assert!(output.status.success(), "{}", describe(&output));
+}
+
+// ------------------------------------------------------------------ terraform
+
+/// `TERRAFORM`, else `terraform` on `PATH`; missing is a failure, not a skip.
+fn terraform_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("TERRAFORM") {
+        return PathBuf::from(path);
+    }
+    on_path("terraform").expect(
+        "terraform not found (>= 1.5; set TERRAFORM, or install it: \
+         https://developer.hashicorp.com/terraform/install). The module is checked with \
+         `terraform validate`; this test does not skip.",
+    )
+}
+
+/// `TF_CLI_CONFIG_FILE` if it names an existing file (a machine's own configuration, with its
+/// mirror or network access), else the project's `deploy/terraform/test/terraformrc`, whose
+/// provider mirror must then exist.
+fn terraform_cli_config() -> PathBuf {
+    if let Some(path) = std::env::var_os("TF_CLI_CONFIG_FILE").map(PathBuf::from)
+        && path.is_file()
+    {
+        return path;
+    }
+    let config = root().join("deploy/terraform/test/terraformrc");
+    let text = read(&config);
+    let mirror = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("path"))
+        .and_then(|rest| rest.split('"').nth(1))
+        .expect("terraformrc names no filesystem_mirror path");
+    let provider = Path::new(mirror).join("registry.terraform.io/hashicorp/aws");
+    assert!(
+        provider.is_dir(),
+        "no hashicorp/aws provider in the mirror {} named by {}: terraform cannot install it \
+         offline. Provide the mirror, or set TF_CLI_CONFIG_FILE to a configuration that can; \
+         this test does not skip.",
+        provider.display(),
+        config.display()
+    );
+    config
+}
+
+fn copy_tf_files(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "tf") {
+            fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// The module and one root module of `deploy/terraform/test/` copied into a temporary folder
+/// (so `.terraform/` and the lock file never land in the checkout), initialised offline.
+struct TerraformRoot {
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    config: PathBuf,
+}
+
+impl TerraformRoot {
+    fn init(name: &str, edit: impl FnOnce(String) -> String) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let module = dir.path().join("terraform");
+        copy_tf_files(&root().join("deploy/terraform"), &module);
+        let root_module = module.join("test").join(name);
+        copy_tf_files(
+            &root().join("deploy/terraform/test").join(name),
+            &root_module,
+        );
+        let main = root_module.join("main.tf");
+        fs::write(&main, edit(read(&main))).unwrap();
+        fs::create_dir_all(dir.path().join("plugin-cache")).unwrap();
+        let this = Self {
+            config: terraform_cli_config(),
+            root: root_module,
+            dir,
+        };
+        let output = this.run(&["init", "-backend=false", "-input=false"]);
+        assert!(
+            output.status.success(),
+            "terraform init ({name}): {}",
+            describe(&output)
+        );
+        this
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        run(Command::new(terraform_bin())
+            .args(args)
+            .arg("-no-color")
+            .current_dir(&self.root)
+            .env("TF_CLI_CONFIG_FILE", &self.config)
+            // Symlinks to the mirror instead of a 700 MB copy of the provider per init.
+            .env("TF_PLUGIN_CACHE_DIR", self.dir.path().join("plugin-cache"))
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1"))
+    }
+
+    fn validate(&self) -> Output {
+        self.run(&["validate"])
+    }
+}
+
+#[test]
+fn terraform_module_validates_called_with_two_listeners() {
+    let tf = TerraformRoot::init("two-listeners", |main| {
+        assert_eq!(main.matches(":listener/app/shop/").count(), 2, "{main}");
+        main
+    });
+    let output = tf.validate();
+    assert!(output.status.success(), "{}", describe(&output));
+
+    // validate must reject what the module refuses, or the pass above proves nothing.
+    let tf = TerraformRoot::init("two-listeners", |main| {
+        main.replacen(
+            "listener/app/shop/0123456789abcdef/00000000000000b2",
+            "listener/app/other/fedcba9876543210/00000000000000b2",
+            1,
+        )
+        .replacen(
+            "  ssm_prefix ",
+            "  reserved_concurrency = 0\n  ssm_prefix ",
+            1,
+        )
+    });
+    let output = tf.validate();
+    // terraform wraps its messages: compare with the line breaks as spaces.
+    let text = describe(&output)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("must belong to the same ALB"), "{text}");
+    assert!(text.contains("0 would throttle every request"), "{text}");
+}
+
+#[test]
+fn terraform_module_validates_with_every_option_on() {
+    let tf = TerraformRoot::init("every-option", |main| {
+        for (option, value) in [
+            ("architecture", r#""arm64""#),
+            ("provisioned_concurrency", "5"),
+            ("function_alarms", "true"),
+            ("alb_alarms", "true"),
+            ("create_nlb", "true"),
+            ("create_attach_policy", "true"),
+            ("lambda_multi_value_headers_enabled", "true"),
+        ] {
+            assert_eq!(hcl_values(&main, option), [value], "every-option: {option}");
+        }
+        for option in [
+            "alarm_topic_arn",
+            "bypass_header_name",
+            "bypass_source_cidrs",
+            "ssm_kms_key_arn",
+            "log_level",
+            "tags",
+        ] {
+            assert_eq!(
+                hcl_values(&main, option).len(),
+                1,
+                "every-option lacks {option}"
+            );
+        }
+        main
+    });
+    let output = tf.validate();
+    assert!(output.status.success(), "{}", describe(&output));
+}
+
+#[test]
+fn terraform_files_are_formatted() {
+    let output = run(Command::new(terraform_bin())
+        .args(["fmt", "-check", "-recursive", "-no-color"])
+        .arg(root().join("deploy/terraform"))
+        .env("TF_CLI_CONFIG_FILE", terraform_cli_config())
+        .env("CHECKPOINT_DISABLE", "1"));
+    assert!(
+        output.status.success(),
+        "terraform fmt -check (run terraform fmt -recursive deploy/terraform): {}",
         describe(&output)
     );
 }
+
+// ----------------------------------------------------------------- check-glibc
 
 fn check_glibc(args: &[&str]) -> Output {
     run(Command::new(root().join("scripts/check-glibc")).args(args))
@@ -654,4 +1621,27 @@ fn check_glibc_rejects_files_it_cannot_read() {
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
     let output = check_glibc(&["/bin/sh", "two.thirty-four"]);
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+}
+
+/// scripts/package builds every binary for both architectures and checks each one's glibc.
+#[test]
+fn package_builds_both_architectures_and_checks_each() {
+    let script = read(&root().join("scripts/package"));
+    assert!(
+        script.contains(r#"BINARIES=(maintenance-responder)"#),
+        "{script}"
+    );
+    assert!(
+        script.contains(r#"${PACKAGE_ARCHES:-x86_64 arm64}"#),
+        "both architectures by default"
+    );
+    for arch in function::ARCHITECTURES {
+        assert!(
+            script.contains(&format!("    {arch})")),
+            "no target triple for {arch}"
+        );
+    }
+    assert!(script.contains("aarch64-unknown-linux-gnu"));
+    assert!(script.contains(r#""$root/scripts/check-glibc" "$out/bootstrap" "$glibc_max""#));
+    assert!(script.contains("--disable-optimizations --no-default-features"));
 }

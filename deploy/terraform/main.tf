@@ -1,6 +1,7 @@
-# maintenance-responder: a Lambda target group behind an existing ALB listener, with the
-# maintenance rule created parked (priority 50000 by default) behind an application catch-all
-# rule (49990, forwards to app_target_group_arn). maintctl switches it on and off.
+# maintenance-responder: one Lambda target group for one existing ALB, and on every listener of
+# it (listener_arns: its HTTP and HTTPS listeners) the maintenance rule created parked (priority
+# 50000 by default) behind an application catch-all rule (49990, forwards to
+# app_target_group_arn). maintctl switches it on and off.
 # Mirrors deploy/sam/template.yaml; see deploy/README.md.
 
 data "aws_partition" "current" {}
@@ -12,7 +13,17 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.id
   account_id = data.aws_caller_identity.current.account_id
-  zip_path   = coalesce(var.lambda_zip_path, "${path.module}/../../dist/bootstrap.zip")
+  # IAM names are global to the account: the region keeps two regions' deployments apart.
+  iam_name = "${local.name}-${local.region}"
+
+  # listener/app/NAME/ID/LISTENER_ID: every listener belongs to the ALB app/NAME/ID (checked in
+  # variables.tf). Its ARN suffix is the LoadBalancer dimension of the ALB's metrics.
+  alb_arn_suffix = regex(":listener/(app/[^/]+/[^/]+)/", var.listener_arns[0])[0]
+  elb_arn_prefix = split(":listener/", var.listener_arns[0])[0]
+  alb_listeners  = "${local.elb_arn_prefix}:listener/${local.alb_arn_suffix}/*"
+  alb_rules      = "${local.elb_arn_prefix}:listener-rule/${local.alb_arn_suffix}/*"
+  reserve        = var.reserved_concurrency != -1
+  alarm_actions  = var.alarm_topic_arn == "" ? [] : [var.alarm_topic_arn]
 
   # GetParametersByPath is authorised against the path itself, the others against each
   # parameter below it: grant both.
@@ -21,9 +32,6 @@ locals {
     "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${var.ssm_prefix}/*",
   ]
   has_kms_key = var.ssm_kms_key_arn != ""
-
-  # Every rule of the listener: listener/app/LB/ID/LISTENER -> listener-rule/app/LB/ID/LISTENER/*
-  listener_rules_arn = "${replace(var.listener_arn, ":listener/", ":listener-rule/")}/*"
 
   want_app_catch_all    = var.app_target_group_arn != ""
   want_source_ip_bypass = length(var.bypass_source_cidrs) > 0
@@ -98,7 +106,7 @@ data "aws_iam_policy_document" "execution" {
 }
 
 resource "aws_iam_role" "this" {
-  name               = local.name
+  name               = local.iam_name
   description        = "maintenance-responder Lambda (reads its SSM content, writes its logs)"
   assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
   tags               = local.common_tags
@@ -111,17 +119,28 @@ resource "aws_iam_role_policy" "this" {
 }
 
 resource "aws_lambda_function" "this" {
-  function_name    = local.name
-  description      = "Maintenance and error pages for ${var.environment} (maintenance-responder)"
-  filename         = local.zip_path
-  source_code_hash = filebase64sha256(local.zip_path)
-  handler          = "bootstrap"
-  runtime          = "provided.al2023"
-  architectures    = ["x86_64"]
-  memory_size      = var.memory_size
-  timeout          = 5
-  role             = aws_iam_role.this.arn
-  publish          = true
+  function_name                  = local.name
+  description                    = "Maintenance and error pages for ${var.environment} (maintenance-responder)"
+  filename                       = var.package_path
+  source_code_hash               = filebase64sha256(var.package_path)
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = [var.architecture]
+  memory_size                    = var.memory_size
+  timeout                        = 5
+  role                           = aws_iam_role.this.arn
+  publish                        = true
+  reserved_concurrent_executions = var.reserved_concurrency
+
+  # JSON format is what lets Lambda set the application log level: it reaches the function as
+  # AWS_LAMBDA_LOG_LEVEL (and AWS_LAMBDA_LOG_FORMAT=JSON); the responder's lines are JSON with a
+  # "level" field already.
+  logging_config {
+    log_format            = "JSON"
+    application_log_level = var.log_level
+    system_log_level      = var.system_log_level
+    log_group             = aws_cloudwatch_log_group.this.name
+  }
 
   environment {
     variables = {
@@ -132,13 +151,29 @@ resource "aws_lambda_function" "this" {
   }
 
   tags       = local.common_tags
-  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+  depends_on = [aws_iam_role_policy.this]
 }
 
 resource "aws_lambda_alias" "live" {
   name             = "live"
   function_name    = aws_lambda_function.this.function_name
   function_version = aws_lambda_function.this.version
+}
+
+# Environments kept initialised on the alias: no cold start for them, billed while configured.
+resource "aws_lambda_provisioned_concurrency_config" "live" {
+  count = var.provisioned_concurrency > 0 ? 1 : 0
+
+  function_name                     = aws_lambda_alias.live.function_name
+  qualifier                         = aws_lambda_alias.live.name
+  provisioned_concurrent_executions = var.provisioned_concurrency
+
+  lifecycle {
+    precondition {
+      condition     = !local.reserve || var.provisioned_concurrency <= var.reserved_concurrency
+      error_message = "provisioned_concurrency must not exceed reserved_concurrency."
+    }
+  }
 }
 
 # ------------------------------------------------------------ target group and rules
@@ -179,15 +214,16 @@ resource "aws_lb_target_group_attachment" "this" {
   depends_on       = [aws_lambda_permission.alb]
 }
 
-# Listener rule order (lower priority number first): the application's own rules, then the
-# application catch-all (49990), then the parked bypass rules (49998, 49999), then the parked
-# maintenance rule (50000). The catch-all forwards everything the application's rules leave over
-# to the application, so the parked rules below it see no traffic until maintctl moves them on
-# top.
+# One set of rules per listener, index i for var.listener_arns[i] (count, not for_each by ARN: a
+# listener created in the same apply has no ARN at plan time). Listener rule order (lower priority
+# number first): the application's own rules, then the application catch-all (49990), then the
+# parked bypass rules (49998, 49999), then the parked maintenance rule (50000). The catch-all
+# forwards everything the application's rules leave over to the application, so the parked rules
+# below it see no traffic until maintctl moves them on top.
 resource "aws_lb_listener_rule" "app_catch_all" {
-  count = local.want_app_catch_all ? 1 : 0
+  count = local.want_app_catch_all ? length(var.listener_arns) : 0
 
-  listener_arn = var.listener_arn
+  listener_arn = var.listener_arns[count.index]
   priority     = var.app_catch_all_priority
 
   action {
@@ -221,10 +257,12 @@ resource "aws_lb_listener_rule" "app_catch_all" {
 }
 
 resource "aws_lb_listener_rule" "maintenance" {
-  listener_arn = var.listener_arn
+  count = length(var.listener_arns)
+
+  listener_arn = var.listener_arns[count.index]
   priority     = var.parked_priority
 
-  # Created after the catch-all (and destroyed before it), so it is never the last /* rule.
+  # Created after the catch-alls (and destroyed before them), so it is never the last /* rule.
   depends_on = [aws_lb_listener_rule.app_catch_all]
 
   action {
@@ -253,10 +291,17 @@ resource "aws_lb_listener_rule" "maintenance" {
   }
 }
 
-resource "aws_lb_listener_rule" "bypass_source_ip" {
-  count = local.want_source_ip_bypass ? 1 : 0
+# Before listener_arns the module had one listener and one maintenance rule: it becomes the first.
+# (The conditional rules were counted already, so their first instance keeps its address.)
+moved {
+  from = aws_lb_listener_rule.maintenance
+  to   = aws_lb_listener_rule.maintenance[0]
+}
 
-  listener_arn = var.listener_arn
+resource "aws_lb_listener_rule" "bypass_source_ip" {
+  count = local.want_source_ip_bypass ? length(var.listener_arns) : 0
+
+  listener_arn = var.listener_arns[count.index]
   priority     = var.bypass_source_ip_priority
 
   action {
@@ -286,9 +331,9 @@ resource "aws_lb_listener_rule" "bypass_source_ip" {
 }
 
 resource "aws_lb_listener_rule" "bypass_header" {
-  count = local.want_header_bypass ? 1 : 0
+  count = local.want_header_bypass ? length(var.listener_arns) : 0
 
-  listener_arn = var.listener_arn
+  listener_arn = var.listener_arns[count.index]
   priority     = var.bypass_header_priority
 
   action {
@@ -381,24 +426,105 @@ resource "aws_lb_listener" "nlb" {
   }
 }
 
-# ------------------------------------------------------------- operators (maintctl)
+# -------------------------------------------------------------------------- alarms
+# Standard-resolution alarms on one metric each (USD 0.10 a month each beyond the account's 10 free
+# ones); off by default. Missing data (no traffic) is not a breach.
 
-data "aws_iam_policy_document" "operator" {
+locals {
+  function_alarms = var.function_alarms ? {
+    throttles = {
+      metric      = "Throttles"
+      description = "The maintenance responder was throttled: each throttled request got the ALB's bare 502. Raise reserved_concurrency (README, Capacity) or find what exhausts the account's concurrency."
+    }
+    errors = {
+      metric      = "Errors"
+      description = "The maintenance responder failed invocations (crash, timeout, init failure): the ALB answered those requests with its bare 502. See the function's log group."
+    }
+  } : {}
+}
+
+resource "aws_cloudwatch_metric_alarm" "function" {
+  for_each = local.function_alarms
+
+  alarm_name          = "${local.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = "AWS/Lambda"
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.common_tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "elb_502" {
+  count = var.alb_alarms ? 1 : 0
+
+  alarm_name          = "${local.name}-alb-502"
+  alarm_description   = "The ALB answered with its own 502 (no Retry-After, no no-store). During maintenance that is the responder failing (throttled, erroring); otherwise it may be the application."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HTTPCode_ELB_502_Count"
+  dimensions          = { LoadBalancer = local.alb_arn_suffix }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = var.elb_502_alarm_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.common_tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_user_error" {
+  count = var.alb_alarms ? 1 : 0
+
+  alarm_name          = "${local.name}-lambda-user-error"
+  alarm_description   = "Requests the ALB could not hand to the responder or got no valid answer for (throttled, permission, malformed or oversized response): each got the ALB's 502."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "LambdaUserError"
+  dimensions          = { TargetGroup = aws_lb_target_group.this.arn_suffix, LoadBalancer = local.alb_arn_suffix }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.common_tags
+}
+
+# ------------------------------------------------------------- operators (maintctl)
+# Scoped to the ALB (every listener and rule of app/NAME/ID): maintctl works on all listeners of
+# the load balancer, and on its own rules as well as yours (it may move yours down to make room at
+# the top, and puts them back).
+
+# maintctl status, on, off and message: no CreateRule, no RemoveTags.
+data "aws_iam_policy_document" "switching" {
   statement {
-    sid       = "Describe"
-    actions   = ["elasticloadbalancing:Describe*"]
+    sid = "ReadListeners"
+    actions = [
+      "elasticloadbalancing:DescribeLoadBalancers",
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTags",
+    ]
     resources = ["*"]
   }
 
   statement {
-    sid = "SwitchRules"
+    sid = "SwitchAndRecord"
     actions = [
       "elasticloadbalancing:SetRulePriorities",
       "elasticloadbalancing:AddTags",
-      "elasticloadbalancing:RemoveTags",
-      "elasticloadbalancing:CreateRule",
     ]
-    resources = [var.listener_arn, local.listener_rules_arn]
+    resources = [local.alb_rules]
   }
 
   statement {
@@ -420,19 +546,43 @@ data "aws_iam_policy_document" "operator" {
       }
     }
   }
+}
+
+# maintctl attach, on listeners whose rules this module did not create; given together with the
+# switching policy.
+data "aws_iam_policy_document" "attach" {
+  statement {
+    sid       = "CreateRules"
+    actions   = ["elasticloadbalancing:CreateRule"]
+    resources = [local.alb_listeners]
+  }
 
   statement {
-    sid       = "WhoAmI"
-    actions   = ["sts:GetCallerIdentity"]
-    resources = ["*"]
+    sid       = "TagOnCreate"
+    actions   = ["elasticloadbalancing:AddTags"]
+    resources = [local.alb_rules]
+    condition {
+      test     = "StringEquals"
+      variable = "elasticloadbalancing:CreateAction"
+      values   = ["CreateRule"]
+    }
   }
 }
 
-resource "aws_iam_policy" "operator" {
-  count = var.create_operator_policy ? 1 : 0
+resource "aws_iam_policy" "switching" {
+  count = var.create_switching_policy ? 1 : 0
 
-  name        = "${local.name}-operator"
-  description = "Lets operators run maintctl for ${var.environment} (switch the maintenance rule, edit its content)"
-  policy      = data.aws_iam_policy_document.operator.json
+  name        = "${local.iam_name}-switching"
+  description = "maintctl status/on/off and message for ${var.environment}: read the listeners, move the rule priorities, record who switched (tags), edit the page content."
+  policy      = data.aws_iam_policy_document.switching.json
+  tags        = local.common_tags
+}
+
+resource "aws_iam_policy" "attach" {
+  count = var.create_attach_policy ? 1 : 0
+
+  name        = "${local.iam_name}-attach"
+  description = "maintctl attach for ${var.environment}: create the parked rules on the ALB's listeners and tag them as they are created. Attach together with the switching policy."
+  policy      = data.aws_iam_policy_document.attach.json
   tags        = local.common_tags
 }

@@ -1,37 +1,78 @@
+output "function_name" {
+  value = aws_lambda_function.this.function_name
+}
+
 output "function_arn" {
   value = aws_lambda_function.this.arn
 }
 
+output "alias_name" {
+  description = "The alias the target group invokes (and provisioned concurrency is set on)."
+  value       = aws_lambda_alias.live.name
+}
+
 output "alias_arn" {
-  description = "The alias the target group invokes."
-  value       = aws_lambda_alias.live.arn
+  value = aws_lambda_alias.live.arn
+}
+
+output "log_group_name" {
+  value = aws_cloudwatch_log_group.this.name
 }
 
 output "target_group_arn" {
   value = aws_lb_target_group.this.arn
 }
 
-output "maintenance_rule_arn" {
-  description = "Parked maintenance rule (maintctl switches it by priority)."
-  value       = aws_lb_listener_rule.maintenance.arn
+output "target_group_arn_suffix" {
+  description = "targetgroup/NAME/ID, the TargetGroup dimension of the ALB's CloudWatch metrics."
+  value       = aws_lb_target_group.this.arn_suffix
 }
 
-output "app_catch_all_rule_arn" {
-  description = "Application catch-all rule (path /*, forwards to app_target_group_arn)."
-  value       = one(aws_lb_listener_rule.app_catch_all[*].arn)
+output "load_balancer_arn_suffix" {
+  description = "app/NAME/ID of the ALB the listeners belong to, the LoadBalancer dimension of its metrics."
+  value       = local.alb_arn_suffix
+}
+
+output "maintenance_rule_arns" {
+  description = "Parked maintenance rule of each listener, by listener ARN (maintctl switches them by priority)."
+  value       = zipmap(var.listener_arns, aws_lb_listener_rule.maintenance[*].arn)
+}
+
+output "app_catch_all_rule_arns" {
+  description = "Application catch-all rule of each listener (path /*, forwards to app_target_group_arn), by listener ARN; empty without app_target_group_arn."
+  value       = local.want_app_catch_all ? zipmap(var.listener_arns, aws_lb_listener_rule.app_catch_all[*].arn) : {}
 }
 
 output "bypass_rule_arns" {
-  value = concat(aws_lb_listener_rule.bypass_source_ip[*].arn, aws_lb_listener_rule.bypass_header[*].arn)
+  description = "Every bypass rule (source IP, then header), all listeners."
+  value       = concat(aws_lb_listener_rule.bypass_source_ip[*].arn, aws_lb_listener_rule.bypass_header[*].arn)
 }
 
-output "operator_policy_json" {
-  description = "IAM policy for the people who run maintctl."
-  value       = data.aws_iam_policy_document.operator.json
+output "alarm_arns" {
+  description = "The alarms created, by name."
+  value = merge(
+    { for alarm in aws_cloudwatch_metric_alarm.function : alarm.alarm_name => alarm.arn },
+    { for alarm in aws_cloudwatch_metric_alarm.elb_502 : alarm.alarm_name => alarm.arn },
+    { for alarm in aws_cloudwatch_metric_alarm.lambda_user_error : alarm.alarm_name => alarm.arn },
+  )
 }
 
-output "operator_policy_arn" {
-  value = one(aws_iam_policy.operator[*].arn)
+output "switching_policy_json" {
+  description = "IAM policy for the people who run maintctl status, on, off and message (no CreateRule, no RemoveTags)."
+  value       = data.aws_iam_policy_document.switching.json
+}
+
+output "switching_policy_arn" {
+  value = one(aws_iam_policy.switching[*].arn)
+}
+
+output "attach_policy_json" {
+  description = "IAM policy for maintctl attach (CreateRule, tags on creation), given together with the switching policy."
+  value       = data.aws_iam_policy_document.attach.json
+}
+
+output "attach_policy_arn" {
+  value = one(aws_iam_policy.attach[*].arn)
 }
 
 output "nlb_dns_name" {

@@ -10,9 +10,22 @@ variable "environment" {
   }
 }
 
-variable "listener_arn" {
-  description = "ARN of the existing ALB listener that gets the maintenance rule."
-  type        = string
+variable "listener_arns" {
+  description = "ARNs of the existing listeners of ONE ALB (e.g. its HTTP and its HTTPS listener). Each gets the catch-all, the parked maintenance rule and the bypass rules, all forwarding to the one Lambda target group of this module (a lambda target group belongs to one load balancer). Rules are indexed by position: append new listeners at the end."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.listener_arns) > 0 && length(distinct(var.listener_arns)) == length(var.listener_arns)
+    error_message = "listener_arns: at least one listener ARN, each once."
+  }
+  validation {
+    condition     = alltrue([for arn in var.listener_arns : can(regex("^arn:[a-z-]+:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:listener/app/[^/]+/[0-9a-f]+/[0-9a-f]+$", arn))])
+    error_message = "listener_arns: each must be an ALB listener ARN (...:listener/app/NAME/ID/ID)."
+  }
+  validation {
+    condition     = length(distinct([for arn in var.listener_arns : try(regex(":listener/(app/[^/]+/[^/]+)/", arn)[0], arn)])) == 1
+    error_message = "listener_arns: every listener must belong to the same ALB (one Lambda target group serves one load balancer; deploy the module once per ALB)."
+  }
 }
 
 variable "parked_priority" {
@@ -28,10 +41,14 @@ variable "parked_priority" {
 
 # Function
 
-variable "lambda_zip_path" {
-  description = "The package written by scripts/package (default: dist/bootstrap.zip of this repository)."
+variable "package_path" {
+  description = "The Lambda package written by scripts/package, built for var.architecture: dist/bootstrap.zip (x86_64) or dist/arm64/bootstrap.zip (arm64) of a checkout, e.g. \"$${path.root}/dist/bootstrap.zip\"."
   type        = string
-  default     = null
+
+  validation {
+    condition     = endswith(var.package_path, ".zip")
+    error_message = "package_path must name the .zip written by scripts/package."
+  }
 }
 
 variable "ssm_prefix" {
@@ -62,16 +79,109 @@ variable "health_path" {
   default     = "/healthz"
 }
 
+# Capacity and logs (README, "Capacity")
+
+variable "architecture" {
+  description = "x86_64, or arm64 for Graviton (cheaper per GB-second). package_path must be the package built for it."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
 variable "memory_size" {
-  description = "Lambda memory in MB."
+  description = "Lambda memory in MB (CPU grows with it; the responder needs about 10 MB)."
   type        = number
   default     = 128
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240
+    error_message = "memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Execution environments reserved for the responder (guaranteed to it, and its ceiling). Sizing: peak requests/s x seconds an environment is busy per request (a cold start at switch-on) x headroom; 100 = 1,000 requests/s x 0.05 s x 2 (README, Capacity). -1: no reservation (the account's unreserved pool, shared with every other function). 0 is refused: it throttles every request."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.reserved_concurrency == -1 || var.reserved_concurrency >= 1
+    error_message = "reserved_concurrency must be -1 (no reservation) or at least 1; 0 would throttle every request (the ALB answers 502)."
+  }
+}
+
+variable "provisioned_concurrency" {
+  description = "Environments kept initialised on the live alias (no cold start for them; billed for every hour configured, used or not). 0: none. At most reserved_concurrency."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.provisioned_concurrency >= 0
+    error_message = "provisioned_concurrency must be 0 (none) or more."
+  }
+}
+
+variable "log_level" {
+  description = "Application log level (logging_config; Lambda passes it to the function as AWS_LAMBDA_LOG_LEVEL). INFO logs one line per request; WARN keeps only the problems."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
+variable "system_log_level" {
+  description = "Lambda's own log lines (INFO keeps START and REPORT with the billed duration)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.system_log_level)
+    error_message = "system_log_level must be DEBUG, INFO or WARN."
+  }
 }
 
 variable "log_retention_days" {
   description = "Retention of the function's log group."
   type        = number
   default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+# Alarms (each one costs money; all off by default)
+
+variable "alarm_topic_arn" {
+  description = "SNS topic the alarms notify (on ALARM and on OK). Empty: the alarms only change state."
+  type        = string
+  default     = ""
+}
+
+variable "function_alarms" {
+  description = "Alarms on the responder's Throttles and Errors (any in a minute): 2 standard alarms, USD 0.10 a month each beyond the account's 10 free ones."
+  type        = bool
+  default     = false
+}
+
+variable "alb_alarms" {
+  description = "Alarms on the ALB's HTTPCode_ELB_502_Count (the bare 502 visitors get; it also counts the application's own failures) and on LambdaUserError of the maintenance target group (any in a minute): 2 standard alarms, USD 0.10 a month each beyond the 10 free ones."
+  type        = bool
+  default     = false
+}
+
+variable "elb_502_alarm_threshold" {
+  description = "ALB 502 responses in one minute that raise the ALB alarm."
+  type        = number
+  default     = 10
 }
 
 # Target group
@@ -208,10 +318,16 @@ variable "nlb_health_check_protocol" {
 
 # Operators
 
-variable "create_operator_policy" {
-  description = "Create the IAM managed policy for the people who run maintctl (its JSON is an output either way)."
+variable "create_switching_policy" {
+  description = "Create the IAM managed policy for the people who run maintctl status/on/off/message (its JSON is an output either way)."
   type        = bool
   default     = true
+}
+
+variable "create_attach_policy" {
+  description = "Also create the attach policy (CreateRule on the ALB's listeners, for maintctl attach). Not needed when this module created the rules; its JSON is an output either way."
+  type        = bool
+  default     = false
 }
 
 variable "tags" {
