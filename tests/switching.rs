@@ -21,6 +21,7 @@ use maintenance_responder::listeners::{self, Aws, Listeners, ListenersError};
 use maintenance_responder::ops::{self, AttachRequest, ListenerOutcome, Outcome, Record};
 use maintenance_responder::planner::{
     self, AttachSpec, Direction, ListenerInfo, ListenerSnapshot, NewRule, Role, RuleView, State,
+    TargetGroupInfo,
 };
 use serde_json::Value;
 
@@ -590,6 +591,12 @@ impl Listeners for Faulty {
     ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ListenersError> {
         self.inner.tags(arns).await
     }
+    async fn target_groups(
+        &self,
+        arns: &[String],
+    ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
+        self.inner.target_groups(arns).await
+    }
     async fn set_rule_priorities(
         &self,
         priorities: &[(String, u32)],
@@ -655,6 +662,7 @@ async fn attach_lib(client: &impl Listeners, alb: &Alb) {
         bypass_header: None,
         app_target_group: Some(alb.app_target_group.clone()),
         allow_fallthrough: false,
+        allow_bypass_everyone: false,
     };
     let request = AttachRequest::new(vec![alb.http.clone(), alb.https.clone()], spec, false)
         .expect("valid options");
@@ -1368,4 +1376,420 @@ async fn json_documents_keep_the_fields_scripts_rely_on() {
     let refused = maintctl(moto, &["on", "--environment", &env, "--output", "json"]);
     assert_eq!(code(&refused), 4, "{}", text(&refused));
     assert_keeps_fields("on (not confirmed)", &json(&refused), &switch_fields);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules that do what their tags do not say (issue #16, items 1 and 2): recognised by what they
+// do, shown by status with the state routing gives, refused by on, off and attach.
+
+/// A rule made behind maintctl's back: `path` forwarding to the target groups (weights when
+/// more than one), with the given tags.
+async fn create_rule(
+    elb: &elbv2::Client,
+    listener: &str,
+    priority: i32,
+    path: &str,
+    forward: &[&str],
+    tags: &[(&str, &str)],
+) -> String {
+    use elbv2::types::{
+        Action, ActionTypeEnum, ForwardActionConfig, PathPatternConditionConfig, RuleCondition,
+        Tag, TargetGroupTuple,
+    };
+    let action = match forward {
+        [one] => Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(*one)
+            .build(),
+        many => {
+            let mut config = ForwardActionConfig::builder();
+            for tg in many {
+                config = config.target_groups(
+                    TargetGroupTuple::builder()
+                        .target_group_arn(*tg)
+                        .weight(50)
+                        .build(),
+                );
+            }
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .forward_config(config.build())
+                .build()
+        }
+    };
+    let condition = RuleCondition::builder()
+        .field("path-pattern")
+        .path_pattern_config(PathPatternConditionConfig::builder().values(path).build())
+        .build();
+    let mut call = elb
+        .create_rule()
+        .listener_arn(listener)
+        .priority(priority)
+        .conditions(condition)
+        .actions(action);
+    for (k, v) in tags {
+        call = call.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    call.send().await.expect("create rule").rules()[0]
+        .rule_arn()
+        .unwrap()
+        .to_string()
+}
+
+/// Removes tags from a rule, as a console edit or IaC drift would.
+async fn remove_tags(elb: &elbv2::Client, rule: &str, keys: &[&str]) {
+    elb.remove_tags()
+        .resource_arns(rule)
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .send()
+        .await
+        .expect("remove tags");
+}
+
+/// A second lambda target group (another Lambda: the application's, or a second responder).
+async fn other_lambda_target_group(elb: &elbv2::Client, name: &str) -> String {
+    elb.create_target_group()
+        .name(
+            common::unique(name)
+                .chars()
+                .rev()
+                .take(28)
+                .collect::<String>(),
+        )
+        .target_type(elbv2::types::TargetTypeEnum::Lambda)
+        .send()
+        .await
+        .expect("create target group")
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every rule, priority and tag of both listeners.
+async fn both(client: &impl Listeners, alb: &Alb) -> (ListenerSnapshot, ListenerSnapshot) {
+    (
+        snapshot(client, &alb.http).await,
+        snapshot(client, &alb.https).await,
+    )
+}
+
+#[tokio::test]
+async fn a_maintenance_rule_that_lost_its_tags_is_still_the_maintenance_rule() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "lost-tag", &[10, 20], &[10], Some(40_000));
+    let env = common::unique("env-lost");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let http_rule = snapshot(&client, &alb.http)
+        .await
+        .maintenance_rule()
+        .unwrap()
+        .arn
+        .clone();
+    // The role tag goes (a console edit): every visitor still gets the 503.
+    remove_tags(&elb, &http_rule, &[tags::ROLE]).await;
+
+    let status = maintctl(moto, &["status", "--listener", &alb.http]);
+    let out = stdout(&status);
+    assert!(out.contains("maintenance: ON"), "{}", text(&status));
+    assert!(!out.contains("NOT ATTACHED"), "{out}");
+    assert!(
+        out.contains("lost its maintenance-responder:role tag")
+            && out.contains("Value=maintenance"),
+        "says what is wrong and what to do: {out}"
+    );
+    let doc = json(&maintctl(
+        moto,
+        &["status", "--listener", &alb.http, "--output", "json"],
+    ));
+    assert_eq!(doc["listeners"][0]["state"], "on");
+    let role = doc["listeners"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["arn"] == http_rule.as_str())
+        .unwrap()["role"]
+        .clone();
+    assert_eq!(
+        role, "maintenance",
+        "listed as what it is, not as an app rule"
+    );
+
+    // off, on and attach refuse, and nothing changes on either listener.
+    let before = both(&client, &alb).await;
+    for args in [
+        vec!["off", "--environment", env.as_str(), "--yes"],
+        vec!["off", "--listener", alb.http.as_str(), "--yes"],
+        vec!["on", "--load-balancer", alb.load_balancer.as_str(), "--yes"],
+    ] {
+        let out = maintctl(moto, &args);
+        assert_eq!(code(&out), 4, "{args:?}: {}", text(&out));
+        assert!(
+            stderr(&out).contains("Value=maintenance")
+                && stderr(&out).contains("nothing was changed"),
+            "{}",
+            text(&out)
+        );
+    }
+    let again = attach(moto, &alb, &env);
+    assert_eq!(code(&again), 4, "{}", text(&again));
+    assert!(
+        stderr(&again).contains("attach creates nothing"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(both(&client, &alb).await, before, "nothing changed");
+
+    // Every tag gone on HTTPS too: recognised by its target group, which HTTP's rule names.
+    let https_rule = snapshot(&client, &alb.https)
+        .await
+        .maintenance_rule()
+        .unwrap()
+        .arn
+        .clone();
+    let keys: Vec<String> = maintenance_tags(&client, &alb.https)
+        .await
+        .into_keys()
+        .collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    remove_tags(&elb, &https_rule, &keys).await;
+    let status = maintctl(
+        moto,
+        &[
+            "status",
+            "--load-balancer",
+            &alb.load_balancer,
+            "--output",
+            "json",
+        ],
+    );
+    let doc = json(&status);
+    let https = doc["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["listener"]["arn"] == alb.https.as_str())
+        .unwrap_or_else(|| panic!("HTTPS is still shown: {}", text(&status)));
+    assert_eq!(https["state"], "on", "{https:#}");
+    assert!(
+        https["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("forwards to the responder's target group"),
+        "{https:#}"
+    );
+    let off = maintctl(
+        moto,
+        &["off", "--load-balancer", &alb.load_balancer, "--yes"],
+    );
+    assert_eq!(code(&off), 4, "{}", text(&off));
+    assert_eq!(both(&client, &alb).await.0, before.0, "HTTP untouched");
+
+    // Tagged again as the message says: off works.
+    elb.add_tags()
+        .resource_arns(&http_rule)
+        .tags(
+            elbv2::types::Tag::builder()
+                .key(tags::ROLE)
+                .value("maintenance")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let off = maintctl(moto, &["off", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    assert_eq!(consistent_state(&client, &alb.http).await, State::Off);
+}
+
+#[tokio::test]
+async fn two_maintenance_rules_are_said_first_by_status() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "two-m", &[10], &[10], Some(40_000));
+    let env = common::unique("env-two");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let second = create_rule(
+        &elb,
+        &alb.http,
+        45_000,
+        "/*",
+        &[&alb.lambda_target_group],
+        &[
+            (tags::ROLE, "maintenance"),
+            (tags::PARKED_PRIORITY, "45000"),
+            (tags::ENVIRONMENT, &env),
+        ],
+    )
+    .await;
+
+    let status = maintctl(moto, &["status", "--listener", &alb.http]);
+    let out = stdout(&status);
+    assert!(out.contains("maintenance: OFF"), "{}", text(&status));
+    assert!(
+        out.contains("several maintenance rules") && out.contains(&second),
+        "{out}"
+    );
+    let doc = json(&maintctl(
+        moto,
+        &["status", "--environment", &env, "--output", "json"],
+    ));
+    let http = doc["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["listener"]["arn"] == alb.http.as_str())
+        .unwrap();
+    assert_eq!(http["state"], "off", "{http:#}");
+    assert!(
+        http["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("several maintenance rules"),
+        "{http:#}"
+    );
+    let before = both(&client, &alb).await;
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 4, "{}", text(&on));
+    assert!(
+        stderr(&on).contains("several maintenance rules"),
+        "{}",
+        text(&on)
+    );
+    assert_eq!(both(&client, &alb).await, before);
+}
+
+#[tokio::test]
+async fn rules_forwarding_to_the_responder_without_its_tags_are_refused() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "untagged", &[10, 20], &[10], Some(40_000));
+    let env = common::unique("env-untagged");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    // HTTP: an untagged copy of the maintenance rule above every app rule, so maintenance is
+    // effectively on while every tag says off. HTTPS: a weighted forward that sends part of
+    // an app rule's requests to the responder.
+    let untagged = create_rule(&elb, &alb.http, 5, "/*", &[&alb.lambda_target_group], &[]).await;
+    let weighted = create_rule(
+        &elb,
+        &alb.https,
+        15,
+        "/shop/*",
+        &[&alb.app_target_group, &alb.lambda_target_group],
+        &[],
+    )
+    .await;
+
+    let doc = json(&maintctl(
+        moto,
+        &["status", "--environment", &env, "--output", "json"],
+    ));
+    for l in doc["listeners"].as_array().unwrap() {
+        let warnings = l["warnings"].to_string();
+        if l["listener"]["arn"] == alb.http.as_str() {
+            assert_eq!(l["state"], "on", "what visitors get: {l:#}");
+            assert!(
+                warnings.contains(&untagged) && warnings.contains("before every application rule"),
+                "{warnings}"
+            );
+        } else {
+            assert!(
+                warnings.contains(&weighted) && warnings.contains("weighted"),
+                "{warnings}"
+            );
+        }
+    }
+    let before = both(&client, &alb).await;
+    for direction in ["off", "on"] {
+        let out = maintctl(moto, &[direction, "--environment", &env, "--yes"]);
+        assert_eq!(code(&out), 4, "{direction}: {}", text(&out));
+        assert!(
+            stderr(&out).contains(&untagged) && stderr(&out).contains("delete-rule"),
+            "{}",
+            text(&out)
+        );
+    }
+    let again = attach(moto, &alb, &env);
+    assert_eq!(code(&again), 4, "{}", text(&again));
+    assert_eq!(both(&client, &alb).await, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn odd_managed_rules_and_other_lambdas_are_told() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+
+    // A bypass rule that lost its role tag (its parked priority is left): refused.
+    let alb = build_alb(moto, "odd-bypass", &[10], &[10], Some(40_000));
+    let env = common::unique("env-odd");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let bypass = snapshot(&client, &alb.http)
+        .await
+        .bypass_rules()
+        .next()
+        .unwrap()
+        .arn
+        .clone();
+    remove_tags(&elb, &bypass, &[tags::ROLE]).await;
+    let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
+    assert!(status.contains("Value=bypass"), "{status}");
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 4, "{}", text(&on));
+    assert!(stderr(&on).contains(&bypass), "{}", text(&on));
+
+    // A maintenance-tagged rule that forwards to the application: refused.
+    let alb = build_alb(moto, "odd-maint", &[10], &[10], Some(40_000));
+    let rule = create_rule(
+        &elb,
+        &alb.http,
+        50_000,
+        "/*",
+        &[&alb.app_target_group],
+        &[
+            (tags::ROLE, "maintenance"),
+            (tags::PARKED_PRIORITY, "50000"),
+        ],
+    )
+    .await;
+    let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
+    assert!(
+        status.contains(&rule) && status.contains("type instance"),
+        "{status}"
+    );
+    let on = maintctl(moto, &["on", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&on), 4, "{}", text(&on));
+    assert!(stderr(&on).contains("modify-rule"), "{}", text(&on));
+
+    // Another Lambda's catch-all above the app rules: a warning (it may be the application's
+    // own), shown by status and by on, which still switches.
+    let alb = build_alb(moto, "odd-lambda", &[10], &[10], Some(40_000));
+    let env = common::unique("env-other");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let other = other_lambda_target_group(&elb, "fn").await;
+    let rule = create_rule(&elb, &alb.http, 5, "/*", &[&other], &[]).await;
+    let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
+    assert!(
+        status.contains(&rule) && status.contains("ignore this warning"),
+        "{status}"
+    );
+    assert!(status.contains("maintenance: OFF"), "{status}");
+    let on = maintctl(moto, &["on", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    assert!(stderr(&on).contains("ignore this warning"), "{}", text(&on));
+    assert_eq!(consistent_state(&client, &alb.http).await, State::On);
 }

@@ -23,11 +23,14 @@ use elbv2::types::{
 use crate::listeners::ListenersError;
 use crate::planner::{
     ActionSummary, Condition, ListenerInfo, MAX_PRIORITY, MIN_PRIORITY, NewRule, PlanningError,
-    RuleView,
+    RuleView, TargetGroupInfo,
 };
 
 /// Most ARNs DescribeTags accepts in one call.
 pub const DESCRIBE_TAGS_BATCH: usize = 20;
+/// Most ARNs [`Listeners::target_groups`] asks DescribeTargetGroups about in one call (the API
+/// states no limit on ARNs; its pages hold up to 400 target groups).
+pub const DESCRIBE_TARGET_GROUPS_BATCH: usize = 20;
 
 /// The ELBv2 (and STS) operations `maintctl` uses. Implemented by [`Aws`]; tests wrap it to
 /// inject failures.
@@ -54,6 +57,12 @@ pub trait Listeners {
         &self,
         arns: &[String],
     ) -> impl Future<Output = Result<HashMap<String, BTreeMap<String, String>>, ListenersError>> + Send;
+    /// What kind of target group each of at most [`DESCRIBE_TARGET_GROUPS_BATCH`] ARNs is
+    /// (DescribeTargetGroups), by ARN.
+    fn target_groups(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, TargetGroupInfo>, ListenersError>> + Send;
     /// One SetRulePriorities call.
     fn set_rule_priorities(
         &self,
@@ -215,6 +224,51 @@ impl Listeners for Aws {
                 (d.resource_arn().unwrap_or_default().to_string(), tags)
             })
             .collect())
+    }
+
+    async fn target_groups(
+        &self,
+        arns: &[String],
+    ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
+        if arns.len() > DESCRIBE_TARGET_GROUPS_BATCH {
+            return Err(ListenersError::Invalid(format!(
+                "DescribeTargetGroups is asked about at most {DESCRIBE_TARGET_GROUPS_BATCH} ARNs \
+                 at a time, not {}",
+                arns.len()
+            )));
+        }
+        if arns.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let resource = arns.join(", ");
+        let groups = all_pages(|marker| {
+            let resource = &resource;
+            async move {
+                let page = self
+                    .elb
+                    .describe_target_groups()
+                    .set_target_group_arns(Some(arns.to_vec()))
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| call_error("DescribeTargetGroups", resource, e))?;
+                let groups = page
+                    .target_groups()
+                    .iter()
+                    .map(|tg| TargetGroupInfo {
+                        arn: tg.target_group_arn().unwrap_or_default().to_string(),
+                        name: tg.target_group_name().unwrap_or_default().to_string(),
+                        target_type: tg
+                            .target_type()
+                            .map(|t| t.as_str().to_string())
+                            .unwrap_or_default(),
+                    })
+                    .collect();
+                Ok((groups, page.next_marker))
+            }
+        })
+        .await?;
+        Ok(groups.into_iter().map(|g| (g.arn.clone(), g)).collect())
     }
 
     async fn set_rule_priorities(

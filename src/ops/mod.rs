@@ -110,6 +110,13 @@ pub enum Error {
         #[source]
         source: ListenersError,
     },
+    /// Reading the target groups `attach` was given failed.
+    #[error("failed to read the target groups named by --target-group and --app-target-group")]
+    TargetGroups {
+        /// Why.
+        #[source]
+        source: ListenersError,
+    },
     /// No listener with a maintenance rule is selected.
     #[error(
         "no listener with a maintenance rule matches: check the ARNs, --environment and \

@@ -3,13 +3,15 @@
 //! listener attached with the same options every step is [`AttachStep::Present`]; the create
 //! calls themselves are `crate::ops::attach`'s.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::deploy_names::tags;
-use crate::planner::listener::{ActionSummary, Condition, ListenerSnapshot, NewRule, RuleView};
+use crate::planner::listener::{
+    ActionSummary, Condition, ListenerSnapshot, NewRule, PlanningError, RuleView, TargetGroupInfo,
+};
 use crate::planner::priorities::{self, Direction, MAX_PRIORITY, MIN_PRIORITY, Role, State};
 use crate::planner::record::tag_value;
 
@@ -30,6 +32,8 @@ pub struct AttachSpec {
     pub app_target_group: Option<String>,
     /// Attach even when no rule catches every request before the parked priority.
     pub allow_fallthrough: bool,
+    /// Accept a `/0` bypass CIDR, which lets every client of that address family through.
+    pub allow_bypass_everyone: bool,
 }
 
 /// Why `attach` refuses. Messages say what to do.
@@ -123,16 +127,75 @@ impl AttachSpec {
                 self.bypass_cidrs.len()
             )));
         }
-        if let Some(c) = self
-            .bypass_cidrs
-            .iter()
-            .find(|c| c.to_string() == "255.255.255.255/32")
-        {
-            return Err(AttachError::Invalid(format!(
-                "--bypass-cidr {c} is not allowed by ELBv2"
-            )));
+        for c in &self.bypass_cidrs {
+            if c.to_string() == "255.255.255.255/32" {
+                return Err(AttachError::Invalid(format!(
+                    "--bypass-cidr {c} is not allowed by ELBv2"
+                )));
+            }
+            if c.trunc() != *c {
+                let single = IpNet::from(c.addr());
+                return Err(AttachError::Invalid(format!(
+                    "--bypass-cidr {c} has bits set after its /{} prefix: did you mean {}? \
+                     (or {single} for that one address)",
+                    c.prefix_len(),
+                    c.trunc()
+                )));
+            }
+            if c.prefix_len() == 0 && !self.allow_bypass_everyone {
+                return Err(AttachError::Invalid(format!(
+                    "--bypass-cidr {c} matches every {} client, so maintenance would be a no-op \
+                     for all of them: name the networks that should bypass, or pass \
+                     --allow-bypass-everyone if that is really what you want",
+                    if c.addr().is_ipv4() { "IPv4" } else { "IPv6" }
+                )));
+            }
         }
         Ok(())
+    }
+
+    /// Checks the target groups named against what they are (`groups`, by ARN, as read): the
+    /// responder's must be of type `lambda`, the application's must not be the responder's.
+    /// Returns what is worth a warning (an application target group of type `lambda`).
+    pub fn check_target_groups(
+        &self,
+        groups: &BTreeMap<String, TargetGroupInfo>,
+    ) -> Result<Vec<String>, AttachError> {
+        let describe = |arn: &str| {
+            groups.get(arn).map_or_else(
+                || format!("{arn} (not found)"),
+                |g| format!("{} (type {})", g.name, g.target_type),
+            )
+        };
+        if !groups
+            .get(&self.target_group)
+            .is_some_and(TargetGroupInfo::is_lambda)
+        {
+            return Err(AttachError::Invalid(format!(
+                "--target-group {} is not a lambda target group, so the maintenance rule would \
+                 not reach the responder: pass the responder's own target group (target type \
+                 lambda; the TargetGroupArn output of the deploy/ templates)",
+                describe(&self.target_group)
+            )));
+        }
+        let Some(app) = &self.app_target_group else {
+            return Ok(Vec::new());
+        };
+        if *app == self.target_group {
+            return Err(AttachError::Invalid(
+                "--app-target-group is the responder's own target group, so bypass rules would \
+                 send their clients to the maintenance page: pass the application's target group"
+                    .into(),
+            ));
+        }
+        Ok(match groups.get(app) {
+            Some(g) if g.is_lambda() => vec![format!(
+                "--app-target-group {} is a lambda target group: bypass clients reach that \
+                 Lambda; right if it is your application, wrong if it is a maintenance responder",
+                describe(app)
+            )],
+            _ => Vec::new(),
+        })
     }
 
     fn validate_header(&self) -> Result<(), AttachError> {
@@ -227,6 +290,34 @@ pub fn plan_attach(
 ) -> Result<Vec<AttachStep>, AttachError> {
     spec.validate()?;
     let listener = &snapshot.listener.arn;
+    // The rules are recognised by what they do, the target group asked for included: attach
+    // never adds a maintenance rule next to one that lost its tags.
+    let mut known = snapshot.clone();
+    known
+        .responder_target_groups
+        .insert(spec.target_group.clone());
+    if let Err(PlanningError::Unrecognised { findings, .. }) = known.refuse_unrecognised() {
+        let what: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        return Err(conflict(
+            listener,
+            format!(
+                "{}; attach creates nothing on a listener in this state",
+                what.join("; and ")
+            ),
+        ));
+    }
+    if let Some(app) = &spec.app_target_group
+        && known.known_responder_target_groups().contains(app.as_str())
+    {
+        return Err(conflict(
+            listener,
+            format!(
+                "--app-target-group {app} is where this listener's maintenance rule forwards, \
+                 so bypass rules would send their clients to the maintenance page: pass the \
+                 application's target group"
+            ),
+        ));
+    }
     let planner = snapshot
         .planner_rules()
         .map_err(|e| conflict(listener, e.to_string()))?;
@@ -445,15 +536,13 @@ mod tests {
     }
 
     fn snapshot(rules: Vec<RuleView>) -> ListenerSnapshot {
-        ListenerSnapshot {
-            listener: ListenerInfo {
-                arn: "L".into(),
-                load_balancer: "LB".into(),
-                protocol: "HTTP".into(),
-                port: Some(80),
-            },
-            rules,
-        }
+        let info = ListenerInfo {
+            arn: "L".into(),
+            load_balancer: "LB".into(),
+            protocol: "HTTP".into(),
+            port: Some(80),
+        };
+        ListenerSnapshot::new(info, rules)
     }
 
     fn spec() -> AttachSpec {
@@ -465,6 +554,7 @@ mod tests {
             bypass_header: Some(("X-Bypass".into(), "s3cret".into())),
             app_target_group: Some("tg-app".into()),
             allow_fallthrough: false,
+            allow_bypass_everyone: false,
         }
     }
 

@@ -51,6 +51,10 @@ pub struct AttachArgs {
     /// listener's default action.
     #[arg(long)]
     allow_fallthrough: bool,
+    /// Accept a --bypass-cidr of /0 (0.0.0.0/0, ::/0), which lets every client of that
+    /// address family bypass maintenance.
+    #[arg(long)]
+    allow_bypass_everyone: bool,
     /// Print what would be created and create nothing.
     #[arg(long)]
     dry_run: bool,
@@ -82,6 +86,7 @@ impl AttachArgs {
             bypass_header: self.bypass_header,
             app_target_group: self.app_target_group,
             allow_fallthrough: self.allow_fallthrough,
+            allow_bypass_everyone: self.allow_bypass_everyone,
         };
         let request = match AttachRequest::new(self.listeners, spec, self.dry_run) {
             Ok(request) => request,
