@@ -1793,3 +1793,74 @@ async fn odd_managed_rules_and_other_lambdas_are_told() {
     assert!(stderr(&on).contains("ignore this warning"), "{}", text(&on));
     assert_eq!(consistent_state(&client, &alb.http).await, State::On);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Settings that would make maintenance a no-op (issue #16, item 4): refused before anything is
+// created.
+
+#[tokio::test]
+async fn attach_refuses_settings_that_make_maintenance_a_no_op() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "no-op", &[10], &[10], Some(40_000));
+    let before = both(&client, &alb).await;
+    let base = |tg: &str, app: &str, cidr: &str| -> Vec<String> {
+        [
+            "attach",
+            "--listener",
+            &alb.http,
+            "--target-group",
+            tg,
+            "--app-target-group",
+            app,
+            "--bypass-cidr",
+            cidr,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        maintctl(moto, &args)
+    };
+    let (lambda, app) = (
+        alb.lambda_target_group.as_str(),
+        alb.app_target_group.as_str(),
+    );
+    let refused = [
+        (base(lambda, app, "0.0.0.0/0"), "--allow-bypass-everyone"),
+        (base(lambda, app, "::/0"), "every IPv6 client"),
+        (base(lambda, app, "10.0.0.1/8"), "did you mean 10.0.0.0/8?"),
+        // The application's instance target group given as the responder's.
+        (base(app, app, "10.0.0.0/8"), "type instance"),
+        // Bypass to the responder itself: its clients would get the maintenance page.
+        (
+            base(lambda, lambda, "10.0.0.0/8"),
+            "responder's own target group",
+        ),
+    ];
+    for (args, says) in &refused {
+        let out = run(args);
+        assert_eq!(code(&out), 4, "{args:?}: {}", text(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+    assert_eq!(both(&client, &alb).await, before, "nothing was created");
+
+    // A deliberate /0 with the flag, and an application that is a Lambda (a warning).
+    let other = other_lambda_target_group(&elb, "appfn").await;
+    let mut args = base(lambda, &other, "::/0");
+    args.push("--allow-bypass-everyone".into());
+    args.push("--dry-run".into());
+    let out = run(&args);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        stdout(&out).contains("warning: --app-target-group"),
+        "{}",
+        text(&out)
+    );
+    // Private and unusual but valid networks are accepted as given.
+    let out = run(&base(lambda, app, "100.64.0.0/10"));
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}

@@ -669,4 +669,111 @@ mod tests {
         s.parked = 2;
         assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
     }
+
+    fn with_cidrs(cidrs: &[&str]) -> AttachSpec {
+        let mut s = spec();
+        s.bypass_cidrs = cidrs.iter().map(|c| c.parse().unwrap()).collect();
+        s
+    }
+
+    #[test]
+    fn bypass_cidrs_that_make_maintenance_a_no_op_are_refused() {
+        for everyone in ["0.0.0.0/0", "::/0"] {
+            let err = with_cidrs(&[everyone]).validate().unwrap_err().to_string();
+            assert!(
+                err.contains("no-op") && err.contains("--allow-bypass-everyone"),
+                "{err}"
+            );
+            let mut s = with_cidrs(&[everyone]);
+            s.allow_bypass_everyone = true;
+            assert_eq!(s.validate(), Ok(()), "a deliberate /0 with the flag");
+        }
+        let err = with_cidrs(&["10.0.0.1/8"])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("did you mean 10.0.0.0/8?") && err.contains("10.0.0.1/32"),
+            "{err}"
+        );
+        let err = with_cidrs(&["2001:db8::1/32"])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean 2001:db8::/32?"), "{err}");
+        // Private, shared, documentation and single-address networks are fine.
+        let fine = with_cidrs(&[
+            "10.0.0.0/8",
+            "100.64.0.0/10",
+            "192.168.1.7/32",
+            "fd00::/8",
+            "2001:db8::/32",
+        ]);
+        assert_eq!(fine.validate(), Ok(()));
+    }
+
+    fn group(arn: &str, kind: &str) -> (String, TargetGroupInfo) {
+        let info = TargetGroupInfo {
+            arn: arn.into(),
+            name: format!("{arn}-name"),
+            target_type: kind.into(),
+        };
+        (arn.into(), info)
+    }
+
+    #[test]
+    fn target_groups_are_checked_for_what_they_are() {
+        let groups: BTreeMap<String, TargetGroupInfo> = [
+            group("tg-mr", "lambda"),
+            group("tg-app", "instance"),
+            group("tg-fn", "lambda"),
+        ]
+        .into();
+        assert_eq!(spec().check_target_groups(&groups), Ok(vec![]));
+        // The application's target group as the responder's: refused, saying what it is.
+        let mut s = spec();
+        s.target_group = "tg-app".into();
+        let err = s.check_target_groups(&groups).unwrap_err().to_string();
+        assert!(
+            err.contains("tg-app-name (type instance)") && err.contains("not a lambda"),
+            "{err}"
+        );
+        s.target_group = "tg-gone".into();
+        let err = s.check_target_groups(&groups).unwrap_err().to_string();
+        assert!(err.contains("tg-gone (not found)"), "{err}");
+        // Bypass to the responder itself would loop to maintenance.
+        let mut s = spec();
+        s.app_target_group = Some("tg-mr".into());
+        let err = s.check_target_groups(&groups).unwrap_err().to_string();
+        assert!(err.contains("responder's own"), "{err}");
+        // An application that is a Lambda: a warning.
+        s.app_target_group = Some("tg-fn".into());
+        let warnings = s.check_target_groups(&groups).unwrap();
+        assert!(warnings[0].contains("lambda target group"), "{warnings:?}");
+    }
+
+    #[test]
+    fn attach_refuses_bypass_to_where_the_maintenance_rule_forwards() {
+        let all = Condition::PathPattern {
+            values: vec!["/*".into()],
+        };
+        let mut m = view(
+            "m",
+            Some(50_000),
+            vec![all.clone()],
+            &[
+                (tags::ROLE, "maintenance"),
+                (tags::PARKED_PRIORITY, "50000"),
+                (tags::ENVIRONMENT, "prod"),
+            ],
+        );
+        m.action = ActionSummary::Forward {
+            target_groups: vec!["tg-old".into()],
+        };
+        let rules = vec![view("a", Some(10), vec![all], &[]), m];
+        let mut s = spec();
+        s.app_target_group = Some("tg-old".into());
+        let err = plan_attach(&snapshot(rules), &s).unwrap_err().to_string();
+        assert!(err.contains("maintenance page"), "{err}");
+    }
 }
