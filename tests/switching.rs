@@ -1864,3 +1864,275 @@ async fn attach_refuses_settings_that_make_maintenance_a_no_op() {
     let out = run(&base(lambda, app, "100.64.0.0/10"));
     assert_eq!(code(&out), 0, "{}", text(&out));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The displaced-rule record (issue #16, item 3): written before any rule moves, cleared in a
+// call of its own, and never acted on by an off on a listener that is already off.
+
+/// Tags a rule with keys of the operator's own until it has `total` tags (moto, like ELBv2,
+/// refuses new keys on a rule that already has its quota: 10 there).
+async fn fill_tags(elb: &elbv2::Client, client: &impl Listeners, listener: &str, total: usize) {
+    let rule = snapshot(client, listener)
+        .await
+        .maintenance_rule()
+        .unwrap()
+        .clone();
+    for n in rule.tags.len()..total {
+        elb.add_tags()
+            .resource_arns(&rule.arn)
+            .tags(
+                elbv2::types::Tag::builder()
+                    .key(format!("team-{n}"))
+                    .value("shop")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(maintenance_tags(client, listener).await.len(), total);
+}
+
+#[tokio::test]
+async fn a_record_left_over_never_moves_rules_on_a_later_off() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "stale", &[1, 2, 3], &[10], Some(40_000));
+    let env = common::unique("env-stale");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    // One tag short of the quota: on can write its record of displaced rules, not who/when/why.
+    fill_tags(&elb, &client, &alb.http, 9).await;
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    assert!(
+        stdout(&on).contains("recording who, when and why")
+            && stdout(&on).contains("as many tags as it may have"),
+        "{}",
+        text(&on)
+    );
+    // off's who/when/why fails the same way, but the record is cleared on its own.
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    let record = maintenance_tags(&client, &alb.http).await;
+    assert!(
+        planner::decode_displaced(&record).unwrap().is_empty(),
+        "record cleared: {record:?}"
+    );
+    assert_eq!(consistent_state(&client, &alb.http).await, State::Off);
+
+    // The operator moves a rule by hand; a record left over (written here as a failed clear
+    // would leave it) names its old priority.
+    let first = app_order(&client, &alb.http).await[0].clone();
+    client
+        .set_rule_priorities(&[(first.clone(), 7)])
+        .await
+        .unwrap();
+    let m = snapshot(&client, &alb.http)
+        .await
+        .maintenance_rule()
+        .unwrap()
+        .arn
+        .clone();
+    client
+        .add_tags(
+            &m,
+            &[(
+                planner::DISPLACED.to_string(),
+                format!("{}=1", planner::rule_id(&first)),
+            )],
+        )
+        .await
+        .unwrap();
+    let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
+    assert!(
+        status.contains("record of displaced rules still names 1 rule(s)")
+            && status.contains("add-tags"),
+        "{status}"
+    );
+    let before = priorities(&client, &alb.http).await;
+    let off = maintctl(moto, &["off", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&off), 3, "{}", text(&off));
+    assert!(
+        stdout(&off).contains("stays at priority 7"),
+        "{}",
+        text(&off)
+    );
+    assert_eq!(
+        priorities(&client, &alb.http).await,
+        before,
+        "nothing moved"
+    );
+    // on says, before anything moves, that its off would honour the record.
+    let dry = maintctl(moto, &["on", "--listener", &alb.http, "--dry-run"]);
+    assert!(
+        stdout(&dry).contains("off will put it back at 1"),
+        "{}",
+        text(&dry)
+    );
+}
+
+#[tokio::test]
+async fn a_record_that_cannot_be_written_stops_on_before_any_rule_moves() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "full-tags", &[1, 2, 3], &[10], Some(40_000));
+    let env = common::unique("env-full");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    fill_tags(&elb, &client, &alb.http, 10).await;
+    let before = both(&client, &alb).await;
+    let on = maintctl(moto, &["on", "--listener", &alb.http, "--yes"]);
+    assert_eq!(
+        code(&on),
+        1,
+        "failed before changing anything: {}",
+        text(&on)
+    );
+    let out = stdout(&on);
+    assert!(
+        out.contains("writing the record of displaced rules")
+            && out.contains("as many tags as it may have")
+            && out.contains("no rule was moved"),
+        "{}",
+        text(&on)
+    );
+    assert_eq!(both(&client, &alb).await, before, "nothing changed");
+}
+
+/// The real client, except that AddTags calls clearing the displaced-rule record fail while
+/// `failures` lasts.
+struct TagFaults {
+    inner: Aws,
+    failures: AtomicUsize,
+    clears: AtomicUsize,
+}
+
+impl Listeners for TagFaults {
+    async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
+        self.inner.load_balancers().await
+    }
+    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
+        self.inner.listeners(load_balancer).await
+    }
+    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
+        self.inner.listener(listener).await
+    }
+    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
+        self.inner.rules(listener).await
+    }
+    async fn tags(
+        &self,
+        arns: &[String],
+    ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ListenersError> {
+        self.inner.tags(arns).await
+    }
+    async fn target_groups(
+        &self,
+        arns: &[String],
+    ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
+        self.inner.target_groups(arns).await
+    }
+    async fn set_rule_priorities(
+        &self,
+        priorities: &[(String, u32)],
+    ) -> Result<(), ListenersError> {
+        self.inner.set_rule_priorities(priorities).await
+    }
+    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ListenersError> {
+        let clears = tags
+            .iter()
+            .any(|(k, v)| planner::is_displaced_key(k) && v.is_empty());
+        if clears {
+            self.clears.fetch_add(1, Ordering::SeqCst);
+            let left = self.failures.load(Ordering::SeqCst);
+            if left > 0 {
+                self.failures.store(left - 1, Ordering::SeqCst);
+                return Err(ListenersError::Call {
+                    operation: "AddTags",
+                    resource: arn.to_string(),
+                    code: Some("Throttling".into()),
+                    message: "Throttling: Rate exceeded".into(),
+                    outcome_unknown: false,
+                });
+            }
+        }
+        self.inner.add_tags(arn, tags).await
+    }
+    async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
+        self.inner.create_rule(rule).await
+    }
+    async fn caller(&self) -> Result<String, ListenersError> {
+        self.inner.caller().await
+    }
+}
+
+#[tokio::test]
+async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "clear", &[1, 2, 3], &[10], Some(40_000));
+    attach_lib(&client, &alb).await;
+    let faulty = |failures| async move {
+        TagFaults {
+            inner: aws(moto).await,
+            failures: AtomicUsize::new(failures),
+            clears: AtomicUsize::new(0),
+        }
+    };
+    for (failures, cleared) in [(1, true), (usize::MAX, false)] {
+        let on = ops::apply(
+            &client,
+            &plan(&client, &alb, Direction::On).await,
+            Direction::On,
+            &record(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(on.outcome, Outcome::Done, "{on:#?}");
+        assert!(
+            !planner::decode_displaced(&maintenance_tags(&client, &alb.http).await)
+                .unwrap()
+                .is_empty()
+        );
+        let tags = faulty(failures).await;
+        let off = ops::apply(
+            &tags,
+            &plan(&client, &alb, Direction::Off).await,
+            Direction::Off,
+            &record(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(off.outcome, Outcome::Done, "{off:#?}");
+        let record = maintenance_tags(&client, &alb.http).await;
+        // Who, when and why are recorded whatever happened to the record (their own call).
+        assert_eq!(record[tags::STATE], "off");
+        if cleared {
+            assert!(
+                off.warnings.is_empty(),
+                "cleared on the second try: {off:#?}"
+            );
+            assert_eq!(tags.clears.load(Ordering::SeqCst), 2);
+            assert!(planner::decode_displaced(&record).unwrap().is_empty());
+        } else {
+            let warning = off.warnings.join("\n");
+            assert!(
+                warning.contains("clearing the record of displaced rules")
+                    && warning.contains("tried 3 times")
+                    && warning.contains("aws elbv2 add-tags"),
+                "{warning}"
+            );
+            assert_eq!(tags.clears.load(Ordering::SeqCst), 3);
+            assert!(!planner::decode_displaced(&record).unwrap().is_empty());
+            // status says so while it lasts, and off leaves every rule where it is.
+            let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
+            assert!(
+                status.contains("record of displaced rules still names"),
+                "{status}"
+            );
+            let again = maintctl(moto, &["off", "--listener", &alb.http, "--yes"]);
+            assert_eq!(code(&again), 3, "{}", text(&again));
+        }
+    }
+}

@@ -8,8 +8,12 @@ use serde::Serialize;
 
 use crate::deploy_names::tags;
 use crate::listeners::{Listeners, Skipped, Targets, select};
+use crate::ops::apply::clear_command;
 use crate::ops::{Error, Outcome, Report};
-use crate::planner::{Finding, ListenerInfo, ListenerSnapshot, Role, RuleView, State, rule_id};
+use crate::planner::{
+    Finding, ListenerInfo, ListenerSnapshot, Role, RuleView, State, decode_displaced,
+    displaced_keys, rule_id,
+};
 
 /// What `status` found. Displayed as one paragraph per listener (its maintenance state and
 /// record, warnings, and a table of its rules), then the listeners skipped if any were named.
@@ -145,7 +149,8 @@ fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
     }
 }
 
-/// A parked rule that would catch traffic, and a state tag the priorities contradict.
+/// A parked rule that would catch traffic, a record of displaced rules left while off, and a
+/// state tag the priorities contradict.
 fn maintenance_warnings(
     snapshot: &ListenerSnapshot,
     m: &MaintenanceStatus,
@@ -159,6 +164,26 @@ fn maintenance_warnings(
         warnings.push(format!(
             "no rule catches every request before the parked maintenance rule (priority \
              {p}): it answers every request no other rule matches"
+        ));
+    }
+    if state == State::Off
+        && let Some(rule) = snapshot.responder_rule()
+        && let Ok(record) = decode_displaced(&rule.tags)
+        && !record.is_empty()
+    {
+        let entries: Vec<String> = record.iter().map(|(id, p)| format!("{id}={p}")).collect();
+        let keys: Vec<String> = displaced_keys(&rule.tags)
+            .into_iter()
+            .filter(|k| rule.tags.get(k).is_some_and(|v| !v.is_empty()))
+            .collect();
+        warnings.push(format!(
+            "maintenance is off, but the record of displaced rules still names {} rule(s) ({}): \
+             clearing it failed, or a switch on was interrupted; off leaves application rules \
+             where they are, but the next on keeps these priorities and its off would move the \
+             rules there; if they are out of date, clear the record: {}",
+            record.len(),
+            entries.join(" "),
+            clear_command(&rule.arn, &keys)
         ));
     }
     if let Some(tagged) = &m.state_tag
