@@ -2136,3 +2136,106 @@ async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Names stored as tags (issue #16, item 5): an environment is stored as given or refused; a
+// reason that is changed says so in every output mode.
+
+#[tokio::test]
+async fn an_environment_outside_the_tag_alphabet_is_refused_everywhere() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "env-name", &[10], &[10], Some(40_000));
+    let before = both(&client, &alb).await;
+    let bad = "prod/eu (blue)*";
+    let refused = [
+        attach(moto, &alb, bad),
+        attach(moto, &alb, ""),
+        maintctl(moto, &["status", "--environment", bad]),
+        maintctl(moto, &["on", "--environment", bad, "--yes"]),
+        maintctl(moto, &["off", "--environment", bad, "--yes"]),
+    ];
+    for out in &refused {
+        assert_eq!(code(out), 2, "a usage error: {}", text(out));
+        assert!(
+            stderr(out).contains("cannot be stored as a tag")
+                && stderr(out).contains("_ . : / = + - @"),
+            "says what is allowed: {}",
+            text(out)
+        );
+    }
+    // The library refuses it too, for callers other than maintctl.
+    let targets = listeners::Targets {
+        environment: Some(bad.into()),
+        ..Default::default()
+    };
+    let err = anyhow::Error::from(ops::status(&client, &targets).await.unwrap_err());
+    assert!(format!("{err:#}").contains("cannot be stored"), "{err:#}");
+    let spec = AttachSpec {
+        target_group: alb.lambda_target_group.clone(),
+        parked: 50_000,
+        environment: Some(bad.into()),
+        bypass_cidrs: Vec::new(),
+        bypass_header: None,
+        app_target_group: None,
+        allow_fallthrough: false,
+        allow_bypass_everyone: false,
+    };
+    assert!(AttachRequest::new(vec![alb.http.clone()], spec, false).is_err());
+    assert_eq!(both(&client, &alb).await, before, "nothing was created");
+
+    // A name in the alphabet (Unicode letters and spaces too) is stored exactly as given and
+    // finds the rules again.
+    let good = format!("{} Käse/eu", common::unique("prod"));
+    assert_eq!(code(&attach(moto, &alb, &good)), 0);
+    assert_eq!(
+        maintenance_tags(&client, &alb.http).await[tags::ENVIRONMENT],
+        good
+    );
+    let status = maintctl(moto, &["status", "--environment", &good]);
+    assert_eq!(
+        stdout(&status).matches("maintenance: OFF").count(),
+        2,
+        "{}",
+        text(&status)
+    );
+
+    // The reason as recorded, when it differs from what was given: in the plan and in JSON.
+    let reason = "DB (ticket #42)";
+    let dry = maintctl(
+        moto,
+        &[
+            "on",
+            "--environment",
+            &good,
+            "--reason",
+            reason,
+            "--dry-run",
+        ],
+    );
+    assert!(
+        stdout(&dry).contains("recorded as \"DB _ticket _42_\""),
+        "{}",
+        text(&dry)
+    );
+    let doc = json(&maintctl(
+        moto,
+        &[
+            "on",
+            "--environment",
+            &good,
+            "--reason",
+            reason,
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+    ));
+    assert!(
+        doc["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("DB _ticket _42_"),
+        "{doc:#}"
+    );
+}

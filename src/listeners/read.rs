@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::listeners::{
     DESCRIBE_TAGS_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, Listeners, ListenersError,
 };
-use crate::planner::{ListenerSnapshot, TargetGroupInfo, short_listener};
+use crate::planner::{ListenerSnapshot, TargetGroupInfo, environment_name, short_listener};
 
 /// Tags of any number of resources, [`DESCRIBE_TAGS_BATCH`] per call.
 pub async fn tags_of(
@@ -122,6 +122,9 @@ pub async fn select(
     client: &impl Listeners,
     targets: &Targets,
 ) -> Result<Selection, ListenersError> {
+    if let Some(env) = &targets.environment {
+        environment_name(env).map_err(ListenersError::Invalid)?;
+    }
     let mut candidates: Vec<(String, bool)> = targets
         .listeners
         .iter()

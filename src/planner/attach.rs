@@ -13,7 +13,7 @@ use crate::planner::listener::{
     ActionSummary, Condition, ListenerSnapshot, NewRule, PlanningError, RuleView, TargetGroupInfo,
 };
 use crate::planner::priorities::{self, Direction, MAX_PRIORITY, MIN_PRIORITY, Role, State};
-use crate::planner::record::tag_value;
+use crate::planner::record::{environment_name, tag_value};
 
 /// What `maintctl attach` should create on one listener.
 #[derive(Debug, Clone)]
@@ -115,6 +115,9 @@ impl AttachSpec {
             return Err(AttachError::Invalid(
                 "bypass rules forward to the application: pass --app-target-group ARN".into(),
             ));
+        }
+        if let Some(env) = &self.environment {
+            environment_name(env).map_err(AttachError::Invalid)?;
         }
         self.validate_cidrs()?;
         self.validate_header()

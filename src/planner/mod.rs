@@ -30,7 +30,7 @@ pub use priorities::{
     Role, Rule, State, Step, check, plan_off, plan_on, plan_undo, state,
 };
 pub use record::{
-    DISPLACED, MAX_TAG_VALUE, TooManyDisplaced, decode_displaced, displaced_keys, encode_displaced,
-    is_displaced_key, rule_id, tag_value,
+    DISPLACED, MAX_TAG_VALUE, TAG_VALUE_ALPHABET, TooManyDisplaced, decode_displaced,
+    displaced_keys, encode_displaced, environment_name, is_displaced_key, rule_id, tag_value,
 };
 pub use switch::{Planned, plan_switch};
