@@ -710,6 +710,11 @@ async fn a_failure_part_way_undoes_every_listener() {
             .contains("call 3 of 4"),
         "{report:#?}"
     );
+    // The failed call's rule and cause, each said once.
+    let message = report.listeners[0].message.clone().unwrap();
+    let moved = &planned[0].plan.steps[2].moves[0].rule;
+    assert_eq!(message.matches(moved.as_str()).count(), 1, "{message}");
+    assert_eq!(message.matches("injected failure").count(), 1, "{message}");
     assert_eq!(
         (
             priorities(&client, &alb.http).await,
@@ -999,7 +1004,9 @@ async fn verify_url_checks_the_live_endpoint() {
         "{}",
         text(&on)
     );
-    // The endpoint still says maintenance after off: switched, but not verified.
+    // The endpoint still says maintenance after off: switched, but not verified. Credentials
+    // in the URL are never printed (nor sent).
+    let with_credentials = url.replace("http://", "http://ops:s3cret-pw@");
     let off = maintctl(
         moto,
         &[
@@ -1008,7 +1015,7 @@ async fn verify_url_checks_the_live_endpoint() {
             &env,
             "--yes",
             "--verify-url",
-            &url,
+            &with_credentials,
             "--verify-timeout",
             "1",
             "--output",
@@ -1020,6 +1027,46 @@ async fn verify_url_checks_the_live_endpoint() {
     assert_eq!(doc["verification"]["status"], 503);
     assert_eq!(doc["verification"]["ok"], false);
     assert_eq!(doc["report"]["outcome"], "applied");
+    assert!(!text(&off).contains("s3cret-pw"), "{}", text(&off));
+    assert_eq!(doc["verification"]["url"], url.as_str());
+    let message = doc["message"].as_str().unwrap();
+    assert!(
+        message.contains("still answered with the maintenance page") && !message.contains("no 503"),
+        "said as seen, no double negative: {message}"
+    );
+    // The same in text, where the message goes to stderr.
+    let on = maintctl(
+        moto,
+        &[
+            "on",
+            "--environment",
+            &env,
+            "--yes",
+            "--verify-url",
+            &with_credentials,
+        ],
+    );
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let off = maintctl(
+        moto,
+        &[
+            "off",
+            "--environment",
+            &env,
+            "--yes",
+            "--verify-url",
+            &with_credentials,
+            "--verify-timeout",
+            "1",
+        ],
+    );
+    assert_eq!(code(&off), 6, "{}", text(&off));
+    assert!(!text(&off).contains("s3cret-pw"), "{}", text(&off));
+    assert!(
+        stderr(&off).contains("still answered with the maintenance page"),
+        "{}",
+        text(&off)
+    );
     // https is refused before anything is read or changed.
     let https = maintctl(
         moto,
@@ -2237,5 +2284,39 @@ async fn an_environment_outside_the_tag_alphabet_is_refused_everywhere() {
             .unwrap()
             .contains("DB _ticket _42_"),
         "{doc:#}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors said once (issue #16, item 15).
+
+#[tokio::test]
+async fn errors_say_each_cause_once() {
+    // No endpoint: the SDK's causes, each once, not again in Debug form.
+    let closed = Aws::new(&common::sdk_config_for("http://127.0.0.1:1").await);
+    let err = closed.load_balancers().await.unwrap_err().to_string();
+    assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
+    assert!(!err.contains("DispatchFailure("), "{err}");
+
+    // A listener that does not exist: its ARN once.
+    let moto = Moto::shared();
+    let alb = build_alb(moto, "once", &[10], &[10], Some(40_000));
+    let missing = format!("{}0", alb.http);
+    let out = maintctl(
+        moto,
+        &[
+            "attach",
+            "--listener",
+            &missing,
+            "--target-group",
+            &alb.lambda_target_group,
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_eq!(stderr(&out).matches(&missing).count(), 1, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("nothing was created"),
+        "{}",
+        text(&out)
     );
 }

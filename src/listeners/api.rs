@@ -14,7 +14,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
-use elbv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use elbv2::error::{ProvideErrorMetadata, SdkError};
 use elbv2::types::{
     Action, ActionTypeEnum, HttpHeaderConditionConfig, PathPatternConditionConfig, RuleCondition,
     RulePriorityPair, SourceIpConditionConfig, Tag,
@@ -408,7 +408,8 @@ where
 }
 
 /// A failed SDK call as a [`ListenersError::Call`]: the AWS code and message when the service
-/// answered, and whether the call may have been carried out anyway.
+/// answered (else the error's causes, each once), and whether the call may have been carried
+/// out anyway.
 fn call_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> ListenersError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -422,7 +423,7 @@ where
     let message = match (&code, err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.clone(),
-        _ => DisplayErrorContext(&err).to_string(),
+        _ => causes(&err),
     };
     ListenersError::Call {
         operation,
@@ -431,6 +432,23 @@ where
         message,
         outcome_unknown,
     }
+}
+
+/// An error and its causes, each said once: `dispatch failure: io error: … Connection refused`.
+/// (`DisplayErrorContext` adds the whole chain again in `Debug` form; a cause whose text its
+/// parent already holds is left out.)
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 fn is_throttling(code: Option<&str>) -> bool {

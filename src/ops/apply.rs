@@ -68,7 +68,7 @@ pub enum ListenerOutcome {
 impl std::fmt::Display for ListenerOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            ListenerOutcome::Applied => "switched and verified",
+            ListenerOutcome::Applied => "switched, read back as planned",
             ListenerOutcome::AlreadyDone => "already as requested, not touched",
             ListenerOutcome::NotApplied => "not changed",
             ListenerOutcome::RolledBack => "ROLLED BACK: exactly as before",
@@ -459,6 +459,8 @@ pub(super) fn tag_failure(e: &ListenersError) -> String {
             "{e} (the rule has as many tags as it may have: remove tags maintctl does not use; \
              its own start with maintenance-responder:)"
         )
+    } else if matches!(e, ListenersError::Invalid(_)) {
+        e.to_string()
     } else {
         format!("{e} (tried {TAG_ATTEMPTS} times)")
     }

@@ -268,7 +268,8 @@ fn applied_message(outcome: Outcome, direction: Direction) -> (Outcome, String) 
     (outcome, message.into())
 }
 
-/// The outcome and message of a switch probed on the live endpoint.
+/// The outcome and message of a switch probed on the live endpoint: what the endpoint kept
+/// answering, said as it was seen.
 fn verified_message(
     verification: &Verification,
     probe: &VerifyRequest,
@@ -280,18 +281,38 @@ fn verified_message(
             format!("maintenance is {direction}, verified"),
         );
     }
-    let expected = match direction {
-        Direction::On => "503 with Retry-After",
-        Direction::Off => "no 503 with Retry-After",
-    };
+    let v = verification;
+    let maintenance_page = v.status == Some(503) && v.retry_after.is_some();
+    let mut seen = Vec::new();
+    match (direction, v.status) {
+        (_, None) => seen.push(format!("{} did not answer", v.url)),
+        (Direction::On, Some(503)) if !maintenance_page => seen.push(format!(
+            "{} answered 503 without Retry-After, not the maintenance page",
+            v.url
+        )),
+        (Direction::On, Some(status)) if !maintenance_page => seen.push(format!(
+            "{} answered {status}, not the maintenance page (503 with Retry-After)",
+            v.url
+        )),
+        (Direction::Off, Some(_)) if maintenance_page => seen.push(format!(
+            "{} still answered with the maintenance page (503 with Retry-After)",
+            v.url
+        )),
+        _ => {}
+    }
+    if v.health_status != Some(200) {
+        seen.push(match v.health_status {
+            Some(status) => format!("{} answered {status}, not 200", v.health_url),
+            None => format!("{} did not answer", v.health_url),
+        });
+    }
     let message = format!(
-        "the listeners are switched, but {} did not show {expected} with a healthy {} within \
-         {} s{}: check the endpoint (a CDN or cache in front?) and maintctl status",
-        verification.url,
-        verification.health_url,
+        "the listeners are switched {direction}, but after {} s ({} attempt(s)) {}{}: check the \
+         endpoint (a CDN or cache in front?) and maintctl status",
         probe.timeout.as_secs(),
-        verification
-            .error
+        v.attempts,
+        seen.join(" and "),
+        v.error
             .as_deref()
             .map(|e| format!(" (last error: {e})"))
             .unwrap_or_default()

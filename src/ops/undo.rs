@@ -4,7 +4,7 @@
 //! as made when the listener shows it was. Every listener's report then says exactly where it
 //! stands.
 
-use crate::listeners::Listeners;
+use crate::listeners::{Listeners, ListenersError};
 use crate::ops::Outcome;
 use crate::ops::apply::{
     ApplyReport, ListenerOutcome, Progress, RulePriority, Stopped, add_tags_retried,
@@ -30,9 +30,14 @@ pub(super) async fn roll_back(
     let p = &planned[failed.index];
     let total = p.plan.steps.len();
     let failed_step = p.plan.steps.get(failed.completed).filter(|_| !at_record);
+    // The error names the call's arguments already; its cause is said once, after the moves.
+    let cause = match &error {
+        ListenersError::Call { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
     let what = match failed_step {
         Some(step) => format!(
-            "call {} of {total} (moving {}) failed: {error}",
+            "call {} of {total} (SetRulePriorities moving {}) failed: {cause}",
             failed.completed + 1,
             step.moves
                 .iter()

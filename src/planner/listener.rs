@@ -439,6 +439,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_planning_error_says_its_cause_once() {
+        let err = PlanningError::Plan {
+            listener: "L".into(),
+            cause: PlanError::NoMaintenanceRule,
+        };
+        assert!(std::error::Error::source(&err).is_none());
+        let chain = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(chain.matches("no maintenance rule").count(), 1, "{chain}");
+    }
+
+    #[test]
     fn short_names() {
         let l = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/abc/def";
         assert_eq!(short_listener(l), "app/lb/abc/def");
