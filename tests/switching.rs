@@ -2053,6 +2053,8 @@ struct TagFaults {
     inner: Aws,
     failures: AtomicUsize,
     clears: AtomicUsize,
+    /// DescribeTargetGroups is denied (an operator policy without it).
+    deny_target_groups: bool,
 }
 
 impl Listeners for TagFaults {
@@ -2078,6 +2080,15 @@ impl Listeners for TagFaults {
         &self,
         arns: &[String],
     ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
+        if self.deny_target_groups {
+            return Err(ListenersError::Call {
+                operation: "DescribeTargetGroups",
+                resource: arns.join(", "),
+                code: Some("AccessDenied".into()),
+                message: "AccessDenied: not authorized".into(),
+                outcome_unknown: false,
+            });
+        }
         self.inner.target_groups(arns).await
     }
     async fn set_rule_priorities(
@@ -2125,6 +2136,7 @@ async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
             inner: aws(moto).await,
             failures: AtomicUsize::new(failures),
             clears: AtomicUsize::new(0),
+            deny_target_groups: false,
         }
     };
     for (failures, cleared) in [(1, true), (usize::MAX, false)] {
@@ -2319,4 +2331,48 @@ async fn errors_say_each_cause_once() {
         "{}",
         text(&out)
     );
+}
+
+#[tokio::test]
+async fn without_describe_target_groups_status_warns_and_switching_still_works() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "no-tg-read", &[10], &[10], Some(40_000));
+    attach_lib(&client, &alb).await;
+    let denied = TagFaults {
+        inner: aws(moto).await,
+        failures: AtomicUsize::new(0),
+        clears: AtomicUsize::new(0),
+        deny_target_groups: true,
+    };
+    let targets = listeners::Targets {
+        listeners: vec![alb.http.clone()],
+        ..Default::default()
+    };
+    let report = ops::status(&denied, &targets).await.unwrap();
+    let warnings = report.listeners[0].warnings.join("\n");
+    assert!(
+        warnings.contains("DescribeTargetGroups") && warnings.contains("AccessDenied"),
+        "{warnings}"
+    );
+    assert_eq!(report.listeners[0].state, State::Off);
+    let request = ops::SwitchRequest {
+        direction: Direction::On,
+        targets,
+        reason: None,
+        dry_run: false,
+        confirmed: true,
+        verify: None,
+    };
+    let on = ops::switch(&denied, &request, &mut ops::Unattended)
+        .await
+        .unwrap();
+    assert_eq!(on.outcome, Outcome::Done, "{on}");
+    assert!(
+        on.plan
+            .warnings
+            .iter()
+            .any(|w| w.contains("DescribeTargetGroups"))
+    );
+    assert_eq!(consistent_state(&client, &alb.http).await, State::On);
 }
