@@ -333,6 +333,26 @@ proptest! {
     }
 
     #[test]
+    fn off_on_an_off_listener_never_moves_a_rule_whatever_the_record_says(
+        rules in off_listener(),
+        stale in prop::collection::vec(prop::option::of(MIN_PRIORITY..=MAX_PRIORITY), 100),
+    ) {
+        // A record left over names homes for some app rules (anything, even taken priorities).
+        let mut rules = rules;
+        for (rule, home) in rules.iter_mut().filter(|r| r.role == Role::App).zip(stale) {
+            rule.home = home;
+        }
+        prop_assume!(state(&rules) == State::Off);
+        let plan = plan_off(&rules).map_err(|e| TestCaseError::fail(format!("plan_off: {e}")))?;
+        prop_assert!(plan.is_empty(), "off on an off listener plans calls: {:?}", plan.steps);
+        let named = rules
+            .iter()
+            .filter(|r| r.role == Role::App && r.home.is_some_and(|h| h != r.priority))
+            .count();
+        prop_assert_eq!(plan.notices.len(), named, "each rule left where it is is said");
+    }
+
+    #[test]
     fn undoing_any_prefix_restores_the_original(rules in any_listener(), cut in 0usize..64) {
         let plan = plan_on(&rules).unwrap();
         let done = cut.min(plan.steps.len());

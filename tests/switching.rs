@@ -21,6 +21,7 @@ use maintenance_responder::listeners::{self, Aws, Listeners, ListenersError};
 use maintenance_responder::ops::{self, AttachRequest, ListenerOutcome, Outcome, Record};
 use maintenance_responder::planner::{
     self, AttachSpec, Direction, ListenerInfo, ListenerSnapshot, NewRule, Role, RuleView, State,
+    TargetGroupInfo,
 };
 use serde_json::Value;
 
@@ -590,6 +591,12 @@ impl Listeners for Faulty {
     ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ListenersError> {
         self.inner.tags(arns).await
     }
+    async fn target_groups(
+        &self,
+        arns: &[String],
+    ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
+        self.inner.target_groups(arns).await
+    }
     async fn set_rule_priorities(
         &self,
         priorities: &[(String, u32)],
@@ -655,6 +662,7 @@ async fn attach_lib(client: &impl Listeners, alb: &Alb) {
         bypass_header: None,
         app_target_group: Some(alb.app_target_group.clone()),
         allow_fallthrough: false,
+        allow_bypass_everyone: false,
     };
     let request = AttachRequest::new(vec![alb.http.clone(), alb.https.clone()], spec, false)
         .expect("valid options");
@@ -702,6 +710,11 @@ async fn a_failure_part_way_undoes_every_listener() {
             .contains("call 3 of 4"),
         "{report:#?}"
     );
+    // The failed call's rule and cause, each said once.
+    let message = report.listeners[0].message.clone().unwrap();
+    let moved = &planned[0].plan.steps[2].moves[0].rule;
+    assert_eq!(message.matches(moved.as_str()).count(), 1, "{message}");
+    assert_eq!(message.matches("injected failure").count(), 1, "{message}");
     assert_eq!(
         (
             priorities(&client, &alb.http).await,
@@ -991,7 +1004,9 @@ async fn verify_url_checks_the_live_endpoint() {
         "{}",
         text(&on)
     );
-    // The endpoint still says maintenance after off: switched, but not verified.
+    // The endpoint still says maintenance after off: switched, but not verified. Credentials
+    // in the URL are never printed (nor sent).
+    let with_credentials = url.replace("http://", "http://ops:s3cret-pw@");
     let off = maintctl(
         moto,
         &[
@@ -1000,7 +1015,7 @@ async fn verify_url_checks_the_live_endpoint() {
             &env,
             "--yes",
             "--verify-url",
-            &url,
+            &with_credentials,
             "--verify-timeout",
             "1",
             "--output",
@@ -1012,6 +1027,46 @@ async fn verify_url_checks_the_live_endpoint() {
     assert_eq!(doc["verification"]["status"], 503);
     assert_eq!(doc["verification"]["ok"], false);
     assert_eq!(doc["report"]["outcome"], "applied");
+    assert!(!text(&off).contains("s3cret-pw"), "{}", text(&off));
+    assert_eq!(doc["verification"]["url"], url.as_str());
+    let message = doc["message"].as_str().unwrap();
+    assert!(
+        message.contains("still answered with the maintenance page") && !message.contains("no 503"),
+        "said as seen, no double negative: {message}"
+    );
+    // The same in text, where the message goes to stderr.
+    let on = maintctl(
+        moto,
+        &[
+            "on",
+            "--environment",
+            &env,
+            "--yes",
+            "--verify-url",
+            &with_credentials,
+        ],
+    );
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let off = maintctl(
+        moto,
+        &[
+            "off",
+            "--environment",
+            &env,
+            "--yes",
+            "--verify-url",
+            &with_credentials,
+            "--verify-timeout",
+            "1",
+        ],
+    );
+    assert_eq!(code(&off), 6, "{}", text(&off));
+    assert!(!text(&off).contains("s3cret-pw"), "{}", text(&off));
+    assert!(
+        stderr(&off).contains("still answered with the maintenance page"),
+        "{}",
+        text(&off)
+    );
     // https is refused before anything is read or changed.
     let https = maintctl(
         moto,
@@ -1368,4 +1423,956 @@ async fn json_documents_keep_the_fields_scripts_rely_on() {
     let refused = maintctl(moto, &["on", "--environment", &env, "--output", "json"]);
     assert_eq!(code(&refused), 4, "{}", text(&refused));
     assert_keeps_fields("on (not confirmed)", &json(&refused), &switch_fields);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules that do what their tags do not say (issue #16, items 1 and 2): recognised by what they
+// do, shown by status with the state routing gives, refused by on, off and attach.
+
+/// A rule made behind maintctl's back: `path` forwarding to the target groups (weights when
+/// more than one), with the given tags.
+async fn create_rule(
+    elb: &elbv2::Client,
+    listener: &str,
+    priority: i32,
+    path: &str,
+    forward: &[&str],
+    tags: &[(&str, &str)],
+) -> String {
+    use elbv2::types::{
+        Action, ActionTypeEnum, ForwardActionConfig, PathPatternConditionConfig, RuleCondition,
+        Tag, TargetGroupTuple,
+    };
+    let action = match forward {
+        [one] => Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(*one)
+            .build(),
+        many => {
+            let mut config = ForwardActionConfig::builder();
+            for tg in many {
+                config = config.target_groups(
+                    TargetGroupTuple::builder()
+                        .target_group_arn(*tg)
+                        .weight(50)
+                        .build(),
+                );
+            }
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .forward_config(config.build())
+                .build()
+        }
+    };
+    let condition = RuleCondition::builder()
+        .field("path-pattern")
+        .path_pattern_config(PathPatternConditionConfig::builder().values(path).build())
+        .build();
+    let mut call = elb
+        .create_rule()
+        .listener_arn(listener)
+        .priority(priority)
+        .conditions(condition)
+        .actions(action);
+    for (k, v) in tags {
+        call = call.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    call.send().await.expect("create rule").rules()[0]
+        .rule_arn()
+        .unwrap()
+        .to_string()
+}
+
+/// Removes tags from a rule, as a console edit or IaC drift would.
+async fn remove_tags(elb: &elbv2::Client, rule: &str, keys: &[&str]) {
+    elb.remove_tags()
+        .resource_arns(rule)
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .send()
+        .await
+        .expect("remove tags");
+}
+
+/// A second lambda target group (another Lambda: the application's, or a second responder).
+async fn other_lambda_target_group(elb: &elbv2::Client, name: &str) -> String {
+    elb.create_target_group()
+        .name(
+            common::unique(name)
+                .chars()
+                .rev()
+                .take(28)
+                .collect::<String>(),
+        )
+        .target_type(elbv2::types::TargetTypeEnum::Lambda)
+        .send()
+        .await
+        .expect("create target group")
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every rule, priority and tag of both listeners.
+async fn both(client: &impl Listeners, alb: &Alb) -> (ListenerSnapshot, ListenerSnapshot) {
+    (
+        snapshot(client, &alb.http).await,
+        snapshot(client, &alb.https).await,
+    )
+}
+
+#[tokio::test]
+async fn a_maintenance_rule_that_lost_its_tags_is_still_the_maintenance_rule() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "lost-tag", &[10, 20], &[10], Some(40_000));
+    let env = common::unique("env-lost");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let http_rule = snapshot(&client, &alb.http)
+        .await
+        .maintenance_rule()
+        .unwrap()
+        .arn
+        .clone();
+    // The role tag goes (a console edit): every visitor still gets the 503.
+    remove_tags(&elb, &http_rule, &[tags::ROLE]).await;
+
+    let status = maintctl(moto, &["status", "--listener", &alb.http]);
+    let out = stdout(&status);
+    assert!(out.contains("maintenance: ON"), "{}", text(&status));
+    assert!(!out.contains("NOT ATTACHED"), "{out}");
+    assert!(
+        out.contains("lost its maintenance-responder:role tag")
+            && out.contains("Value=maintenance"),
+        "says what is wrong and what to do: {out}"
+    );
+    let doc = json(&maintctl(
+        moto,
+        &["status", "--listener", &alb.http, "--output", "json"],
+    ));
+    assert_eq!(doc["listeners"][0]["state"], "on");
+    let role = doc["listeners"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["arn"] == http_rule.as_str())
+        .unwrap()["role"]
+        .clone();
+    assert_eq!(
+        role, "maintenance",
+        "listed as what it is, not as an app rule"
+    );
+
+    // off, on and attach refuse, and nothing changes on either listener.
+    let before = both(&client, &alb).await;
+    for args in [
+        vec!["off", "--environment", env.as_str(), "--yes"],
+        vec!["off", "--listener", alb.http.as_str(), "--yes"],
+        vec!["on", "--load-balancer", alb.load_balancer.as_str(), "--yes"],
+    ] {
+        let out = maintctl(moto, &args);
+        assert_eq!(code(&out), 4, "{args:?}: {}", text(&out));
+        assert!(
+            stderr(&out).contains("Value=maintenance")
+                && stderr(&out).contains("nothing was changed"),
+            "{}",
+            text(&out)
+        );
+    }
+    let again = attach(moto, &alb, &env);
+    assert_eq!(code(&again), 4, "{}", text(&again));
+    assert!(
+        stderr(&again).contains("attach creates nothing"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(both(&client, &alb).await, before, "nothing changed");
+
+    // Every tag gone on HTTPS too: recognised by its target group, which HTTP's rule names.
+    let https_rule = snapshot(&client, &alb.https)
+        .await
+        .maintenance_rule()
+        .unwrap()
+        .arn
+        .clone();
+    let keys: Vec<String> = maintenance_tags(&client, &alb.https)
+        .await
+        .into_keys()
+        .collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    remove_tags(&elb, &https_rule, &keys).await;
+    let status = maintctl(
+        moto,
+        &[
+            "status",
+            "--load-balancer",
+            &alb.load_balancer,
+            "--output",
+            "json",
+        ],
+    );
+    let doc = json(&status);
+    let https = doc["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["listener"]["arn"] == alb.https.as_str())
+        .unwrap_or_else(|| panic!("HTTPS is still shown: {}", text(&status)));
+    assert_eq!(https["state"], "on", "{https:#}");
+    assert!(
+        https["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("forwards to the responder's target group"),
+        "{https:#}"
+    );
+    let off = maintctl(
+        moto,
+        &["off", "--load-balancer", &alb.load_balancer, "--yes"],
+    );
+    assert_eq!(code(&off), 4, "{}", text(&off));
+    assert_eq!(both(&client, &alb).await.0, before.0, "HTTP untouched");
+
+    // Tagged again as the message says: off works.
+    elb.add_tags()
+        .resource_arns(&http_rule)
+        .tags(
+            elbv2::types::Tag::builder()
+                .key(tags::ROLE)
+                .value("maintenance")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let off = maintctl(moto, &["off", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    assert_eq!(consistent_state(&client, &alb.http).await, State::Off);
+}
+
+#[tokio::test]
+async fn two_maintenance_rules_are_said_first_by_status() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "two-m", &[10], &[10], Some(40_000));
+    let env = common::unique("env-two");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let second = create_rule(
+        &elb,
+        &alb.http,
+        45_000,
+        "/*",
+        &[&alb.lambda_target_group],
+        &[
+            (tags::ROLE, "maintenance"),
+            (tags::PARKED_PRIORITY, "45000"),
+            (tags::ENVIRONMENT, &env),
+        ],
+    )
+    .await;
+
+    let status = maintctl(moto, &["status", "--listener", &alb.http]);
+    let out = stdout(&status);
+    assert!(out.contains("maintenance: OFF"), "{}", text(&status));
+    assert!(
+        out.contains("several maintenance rules") && out.contains(&second),
+        "{out}"
+    );
+    let doc = json(&maintctl(
+        moto,
+        &["status", "--environment", &env, "--output", "json"],
+    ));
+    let http = doc["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["listener"]["arn"] == alb.http.as_str())
+        .unwrap();
+    assert_eq!(http["state"], "off", "{http:#}");
+    assert!(
+        http["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("several maintenance rules"),
+        "{http:#}"
+    );
+    let before = both(&client, &alb).await;
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 4, "{}", text(&on));
+    assert!(
+        stderr(&on).contains("several maintenance rules"),
+        "{}",
+        text(&on)
+    );
+    assert_eq!(both(&client, &alb).await, before);
+}
+
+#[tokio::test]
+async fn rules_forwarding_to_the_responder_without_its_tags_are_refused() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "untagged", &[10, 20], &[10], Some(40_000));
+    let env = common::unique("env-untagged");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    // HTTP: an untagged copy of the maintenance rule above every app rule, so maintenance is
+    // effectively on while every tag says off. HTTPS: a weighted forward that sends part of
+    // an app rule's requests to the responder.
+    let untagged = create_rule(&elb, &alb.http, 5, "/*", &[&alb.lambda_target_group], &[]).await;
+    let weighted = create_rule(
+        &elb,
+        &alb.https,
+        15,
+        "/shop/*",
+        &[&alb.app_target_group, &alb.lambda_target_group],
+        &[],
+    )
+    .await;
+
+    let doc = json(&maintctl(
+        moto,
+        &["status", "--environment", &env, "--output", "json"],
+    ));
+    for l in doc["listeners"].as_array().unwrap() {
+        let warnings = l["warnings"].to_string();
+        if l["listener"]["arn"] == alb.http.as_str() {
+            assert_eq!(l["state"], "on", "what visitors get: {l:#}");
+            assert!(
+                warnings.contains(&untagged) && warnings.contains("before every application rule"),
+                "{warnings}"
+            );
+        } else {
+            assert!(
+                warnings.contains(&weighted) && warnings.contains("weighted"),
+                "{warnings}"
+            );
+        }
+    }
+    let before = both(&client, &alb).await;
+    for direction in ["off", "on"] {
+        let out = maintctl(moto, &[direction, "--environment", &env, "--yes"]);
+        assert_eq!(code(&out), 4, "{direction}: {}", text(&out));
+        assert!(
+            stderr(&out).contains(&untagged) && stderr(&out).contains("delete-rule"),
+            "{}",
+            text(&out)
+        );
+    }
+    let again = attach(moto, &alb, &env);
+    assert_eq!(code(&again), 4, "{}", text(&again));
+    assert_eq!(both(&client, &alb).await, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn odd_managed_rules_and_other_lambdas_are_told() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+
+    // A bypass rule that lost its role tag (its parked priority is left): refused.
+    let alb = build_alb(moto, "odd-bypass", &[10], &[10], Some(40_000));
+    let env = common::unique("env-odd");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let bypass = snapshot(&client, &alb.http)
+        .await
+        .bypass_rules()
+        .next()
+        .unwrap()
+        .arn
+        .clone();
+    remove_tags(&elb, &bypass, &[tags::ROLE]).await;
+    let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
+    assert!(status.contains("Value=bypass"), "{status}");
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 4, "{}", text(&on));
+    assert!(stderr(&on).contains(&bypass), "{}", text(&on));
+
+    // A maintenance-tagged rule that forwards to the application: refused.
+    let alb = build_alb(moto, "odd-maint", &[10], &[10], Some(40_000));
+    let rule = create_rule(
+        &elb,
+        &alb.http,
+        50_000,
+        "/*",
+        &[&alb.app_target_group],
+        &[
+            (tags::ROLE, "maintenance"),
+            (tags::PARKED_PRIORITY, "50000"),
+        ],
+    )
+    .await;
+    let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
+    assert!(
+        status.contains(&rule) && status.contains("type instance"),
+        "{status}"
+    );
+    let on = maintctl(moto, &["on", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&on), 4, "{}", text(&on));
+    assert!(stderr(&on).contains("modify-rule"), "{}", text(&on));
+
+    // Another Lambda's catch-all above the app rules: a warning (it may be the application's
+    // own), shown by status and by on, which still switches.
+    let alb = build_alb(moto, "odd-lambda", &[10], &[10], Some(40_000));
+    let env = common::unique("env-other");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let other = other_lambda_target_group(&elb, "fn").await;
+    let rule = create_rule(&elb, &alb.http, 5, "/*", &[&other], &[]).await;
+    let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
+    assert!(
+        status.contains(&rule) && status.contains("ignore this warning"),
+        "{status}"
+    );
+    assert!(status.contains("maintenance: OFF"), "{status}");
+    let on = maintctl(moto, &["on", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    assert!(stderr(&on).contains("ignore this warning"), "{}", text(&on));
+    assert_eq!(consistent_state(&client, &alb.http).await, State::On);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings that would make maintenance a no-op (issue #16, item 4): refused before anything is
+// created.
+
+#[tokio::test]
+async fn attach_refuses_settings_that_make_maintenance_a_no_op() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "no-op", &[10], &[10], Some(40_000));
+    let before = both(&client, &alb).await;
+    let base = |tg: &str, app: &str, cidr: &str| -> Vec<String> {
+        [
+            "attach",
+            "--listener",
+            &alb.http,
+            "--target-group",
+            tg,
+            "--app-target-group",
+            app,
+            "--bypass-cidr",
+            cidr,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        maintctl(moto, &args)
+    };
+    let (lambda, app) = (
+        alb.lambda_target_group.as_str(),
+        alb.app_target_group.as_str(),
+    );
+    let refused = [
+        (base(lambda, app, "0.0.0.0/0"), "--allow-bypass-everyone"),
+        (base(lambda, app, "::/0"), "every IPv6 client"),
+        (base(lambda, app, "10.0.0.1/8"), "did you mean 10.0.0.0/8?"),
+        // The application's instance target group given as the responder's.
+        (base(app, app, "10.0.0.0/8"), "type instance"),
+        // Bypass to the responder itself: its clients would get the maintenance page.
+        (
+            base(lambda, lambda, "10.0.0.0/8"),
+            "responder's own target group",
+        ),
+    ];
+    for (args, says) in &refused {
+        let out = run(args);
+        assert_eq!(code(&out), 4, "{args:?}: {}", text(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+    assert_eq!(both(&client, &alb).await, before, "nothing was created");
+
+    // A deliberate /0 with the flag, and an application that is a Lambda (a warning).
+    let other = other_lambda_target_group(&elb, "appfn").await;
+    let mut args = base(lambda, &other, "::/0");
+    args.push("--allow-bypass-everyone".into());
+    args.push("--dry-run".into());
+    let out = run(&args);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        stdout(&out).contains("warning: --app-target-group"),
+        "{}",
+        text(&out)
+    );
+    // Private and unusual but valid networks are accepted as given.
+    let out = run(&base(lambda, app, "100.64.0.0/10"));
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The displaced-rule record (issue #16, item 3): written before any rule moves, cleared in a
+// call of its own, and never acted on by an off on a listener that is already off.
+
+/// Tags a rule with keys of the operator's own until it has `total` tags (moto, like ELBv2,
+/// refuses new keys on a rule that already has its quota: 10 there).
+async fn fill_tags(elb: &elbv2::Client, client: &impl Listeners, listener: &str, total: usize) {
+    let rule = snapshot(client, listener)
+        .await
+        .maintenance_rule()
+        .unwrap()
+        .clone();
+    for n in rule.tags.len()..total {
+        elb.add_tags()
+            .resource_arns(&rule.arn)
+            .tags(
+                elbv2::types::Tag::builder()
+                    .key(format!("team-{n}"))
+                    .value("shop")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(maintenance_tags(client, listener).await.len(), total);
+}
+
+#[tokio::test]
+async fn a_record_left_over_never_moves_rules_on_a_later_off() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "stale", &[1, 2, 3], &[10], Some(40_000));
+    let env = common::unique("env-stale");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    // One tag short of the quota: on can write its record of displaced rules, not who/when/why.
+    fill_tags(&elb, &client, &alb.http, 9).await;
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    assert!(
+        stdout(&on).contains("recording who, when and why")
+            && stdout(&on).contains("as many tags as it may have"),
+        "{}",
+        text(&on)
+    );
+    // off's who/when/why fails the same way, but the record is cleared on its own.
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    let record = maintenance_tags(&client, &alb.http).await;
+    assert!(
+        planner::decode_displaced(&record).unwrap().is_empty(),
+        "record cleared: {record:?}"
+    );
+    assert_eq!(consistent_state(&client, &alb.http).await, State::Off);
+
+    // The operator moves a rule by hand; a record left over (written here as a failed clear
+    // would leave it) names its old priority.
+    let first = app_order(&client, &alb.http).await[0].clone();
+    client
+        .set_rule_priorities(&[(first.clone(), 7)])
+        .await
+        .unwrap();
+    let m = snapshot(&client, &alb.http)
+        .await
+        .maintenance_rule()
+        .unwrap()
+        .arn
+        .clone();
+    client
+        .add_tags(
+            &m,
+            &[(
+                planner::DISPLACED.to_string(),
+                format!("{}=1", planner::rule_id(&first)),
+            )],
+        )
+        .await
+        .unwrap();
+    let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
+    assert!(
+        status.contains("record of displaced rules still names 1 rule(s)")
+            && status.contains("add-tags"),
+        "{status}"
+    );
+    let before = priorities(&client, &alb.http).await;
+    let off = maintctl(moto, &["off", "--listener", &alb.http, "--yes"]);
+    assert_eq!(code(&off), 3, "{}", text(&off));
+    assert!(
+        stdout(&off).contains("stays at priority 7"),
+        "{}",
+        text(&off)
+    );
+    assert_eq!(
+        priorities(&client, &alb.http).await,
+        before,
+        "nothing moved"
+    );
+    // on says, before anything moves, that its off would honour the record.
+    let dry = maintctl(moto, &["on", "--listener", &alb.http, "--dry-run"]);
+    assert!(
+        stdout(&dry).contains("off will put it back at 1"),
+        "{}",
+        text(&dry)
+    );
+}
+
+#[tokio::test]
+async fn a_record_that_cannot_be_written_stops_on_before_any_rule_moves() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let elb = raw_elb(moto).await;
+    let alb = build_alb(moto, "full-tags", &[1, 2, 3], &[10], Some(40_000));
+    let env = common::unique("env-full");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    fill_tags(&elb, &client, &alb.http, 10).await;
+    let before = both(&client, &alb).await;
+    let on = maintctl(moto, &["on", "--listener", &alb.http, "--yes"]);
+    assert_eq!(
+        code(&on),
+        1,
+        "failed before changing anything: {}",
+        text(&on)
+    );
+    let out = stdout(&on);
+    assert!(
+        out.contains("writing the record of displaced rules")
+            && out.contains("as many tags as it may have")
+            && out.contains("no rule was moved"),
+        "{}",
+        text(&on)
+    );
+    assert_eq!(both(&client, &alb).await, before, "nothing changed");
+}
+
+/// The real client, except that AddTags calls clearing the displaced-rule record fail while
+/// `failures` lasts.
+struct TagFaults {
+    inner: Aws,
+    failures: AtomicUsize,
+    clears: AtomicUsize,
+    /// DescribeTargetGroups is denied (an operator policy without it).
+    deny_target_groups: bool,
+}
+
+impl Listeners for TagFaults {
+    async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
+        self.inner.load_balancers().await
+    }
+    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
+        self.inner.listeners(load_balancer).await
+    }
+    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
+        self.inner.listener(listener).await
+    }
+    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
+        self.inner.rules(listener).await
+    }
+    async fn tags(
+        &self,
+        arns: &[String],
+    ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ListenersError> {
+        self.inner.tags(arns).await
+    }
+    async fn target_groups(
+        &self,
+        arns: &[String],
+    ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
+        if self.deny_target_groups {
+            return Err(ListenersError::Call {
+                operation: "DescribeTargetGroups",
+                resource: arns.join(", "),
+                code: Some("AccessDenied".into()),
+                message: "AccessDenied: not authorized".into(),
+                outcome_unknown: false,
+            });
+        }
+        self.inner.target_groups(arns).await
+    }
+    async fn set_rule_priorities(
+        &self,
+        priorities: &[(String, u32)],
+    ) -> Result<(), ListenersError> {
+        self.inner.set_rule_priorities(priorities).await
+    }
+    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ListenersError> {
+        let clears = tags
+            .iter()
+            .any(|(k, v)| planner::is_displaced_key(k) && v.is_empty());
+        if clears {
+            self.clears.fetch_add(1, Ordering::SeqCst);
+            let left = self.failures.load(Ordering::SeqCst);
+            if left > 0 {
+                self.failures.store(left - 1, Ordering::SeqCst);
+                return Err(ListenersError::Call {
+                    operation: "AddTags",
+                    resource: arn.to_string(),
+                    code: Some("Throttling".into()),
+                    message: "Throttling: Rate exceeded".into(),
+                    outcome_unknown: false,
+                });
+            }
+        }
+        self.inner.add_tags(arn, tags).await
+    }
+    async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
+        self.inner.create_rule(rule).await
+    }
+    async fn caller(&self) -> Result<String, ListenersError> {
+        self.inner.caller().await
+    }
+}
+
+#[tokio::test]
+async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "clear", &[1, 2, 3], &[10], Some(40_000));
+    attach_lib(&client, &alb).await;
+    let faulty = |failures| async move {
+        TagFaults {
+            inner: aws(moto).await,
+            failures: AtomicUsize::new(failures),
+            clears: AtomicUsize::new(0),
+            deny_target_groups: false,
+        }
+    };
+    for (failures, cleared) in [(1, true), (usize::MAX, false)] {
+        let on = ops::apply(
+            &client,
+            &plan(&client, &alb, Direction::On).await,
+            Direction::On,
+            &record(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(on.outcome, Outcome::Done, "{on:#?}");
+        assert!(
+            !planner::decode_displaced(&maintenance_tags(&client, &alb.http).await)
+                .unwrap()
+                .is_empty()
+        );
+        let tags = faulty(failures).await;
+        let off = ops::apply(
+            &tags,
+            &plan(&client, &alb, Direction::Off).await,
+            Direction::Off,
+            &record(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(off.outcome, Outcome::Done, "{off:#?}");
+        let record = maintenance_tags(&client, &alb.http).await;
+        // Who, when and why are recorded whatever happened to the record (their own call).
+        assert_eq!(record[tags::STATE], "off");
+        if cleared {
+            assert!(
+                off.warnings.is_empty(),
+                "cleared on the second try: {off:#?}"
+            );
+            assert_eq!(tags.clears.load(Ordering::SeqCst), 2);
+            assert!(planner::decode_displaced(&record).unwrap().is_empty());
+        } else {
+            let warning = off.warnings.join("\n");
+            assert!(
+                warning.contains("clearing the record of displaced rules")
+                    && warning.contains("tried 3 times")
+                    && warning.contains("aws elbv2 add-tags"),
+                "{warning}"
+            );
+            assert_eq!(tags.clears.load(Ordering::SeqCst), 3);
+            assert!(!planner::decode_displaced(&record).unwrap().is_empty());
+            // status says so while it lasts, and off leaves every rule where it is.
+            let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
+            assert!(
+                status.contains("record of displaced rules still names"),
+                "{status}"
+            );
+            let again = maintctl(moto, &["off", "--listener", &alb.http, "--yes"]);
+            assert_eq!(code(&again), 3, "{}", text(&again));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names stored as tags (issue #16, item 5): an environment is stored as given or refused; a
+// reason that is changed says so in every output mode.
+
+#[tokio::test]
+async fn an_environment_outside_the_tag_alphabet_is_refused_everywhere() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "env-name", &[10], &[10], Some(40_000));
+    let before = both(&client, &alb).await;
+    let bad = "prod/eu (blue)*";
+    let refused = [
+        attach(moto, &alb, bad),
+        attach(moto, &alb, ""),
+        maintctl(moto, &["status", "--environment", bad]),
+        maintctl(moto, &["on", "--environment", bad, "--yes"]),
+        maintctl(moto, &["off", "--environment", bad, "--yes"]),
+    ];
+    for out in &refused {
+        assert_eq!(code(out), 2, "a usage error: {}", text(out));
+        assert!(
+            stderr(out).contains("cannot be stored as a tag")
+                && stderr(out).contains("_ . : / = + - @"),
+            "says what is allowed: {}",
+            text(out)
+        );
+    }
+    // The library refuses it too, for callers other than maintctl.
+    let targets = listeners::Targets {
+        environment: Some(bad.into()),
+        ..Default::default()
+    };
+    let err = anyhow::Error::from(ops::status(&client, &targets).await.unwrap_err());
+    assert!(format!("{err:#}").contains("cannot be stored"), "{err:#}");
+    let spec = AttachSpec {
+        target_group: alb.lambda_target_group.clone(),
+        parked: 50_000,
+        environment: Some(bad.into()),
+        bypass_cidrs: Vec::new(),
+        bypass_header: None,
+        app_target_group: None,
+        allow_fallthrough: false,
+        allow_bypass_everyone: false,
+    };
+    assert!(AttachRequest::new(vec![alb.http.clone()], spec, false).is_err());
+    assert_eq!(both(&client, &alb).await, before, "nothing was created");
+
+    // A name in the alphabet (Unicode letters and spaces too) is stored exactly as given and
+    // finds the rules again.
+    let good = format!("{} Käse/eu", common::unique("prod"));
+    assert_eq!(code(&attach(moto, &alb, &good)), 0);
+    assert_eq!(
+        maintenance_tags(&client, &alb.http).await[tags::ENVIRONMENT],
+        good
+    );
+    let status = maintctl(moto, &["status", "--environment", &good]);
+    assert_eq!(
+        stdout(&status).matches("maintenance: OFF").count(),
+        2,
+        "{}",
+        text(&status)
+    );
+
+    // The reason as recorded, when it differs from what was given: in the plan and in JSON.
+    let reason = "DB (ticket #42)";
+    let dry = maintctl(
+        moto,
+        &[
+            "on",
+            "--environment",
+            &good,
+            "--reason",
+            reason,
+            "--dry-run",
+        ],
+    );
+    assert!(
+        stdout(&dry).contains("recorded as \"DB _ticket _42_\""),
+        "{}",
+        text(&dry)
+    );
+    let doc = json(&maintctl(
+        moto,
+        &[
+            "on",
+            "--environment",
+            &good,
+            "--reason",
+            reason,
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+    ));
+    assert!(
+        doc["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("DB _ticket _42_"),
+        "{doc:#}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors said once (issue #16, item 15).
+
+#[tokio::test]
+async fn errors_say_each_cause_once() {
+    // No endpoint: the SDK's causes, each once, not again in Debug form.
+    let closed = Aws::new(&common::sdk_config_for("http://127.0.0.1:1").await);
+    let err = closed.load_balancers().await.unwrap_err().to_string();
+    assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
+    assert!(!err.contains("DispatchFailure("), "{err}");
+
+    // A listener that does not exist: its ARN once.
+    let moto = Moto::shared();
+    let alb = build_alb(moto, "once", &[10], &[10], Some(40_000));
+    let missing = format!("{}0", alb.http);
+    let out = maintctl(
+        moto,
+        &[
+            "attach",
+            "--listener",
+            &missing,
+            "--target-group",
+            &alb.lambda_target_group,
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_eq!(stderr(&out).matches(&missing).count(), 1, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("nothing was created"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn without_describe_target_groups_status_warns_and_switching_still_works() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "no-tg-read", &[10], &[10], Some(40_000));
+    attach_lib(&client, &alb).await;
+    let denied = TagFaults {
+        inner: aws(moto).await,
+        failures: AtomicUsize::new(0),
+        clears: AtomicUsize::new(0),
+        deny_target_groups: true,
+    };
+    let targets = listeners::Targets {
+        listeners: vec![alb.http.clone()],
+        ..Default::default()
+    };
+    let report = ops::status(&denied, &targets).await.unwrap();
+    let warnings = report.listeners[0].warnings.join("\n");
+    assert!(
+        warnings.contains("DescribeTargetGroups") && warnings.contains("AccessDenied"),
+        "{warnings}"
+    );
+    assert_eq!(report.listeners[0].state, State::Off);
+    let request = ops::SwitchRequest {
+        direction: Direction::On,
+        targets,
+        reason: None,
+        dry_run: false,
+        confirmed: true,
+        verify: None,
+    };
+    let on = ops::switch(&denied, &request, &mut ops::Unattended)
+        .await
+        .unwrap();
+    assert_eq!(on.outcome, Outcome::Done, "{on}");
+    assert!(
+        on.plan
+            .warnings
+            .iter()
+            .any(|w| w.contains("DescribeTargetGroups"))
+    );
+    assert_eq!(consistent_state(&client, &alb.http).await, State::On);
 }

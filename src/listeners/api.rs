@@ -14,7 +14,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
-use elbv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use elbv2::error::{ProvideErrorMetadata, SdkError};
 use elbv2::types::{
     Action, ActionTypeEnum, HttpHeaderConditionConfig, PathPatternConditionConfig, RuleCondition,
     RulePriorityPair, SourceIpConditionConfig, Tag,
@@ -23,11 +23,14 @@ use elbv2::types::{
 use crate::listeners::ListenersError;
 use crate::planner::{
     ActionSummary, Condition, ListenerInfo, MAX_PRIORITY, MIN_PRIORITY, NewRule, PlanningError,
-    RuleView,
+    RuleView, TargetGroupInfo,
 };
 
 /// Most ARNs DescribeTags accepts in one call.
 pub const DESCRIBE_TAGS_BATCH: usize = 20;
+/// Most ARNs [`Listeners::target_groups`] asks DescribeTargetGroups about in one call (the API
+/// states no limit on ARNs; its pages hold up to 400 target groups).
+pub const DESCRIBE_TARGET_GROUPS_BATCH: usize = 20;
 
 /// The ELBv2 (and STS) operations `maintctl` uses. Implemented by [`Aws`]; tests wrap it to
 /// inject failures.
@@ -54,6 +57,12 @@ pub trait Listeners {
         &self,
         arns: &[String],
     ) -> impl Future<Output = Result<HashMap<String, BTreeMap<String, String>>, ListenersError>> + Send;
+    /// What kind of target group each of at most [`DESCRIBE_TARGET_GROUPS_BATCH`] ARNs is
+    /// (DescribeTargetGroups), by ARN.
+    fn target_groups(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, TargetGroupInfo>, ListenersError>> + Send;
     /// One SetRulePriorities call.
     fn set_rule_priorities(
         &self,
@@ -217,6 +226,51 @@ impl Listeners for Aws {
             .collect())
     }
 
+    async fn target_groups(
+        &self,
+        arns: &[String],
+    ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
+        if arns.len() > DESCRIBE_TARGET_GROUPS_BATCH {
+            return Err(ListenersError::Invalid(format!(
+                "DescribeTargetGroups is asked about at most {DESCRIBE_TARGET_GROUPS_BATCH} ARNs \
+                 at a time, not {}",
+                arns.len()
+            )));
+        }
+        if arns.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let resource = arns.join(", ");
+        let groups = all_pages(|marker| {
+            let resource = &resource;
+            async move {
+                let page = self
+                    .elb
+                    .describe_target_groups()
+                    .set_target_group_arns(Some(arns.to_vec()))
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| call_error("DescribeTargetGroups", resource, e))?;
+                let groups = page
+                    .target_groups()
+                    .iter()
+                    .map(|tg| TargetGroupInfo {
+                        arn: tg.target_group_arn().unwrap_or_default().to_string(),
+                        name: tg.target_group_name().unwrap_or_default().to_string(),
+                        target_type: tg
+                            .target_type()
+                            .map(|t| t.as_str().to_string())
+                            .unwrap_or_default(),
+                    })
+                    .collect();
+                Ok((groups, page.next_marker))
+            }
+        })
+        .await?;
+        Ok(groups.into_iter().map(|g| (g.arn.clone(), g)).collect())
+    }
+
     async fn set_rule_priorities(
         &self,
         priorities: &[(String, u32)],
@@ -354,7 +408,8 @@ where
 }
 
 /// A failed SDK call as a [`ListenersError::Call`]: the AWS code and message when the service
-/// answered, and whether the call may have been carried out anyway.
+/// answered (else the error's causes, each once), and whether the call may have been carried
+/// out anyway.
 fn call_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> ListenersError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -368,7 +423,7 @@ where
     let message = match (&code, err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.clone(),
-        _ => DisplayErrorContext(&err).to_string(),
+        _ => causes(&err),
     };
     ListenersError::Call {
         operation,
@@ -377,6 +432,23 @@ where
         message,
         outcome_unknown,
     }
+}
+
+/// An error and its causes, each said once: `dispatch failure: io error: … Connection refused`.
+/// (`DisplayErrorContext` adds the whole chain again in `Debug` form; a cause whose text its
+/// parent already holds is left out.)
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 fn is_throttling(code: Option<&str>) -> bool {

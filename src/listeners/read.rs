@@ -1,13 +1,16 @@
-//! Reading listeners through the [`Listeners`] trait: one listener with its rules and their tags
-//! ([`read_listener`]), and the listeners a command is about ([`Targets`] resolved by
-//! [`select`] into a [`Selection`], with the ones left out and why).
+//! Reading listeners through the [`Listeners`] trait: one listener with its rules, their tags
+//! and the types of the target groups they forward to ([`read_listener`]), and the listeners a
+//! command is about ([`Targets`] resolved by [`select`] into a [`Selection`], with the ones
+//! left out and why).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::listeners::{DESCRIBE_TAGS_BATCH, Listeners, ListenersError};
-use crate::planner::{ListenerSnapshot, short_listener};
+use crate::listeners::{
+    DESCRIBE_TAGS_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, Listeners, ListenersError,
+};
+use crate::planner::{ListenerSnapshot, TargetGroupInfo, environment_name, short_listener};
 
 /// Tags of any number of resources, [`DESCRIBE_TAGS_BATCH`] per call.
 pub async fn tags_of(
@@ -21,7 +24,21 @@ pub async fn tags_of(
     Ok(out)
 }
 
-/// Reads a listener, its rules and their tags.
+/// Target groups of any number of ARNs, [`DESCRIBE_TARGET_GROUPS_BATCH`] per call.
+pub async fn target_groups_of(
+    client: &impl Listeners,
+    arns: &[String],
+) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
+    let mut out = BTreeMap::new();
+    for chunk in arns.chunks(DESCRIBE_TARGET_GROUPS_BATCH) {
+        out.extend(client.target_groups(chunk).await?);
+    }
+    Ok(out)
+}
+
+/// Reads a listener, its rules, their tags, and the types of the target groups they forward
+/// to. A failure to read the target groups is not an error: the snapshot says why
+/// (`target_groups_unread`), and the rules are then recognised by their tags only.
 pub async fn read_listener(
     client: &impl Listeners,
     listener: &str,
@@ -39,10 +56,12 @@ pub async fn read_listener(
             rule.tags = t;
         }
     }
-    Ok(ListenerSnapshot {
-        listener: info,
-        rules,
-    })
+    let mut snapshot = ListenerSnapshot::new(info, rules);
+    match target_groups_of(client, &snapshot.forwarded_target_groups()).await {
+        Ok(groups) => snapshot.target_groups = groups,
+        Err(e) => snapshot.target_groups_unread = Some(e.to_string()),
+    }
+    Ok(snapshot)
 }
 
 /// Which listeners a command is about.
@@ -96,12 +115,16 @@ pub struct Selection {
 
 /// Resolves [`Targets`] into listener snapshots. Named listeners are always kept (so a missing
 /// maintenance rule is reported, not skipped); listeners found through a load balancer or the
-/// environment are kept only if they have a maintenance rule (of that environment). With no
-/// targets at all, every attached listener in the region is selected.
+/// environment are kept only if they have a maintenance rule (of that environment), tagged or
+/// recognised by what it does. With no targets at all, every attached listener in the region
+/// is selected.
 pub async fn select(
     client: &impl Listeners,
     targets: &Targets,
 ) -> Result<Selection, ListenersError> {
+    if let Some(env) = &targets.environment {
+        environment_name(env).map_err(ListenersError::Invalid)?;
+    }
     let mut candidates: Vec<(String, bool)> = targets
         .listeners
         .iter()
@@ -117,18 +140,33 @@ pub async fn select(
         }
     }
     let mut seen = BTreeSet::new();
+    let mut read = Vec::new();
+    for (arn, named) in candidates {
+        if seen.insert(arn.clone()) {
+            read.push((read_listener(client, &arn).await?, named));
+        }
+    }
+    // A maintenance rule on one listener tells the responder's target group on the others, so
+    // that a rule forwarding there without its tags is recognised wherever it is.
+    let known: BTreeSet<String> = read
+        .iter()
+        .flat_map(|(s, _)| s.known_responder_target_groups())
+        .map(str::to_string)
+        .collect();
     let mut selection = Selection {
         listeners: Vec::new(),
         skipped: Vec::new(),
     };
-    for (arn, named) in candidates {
-        if !seen.insert(arn.clone()) {
-            continue;
-        }
-        let snapshot = read_listener(client, &arn).await?;
+    for (mut snapshot, named) in read {
+        let responder: Vec<String> = known
+            .iter()
+            .filter(|t| snapshot.is_lambda(t) != Some(false))
+            .cloned()
+            .collect();
+        snapshot.responder_target_groups.extend(responder);
         match skip_reason(&snapshot, named, targets.environment.as_deref()) {
             Some(reason) => selection.skipped.push(Skipped {
-                listener: arn,
+                listener: snapshot.listener.arn.clone(),
                 reason,
             }),
             None => selection.listeners.push(snapshot),
@@ -143,7 +181,7 @@ fn skip_reason(
     named: bool,
     environment: Option<&str>,
 ) -> Option<String> {
-    match (snapshot.maintenance_rule(), environment) {
+    match (snapshot.responder_rule(), environment) {
         (None, _) if !named => Some("no maintenance rule".to_string()),
         (Some(_), Some(env)) if snapshot.environment() != Some(env) => Some(format!(
             "its maintenance rule belongs to environment {:?}, not {env:?}",

@@ -5,12 +5,14 @@
 //! 2. record the rules `on` displaces (a tag on the maintenance rule), then make the calls;
 //! 3. if a call fails, undo this run's calls (`crate::ops::undo`) on this listener and on every
 //!    listener already switched, and report exactly where each listener stands;
-//! 4. re-read and verify, then record who switched, when and why (tags).
+//! 4. re-read and verify, then record who switched, when and why (tags); `off` clears the
+//!    displaced-rule record first, in a call of its own.
 //!
 //! The result is an [`ApplyReport`]: per listener how it ended ([`ListenerOutcome`]) and every
 //! rule's priority before and now ([`RulePriority`]).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -21,8 +23,8 @@ use crate::listeners::{Listeners, ListenersError, read_listener};
 use crate::ops::Outcome;
 use crate::ops::undo::roll_back;
 use crate::planner::{
-    Direction, Planned, Rule, State, decode_displaced, displaced_keys, encode_displaced, rule_id,
-    short_listener, state, tag_value,
+    Direction, Planned, Rule, RuleView, State, decode_displaced, displaced_keys, encode_displaced,
+    rule_id, short_listener, state, tag_value,
 };
 
 /// Who switched, when and why: written as tags on each maintenance rule switched.
@@ -66,7 +68,7 @@ pub enum ListenerOutcome {
 impl std::fmt::Display for ListenerOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            ListenerOutcome::Applied => "switched and verified",
+            ListenerOutcome::Applied => "switched, read back as planned",
             ListenerOutcome::AlreadyDone => "already as requested, not touched",
             ListenerOutcome::NotApplied => "not changed",
             ListenerOutcome::RolledBack => "ROLLED BACK: exactly as before",
@@ -284,7 +286,7 @@ async fn record_displaced(
         .iter()
         .map(|(k, _)| (k.clone(), m.tags.get(k).cloned().unwrap_or_default()))
         .collect();
-    client.add_tags(&m.arn, &new_tags).await?;
+    add_tags_retried(client, &m.arn, &new_tags).await?;
     Ok((m.arn.clone(), old))
 }
 
@@ -346,8 +348,10 @@ async fn read_back(
     ReadBack::Verified
 }
 
-/// Records who switched, when and why on the maintenance rule (and, for `off`, clears the
-/// displaced-rule record). A failure is a warning: the switch itself is done.
+/// Records who switched, when and why on the maintenance rule; for `off`, first clears the
+/// displaced-rule record in a call of its own, so that neither can fail because of the other
+/// (a tag quota is reached by new keys only, and the record's keys are never new). A failure
+/// is a warning: the switch itself is done.
 async fn record_switch(
     client: &impl Listeners,
     p: &Planned,
@@ -359,25 +363,106 @@ async fn record_switch(
         .snapshot
         .maintenance_rule()
         .expect("a plan implies a maintenance rule");
-    let mut record_tags = vec![
+    let listener = &p.snapshot.listener.arn;
+    if direction == Direction::Off {
+        clear_displaced(client, listener, m, warnings).await;
+    }
+    let record_tags = vec![
         (tags::STATE.to_string(), direction.to_string()),
         (tags::CHANGED_BY.to_string(), tag_value(&record.by)),
         (tags::CHANGED_AT.to_string(), tag_value(&record.at)),
         (tags::REASON.to_string(), tag_value(&record.reason)),
     ];
-    if direction == Direction::Off {
-        record_tags.extend(
-            displaced_keys(&m.tags)
-                .into_iter()
-                .map(|k| (k, String::new())),
-        );
-    }
-    if let Err(e) = client.add_tags(&m.arn, &record_tags).await {
+    if let Err(e) = add_tags_retried(client, &m.arn, &record_tags).await {
         warnings.push(format!(
-            "listener {}: maintenance is {direction}, but recording who, when and why on \
-             rule {} failed: {e}",
-            p.snapshot.listener.arn, m.arn
+            "listener {listener}: maintenance is {direction}, but recording who, when and why \
+             on rule {} failed: {}",
+            m.arn,
+            tag_failure(&e)
         ));
+    }
+}
+
+/// Empties the displaced-rule record of a listener switched off, if it holds anything; says
+/// plainly what a failure leaves behind and how to clear it by hand.
+async fn clear_displaced(
+    client: &impl Listeners,
+    listener: &str,
+    m: &RuleView,
+    warnings: &mut Vec<String>,
+) {
+    let keys: Vec<String> = displaced_keys(&m.tags)
+        .into_iter()
+        .filter(|k| m.tags.get(k).is_some_and(|v| !v.is_empty()))
+        .collect();
+    if keys.is_empty() {
+        return;
+    }
+    let clear: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), String::new())).collect();
+    if let Err(e) = add_tags_retried(client, &m.arn, &clear).await {
+        warnings.push(format!(
+            "listener {listener}: maintenance is off, but clearing the record of displaced rules \
+             on rule {} failed: {}; the record is out of date now: off leaves application rules \
+             where they are, but the next on keeps the recorded priorities and its off would \
+             move the rules there; clear it by hand: {}",
+            m.arn,
+            tag_failure(&e),
+            clear_command(&m.arn, &keys)
+        ));
+    }
+}
+
+/// The command that empties the given record keys of a rule.
+pub(super) fn clear_command(rule: &str, keys: &[String]) -> String {
+    let tags: Vec<String> = keys.iter().map(|k| format!("Key={k},Value=")).collect();
+    format!(
+        "aws elbv2 add-tags --resource-arns {rule} --tags {}",
+        tags.join(" ")
+    )
+}
+
+/// Attempts at a tag write before giving up (tag writes are idempotent).
+const TAG_ATTEMPTS: u32 = 3;
+
+/// Writes tags, trying up to [`TAG_ATTEMPTS`] times, 200 ms then 400 ms apart; a full tag
+/// quota or a write refused before it was sent is not tried again.
+pub(super) async fn add_tags_retried(
+    client: &impl Listeners,
+    arn: &str,
+    tags: &[(String, String)],
+) -> Result<(), ListenersError> {
+    let mut delay = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        match client.add_tags(arn, tags).await {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if attempt >= TAG_ATTEMPTS
+                    || e.code() == Some("TooManyTags")
+                    || matches!(e, ListenersError::Invalid(_)) =>
+            {
+                return Err(e);
+            }
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// A failed tag write for a message: the error, and what to do about a full tag quota.
+pub(super) fn tag_failure(e: &ListenersError) -> String {
+    if e.code() == Some("TooManyTags") {
+        format!(
+            "{e} (the rule has as many tags as it may have: remove tags maintctl does not use; \
+             its own start with maintenance-responder:)"
+        )
+    } else if matches!(e, ListenersError::Invalid(_)) {
+        e.to_string()
+    } else {
+        format!("{e} (tried {TAG_ATTEMPTS} times)")
     }
 }
 

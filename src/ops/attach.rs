@@ -1,11 +1,14 @@
-//! `attach` ([`attach`]): plan every listener first (`crate::planner::plan_attach`), refuse
-//! before creating anything if any listener cannot be attached, then create the missing rules
+//! `attach` ([`attach`]): check the target groups named (the responder's is of type `lambda`),
+//! plan every listener first (`crate::planner::plan_attach`), refuse before creating anything
+//! if any listener cannot be attached, then create the missing rules
 //! listener by listener, stopping at the first failure; the report says what was created,
 //! what was already there and what was not created. Running it again finishes the job.
 
+use std::collections::BTreeMap;
+
 use serde::{Serialize, Serializer};
 
-use crate::listeners::{Listeners, read_listener};
+use crate::listeners::{Listeners, read_listener, target_groups_of};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
     AttachError, AttachSpec, AttachStep, ListenerInfo, plan_attach, rule_id, short_target_group,
@@ -47,6 +50,9 @@ pub struct AttachReport {
     pub nothing_to_do: bool,
     /// Per listener, in the order named.
     pub listeners: Vec<ListenerAttach>,
+    /// What does not stop the attach but is worth reading (a rule sending every request to a
+    /// lambda target group, an application target group of type lambda).
+    pub warnings: Vec<String>,
     /// The create call that failed, if one did (the rules after it were not created).
     pub error: Option<String>,
 }
@@ -85,6 +91,7 @@ pub async fn attach(
     client: &impl Listeners,
     request: &AttachRequest,
 ) -> Result<AttachReport, Error> {
+    let mut warnings = check_target_groups(client, &request.spec).await?;
     // Plan every listener before creating anything on any of them.
     let mut listeners = Vec::new();
     for listener in &request.listeners {
@@ -94,8 +101,20 @@ pub async fn attach(
                 listener: listener.clone(),
                 source,
             })?;
+        let steps = plan_attach(&snapshot, &request.spec)?;
+        let mut known = snapshot.clone();
+        known
+            .responder_target_groups
+            .insert(request.spec.target_group.clone());
+        let name = snapshot.listener.to_string();
+        warnings.extend(
+            known
+                .findings()
+                .iter()
+                .map(|f| format!("listener {name}: {f}")),
+        );
         listeners.push(ListenerAttach {
-            steps: plan_attach(&snapshot, &request.spec)?,
+            steps,
             listener: snapshot.listener,
             created: Vec::new(),
         });
@@ -110,6 +129,7 @@ pub async fn attach(
         dry_run: request.dry_run,
         nothing_to_do,
         listeners,
+        warnings,
         error: None,
     };
     if !request.dry_run {
@@ -119,6 +139,23 @@ pub async fn attach(
             .map(|e| e.to_string());
     }
     Ok(report)
+}
+
+/// Reads the target groups `spec` names, each on its own so that a missing one is named, and
+/// checks them (`crate::planner::AttachSpec::check_target_groups`); returns the warnings.
+async fn check_target_groups(
+    client: &impl Listeners,
+    spec: &AttachSpec,
+) -> Result<Vec<String>, Error> {
+    let mut groups = BTreeMap::new();
+    for arn in std::iter::once(&spec.target_group).chain(&spec.app_target_group) {
+        match target_groups_of(client, std::slice::from_ref(arn)).await {
+            Ok(found) => groups.extend(found),
+            Err(e) if e.code() == Some("TargetGroupNotFound") => {}
+            Err(source) => return Err(Error::TargetGroups { source }),
+        }
+    }
+    Ok(spec.check_target_groups(&groups)?)
 }
 
 /// Creates the rules of every `Create` step, in order, until one fails.
@@ -185,6 +222,9 @@ impl std::fmt::Display for AttachReport {
                     }
                 }
             }
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
         }
         if self.dry_run {
             writeln!(f, "dry run: nothing was created")?;

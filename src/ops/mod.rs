@@ -33,7 +33,7 @@ pub use status::{ListenerStatus, MaintenanceStatus, RuleStatus, StatusReport, st
 pub use switch::{
     Confirmation, Operator, SwitchPlan, SwitchReport, SwitchRequest, Unattended, switch,
 };
-pub use verify::{Verification, VerifyError, VerifyRequest, VerifyTarget, verify};
+pub use verify::{Verification, VerifyError, VerifyRequest, VerifyTarget, redact_userinfo, verify};
 
 /// How an operation ended: one variant per exit code of `maintctl` (2 is clap's usage error),
 /// so that scripts can branch on it.
@@ -104,11 +104,18 @@ pub enum Error {
     /// Reading the listeners to select failed.
     #[error("failed to read the listeners")]
     Select(#[source] ListenersError),
-    /// Reading one named listener failed.
-    #[error("failed to read listener {listener}")]
+    /// Reading one named listener failed. (The cause names the listener.)
+    #[error("nothing was created: reading a listener failed")]
     Read {
         /// The listener ARN.
         listener: String,
+        /// Why.
+        #[source]
+        source: ListenersError,
+    },
+    /// Reading the target groups `attach` was given failed.
+    #[error("failed to read the target groups named by --target-group and --app-target-group")]
+    TargetGroups {
         /// Why.
         #[source]
         source: ListenersError,

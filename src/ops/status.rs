@@ -1,14 +1,19 @@
 //! `status` ([`status`]): each selected listener's rules, whether maintenance is on (from the
 //! priorities), what the maintenance rule's tags record (who switched, when, why), and the
-//! warnings a person should read — a switch left half-way, a state tag that disagrees with the
+//! warnings a person should read — rules that do what their tags do not say
+//! (`crate::planner::Finding`), a switch left half-way, a state tag that disagrees with the
 //! priorities, a parked rule that would catch real traffic. Reads only.
 
 use serde::Serialize;
 
 use crate::deploy_names::tags;
 use crate::listeners::{Listeners, Skipped, Targets, select};
+use crate::ops::apply::clear_command;
 use crate::ops::{Error, Outcome, Report};
-use crate::planner::{ListenerInfo, ListenerSnapshot, Role, RuleView, State, rule_id};
+use crate::planner::{
+    Finding, ListenerInfo, ListenerSnapshot, Role, RuleView, State, decode_displaced,
+    displaced_keys, rule_id,
+};
 
 /// What `status` found. Displayed as one paragraph per listener (its maintenance state and
 /// record, warnings, and a table of its rules), then the listeners skipped if any were named.
@@ -65,7 +70,8 @@ pub struct RuleStatus {
     /// The rule as read.
     #[serde(flatten)]
     pub rule: RuleView,
-    /// Its role.
+    /// Its role, from its tags and from what it does (a rule forwarding to the responder's
+    /// target group is a maintenance rule, tagged or not).
     pub role: Role,
 }
 
@@ -79,13 +85,32 @@ pub async fn status(client: &impl Listeners, targets: &Targets) -> Result<Status
     })
 }
 
-/// The status of one listener, with its warnings.
+/// The status of one listener, with its warnings. Rules are shown as what they do: with a
+/// blocking finding (a maintenance rule that lost its tags, several maintenance rules, …) the
+/// state is the one routing gives, and the findings come first among the warnings.
 fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
-    let (state, mut warnings) = match snapshot.state() {
-        Ok(state) => (state, Vec::new()),
-        Err(e) => (State::Between, vec![e.to_string()]),
+    let findings = snapshot.findings();
+    let blocking = findings.iter().any(Finding::blocks);
+    let mut warnings: Vec<String> = findings.iter().map(ToString::to_string).collect();
+    if blocking {
+        warnings.push(
+            "maintctl on, off and attach refuse this listener until that is fixed (nothing is \
+             changed); the state shown is what routing gives"
+                .into(),
+        );
+    }
+    let state = if blocking {
+        snapshot.routing_state()
+    } else {
+        match snapshot.state() {
+            Ok(state) => state,
+            Err(e) => {
+                warnings.push(e.to_string());
+                State::Between
+            }
+        }
     };
-    let maintenance = snapshot.maintenance_rule().map(|m| {
+    let maintenance = snapshot.responder_rule().map(|m| {
         let tag = |k: &str| m.tags.get(k).cloned();
         MaintenanceStatus {
             rule: m.arn.clone(),
@@ -112,7 +137,7 @@ fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
         .iter()
         .map(|r| RuleStatus {
             rule: r.clone(),
-            role: r.role(),
+            role: snapshot.recognised_role(r),
         })
         .collect();
     ListenerStatus {
@@ -124,7 +149,8 @@ fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
     }
 }
 
-/// A parked rule that would catch traffic, and a state tag the priorities contradict.
+/// A parked rule that would catch traffic, a record of displaced rules left while off, and a
+/// state tag the priorities contradict.
 fn maintenance_warnings(
     snapshot: &ListenerSnapshot,
     m: &MaintenanceStatus,
@@ -138,6 +164,26 @@ fn maintenance_warnings(
         warnings.push(format!(
             "no rule catches every request before the parked maintenance rule (priority \
              {p}): it answers every request no other rule matches"
+        ));
+    }
+    if state == State::Off
+        && let Some(rule) = snapshot.responder_rule()
+        && let Ok(record) = decode_displaced(&rule.tags)
+        && !record.is_empty()
+    {
+        let entries: Vec<String> = record.iter().map(|(id, p)| format!("{id}={p}")).collect();
+        let keys: Vec<String> = displaced_keys(&rule.tags)
+            .into_iter()
+            .filter(|k| rule.tags.get(k).is_some_and(|v| !v.is_empty()))
+            .collect();
+        warnings.push(format!(
+            "maintenance is off, but the record of displaced rules still names {} rule(s) ({}): \
+             clearing it failed, or a switch on was interrupted; off leaves application rules \
+             where they are, but the next on keeps these priorities and its off would move the \
+             rules there; if they are out of date, clear the record: {}",
+            record.len(),
+            entries.join(" "),
+            clear_command(&rule.arn, &keys)
         ));
     }
     if let Some(tagged) = &m.state_tag

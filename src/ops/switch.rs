@@ -49,11 +49,29 @@ pub struct SwitchPlan {
     pub listeners: Vec<Planned>,
     /// Listeners looked at and left out.
     pub skipped: Vec<Skipped>,
-    /// Problems that do not stop the switch (the caller could not be told).
+    /// Problems that do not stop the switch (the caller could not be told, a rule the tags do
+    /// not account for).
     pub warnings: Vec<String>,
 }
 
 impl SwitchPlan {
+    /// What the operator should know about how the switch is recorded: the reason as the tag
+    /// will hold it, when that differs from what was given. In the text and in the JSON
+    /// document alike.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(reason) = &self.reason
+            && tag_value(reason) != *reason
+        {
+            notes.push(format!(
+                "the reason will be recorded as {:?} (tag values allow letters, digits, spaces \
+                 and _.:/=+-@, at most 256 characters)",
+                tag_value(reason)
+            ));
+        }
+        notes
+    }
+
     /// How many listeners the switch changes.
     pub fn changing(&self) -> usize {
         self.listeners.iter().filter(|p| !p.plan.is_empty()).count()
@@ -189,7 +207,17 @@ async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<Switch
         });
     }
     let listeners = plan_switch(selection.listeners, request.direction)?;
-    let mut warnings = Vec::new();
+    // What does not stop the switch is still said: rules the tags do not account for.
+    let mut warnings: Vec<String> = listeners
+        .iter()
+        .flat_map(|p| {
+            let name = p.snapshot.listener.to_string();
+            p.snapshot
+                .findings()
+                .into_iter()
+                .map(move |f| format!("listener {name}: {f}"))
+        })
+        .collect();
     let caller = match client.caller().await {
         Ok(arn) => arn,
         Err(e) => {
@@ -240,7 +268,8 @@ fn applied_message(outcome: Outcome, direction: Direction) -> (Outcome, String) 
     (outcome, message.into())
 }
 
-/// The outcome and message of a switch probed on the live endpoint.
+/// The outcome and message of a switch probed on the live endpoint: what the endpoint kept
+/// answering, said as it was seen.
 fn verified_message(
     verification: &Verification,
     probe: &VerifyRequest,
@@ -252,18 +281,38 @@ fn verified_message(
             format!("maintenance is {direction}, verified"),
         );
     }
-    let expected = match direction {
-        Direction::On => "503 with Retry-After",
-        Direction::Off => "no 503 with Retry-After",
-    };
+    let v = verification;
+    let maintenance_page = v.status == Some(503) && v.retry_after.is_some();
+    let mut seen = Vec::new();
+    match (direction, v.status) {
+        (_, None) => seen.push(format!("{} did not answer", v.url)),
+        (Direction::On, Some(503)) if !maintenance_page => seen.push(format!(
+            "{} answered 503 without Retry-After, not the maintenance page",
+            v.url
+        )),
+        (Direction::On, Some(status)) if !maintenance_page => seen.push(format!(
+            "{} answered {status}, not the maintenance page (503 with Retry-After)",
+            v.url
+        )),
+        (Direction::Off, Some(_)) if maintenance_page => seen.push(format!(
+            "{} still answered with the maintenance page (503 with Retry-After)",
+            v.url
+        )),
+        _ => {}
+    }
+    if v.health_status != Some(200) {
+        seen.push(match v.health_status {
+            Some(status) => format!("{} answered {status}, not 200", v.health_url),
+            None => format!("{} did not answer", v.health_url),
+        });
+    }
     let message = format!(
-        "the listeners are switched, but {} did not show {expected} with a healthy {} within \
-         {} s{}: check the endpoint (a CDN or cache in front?) and maintctl status",
-        verification.url,
-        verification.health_url,
+        "the listeners are switched {direction}, but after {} s ({} attempt(s)) {}{}: check the \
+         endpoint (a CDN or cache in front?) and maintctl status",
         probe.timeout.as_secs(),
-        verification
-            .error
+        v.attempts,
+        seen.join(" and "),
+        v.error
             .as_deref()
             .map(|e| format!(" (last error: {e})"))
             .unwrap_or_default()
@@ -284,6 +333,8 @@ struct Document<'a> {
     dry_run: bool,
     caller: &'a str,
     reason: Option<&'a str>,
+    notes: Vec<String>,
+    warnings: &'a [String],
     listeners: Vec<PlannedView<'a>>,
     skipped: &'a [Skipped],
     outcome: &'a str,
@@ -308,6 +359,8 @@ impl Serialize for SwitchReport {
             dry_run: self.dry_run,
             caller: &plan.caller,
             reason: plan.reason.as_deref(),
+            notes: plan.notes(),
+            warnings: &plan.warnings,
             listeners: plan
                 .listeners
                 .iter()
@@ -351,15 +404,8 @@ impl std::fmt::Display for SwitchPlan {
         for s in &self.skipped {
             writeln!(f, "{s}")?;
         }
-        if let Some(reason) = &self.reason
-            && tag_value(reason) != *reason
-        {
-            writeln!(
-                f,
-                "note: the reason will be recorded as {:?} (tag values allow letters, digits, \
-                 spaces and _.:/=+-@)",
-                tag_value(reason)
-            )?;
+        for note in self.notes() {
+            writeln!(f, "note: {note}")?;
         }
         Ok(())
     }

@@ -4,10 +4,11 @@
 //! as made when the listener shows it was. Every listener's report then says exactly where it
 //! stands.
 
-use crate::listeners::Listeners;
+use crate::listeners::{Listeners, ListenersError};
 use crate::ops::Outcome;
 use crate::ops::apply::{
-    ApplyReport, ListenerOutcome, Progress, RulePriority, Stopped, priorities_table, read_rules,
+    ApplyReport, ListenerOutcome, Progress, RulePriority, Stopped, add_tags_retried,
+    priorities_table, read_rules, tag_failure,
 };
 use crate::planner::{Planned, Rule, Step, plan_undo};
 
@@ -29,9 +30,14 @@ pub(super) async fn roll_back(
     let p = &planned[failed.index];
     let total = p.plan.steps.len();
     let failed_step = p.plan.steps.get(failed.completed).filter(|_| !at_record);
+    // The error names the call's arguments already; its cause is said once, after the moves.
+    let cause = match &error {
+        ListenersError::Call { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
     let what = match failed_step {
         Some(step) => format!(
-            "call {} of {total} (moving {}) failed: {error}",
+            "call {} of {total} (SetRulePriorities moving {}) failed: {cause}",
             failed.completed + 1,
             step.moves
                 .iter()
@@ -39,7 +45,11 @@ pub(super) async fn roll_back(
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        None => format!("recording the displaced rules before the first call failed: {error}"),
+        None => format!(
+            "writing the record of displaced rules on the maintenance rule, which comes before \
+             any rule is moved, failed: {}",
+            tag_failure(&error)
+        ),
     };
     // A rejected call changed nothing; one with an unknown outcome counts if it shows.
     let maybe_applied = failed_step.filter(|_| error.outcome_unknown());
@@ -182,10 +192,12 @@ async fn undo_listener(
     };
     if let Some((arn, old)) = &progress.old_tags
         && restore
-        && let Err(e) = client.add_tags(arn, old).await
+        && let Err(e) = add_tags_retried(client, arn, old).await
     {
         warnings.push(format!(
-            "listener {listener}: restoring the displaced-rule record on rule {arn} failed: {e}"
+            "listener {listener}: restoring the record of displaced rules on rule {arn} as it \
+             was failed: {}; check it with maintctl status",
+            tag_failure(&e)
         ));
     }
     Undone {

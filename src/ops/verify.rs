@@ -1,7 +1,8 @@
 //! The live-endpoint probe after a switch ([`verify`]): request the page and the health route
 //! over plain HTTP until they look right for the direction — `on`: 503 with `Retry-After`;
 //! `off`: any other answer — with the health route answering 200, or until the time is up.
-//! The URLs are checked before anything else happens ([`VerifyTarget::parse`]).
+//! The URLs are checked before anything else happens ([`VerifyTarget::parse`]), and never
+//! printed with the credentials they may carry ([`redact_userinfo`]).
 
 use std::time::{Duration, Instant};
 
@@ -69,19 +70,51 @@ pub struct VerifyTarget {
     health: hyper::Uri,
 }
 
+/// A URL as it may be printed: any `user:password@` before the host becomes `***@`.
+pub fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
 impl VerifyTarget {
-    /// Checks an `http://` URL and a health path (absolute) on its host.
+    /// Checks an `http://` URL and a health path (absolute) on its host. Credentials in the URL
+    /// (`user:password@`) are dropped: the probe sends no `Authorization`, and the URLs it
+    /// prints must not show them.
     pub fn parse(url: &str, health_path: &str) -> Result<Self, VerifyError> {
+        let shown = redact_userinfo(url);
         let page: hyper::Uri = url.parse().map_err(|source| VerifyError::NotAUrl {
-            url: url.to_string(),
+            url: shown.clone(),
             source,
         })?;
         match page.scheme_str() {
             Some("http") => {}
-            Some("https") => return Err(VerifyError::Https { url: url.into() }),
-            _ => return Err(VerifyError::NotHttp { url: url.into() }),
+            Some("https") => return Err(VerifyError::Https { url: shown }),
+            _ => return Err(VerifyError::NotHttp { url: shown }),
         }
-        let authority = page.authority().ok_or(VerifyError::NoHost)?.clone();
+        let with_userinfo = page.authority().ok_or(VerifyError::NoHost)?.as_str();
+        let host = with_userinfo
+            .rsplit_once('@')
+            .map_or(with_userinfo, |(_, host)| host);
+        if host.is_empty() {
+            return Err(VerifyError::NoHost);
+        }
+        let authority: hyper::http::uri::Authority =
+            host.parse().map_err(|source| VerifyError::NotAUrl {
+                url: shown.clone(),
+                source,
+            })?;
+        let page = hyper::Uri::builder()
+            .scheme("http")
+            .authority(authority.clone())
+            .path_and_query(page.path_and_query().map_or("/", |p| p.as_str()))
+            .build()
+            .map_err(|_| VerifyError::NoHost)?;
         if !health_path.starts_with('/') {
             return Err(VerifyError::RelativeHealthPath {
                 path: health_path.into(),
@@ -232,5 +265,34 @@ async fn get(client: &HttpClient, uri: hyper::Uri) -> Result<(u16, Option<String
         )),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("no answer within 5 s".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_never_printed_nor_sent() {
+        assert_eq!(
+            redact_userinfo("http://user:pw@shop.example.com:8080/a@b?c=@"),
+            "http://***@shop.example.com:8080/a@b?c=@"
+        );
+        assert_eq!(redact_userinfo("http://shop/x@y"), "http://shop/x@y");
+        assert_eq!(redact_userinfo("not a url"), "not a url");
+        let t =
+            VerifyTarget::parse("http://user:pw@127.0.0.1:8080/status?x=1", "/healthz").unwrap();
+        assert_eq!(t.page.to_string(), "http://127.0.0.1:8080/status?x=1");
+        assert_eq!(t.health.to_string(), "http://127.0.0.1:8080/healthz");
+        for url in [
+            "ftp://user:pw@host/",
+            "https://user:pw@host/",
+            "http://user:pw@/",
+        ] {
+            let err = VerifyTarget::parse(url, "/healthz")
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains("pw"), "{url}: {err}");
+        }
     }
 }

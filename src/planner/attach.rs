@@ -3,15 +3,17 @@
 //! listener attached with the same options every step is [`AttachStep::Present`]; the create
 //! calls themselves are `crate::ops::attach`'s.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::deploy_names::tags;
-use crate::planner::listener::{ActionSummary, Condition, ListenerSnapshot, NewRule, RuleView};
+use crate::planner::listener::{
+    ActionSummary, Condition, ListenerSnapshot, NewRule, PlanningError, RuleView, TargetGroupInfo,
+};
 use crate::planner::priorities::{self, Direction, MAX_PRIORITY, MIN_PRIORITY, Role, State};
-use crate::planner::record::tag_value;
+use crate::planner::record::{environment_name, tag_value};
 
 /// What `maintctl attach` should create on one listener.
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub struct AttachSpec {
     pub app_target_group: Option<String>,
     /// Attach even when no rule catches every request before the parked priority.
     pub allow_fallthrough: bool,
+    /// Accept a `/0` bypass CIDR, which lets every client of that address family through.
+    pub allow_bypass_everyone: bool,
 }
 
 /// Why `attach` refuses. Messages say what to do.
@@ -112,6 +116,9 @@ impl AttachSpec {
                 "bypass rules forward to the application: pass --app-target-group ARN".into(),
             ));
         }
+        if let Some(env) = &self.environment {
+            environment_name(env).map_err(AttachError::Invalid)?;
+        }
         self.validate_cidrs()?;
         self.validate_header()
     }
@@ -123,16 +130,75 @@ impl AttachSpec {
                 self.bypass_cidrs.len()
             )));
         }
-        if let Some(c) = self
-            .bypass_cidrs
-            .iter()
-            .find(|c| c.to_string() == "255.255.255.255/32")
-        {
-            return Err(AttachError::Invalid(format!(
-                "--bypass-cidr {c} is not allowed by ELBv2"
-            )));
+        for c in &self.bypass_cidrs {
+            if c.to_string() == "255.255.255.255/32" {
+                return Err(AttachError::Invalid(format!(
+                    "--bypass-cidr {c} is not allowed by ELBv2"
+                )));
+            }
+            if c.trunc() != *c {
+                let single = IpNet::from(c.addr());
+                return Err(AttachError::Invalid(format!(
+                    "--bypass-cidr {c} has bits set after its /{} prefix: did you mean {}? \
+                     (or {single} for that one address)",
+                    c.prefix_len(),
+                    c.trunc()
+                )));
+            }
+            if c.prefix_len() == 0 && !self.allow_bypass_everyone {
+                return Err(AttachError::Invalid(format!(
+                    "--bypass-cidr {c} matches every {} client, so maintenance would be a no-op \
+                     for all of them: name the networks that should bypass, or pass \
+                     --allow-bypass-everyone if that is really what you want",
+                    if c.addr().is_ipv4() { "IPv4" } else { "IPv6" }
+                )));
+            }
         }
         Ok(())
+    }
+
+    /// Checks the target groups named against what they are (`groups`, by ARN, as read): the
+    /// responder's must be of type `lambda`, the application's must not be the responder's.
+    /// Returns what is worth a warning (an application target group of type `lambda`).
+    pub fn check_target_groups(
+        &self,
+        groups: &BTreeMap<String, TargetGroupInfo>,
+    ) -> Result<Vec<String>, AttachError> {
+        let describe = |arn: &str| {
+            groups.get(arn).map_or_else(
+                || format!("{arn} (not found)"),
+                |g| format!("{} (type {})", g.name, g.target_type),
+            )
+        };
+        if !groups
+            .get(&self.target_group)
+            .is_some_and(TargetGroupInfo::is_lambda)
+        {
+            return Err(AttachError::Invalid(format!(
+                "--target-group {} is not a lambda target group, so the maintenance rule would \
+                 not reach the responder: pass the responder's own target group (target type \
+                 lambda; the TargetGroupArn output of the deploy/ templates)",
+                describe(&self.target_group)
+            )));
+        }
+        let Some(app) = &self.app_target_group else {
+            return Ok(Vec::new());
+        };
+        if *app == self.target_group {
+            return Err(AttachError::Invalid(
+                "--app-target-group is the responder's own target group, so bypass rules would \
+                 send their clients to the maintenance page: pass the application's target group"
+                    .into(),
+            ));
+        }
+        Ok(match groups.get(app) {
+            Some(g) if g.is_lambda() => vec![format!(
+                "--app-target-group {} is a lambda target group: bypass clients reach that \
+                 Lambda; right if it is your application, wrong if it is a maintenance responder",
+                describe(app)
+            )],
+            _ => Vec::new(),
+        })
     }
 
     fn validate_header(&self) -> Result<(), AttachError> {
@@ -227,6 +293,34 @@ pub fn plan_attach(
 ) -> Result<Vec<AttachStep>, AttachError> {
     spec.validate()?;
     let listener = &snapshot.listener.arn;
+    // The rules are recognised by what they do, the target group asked for included: attach
+    // never adds a maintenance rule next to one that lost its tags.
+    let mut known = snapshot.clone();
+    known
+        .responder_target_groups
+        .insert(spec.target_group.clone());
+    if let Err(PlanningError::Unrecognised { findings, .. }) = known.refuse_unrecognised() {
+        let what: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        return Err(conflict(
+            listener,
+            format!(
+                "{}; attach creates nothing on a listener in this state",
+                what.join("; and ")
+            ),
+        ));
+    }
+    if let Some(app) = &spec.app_target_group
+        && known.known_responder_target_groups().contains(app.as_str())
+    {
+        return Err(conflict(
+            listener,
+            format!(
+                "--app-target-group {app} is where this listener's maintenance rule forwards, \
+                 so bypass rules would send their clients to the maintenance page: pass the \
+                 application's target group"
+            ),
+        ));
+    }
     let planner = snapshot
         .planner_rules()
         .map_err(|e| conflict(listener, e.to_string()))?;
@@ -445,15 +539,13 @@ mod tests {
     }
 
     fn snapshot(rules: Vec<RuleView>) -> ListenerSnapshot {
-        ListenerSnapshot {
-            listener: ListenerInfo {
-                arn: "L".into(),
-                load_balancer: "LB".into(),
-                protocol: "HTTP".into(),
-                port: Some(80),
-            },
-            rules,
-        }
+        let info = ListenerInfo {
+            arn: "L".into(),
+            load_balancer: "LB".into(),
+            protocol: "HTTP".into(),
+            port: Some(80),
+        };
+        ListenerSnapshot::new(info, rules)
     }
 
     fn spec() -> AttachSpec {
@@ -465,6 +557,7 @@ mod tests {
             bypass_header: Some(("X-Bypass".into(), "s3cret".into())),
             app_target_group: Some("tg-app".into()),
             allow_fallthrough: false,
+            allow_bypass_everyone: false,
         }
     }
 
@@ -578,5 +671,112 @@ mod tests {
         let mut s = spec();
         s.parked = 2;
         assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
+    }
+
+    fn with_cidrs(cidrs: &[&str]) -> AttachSpec {
+        let mut s = spec();
+        s.bypass_cidrs = cidrs.iter().map(|c| c.parse().unwrap()).collect();
+        s
+    }
+
+    #[test]
+    fn bypass_cidrs_that_make_maintenance_a_no_op_are_refused() {
+        for everyone in ["0.0.0.0/0", "::/0"] {
+            let err = with_cidrs(&[everyone]).validate().unwrap_err().to_string();
+            assert!(
+                err.contains("no-op") && err.contains("--allow-bypass-everyone"),
+                "{err}"
+            );
+            let mut s = with_cidrs(&[everyone]);
+            s.allow_bypass_everyone = true;
+            assert_eq!(s.validate(), Ok(()), "a deliberate /0 with the flag");
+        }
+        let err = with_cidrs(&["10.0.0.1/8"])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("did you mean 10.0.0.0/8?") && err.contains("10.0.0.1/32"),
+            "{err}"
+        );
+        let err = with_cidrs(&["2001:db8::1/32"])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean 2001:db8::/32?"), "{err}");
+        // Private, shared, documentation and single-address networks are fine.
+        let fine = with_cidrs(&[
+            "10.0.0.0/8",
+            "100.64.0.0/10",
+            "192.168.1.7/32",
+            "fd00::/8",
+            "2001:db8::/32",
+        ]);
+        assert_eq!(fine.validate(), Ok(()));
+    }
+
+    fn group(arn: &str, kind: &str) -> (String, TargetGroupInfo) {
+        let info = TargetGroupInfo {
+            arn: arn.into(),
+            name: format!("{arn}-name"),
+            target_type: kind.into(),
+        };
+        (arn.into(), info)
+    }
+
+    #[test]
+    fn target_groups_are_checked_for_what_they_are() {
+        let groups: BTreeMap<String, TargetGroupInfo> = [
+            group("tg-mr", "lambda"),
+            group("tg-app", "instance"),
+            group("tg-fn", "lambda"),
+        ]
+        .into();
+        assert_eq!(spec().check_target_groups(&groups), Ok(vec![]));
+        // The application's target group as the responder's: refused, saying what it is.
+        let mut s = spec();
+        s.target_group = "tg-app".into();
+        let err = s.check_target_groups(&groups).unwrap_err().to_string();
+        assert!(
+            err.contains("tg-app-name (type instance)") && err.contains("not a lambda"),
+            "{err}"
+        );
+        s.target_group = "tg-gone".into();
+        let err = s.check_target_groups(&groups).unwrap_err().to_string();
+        assert!(err.contains("tg-gone (not found)"), "{err}");
+        // Bypass to the responder itself would loop to maintenance.
+        let mut s = spec();
+        s.app_target_group = Some("tg-mr".into());
+        let err = s.check_target_groups(&groups).unwrap_err().to_string();
+        assert!(err.contains("responder's own"), "{err}");
+        // An application that is a Lambda: a warning.
+        s.app_target_group = Some("tg-fn".into());
+        let warnings = s.check_target_groups(&groups).unwrap();
+        assert!(warnings[0].contains("lambda target group"), "{warnings:?}");
+    }
+
+    #[test]
+    fn attach_refuses_bypass_to_where_the_maintenance_rule_forwards() {
+        let all = Condition::PathPattern {
+            values: vec!["/*".into()],
+        };
+        let mut m = view(
+            "m",
+            Some(50_000),
+            vec![all.clone()],
+            &[
+                (tags::ROLE, "maintenance"),
+                (tags::PARKED_PRIORITY, "50000"),
+                (tags::ENVIRONMENT, "prod"),
+            ],
+        );
+        m.action = ActionSummary::Forward {
+            target_groups: vec!["tg-old".into()],
+        };
+        let rules = vec![view("a", Some(10), vec![all], &[]), m];
+        let mut s = spec();
+        s.app_target_group = Some("tg-old".into());
+        let err = plan_attach(&snapshot(rules), &s).unwrap_err().to_string();
+        assert!(err.contains("maintenance page"), "{err}");
     }
 }

@@ -1,14 +1,16 @@
 //! A listener as data: its identity ([`ListenerInfo`]), its rules as read ([`RuleView`], with
-//! their [`Condition`]s, [`ActionSummary`] and tags), a rule to create ([`NewRule`]), and the
-//! [`ListenerSnapshot`] of one moment with what can be read off it without I/O: the maintenance
-//! and bypass rules, the environment, the planner's view of the rules and the state. No SDK
-//! types: `crate::listeners` converts to and from them.
+//! their [`Condition`]s, [`ActionSummary`] and tags), the target groups they forward to
+//! ([`TargetGroupInfo`]), a rule to create ([`NewRule`]), and the [`ListenerSnapshot`] of one
+//! moment with what can be read off it without I/O: the maintenance and bypass rules, the
+//! environment, the planner's view of the rules and the state. No SDK types:
+//! `crate::listeners` converts to and from them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::deploy_names::tags;
+use crate::planner::findings::Finding;
 use crate::planner::priorities::{self, MAX_PRIORITY, PlanError, Role, Rule, State};
 use crate::planner::record::{decode_displaced, rule_id};
 
@@ -26,14 +28,23 @@ pub enum PlanningError {
         /// What is wrong and what to do.
         problem: String,
     },
-    /// The priority planner found no plan for the listener.
-    #[error("listener {listener}: {source}")]
+    /// The priority planner found no plan for the listener. (The message carries the cause,
+    /// so it is not also a `source`: it would be printed twice.)
+    #[error("listener {listener}: {cause}")]
     Plan {
         /// The listener ARN.
         listener: String,
         /// Why.
-        #[source]
-        source: PlanError,
+        cause: PlanError,
+    },
+    /// The listener's rules do something their tags do not say (see [`Finding`]), so
+    /// switching or attaching would not do what is asked.
+    #[error("listener {listener}: {}", findings.iter().map(ToString::to_string).collect::<Vec<_>>().join("; and "))]
+    Unrecognised {
+        /// The listener ARN.
+        listener: String,
+        /// The blocking findings.
+        findings: Vec<Finding>,
     },
 }
 
@@ -139,6 +150,16 @@ pub enum ActionSummary {
     },
 }
 
+impl ActionSummary {
+    /// The target groups it forwards to (none for other actions).
+    pub fn target_groups(&self) -> &[String] {
+        match self {
+            ActionSummary::Forward { target_groups } => target_groups,
+            _ => &[],
+        }
+    }
+}
+
 impl std::fmt::Display for ActionSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -217,16 +238,70 @@ pub struct NewRule {
     pub tags: Vec<(String, String)>,
 }
 
-/// A listener and its rules (with tags), as read at one moment.
+/// A target group as read: what kind of targets it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetGroupInfo {
+    /// Target group ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// `lambda`, `instance`, `ip` or `alb`.
+    pub target_type: String,
+}
+
+impl TargetGroupInfo {
+    /// True for a target group whose target is a Lambda function (the responder's kind).
+    pub fn is_lambda(&self) -> bool {
+        self.target_type == "lambda"
+    }
+}
+
+/// A listener and its rules (with tags), as read at one moment, with the facts about its
+/// target groups that tell what the rules do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ListenerSnapshot {
     /// The listener.
     pub listener: ListenerInfo,
     /// Its rules by priority, the default rule last.
     pub rules: Vec<RuleView>,
+    /// The target groups its rules forward to, by ARN (empty when they could not be read).
+    pub target_groups: BTreeMap<String, TargetGroupInfo>,
+    /// Why the target groups could not be read, if they could not.
+    pub target_groups_unread: Option<String>,
+    /// Target groups known to be the responder's from elsewhere: another listener's
+    /// maintenance rule in the same selection, or `attach --target-group`.
+    pub responder_target_groups: BTreeSet<String>,
 }
 
 impl ListenerSnapshot {
+    /// A snapshot of `rules` with no target group read and none known.
+    pub fn new(listener: ListenerInfo, rules: Vec<RuleView>) -> Self {
+        Self {
+            listener,
+            rules,
+            target_groups: BTreeMap::new(),
+            target_groups_unread: None,
+            responder_target_groups: BTreeSet::new(),
+        }
+    }
+
+    /// Every target group ARN the rules forward to (default rule included), each once.
+    pub fn forwarded_target_groups(&self) -> Vec<String> {
+        let all: BTreeSet<&String> = self
+            .rules
+            .iter()
+            .flat_map(|r| r.action.target_groups())
+            .collect();
+        all.into_iter().cloned().collect()
+    }
+
+    /// Whether a target group is of type `lambda`; `None` when its type is not known.
+    pub fn is_lambda(&self, target_group: &str) -> Option<bool> {
+        self.target_groups
+            .get(target_group)
+            .map(TargetGroupInfo::is_lambda)
+    }
+
     /// The maintenance rule, if attached (the first one, should there be several).
     pub fn maintenance_rule(&self) -> Option<&RuleView> {
         self.rules.iter().find(|r| r.role() == Role::Maintenance)
@@ -237,11 +312,28 @@ impl ListenerSnapshot {
         self.rules.iter().filter(|r| r.role() == Role::Bypass)
     }
 
-    /// The environment the maintenance rule belongs to.
+    /// The environment the maintenance rule belongs to (the tagged one, else the one
+    /// recognised by what it does, if its environment tag is left).
     pub fn environment(&self) -> Option<&str> {
-        self.maintenance_rule()
+        self.responder_rule()
             .and_then(|r| r.tags.get(tags::ENVIRONMENT))
             .map(String::as_str)
+    }
+
+    /// The findings that make switching or attaching this listener unsafe, as an error.
+    pub fn refuse_unrecognised(&self) -> Result<(), PlanningError> {
+        let findings: Vec<Finding> = self
+            .findings()
+            .into_iter()
+            .filter(Finding::blocks)
+            .collect();
+        if findings.is_empty() {
+            return Ok(());
+        }
+        Err(PlanningError::Unrecognised {
+            listener: self.listener.arn.clone(),
+            findings,
+        })
     }
 
     fn bad_rule(&self, rule: &str, problem: String) -> PlanningError {
@@ -345,6 +437,17 @@ pub fn short_target_group(arn: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_planning_error_says_its_cause_once() {
+        let err = PlanningError::Plan {
+            listener: "L".into(),
+            cause: PlanError::NoMaintenanceRule,
+        };
+        assert!(std::error::Error::source(&err).is_none());
+        let chain = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(chain.matches("no maintenance rule").count(), 1, "{chain}");
+    }
 
     #[test]
     fn short_names() {

@@ -4,6 +4,8 @@
 //!
 //! - [`listener`]: a listener and its rules as read ([`ListenerSnapshot`]), and what can be read
 //!   off them: the maintenance and bypass rules, the environment, the state;
+//! - [`findings`]: what the rules do that their tags do not say (a maintenance rule that lost
+//!   its tag, an untagged rule forwarding to the responder, …), recognised by what they do;
 //! - [`record`]: what the tags mean — the displaced-priority record, safe tag values;
 //! - [`priorities`]: the priority planner behind `on` and `off` (every plan a list of valid
 //!   `SetRulePriorities` calls, app rules never reordered);
@@ -11,22 +13,24 @@
 //! - [`attach`]: what `attach` creates on a listener, or why it refuses.
 
 pub mod attach;
+pub mod findings;
 pub mod listener;
 pub mod priorities;
 pub mod record;
 pub mod switch;
 
 pub use attach::{AttachError, AttachSpec, AttachStep, plan_attach, same_condition};
+pub use findings::Finding;
 pub use listener::{
     ActionSummary, Condition, ListenerInfo, ListenerSnapshot, NewRule, PlanningError, RuleView,
-    short_listener, short_target_group,
+    TargetGroupInfo, short_listener, short_target_group,
 };
 pub use priorities::{
     Direction, Displaced, MAX_PRIORITY, MIN_PRIORITY, Move, Notice, Plan, PlanError, PlanKind,
     Role, Rule, State, Step, check, plan_off, plan_on, plan_undo, state,
 };
 pub use record::{
-    DISPLACED, MAX_TAG_VALUE, TooManyDisplaced, decode_displaced, displaced_keys, encode_displaced,
-    is_displaced_key, rule_id, tag_value,
+    DISPLACED, MAX_TAG_VALUE, TAG_VALUE_ALPHABET, TooManyDisplaced, decode_displaced,
+    displaced_keys, encode_displaced, environment_name, is_displaced_key, rule_id, tag_value,
 };
 pub use switch::{Planned, plan_switch};

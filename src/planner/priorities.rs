@@ -28,7 +28,8 @@
 //! priorities, then the displaced rules back to where they were; if that is impossible (a rule
 //! created meanwhile holds one of those priorities) they stay where they are, which routes
 //! traffic the same way because their order is unchanged, and the plan says so
-//! ([`Notice::NotRestored`]).
+//! ([`Notice::NotRestored`]). `off` on a listener that is already off moves nothing, not even
+//! a rule a left-over record names ([`Notice::StaleRecord`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -180,6 +181,25 @@ pub struct Displaced {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Notice {
+    /// `on` keeps what the displaced-rule record says about a rule that is somewhere else now,
+    /// so `off` will put it back there.
+    RecordKept {
+        /// Rule ARN.
+        rule: String,
+        /// Where it is.
+        priority: u32,
+        /// Where the record says it belongs.
+        home: u32,
+    },
+    /// `off` on a listener that is already off leaves a rule the record names where it is.
+    StaleRecord {
+        /// Rule ARN.
+        rule: String,
+        /// Where it is and stays.
+        priority: u32,
+        /// Where the record says it belongs.
+        home: u32,
+    },
     /// A rule displaced by `on` stays where it is (its order among the other rules, and so the
     /// routing, is the same), because going back is not possible without reordering.
     NotRestored {
@@ -197,6 +217,28 @@ pub enum Notice {
 impl std::fmt::Display for Notice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Notice::RecordKept {
+                rule,
+                priority,
+                home,
+            } => write!(
+                f,
+                "rule {rule} is at priority {priority}, but the record of displaced rules from \
+                 an earlier switch says {home}, so off will put it back at {home}; if that \
+                 record is out of date (the rule was moved by hand since), clear it first \
+                 (maintctl status shows how)"
+            ),
+            Notice::StaleRecord {
+                rule,
+                priority,
+                home,
+            } => write!(
+                f,
+                "rule {rule} stays at priority {priority}: the record of displaced rules says \
+                 {home}, but maintenance is already off, and off never moves application rules \
+                 then (the record is left over from a switch that did not finish clearing it; \
+                 maintctl status shows how to clear it)"
+            ),
             Notice::NotRestored {
                 rule,
                 priority,
@@ -684,7 +726,19 @@ fn plan_on_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
         &mut plan.steps,
         rules.len(),
     )?;
-    // A rule already displaced (an interrupted switch left a record) keeps its first home.
+    // A rule already displaced (an interrupted switch left a record) keeps its first home;
+    // say so wherever that is not where the rule is now.
+    plan.notices = others
+        .iter()
+        .filter_map(|r| {
+            let home = r.home.filter(|&h| h != r.priority)?;
+            Some(Notice::RecordKept {
+                rule: r.arn.clone(),
+                priority: r.priority,
+                home,
+            })
+        })
+        .collect();
     plan.displaced = shifts
         .iter()
         .map(|&(rule, _)| Displaced {
@@ -703,6 +757,22 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
     }
     let homes = parked_homes(&managed, &others)?;
     let mut plan = Plan::new(PlanKind::Off);
+    // Already off: application rules are never moved, whatever a record left over says (the
+    // rule may have been moved by hand since).
+    if !is_on(&managed, &others) && managed.iter().all(|r| r.home == Some(r.priority)) {
+        plan.notices = others
+            .iter()
+            .filter_map(|r| {
+                let home = r.home.filter(|&h| h != r.priority)?;
+                Some(Notice::StaleRecord {
+                    rule: r.arn.clone(),
+                    priority: r.priority,
+                    home,
+                })
+            })
+            .collect();
+        return Ok(plan);
+    }
     let mut layout = Layout::new(rules, max)?;
     let targets: Vec<(&str, u32)> = homes.iter().map(|(&p, r)| (r.arn.as_str(), p)).collect();
     let home_slots: BTreeSet<u32> = homes.keys().copied().collect();
@@ -1195,6 +1265,47 @@ mod tests {
             (at(&after, "m"), at(&after, "a"), at(&after, "n")),
             (50_000, 3, 2)
         );
+    }
+
+    #[test]
+    fn off_on_an_off_listener_never_moves_app_rules() {
+        // A record left over (clearing it failed) names "a" at 1; "a" was moved by hand to 5.
+        let rules = vec![
+            app("a", 5).with_home(1),
+            app("b", 10),
+            maint(50_000, 50_000),
+        ];
+        assert_eq!(state(&rules), State::Off);
+        let plan = plan_off(&rules).unwrap();
+        assert!(plan.is_empty(), "{plan:?}");
+        assert!(
+            matches!(
+                &plan.notices[..],
+                [Notice::StaleRecord {
+                    priority: 5,
+                    home: 1,
+                    ..
+                }]
+            ),
+            "{plan:?}"
+        );
+        // on says that off will honour the record, before anything is moved.
+        let on = plan_on(&rules).unwrap();
+        assert!(
+            on.notices.iter().any(|n| matches!(
+                n,
+                Notice::RecordKept {
+                    priority: 5,
+                    home: 1,
+                    ..
+                }
+            )),
+            "{on:?}"
+        );
+        // Still: off from on (an interrupted switch) restores from the record.
+        let after = on.apply_to(&rules).unwrap();
+        let back = plan_off(&after).unwrap().apply_to(&after).unwrap();
+        assert_eq!(at(&back, "a"), 1);
     }
 
     #[test]

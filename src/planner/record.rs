@@ -1,7 +1,8 @@
 //! What `maintctl` records in tags, and how: the displaced-priority record on the maintenance
 //! rule ([`DISPLACED`] and its overflow keys, [`encode_displaced`], [`decode_displaced`]), rule
-//! ids as the record names them ([`rule_id`]), and free text made safe as a tag value
-//! ([`tag_value`], at most [`MAX_TAG_VALUE`] characters). The tag keys themselves are in
+//! ids as the record names them ([`rule_id`]), free text made safe as a tag value
+//! ([`tag_value`], at most [`MAX_TAG_VALUE`] characters), and names that must be stored as
+//! given or refused ([`environment_name`]). The tag keys themselves are in
 //! `crate::deploy_names::tags`, shared with the infrastructure templates.
 
 use std::collections::BTreeMap;
@@ -114,17 +115,42 @@ pub fn displaced_keys(tags: &BTreeMap<String, String>) -> Vec<String> {
         .collect()
 }
 
+/// The characters an ELBv2 tag value may hold besides letters and digits, as told to people.
+pub const TAG_VALUE_ALPHABET: &str =
+    "letters, digits, spaces and _ . : / = + - @, at most 256 characters";
+
+/// True for a character [`tag_value`] keeps.
+fn tag_safe(c: char) -> bool {
+    c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
+}
+
+/// Checks an environment name: it is stored as a tag value and found again by equality, so it
+/// must be one as given — not empty, only [`TAG_VALUE_ALPHABET`] — rather than be changed
+/// silently. The error says what is wrong and what is allowed.
+pub fn environment_name(text: &str) -> Result<String, String> {
+    let problem = if text.trim().is_empty() {
+        Some("it is empty".to_string())
+    } else if text.chars().count() > MAX_TAG_VALUE {
+        Some(format!("it has {} characters", text.chars().count()))
+    } else {
+        text.chars()
+            .find(|&c| !tag_safe(c))
+            .map(|c| format!("{c:?} is not allowed"))
+    };
+    match problem {
+        None => Ok(text.to_string()),
+        Some(problem) => Err(format!(
+            "environment {text:?} cannot be stored as a tag as it is ({problem}): use \
+             {TAG_VALUE_ALPHABET}"
+        )),
+    }
+}
+
 /// Makes free text safe as an ELBv2 tag value: characters outside letters, digits, spaces and
 /// `_ . : / = + - @` become `_`, and the result is cut to [`MAX_TAG_VALUE`] characters.
 pub fn tag_value(text: &str) -> String {
     text.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if tag_safe(c) { c } else { '_' })
         .take(MAX_TAG_VALUE)
         .collect()
 }
@@ -171,6 +197,32 @@ mod tests {
                 .contains("RULE_ID=PRIORITY")
         );
         assert!(!is_displaced_key("maintenance-responder:displaced-x"));
+    }
+
+    #[test]
+    fn environment_names_are_taken_as_given_or_refused() {
+        for good in [
+            "shop-prod",
+            "prod/eu blue",
+            "Käse_2",
+            "a@b:c=d+e.f",
+            &"x".repeat(256),
+        ] {
+            assert_eq!(environment_name(good).as_deref(), Ok(good));
+        }
+        let err = environment_name("prod/eu (blue)*").unwrap_err();
+        assert!(
+            err.contains("'(' is not allowed") && err.contains("_ . : / = + - @"),
+            "{err}"
+        );
+        assert!(environment_name("").unwrap_err().contains("empty"));
+        assert!(environment_name("  ").unwrap_err().contains("empty"));
+        assert!(environment_name("tab\there").is_err());
+        assert!(
+            environment_name(&"x".repeat(257))
+                .unwrap_err()
+                .contains("257 characters")
+        );
     }
 
     #[test]

@@ -29,7 +29,9 @@ impl Planned {
     }
 }
 
-/// Plans one switch for every listener; an error names the listener and what to do.
+/// Plans one switch for every listener; an error names the listener and what to do. A listener
+/// whose rules do what their tags do not say (a blocking [`crate::planner::Finding`]) is
+/// refused before anything is planned.
 pub fn plan_switch(
     snapshots: Vec<ListenerSnapshot>,
     direction: Direction,
@@ -37,14 +39,15 @@ pub fn plan_switch(
     snapshots
         .into_iter()
         .map(|snapshot| {
+            snapshot.refuse_unrecognised()?;
             let rules = snapshot.planner_rules()?;
             let plan = match direction {
                 Direction::On => priorities::plan_on(&rules),
                 Direction::Off => priorities::plan_off(&rules),
             }
-            .map_err(|source| PlanningError::Plan {
+            .map_err(|cause| PlanningError::Plan {
                 listener: snapshot.listener.arn.clone(),
-                source,
+                cause,
             })?;
             Ok(Planned {
                 state: priorities::state(&rules),

@@ -7,7 +7,7 @@ use anyhow::bail;
 use ipnet::IpNet;
 use maintenance_responder::deploy_names::DEFAULT_PARKED_PRIORITY;
 use maintenance_responder::ops::{self, AttachRequest};
-use maintenance_responder::planner::AttachSpec;
+use maintenance_responder::planner::{AttachSpec, environment_name};
 
 use crate::{Globals, output};
 
@@ -31,8 +31,9 @@ pub struct AttachArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PARKED_PRIORITY,
           value_parser = clap::value_parser!(u32).range(1..=50_000))]
     priority: u32,
-    /// Environment name, so `--environment NAME` finds these rules later.
-    #[arg(long, value_name = "NAME")]
+    /// Environment name, so `--environment NAME` finds these rules later (stored as a tag:
+    /// letters, digits, spaces and _ . : / = + - @, at most 256 characters).
+    #[arg(long, value_name = "NAME", value_parser = environment_name)]
     environment: Option<String>,
     /// Clients from this address or CIDR reach the application while maintenance is on
     /// (repeatable, up to 5). Matched against the connection's real source address, which
@@ -51,6 +52,10 @@ pub struct AttachArgs {
     /// listener's default action.
     #[arg(long)]
     allow_fallthrough: bool,
+    /// Accept a --bypass-cidr of /0 (0.0.0.0/0, ::/0), which lets every client of that
+    /// address family bypass maintenance.
+    #[arg(long)]
+    allow_bypass_everyone: bool,
     /// Print what would be created and create nothing.
     #[arg(long)]
     dry_run: bool,
@@ -82,6 +87,7 @@ impl AttachArgs {
             bypass_header: self.bypass_header,
             app_target_group: self.app_target_group,
             allow_fallthrough: self.allow_fallthrough,
+            allow_bypass_everyone: self.allow_bypass_everyone,
         };
         let request = match AttachRequest::new(self.listeners, spec, self.dry_run) {
             Ok(request) => request,

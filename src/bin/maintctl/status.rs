@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use maintenance_responder::listeners::Targets;
 use maintenance_responder::ops;
+use maintenance_responder::planner::environment_name;
 
 use crate::{Globals, output};
 
@@ -19,7 +20,7 @@ pub struct TargetArgs {
     load_balancers: Vec<String>,
     /// Only maintenance rules tagged with this environment; on its own, searches every load
     /// balancer in the region.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = environment_name)]
     environment: Option<String>,
 }
 
