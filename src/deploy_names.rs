@@ -78,7 +78,6 @@ pub const DEFAULT_BYPASS_PATH: &str = "/__maintenance/bypass";
 /// Name of the bypass cookie; the cookie bypass rule matches `*maint_bypass=TOKEN*`.
 pub const BYPASS_COOKIE: &str = "maint_bypass";
 
-
 /// The Lambda function the templates under `deploy/` create, and the defaults of its capacity and
 /// logging settings (README, "Capacity"). `tests/deploy.rs` checks both templates against these.
 pub mod function {
