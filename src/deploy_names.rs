@@ -47,6 +47,10 @@ pub mod tags {
     pub const CHANGED_AT: &str = "maintenance-responder:changed-at";
     /// Free-text reason given with `--reason`.
     pub const REASON: &str = "maintenance-responder:reason";
+    /// On the maintenance rule: the SSM prefix of the responder's live content (the function's
+    /// `MAINTENANCE_SSM_PREFIX`), so that switching finds the content it writes beside the rules
+    /// (the bypass token, the window's end, the lease).
+    pub const CONTENT_PREFIX: &str = "maintenance-responder:content-prefix";
 }
 
 /// The SSM parameter layout under the prefix (see the README's "Content in SSM").
@@ -64,6 +68,25 @@ pub mod parameters {
     /// `{prefix}/bypass/token` (`SecureString`): the bypass link's token of the current
     /// window, set by `maintctl on` and rotated by `off`.
     pub const BYPASS_TOKEN: &str = "bypass/token";
+
+    /// Checks a parameter prefix: starts with `/`, no trailing `/`, SSM's name characters only.
+    pub fn check_prefix(prefix: &str) -> Result<(), String> {
+        let ok = prefix.starts_with('/')
+            && !prefix.ends_with('/')
+            && prefix.len() > 1
+            && prefix.len() <= 1000
+            && prefix.split('/').skip(1).all(|s| !s.is_empty())
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.' | b'-'));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "{prefix:?} is not a parameter path prefix (expected e.g. /maintenance/shop: starts with /, no trailing /, letters, digits, _ . - only)"
+            ))
+        }
+    }
 }
 
 /// Default health route path.

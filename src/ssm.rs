@@ -185,25 +185,6 @@ pub struct Warning {
     pub problem: String,
 }
 
-/// Checks a parameter prefix: starts with `/`, no trailing `/`, SSM's name characters only.
-pub fn check_prefix(prefix: &str) -> Result<(), String> {
-    let ok = prefix.starts_with('/')
-        && !prefix.ends_with('/')
-        && prefix.len() > 1
-        && prefix.len() <= 1000
-        && prefix.split('/').skip(1).all(|s| !s.is_empty())
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{prefix:?} is not a parameter path prefix (expected e.g. /maintenance/shop: starts with /, no trailing /, letters, digits, _ . - only)"
-        ))
-    }
-}
-
 /// Builds content from the parameters under `prefix`. Values are validated one by one; a bad
 /// value is skipped with a warning and the rest still apply. A language with only a title or
 /// only a message takes the other from the built-in texts. `now` bounds an end time
@@ -349,7 +330,7 @@ pub fn plan_writes(
         status_page,
         contact,
     } = *change;
-    check_prefix(prefix).map_err(|problem| Warning {
+    parameters::check_prefix(prefix).map_err(|problem| Warning {
         parameter: prefix.into(),
         problem,
     })?;
@@ -624,10 +605,10 @@ mod tests {
     #[test]
     fn prefix_rules() {
         for good in ["/maintenance/shop", "/a", "/a.b/c-d/e_f"] {
-            assert!(check_prefix(good).is_ok(), "{good}");
+            assert!(parameters::check_prefix(good).is_ok(), "{good}");
         }
         for bad in ["", "/", "maintenance", "/a/", "/a//b", "/a b", "/a/*"] {
-            assert!(check_prefix(bad).is_err(), "{bad}");
+            assert!(parameters::check_prefix(bad).is_err(), "{bad}");
         }
     }
 

@@ -287,10 +287,11 @@ const ALL_ENV_VARS: [&str; 9] = [
     vars::CONFIG,
 ];
 
-const ALL_TAG_KEYS: [&str; 8] = [
+const ALL_TAG_KEYS: [&str; 9] = [
     tags::ROLE,
     tags::ENVIRONMENT,
     tags::PARKED_PRIORITY,
+    tags::CONTENT_PREFIX,
     tags::STATE,
     tags::CHANGED_BY,
     tags::CHANGED_AT,
@@ -716,6 +717,7 @@ fn sam_rules_carry_the_tags_maintctl_finds_them_by() {
         tags::PARKED_PRIORITY,
         r("ParkedPriority")
     ));
+    assert!(has_tag(&rule_tags, tags::CONTENT_PREFIX, r("SsmPrefix")));
     assert_eq!(rule["Properties"]["Priority"], r("ParkedPriority"));
     assert_eq!(
         rule["Properties"]["Actions"][0]["TargetGroupArn"],
@@ -764,6 +766,7 @@ fn terraform_rules_carry_the_tags_maintctl_finds_them_by() {
         hcl_values(&text, tags::PARKED_PRIORITY)
             .contains(&"tostring(var.parked_priority)".to_string())
     );
+    assert_eq!(hcl_values(&text, tags::CONTENT_PREFIX), ["var.ssm_prefix"]);
 
     let rule = hcl_block(&text, r#"resource "aws_lb_listener_rule" "maintenance""#);
     assert_eq!(hcl_value(&rule, "priority"), "var.parked_priority");

@@ -658,6 +658,7 @@ async fn attach_lib(client: &impl Listeners, alb: &Alb) {
         target_group: alb.lambda_target_group.clone(),
         parked: 50_000,
         environment: None,
+        content_prefix: None,
         bypass_cidrs: vec!["198.51.100.0/24".parse().unwrap()],
         bypass_header: None,
         app_target_group: Some(alb.app_target_group.clone()),
@@ -2234,6 +2235,7 @@ async fn an_environment_outside_the_tag_alphabet_is_refused_everywhere() {
         target_group: alb.lambda_target_group.clone(),
         parked: 50_000,
         environment: Some(bad.into()),
+        content_prefix: None,
         bypass_cidrs: Vec::new(),
         bypass_header: None,
         app_target_group: None,
@@ -2375,4 +2377,59 @@ async fn without_describe_target_groups_status_warns_and_switching_still_works()
             .any(|w| w.contains("DescribeTargetGroups"))
     );
     assert_eq!(consistent_state(&client, &alb.http).await, State::On);
+}
+
+/// The maintenance rule carries the SSM prefix of the responder's content (`attach --prefix`),
+/// which `status` shows and switching reads; a different prefix on an attached listener is a
+/// conflict, as a different environment is.
+#[tokio::test]
+async fn attach_tags_the_content_prefix_and_status_shows_it() {
+    let moto = Moto::shared();
+    let alb = build_alb(moto, "prefix", &[10], &[10], Some(40_000));
+    let prefix = format!("/maintenance/{}", common::unique("shop"));
+    let args = |p: &str| {
+        vec![
+            "attach".to_string(),
+            "--listener".into(),
+            alb.http.clone(),
+            "--target-group".into(),
+            alb.lambda_target_group.clone(),
+            "--prefix".into(),
+            p.to_string(),
+        ]
+    };
+    let run = |a: Vec<String>| maintctl(moto, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = run(args(&prefix));
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let client = aws(moto).await;
+    assert_eq!(
+        maintenance_tags(&client, &alb.http).await[tags::CONTENT_PREFIX],
+        prefix
+    );
+    let status = maintctl(moto, &["status", "--listener", &alb.http]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout)
+            .contains(&format!("content: SSM parameters under {prefix}")),
+        "{}",
+        text(&status)
+    );
+    let doc = json(&maintctl(
+        moto,
+        &["status", "--listener", &alb.http, "--output", "json"],
+    ));
+    assert_eq!(
+        doc["listeners"][0]["maintenance"]["content_prefix"],
+        prefix.as_str()
+    );
+    let again = run(args(&prefix));
+    assert_eq!(code(&again), 3, "{}", text(&again));
+    let other = run(args("/maintenance/other"));
+    assert_eq!(code(&other), 4, "{}", text(&other));
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("content prefix"),
+        "{}",
+        text(&other)
+    );
+    let bad = run(args("not/a/prefix"));
+    assert_eq!(code(&bad), 4, "{}", text(&bad));
 }

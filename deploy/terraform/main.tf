@@ -48,6 +48,7 @@ locals {
   maintenance_rule_tags = merge(local.common_tags, {
     "maintenance-responder:role"            = "maintenance"
     "maintenance-responder:parked-priority" = tostring(var.parked_priority)
+    "maintenance-responder:content-prefix"  = var.ssm_prefix
   })
   bypass_source_ip_rule_tags = merge(local.common_tags, {
     "maintenance-responder:role"            = "bypass"

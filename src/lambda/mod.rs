@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use crate::content::Content;
 use crate::content_cache::{CacheSettings, ContentCache, Refresh};
 use crate::deploy_names::env;
+use crate::deploy_names::parameters::check_prefix;
 use crate::lambda::alb_event::Event;
 use crate::lambda::memo::{Negotiations, RenderedResponses};
 use crate::logging::RequestLine;
@@ -27,7 +28,7 @@ use crate::page_kind::PageKind;
 use crate::respond::negotiate::Format;
 use crate::respond::{bypass, select_page};
 use crate::site::Site;
-use crate::ssm::{ParameterStore, check_prefix};
+use crate::ssm::ParameterStore;
 
 /// Settings read from the environment once at start.
 #[derive(Debug, Clone, PartialEq, Eq)]

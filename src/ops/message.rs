@@ -92,7 +92,7 @@ pub async fn show(
     catalog: &Catalog,
     now: OffsetDateTime,
 ) -> Result<ShowReport, MessageError> {
-    ssm::check_prefix(prefix).map_err(MessageError::Prefix)?;
+    crate::deploy_names::parameters::check_prefix(prefix).map_err(MessageError::Prefix)?;
     let params = store
         .parameters_by_path(prefix)
         .await

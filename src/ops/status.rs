@@ -54,6 +54,8 @@ pub struct MaintenanceStatus {
     pub parked: Option<String>,
     /// Its environment tag.
     pub environment: Option<String>,
+    /// Its content-prefix tag: the SSM prefix of the responder's content.
+    pub content_prefix: Option<String>,
     /// Its state tag (`on` or `off`, as last set).
     pub state_tag: Option<String>,
     /// Who switched last.
@@ -117,6 +119,7 @@ fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
             priority: m.priority,
             parked: tag(tags::PARKED_PRIORITY),
             environment: tag(tags::ENVIRONMENT),
+            content_prefix: tag(tags::CONTENT_PREFIX),
             state_tag: tag(tags::STATE),
             changed_by: tag(tags::CHANGED_BY),
             changed_at: tag(tags::CHANGED_AT),
@@ -288,6 +291,9 @@ impl std::fmt::Display for MaintenanceStatus {
         }
         if let Some(env) = &self.environment {
             writeln!(f, "  environment: {env}")?;
+        }
+        if let Some(prefix) = &self.content_prefix {
+            writeln!(f, "  content: SSM parameters under {prefix}")?;
         }
         Ok(())
     }

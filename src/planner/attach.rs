@@ -24,6 +24,8 @@ pub struct AttachSpec {
     pub parked: u32,
     /// Environment name tag.
     pub environment: Option<String>,
+    /// The SSM prefix of the responder's content (tagged on the maintenance rule).
+    pub content_prefix: Option<String>,
     /// Bypass by source address (at most 5 CIDRs).
     pub bypass_cidrs: Vec<IpNet>,
     /// Bypass by a secret request header: name and value.
@@ -118,6 +120,10 @@ impl AttachSpec {
         }
         if let Some(env) = &self.environment {
             environment_name(env).map_err(AttachError::Invalid)?;
+        }
+        if let Some(prefix) = &self.content_prefix {
+            crate::deploy_names::parameters::check_prefix(prefix)
+                .map_err(|p| AttachError::Invalid(format!("--prefix: {p}")))?;
         }
         self.validate_cidrs()?;
         self.validate_header()
@@ -387,6 +393,18 @@ fn maintenance_present(
             "belongs to environment {:?}, not {want:?}",
             env.map_or("(none)", |e| e)
         ))
+    } else if let Some(want) = &spec.content_prefix
+        && m.tags.get(tags::CONTENT_PREFIX) != Some(want)
+    {
+        Some(format!(
+            "has content prefix {:?}, not {want:?} (tag it: aws elbv2 add-tags --resource-arns {} \
+             --tags Key={},Value={want})",
+            m.tags
+                .get(tags::CONTENT_PREFIX)
+                .map_or("(none)", String::as_str),
+            m.arn,
+            tags::CONTENT_PREFIX
+        ))
     } else {
         None
     };
@@ -429,6 +447,9 @@ fn maintenance_to_create(
     }
     let mut t = spec.base_tags(tags::ROLE_MAINTENANCE, spec.parked);
     t.push((tags::STATE.to_string(), Direction::Off.to_string()));
+    if let Some(prefix) = &spec.content_prefix {
+        t.push((tags::CONTENT_PREFIX.to_string(), prefix.clone()));
+    }
     Ok(AttachStep::Create {
         role: Role::Maintenance,
         rule: NewRule {
@@ -553,6 +574,7 @@ mod tests {
             target_group: "tg-mr".into(),
             parked: 50_000,
             environment: Some("prod".into()),
+            content_prefix: Some("/maintenance/prod".into()),
             bypass_cidrs: vec!["203.0.113.0/24".parse().unwrap()],
             bypass_header: Some(("X-Bypass".into(), "s3cret".into())),
             app_target_group: Some("tg-app".into()),

@@ -320,6 +320,13 @@ impl ListenerSnapshot {
             .map(String::as_str)
     }
 
+    /// The SSM prefix of the responder's content, as its maintenance rule is tagged.
+    pub fn content_prefix(&self) -> Option<&str> {
+        self.responder_rule()
+            .and_then(|r| r.tags.get(tags::CONTENT_PREFIX))
+            .map(String::as_str)
+    }
+
     /// The findings that make switching or attaching this listener unsafe, as an error.
     pub fn refuse_unrecognised(&self) -> Result<(), PlanningError> {
         let findings: Vec<Finding> = self

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::content_cache::{CacheSettings, Refresh};
+use crate::deploy_names::parameters::check_prefix;
 use crate::lambda::{Function, FunctionSettings};
 use crate::page_kind::PageKind;
 use crate::site::Site;
-use crate::ssm::{FetchError, Parameter, ParameterPage, ParameterStore, Warning, check_prefix};
+use crate::ssm::{FetchError, Parameter, ParameterPage, ParameterStore, Warning};
 
 use super::FILE_PREFIX;
 

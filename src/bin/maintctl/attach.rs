@@ -35,6 +35,10 @@ pub struct AttachArgs {
     /// letters, digits, spaces and _ . : / = + - @, at most 256 characters).
     #[arg(long, value_name = "NAME", value_parser = environment_name)]
     environment: Option<String>,
+    /// SSM prefix of the responder's content (its MAINTENANCE_SSM_PREFIX), tagged on the
+    /// maintenance rule so that switching finds the bypass token, end time and lease there.
+    #[arg(long = "prefix", value_name = "PREFIX", env = "MAINTENANCE_SSM_PREFIX")]
+    content_prefix: Option<String>,
     /// Clients from this address or CIDR reach the application while maintenance is on
     /// (repeatable, up to 5). Matched against the connection's real source address, which
     /// cannot be spoofed the way X-Forwarded-For can.
@@ -83,6 +87,7 @@ impl AttachArgs {
             target_group: self.target_group,
             parked: self.priority,
             environment: self.environment,
+            content_prefix: self.content_prefix,
             bypass_cidrs: self.bypass_cidrs,
             bypass_header: self.bypass_header,
             app_target_group: self.app_target_group,
