@@ -68,6 +68,14 @@ pub mod parameters {
     /// `{prefix}/bypass/token` (`SecureString`): the bypass link's token of the current
     /// window, set by `maintctl on` and rotated by `off`.
     pub const BYPASS_TOKEN: &str = "bypass/token";
+    /// `{prefix}/timezone`: the IANA time zone (`Asia/Tokyo`) the page shows the end time in,
+    /// written with the window's end by a scheduled switch (`maintctl schedule --timezone`).
+    pub const TIMEZONE: &str = "timezone";
+    /// `{prefix}/switch/…`: what the switching side keeps beside the content (the lease); the
+    /// responder reads past it.
+    pub const SWITCH_DIR: &str = "switch";
+    /// `{prefix}/switch/lease`: the one-writer-at-a-time lease of the switching side.
+    pub const LEASE: &str = "switch/lease";
 
     /// Checks a parameter prefix: starts with `/`, no trailing `/`, SSM's name characters only.
     pub fn check_prefix(prefix: &str) -> Result<(), String> {

@@ -226,6 +226,8 @@ pub fn content_from_parameters(
             parameters::BYPASS_TOKEN => {
                 BypassToken::parse(&p.value).map(|t| content.bypass_token = Some(t))
             }
+            // The switching side's own parameters (the lease): not content, not a mistake.
+            _ if key.starts_with(&format!("{}/", parameters::SWITCH_DIR)) => Ok(()),
             _ => match key.split_once('/') {
                 Some((lang, field @ (parameters::TITLE | parameters::MESSAGE))) => {
                     match language(lang, catalog) {
