@@ -2,9 +2,12 @@
 //! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SSM`, `AWS_REGION`, profiles, credentials), with
 //! optional `--profile` / `--region` from the command line. No custom endpoint code.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
+#[cfg(feature = "operator")]
+use aws_config::{BehaviorVersion, Region};
 
 /// AWS options shared by every `maintctl` subcommand that calls AWS.
+#[cfg(feature = "operator")]
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AwsOptions {
     /// Named profile from the AWS config files (else AWS_PROFILE, else the default chain).
@@ -15,6 +18,7 @@ pub struct AwsOptions {
     pub region: Option<String>,
 }
 
+#[cfg(feature = "operator")]
 impl AwsOptions {
     /// Loads the SDK configuration. Endpoints come from `AWS_ENDPOINT_URL*` as usual, which is
     /// how the tests point the SDK at the emulator.

@@ -51,17 +51,21 @@ pub mod content;
 pub mod content_cache;
 pub mod deploy_names;
 pub mod lambda;
+#[cfg(feature = "switching")]
 pub mod listeners;
 pub mod logging;
+#[cfg(feature = "switching")]
 pub mod ops;
 pub mod page_kind;
 pub mod planner;
+#[cfg(feature = "preview")]
 pub mod preview;
 pub mod respond;
 pub mod site;
 pub mod ssm;
 
 pub use lambda::Function;
+#[cfg(feature = "switching")]
 pub use ops::{attach, status, switch};
 pub use respond::{decide, render, respond};
 pub use site::Site;
