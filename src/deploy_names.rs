@@ -51,6 +51,12 @@ pub mod tags {
     /// `MAINTENANCE_SSM_PREFIX`), so that switching finds the content it writes beside the rules
     /// (the bypass token, the window's end, the lease).
     pub const CONTENT_PREFIX: &str = "maintenance-responder:content-prefix";
+    /// On the maintenance rule: the window (`maintctl schedule`, `on --until`) whose end
+    /// switches the current maintenance off; empty when a person switched it on without one.
+    pub const WINDOW: &str = "maintenance-responder:window";
+    /// On the maintenance rule: the CloudWatch alarm that switched the current maintenance on
+    /// (the switch function); only that alarm's OK switches it off. Empty otherwise.
+    pub const ALARM: &str = "maintenance-responder:alarm";
 }
 
 /// The SSM parameter layout under the prefix (see the README's "Content in SSM").
@@ -140,4 +146,63 @@ pub mod function {
     pub const NO_RESERVED_CONCURRENCY: i32 = -1;
     /// Provisioned concurrency on the alias (0: none; it is billed while configured).
     pub const DEFAULT_PROVISIONED_CONCURRENCY: u32 = 0;
+}
+
+/// The `maintenance-switch` Lambda (issue #15): the function that switches on a schedule or an
+/// alarm, its settings, and the EventBridge Scheduler names `maintctl schedule` shares with the
+/// templates. `tests/deploy.rs` checks both templates against these.
+pub mod switch {
+    /// Function name prefix: `maintenance-switch-<environment>`.
+    pub const NAME_PREFIX: &str = "maintenance-switch";
+    /// The environment the function switches (required): a switch request for another one is
+    /// refused, and alarms switch this one.
+    pub const ENVIRONMENT: &str = "MAINTENANCE_SWITCH_ENVIRONMENT";
+    /// What an alarm's OK does to a maintenance that alarm switched on: `off` (the default)
+    /// switches it off, `stay` leaves it on until a person ends it.
+    pub const ON_ALARM_OK: &str = "MAINTENANCE_SWITCH_ON_ALARM_OK";
+    /// Comma-separated alarm names allowed to switch; unset: any alarm that can invoke it.
+    pub const ALARM_NAMES: &str = "MAINTENANCE_SWITCH_ALARM_NAMES";
+    /// Seconds the function waits for the lease another writer holds (default 20).
+    pub const LEASE_WAIT_SECONDS: &str = "MAINTENANCE_SWITCH_LEASE_WAIT_SECONDS";
+    /// Default of [`LEASE_WAIT_SECONDS`].
+    pub const DEFAULT_LEASE_WAIT_SECONDS: u64 = 20;
+    /// The function's timeout in the templates: the lease wait, a switch with its retries and
+    /// rollback, and the parameter writes fit in it.
+    pub const TIMEOUT_SECONDS: u32 = 90;
+    /// Schedule group name prefix: the group of an environment is `maintenance-<environment>`.
+    pub const SCHEDULE_GROUP_PREFIX: &str = "maintenance";
+    /// Tag on the schedule group: the ARN of the switch function its schedules invoke.
+    pub const GROUP_TAG_FUNCTION: &str = "maintenance-responder:switch-function";
+    /// Tag on the schedule group: the role EventBridge Scheduler assumes to invoke it.
+    pub const GROUP_TAG_ROLE: &str = "maintenance-responder:scheduler-role";
+    /// Tag on the schedule group: the SQS queue undeliverable switches go to.
+    pub const GROUP_TAG_DEAD_LETTER: &str = "maintenance-responder:dead-letter-queue";
+    /// Tag on the schedule group: the environment it belongs to.
+    pub const GROUP_TAG_ENVIRONMENT: &str = "maintenance-responder:environment";
+    /// How long Scheduler keeps trying to deliver a switch (`MaximumEventAgeInSeconds`): a
+    /// switch five minutes late is still wanted, one an hour late is not.
+    pub const RETRY_MAX_EVENT_AGE_SECONDS: i32 = 300;
+    /// Delivery attempts after the first (`MaximumRetryAttempts`).
+    pub const RETRY_MAX_ATTEMPTS: i32 = 3;
+
+    /// The schedule group of an environment, or why the environment's name cannot be one
+    /// (group names allow letters, digits, `-`, `_` and `.`, at most 64 characters).
+    pub fn schedule_group(environment: &str) -> Result<String, String> {
+        let name = format!("{SCHEDULE_GROUP_PREFIX}-{environment}");
+        let ok = !environment.is_empty()
+            && name.len() <= 64
+            && environment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if ok {
+            Ok(name)
+        } else {
+            Err(format!(
+                "environment {environment:?} cannot name a schedule group ({SCHEDULE_GROUP_PREFIX}-NAME: \
+                 letters, digits, - _ . only, at most {} characters): scheduled windows need an \
+                 environment named that way",
+                64 - SCHEDULE_GROUP_PREFIX.len() - 1
+            ))
+        }
+    }
 }

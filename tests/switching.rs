@@ -649,6 +649,7 @@ fn record() -> Record {
         by: "tests".into(),
         at: "2026-11-22T00:00:00Z".into(),
         reason: "rollback test".into(),
+        ..Record::default()
     }
 }
 
@@ -2365,8 +2366,10 @@ async fn without_describe_target_groups_status_warns_and_switching_still_works()
         dry_run: false,
         confirmed: true,
         verify: None,
+        coordination: Default::default(),
     };
-    let on = ops::switch(&denied, &request, &mut ops::Unattended)
+    let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
+    let on = ops::switch(&denied, &ssm, &request, &mut ops::Unattended)
         .await
         .unwrap();
     assert_eq!(on.outcome, Outcome::Done, "{on}");

@@ -6,7 +6,8 @@
 //! - [`attach()`]: [`AttachRequest`] → [`AttachReport`];
 //! - [`status()`]: `crate::listeners::Targets` → [`StatusReport`];
 //! - [`switch()`] (`on`, `off`): [`SwitchRequest`] and an [`Operator`] → [`SwitchReport`]; its
-//!   apply phase is [`apply()`] (with `undo` when a call fails part-way);
+//!   apply phase is [`apply()`] (with `undo` when a call fails part-way), under the lease of
+//!   [`lease`], with who owns the maintenance and the window's content from [`coordinate`];
 //! - [`verify()`]: [`VerifyRequest`] → [`Verification`], the live-endpoint probe;
 //! - [`message::show`] and [`message::set`]: the page content in SSM (through the
 //!   `crate::ssm::ParameterStore` and `crate::ssm::ParameterWriter` traits).
@@ -16,6 +17,8 @@
 
 pub mod apply;
 pub mod attach;
+pub mod coordinate;
+pub mod lease;
 pub mod message;
 pub mod status;
 pub mod switch;
@@ -29,6 +32,8 @@ use crate::planner::{AttachError, PlanningError};
 
 pub use apply::{ApplyReport, ListenerOutcome, ListenerReport, Record, RulePriority, apply};
 pub use attach::{AttachReport, AttachRequest, ListenerAttach, attach};
+pub use coordinate::{Coordination, Owner, SwitchParameters, WindowContent};
+pub use lease::{HeldLease, LeaseError, LeaseHolder, LeaseOptions};
 pub use status::{ListenerStatus, MaintenanceStatus, RuleStatus, StatusReport, status};
 pub use switch::{
     Confirmation, Operator, SwitchPlan, SwitchReport, SwitchRequest, Unattended, switch,

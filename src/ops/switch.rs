@@ -6,11 +6,21 @@
 //!
 //! The operator is whoever runs the switch: `maintctl` prints the plan and asks on the
 //! terminal; [`Unattended`] (a test, a Lambda) says yes.
+//!
+//! Every switch that writes holds the lease of its listeners' content prefixes while it does
+//! (`crate::ops::coordinate`, `crate::ops::lease`): one with no one to ask (`--yes`, the
+//! switch function) takes it before it plans, and plans from the listeners as they are once
+//! it holds it; one that asks takes it after the answer, and its apply then re-reads the
+//! listeners under the lease and refuses if they changed since the plan shown.
 
 use serde::Serialize;
 
 use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::apply::{ApplyReport, Record, apply};
+use crate::ops::coordinate::{
+    self, Coordination, Owner, SwitchParameters, release_leases, take_leases,
+};
+use crate::ops::lease::{HeldLease, LeaseHolder};
 use crate::ops::verify::{Verification, VerifyRequest, verify};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
@@ -32,6 +42,8 @@ pub struct SwitchRequest {
     pub confirmed: bool,
     /// After switching, probe the live endpoint.
     pub verify: Option<VerifyRequest>,
+    /// The lease, who the switch is for, and the window's content (issue #15).
+    pub coordination: Coordination,
 }
 
 /// Every listener's plan for one switch, with the caller it will be recorded as. Displayed as
@@ -96,6 +108,8 @@ pub trait Operator {
     fn planned(&mut self, _plan: &SwitchPlan) {}
     /// Whether to apply the plan.
     fn confirm(&mut self, plan: &SwitchPlan) -> Confirmation;
+    /// Another writer holds a lease this switch needs: it waits up to `wait` (said once).
+    fn waiting(&mut self, _holder: &LeaseHolder, _wait: std::time::Duration) {}
 }
 
 /// An operator that is shown nothing and always says yes: for callers with no one to ask.
@@ -125,12 +139,36 @@ pub struct SwitchReport {
     pub applied: Option<ApplyReport>,
     /// What the live endpoint showed, if it was probed.
     pub verification: Option<Verification>,
+    /// The leases this switch held.
+    pub leases: Vec<HeldLease>,
 }
 
 impl SwitchReport {
     /// The closing message when the switch did not go well.
     pub fn complaint(&self) -> Option<&str> {
         (!self.outcome.went_well()).then_some(self.message.as_str())
+    }
+
+    /// A report of a switch that stopped before it applied anything.
+    fn stopped(plan: SwitchPlan, request: &SwitchRequest, stop: (Outcome, String)) -> Self {
+        Self {
+            plan,
+            dry_run: request.dry_run,
+            outcome: stop.0,
+            message: stop.1,
+            applied: None,
+            verification: None,
+            leases: Vec::new(),
+        }
+    }
+
+    /// Adds warnings found after the plan was shown: to the apply report, which is printed
+    /// after it, when there is one.
+    fn warn(&mut self, warnings: Vec<String>) {
+        match &mut self.applied {
+            Some(applied) => applied.warnings.extend(warnings),
+            None => self.plan.warnings.extend(warnings),
+        }
     }
 
     fn outcome_name(&self) -> &'static str {
@@ -146,46 +184,82 @@ impl SwitchReport {
 /// nothing was changed because the listeners could not be read or planned.
 pub async fn switch(
     client: &impl Listeners,
+    parameters: &impl SwitchParameters,
     request: &SwitchRequest,
     operator: &mut impl Operator,
 ) -> Result<SwitchReport, Error> {
-    let plan = plan(client, request).await?;
-    operator.planned(&plan);
-    let direction = request.direction;
-    let mut report = SwitchReport {
-        plan,
-        dry_run: request.dry_run,
-        outcome: Outcome::Done,
-        message: String::new(),
-        applied: None,
-        verification: None,
-    };
-    let stop = match report.plan.changing() {
-        0 => Some((
-            Outcome::NothingToDo,
-            format!("maintenance is already {direction} for every listener: nothing to do"),
-        )),
-        _ if request.dry_run => Some((Outcome::Done, "dry run: nothing was changed".into())),
-        _ if request.confirmed => None,
-        _ => refusal(operator.confirm(&report.plan)),
-    };
-    if let Some((outcome, message)) = stop {
-        report.outcome = outcome;
-        report.message = message;
-        return Ok(report);
+    if request.dry_run || !request.confirmed {
+        return switch_planned(client, parameters, request, operator, None).await;
     }
-    let reason = request.reason.as_deref().unwrap_or_default();
-    let record = Record::now(&report.plan.caller, reason).map_err(Error::Clock)?;
-    let applied = match apply(client, &report.plan.listeners, direction, &record).await {
-        Ok(applied) => applied,
-        Err(e) => {
-            report.outcome = Outcome::Failed;
-            report.message = format!("{e}; nothing was changed");
-            return Ok(report);
+    // No one to ask: everything is decided under the lease, planned again once it is held.
+    let found = plan(client, request).await?;
+    let leases = match take_leases(parameters, &found, &request.coordination, operator).await {
+        Ok(leases) => leases,
+        Err(stop) => {
+            operator.planned(&found);
+            return Ok(SwitchReport::stopped(found, request, stop));
         }
     };
-    (report.outcome, report.message) = applied_message(applied.outcome, direction);
-    report.applied = Some(applied);
+    let result = switch_planned(client, parameters, request, operator, Some(&leases)).await;
+    let warnings = release_leases(parameters, &leases).await;
+    result.map(|mut report| {
+        report.warn(warnings);
+        report.leases.splice(0..0, leases);
+        report
+    })
+}
+
+/// Plans, asks, applies and probes; `held` are the leases already taken (else they are taken
+/// after the operator's answer, and released before the probe).
+async fn switch_planned(
+    client: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+    operator: &mut impl Operator,
+    held: Option<&[HeldLease]>,
+) -> Result<SwitchReport, Error> {
+    let mut plan = plan(client, request).await?;
+    if request.dry_run {
+        plan.warnings
+            .extend(coordinate::held_notes(parameters, &plan, &request.coordination).await);
+    }
+    operator.planned(&plan);
+    let direction = request.direction;
+    let owner = &request.coordination.owner;
+    let mut report = SwitchReport::stopped(plan, request, (Outcome::Done, String::new()));
+    let stop = held
+        .and_then(|held| coordinate::uncovered(&report.plan, held))
+        .or_else(|| coordinate::ownership_stop(&report.plan, owner))
+        .or_else(|| match report.plan.changing() {
+            0 => Some((
+                Outcome::NothingToDo,
+                format!("maintenance is already {direction} for every listener: nothing to do"),
+            )),
+            _ if request.dry_run => Some((Outcome::Done, "dry run: nothing was changed".into())),
+            _ if request.confirmed => None,
+            _ => refusal(operator.confirm(&report.plan)),
+        });
+    if let Some((outcome, message)) = stop {
+        (report.outcome, report.message) = (outcome, message);
+        if outcome == Outcome::NothingToDo && direction == Direction::On && !request.dry_run {
+            adopt(client, parameters, request, operator, held, &mut report).await;
+        }
+        return Ok(report);
+    }
+    let mut leases = Vec::new();
+    if held.is_none() {
+        match take_leases(parameters, &report.plan, &request.coordination, operator).await {
+            Ok(taken) => leases = taken,
+            Err((outcome, message)) => {
+                (report.outcome, report.message) = (outcome, message);
+                return Ok(report);
+            }
+        }
+    }
+    apply_planned(client, parameters, request, &mut report).await?;
+    let warnings = release_leases(parameters, &leases).await;
+    report.warn(warnings);
+    report.leases = leases;
     if report.outcome == Outcome::Done
         && let Some(probe) = &request.verify
     {
@@ -194,6 +268,77 @@ pub async fn switch(
         report.verification = Some(verification);
     }
     Ok(report)
+}
+
+/// Under the lease: writes the window's content, records and applies the plan.
+async fn apply_planned(
+    client: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+    report: &mut SwitchReport,
+) -> Result<(), Error> {
+    let direction = request.direction;
+    let mut warnings = Vec::new();
+    if direction == Direction::On
+        && let Some(content) = &request.coordination.content
+    {
+        warnings = coordinate::write_content(parameters, &report.plan, content).await;
+    }
+    let reason = request.reason.as_deref().unwrap_or_default();
+    let record = Record {
+        owner: request.coordination.owner.clone(),
+        ..Record::now(&report.plan.caller, reason).map_err(Error::Clock)?
+    };
+    match apply(client, &report.plan.listeners, direction, &record).await {
+        Ok(applied) => {
+            (report.outcome, report.message) = applied_message(applied.outcome, direction);
+            report.applied = Some(applied);
+        }
+        Err(e) => {
+            report.outcome = Outcome::Failed;
+            report.message = format!("{e}; nothing was changed");
+        }
+    }
+    report.warn(warnings);
+    Ok(())
+}
+
+/// A switch on that found maintenance on everywhere: a window takes it over (under the lease,
+/// taken here unless held) and writes its content; an alarm says it does not.
+async fn adopt(
+    client: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+    operator: &mut impl Operator,
+    held: Option<&[HeldLease]>,
+    report: &mut SwitchReport,
+) {
+    let owner = &request.coordination.owner;
+    let Some(message) = coordinate::already_on(owner) else {
+        return;
+    };
+    if !matches!(owner, Owner::Window(_)) {
+        report.message = message;
+        return;
+    }
+    let mut leases = Vec::new();
+    if held.is_none() {
+        match take_leases(parameters, &report.plan, &request.coordination, operator).await {
+            Ok(taken) => leases = taken,
+            Err((outcome, refusal)) => {
+                (report.outcome, report.message) = (outcome, refusal);
+                return;
+            }
+        }
+    }
+    let mut warnings = coordinate::adopt(client, &report.plan, owner).await;
+    if let Some(content) = &request.coordination.content {
+        warnings.extend(coordinate::write_content(parameters, &report.plan, content).await);
+    }
+    warnings.extend(release_leases(parameters, &leases).await);
+    report.warn(warnings);
+    report.leases = leases;
+    report.message = message;
 }
 
 /// Selects the listeners, plans every switch and finds out who is asking.
@@ -207,7 +352,9 @@ async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<Switch
         });
     }
     let listeners = plan_switch(selection.listeners, request.direction)?;
-    // What does not stop the switch is still said: rules the tags do not account for.
+    // What does not stop the switch is still said: rules the tags do not account for, and
+    // listeners no lease can be taken for.
+    let unleased = coordinate::unleased_warnings(&listeners, &request.coordination.lease);
     let mut warnings: Vec<String> = listeners
         .iter()
         .flat_map(|p| {
@@ -217,6 +364,7 @@ async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<Switch
                 .into_iter()
                 .map(move |f| format!("listener {name}: {f}"))
         })
+        .chain(unleased)
         .collect();
     let caller = match client.caller().await {
         Ok(arn) => arn,
@@ -342,6 +490,7 @@ struct Document<'a> {
     message: &'a str,
     report: Option<&'a ApplyReport>,
     verification: Option<&'a Verification>,
+    leases: &'a [HeldLease],
 }
 
 #[derive(Serialize)]
@@ -376,6 +525,7 @@ impl Serialize for SwitchReport {
             message: &self.message,
             report: self.applied.as_ref(),
             verification: self.verification.as_ref(),
+            leases: &self.leases,
         }
         .serialize(s)
     }

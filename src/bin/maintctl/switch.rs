@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use maintenance_responder::deploy_names::DEFAULT_HEALTH_PATH;
+use maintenance_responder::listeners::Aws;
 use maintenance_responder::ops::{
-    self, Confirmation, Operator, SwitchPlan, SwitchRequest, VerifyRequest, VerifyTarget,
+    self, Confirmation, Coordination, LeaseHolder, LeaseOptions, Operator, SwitchPlan,
+    SwitchRequest, VerifyRequest, VerifyTarget,
 };
 use maintenance_responder::planner::Direction;
 
@@ -46,6 +48,10 @@ pub struct SwitchArgs {
     /// How long --verify-url keeps trying (the ALB takes a few seconds to apply changes).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     verify_timeout: u64,
+    /// How long to wait for the lease when another switch (a schedule, an alarm, a colleague)
+    /// is running on the same listeners.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    lease_wait: u64,
 }
 
 impl SwitchArgs {
@@ -65,9 +71,18 @@ impl SwitchArgs {
             dry_run: self.dry_run,
             confirmed: self.yes,
             verify,
+            coordination: Coordination {
+                lease: LeaseOptions {
+                    wait: Duration::from_secs(self.lease_wait),
+                    ..LeaseOptions::default()
+                },
+                ..Coordination::default()
+            },
         };
         let mut terminal = Terminal(globals.output);
-        let report = match ops::switch(&globals.listeners().await, &request, &mut terminal).await {
+        let config = globals.aws.load().await;
+        let (elb, ssm) = (Aws::new(&config), aws_sdk_ssm::Client::new(&config));
+        let report = match ops::switch(&elb, &ssm, &request, &mut terminal).await {
             Ok(report) => report,
             Err(e) => return output::stopped(e),
         };
@@ -92,6 +107,10 @@ impl Operator for Terminal {
         if self.0 == Output::Text {
             output::text(plan);
         }
+    }
+
+    fn waiting(&mut self, holder: &LeaseHolder, wait: Duration) {
+        eprintln!("maintctl: waiting up to {} s: {holder}", wait.as_secs());
     }
 
     fn confirm(&mut self, plan: &SwitchPlan) -> Confirmation {

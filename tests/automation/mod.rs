@@ -1,0 +1,209 @@
+//! Helpers of the tests of issue #15 (the lease, the switch function, scheduled windows): an
+//! ALB in moto attached with a content prefix and an environment, the real binaries
+//! (`maintctl`, `maintenance-switch`) run against it, and reading the listeners back.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output, Stdio};
+
+use maintenance_responder::listeners::{self, Aws, Listeners};
+use maintenance_responder::ops::{self, AttachRequest};
+use maintenance_responder::planner::{AttachSpec, ListenerSnapshot, Role, RuleView, State};
+use serde_json::Value;
+
+use crate::common::{self, Moto};
+
+/// One ALB built by `tests/support/alb_fixture.py`, attached with a content prefix.
+#[derive(Debug, Clone)]
+pub struct Alb {
+    pub load_balancer: String,
+    pub app_target_group: String,
+    pub lambda_target_group: String,
+    pub http: String,
+    pub https: String,
+    /// The environment its maintenance rules are tagged with.
+    pub environment: String,
+    /// The content prefix its maintenance rules name.
+    pub prefix: String,
+}
+
+impl Alb {
+    /// Both listeners.
+    pub fn listeners(&self) -> [&str; 2] {
+        [&self.http, &self.https]
+    }
+}
+
+/// Builds an ALB (HTTP and HTTPS listeners, app rules at the given priorities on both and a
+/// catch-all at 40000) and attaches maintenance to both listeners through the library, with a
+/// fresh environment (letters, digits and `-` only: it names a schedule group) and prefix.
+pub async fn attached_alb(moto: &Moto, name: &str, app: &[u32]) -> Alb {
+    let join = app.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let out = Command::new(common::python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/alb_fixture.py"
+        ))
+        .args([
+            "--name",
+            &common::unique(name),
+            "--http",
+            &join,
+            "--https",
+            &join,
+        ])
+        .args(["--catch-all", "40000"])
+        .envs(moto.env())
+        .output()
+        .expect("run tests/support/alb_fixture.py");
+    assert!(
+        out.status.success(),
+        "alb_fixture.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("fixture prints JSON");
+    let s = |v: &Value| v.as_str().expect("string").to_string();
+    let environment = common::unique(name);
+    let alb = Alb {
+        load_balancer: s(&v["load_balancer"]),
+        app_target_group: s(&v["app_target_group"]),
+        lambda_target_group: s(&v["lambda_target_group"]),
+        http: s(&v["listeners"]["http"]),
+        https: s(&v["listeners"]["https"]),
+        prefix: format!("/maintenance/{environment}"),
+        environment,
+    };
+    let spec = AttachSpec {
+        target_group: alb.lambda_target_group.clone(),
+        parked: 50_000,
+        environment: Some(alb.environment.clone()),
+        content_prefix: Some(alb.prefix.clone()),
+        bypass_cidrs: vec!["198.51.100.0/24".parse().unwrap()],
+        bypass_header: None,
+        app_target_group: Some(alb.app_target_group.clone()),
+        allow_fallthrough: false,
+        allow_bypass_everyone: false,
+    };
+    let request = AttachRequest::new(vec![alb.http.clone(), alb.https.clone()], spec, false)
+        .expect("valid options");
+    let report = ops::attach(&aws(moto).await, &request)
+        .await
+        .expect("attached");
+    assert!(report.error.is_none(), "{report:#?}");
+    alb
+}
+
+pub async fn aws(moto: &Moto) -> Aws {
+    Aws::new(&moto.sdk_config().await)
+}
+
+pub async fn ssm(moto: &Moto) -> aws_sdk_ssm::Client {
+    aws_sdk_ssm::Client::new(&moto.sdk_config().await)
+}
+
+pub async fn snapshot(client: &impl Listeners, listener: &str) -> ListenerSnapshot {
+    listeners::read_listener(client, listener)
+        .await
+        .expect("read listener")
+}
+
+/// Every non-default rule's priority.
+pub async fn priorities(client: &impl Listeners, listener: &str) -> BTreeMap<String, u32> {
+    snapshot(client, listener)
+        .await
+        .rules
+        .iter()
+        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
+        .collect()
+}
+
+/// Both listeners' priorities.
+pub async fn all_priorities(client: &impl Listeners, alb: &Alb) -> [BTreeMap<String, u32>; 2] {
+    [
+        priorities(client, &alb.http).await,
+        priorities(client, &alb.https).await,
+    ]
+}
+
+/// The maintenance state, after the checks every listener must pass at any moment: distinct
+/// priorities within range, the default rule last, the app rules in their original order.
+pub async fn consistent_state(client: &impl Listeners, listener: &str) -> State {
+    let s = snapshot(client, listener).await;
+    let p: Vec<u32> = s.rules.iter().filter_map(|r| r.priority).collect();
+    let mut sorted = p.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        p, sorted,
+        "duplicate or unsorted priorities on {listener}: {p:?}"
+    );
+    assert!(
+        p.iter().all(|p| (1..=50_000).contains(p)),
+        "priority out of range: {p:?}"
+    );
+    assert!(
+        s.rules.last().is_some_and(RuleView::is_default),
+        "default rule not last"
+    );
+    s.state().expect("planner view")
+}
+
+/// App rules' ARNs in priority order.
+pub async fn app_order(client: &impl Listeners, listener: &str) -> Vec<String> {
+    snapshot(client, listener)
+        .await
+        .rules
+        .iter()
+        .filter(|r| !r.is_default() && r.role() == Role::App)
+        .map(|r| r.arn.clone())
+        .collect()
+}
+
+/// The maintenance rule's tags.
+pub async fn maintenance_tags(client: &impl Listeners, listener: &str) -> BTreeMap<String, String> {
+    snapshot(client, listener)
+        .await
+        .maintenance_rule()
+        .expect("attached")
+        .tags
+        .clone()
+}
+
+/// Runs the real `maintctl` against moto, stdin not a terminal.
+pub fn maintctl(moto: &Moto, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_maintctl"))
+        .args(args)
+        .envs(moto.env())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run maintctl")
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+/// The value of one SSM parameter, if it exists.
+pub async fn parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Option<String> {
+    match ssm.get_parameter().name(name).send().await {
+        Ok(out) => out.parameter.and_then(|p| p.value),
+        Err(e) => {
+            let text = format!("{e:?}");
+            assert!(text.contains("ParameterNotFound"), "{text}");
+            None
+        }
+    }
+}
