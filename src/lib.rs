@@ -41,6 +41,10 @@
 //!   ssm          the parameter layout; ParameterStore / ParameterWriter over the SSM SDK
 //! ```
 //!
+//! **The switch function** (`maintenance-switch`, issue #15): [`switchfn`] reads a scheduled
+//! switch request or a CloudWatch alarm event, decides, and runs the same `ops::switch` with no
+//! one to ask, under the lease of `ops::lease`; its report is `maintctl on`'s JSON document.
+//!
 //! At the edges: [`aws`] (SDK configuration), [`logging`] (JSON logs on Lambda, text for the
 //! CLI). No module imports one that imports it back (`tests/layout.rs`).
 
@@ -63,6 +67,8 @@ pub mod preview;
 pub mod respond;
 pub mod site;
 pub mod ssm;
+#[cfg(feature = "switching")]
+pub mod switchfn;
 
 pub use lambda::Function;
 #[cfg(feature = "switching")]

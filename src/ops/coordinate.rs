@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::deploy_names::{parameters, tags};
 use crate::listeners::Listeners;
-use crate::ops::lease::{self, HeldLease, LeaseError, LeaseOptions, Released};
+use crate::ops::lease::{self, HeldLease, LeaseError, LeaseHolder, LeaseOptions, Released};
 use crate::ops::switch::{Operator, SwitchPlan};
 use crate::ops::{Outcome, apply};
 use crate::planner::{Direction, Planned, State, short_listener, tag_value};
@@ -153,21 +153,45 @@ pub fn unleased_warnings(listeners: &[Planned], options: &LeaseOptions) -> Vec<S
     unleasable(listeners).into_iter().map(no_prefix).collect()
 }
 
-/// A lease failure as the report's outcome and message.
-fn lease_stop(e: &LeaseError) -> (Outcome, String) {
-    match e {
-        LeaseError::Held { holder, .. } => (
-            Outcome::Refused,
-            format!(
-                "refused: {e}; nothing was changed: run again when that switch is done (a \
-                 lease left by a writer that crashed is taken over after {})",
-                holder.expires_at
-            ),
-        ),
-        LeaseError::Store { source, .. } => (
-            Outcome::Failed,
-            format!("{e}: {source}; nothing was changed"),
-        ),
+/// Why a switch stopped before it changed anything, around the lease: its outcome, the
+/// message, and who holds the lease when that was the reason.
+#[derive(Debug, Clone)]
+pub struct LeaseStop {
+    /// Refused or failed.
+    pub outcome: Outcome,
+    /// What happened and what to do.
+    pub message: String,
+    /// The other writer, when the lease was held.
+    pub held_by: Option<LeaseHolder>,
+}
+
+impl LeaseStop {
+    fn refused(message: String) -> Self {
+        Self {
+            outcome: Outcome::Refused,
+            message,
+            held_by: None,
+        }
+    }
+
+    /// A lease failure: held by another writer (refused), or SSM failed.
+    fn from_error(e: &LeaseError) -> Self {
+        match e {
+            LeaseError::Held { holder, .. } => Self {
+                outcome: Outcome::Refused,
+                message: format!(
+                    "refused: {e}; nothing was changed: run again when that switch is done (a \
+                     lease left by a writer that crashed is taken over after {})",
+                    holder.expires_at
+                ),
+                held_by: Some(holder.clone()),
+            },
+            LeaseError::Store { source, .. } => Self {
+                outcome: Outcome::Failed,
+                message: format!("{e}: {source}; nothing was changed"),
+                held_by: None,
+            },
+        }
     }
 }
 
@@ -187,15 +211,15 @@ pub async fn take_leases(
     plan: &SwitchPlan,
     coordination: &Coordination,
     operator: &mut impl Operator,
-) -> Result<Vec<HeldLease>, (Outcome, String)> {
+) -> Result<Vec<HeldLease>, LeaseStop> {
     let options = &coordination.lease;
     if options.required
         && let Some(p) = unleasable(&plan.listeners).first()
     {
-        return Err((
-            Outcome::Refused,
-            format!("refused: {}; nothing was changed", no_prefix(p)),
-        ));
+        return Err(LeaseStop::refused(format!(
+            "refused: {}; nothing was changed",
+            no_prefix(p)
+        )));
     }
     let doing = doing(plan, &coordination.owner);
     let mut held = Vec::new();
@@ -208,7 +232,7 @@ pub async fn take_leases(
             Ok(lease) => held.push(lease),
             Err(e) => {
                 release_leases(store, &held).await;
-                return Err(lease_stop(&e));
+                return Err(LeaseStop::from_error(&e));
             }
         }
     }

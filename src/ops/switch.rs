@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::apply::{ApplyReport, Record, apply};
 use crate::ops::coordinate::{
-    self, Coordination, Owner, SwitchParameters, release_leases, take_leases,
+    self, Coordination, LeaseStop, Owner, SwitchParameters, release_leases, take_leases,
 };
 use crate::ops::lease::{HeldLease, LeaseHolder};
 use crate::ops::verify::{Verification, VerifyRequest, verify};
@@ -141,6 +141,8 @@ pub struct SwitchReport {
     pub verification: Option<Verification>,
     /// The leases this switch held.
     pub leases: Vec<HeldLease>,
+    /// Who held a lease this switch needed, when that is why it stopped.
+    pub lease_held_by: Option<LeaseHolder>,
 }
 
 impl SwitchReport {
@@ -159,7 +161,13 @@ impl SwitchReport {
             applied: None,
             verification: None,
             leases: Vec::new(),
+            lease_held_by: None,
         }
+    }
+
+    fn stopped_by_lease(&mut self, stop: LeaseStop) {
+        (self.outcome, self.message) = (stop.outcome, stop.message);
+        self.lease_held_by = stop.held_by;
     }
 
     /// Adds warnings found after the plan was shown: to the apply report, which is printed
@@ -197,7 +205,9 @@ pub async fn switch(
         Ok(leases) => leases,
         Err(stop) => {
             operator.planned(&found);
-            return Ok(SwitchReport::stopped(found, request, stop));
+            let mut report = SwitchReport::stopped(found, request, (Outcome::Done, String::new()));
+            report.stopped_by_lease(stop);
+            return Ok(report);
         }
     };
     let result = switch_planned(client, parameters, request, operator, Some(&leases)).await;
@@ -250,8 +260,8 @@ async fn switch_planned(
     if held.is_none() {
         match take_leases(parameters, &report.plan, &request.coordination, operator).await {
             Ok(taken) => leases = taken,
-            Err((outcome, message)) => {
-                (report.outcome, report.message) = (outcome, message);
+            Err(stop) => {
+                report.stopped_by_lease(stop);
                 return Ok(report);
             }
         }
@@ -325,8 +335,8 @@ async fn adopt(
     if held.is_none() {
         match take_leases(parameters, &report.plan, &request.coordination, operator).await {
             Ok(taken) => leases = taken,
-            Err((outcome, refusal)) => {
-                (report.outcome, report.message) = (outcome, refusal);
+            Err(stop) => {
+                report.stopped_by_lease(stop);
                 return;
             }
         }
@@ -491,6 +501,7 @@ struct Document<'a> {
     report: Option<&'a ApplyReport>,
     verification: Option<&'a Verification>,
     leases: &'a [HeldLease],
+    lease_held_by: Option<&'a LeaseHolder>,
 }
 
 #[derive(Serialize)]
@@ -526,6 +537,7 @@ impl Serialize for SwitchReport {
             report: self.applied.as_ref(),
             verification: self.verification.as_ref(),
             leases: &self.leases,
+            lease_held_by: self.lease_held_by.as_ref(),
         }
         .serialize(s)
     }

@@ -207,3 +207,109 @@ pub async fn parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Option<String> 
         }
     }
 }
+
+/// The real `maintenance-switch` binary: `processes` copies polling one loopback Runtime API
+/// (several sandboxes of the function, as Lambda runs them when events arrive together), with
+/// moto's endpoint and the function's settings.
+pub struct SwitchFn {
+    pub api: common::runtime_api::RuntimeApi,
+    children: Vec<tokio::process::Child>,
+}
+
+/// What the function answered for one event.
+#[derive(Debug)]
+pub struct Answered {
+    /// The report (the response, or the report an invocation error carries).
+    pub report: Value,
+    /// It came as an invocation error (Lambda would retry it).
+    pub error: bool,
+    /// The raw answer.
+    pub raw: String,
+}
+
+impl SwitchFn {
+    pub async fn start(
+        moto: &Moto,
+        environment: &str,
+        processes: usize,
+        extra: &[(&str, String)],
+    ) -> Self {
+        let api = common::runtime_api::RuntimeApi::start().await;
+        let mut children = Vec::new();
+        for _ in 0..processes {
+            children.push(
+                tokio::process::Command::new(env!("CARGO_BIN_EXE_maintenance-switch"))
+                    .env_clear()
+                    .envs(api.env())
+                    .envs(moto.env())
+                    .env("MAINTENANCE_SWITCH_ENVIRONMENT", environment)
+                    .env("AWS_LAMBDA_LOG_LEVEL", "info")
+                    .envs(extra.iter().cloned())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .expect("start maintenance-switch"),
+            );
+        }
+        Self { api, children }
+    }
+
+    /// Delivers one payload and waits for the answer.
+    pub async fn invoke(&self, payload: &str) -> Answered {
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            self.api.invoke(payload),
+        )
+        .await
+        .expect("the function answered within 120 s");
+        match answer {
+            common::runtime_api::Answer::Response(raw) => Answered {
+                report: serde_json::from_str(&raw)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {raw}")),
+                error: false,
+                raw,
+            },
+            common::runtime_api::Answer::Error(raw) => {
+                let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+                let report = body["errorMessage"]
+                    .as_str()
+                    .and_then(|m| serde_json::from_str(m).ok())
+                    .unwrap_or(Value::Null);
+                Answered {
+                    report,
+                    error: true,
+                    raw,
+                }
+            }
+        }
+    }
+
+    /// Whether every process is still running (none panicked or exited).
+    pub fn all_alive(&mut self) -> bool {
+        self.children
+            .iter_mut()
+            .all(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+/// Moves alarm `name` in moto's CloudWatch to `state` and returns the events AWS would send
+/// for it: the Lambda alarm action payload and the EventBridge event.
+pub fn alarm_events(moto: &Moto, name: &str, state: &str) -> (String, String) {
+    let out = Command::new(common::python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/alarm_event.py"
+        ))
+        .args(["--name", name, "--state", state])
+        .envs(moto.env())
+        .output()
+        .expect("run tests/support/alarm_event.py");
+    assert!(
+        out.status.success(),
+        "alarm_event.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("alarm_event.py prints JSON");
+    (v["alarm_action"].to_string(), v["eventbridge"].to_string())
+}
