@@ -65,6 +65,8 @@ pub mod planner;
 #[cfg(feature = "preview")]
 pub mod preview;
 pub mod respond;
+#[cfg(feature = "operator")]
+pub mod schedules;
 pub mod site;
 pub mod ssm;
 #[cfg(feature = "switching")]

@@ -171,16 +171,21 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
-/// A fresh id: the time and a per-process random hasher seed (std's `RandomState` is seeded
-/// from the operating system), so that two writers never draw the same one.
-fn new_id(now: OffsetDateTime) -> String {
+/// A number no other writer draws: the time, a counter and the process id, hashed with a
+/// random key (std's `RandomState` is seeded from the operating system). Not a secret.
+pub fn unique_u64() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_i128(now.unix_timestamp_nanos());
+    h.write_i128(OffsetDateTime::now_utc().unix_timestamp_nanos());
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
+    h.finish()
+}
+
+/// A fresh lease id.
+fn new_id(_now: OffsetDateTime) -> String {
+    format!("{:016x}", unique_u64())
 }
 
 /// A lease as read: who holds it and when it expires; an unreadable value (written by hand, or

@@ -18,8 +18,12 @@
 pub mod apply;
 pub mod attach;
 pub mod coordinate;
+#[cfg(feature = "operator")]
+pub mod deadline;
 pub mod lease;
 pub mod message;
+#[cfg(feature = "operator")]
+pub mod schedule;
 pub mod status;
 pub mod switch;
 mod undo;

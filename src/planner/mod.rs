@@ -10,7 +10,8 @@
 //! - [`priorities`]: the priority planner behind `on` and `off` (every plan a list of valid
 //!   `SetRulePriorities` calls, app rules never reordered);
 //! - [`switch`]: one [`Planned`] switch per listener, from snapshots and a [`Direction`];
-//! - [`attach`]: what `attach` creates on a listener, or why it refuses.
+//! - [`attach`]: what `attach` creates on a listener, or why it refuses;
+//! - [`window`]: maintenance windows as one-time EventBridge Scheduler schedules, and back.
 
 pub mod attach;
 pub mod findings;
@@ -18,6 +19,7 @@ pub mod listener;
 pub mod priorities;
 pub mod record;
 pub mod switch;
+pub mod window;
 
 pub use attach::{AttachError, AttachSpec, AttachStep, plan_attach, same_condition};
 pub use findings::Finding;

@@ -1,5 +1,5 @@
 //! What the `maintenance-switch` function accepts, read and validated without I/O (the time is
-//! passed in): a [`SwitchInput`] (the JSON an EventBridge Scheduler schedule delivers as its
+//! passed in): a `SwitchInput` (`crate::planner::window`: the JSON an EventBridge Scheduler schedule delivers as its
 //! `Input`, written by `maintctl schedule` and `on --until`) or a CloudWatch alarm event, in
 //! either of the two shapes AWS sends it. Anything else is refused with the reason
 //! ([`parse`]); the function never guesses.
@@ -31,6 +31,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::planner::window::{SwitchInput, check_timezone_spelling, check_window_id};
 use crate::planner::{Direction, environment_name};
 
 /// Largest payload read: Scheduler's `Input` and alarm events are a few kB.
@@ -41,28 +42,6 @@ pub const MAX_WINDOW: time::Duration = time::Duration::days(7);
 pub const MAX_TEXT: usize = 256;
 /// Longest alarm name CloudWatch allows.
 pub const MAX_ALARM_NAME: usize = 255;
-
-/// The switch request as JSON: what a schedule delivers. Written by `maintctl`, read here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SwitchInput {
-    /// `on` or `off`.
-    pub action: String,
-    /// The environment whose maintenance rules are switched.
-    pub environment: String,
-    /// Why (recorded on the rules).
-    pub reason: String,
-    /// The window's id.
-    pub window: String,
-    /// Who scheduled it (caller identity).
-    pub scheduled_by: String,
-    /// `on` only: the window's end, RFC 3339.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<String>,
-    /// `on` only: the IANA time zone the page shows the end in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
-}
 
 /// A validated switch request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -262,39 +241,11 @@ fn check_text(what: &str, text: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// A window id: what `maintctl` makes (`w-…`), and what names its schedules (`{id}-start`,
-/// `{id}-end`: schedule names allow letters, digits, `-`, `_` and `.`, at most 64).
-pub fn check_window_id(id: &str) -> Result<(), String> {
-    let ok = (1..=48).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "window id {:?} is not one (letters, digits, - _ . only, 1 to 48 characters)",
-            clip(id)
-        ))
-    }
-}
-
 /// An IANA time zone name. Checked against the time zone database when the system has one
-/// (`maintctl` always does it; a Lambda without `/usr/share/zoneinfo` checks the spelling
-/// only, since the name was checked when the window was made).
+/// (`maintctl` always does; a Lambda without `/usr/share/zoneinfo` checks the spelling only,
+/// since the name was checked when the window was made).
 pub fn check_timezone(name: &str) -> Result<(), String> {
-    let spelled = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'))
-        && !name.starts_with('/')
-        && !name.contains("..");
-    if !spelled {
-        return Err(format!(
-            "time zone {:?} is not an IANA time zone name (e.g. Asia/Tokyo, Europe/Berlin, UTC)",
-            clip(name)
-        ));
-    }
+    check_timezone_spelling(name)?;
     if jiff::tz::db().is_definitively_empty() || jiff::tz::TimeZone::get(name).is_ok() {
         Ok(())
     } else {
@@ -374,7 +325,7 @@ mod tests {
 
     fn on(extra: &str) -> String {
         format!(
-            r#"{{"action":"on","environment":"shop-prod","reason":"r","window":"w-1","scheduled_by":"me","end":"2026-11-22T06:00:00+02:00"{extra}}}"#
+            r#"{{"action":"on","environment":"shop-prod","reason":"r","window":"w-1","scheduled_by":"me","end":"2026-11-22T06:00:00+01:00"{extra}}}"#
         )
     }
 
@@ -384,8 +335,8 @@ mod tests {
             panic!()
         };
         assert_eq!(s.direction, Direction::On);
-        assert_eq!(s.end.as_deref(), Some("2026-11-22T04:00:00Z"));
-        assert!(parse(&on(""), time::macros::datetime!(2026-11-22 04:00:01 UTC)).is_err());
+        assert_eq!(s.end.as_deref(), Some("2026-11-22T05:00:00Z"));
+        assert!(parse(&on(""), time::macros::datetime!(2026-11-22 05:00:01 UTC)).is_err());
     }
 
     #[test]

@@ -34,7 +34,7 @@ use crate::ops::{
 };
 use crate::planner::{Direction, environment_name};
 
-pub use event::{AlarmEvent, AlarmState, Invocation, ScheduledSwitch, SwitchInput};
+pub use event::{AlarmEvent, AlarmState, Invocation, ScheduledSwitch};
 pub use report::EventReport;
 
 /// What an alarm's OK does to the maintenance that alarm switched on.

@@ -313,3 +313,79 @@ pub fn alarm_events(moto: &Moto, name: &str, state: &str) -> (String, String) {
     let v: Value = serde_json::from_slice(&out.stdout).expect("alarm_event.py prints JSON");
     (v["alarm_action"].to_string(), v["eventbridge"].to_string())
 }
+
+/// Where an environment's windows send their switches, as the templates tag the group.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub function: String,
+    pub role: String,
+    pub dead_letter: String,
+}
+
+/// Creates the environment's schedule group in moto, tagged as the templates tag it.
+pub async fn schedule_group(moto: &Moto, environment: &str) -> Group {
+    use maintenance_responder::deploy_names::switch as names;
+    let client = aws_sdk_scheduler::Client::new(&moto.sdk_config().await);
+    let group = Group {
+        name: names::schedule_group(environment).unwrap(),
+        function: format!(
+            "arn:aws:lambda:us-east-1:123456789012:function:maintenance-switch-{environment}"
+        ),
+        role: format!("arn:aws:iam::123456789012:role/maintenance-scheduler-{environment}"),
+        dead_letter: format!(
+            "arn:aws:sqs:us-east-1:123456789012:maintenance-switch-dlq-{environment}"
+        ),
+    };
+    let tag = |k: &str, v: &str| {
+        aws_sdk_scheduler::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_schedule_group()
+        .name(&group.name)
+        .tags(tag(names::GROUP_TAG_FUNCTION, &group.function))
+        .tags(tag(names::GROUP_TAG_ROLE, &group.role))
+        .tags(tag(names::GROUP_TAG_DEAD_LETTER, &group.dead_letter))
+        .tags(tag(names::GROUP_TAG_ENVIRONMENT, environment))
+        .send()
+        .await
+        .expect("create schedule group");
+    group
+}
+
+/// The names of a group's schedules in moto.
+pub async fn schedule_names(moto: &Moto, group: &str) -> Vec<String> {
+    let client = aws_sdk_scheduler::Client::new(&moto.sdk_config().await);
+    let out = client
+        .list_schedules()
+        .group_name(group)
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<String> = out
+        .schedules()
+        .iter()
+        .filter_map(|s| s.name().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// One schedule as moto holds it, raw.
+pub async fn get_schedule(
+    moto: &Moto,
+    group: &str,
+    name: &str,
+) -> aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput {
+    aws_sdk_scheduler::Client::new(&moto.sdk_config().await)
+        .get_schedule()
+        .group_name(group)
+        .name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("get schedule {group}/{name}: {e:?}"))
+}

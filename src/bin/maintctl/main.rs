@@ -19,8 +19,10 @@ mod invoke;
 mod message;
 mod output;
 mod preview;
+mod schedule;
 mod status;
 mod switch;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -85,6 +87,9 @@ enum Command {
     On(switch::SwitchArgs),
     /// Switch maintenance off: move the maintenance rule back to its parked priority.
     Off(switch::SwitchArgs),
+    /// Schedule maintenance windows that switch themselves (create, list, cancel, extend).
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -101,6 +106,7 @@ async fn main() -> ExitCode {
         Command::Status(args) => args.run(&globals).await,
         Command::On(args) => args.run(&globals, Direction::On).await,
         Command::Off(args) => args.run(&globals, Direction::Off).await,
+        Command::Schedule(cmd) => cmd.run(&globals).await,
     };
     match result {
         Ok(code) => code,

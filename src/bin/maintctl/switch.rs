@@ -1,20 +1,21 @@
 //! `maintctl on` and `off`: flags → `ops::SwitchRequest` → `ops::switch` → the report, with the
 //! terminal as the operator (it prints the plan, then asks before anything changes).
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use maintenance_responder::deploy_names::DEFAULT_HEALTH_PATH;
 use maintenance_responder::listeners::Aws;
+use maintenance_responder::ops::deadline::{self, Until};
 use maintenance_responder::ops::{
-    self, Confirmation, Coordination, LeaseHolder, LeaseOptions, Operator, SwitchPlan,
-    SwitchRequest, VerifyRequest, VerifyTarget,
+    self, Coordination, LeaseOptions, SwitchRequest, VerifyRequest, VerifyTarget,
 };
 use maintenance_responder::planner::Direction;
+use maintenance_responder::schedules::Scheduler;
 
 use crate::status::TargetArgs;
-use crate::{Globals, Output, output};
+use crate::terminal::Terminal;
+use crate::{Globals, Output, exit, output};
 
 /// Arguments of `maintctl on` and `maintctl off`.
 #[derive(Debug, clap::Args)]
@@ -52,6 +53,19 @@ pub struct SwitchArgs {
     /// is running on the same listeners.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     lease_wait: u64,
+    /// on: a deadline — also schedule the switch off at TIME (RFC 3339, or a local time in
+    /// --timezone), at most 7 days ahead; needs --environment and its schedule group.
+    #[arg(
+        long,
+        value_name = "TIME",
+        requires = "environment",
+        allow_hyphen_values = true
+    )]
+    until: Option<String>,
+    /// on --until: the IANA time zone of a local TIME, of the schedule and of the end time the
+    /// page shows (default UTC).
+    #[arg(long, value_name = "ZONE", requires = "until")]
+    timezone: Option<String>,
 }
 
 impl SwitchArgs {
@@ -82,61 +96,44 @@ impl SwitchArgs {
         let mut terminal = Terminal(globals.output);
         let config = globals.aws.load().await;
         let (elb, ssm) = (Aws::new(&config), aws_sdk_ssm::Client::new(&config));
+        if let Some(end) = self.until {
+            if direction == Direction::Off {
+                anyhow::bail!("--until goes with on: off ends maintenance now");
+            }
+            let until = Until {
+                end,
+                timezone: self.timezone,
+            };
+            let scheduler = Scheduler::new(&config);
+            let t = &mut terminal;
+            return match deadline::on_until(&elb, &ssm, &scheduler, &request, &until, t).await {
+                Ok(report) => finish(globals.output, &report, report.switch.complaint()),
+                Err(e) if e.outcome() == ops::Outcome::Refused => {
+                    eprintln!("maintctl: refused: {e}; nothing was changed");
+                    Ok(exit::code(e.outcome()))
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
         let report = match ops::switch(&elb, &ssm, &request, &mut terminal).await {
             Ok(report) => report,
             Err(e) => return output::stopped(e),
         };
-        let code = output::emit(globals.output, &report)?;
-        if globals.output == Output::Text
-            && let Some(message) = report.complaint()
-        {
-            eprintln!("maintctl: {message}");
-        }
-        Ok(code)
+        finish(globals.output, &report, report.complaint())
     }
 }
 
-/// The operator at the terminal: shown the plan (in text mode), asked on stdin.
-struct Terminal(Output);
-
-impl Operator for Terminal {
-    fn planned(&mut self, plan: &SwitchPlan) {
-        for w in &plan.warnings {
-            eprintln!("maintctl: warning: {w}");
-        }
-        if self.0 == Output::Text {
-            output::text(plan);
-        }
+/// Prints the report once, and the complaint on stderr in text mode.
+fn finish(
+    out: Output,
+    report: &impl ops::Report,
+    complaint: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let code = output::emit(out, report)?;
+    if out == Output::Text
+        && let Some(message) = complaint
+    {
+        eprintln!("maintctl: {message}");
     }
-
-    fn waiting(&mut self, holder: &LeaseHolder, wait: Duration) {
-        eprintln!("maintctl: waiting up to {} s: {holder}", wait.as_secs());
-    }
-
-    fn confirm(&mut self, plan: &SwitchPlan) -> Confirmation {
-        let question = format!(
-            "Switch maintenance {} for {} listener(s)?",
-            plan.direction.to_string().to_uppercase(),
-            plan.changing()
-        );
-        match ask(&question) {
-            Some(true) => Confirmation::Confirmed,
-            Some(false) => Confirmation::Declined,
-            None => Confirmation::NoOneToAsk,
-        }
-    }
-}
-
-/// Asks on the terminal; `None` when there is no terminal to ask on.
-fn ask(question: &str) -> Option<bool> {
-    if !std::io::stdin().is_terminal() {
-        return None;
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return Some(false);
-    }
-    Some(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+    Ok(code)
 }
