@@ -1626,14 +1626,23 @@ fn check_glibc_rejects_files_it_cannot_read() {
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
 }
 
-/// scripts/package builds every binary for both architectures and checks each one's glibc.
+/// scripts/package builds both functions for both architectures, each with only the features it
+/// needs, and checks each one's glibc before it goes to dist/; the responder's zip carries the
+/// time zone database the templates' TZDIR points at (tests/package.rs reads the zips).
 #[test]
 fn package_builds_both_architectures_and_checks_each() {
     let script = read(&root().join("scripts/package"));
     assert!(
-        script.contains(r#"BINARIES=(maintenance-responder)"#),
+        script.contains(r#"BINARIES=(maintenance-responder maintenance-switch)"#),
         "{script}"
     );
+    assert!(
+        script.contains(
+            r#"declare -A FEATURES=([maintenance-responder]="" [maintenance-switch]="switching")"#
+        ),
+        "the responder with no features, the switch with the switching engine only"
+    );
+    assert!(script.contains(r#"declare -A ZONEINFO=([maintenance-responder]=1)"#));
     assert!(
         script.contains(r#"${PACKAGE_ARCHES:-x86_64 arm64}"#),
         "both architectures by default"
@@ -1643,8 +1652,13 @@ fn package_builds_both_architectures_and_checks_each() {
             script.contains(&format!("    {arch})")),
             "no target triple for {arch}"
         );
+        assert!(
+            script.contains(&format!("[{arch}]=")),
+            "no size ceiling for {arch}"
+        );
     }
     assert!(script.contains("aarch64-unknown-linux-gnu"));
-    assert!(script.contains(r#""$root/scripts/check-glibc" "$out/bootstrap" "$glibc_max""#));
+    assert!(script.contains(r#""$root/scripts/check-glibc" "$built" "$glibc_max""#));
     assert!(script.contains("--disable-optimizations --no-default-features"));
+    assert!(script.contains("grep -q -a -F elasticloadbalancing"));
 }

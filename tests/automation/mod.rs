@@ -228,17 +228,33 @@ pub struct Answered {
 }
 
 impl SwitchFn {
+    /// `processes` instances of the binary this checkout builds, switching `environment`.
     pub async fn start(
         moto: &Moto,
         environment: &str,
         processes: usize,
         extra: &[(&str, String)],
     ) -> Self {
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_maintenance-switch"));
+        Self::start_program(moto, environment, processes, extra, binary, &[]).await
+    }
+
+    /// Like [`SwitchFn::start`], with another program (a packaged `bootstrap`, or qemu running
+    /// one: `program args…`).
+    pub async fn start_program(
+        moto: &Moto,
+        environment: &str,
+        processes: usize,
+        extra: &[(&str, String)],
+        program: &std::path::Path,
+        args: &[std::ffi::OsString],
+    ) -> Self {
         let api = common::runtime_api::RuntimeApi::start().await;
         let mut children = Vec::new();
         for _ in 0..processes {
             children.push(
-                tokio::process::Command::new(env!("CARGO_BIN_EXE_maintenance-switch"))
+                tokio::process::Command::new(program)
+                    .args(args)
                     .env_clear()
                     .envs(api.env())
                     .envs(moto.env())
@@ -249,7 +265,7 @@ impl SwitchFn {
                     .stderr(Stdio::null())
                     .kill_on_drop(true)
                     .spawn()
-                    .expect("start maintenance-switch"),
+                    .unwrap_or_else(|e| panic!("start {}: {e}", program.display())),
             );
         }
         Self { api, children }
@@ -388,4 +404,44 @@ pub async fn get_schedule(
         .send()
         .await
         .unwrap_or_else(|e| panic!("get schedule {group}/{name}: {e:?}"))
+}
+
+/// One alarm's ALARM then OK through `f` (the alarm action shape): maintenance on every
+/// listener of `alb` with the alarm's reason and tag, then off with the priorities as they
+/// were. For the packaged binaries (tests/package.rs, tests/arm64.rs).
+pub async fn alarm_switches_on_then_off(moto: &Moto, f: &SwitchFn, alb: &Alb) {
+    let client = aws(moto).await;
+    let original = all_priorities(&client, alb).await;
+    let alarm = common::unique("packaged-down");
+    let on = f.invoke(&alarm_events(moto, &alarm, "ALARM").0).await;
+    assert!(!on.error, "{}", on.raw);
+    assert_eq!(
+        (on.report["outcome"].as_str(), on.report["command"].as_str()),
+        (Some("applied"), Some("on")),
+        "{:#}",
+        on.report
+    );
+    for l in alb.listeners() {
+        assert_eq!(consistent_state(&client, l).await, State::On);
+    }
+    let t = maintenance_tags(&client, &alb.http).await;
+    assert_eq!(
+        t[maintenance_responder::deploy_names::tags::REASON],
+        format!("automatic: {alarm}")
+    );
+    let off = f.invoke(&alarm_events(moto, &alarm, "OK").0).await;
+    assert!(!off.error, "{}", off.raw);
+    assert_eq!(
+        (
+            off.report["outcome"].as_str(),
+            off.report["command"].as_str()
+        ),
+        (Some("applied"), Some("off")),
+        "{:#}",
+        off.report
+    );
+    for l in alb.listeners() {
+        assert_eq!(consistent_state(&client, l).await, State::Off);
+    }
+    assert_eq!(all_priorities(&client, alb).await, original);
 }
