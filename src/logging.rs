@@ -146,15 +146,29 @@ pub fn init_lambda() {
     let _ = json().with_max_level(level).try_init();
 }
 
-/// Warnings and errors on stderr for the CLI (more with `RUST_LOG`).
+/// Warnings and errors on stderr for the CLI (more with `RUST_LOG`), never the AWS SDK's own
+/// TRACE lines ([`sdk_trace`]).
 pub fn init_cli() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
         .without_time()
         .with_writer(std::io::stderr)
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(|meta| {
+            !sdk_trace(meta)
+        }))
         .try_init();
+}
+
+/// A TRACE line of the AWS SDK (`aws_*` targets): it holds whole requests and responses, and a
+/// listener rule's condition holds the bypass link's token (issue #14), so `maintctl` never
+/// writes one, whatever `RUST_LOG` says (DEBUG names every call and is enough to follow them).
+pub fn sdk_trace(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() == tracing::Level::TRACE && meta.target().starts_with("aws_")
 }
 
 #[cfg(test)]
