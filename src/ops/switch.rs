@@ -2,7 +2,10 @@
 //! (`crate::planner::plan_switch`), show the plan to the [`Operator`], stop there when nothing
 //! is to be done, on a dry run, or when the operator does not confirm; else apply
 //! (`crate::ops::apply`: re-check, record, call, roll back, read back), optionally probe the
-//! live endpoint (`crate::ops::verify`), and say how it ended ([`SwitchReport`]).
+//! live endpoint (`crate::ops::verify`), and say how it ended ([`SwitchReport`]). Listeners with
+//! a cookie bypass rule get the bypass link's token on the way (`crate::ops::bypass`): `on` sets
+//! a new one before any rule moves and gives the link, `off` rotates it once the rules are
+//! parked; every caller gets that, a scheduled switch included.
 //!
 //! The operator is whoever runs the switch: `maintctl` prints the plan and asks on the
 //! terminal; [`Unattended`] (a test, a Lambda) says yes.
@@ -132,6 +135,8 @@ pub struct SwitchReport {
     /// What the live endpoint showed, if it was probed.
     pub verification: Option<Verification>,
     /// The bypass link (`on`) and what happened to the token, if a listener has a cookie rule.
+    /// The link holds the token: a caller that logs the report (a Lambda) sets this to `None`
+    /// first.
     pub bypass: Option<BypassReport>,
 }
 
