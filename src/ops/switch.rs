@@ -207,6 +207,9 @@ pub async fn switch(
         Err(e) => {
             report.outcome = Outcome::Failed;
             report.message = format!("{e}; nothing was changed");
+            let plan = &report.plan.bypass;
+            report.bypass =
+                bypass::finish(client, store, plan, direction, token, Outcome::Failed).await;
             return Ok(report);
         }
     };
