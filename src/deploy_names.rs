@@ -51,6 +51,12 @@ pub mod tags {
     /// `MAINTENANCE_SSM_PREFIX`), so that switching finds the content it writes beside the rules
     /// (the bypass token, the window's end, the lease).
     pub const CONTENT_PREFIX: &str = "maintenance-responder:content-prefix";
+    /// On the cookie bypass rule (role [`ROLE_BYPASS`]) only: [`BYPASS_LINK_COOKIE`]. It marks
+    /// the one rule `maintctl` modifies (its condition holds the bypass link's token), so that
+    /// IAM can grant `ModifyRule` on rules with this tag and no other.
+    pub const BYPASS_LINK: &str = "maintenance-responder:bypass-link";
+    /// Value of [`BYPASS_LINK`] on the cookie bypass rule.
+    pub const BYPASS_LINK_COOKIE: &str = "cookie";
 }
 
 /// The SSM parameter layout under the prefix (see the README's "Content in SSM").

@@ -35,9 +35,11 @@
 //! `Serialize` + `Display`):
 //!
 //! ```text
-//! ops::{attach, status, switch, verify, message}   the workflows, one public function each
-//!   planner      pure: the listener as data, the priority planner, the attach planner
+//! ops::{attach, status, switch, verify, message, bypass_link}   the workflows, one public function each
+//!   ops::bypass  the bypass link's token, which every switch sets (on) and rotates (off)
+//!   planner      pure: the listener as data, the priority planner, the attach planner, the cookie rule
 //!   listeners    the Listeners trait; listeners/api.rs is the one file that talks to ELBv2/STS
+//!                (listeners/acm.rs to ACM, for the certificates' names)
 //!   ssm          the parameter layout; ParameterStore / ParameterWriter over the SSM SDK
 //! ```
 //!

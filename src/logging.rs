@@ -139,7 +139,21 @@ pub fn init_lambda() {
         var("RUST_LOG").as_deref(),
         var("AWS_LAMBDA_LOG_LEVEL").as_deref(),
     );
-    let _ = json().with_max_level(level).try_init();
+    if level < LevelFilter::TRACE {
+        let _ = json().with_max_level(level).try_init();
+        return;
+    }
+    // At TRACE, the SDK's and the runtime's own lines hold whole SSM answers and raw events:
+    // the bypass link's token among them (issue #14). Never written, as in `maintctl`.
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let _ = json()
+        .with_max_level(level)
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(|meta| {
+            !sdk_trace(meta)
+        }))
+        .try_init();
 }
 
 /// The Lambda's level: `RUST_LOG` when it is a plain level, else `AWS_LAMBDA_LOG_LEVEL`
@@ -156,17 +170,34 @@ fn lambda_level(rust_log: Option<&str>, lambda: Option<&str>) -> LevelFilter {
         .unwrap_or(LevelFilter::INFO)
 }
 
-/// Warnings and errors on stderr for the CLI (more with `RUST_LOG`).
+/// Warnings and errors on stderr for the CLI (more with `RUST_LOG`), never the AWS SDK's own
+/// TRACE lines ([`sdk_trace`]).
 #[cfg(feature = "operator")]
 pub fn init_cli() {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
         .without_time()
         .with_writer(std::io::stderr)
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(|meta| {
+            !sdk_trace(meta)
+        }))
         .try_init();
+}
+
+/// A TRACE line of the AWS SDK (`aws_*` targets) or of the Lambda runtime (`lambda_runtime*`):
+/// they hold whole requests, responses and raw events, and a listener rule's condition, an SSM
+/// answer and a bypass link's request all hold the bypass link's token (issue #14), so neither
+/// `maintctl` nor the Lambda writes one, whatever the level says (DEBUG names every call and is
+/// enough to follow them).
+pub fn sdk_trace(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() == tracing::Level::TRACE
+        && (meta.target().starts_with("aws_") || meta.target().starts_with("lambda_runtime"))
 }
 
 #[cfg(test)]

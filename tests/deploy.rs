@@ -287,8 +287,9 @@ const ALL_ENV_VARS: [&str; 9] = [
     vars::CONFIG,
 ];
 
-const ALL_TAG_KEYS: [&str; 9] = [
+const ALL_TAG_KEYS: [&str; 10] = [
     tags::ROLE,
+    tags::BYPASS_LINK,
     tags::ENVIRONMENT,
     tags::PARKED_PRIORITY,
     tags::CONTENT_PREFIX,
@@ -585,11 +586,12 @@ fn templates_name_only_known_environment_variables_and_tag_keys() {
 
 // ------------------------------------------------------------ rules on every listener
 
-const RULES: [&str; 4] = [
+const RULES: [&str; 5] = [
     "AppCatchAllRule",
     "MaintenanceRule",
     "BypassSourceIpRule",
     "BypassHeaderRule",
+    "BypassLinkRule",
 ];
 
 #[test]
@@ -677,6 +679,10 @@ fn terraform_creates_every_rule_on_every_listener_of_the_list() {
         (
             "bypass_header",
             "local.want_header_bypass ? length(var.listener_arns) : 0",
+        ),
+        (
+            "bypass_link",
+            "local.want_bypass_link ? length(var.listener_arns) : 0",
         ),
     ] {
         let rule = hcl_block(
@@ -1107,13 +1113,13 @@ const SWITCHING_ACTIONS: [&str; 6] = [
     "elasticloadbalancing:SetRulePriorities",
     "elasticloadbalancing:AddTags",
 ];
-/// Nobody needs these (README, Runbook): maintctl never removes tags or deletes or modifies rules,
-/// and switching creates nothing.
-const NEVER_FOR_SWITCHING: [&str; 4] = [
+/// Nobody needs these (README, Runbook): maintctl never removes tags or deletes rules, and
+/// switching creates nothing. (ModifyRule is granted on the cookie bypass rule only:
+/// `the_switching_policy_modifies_the_cookie_bypass_rule_only`.)
+const NEVER_FOR_SWITCHING: [&str; 3] = [
     "elasticloadbalancing:CreateRule",
     "elasticloadbalancing:RemoveTags",
     "elasticloadbalancing:DeleteRule",
-    "elasticloadbalancing:ModifyRule",
 ];
 
 #[test]
@@ -1477,6 +1483,7 @@ fn terraform_module_validates_with_every_option_on() {
             ("create_nlb", "true"),
             ("create_attach_policy", "true"),
             ("lambda_multi_value_headers_enabled", "true"),
+            ("bypass_link", "true"),
         ] {
             assert_eq!(hcl_values(&main, option), [value], "every-option: {option}");
         }
@@ -1647,4 +1654,189 @@ fn package_builds_both_architectures_and_checks_each() {
     assert!(script.contains("aarch64-unknown-linux-gnu"));
     assert!(script.contains(r#""$root/scripts/check-glibc" "$out/bootstrap" "$glibc_max""#));
     assert!(script.contains("--disable-optimizations --no-default-features"));
+}
+
+// ------------------------------------------------------------ the bypass link (issue #14)
+
+/// Both templates create the cookie bypass rule of the bypass link as an option, off by default:
+/// on every listener, `Cookie` matching `*maint_bypass=FIRST*`, forwarding to the application,
+/// tagged as a bypass rule and as the cookie rule; its first token random and given to nobody
+/// (a Secrets Manager secret in SAM, `uuid()` in Terraform, which then leaves the condition to
+/// maintctl).
+#[test]
+fn both_templates_create_the_cookie_bypass_rule_as_an_option() {
+    use maintenance_responder::content::BypassToken;
+    use maintenance_responder::deploy_names::BYPASS_COOKIE;
+    let tpl = sam();
+    assert_eq!(sam_parameter(&tpl, "BypassLink")["Default"], "false");
+    assert_eq!(sam_parameter(&tpl, "BypassLinkPriority")["Default"], 49_997);
+    let condition = &tpl["Conditions"]["CreateBypassLinkRule"];
+    assert!(
+        condition.to_string().contains("HasAppTargetGroup"),
+        "{condition}"
+    );
+    let rule = sam_listener_resource(&tpl, "BypassLinkRule");
+    assert_eq!(rule["Condition"], "CreateBypassLinkRule");
+    let rule_tags = sam_tags(rule);
+    assert!(has_tag(&rule_tags, tags::ROLE, json!(tags::ROLE_BYPASS)));
+    assert!(has_tag(
+        &rule_tags,
+        tags::BYPASS_LINK,
+        json!(tags::BYPASS_LINK_COOKIE)
+    ));
+    assert!(has_tag(&rule_tags, tags::ENVIRONMENT, r("Environment")));
+    assert!(has_tag(
+        &rule_tags,
+        tags::PARKED_PRIORITY,
+        r("BypassLinkPriority")
+    ));
+    let properties = &rule["Properties"];
+    assert_eq!(properties["Priority"], r("BypassLinkPriority"));
+    assert_eq!(
+        properties["Actions"][0]["TargetGroupArn"],
+        r("AppTargetGroupArn")
+    );
+    let header = &properties["Conditions"][0]["HttpHeaderConfig"];
+    assert_eq!(header["HttpHeaderName"], "Cookie");
+    assert_eq!(
+        header["Values"],
+        json!([{ "Fn::Sub": format!("*{BYPASS_COOKIE}={{{{resolve:secretsmanager:${{BypassLinkSeed}}}}}}*") }])
+    );
+    let seed = sam_resource(&tpl, "BypassLinkSeed");
+    assert_eq!(seed["Type"], "AWS::SecretsManager::Secret");
+    assert_eq!(seed["Condition"], "CreateBypassLinkRule");
+    let generated = &seed["Properties"]["GenerateSecretString"];
+    let length = generated["PasswordLength"].as_u64().unwrap() as usize;
+    assert!((BypassToken::MIN_CHARS..=BypassToken::MAX_CHARS).contains(&length));
+    assert_eq!(
+        generated["ExcludePunctuation"], true,
+        "letters and digits: a token's form"
+    );
+
+    let text = terraform();
+    let variable = hcl_block(&text, r#"variable "bypass_link" {"#);
+    assert_eq!(hcl_value(&variable, "default"), "false");
+    let rule = hcl_block(&text, r#"resource "aws_lb_listener_rule" "bypass_link""#);
+    assert_eq!(hcl_value(&rule, "priority"), "var.bypass_link_priority");
+    assert_eq!(
+        hcl_value(&rule, "target_group_arn"),
+        "var.app_target_group_arn"
+    );
+    assert_eq!(hcl_value(&rule, "http_header_name"), quoted("Cookie"));
+    assert_eq!(
+        hcl_value(&rule, "values"),
+        format!(r#"["*{BYPASS_COOKIE}=${{replace("${{uuid()}}${{uuid()}}", "-", "")}}*"]"#)
+    );
+    assert_eq!(hcl_value(&rule, "tags"), "local.bypass_link_rule_tags");
+    // maintctl's tokens and priority moves survive the next apply.
+    assert_eq!(hcl_value(&rule, "ignore_changes"), "[priority, condition]");
+    let rule_tags = hcl_block(&text, "  bypass_link_rule_tags = merge(");
+    assert_eq!(
+        hcl_value(&rule_tags, &quoted(tags::BYPASS_LINK)),
+        quoted(tags::BYPASS_LINK_COOKIE)
+    );
+    assert_eq!(
+        hcl_value(&rule_tags, &quoted(tags::ROLE)),
+        quoted(tags::ROLE_BYPASS)
+    );
+    assert_eq!(
+        hcl_value(&rule_tags, &quoted(tags::PARKED_PRIORITY)),
+        "tostring(var.bypass_link_priority)"
+    );
+}
+
+/// The switching policy lets maintctl modify the cookie bypass rule and no other (ModifyRule
+/// only on rules tagged `bypass-link = cookie`, and that tag cannot be added to another rule
+/// but as attach creates it), read the certificates' names for the link's host and the token
+/// parameter's type.
+#[test]
+fn the_switching_policy_modifies_the_cookie_bypass_rule_only() {
+    let tpl = sam();
+    let document = &sam_resource(&tpl, "SwitchingPolicy")["Properties"]["PolicyDocument"];
+    let modify: Vec<String> = policy_actions(document)
+        .into_iter()
+        .filter(|(_, a)| a == "elasticloadbalancing:ModifyRule")
+        .map(|(sid, _)| sid)
+        .collect();
+    assert_eq!(modify, ["SetBypassLinkToken"]);
+    let statements = document["Statement"].as_array().unwrap();
+    let sid = |name: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == name)
+            .unwrap_or_else(|| panic!("no statement {name}"))
+    };
+    let set = sid("SetBypassLinkToken");
+    assert_eq!(set["Effect"], "Allow");
+    assert_eq!(
+        set["Condition"]["StringEquals"][format!("aws:ResourceTag/{}", tags::BYPASS_LINK)],
+        tags::BYPASS_LINK_COOKIE
+    );
+    let keep = sid("KeepTheCookieRuleTag");
+    assert_eq!(keep["Effect"], "Deny");
+    assert_eq!(keep["Action"], "elasticloadbalancing:AddTags");
+    assert_eq!(
+        keep["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"],
+        json!([tags::BYPASS_LINK])
+    );
+    assert_eq!(
+        keep["Condition"]["StringNotEquals"]["elasticloadbalancing:CreateAction"],
+        "CreateRule"
+    );
+    let reads: Vec<String> = policy_actions(document)
+        .into_iter()
+        .filter(|(sid, _)| sid == "BypassLinkHostAndTokenType")
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            "elasticloadbalancing:DescribeListenerCertificates",
+            "acm:DescribeCertificate",
+            "ssm:DescribeParameters"
+        ]
+    );
+
+    let text = terraform();
+    let switching = hcl_block(&text, r#"data "aws_iam_policy_document" "switching""#);
+    assert_eq!(
+        switching.matches("elasticloadbalancing:ModifyRule").count(),
+        1
+    );
+    let set = &switching[switching
+        .find(r#""SetBypassLinkToken""#)
+        .expect("SetBypassLinkToken")..];
+    let set = &set[..set.find("statement {").unwrap_or(set.len())];
+    assert!(
+        set.contains(r#"["elasticloadbalancing:ModifyRule"]"#),
+        "{set}"
+    );
+    assert_eq!(
+        hcl_value(set, "variable"),
+        quoted(&format!("aws:ResourceTag/{}", tags::BYPASS_LINK))
+    );
+    assert_eq!(
+        hcl_value(set, "values"),
+        format!("[{}]", quoted(tags::BYPASS_LINK_COOKIE))
+    );
+    let keep = &switching[switching
+        .find(r#""KeepTheCookieRuleTag""#)
+        .expect("KeepTheCookieRuleTag")..];
+    let keep = &keep[..keep.find("  statement {").unwrap_or(keep.len())];
+    assert_eq!(hcl_value(keep, "effect"), quoted("Deny"));
+    assert!(
+        keep.contains(&format!("[{}]", quoted(tags::BYPASS_LINK))),
+        "{keep}"
+    );
+    assert!(keep.contains(r#"values   = ["CreateRule"]"#), "{keep}");
+    for action in [
+        "elasticloadbalancing:DescribeListenerCertificates",
+        "acm:DescribeCertificate",
+        "ssm:DescribeParameters",
+    ] {
+        assert!(
+            switching.contains(&quoted(action)),
+            "switching policy lacks {action}"
+        );
+    }
 }

@@ -639,6 +639,16 @@ impl Listeners for Faulty {
     async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
         self.inner.create_rule(rule).await
     }
+    async fn modify_rule_conditions(
+        &self,
+        rule: &str,
+        conditions: &[planner::Condition],
+    ) -> Result<(), ListenersError> {
+        self.inner.modify_rule_conditions(rule, conditions).await
+    }
+    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
+        self.inner.certificate_names(listener).await
+    }
     async fn caller(&self) -> Result<String, ListenersError> {
         self.inner.caller().await
     }
@@ -661,6 +671,7 @@ async fn attach_lib(client: &impl Listeners, alb: &Alb) {
         content_prefix: None,
         bypass_cidrs: vec!["198.51.100.0/24".parse().unwrap()],
         bypass_header: None,
+        bypass_link: false,
         app_target_group: Some(alb.app_target_group.clone()),
         allow_fallthrough: false,
         allow_bypass_everyone: false,
@@ -2121,6 +2132,16 @@ impl Listeners for TagFaults {
     async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
         self.inner.create_rule(rule).await
     }
+    async fn modify_rule_conditions(
+        &self,
+        rule: &str,
+        conditions: &[planner::Condition],
+    ) -> Result<(), ListenersError> {
+        self.inner.modify_rule_conditions(rule, conditions).await
+    }
+    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
+        self.inner.certificate_names(listener).await
+    }
     async fn caller(&self) -> Result<String, ListenersError> {
         self.inner.caller().await
     }
@@ -2238,6 +2259,7 @@ async fn an_environment_outside_the_tag_alphabet_is_refused_everywhere() {
         content_prefix: None,
         bypass_cidrs: Vec::new(),
         bypass_header: None,
+        bypass_link: false,
         app_target_group: None,
         allow_fallthrough: false,
         allow_bypass_everyone: false,
@@ -2365,8 +2387,10 @@ async fn without_describe_target_groups_status_warns_and_switching_still_works()
         dry_run: false,
         confirmed: true,
         verify: None,
+        bypass: Default::default(),
     };
-    let on = ops::switch(&denied, &request, &mut ops::Unattended)
+    let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
+    let on = ops::switch(&denied, &ssm, &request, &mut ops::Unattended)
         .await
         .unwrap();
     assert_eq!(on.outcome, Outcome::Done, "{on}");

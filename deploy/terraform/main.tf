@@ -36,6 +36,7 @@ locals {
   want_app_catch_all    = var.app_target_group_arn != ""
   want_source_ip_bypass = length(var.bypass_source_cidrs) > 0
   want_header_bypass    = var.bypass_header_name != "" && var.bypass_header_value != ""
+  want_bypass_link      = var.bypass_link
 
   common_tags = merge(var.tags, {
     "maintenance-responder:environment" = var.environment
@@ -57,6 +58,13 @@ locals {
   bypass_header_rule_tags = merge(local.common_tags, {
     "maintenance-responder:role"            = "bypass"
     "maintenance-responder:parked-priority" = tostring(var.bypass_header_priority)
+  })
+  # The one rule maintctl modifies (its condition holds the bypass link's token): the switching
+  # policy grants ModifyRule on rules with this tag only.
+  bypass_link_rule_tags = merge(local.common_tags, {
+    "maintenance-responder:role"            = "bypass"
+    "maintenance-responder:parked-priority" = tostring(var.bypass_link_priority)
+    "maintenance-responder:bypass-link"     = "cookie"
   })
 }
 
@@ -364,6 +372,48 @@ resource "aws_lb_listener_rule" "bypass_header" {
   }
 }
 
+# The cookie bypass rule of the bypass link (issue #14): maintctl on sets the window's token on
+# it and in SSM ({ssm_prefix}/bypass/token) and prints the link; off parks it and rotates the
+# token. Its first token is one nobody is given: two uuid() (122 random bits each, from the
+# operating system's CSPRNG) without the dashes. Terraform never puts the condition back: it is
+# maintctl's from then on.
+resource "aws_lb_listener_rule" "bypass_link" {
+  count = local.want_bypass_link ? length(var.listener_arns) : 0
+
+  listener_arn = var.listener_arns[count.index]
+  priority     = var.bypass_link_priority
+
+  action {
+    type             = "forward"
+    target_group_arn = var.app_target_group_arn
+  }
+
+  condition {
+    http_header {
+      http_header_name = "Cookie"
+      values           = ["*maint_bypass=${replace("${uuid()}${uuid()}", "-", "")}*"]
+    }
+  }
+
+  tags = local.bypass_link_rule_tags
+
+  lifecycle {
+    ignore_changes = [priority, condition]
+    precondition {
+      condition     = var.app_target_group_arn != ""
+      error_message = "A bypass rule forwards to the application: set app_target_group_arn."
+    }
+    precondition {
+      condition = !contains(concat(
+        [var.parked_priority],
+        local.want_source_ip_bypass ? [var.bypass_source_ip_priority] : [],
+        local.want_header_bypass ? [var.bypass_header_priority] : [],
+      ), var.bypass_link_priority)
+      error_message = "bypass_link_priority must differ from parked_priority and the other bypass rules' priorities."
+    }
+  }
+}
+
 # ---------------------------------------------------- optional NLB in front of the ALB
 
 resource "aws_lb" "nlb" {
@@ -546,6 +596,50 @@ data "aws_iam_policy_document" "switching" {
         values   = ["ssm.${local.region}.amazonaws.com"]
       }
     }
+  }
+
+  # The bypass link (issue #14): on sets the window's token on the cookie bypass rules, the one
+  # rule maintctl modifies, and off rotates it.
+  statement {
+    sid       = "SetBypassLinkToken"
+    actions   = ["elasticloadbalancing:ModifyRule"]
+    resources = [local.alb_rules]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/maintenance-responder:bypass-link"
+      values   = ["cookie"]
+    }
+  }
+
+  # Nobody with this policy tags another rule as the cookie rule (and so may modify it), except
+  # as attach creates it.
+  statement {
+    sid       = "KeepTheCookieRuleTag"
+    effect    = "Deny"
+    actions   = ["elasticloadbalancing:AddTags"]
+    resources = ["*"]
+    condition {
+      test     = "ForAnyValue:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["maintenance-responder:bypass-link"]
+    }
+    condition {
+      test     = "StringNotEquals"
+      variable = "elasticloadbalancing:CreateAction"
+      values   = ["CreateRule"]
+    }
+  }
+
+  # The link's host (the HTTPS listeners' certificates' names) and how the token is stored (an
+  # existing SecureString keeps its key; message set reads the types the same way).
+  statement {
+    sid = "BypassLinkHostAndTokenType"
+    actions = [
+      "elasticloadbalancing:DescribeListenerCertificates",
+      "acm:DescribeCertificate",
+      "ssm:DescribeParameters",
+    ]
+    resources = ["*"]
   }
 }
 

@@ -48,6 +48,11 @@ output "bypass_rule_arns" {
   value       = concat(aws_lb_listener_rule.bypass_source_ip[*].arn, aws_lb_listener_rule.bypass_header[*].arn)
 }
 
+output "bypass_link_rule_arns" {
+  description = "The cookie bypass rules of the bypass link, one per listener (empty unless bypass_link)."
+  value       = aws_lb_listener_rule.bypass_link[*].arn
+}
+
 output "alarm_arns" {
   description = "The alarms created, by name."
   value = merge(

@@ -267,6 +267,23 @@ variable "bypass_header_priority" {
   default     = 49998
 }
 
+variable "bypass_link" {
+  description = "Create a cookie bypass rule on every listener, for the bypass link maintctl on prints (it sets the window's token on the rule and in SSM under ssm_prefix). Needs app_target_group_arn."
+  type        = bool
+  default     = false
+}
+
+variable "bypass_link_priority" {
+  description = "Parked priority of the cookie bypass rule."
+  type        = number
+  default     = 49997
+
+  validation {
+    condition     = var.bypass_link_priority >= 1 && var.bypass_link_priority <= 50000
+    error_message = "bypass_link_priority must be between 1 and 50000."
+  }
+}
+
 # NLB in front of the ALB (optional)
 
 variable "create_nlb" {

@@ -21,6 +21,7 @@ use elbv2::types::{
 };
 
 use crate::listeners::ListenersError;
+use crate::listeners::acm::Acm;
 use crate::planner::{
     ActionSummary, Condition, ListenerInfo, MAX_PRIORITY, MIN_PRIORITY, NewRule, PlanningError,
     RuleView, TargetGroupInfo,
@@ -79,15 +80,30 @@ pub trait Listeners {
         &self,
         rule: &NewRule,
     ) -> impl Future<Output = Result<String, ListenersError>> + Send;
+    /// Replaces one rule's conditions (ModifyRule with conditions only: its actions stay). Used
+    /// on the cookie bypass rule only, to set the bypass link's token.
+    fn modify_rule_conditions(
+        &self,
+        rule: &str,
+        conditions: &[Condition],
+    ) -> impl Future<Output = Result<(), ListenersError>> + Send;
+    /// The names on a listener's certificates, the default certificate's first
+    /// (DescribeListenerCertificates, then ACM's DescribeCertificate); none for a listener
+    /// without certificates.
+    fn certificate_names(
+        &self,
+        listener: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ListenersError>> + Send;
     /// The caller's identity (STS ARN).
     fn caller(&self) -> impl Future<Output = Result<String, ListenersError>> + Send;
 }
 
-/// The real thing: ELBv2 and STS SDK clients.
+/// The real thing: ELBv2 and STS SDK clients (and ACM's, for the certificates' names).
 #[derive(Debug, Clone)]
 pub struct Aws {
     elb: elbv2::Client,
     sts: aws_sdk_sts::Client,
+    acm: Acm,
 }
 
 impl Aws {
@@ -96,6 +112,7 @@ impl Aws {
         Self {
             elb: elbv2::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            acm: Acm::new(config),
         }
     }
 }
@@ -377,6 +394,59 @@ impl Listeners for Aws {
             })
     }
 
+    async fn modify_rule_conditions(
+        &self,
+        rule: &str,
+        conditions: &[Condition],
+    ) -> Result<(), ListenersError> {
+        let conditions = conditions
+            .iter()
+            .map(condition_to_sdk)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.elb
+            .modify_rule()
+            .rule_arn(rule)
+            .set_conditions(Some(conditions))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| call_error("ModifyRule", rule, e))
+    }
+
+    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
+        let mut certificates = all_pages(|marker| async move {
+            let page = self
+                .elb
+                .describe_listener_certificates()
+                .listener_arn(listener)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| call_error("DescribeListenerCertificates", listener, e))?;
+            let certificates = page
+                .certificates()
+                .iter()
+                .filter_map(|c| {
+                    let arn = c.certificate_arn()?.to_string();
+                    Some((!c.is_default().unwrap_or(false), arn))
+                })
+                .collect();
+            Ok((certificates, page.next_marker))
+        })
+        .await?;
+        // The default certificate first (false sorts before true).
+        certificates.sort();
+        let mut names = Vec::new();
+        for (_, arn) in certificates {
+            for name in self.acm.names(&arn).await? {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        Ok(names)
+    }
+
     async fn caller(&self) -> Result<String, ListenersError> {
         let out = self
             .sts
@@ -437,7 +507,7 @@ where
 /// An error and its causes, each said once: `dispatch failure: io error: … Connection refused`.
 /// (`DisplayErrorContext` adds the whole chain again in `Debug` form; a cause whose text its
 /// parent already holds is left out.)
-fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn causes(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut next = err.source();
     while let Some(cause) = next {

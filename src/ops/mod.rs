@@ -9,13 +9,17 @@
 //!   apply phase is [`apply()`] (with `undo` when a call fails part-way);
 //! - [`verify()`]: [`VerifyRequest`] → [`Verification`], the live-endpoint probe;
 //! - [`message::show`] and [`message::set`]: the page content in SSM (through the
-//!   `crate::ssm::ParameterStore` and `crate::ssm::ParameterWriter` traits).
+//!   `crate::ssm::ParameterStore` and `crate::ssm::ParameterWriter` traits);
+//! - [`bypass`]: the bypass link's token, which every switch sets (`on`) and rotates (`off`);
+//!   [`bypass_link()`]: [`LinkRequest`] → [`LinkReport`], the current window's link again.
 //!
 //! An operation that stops before changing anything returns an [`Error`], which says whether
 //! that is a refusal or a failure.
 
 pub mod apply;
 pub mod attach;
+pub mod bypass;
+pub mod bypass_link;
 pub mod message;
 pub mod status;
 pub mod switch;
@@ -25,10 +29,12 @@ pub mod verify;
 use serde::Serialize;
 
 use crate::listeners::{ListenersError, Skipped};
-use crate::planner::{AttachError, PlanningError};
+use crate::planner::{AttachError, BypassError, PlanningError};
 
 pub use apply::{ApplyReport, ListenerOutcome, ListenerReport, Record, RulePriority, apply};
 pub use attach::{AttachReport, AttachRequest, ListenerAttach, attach};
+pub use bypass::{BypassLink, BypassPlan, TokenError, TokenStore};
+pub use bypass_link::{LinkReport, LinkRequest, bypass_link};
 pub use status::{ListenerStatus, MaintenanceStatus, RuleStatus, StatusReport, status};
 pub use switch::{
     Confirmation, Operator, SwitchPlan, SwitchReport, SwitchRequest, Unattended, switch,
@@ -138,13 +144,20 @@ pub enum Error {
     /// The time of the switch could not be written down.
     #[error("failed to format the time")]
     Clock(#[source] time::error::Format),
+    /// A cookie bypass rule cannot get a token as asked.
+    #[error(transparent)]
+    Bypass(#[from] BypassError),
+    /// The bypass token cannot be generated or stored as it must be.
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
 impl Error {
     /// Refused (the request or the listeners make it unsafe) or failed.
     pub fn outcome(&self) -> Outcome {
         match self {
-            Error::Attach(_) | Error::Plan(_) => Outcome::Refused,
+            Error::Attach(_) | Error::Plan(_) | Error::Bypass(_) => Outcome::Refused,
+            Error::Token(TokenError::Type { .. }) => Outcome::Refused,
             _ => Outcome::Failed,
         }
     }
@@ -155,7 +168,9 @@ impl Error {
             Error::Attach(AttachError::Fallthrough { .. }) => {
                 Some("nothing was created on any listener")
             }
-            Error::Plan(_) => Some("nothing was changed on any listener"),
+            Error::Plan(_) | Error::Bypass(_) | Error::Token(TokenError::Type { .. }) => {
+                Some("nothing was changed on any listener")
+            }
             _ => None,
         }
     }

@@ -10,6 +10,7 @@ use crate::deploy_names::tags;
 use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::apply::clear_command;
 use crate::ops::{Error, Outcome, Report};
+use crate::planner::bypass::hide_token;
 use crate::planner::{
     Finding, ListenerInfo, ListenerSnapshot, Role, RuleView, State, decode_displaced,
     displaced_keys, rule_id,
@@ -139,7 +140,8 @@ fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
         .rules
         .iter()
         .map(|r| RuleStatus {
-            rule: r.clone(),
+            // The cookie rule's token is the bypass link's: never shown, text or JSON.
+            rule: hide_token(r),
             role: snapshot.recognised_role(r),
         })
         .collect();

@@ -2,7 +2,10 @@
 //! (`crate::planner::plan_switch`), show the plan to the [`Operator`], stop there when nothing
 //! is to be done, on a dry run, or when the operator does not confirm; else apply
 //! (`crate::ops::apply`: re-check, record, call, roll back, read back), optionally probe the
-//! live endpoint (`crate::ops::verify`), and say how it ended ([`SwitchReport`]).
+//! live endpoint (`crate::ops::verify`), and say how it ended ([`SwitchReport`]). Listeners with
+//! a cookie bypass rule get the bypass link's token on the way (`crate::ops::bypass`): `on` sets
+//! a new one before any rule moves and gives the link, `off` rotates it once the rules are
+//! parked; every caller gets that, a scheduled switch included.
 //!
 //! The operator is whoever runs the switch: `maintctl` prints the plan and asks on the
 //! terminal; [`Unattended`] (a test, a Lambda) says yes.
@@ -11,10 +14,11 @@ use serde::Serialize;
 
 use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::apply::{ApplyReport, Record, apply};
+use crate::ops::bypass::{self, BypassPlan, BypassReport, TokenStore};
 use crate::ops::verify::{Verification, VerifyRequest, verify};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
-    Direction, ListenerInfo, Plan, Planned, State, plan_switch, rule_id, tag_value,
+    BypassOptions, Direction, ListenerInfo, Plan, Planned, State, plan_switch, rule_id, tag_value,
 };
 
 /// A switch to make: which way, on which listeners, why, and how carefully.
@@ -32,6 +36,8 @@ pub struct SwitchRequest {
     pub confirmed: bool,
     /// After switching, probe the live endpoint.
     pub verify: Option<VerifyRequest>,
+    /// How `on` prints the bypass link (or sets none).
+    pub bypass: BypassOptions,
 }
 
 /// Every listener's plan for one switch, with the caller it will be recorded as. Displayed as
@@ -52,6 +58,8 @@ pub struct SwitchPlan {
     /// Problems that do not stop the switch (the caller could not be told, a rule the tags do
     /// not account for).
     pub warnings: Vec<String>,
+    /// What the switch does with the bypass link's token.
+    pub bypass: BypassPlan,
 }
 
 impl SwitchPlan {
@@ -69,6 +77,7 @@ impl SwitchPlan {
                 tag_value(reason)
             ));
         }
+        notes.extend(self.bypass.notes(self.direction));
         notes
     }
 
@@ -125,6 +134,10 @@ pub struct SwitchReport {
     pub applied: Option<ApplyReport>,
     /// What the live endpoint showed, if it was probed.
     pub verification: Option<Verification>,
+    /// The bypass link (`on`) and what happened to the token, if a listener has a cookie rule.
+    /// The link holds the token: a caller that logs the report (a Lambda) sets this to `None`
+    /// first.
+    pub bypass: Option<BypassReport>,
 }
 
 impl SwitchReport {
@@ -146,10 +159,11 @@ impl SwitchReport {
 /// nothing was changed because the listeners could not be read or planned.
 pub async fn switch(
     client: &impl Listeners,
+    store: &impl TokenStore,
     request: &SwitchRequest,
     operator: &mut impl Operator,
 ) -> Result<SwitchReport, Error> {
-    let plan = plan(client, request).await?;
+    let plan = plan(client, store, request).await?;
     operator.planned(&plan);
     let direction = request.direction;
     let mut report = SwitchReport {
@@ -159,6 +173,7 @@ pub async fn switch(
         message: String::new(),
         applied: None,
         verification: None,
+        bypass: None,
     };
     let stop = match report.plan.changing() {
         0 => Some((
@@ -176,16 +191,32 @@ pub async fn switch(
     }
     let reason = request.reason.as_deref().unwrap_or_default();
     let record = Record::now(&report.plan.caller, reason).map_err(Error::Clock)?;
+    // The window's token goes on the cookie rules and into SSM before any rule moves.
+    let token = match direction {
+        Direction::On => match bypass::start_window(client, store, &report.plan.bypass).await {
+            Ok(token) => token,
+            Err(stopped) => {
+                (report.outcome, report.message) = (stopped.outcome, stopped.message);
+                return Ok(report);
+            }
+        },
+        Direction::Off => None,
+    };
     let applied = match apply(client, &report.plan.listeners, direction, &record).await {
         Ok(applied) => applied,
         Err(e) => {
             report.outcome = Outcome::Failed;
             report.message = format!("{e}; nothing was changed");
+            let plan = &report.plan.bypass;
+            report.bypass =
+                bypass::finish(client, store, plan, direction, token, Outcome::Failed).await;
             return Ok(report);
         }
     };
     (report.outcome, report.message) = applied_message(applied.outcome, direction);
     report.applied = Some(applied);
+    let (bypass_plan, outcome) = (&report.plan.bypass, report.outcome);
+    report.bypass = bypass::finish(client, store, bypass_plan, direction, token, outcome).await;
     if report.outcome == Outcome::Done
         && let Some(probe) = &request.verify
     {
@@ -196,8 +227,12 @@ pub async fn switch(
     Ok(report)
 }
 
-/// Selects the listeners, plans every switch and finds out who is asking.
-async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<SwitchPlan, Error> {
+/// Selects the listeners, plans every switch (and its bypass token) and finds out who is asking.
+async fn plan(
+    client: &impl Listeners,
+    store: &impl TokenStore,
+    request: &SwitchRequest,
+) -> Result<SwitchPlan, Error> {
     let selection = select(client, &request.targets)
         .await
         .map_err(Error::Select)?;
@@ -207,6 +242,7 @@ async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<Switch
         });
     }
     let listeners = plan_switch(selection.listeners, request.direction)?;
+    let bypass = bypass::plan(store, &listeners, request.direction, &request.bypass).await?;
     // What does not stop the switch is still said: rules the tags do not account for.
     let mut warnings: Vec<String> = listeners
         .iter()
@@ -233,7 +269,8 @@ async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<Switch
         caller,
         listeners,
         skipped: selection.skipped,
-        warnings,
+        warnings: [warnings, bypass.warnings.clone()].concat(),
+        bypass,
     })
 }
 
@@ -342,6 +379,7 @@ struct Document<'a> {
     message: &'a str,
     report: Option<&'a ApplyReport>,
     verification: Option<&'a Verification>,
+    bypass: Option<&'a BypassReport>,
 }
 
 #[derive(Serialize)]
@@ -376,6 +414,7 @@ impl Serialize for SwitchReport {
             message: &self.message,
             report: self.applied.as_ref(),
             verification: self.verification.as_ref(),
+            bypass: self.bypass.as_ref(),
         }
         .serialize(s)
     }
@@ -391,6 +430,9 @@ impl std::fmt::Display for SwitchReport {
         }
         if self.outcome.went_well() {
             writeln!(f, "{}", self.message)?;
+        }
+        if let Some(bypass) = &self.bypass {
+            write!(f, "{bypass}")?;
         }
         Ok(())
     }

@@ -10,9 +10,12 @@
 //! - [`priorities`]: the priority planner behind `on` and `off` (every plan a list of valid
 //!   `SetRulePriorities` calls, app rules never reordered);
 //! - [`switch`]: one [`Planned`] switch per listener, from snapshots and a [`Direction`];
-//! - [`attach`]: what `attach` creates on a listener, or why it refuses.
+//! - [`attach`]: what `attach` creates on a listener, or why it refuses;
+//! - [`bypass`]: the cookie bypass rule (the bypass link's token on the listener), the tokens a
+//!   switch sets and the link it prints.
 
 pub mod attach;
+pub mod bypass;
 pub mod findings;
 pub mod listener;
 pub mod priorities;
@@ -20,6 +23,7 @@ pub mod record;
 pub mod switch;
 
 pub use attach::{AttachError, AttachSpec, AttachStep, plan_attach, same_condition};
+pub use bypass::{BypassError, BypassOptions, CookieRule, TokenGroup, TokenPlan, plan_tokens};
 pub use findings::Finding;
 pub use listener::{
     ActionSummary, Condition, ListenerInfo, ListenerSnapshot, NewRule, PlanningError, RuleView,

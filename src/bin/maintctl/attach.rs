@@ -48,6 +48,10 @@ pub struct AttachArgs {
     /// value secret: anyone who knows it bypasses maintenance.
     #[arg(long, value_name = "NAME=VALUE", value_parser = parse_header)]
     bypass_header: Option<(String, String)>,
+    /// A cookie bypass rule, for the bypass link maintctl on prints (needs --prefix and
+    /// --app-target-group): created with a fresh token nobody is given.
+    #[arg(long)]
+    bypass_link: bool,
     /// The application's own target group, where bypass rules forward.
     #[arg(long, value_name = "ARN")]
     app_target_group: Option<String>,
@@ -90,6 +94,7 @@ impl AttachArgs {
             content_prefix: self.content_prefix,
             bypass_cidrs: self.bypass_cidrs,
             bypass_header: self.bypass_header,
+            bypass_link: self.bypass_link,
             app_target_group: self.app_target_group,
             allow_fallthrough: self.allow_fallthrough,
             allow_bypass_everyone: self.allow_bypass_everyone,

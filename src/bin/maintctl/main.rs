@@ -14,6 +14,7 @@ macro_rules! say {
 }
 
 mod attach;
+mod bypass;
 mod exit;
 mod invoke;
 mod message;
@@ -55,6 +56,12 @@ impl Globals {
     pub async fn listeners(&self) -> Aws {
         Aws::new(&self.aws.load().await)
     }
+
+    /// The listeners' clients and the SSM client (where the bypass link's token goes).
+    pub async fn listeners_and_ssm(&self) -> (Aws, aws_sdk_ssm::Client) {
+        let config = self.aws.load().await;
+        (Aws::new(&config), aws_sdk_ssm::Client::new(&config))
+    }
 }
 
 /// How results are printed.
@@ -85,6 +92,9 @@ enum Command {
     On(switch::SwitchArgs),
     /// Switch maintenance off: move the maintenance rule back to its parked priority.
     Off(switch::SwitchArgs),
+    /// The bypass link: print the current window's link again.
+    #[command(subcommand)]
+    Bypass(bypass::BypassCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -101,6 +111,7 @@ async fn main() -> ExitCode {
         Command::Status(args) => args.run(&globals).await,
         Command::On(args) => args.run(&globals, Direction::On).await,
         Command::Off(args) => args.run(&globals, Direction::Off).await,
+        Command::Bypass(cmd) => cmd.run(&globals).await,
     };
     match result {
         Ok(code) => code,

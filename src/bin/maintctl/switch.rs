@@ -11,6 +11,7 @@ use maintenance_responder::ops::{
 };
 use maintenance_responder::planner::Direction;
 
+use crate::bypass::LinkArgs;
 use crate::status::TargetArgs;
 use crate::{Globals, Output, output};
 
@@ -46,6 +47,12 @@ pub struct SwitchArgs {
     /// How long --verify-url keeps trying (the ALB takes a few seconds to apply changes).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     verify_timeout: u64,
+    #[command(flatten)]
+    link: LinkArgs,
+    /// on: no bypass link this window: the cookie bypass rules get a token that is neither
+    /// stored nor shown (for when SSM cannot be written; old links stay dead).
+    #[arg(long)]
+    no_bypass_link: bool,
 }
 
 impl SwitchArgs {
@@ -65,9 +72,11 @@ impl SwitchArgs {
             dry_run: self.dry_run,
             confirmed: self.yes,
             verify,
+            bypass: self.link.options(self.no_bypass_link)?,
         };
         let mut terminal = Terminal(globals.output);
-        let report = match ops::switch(&globals.listeners().await, &request, &mut terminal).await {
+        let (listeners, ssm) = globals.listeners_and_ssm().await;
+        let report = match ops::switch(&listeners, &ssm, &request, &mut terminal).await {
             Ok(report) => report,
             Err(e) => return output::stopped(e),
         };
