@@ -2,11 +2,12 @@
 //! --bypass-link`, `message set`, `on`, the link opened through the real `maintenance-responder`
 //! binary (a Lambda Runtime API on loopback, its content from moto's SSM), `status`, `bypass
 //! link`, `off`, the old link again. Every response passes the ALB contract check, and the
-//! window's token is searched for (without case) in every log line — the responder's at DEBUG,
-//! and `maintctl`'s stdout and stderr at `RUST_LOG=trace` — and every page: it is found only in
-//! the two outputs that must show it (the link line of `on` and of `bypass link`) and in the
-//! `Set-Cookie` of the link's answer. The token `off` sets is found nowhere at all. (At TRACE
-//! the Lambda runtime logs every raw event, the link's path included: the README says so.)
+//! window's token is searched for (without case) in every log line — the responder's and
+//! `maintctl`'s stdout and stderr, both at TRACE — and every page: it is found only in the two
+//! outputs that must show it (the link line of `on` and of `bypass link`) and in the
+//! `Set-Cookie` of the link's answer. The token `off` sets is found nowhere at all. (The SDK's
+//! and the Lambda runtime's own TRACE lines, which hold raw events and SSM answers, are never
+//! written: `logging::sdk_trace`.)
 
 mod common;
 
@@ -187,7 +188,7 @@ async fn a_whole_window_shows_the_token_only_in_the_link() {
         .env("MAINTENANCE_SSM_TTL_SECONDS", "0")
         .env("MAINTENANCE_SSM_INIT_BUDGET_MS", "10000")
         .env("MAINTENANCE_SSM_REFRESH_BUDGET_MS", "10000")
-        .env("AWS_LAMBDA_LOG_LEVEL", "debug")
+        .env("AWS_LAMBDA_LOG_LEVEL", "trace")
         .stdout(Stdio::from(File::create(&stdout_log).unwrap()))
         .stderr(Stdio::from(File::create(&stderr_log).unwrap()))
         .kill_on_drop(true)
@@ -302,7 +303,7 @@ async fn a_whole_window_shows_the_token_only_in_the_link() {
     );
     assert!(
         responder_stdout.contains(r#""level":"DEBUG""#),
-        "the responder logs at DEBUG here, more than the default INFO"
+        "the responder logs at TRACE here, more than the default INFO"
     );
     seen.add("the responder's log (stdout)", responder_stdout);
     seen.add(
