@@ -206,8 +206,8 @@ async fn attach_is_idempotent_and_status_shows_the_rules() {
     let after_first = priorities(&client, &alb.http).await;
     assert_eq!(
         after_first.len(),
-        before_http.len() + 3,
-        "maintenance + 2 bypass rules"
+        before_http.len() + 4,
+        "maintenance, fallback and 2 bypass rules"
     );
 
     // Parked at the end, bypass rules directly above, tagged.
@@ -664,6 +664,10 @@ async fn attach_lib(client: &impl Listeners, alb: &Alb) {
         app_target_group: Some(alb.app_target_group.clone()),
         allow_fallthrough: false,
         allow_bypass_everyone: false,
+        fallback: Some(planner::FallbackSpec {
+            priority: None,
+            body: ops::fallback::default_page(&maintenance_responder::Site::embedded()),
+        }),
     };
     let request = AttachRequest::new(vec![alb.http.clone(), alb.https.clone()], spec, false)
         .expect("valid options");
@@ -2241,6 +2245,7 @@ async fn an_environment_outside_the_tag_alphabet_is_refused_everywhere() {
         app_target_group: None,
         allow_fallthrough: false,
         allow_bypass_everyone: false,
+        fallback: None,
     };
     assert!(AttachRequest::new(vec![alb.http.clone()], spec, false).is_err());
     assert_eq!(both(&client, &alb).await, before, "nothing was created");
@@ -2365,6 +2370,7 @@ async fn without_describe_target_groups_status_warns_and_switching_still_works()
         dry_run: false,
         confirmed: true,
         verify: None,
+        live: planner::Live::Responder,
     };
     let on = ops::switch(&denied, &request, &mut ops::Unattended)
         .await

@@ -9,13 +9,16 @@
 //!   apply phase is [`apply()`] (with `undo` when a call fails part-way);
 //! - [`verify()`]: [`VerifyRequest`] → [`Verification`], the live-endpoint probe;
 //! - [`message::show`] and [`message::set`]: the page content in SSM (through the
-//!   `crate::ssm::ParameterStore` and `crate::ssm::ParameterWriter` traits).
+//!   `crate::ssm::ParameterStore` and `crate::ssm::ParameterWriter` traits);
+//! - [`fallback::refresh`] and [`fallback::set_message`] (`message set`): the fallback rules'
+//!   page, kept up to date with the content.
 //!
 //! An operation that stops before changing anything returns an [`Error`], which says whether
 //! that is a refusal or a failure.
 
 pub mod apply;
 pub mod attach;
+pub mod fallback;
 pub mod message;
 pub mod status;
 pub mod switch;

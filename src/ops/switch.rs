@@ -14,7 +14,7 @@ use crate::ops::apply::{ApplyReport, Record, apply};
 use crate::ops::verify::{Verification, VerifyRequest, verify};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
-    Direction, ListenerInfo, Plan, Planned, State, plan_switch, rule_id, tag_value,
+    Direction, ListenerInfo, Live, Plan, Planned, State, plan_switch_live, rule_id, tag_value,
 };
 
 /// A switch to make: which way, on which listeners, why, and how carefully.
@@ -32,6 +32,9 @@ pub struct SwitchRequest {
     pub confirmed: bool,
     /// After switching, probe the live endpoint.
     pub verify: Option<VerifyRequest>,
+    /// Which page `on` puts live: the responder's (default) or the fallback rule's
+    /// (`maintctl on --fallback`). `off` parks both.
+    pub live: Live,
 }
 
 /// Every listener's plan for one switch, with the caller it will be recorded as. Displayed as
@@ -41,6 +44,8 @@ pub struct SwitchRequest {
 pub struct SwitchPlan {
     /// On or off.
     pub direction: Direction,
+    /// The page `on` puts live.
+    pub live: Live,
     /// The reason asked for, as given.
     pub reason: Option<String>,
     /// Caller identity (STS ARN), or `unknown`.
@@ -185,6 +190,12 @@ pub async fn switch(
         }
     };
     (report.outcome, report.message) = applied_message(applied.outcome, direction);
+    if report.outcome == Outcome::Done
+        && direction == Direction::On
+        && request.live == Live::Fallback
+    {
+        report.message = format!("{}, with {}", report.message, request.live);
+    }
     report.applied = Some(applied);
     if report.outcome == Outcome::Done
         && let Some(probe) = &request.verify
@@ -206,7 +217,7 @@ async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<Switch
             skipped: selection.skipped,
         });
     }
-    let listeners = plan_switch(selection.listeners, request.direction)?;
+    let listeners = plan_switch_live(selection.listeners, request.direction, request.live)?;
     // What does not stop the switch is still said: rules the tags do not account for.
     let mut warnings: Vec<String> = listeners
         .iter()
@@ -229,6 +240,7 @@ async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<Switch
     };
     Ok(SwitchPlan {
         direction: request.direction,
+        live: request.live,
         reason: request.reason.clone(),
         caller,
         listeners,
@@ -330,6 +342,7 @@ impl Report for SwitchReport {
 #[derive(Serialize)]
 struct Document<'a> {
     command: Direction,
+    live: Option<Live>,
     dry_run: bool,
     caller: &'a str,
     reason: Option<&'a str>,
@@ -356,6 +369,7 @@ impl Serialize for SwitchReport {
         let plan = &self.plan;
         Document {
             command: plan.direction,
+            live: (plan.direction == Direction::On).then_some(plan.live),
             dry_run: self.dry_run,
             caller: &plan.caller,
             reason: plan.reason.as_deref(),
@@ -398,6 +412,13 @@ impl std::fmt::Display for SwitchReport {
 
 impl std::fmt::Display for SwitchPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.direction == Direction::On && self.live == Live::Fallback {
+            writeln!(
+                f,
+                "page: the FALLBACK page (the ALB's fixed-response 503: no Lambda, no Retry-After, \
+                 no no-store, and health checks get 503 too); the maintenance rule goes home"
+            )?;
+        }
         for p in &self.listeners {
             write_planned(f, p, self.direction)?;
         }

@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::deploy_names::tags;
+use crate::planner::fallback::FallbackSpec;
 use crate::planner::listener::{
     ActionSummary, Condition, ListenerSnapshot, NewRule, PlanningError, RuleView, TargetGroupInfo,
 };
@@ -36,6 +37,8 @@ pub struct AttachSpec {
     pub allow_fallthrough: bool,
     /// Accept a `/0` bypass CIDR, which lets every client of that address family through.
     pub allow_bypass_everyone: bool,
+    /// The fallback rule to create beside the maintenance rule (`crate::planner::fallback`).
+    pub fallback: Option<FallbackSpec>,
 }
 
 /// Why `attach` refuses. Messages say what to do.
@@ -124,6 +127,9 @@ impl AttachSpec {
         if let Some(prefix) = &self.content_prefix {
             crate::deploy_names::parameters::check_prefix(prefix)
                 .map_err(|p| AttachError::Invalid(format!("--prefix: {p}")))?;
+        }
+        if let Some(fallback) = &self.fallback {
+            fallback.validate(self.parked)?;
         }
         self.validate_cidrs()?;
         self.validate_header()
@@ -249,7 +255,7 @@ impl AttachSpec {
         out
     }
 
-    fn base_tags(&self, role: &str, parked: u32) -> Vec<(String, String)> {
+    pub(crate) fn base_tags(&self, role: &str, parked: u32) -> Vec<(String, String)> {
         let mut t = vec![
             (tags::ROLE.to_string(), role.to_string()),
             (tags::PARKED_PRIORITY.to_string(), parked.to_string()),
@@ -336,6 +342,7 @@ pub fn plan_attach(
         Some(m) => maintenance_present(listener, m, spec)?,
         None => maintenance_to_create(snapshot, spec)?,
     }];
+    steps.extend(crate::planner::fallback::attach_step(snapshot, spec)?);
     let missing = bypass_present(snapshot, spec, &mut steps);
     if missing.is_empty() {
         return Ok(steps);
@@ -459,6 +466,7 @@ fn maintenance_to_create(
                 values: vec!["/*".into()],
             }],
             target_group: spec.target_group.clone(),
+            fixed_response: None,
             tags: t,
         },
     })
@@ -510,7 +518,7 @@ fn bypass_to_create(
             }
             match holder(snapshot, next) {
                 None => break next,
-                Some(h) if h.role() == Role::Bypass => continue,
+                Some(h) if matches!(h.role(), Role::Bypass | Role::Fallback) => continue,
                 Some(h) => {
                     return Err(AttachError::PriorityTaken {
                         listener: listener.clone(),
@@ -527,6 +535,7 @@ fn bypass_to_create(
                 priority,
                 conditions: vec![wanted],
                 target_group: spec.app_target_group.clone().expect("validated"),
+                fixed_response: None,
                 tags: spec.base_tags(tags::ROLE_BYPASS, priority),
             },
         });
@@ -580,6 +589,7 @@ mod tests {
             app_target_group: Some("tg-app".into()),
             allow_fallthrough: false,
             allow_bypass_everyone: false,
+            fallback: None,
         }
     }
 

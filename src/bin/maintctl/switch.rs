@@ -9,7 +9,7 @@ use maintenance_responder::deploy_names::DEFAULT_HEALTH_PATH;
 use maintenance_responder::ops::{
     self, Confirmation, Operator, SwitchPlan, SwitchRequest, VerifyRequest, VerifyTarget,
 };
-use maintenance_responder::planner::Direction;
+use maintenance_responder::planner::{Direction, Live};
 
 use crate::status::TargetArgs;
 use crate::{Globals, Output, output};
@@ -49,8 +49,18 @@ pub struct SwitchArgs {
 }
 
 impl SwitchArgs {
-    /// Runs `maintctl on` or `maintctl off`.
+    /// Runs `maintctl off`.
     pub async fn run(self, globals: &Globals, direction: Direction) -> anyhow::Result<ExitCode> {
+        self.run_live(globals, direction, Live::Responder).await
+    }
+
+    /// Runs `maintctl on` with the page to put live, or `off`.
+    pub async fn run_live(
+        self,
+        globals: &Globals,
+        direction: Direction,
+        live: Live,
+    ) -> anyhow::Result<ExitCode> {
         let verify = match &self.verify_url {
             Some(url) => Some(VerifyRequest {
                 target: VerifyTarget::parse(url, &self.health_path)?,
@@ -65,6 +75,7 @@ impl SwitchArgs {
             dry_run: self.dry_run,
             confirmed: self.yes,
             verify,
+            live,
         };
         let mut terminal = Terminal(globals.output);
         let report = match ops::switch(&globals.listeners().await, &request, &mut terminal).await {
