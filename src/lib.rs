@@ -39,6 +39,7 @@
 //!   planner      pure: the listener as data, the priority planner, the attach planner
 //!   listeners    the Listeners trait; listeners/api.rs is the one file that talks to ELBv2/STS
 //!   ssm          the parameter layout; ParameterStore / ParameterWriter over the SSM SDK
+//!   probe        the ResponderProbe trait (doctor invokes the responder); probe/api.rs over Lambda
 //! ```
 //!
 //! At the edges: [`aws`] (SDK configuration), [`logging`] (JSON logs on Lambda, text for the
@@ -60,6 +61,8 @@ pub mod page_kind;
 pub mod planner;
 #[cfg(feature = "preview")]
 pub mod preview;
+#[cfg(feature = "switching")]
+pub mod probe;
 pub mod respond;
 pub mod site;
 pub mod ssm;

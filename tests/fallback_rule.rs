@@ -52,9 +52,17 @@ fn build_alb(moto: &Moto, name: &str, http: &str) -> Alb {
     }
 }
 
+/// The real `maintctl`; `on` without `--fallback` is forced past its preflight, which fails on
+/// the emulator (no responder to invoke; tests/doctor.rs tests it).
 fn maintctl(moto: &Moto, args: &[&str]) -> Output {
+    let force: &[&str] = if args.first() == Some(&"on") && !args.contains(&"--fallback") {
+        &["--force"]
+    } else {
+        &[]
+    };
     Command::new(env!("CARGO_BIN_EXE_maintctl"))
         .args(args)
+        .args(force)
         .envs(moto.env())
         .stdin(Stdio::null())
         .output()

@@ -10,6 +10,8 @@
 //! - [`verify()`]: [`VerifyRequest`] → [`Verification`], the live-endpoint probe;
 //! - [`message::show`] and [`message::set`]: the page content in SSM (through the
 //!   `crate::ssm::ParameterStore` and `crate::ssm::ParameterWriter` traits);
+//! - [`doctor::doctor`]: every check a switch relies on; [`doctor::preflight`], the checks
+//!   that can stop `on` (passed in [`SwitchRequest::preflight`]);
 //! - [`fallback::refresh`] and [`fallback::set_message`] (`message set`): the fallback rules'
 //!   page, kept up to date with the content.
 //!
@@ -18,6 +20,7 @@
 
 pub mod apply;
 pub mod attach;
+pub mod doctor;
 pub mod fallback;
 pub mod message;
 pub mod status;
@@ -138,6 +141,17 @@ pub enum Error {
     /// A listener cannot be switched.
     #[error(transparent)]
     Plan(#[from] PlanningError),
+    /// The preflight (`crate::ops::doctor::preflight`) found what makes the switch useless:
+    /// the responder does not answer as it must, or the content is invalid.
+    #[error(
+        "the preflight failed, so nothing was changed: {}; see maintctl doctor with the same \
+         --listener/--load-balancer/--environment, fix it, or pass --force to switch anyway",
+        failed.join("; and ")
+    )]
+    Preflight {
+        /// The failed checks, one line each.
+        failed: Vec<String>,
+    },
     /// The time of the switch could not be written down.
     #[error("failed to format the time")]
     Clock(#[source] time::error::Format),
@@ -147,7 +161,7 @@ impl Error {
     /// Refused (the request or the listeners make it unsafe) or failed.
     pub fn outcome(&self) -> Outcome {
         match self {
-            Error::Attach(_) | Error::Plan(_) => Outcome::Refused,
+            Error::Attach(_) | Error::Plan(_) | Error::Preflight { .. } => Outcome::Refused,
             _ => Outcome::Failed,
         }
     }
@@ -158,7 +172,7 @@ impl Error {
             Error::Attach(AttachError::Fallthrough { .. }) => {
                 Some("nothing was created on any listener")
             }
-            Error::Plan(_) => Some("nothing was changed on any listener"),
+            Error::Plan(_) | Error::Preflight { .. } => Some("nothing was changed on any listener"),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::apply::{ApplyReport, Record, apply};
+use crate::ops::doctor::{Check, DoctorReport};
 use crate::ops::verify::{Verification, VerifyRequest, verify};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
@@ -35,6 +36,12 @@ pub struct SwitchRequest {
     /// Which page `on` puts live: the responder's (default) or the fallback rule's
     /// (`maintctl on --fallback`). `off` parks both.
     pub live: Live,
+    /// The checks run before switching (`crate::ops::doctor::preflight`), if they were run (a
+    /// caller with nothing to check passes `None`): a blocking failure refuses the switch,
+    /// nothing changed, unless `force`.
+    pub preflight: Option<DoctorReport>,
+    /// Switch even when the preflight failed (its failures are warnings then).
+    pub force: bool,
 }
 
 /// Every listener's plan for one switch, with the caller it will be recorded as. Displayed as
@@ -130,6 +137,8 @@ pub struct SwitchReport {
     pub applied: Option<ApplyReport>,
     /// What the live endpoint showed, if it was probed.
     pub verification: Option<Verification>,
+    /// The preflight's checks, if it was run.
+    pub preflight: Option<Vec<Check>>,
 }
 
 impl SwitchReport {
@@ -154,7 +163,9 @@ pub async fn switch(
     request: &SwitchRequest,
     operator: &mut impl Operator,
 ) -> Result<SwitchReport, Error> {
-    let plan = plan(client, request).await?;
+    let forced = preflight_warnings(request)?;
+    let mut plan = plan(client, request).await?;
+    plan.warnings.extend(forced);
     operator.planned(&plan);
     let direction = request.direction;
     let mut report = SwitchReport {
@@ -164,6 +175,7 @@ pub async fn switch(
         message: String::new(),
         applied: None,
         verification: None,
+        preflight: request.preflight.as_ref().map(|p| p.checks.clone()),
     };
     let stop = match report.plan.changing() {
         0 => Some((
@@ -205,6 +217,29 @@ pub async fn switch(
         report.verification = Some(verification);
     }
     Ok(report)
+}
+
+/// Refuses when the preflight failed (and the switch is not forced); the failures as warnings
+/// when it is.
+fn preflight_warnings(request: &SwitchRequest) -> Result<Vec<String>, Error> {
+    let Some(preflight) = &request.preflight else {
+        return Ok(Vec::new());
+    };
+    let failed: Vec<String> = preflight
+        .blocking_failures()
+        .iter()
+        .map(|c| c.line())
+        .collect();
+    if failed.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !request.force {
+        return Err(Error::Preflight { failed });
+    }
+    Ok(failed
+        .into_iter()
+        .map(|f| format!("preflight failed: {f} (switching anyway: --force)"))
+        .collect())
 }
 
 /// Selects the listeners, plans every switch and finds out who is asking.
@@ -355,6 +390,7 @@ struct Document<'a> {
     message: &'a str,
     report: Option<&'a ApplyReport>,
     verification: Option<&'a Verification>,
+    preflight: Option<&'a [Check]>,
 }
 
 #[derive(Serialize)]
@@ -390,6 +426,7 @@ impl Serialize for SwitchReport {
             message: &self.message,
             report: self.applied.as_ref(),
             verification: self.verification.as_ref(),
+            preflight: self.preflight.as_deref(),
         }
         .serialize(s)
     }

@@ -14,6 +14,7 @@ macro_rules! say {
 }
 
 mod attach;
+mod doctor;
 mod exit;
 mod fallback;
 mod invoke;
@@ -87,6 +88,9 @@ enum Command {
     Fallback(fallback::FallbackCommand),
     /// Show each listener's rules and whether maintenance is on.
     Status(status::StatusArgs),
+    /// Check everything a switch relies on (the responder answers, the content, the rules, the
+    /// listener's headers, capacity); on runs the checks that can block first.
+    Doctor(doctor::DoctorArgs),
     /// Switch maintenance on: move the maintenance rule (or, with --fallback, the fallback rule)
     /// above every other rule.
     On(on::OnArgs),
@@ -107,6 +111,7 @@ async fn main() -> ExitCode {
         Command::Attach(args) => args.run(&globals).await,
         Command::Fallback(cmd) => cmd.run(&globals).await,
         Command::Status(args) => args.run(&globals).await,
+        Command::Doctor(args) => args.run(&globals).await,
         Command::On(args) => args.run(&globals).await,
         Command::Off(args) => args.run(&globals, Direction::Off).await,
     };

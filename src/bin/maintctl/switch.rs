@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use maintenance_responder::deploy_names::DEFAULT_HEALTH_PATH;
+use maintenance_responder::listeners::Targets;
+use maintenance_responder::ops::doctor::DoctorReport;
 use maintenance_responder::ops::{
     self, Confirmation, Operator, SwitchPlan, SwitchRequest, VerifyRequest, VerifyTarget,
 };
@@ -51,7 +53,13 @@ pub struct SwitchArgs {
 impl SwitchArgs {
     /// Runs `maintctl off`.
     pub async fn run(self, globals: &Globals, direction: Direction) -> anyhow::Result<ExitCode> {
-        self.run_live(globals, direction, Live::Responder).await
+        self.run_live(globals, direction, Live::Responder, None, false)
+            .await
+    }
+
+    /// The listeners named.
+    pub fn targets(&self) -> Targets {
+        self.targets.clone().into_targets()
     }
 
     /// Runs `maintctl on` with the page to put live, or `off`.
@@ -60,6 +68,8 @@ impl SwitchArgs {
         globals: &Globals,
         direction: Direction,
         live: Live,
+        preflight: Option<DoctorReport>,
+        force: bool,
     ) -> anyhow::Result<ExitCode> {
         let verify = match &self.verify_url {
             Some(url) => Some(VerifyRequest {
@@ -76,6 +86,8 @@ impl SwitchArgs {
             confirmed: self.yes,
             verify,
             live,
+            preflight,
+            force,
         };
         let mut terminal = Terminal(globals.output);
         let report = match ops::switch(&globals.listeners().await, &request, &mut terminal).await {
