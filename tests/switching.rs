@@ -979,8 +979,8 @@ async fn two_ons_at_the_same_time_leave_a_consistent_listener() {
     assert_eq!(priorities(&client, &alb.http).await, original);
 }
 
-/// A loopback HTTP server answering like the ALB in maintenance: 503 with Retry-After on
-/// every path but the health route, which answers 200.
+/// A loopback HTTP server answering like the ALB in maintenance: 503 with Retry-After and
+/// `Cache-Control: no-store` on every path but the health route, which answers 200.
 fn maintenance_endpoint() -> String {
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", server.local_addr().unwrap());
@@ -1001,7 +1001,7 @@ fn maintenance_endpoint() -> String {
             let response = if line.starts_with("GET /healthz ") {
                 "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             } else {
-                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncache-control: no-store\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             };
             let _ = stream.write_all(response.as_bytes());
         }
@@ -1089,7 +1089,8 @@ async fn verify_url_checks_the_live_endpoint() {
         "{}",
         text(&off)
     );
-    // https is refused before anything is read or changed.
+    // A CA for an http:// URL is refused before anything is read or changed (https itself:
+    // tests/verify_https.rs).
     let https = maintctl(
         moto,
         &[
@@ -1098,12 +1099,14 @@ async fn verify_url_checks_the_live_endpoint() {
             &env,
             "--yes",
             "--verify-url",
-            "https://example.com/",
+            &url,
+            "--verify-ca",
+            "/dev/null",
         ],
     );
     assert_eq!(code(&https), 1, "{}", text(&https));
     assert!(
-        String::from_utf8_lossy(&https.stderr).contains("http:// only"),
+        String::from_utf8_lossy(&https.stderr).contains("--verify-ca is for https://"),
         "{}",
         text(&https)
     );

@@ -22,6 +22,7 @@ pub mod apply;
 pub mod attach;
 pub mod doctor;
 pub mod fallback;
+pub mod http_get;
 pub mod message;
 pub mod status;
 pub mod switch;
@@ -39,7 +40,9 @@ pub use status::{ListenerStatus, MaintenanceStatus, RuleStatus, StatusReport, st
 pub use switch::{
     Confirmation, Operator, SwitchPlan, SwitchReport, SwitchRequest, Unattended, switch,
 };
-pub use verify::{Verification, VerifyError, VerifyRequest, VerifyTarget, redact_userinfo, verify};
+pub use verify::{
+    Verification, VerifyError, VerifyRequest, VerifyTarget, redact_userinfo, verify, verify_live,
+};
 
 /// How an operation ended: one variant per exit code of `maintctl` (2 is clap's usage error),
 /// so that scripts can branch on it.
@@ -152,6 +155,10 @@ pub enum Error {
         /// The failed checks, one line each.
         failed: Vec<String>,
     },
+    /// The `--verify-url` endpoint's certificate is not trusted: it could not be verified
+    /// after the switch, so nothing was switched.
+    #[error("--verify-url cannot be verified, so nothing was changed: {0}")]
+    Verify(String),
     /// The time of the switch could not be written down.
     #[error("failed to format the time")]
     Clock(#[source] time::error::Format),

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::apply::{ApplyReport, Record, apply};
 use crate::ops::doctor::{Check, DoctorReport};
-use crate::ops::verify::{Verification, VerifyRequest, verify};
+use crate::ops::verify::{Verification, VerifyRequest, verify_live};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
     Direction, ListenerInfo, Live, Plan, Planned, State, plan_switch_live, rule_id, tag_value,
@@ -164,6 +164,9 @@ pub async fn switch(
     operator: &mut impl Operator,
 ) -> Result<SwitchReport, Error> {
     let forced = preflight_warnings(request)?;
+    if let Some(probe) = &request.verify {
+        probe.check_certificate().await.map_err(Error::Verify)?;
+    }
     let mut plan = plan(client, request).await?;
     plan.warnings.extend(forced);
     operator.planned(&plan);
@@ -212,8 +215,9 @@ pub async fn switch(
     if report.outcome == Outcome::Done
         && let Some(probe) = &request.verify
     {
-        let verification = verify(probe, direction).await;
-        (report.outcome, report.message) = verified_message(&verification, probe, direction);
+        let verification = verify_live(probe, direction, request.live).await;
+        (report.outcome, report.message) =
+            verified_message(&verification, probe, direction, request.live);
         report.verification = Some(verification);
     }
     Ok(report)
@@ -321,6 +325,7 @@ fn verified_message(
     verification: &Verification,
     probe: &VerifyRequest,
     direction: Direction,
+    live: Live,
 ) -> (Outcome, String) {
     if verification.ok {
         return (
@@ -329,36 +334,12 @@ fn verified_message(
         );
     }
     let v = verification;
-    let maintenance_page = v.status == Some(503) && v.retry_after.is_some();
-    let mut seen = Vec::new();
-    match (direction, v.status) {
-        (_, None) => seen.push(format!("{} did not answer", v.url)),
-        (Direction::On, Some(503)) if !maintenance_page => seen.push(format!(
-            "{} answered 503 without Retry-After, not the maintenance page",
-            v.url
-        )),
-        (Direction::On, Some(status)) if !maintenance_page => seen.push(format!(
-            "{} answered {status}, not the maintenance page (503 with Retry-After)",
-            v.url
-        )),
-        (Direction::Off, Some(_)) if maintenance_page => seen.push(format!(
-            "{} still answered with the maintenance page (503 with Retry-After)",
-            v.url
-        )),
-        _ => {}
-    }
-    if v.health_status != Some(200) {
-        seen.push(match v.health_status {
-            Some(status) => format!("{} answered {status}, not 200", v.health_url),
-            None => format!("{} did not answer", v.health_url),
-        });
-    }
     let message = format!(
         "the listeners are switched {direction}, but after {} s ({} attempt(s)) {}{}: check the \
          endpoint (a CDN or cache in front?) and maintctl status",
         probe.timeout.as_secs(),
         v.attempts,
-        seen.join(" and "),
+        v.seen(direction, live).join(" and "),
         v.error
             .as_deref()
             .map(|e| format!(" (last error: {e})"))

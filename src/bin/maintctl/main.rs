@@ -24,6 +24,7 @@ mod output;
 mod preview;
 mod status;
 mod switch;
+mod verify;
 
 use std::process::ExitCode;
 

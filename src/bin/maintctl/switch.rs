@@ -3,17 +3,14 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 
-use maintenance_responder::deploy_names::DEFAULT_HEALTH_PATH;
 use maintenance_responder::listeners::Targets;
 use maintenance_responder::ops::doctor::DoctorReport;
-use maintenance_responder::ops::{
-    self, Confirmation, Operator, SwitchPlan, SwitchRequest, VerifyRequest, VerifyTarget,
-};
+use maintenance_responder::ops::{self, Confirmation, Operator, SwitchPlan, SwitchRequest};
 use maintenance_responder::planner::{Direction, Live};
 
 use crate::status::TargetArgs;
+use crate::verify::VerifyArgs;
 use crate::{Globals, Output, output};
 
 /// Arguments of `maintctl on` and `maintctl off`.
@@ -38,16 +35,8 @@ pub struct SwitchArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     yes: bool,
-    /// After switching, request this http:// URL until it answers 503 with Retry-After (on)
-    /// or anything else (off), and the health route answers 200.
-    #[arg(long, value_name = "URL")]
-    verify_url: Option<String>,
-    /// Health route checked with --verify-url (same host).
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_HEALTH_PATH)]
-    health_path: String,
-    /// How long --verify-url keeps trying (the ALB takes a few seconds to apply changes).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    verify_timeout: u64,
+    #[command(flatten)]
+    verify: VerifyArgs,
 }
 
 impl SwitchArgs {
@@ -71,13 +60,7 @@ impl SwitchArgs {
         preflight: Option<DoctorReport>,
         force: bool,
     ) -> anyhow::Result<ExitCode> {
-        let verify = match &self.verify_url {
-            Some(url) => Some(VerifyRequest {
-                target: VerifyTarget::parse(url, &self.health_path)?,
-                timeout: Duration::from_secs(self.verify_timeout),
-            }),
-            None => None,
-        };
+        let verify = self.verify.request()?;
         let request = SwitchRequest {
             direction,
             targets: self.targets.into_targets(),
