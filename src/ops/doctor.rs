@@ -345,6 +345,23 @@ async fn content_check(
         .blocking();
         return (check, title);
     }
+    if params.is_empty() {
+        let check = Check::new(
+            "content",
+            prefix,
+            Status::Warn,
+            format!(
+                "no parameter under {prefix}: visitors get the built-in texts and the configured \
+                 Retry-After"
+            ),
+        )
+        .fix(format!(
+            "write yours with maintctl message set --prefix {prefix} --title … --message … \
+             --until …"
+        ))
+        .blocking();
+        return (check, title);
+    }
     let retry = content
         .retry
         .map_or("the configured default".to_string(), |r| {
@@ -601,10 +618,15 @@ impl Responder<'_> {
                 .blocking(),
             );
         }
+        // The target group's path, when it health-checks at all (its default path is `/`).
+        let checked_path = health
+            .health_check_path
+            .clone()
+            .filter(|_| health.health_check_enabled == Some(true));
         let path = self
             .health_path
             .map(str::to_string)
-            .or(health.health_check_path.clone())
+            .or(checked_path)
             .unwrap_or_else(|| DEFAULT_HEALTH_PATH.to_string());
         for target in &health.targets {
             let page = probe
@@ -701,7 +723,10 @@ fn page_check(
         Ok(i) => i,
         Err(e) => {
             return fail(
-                format!("the responder did not answer: {e}"),
+                format!(
+                    "the responder did not answer: {} failed: {}",
+                    e.operation, e.message
+                ),
                 "check the function exists and you may invoke it (lambda:InvokeFunction on the \
                  alias); its log group says why it fails",
             );
@@ -780,7 +805,12 @@ fn health_route_check(
     };
     let invocation = match answer {
         Ok(i) => i,
-        Err(e) => return fail(format!("the responder did not answer: {e}")),
+        Err(e) => {
+            return fail(format!(
+                "the responder did not answer: {} failed: {}",
+                e.operation, e.message
+            ));
+        }
     };
     let (when, ms) = timing(&invocation);
     let mut check = match read_answer(&invocation) {
