@@ -35,7 +35,7 @@
 //! `Serialize` + `Display`):
 //!
 //! ```text
-//! ops::{attach, status, switch, verify, message}   the workflows, one public function each
+//! ops::{attach, status, switch, verify, message, fallback, doctor}   the workflows, one public function each
 //!   planner      pure: the listener as data, the priority planner, the attach planner
 //!   listeners    the Listeners trait; listeners/api.rs is the one file that talks to ELBv2/STS
 //!   ssm          the parameter layout; ParameterStore / ParameterWriter over the SSM SDK
