@@ -35,6 +35,8 @@ pub mod tags {
     pub const ROLE_MAINTENANCE: &str = "maintenance";
     /// Value of [`ROLE`] on a bypass rule.
     pub const ROLE_BYPASS: &str = "bypass";
+    /// Value of [`ROLE`] on the fallback rule (a fixed-response 503 that needs no Lambda).
+    pub const ROLE_FALLBACK: &str = "fallback";
     /// Environment name, so `maintctl --environment NAME` finds every rule of one environment.
     pub const ENVIRONMENT: &str = "maintenance-responder:environment";
     /// Priority the rule returns to when maintenance is switched off.
@@ -107,6 +109,14 @@ pub mod parameters {
 pub const DEFAULT_HEALTH_PATH: &str = "/healthz";
 /// Default priority the maintenance rule is parked at while maintenance is off.
 pub const DEFAULT_PARKED_PRIORITY: u32 = 50_000;
+/// How far above the maintenance rule the fallback rule is parked by default (49995 beside
+/// 50000): room for up to four bypass rules directly above the maintenance rule, in between.
+pub const FALLBACK_PARKED_OFFSET: u32 = 5;
+/// The fallback rule's fixed response: status and content type (its body is
+/// `deploy/fallback.html`, rendered by `maintctl fallback render`).
+pub const FALLBACK_STATUS: &str = "503";
+/// See [`FALLBACK_STATUS`].
+pub const FALLBACK_CONTENT_TYPE: &str = "text/html";
 /// User agent of ALB (and NLB) HTTP health checks.
 pub const HEALTH_CHECK_USER_AGENT: &str = "ELB-HealthChecker/2.0";
 /// Default path of the bypass link (`{path}/{token}`), under which the responder issues the

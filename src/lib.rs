@@ -35,12 +35,13 @@
 //! `Serialize` + `Display`):
 //!
 //! ```text
-//! ops::{attach, status, switch, verify, message, bypass_link}   the workflows, one public function each
+//! ops::{attach, status, switch, verify, message, bypass_link, fallback, doctor}   the workflows, one public function each
 //!   ops::bypass  the bypass link's token, which every switch sets (on) and rotates (off)
-//!   planner      pure: the listener as data, the priority planner, the attach planner, the cookie rule
+//!   planner      pure: the listener as data, the priority planner, the attach planner, the cookie rule, the fallback rule
 //!   listeners    the Listeners trait; listeners/api.rs is the one file that talks to ELBv2/STS
 //!                (listeners/acm.rs to ACM, for the certificates' names)
 //!   ssm          the parameter layout; ParameterStore / ParameterWriter over the SSM SDK
+//!   probe        the ResponderProbe trait (doctor invokes the responder); probe/api.rs over Lambda
 //! ```
 //!
 //! At the edges: [`aws`] (SDK configuration), [`logging`] (JSON logs on Lambda, text for the
@@ -62,6 +63,8 @@ pub mod page_kind;
 pub mod planner;
 #[cfg(feature = "preview")]
 pub mod preview;
+#[cfg(feature = "switching")]
+pub mod probe;
 pub mod respond;
 pub mod site;
 pub mod ssm;

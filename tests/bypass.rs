@@ -546,6 +546,9 @@ fn on_request(alb: &Alb) -> SwitchRequest {
         confirmed: true,
         verify: None,
         bypass: BypassOptions::default(),
+        live: maintenance_responder::planner::Live::Responder,
+        preflight: None,
+        force: false,
     }
 }
 

@@ -586,9 +586,10 @@ fn templates_name_only_known_environment_variables_and_tag_keys() {
 
 // ------------------------------------------------------------ rules on every listener
 
-const RULES: [&str; 5] = [
+const RULES: [&str; 6] = [
     "AppCatchAllRule",
     "MaintenanceRule",
+    "FallbackRule",
     "BypassSourceIpRule",
     "BypassHeaderRule",
     "BypassLinkRule",
@@ -672,6 +673,7 @@ fn terraform_creates_every_rule_on_every_listener_of_the_list() {
             "local.want_app_catch_all ? length(var.listener_arns) : 0",
         ),
         ("maintenance", "length(var.listener_arns)"),
+        ("fallback", "length(var.listener_arns)"),
         (
             "bypass_source_ip",
             "local.want_source_ip_bypass ? length(var.listener_arns) : 0",
@@ -792,6 +794,80 @@ fn terraform_rules_carry_the_tags_maintctl_finds_them_by() {
             "ignore_changes lacks {attribute}: {ignored:?}"
         );
     }
+}
+
+/// The fallback rule: parked beside the maintenance rule, a fixed-response 503 `text/html`
+/// page that is `deploy/fallback.html` as committed, which is what `maintctl fallback render`
+/// gives for the embedded texts (so neither drifts); tagged as maintctl finds it; its page and
+/// priority left to maintctl after creation.
+#[test]
+fn both_templates_create_the_fallback_rule_with_the_committed_page() {
+    let page = read(&root().join("deploy/fallback.html"));
+    let rendered = maintenance_responder::ops::fallback::default_page(
+        &maintenance_responder::site::Site::embedded(),
+    );
+    assert_eq!(
+        page, rendered,
+        "maintctl fallback render --out deploy/fallback.html"
+    );
+    let default_priority =
+        deploy_names::DEFAULT_PARKED_PRIORITY - deploy_names::FALLBACK_PARKED_OFFSET;
+
+    let tpl = sam();
+    assert_eq!(
+        sam_parameter(&tpl, "FallbackPriority")["Default"],
+        default_priority
+    );
+    let rule = sam_listener_resource(&tpl, "FallbackRule");
+    assert_eq!(rule["Properties"]["Priority"], r("FallbackPriority"));
+    let action = &rule["Properties"]["Actions"][0];
+    assert_eq!(action["Type"], "fixed-response");
+    let config = &action["FixedResponseConfig"];
+    assert_eq!(config["StatusCode"], deploy_names::FALLBACK_STATUS);
+    assert_eq!(config["ContentType"], deploy_names::FALLBACK_CONTENT_TYPE);
+    assert_eq!(
+        config["MessageBody"],
+        page.as_str(),
+        "the SAM template's page"
+    );
+    assert_eq!(
+        rule["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"],
+        json!(["/*"])
+    );
+    let rule_tags = sam_tags(rule);
+    assert!(has_tag(&rule_tags, tags::ROLE, json!(tags::ROLE_FALLBACK)));
+    assert!(has_tag(&rule_tags, tags::ENVIRONMENT, r("Environment")));
+    assert!(has_tag(
+        &rule_tags,
+        tags::PARKED_PRIORITY,
+        r("FallbackPriority")
+    ));
+
+    let text = terraform();
+    let literal = hcl_value(&text, "fallback_page");
+    assert_eq!(literal, quoted(&page), "the Terraform module's page");
+    assert_eq!(
+        hcl_value(&text, "fallback_priority"),
+        "coalesce(var.fallback_priority, var.parked_priority - 5)"
+    );
+    assert_eq!(deploy_names::FALLBACK_PARKED_OFFSET, 5);
+    let rule = hcl_block(&text, r#"resource "aws_lb_listener_rule" "fallback""#);
+    assert_eq!(hcl_value(&rule, "type"), quoted("fixed-response"));
+    assert_eq!(
+        hcl_value(&rule, "status_code"),
+        quoted(deploy_names::FALLBACK_STATUS)
+    );
+    assert_eq!(
+        hcl_value(&rule, "content_type"),
+        quoted(deploy_names::FALLBACK_CONTENT_TYPE)
+    );
+    assert_eq!(hcl_value(&rule, "message_body"), "local.fallback_page");
+    assert_eq!(hcl_value(&rule, "ignore_changes"), "[priority, action]");
+    assert!(hcl_values(&text, tags::ROLE).contains(&quoted(tags::ROLE_FALLBACK)));
+    assert!(
+        hcl_values(&text, tags::PARKED_PRIORITY)
+            .contains(&"tostring(local.fallback_priority)".to_string())
+    );
 }
 
 /// Default priority of the application catch-all rule, which keeps the parked maintenance rule
@@ -1104,23 +1180,33 @@ fn both_templates_can_alarm_on_throttles_errors_and_the_albs_502s_off_by_default
 
 // ------------------------------------------------------------------ permissions
 
-/// What `maintctl` calls on ELBv2 to read and switch; `attach` adds CreateRule.
-const SWITCHING_ACTIONS: [&str; 6] = [
+/// What `maintctl` calls on ELBv2 to read and switch, and what `doctor` reads and invokes;
+/// `attach` adds CreateRule.
+const SWITCHING_ACTIONS: [&str; 12] = [
     "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeRules",
     "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DescribeListenerAttributes",
     "elasticloadbalancing:SetRulePriorities",
     "elasticloadbalancing:AddTags",
+    "lambda:InvokeFunction",
+    "lambda:GetFunctionConcurrency",
+    "lambda:GetAccountSettings",
 ];
 /// Nobody needs these (README, Runbook): maintctl never removes tags or deletes rules, and
-/// switching creates nothing. (ModifyRule is granted on the cookie bypass rule only:
-/// `the_switching_policy_modifies_the_cookie_bypass_rule_only`.)
+/// switching creates nothing. (ModifyRule is granted on the cookie bypass rule and the fallback
+/// rules only: `the_switching_policy_modifies_the_cookie_bypass_rule_only` and below.)
 const NEVER_FOR_SWITCHING: [&str; 3] = [
     "elasticloadbalancing:CreateRule",
     "elasticloadbalancing:RemoveTags",
     "elasticloadbalancing:DeleteRule",
 ];
+/// `message set` modifies the fallback rules' page, and no other rule.
+const MODIFY_RULE: &str = "elasticloadbalancing:ModifyRule";
+const FALLBACK_ONLY: &str = "aws:ResourceTag/maintenance-responder:role";
 
 #[test]
 fn operators_get_a_switching_policy_without_create_rule_or_remove_tags_and_an_attach_policy() {
@@ -1143,6 +1229,29 @@ fn operators_get_a_switching_policy_without_create_rule_or_remove_tags_and_an_at
         !names
             .iter()
             .any(|a| a.ends_with(":Describe*") || a.ends_with(":*"))
+    );
+    // ModifyRule in two statements, each limited by a tag: the fallback rules' page here, the
+    // cookie bypass rule's token in `the_switching_policy_modifies_the_cookie_bypass_rule_only`.
+    let modify: Vec<&str> = actions
+        .iter()
+        .filter(|(_, a)| a == MODIFY_RULE)
+        .map(|(sid, _)| sid.as_str())
+        .collect();
+    assert_eq!(
+        modify,
+        ["RefreshFallbackPage", "SetBypassLinkToken"],
+        "{actions:?}"
+    );
+    let statement = switching["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "RefreshFallbackPage")
+        .unwrap();
+    assert_eq!(
+        statement["Condition"]["StringEquals"][FALLBACK_ONLY],
+        tags::ROLE_FALLBACK,
+        "ModifyRule only on the fallback rules: {statement}"
     );
     let attach = sam_resource(&tpl, "AttachPolicy");
     assert_eq!(attach["Condition"], "CreateAttachPolicyResource");
@@ -1180,6 +1289,15 @@ fn operators_get_a_switching_policy_without_create_rule_or_remove_tags_and_an_at
             "switching policy grants {action}"
         );
     }
+    assert_eq!(switching.matches(MODIFY_RULE).count(), 2);
+    let modify = &switching[switching
+        .find(r#""RefreshFallbackPage""#)
+        .expect("RefreshFallbackPage")..];
+    let modify = &modify[..modify.find("statement {").unwrap_or(modify.len())];
+    assert!(
+        modify.contains(&quoted(FALLBACK_ONLY)) && modify.contains(r#"["fallback"]"#),
+        "ModifyRule only on the fallback rules: {modify}"
+    );
     let attach = hcl_block(&text, r#"data "aws_iam_policy_document" "attach""#);
     assert!(
         attach.contains(r#"["elasticloadbalancing:CreateRule"]"#),
@@ -1758,7 +1876,8 @@ fn the_switching_policy_modifies_the_cookie_bypass_rule_only() {
         .filter(|(_, a)| a == "elasticloadbalancing:ModifyRule")
         .map(|(sid, _)| sid)
         .collect();
-    assert_eq!(modify, ["SetBypassLinkToken"]);
+    // The other ModifyRule statement is the fallback rules' page (checked above).
+    assert_eq!(modify, ["RefreshFallbackPage", "SetBypassLinkToken"]);
     let statements = document["Statement"].as_array().unwrap();
     let sid = |name: &str| {
         statements
@@ -1801,7 +1920,7 @@ fn the_switching_policy_modifies_the_cookie_bypass_rule_only() {
     let switching = hcl_block(&text, r#"data "aws_iam_policy_document" "switching""#);
     assert_eq!(
         switching.matches("elasticloadbalancing:ModifyRule").count(),
-        1
+        2
     );
     let set = &switching[switching
         .find(r#""SetBypassLinkToken""#)

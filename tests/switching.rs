@@ -75,10 +75,19 @@ fn build_alb(moto: &Moto, name: &str, http: &[u32], https: &[u32], catch_all: Op
     }
 }
 
-/// Runs the real `maintctl` against the emulator, with stdin that is not a terminal.
+/// Runs the real `maintctl` against the emulator, with stdin that is not a terminal. The
+/// emulator cannot run the responder (its Lambda Invoke needs Docker, and these target groups
+/// have no function registered), so the preflight of `on` fails here: every `on` is forced
+/// (`--force`), and the preflight itself is tested in tests/doctor.rs.
 fn maintctl(moto: &Moto, args: &[&str]) -> Output {
+    let force: &[&str] = if args.first() == Some(&"on") {
+        &["--force"]
+    } else {
+        &[]
+    };
     Command::new(env!("CARGO_BIN_EXE_maintctl"))
         .args(args)
+        .args(force)
         .envs(moto.env())
         .stdin(Stdio::null())
         .output()
@@ -206,8 +215,8 @@ async fn attach_is_idempotent_and_status_shows_the_rules() {
     let after_first = priorities(&client, &alb.http).await;
     assert_eq!(
         after_first.len(),
-        before_http.len() + 3,
-        "maintenance + 2 bypass rules"
+        before_http.len() + 4,
+        "maintenance, fallback and 2 bypass rules"
     );
 
     // Parked at the end, bypass rules directly above, tagged.
@@ -675,6 +684,10 @@ async fn attach_lib(client: &impl Listeners, alb: &Alb) {
         app_target_group: Some(alb.app_target_group.clone()),
         allow_fallthrough: false,
         allow_bypass_everyone: false,
+        fallback: Some(planner::FallbackSpec {
+            priority: None,
+            body: ops::fallback::default_page(&maintenance_responder::Site::embedded()),
+        }),
     };
     let request = AttachRequest::new(vec![alb.http.clone(), alb.https.clone()], spec, false)
         .expect("valid options");
@@ -935,7 +948,15 @@ async fn two_ons_at_the_same_time_leave_a_consistent_listener() {
     let original = priorities(&client, &alb.http).await;
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_maintctl"))
-            .args(["on", "--listener", &alb.http, "--yes", "--output", "json"])
+            .args([
+                "on",
+                "--listener",
+                &alb.http,
+                "--yes",
+                "--output",
+                "json",
+                "--force",
+            ])
             .envs(moto.env())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -969,8 +990,8 @@ async fn two_ons_at_the_same_time_leave_a_consistent_listener() {
     assert_eq!(priorities(&client, &alb.http).await, original);
 }
 
-/// A loopback HTTP server answering like the ALB in maintenance: 503 with Retry-After on
-/// every path but the health route, which answers 200.
+/// A loopback HTTP server answering like the ALB in maintenance: 503 with Retry-After and
+/// `Cache-Control: no-store` on every path but the health route, which answers 200.
 fn maintenance_endpoint() -> String {
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", server.local_addr().unwrap());
@@ -991,7 +1012,7 @@ fn maintenance_endpoint() -> String {
             let response = if line.starts_with("GET /healthz ") {
                 "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             } else {
-                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncache-control: no-store\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             };
             let _ = stream.write_all(response.as_bytes());
         }
@@ -1079,7 +1100,8 @@ async fn verify_url_checks_the_live_endpoint() {
         "{}",
         text(&off)
     );
-    // https is refused before anything is read or changed.
+    // A CA for an http:// URL is refused before anything is read or changed (https itself:
+    // tests/verify_https.rs).
     let https = maintctl(
         moto,
         &[
@@ -1088,12 +1110,14 @@ async fn verify_url_checks_the_live_endpoint() {
             &env,
             "--yes",
             "--verify-url",
-            "https://example.com/",
+            &url,
+            "--verify-ca",
+            "/dev/null",
         ],
     );
     assert_eq!(code(&https), 1, "{}", text(&https));
     assert!(
-        String::from_utf8_lossy(&https.stderr).contains("http:// only"),
+        String::from_utf8_lossy(&https.stderr).contains("--verify-ca is for https://"),
         "{}",
         text(&https)
     );
@@ -2263,6 +2287,7 @@ async fn an_environment_outside_the_tag_alphabet_is_refused_everywhere() {
         app_target_group: None,
         allow_fallthrough: false,
         allow_bypass_everyone: false,
+        fallback: None,
     };
     assert!(AttachRequest::new(vec![alb.http.clone()], spec, false).is_err());
     assert_eq!(both(&client, &alb).await, before, "nothing was created");
@@ -2388,6 +2413,9 @@ async fn without_describe_target_groups_status_warns_and_switching_still_works()
         confirmed: true,
         verify: None,
         bypass: Default::default(),
+        live: planner::Live::Responder,
+        preflight: None,
+        force: false,
     };
     let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
     let on = ops::switch(&denied, &ssm, &request, &mut ops::Unattended)

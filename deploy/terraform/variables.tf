@@ -39,6 +39,17 @@ variable "parked_priority" {
   }
 }
 
+variable "fallback_priority" {
+  description = "Priority of the parked fallback rule (a fixed-response 503 page that needs no Lambda, put live by maintctl on --fallback); null: parked_priority - 5. After the application catch-all, not within the four priorities directly above parked_priority (the bypass rules' place)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.fallback_priority == null ? true : (var.fallback_priority >= 1 && var.fallback_priority <= 50000)
+    error_message = "fallback_priority must be between 1 and 50000."
+  }
+}
+
 # Function
 
 variable "package_path" {

@@ -12,6 +12,10 @@
 //!   `crate::ssm::ParameterStore` and `crate::ssm::ParameterWriter` traits);
 //! - [`bypass`]: the bypass link's token, which every switch sets (`on`) and rotates (`off`);
 //!   [`bypass_link()`]: [`LinkRequest`] → [`LinkReport`], the current window's link again.
+//! - [`doctor::doctor`]: every check a switch relies on; [`doctor::preflight`], the checks
+//!   that can stop `on` (passed in [`SwitchRequest::preflight`]);
+//! - [`fallback::refresh`] and [`fallback::set_message`] (`message set`): the fallback rules'
+//!   page, kept up to date with the content.
 //!
 //! An operation that stops before changing anything returns an [`Error`], which says whether
 //! that is a refusal or a failure.
@@ -20,6 +24,9 @@ pub mod apply;
 pub mod attach;
 pub mod bypass;
 pub mod bypass_link;
+pub mod doctor;
+pub mod fallback;
+pub mod http_get;
 pub mod message;
 pub mod status;
 pub mod switch;
@@ -39,7 +46,9 @@ pub use status::{ListenerStatus, MaintenanceStatus, RuleStatus, StatusReport, st
 pub use switch::{
     Confirmation, Operator, SwitchPlan, SwitchReport, SwitchRequest, Unattended, switch,
 };
-pub use verify::{Verification, VerifyError, VerifyRequest, VerifyTarget, redact_userinfo, verify};
+pub use verify::{
+    Verification, VerifyError, VerifyRequest, VerifyTarget, redact_userinfo, verify, verify_live,
+};
 
 /// How an operation ended: one variant per exit code of `maintctl` (2 is clap's usage error),
 /// so that scripts can branch on it.
@@ -141,6 +150,21 @@ pub enum Error {
     /// A listener cannot be switched.
     #[error(transparent)]
     Plan(#[from] PlanningError),
+    /// The preflight (`crate::ops::doctor::preflight`) found what makes the switch useless:
+    /// the responder does not answer as it must, or the content is invalid.
+    #[error(
+        "the preflight failed, so nothing was changed: {}; see maintctl doctor with the same \
+         --listener/--load-balancer/--environment, fix it, or pass --force to switch anyway",
+        failed.join("; and ")
+    )]
+    Preflight {
+        /// The failed checks, one line each.
+        failed: Vec<String>,
+    },
+    /// The `--verify-url` endpoint's certificate is not trusted: it could not be verified
+    /// after the switch, so nothing was switched.
+    #[error("--verify-url cannot be verified, so nothing was changed: {0}")]
+    Verify(String),
     /// The time of the switch could not be written down.
     #[error("failed to format the time")]
     Clock(#[source] time::error::Format),
@@ -156,7 +180,9 @@ impl Error {
     /// Refused (the request or the listeners make it unsafe) or failed.
     pub fn outcome(&self) -> Outcome {
         match self {
-            Error::Attach(_) | Error::Plan(_) | Error::Bypass(_) => Outcome::Refused,
+            Error::Attach(_) | Error::Plan(_) | Error::Bypass(_) | Error::Preflight { .. } => {
+                Outcome::Refused
+            }
             Error::Token(TokenError::Type { .. }) => Outcome::Refused,
             _ => Outcome::Failed,
         }
@@ -168,9 +194,10 @@ impl Error {
             Error::Attach(AttachError::Fallthrough { .. }) => {
                 Some("nothing was created on any listener")
             }
-            Error::Plan(_) | Error::Bypass(_) | Error::Token(TokenError::Type { .. }) => {
-                Some("nothing was changed on any listener")
-            }
+            Error::Plan(_)
+            | Error::Bypass(_)
+            | Error::Token(TokenError::Type { .. })
+            | Error::Preflight { .. } => Some("nothing was changed on any listener"),
             _ => None,
         }
     }

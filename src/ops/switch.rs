@@ -15,10 +15,12 @@ use serde::Serialize;
 use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::apply::{ApplyReport, Record, apply};
 use crate::ops::bypass::{self, BypassPlan, BypassReport, TokenStore};
-use crate::ops::verify::{Verification, VerifyRequest, verify};
+use crate::ops::doctor::{Check, DoctorReport};
+use crate::ops::verify::{Verification, VerifyRequest, verify_live};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
-    BypassOptions, Direction, ListenerInfo, Plan, Planned, State, plan_switch, rule_id, tag_value,
+    BypassOptions, Direction, ListenerInfo, Live, Plan, Planned, State, plan_switch_live, rule_id,
+    tag_value,
 };
 
 /// A switch to make: which way, on which listeners, why, and how carefully.
@@ -38,6 +40,15 @@ pub struct SwitchRequest {
     pub verify: Option<VerifyRequest>,
     /// How `on` prints the bypass link (or sets none).
     pub bypass: BypassOptions,
+    /// Which page `on` puts live: the responder's (default) or the fallback rule's
+    /// (`maintctl on --fallback`). `off` parks both.
+    pub live: Live,
+    /// The checks run before switching (`crate::ops::doctor::preflight`), if they were run (a
+    /// caller with nothing to check passes `None`): a blocking failure refuses the switch,
+    /// nothing changed, unless `force`.
+    pub preflight: Option<DoctorReport>,
+    /// Switch even when the preflight failed (its failures are warnings then).
+    pub force: bool,
 }
 
 /// Every listener's plan for one switch, with the caller it will be recorded as. Displayed as
@@ -47,6 +58,8 @@ pub struct SwitchRequest {
 pub struct SwitchPlan {
     /// On or off.
     pub direction: Direction,
+    /// The page `on` puts live.
+    pub live: Live,
     /// The reason asked for, as given.
     pub reason: Option<String>,
     /// Caller identity (STS ARN), or `unknown`.
@@ -138,6 +151,8 @@ pub struct SwitchReport {
     /// The link holds the token: a caller that logs the report (a Lambda) sets this to `None`
     /// first.
     pub bypass: Option<BypassReport>,
+    /// The preflight's checks, if it was run.
+    pub preflight: Option<Vec<Check>>,
 }
 
 impl SwitchReport {
@@ -163,7 +178,12 @@ pub async fn switch(
     request: &SwitchRequest,
     operator: &mut impl Operator,
 ) -> Result<SwitchReport, Error> {
-    let plan = plan(client, store, request).await?;
+    let forced = preflight_warnings(request)?;
+    if let Some(probe) = &request.verify {
+        probe.check_certificate().await.map_err(Error::Verify)?;
+    }
+    let mut plan = plan(client, store, request).await?;
+    plan.warnings.extend(forced);
     operator.planned(&plan);
     let direction = request.direction;
     let mut report = SwitchReport {
@@ -174,6 +194,7 @@ pub async fn switch(
         applied: None,
         verification: None,
         bypass: None,
+        preflight: request.preflight.as_ref().map(|p| p.checks.clone()),
     };
     let stop = match report.plan.changing() {
         0 => Some((
@@ -214,17 +235,47 @@ pub async fn switch(
         }
     };
     (report.outcome, report.message) = applied_message(applied.outcome, direction);
+    if report.outcome == Outcome::Done
+        && direction == Direction::On
+        && request.live == Live::Fallback
+    {
+        report.message = format!("{}, with {}", report.message, request.live);
+    }
     report.applied = Some(applied);
     let (bypass_plan, outcome) = (&report.plan.bypass, report.outcome);
     report.bypass = bypass::finish(client, store, bypass_plan, direction, token, outcome).await;
     if report.outcome == Outcome::Done
         && let Some(probe) = &request.verify
     {
-        let verification = verify(probe, direction).await;
-        (report.outcome, report.message) = verified_message(&verification, probe, direction);
+        let verification = verify_live(probe, direction, request.live).await;
+        (report.outcome, report.message) =
+            verified_message(&verification, probe, direction, request.live);
         report.verification = Some(verification);
     }
     Ok(report)
+}
+
+/// Refuses when the preflight failed (and the switch is not forced); the failures as warnings
+/// when it is.
+fn preflight_warnings(request: &SwitchRequest) -> Result<Vec<String>, Error> {
+    let Some(preflight) = &request.preflight else {
+        return Ok(Vec::new());
+    };
+    let failed: Vec<String> = preflight
+        .blocking_failures()
+        .iter()
+        .map(|c| c.line())
+        .collect();
+    if failed.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !request.force {
+        return Err(Error::Preflight { failed });
+    }
+    Ok(failed
+        .into_iter()
+        .map(|f| format!("preflight failed: {f} (switching anyway: --force)"))
+        .collect())
 }
 
 /// Selects the listeners, plans every switch (and its bypass token) and finds out who is asking.
@@ -241,7 +292,7 @@ async fn plan(
             skipped: selection.skipped,
         });
     }
-    let listeners = plan_switch(selection.listeners, request.direction)?;
+    let listeners = plan_switch_live(selection.listeners, request.direction, request.live)?;
     let bypass = bypass::plan(store, &listeners, request.direction, &request.bypass).await?;
     // What does not stop the switch is still said: rules the tags do not account for.
     let mut warnings: Vec<String> = listeners
@@ -265,6 +316,7 @@ async fn plan(
     };
     Ok(SwitchPlan {
         direction: request.direction,
+        live: request.live,
         reason: request.reason.clone(),
         caller,
         listeners,
@@ -311,6 +363,7 @@ fn verified_message(
     verification: &Verification,
     probe: &VerifyRequest,
     direction: Direction,
+    live: Live,
 ) -> (Outcome, String) {
     if verification.ok {
         return (
@@ -319,36 +372,12 @@ fn verified_message(
         );
     }
     let v = verification;
-    let maintenance_page = v.status == Some(503) && v.retry_after.is_some();
-    let mut seen = Vec::new();
-    match (direction, v.status) {
-        (_, None) => seen.push(format!("{} did not answer", v.url)),
-        (Direction::On, Some(503)) if !maintenance_page => seen.push(format!(
-            "{} answered 503 without Retry-After, not the maintenance page",
-            v.url
-        )),
-        (Direction::On, Some(status)) if !maintenance_page => seen.push(format!(
-            "{} answered {status}, not the maintenance page (503 with Retry-After)",
-            v.url
-        )),
-        (Direction::Off, Some(_)) if maintenance_page => seen.push(format!(
-            "{} still answered with the maintenance page (503 with Retry-After)",
-            v.url
-        )),
-        _ => {}
-    }
-    if v.health_status != Some(200) {
-        seen.push(match v.health_status {
-            Some(status) => format!("{} answered {status}, not 200", v.health_url),
-            None => format!("{} did not answer", v.health_url),
-        });
-    }
     let message = format!(
         "the listeners are switched {direction}, but after {} s ({} attempt(s)) {}{}: check the \
          endpoint (a CDN or cache in front?) and maintctl status",
         probe.timeout.as_secs(),
         v.attempts,
-        seen.join(" and "),
+        v.seen(direction, live).join(" and "),
         v.error
             .as_deref()
             .map(|e| format!(" (last error: {e})"))
@@ -367,6 +396,7 @@ impl Report for SwitchReport {
 #[derive(Serialize)]
 struct Document<'a> {
     command: Direction,
+    live: Option<Live>,
     dry_run: bool,
     caller: &'a str,
     reason: Option<&'a str>,
@@ -380,6 +410,7 @@ struct Document<'a> {
     report: Option<&'a ApplyReport>,
     verification: Option<&'a Verification>,
     bypass: Option<&'a BypassReport>,
+    preflight: Option<&'a [Check]>,
 }
 
 #[derive(Serialize)]
@@ -394,6 +425,7 @@ impl Serialize for SwitchReport {
         let plan = &self.plan;
         Document {
             command: plan.direction,
+            live: (plan.direction == Direction::On).then_some(plan.live),
             dry_run: self.dry_run,
             caller: &plan.caller,
             reason: plan.reason.as_deref(),
@@ -415,6 +447,7 @@ impl Serialize for SwitchReport {
             report: self.applied.as_ref(),
             verification: self.verification.as_ref(),
             bypass: self.bypass.as_ref(),
+            preflight: self.preflight.as_deref(),
         }
         .serialize(s)
     }
@@ -440,6 +473,13 @@ impl std::fmt::Display for SwitchReport {
 
 impl std::fmt::Display for SwitchPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.direction == Direction::On && self.live == Live::Fallback {
+            writeln!(
+                f,
+                "page: the FALLBACK page (the ALB's fixed-response 503: no Lambda, no Retry-After, \
+                 no no-store, and health checks get 503 too); the maintenance rule goes home"
+            )?;
+        }
         for p in &self.listeners {
             write_planned(f, p, self.direction)?;
         }

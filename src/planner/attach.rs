@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::deploy_names::tags;
 use crate::planner::bypass;
+use crate::planner::fallback::FallbackSpec;
 use crate::planner::listener::{
     ActionSummary, Condition, ListenerSnapshot, NewRule, PlanningError, RuleView, TargetGroupInfo,
 };
@@ -40,6 +41,8 @@ pub struct AttachSpec {
     pub allow_fallthrough: bool,
     /// Accept a `/0` bypass CIDR, which lets every client of that address family through.
     pub allow_bypass_everyone: bool,
+    /// The fallback rule to create beside the maintenance rule (`crate::planner::fallback`).
+    pub fallback: Option<FallbackSpec>,
 }
 
 /// Why `attach` refuses. Messages say what to do.
@@ -134,6 +137,9 @@ impl AttachSpec {
                  MAINTENANCE_SSM_PREFIX): on stores the window's token there"
                     .into(),
             ));
+        }
+        if let Some(fallback) = &self.fallback {
+            fallback.validate(self.parked)?;
         }
         self.validate_cidrs()?;
         self.validate_header()
@@ -263,7 +269,7 @@ impl AttachSpec {
         out
     }
 
-    fn base_tags(&self, role: &str, parked: u32) -> Vec<(String, String)> {
+    pub(crate) fn base_tags(&self, role: &str, parked: u32) -> Vec<(String, String)> {
         let mut t = vec![
             (tags::ROLE.to_string(), role.to_string()),
             (tags::PARKED_PRIORITY.to_string(), parked.to_string()),
@@ -350,6 +356,7 @@ pub fn plan_attach(
         Some(m) => maintenance_present(listener, m, spec)?,
         None => maintenance_to_create(snapshot, spec)?,
     }];
+    steps.extend(crate::planner::fallback::attach_step(snapshot, spec)?);
     let missing = bypass_present(snapshot, spec, &mut steps);
     if missing.is_empty() {
         return Ok(steps);
@@ -473,6 +480,7 @@ fn maintenance_to_create(
                 values: vec!["/*".into()],
             }],
             target_group: spec.target_group.clone(),
+            fixed_response: None,
             tags: t,
         },
     })
@@ -528,7 +536,7 @@ fn bypass_to_create(
             }
             match holder(snapshot, next) {
                 None => break next,
-                Some(h) if h.role() == Role::Bypass => continue,
+                Some(h) if matches!(h.role(), Role::Bypass | Role::Fallback) => continue,
                 Some(h) => {
                     return Err(AttachError::PriorityTaken {
                         listener: listener.clone(),
@@ -552,6 +560,7 @@ fn bypass_to_create(
                 priority,
                 conditions: vec![wanted],
                 target_group: spec.app_target_group.clone().expect("validated"),
+                fixed_response: None,
                 tags: rule_tags,
             },
         });
@@ -606,6 +615,7 @@ mod tests {
             app_target_group: Some("tg-app".into()),
             allow_fallthrough: false,
             allow_bypass_everyone: false,
+            fallback: None,
         }
     }
 

@@ -501,6 +501,7 @@ mod tests {
             app_target_group: Some("tg-app".into()),
             allow_fallthrough: false,
             allow_bypass_everyone: false,
+            fallback: None,
         };
         let mut bare = snapshot(vec![], Some("/maintenance/shop"));
         bare.rules.retain(|r| r.arn != "rule/m");

@@ -15,13 +15,17 @@ macro_rules! say {
 
 mod attach;
 mod bypass;
+mod doctor;
 mod exit;
+mod fallback;
 mod invoke;
 mod message;
+mod on;
 mod output;
 mod preview;
 mod status;
 mod switch;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -84,12 +88,20 @@ enum Command {
     /// Read or write the page content in SSM Parameter Store.
     #[command(subcommand)]
     Message(message::MessageCommand),
-    /// Create the maintenance rule (and optional bypass rules) on a listener, parked.
+    /// Create the maintenance rule (and the fallback and optional bypass rules) on a listener,
+    /// parked.
     Attach(attach::AttachArgs),
+    /// Render the fallback rule's page, or refresh it on the listeners from the SSM content.
+    #[command(subcommand)]
+    Fallback(fallback::FallbackCommand),
     /// Show each listener's rules and whether maintenance is on.
     Status(status::StatusArgs),
-    /// Switch maintenance on: move the maintenance rule above every other rule.
-    On(switch::SwitchArgs),
+    /// Check everything a switch relies on (the responder answers, the content, the rules, the
+    /// listener's headers, capacity); on runs the checks that can block first.
+    Doctor(doctor::DoctorArgs),
+    /// Switch maintenance on: move the maintenance rule (or, with --fallback, the fallback rule)
+    /// above every other rule.
+    On(on::OnArgs),
     /// Switch maintenance off: move the maintenance rule back to its parked priority.
     Off(switch::SwitchArgs),
     /// The bypass link: print the current window's link again.
@@ -108,8 +120,10 @@ async fn main() -> ExitCode {
         Command::Preview(args) => args.run(&globals).await,
         Command::Message(cmd) => cmd.run(&globals).await,
         Command::Attach(args) => args.run(&globals).await,
+        Command::Fallback(cmd) => cmd.run(&globals).await,
         Command::Status(args) => args.run(&globals).await,
-        Command::On(args) => args.run(&globals, Direction::On).await,
+        Command::Doctor(args) => args.run(&globals).await,
+        Command::On(args) => args.run(&globals).await,
         Command::Off(args) => args.run(&globals, Direction::Off).await,
         Command::Bypass(cmd) => cmd.run(&globals).await,
     };

@@ -3,16 +3,15 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 
-use maintenance_responder::deploy_names::DEFAULT_HEALTH_PATH;
-use maintenance_responder::ops::{
-    self, Confirmation, Operator, SwitchPlan, SwitchRequest, VerifyRequest, VerifyTarget,
-};
-use maintenance_responder::planner::Direction;
+use maintenance_responder::listeners::Targets;
+use maintenance_responder::ops::doctor::DoctorReport;
+use maintenance_responder::ops::{self, Confirmation, Operator, SwitchPlan, SwitchRequest};
+use maintenance_responder::planner::{Direction, Live};
 
 use crate::bypass::LinkArgs;
 use crate::status::TargetArgs;
+use crate::verify::VerifyArgs;
 use crate::{Globals, Output, output};
 
 /// Arguments of `maintctl on` and `maintctl off`.
@@ -37,16 +36,8 @@ pub struct SwitchArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     yes: bool,
-    /// After switching, request this http:// URL until it answers 503 with Retry-After (on)
-    /// or anything else (off), and the health route answers 200.
-    #[arg(long, value_name = "URL")]
-    verify_url: Option<String>,
-    /// Health route checked with --verify-url (same host).
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_HEALTH_PATH)]
-    health_path: String,
-    /// How long --verify-url keeps trying (the ALB takes a few seconds to apply changes).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    verify_timeout: u64,
+    #[command(flatten)]
+    verify: VerifyArgs,
     #[command(flatten)]
     link: LinkArgs,
     /// on: no bypass link this window: the cookie bypass rules get a token that is neither
@@ -56,15 +47,27 @@ pub struct SwitchArgs {
 }
 
 impl SwitchArgs {
-    /// Runs `maintctl on` or `maintctl off`.
+    /// Runs `maintctl off`.
     pub async fn run(self, globals: &Globals, direction: Direction) -> anyhow::Result<ExitCode> {
-        let verify = match &self.verify_url {
-            Some(url) => Some(VerifyRequest {
-                target: VerifyTarget::parse(url, &self.health_path)?,
-                timeout: Duration::from_secs(self.verify_timeout),
-            }),
-            None => None,
-        };
+        self.run_live(globals, direction, Live::Responder, None, false)
+            .await
+    }
+
+    /// The listeners named.
+    pub fn targets(&self) -> Targets {
+        self.targets.clone().into_targets()
+    }
+
+    /// Runs `maintctl on` with the page to put live, or `off`.
+    pub async fn run_live(
+        self,
+        globals: &Globals,
+        direction: Direction,
+        live: Live,
+        preflight: Option<DoctorReport>,
+        force: bool,
+    ) -> anyhow::Result<ExitCode> {
+        let verify = self.verify.request()?;
         let request = SwitchRequest {
             direction,
             targets: self.targets.into_targets(),
@@ -73,6 +76,9 @@ impl SwitchArgs {
             confirmed: self.yes,
             verify,
             bypass: self.link.options(self.no_bypass_link)?,
+            live,
+            preflight,
+            force,
         };
         let mut terminal = Terminal(globals.output);
         let (listeners, ssm) = globals.listeners_and_ssm().await;
