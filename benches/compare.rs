@@ -70,15 +70,6 @@ const EVENT: &str = r#"{
 }"#;
 
 /// The SSM data the responder and the peer read (the README's layout).
-/// The end time the SSM data announces: three days ahead (the responder accepts at most a week).
-static END_TIME: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    (time::OffsetDateTime::now_utc() + time::Duration::days(3))
-        .replace_nanosecond(0)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-});
-
 fn ssm_data() -> Vec<(String, String)> {
     [
         ("en/title", SSM_TITLE),
@@ -88,7 +79,7 @@ fn ssm_data() -> Vec<(String, String)> {
         ),
         ("ja/title", "決済システムを更新しています"),
         ("ja/message", "新しい決済サービスへ移行しています。"),
-        ("retry-after", END_TIME.as_str()),
+        ("retry-after", moto::END_TIME.as_str()),
         ("links/status-page", "https://status.example.com/"),
         ("links/contact", "mailto:support@example.com"),
     ]

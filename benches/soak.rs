@@ -61,15 +61,6 @@ struct Case {
     mode: maintenance_responder::lambda::alb_event::HeaderMode,
 }
 
-/// The end time the SSM data announces: three days ahead (the responder accepts at most a week).
-static END_TIME: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    (time::OffsetDateTime::now_utc() + time::Duration::days(3))
-        .replace_nanosecond(0)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-});
-
 fn cases() -> Vec<Case> {
     let single = |method: &str, path: &str, headers: Value| {
         serde_json::json!({
@@ -200,7 +191,7 @@ fn seed(title: &str) -> Vec<(String, String)> {
             "en/message",
             "We are moving payments to a new provider.\n\nOrders are safe.",
         ),
-        ("retry-after", END_TIME.as_str()),
+        ("retry-after", moto::END_TIME.as_str()),
         ("links/status-page", "https://status.example.com/"),
     ]
     .into_iter()

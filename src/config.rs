@@ -42,6 +42,9 @@ pub struct Config {
     pub target_groups: BTreeMap<String, PageKind>,
     /// Page by exact path or `prefix*`.
     pub paths: BTreeMap<String, PageKind>,
+    /// The time zone (IANA name) each language's pages show the end time in, when the window
+    /// names none; a language not listed shows UTC.
+    pub display_time_zones: BTreeMap<String, String>,
 }
 
 /// Branding shown on every HTML page.
@@ -80,6 +83,7 @@ impl Default for Config {
             brand: Brand::default(),
             target_groups: BTreeMap::new(),
             paths: BTreeMap::from([("/favicon.ico".to_string(), PageKind::NotFound)]),
+            display_time_zones: BTreeMap::from([("ja".to_string(), "Asia/Tokyo".to_string())]),
         }
     }
 }
@@ -244,6 +248,25 @@ impl Config {
             ));
         }
         self.brand.validate()?;
+        for (lang, zone) in &self.display_time_zones {
+            if catalog.pack(lang).is_none() {
+                return Err(bad(
+                    &format!("display_time_zones.{lang}"),
+                    "not a language of the catalog",
+                ));
+            }
+            let form = !zone.is_empty()
+                && zone.len() <= 64
+                && zone
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(&b));
+            if !form {
+                return Err(bad(
+                    &format!("display_time_zones.{lang}"),
+                    "must be an IANA time zone name such as Asia/Tokyo",
+                ));
+            }
+        }
         self.validate_pages()
     }
 

@@ -158,8 +158,71 @@ pub struct Content {
     pub contact: Option<String>,
     /// The bypass link's token of the current window, if one is set.
     pub bypass_token: Option<BypassToken>,
+    /// The time zone the page shows the end time in (a scheduled window's `--timezone`); when
+    /// none, the configuration's zone for the page's language, else UTC.
+    pub time_zone: Option<DisplayZone>,
     /// Where this content came from.
     pub state: ContentState,
+}
+
+/// A time zone an end time is shown in: an IANA name (`Asia/Tokyo`) resolved once, when the
+/// content or the configuration is read (from the time zone database, `TZDIR` or
+/// `/usr/share/zoneinfo`), so that showing a time is arithmetic only. Equal by name.
+#[derive(Clone)]
+pub struct DisplayZone {
+    name: String,
+    zone: jiff::tz::TimeZone,
+}
+
+impl DisplayZone {
+    /// Looks a zone up by its IANA name (case as the database has it, e.g. `Europe/Berlin`).
+    pub fn resolve(name: &str) -> Result<Self, ValueError> {
+        let name = name.trim();
+        let form = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(&b));
+        if !form {
+            return Err(ValueError::TimeZone(name.chars().take(64).collect()));
+        }
+        let zone =
+            jiff::tz::TimeZone::get(name).map_err(|_| ValueError::TimeZone(name.to_string()))?;
+        Ok(Self {
+            name: name.to_string(),
+            zone,
+        })
+    }
+
+    /// The zone's IANA name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `2026-11-22 16:39 JST`: the time in this zone, to the minute, with the zone's
+    /// abbreviation (or its offset, where the database has no abbreviation).
+    pub fn show(&self, at: OffsetDateTime) -> Option<String> {
+        let at = jiff::Timestamp::new(at.unix_timestamp(), at.nanosecond() as i32).ok()?;
+        Some(
+            at.to_zoned_datetime(self.zone.clone())
+                .strftime("%Y-%m-%d %H:%M %Z")
+                .to_string(),
+        )
+    }
+}
+
+impl PartialEq for DisplayZone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for DisplayZone {}
+
+impl std::fmt::Debug for DisplayZone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DisplayZone({})", self.name)
+    }
 }
 
 /// The secret of a bypass link: URL-safe base64 (`A-Z a-z 0-9 - _`), 22 to 86 characters
@@ -215,6 +278,7 @@ impl Default for Content {
             status_page: None,
             contact: None,
             bypass_token: None,
+            time_zone: None,
             state: ContentState::Embedded,
         }
     }
@@ -268,6 +332,12 @@ pub enum ValueError {
     /// Not an acceptable link.
     #[error("link must be an https:// URL (or mailto: for contact) without spaces or quotes")]
     Link,
+    /// Not a time zone of the database.
+    #[error(
+        "{0:?} is not a time zone the time zone database knows (an IANA name such as \
+         Asia/Tokyo or Europe/Berlin)"
+    )]
+    TimeZone(String),
     /// Not a bypass token (the value is never repeated).
     #[error(
         "bypass token must be 22 to 86 URL-safe base64 characters (A-Z a-z 0-9 - _); set it with \

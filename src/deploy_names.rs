@@ -35,6 +35,8 @@ pub mod tags {
     pub const ROLE_MAINTENANCE: &str = "maintenance";
     /// Value of [`ROLE`] on a bypass rule.
     pub const ROLE_BYPASS: &str = "bypass";
+    /// Value of [`ROLE`] on the fallback rule (a fixed-response 503 that needs no Lambda).
+    pub const ROLE_FALLBACK: &str = "fallback";
     /// Environment name, so `maintctl --environment NAME` finds every rule of one environment.
     pub const ENVIRONMENT: &str = "maintenance-responder:environment";
     /// Priority the rule returns to when maintenance is switched off.
@@ -57,6 +59,12 @@ pub mod tags {
     /// On the maintenance rule: the CloudWatch alarm that switched the current maintenance on
     /// (the switch function); only that alarm's OK switches it off. Empty otherwise.
     pub const ALARM: &str = "maintenance-responder:alarm";
+    /// On the cookie bypass rule (role [`ROLE_BYPASS`]) only: [`BYPASS_LINK_COOKIE`]. It marks
+    /// the one rule `maintctl` modifies (its condition holds the bypass link's token), so that
+    /// IAM can grant `ModifyRule` on rules with this tag and no other.
+    pub const BYPASS_LINK: &str = "maintenance-responder:bypass-link";
+    /// Value of [`BYPASS_LINK`] on the cookie bypass rule.
+    pub const BYPASS_LINK_COOKIE: &str = "cookie";
 }
 
 /// The SSM parameter layout under the prefix (see the README's "Content in SSM").
@@ -107,6 +115,14 @@ pub mod parameters {
 pub const DEFAULT_HEALTH_PATH: &str = "/healthz";
 /// Default priority the maintenance rule is parked at while maintenance is off.
 pub const DEFAULT_PARKED_PRIORITY: u32 = 50_000;
+/// How far above the maintenance rule the fallback rule is parked by default (49995 beside
+/// 50000): room for up to four bypass rules directly above the maintenance rule, in between.
+pub const FALLBACK_PARKED_OFFSET: u32 = 5;
+/// The fallback rule's fixed response: status and content type (its body is
+/// `deploy/fallback.html`, rendered by `maintctl fallback render`).
+pub const FALLBACK_STATUS: &str = "503";
+/// See [`FALLBACK_STATUS`].
+pub const FALLBACK_CONTENT_TYPE: &str = "text/html";
 /// User agent of ALB (and NLB) HTTP health checks.
 pub const HEALTH_CHECK_USER_AGENT: &str = "ELB-HealthChecker/2.0";
 /// Default path of the bypass link (`{path}/{token}`), under which the responder issues the

@@ -1,12 +1,12 @@
 //! Log setup: JSON lines for the Lambda (CloudWatch), compact text on stderr for `maintctl`.
-//! Levels come from `RUST_LOG` (or `AWS_LAMBDA_LOG_LEVEL` on Lambda). Also the one line logged
-//! per request, [`RequestLine`].
+//! Levels come from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` on Lambda (a plain level), `RUST_LOG`
+//! (any `EnvFilter` directives) for `maintctl`. Also the one line logged per request,
+//! [`RequestLine`].
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
 /// Set by [`init_lambda`]: request lines go straight to stdout as JSON (see [`served`]).
@@ -119,9 +119,10 @@ fn request_line_json(line: &RequestLine<'_>, out: &mut Vec<u8>) {
 
 /// JSON logs, one object per line, for the Lambda. Safe to call twice (the second is ignored).
 ///
-/// `RUST_LOG` (any `EnvFilter` directives) wins; otherwise the function's log level setting,
-/// `AWS_LAMBDA_LOG_LEVEL`, is a plain level (default `info`), which is cheaper to set up at cold
-/// start than an `EnvFilter` (≈ 50 µs less).
+/// The level is a plain level: `RUST_LOG` when it is one (`debug`, `warn`, …), else the
+/// function's log level setting, `AWS_LAMBDA_LOG_LEVEL` (default `info`). No `EnvFilter`
+/// directives on Lambda: a plain level is cheaper to set up at cold start (≈ 50 µs), and
+/// leaving `EnvFilter` out leaves its regular-expression engine out of the package (≈ 190 kB).
 pub fn init_lambda() {
     REQUEST_LINES_TO_STDOUT.store(true, Ordering::Relaxed);
     let json = || {
@@ -133,28 +134,70 @@ pub fn init_lambda() {
             .without_time()
             .with_writer(std::io::stdout)
     };
-    if let Ok(filter) = EnvFilter::try_from_default_env() {
-        let _ = json().with_env_filter(filter).try_init();
+    let var = |name: &str| std::env::var(name).ok();
+    let level = lambda_level(
+        var("RUST_LOG").as_deref(),
+        var("AWS_LAMBDA_LOG_LEVEL").as_deref(),
+    );
+    if level < LevelFilter::TRACE {
+        let _ = json().with_max_level(level).try_init();
         return;
     }
-    // Lambda's levels are TRACE, DEBUG, INFO, WARN, ERROR and FATAL; tracing has no FATAL.
-    let level = match std::env::var("AWS_LAMBDA_LOG_LEVEL") {
-        Ok(l) if l.trim().eq_ignore_ascii_case("fatal") => LevelFilter::ERROR,
-        Ok(l) => l.trim().parse().unwrap_or(LevelFilter::INFO),
-        Err(_) => LevelFilter::INFO,
-    };
-    let _ = json().with_max_level(level).try_init();
+    // At TRACE, the SDK's and the runtime's own lines hold whole SSM answers and raw events:
+    // the bypass link's token among them (issue #14). Never written, as in `maintctl`.
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let _ = json()
+        .with_max_level(level)
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(|meta| {
+            !sdk_trace(meta)
+        }))
+        .try_init();
 }
 
-/// Warnings and errors on stderr for the CLI (more with `RUST_LOG`).
+/// The Lambda's level: `RUST_LOG` when it is a plain level, else `AWS_LAMBDA_LOG_LEVEL`
+/// (Lambda's TRACE, DEBUG, INFO, WARN, ERROR and FATAL; tracing has no FATAL, so ERROR), else
+/// INFO.
+fn lambda_level(rust_log: Option<&str>, lambda: Option<&str>) -> LevelFilter {
+    let parse = |l: &str| match l.trim() {
+        l if l.eq_ignore_ascii_case("fatal") => Some(LevelFilter::ERROR),
+        l => l.parse().ok(),
+    };
+    rust_log
+        .and_then(parse)
+        .or_else(|| lambda.and_then(parse))
+        .unwrap_or(LevelFilter::INFO)
+}
+
+/// Warnings and errors on stderr for the CLI (more with `RUST_LOG`), never the AWS SDK's own
+/// TRACE lines ([`sdk_trace`]).
+#[cfg(feature = "operator")]
 pub fn init_cli() {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
         .without_time()
         .with_writer(std::io::stderr)
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(|meta| {
+            !sdk_trace(meta)
+        }))
         .try_init();
+}
+
+/// A TRACE line of the AWS SDK (`aws_*` targets) or of the Lambda runtime (`lambda_runtime*`):
+/// they hold whole requests, responses and raw events, and a listener rule's condition, an SSM
+/// answer and a bypass link's request all hold the bypass link's token (issue #14), so neither
+/// `maintctl` nor the Lambda writes one, whatever the level says (DEBUG names every call and is
+/// enough to follow them).
+pub fn sdk_trace(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() == tracing::Level::TRACE
+        && (meta.target().starts_with("aws_") || meta.target().starts_with("lambda_runtime"))
 }
 
 #[cfg(test)]
@@ -215,6 +258,30 @@ mod tests {
             assert_eq!(written, by_serde(&line));
             let parsed: serde_json::Value = serde_json::from_str(&written).unwrap();
             assert_eq!(parsed["fields"]["method"], *text);
+        }
+    }
+
+    #[test]
+    fn the_lambda_level_is_a_plain_level() {
+        let cases = [
+            (None, None, LevelFilter::INFO),
+            (None, Some("WARN"), LevelFilter::WARN),
+            (None, Some("FATAL"), LevelFilter::ERROR),
+            (Some("debug"), Some("WARN"), LevelFilter::DEBUG),
+            (
+                Some("maintenance_responder=debug"),
+                Some("ERROR"),
+                LevelFilter::ERROR,
+            ),
+            (Some("nonsense"), None, LevelFilter::INFO),
+            (None, Some("nonsense"), LevelFilter::INFO),
+        ];
+        for (rust_log, lambda, expected) in cases {
+            assert_eq!(
+                lambda_level(rust_log, lambda),
+                expected,
+                "{rust_log:?} {lambda:?}"
+            );
         }
     }
 }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
+use crate::content::DisplayZone;
 use crate::deploy_names::env;
 
 /// Everything the pure core needs that does not change per request: the validated
@@ -31,6 +32,10 @@ pub struct Site {
     pub logo_data_uri: Option<String>,
     /// Languages offered to negotiation, in catalog order.
     pub languages: Vec<String>,
+    /// The configured display time zone of each language that has one
+    /// (`display_time_zones`), resolved once; a zone the database does not have is left out
+    /// (see [`Site::zone_problems`]).
+    pub display_zones: std::collections::BTreeMap<String, DisplayZone>,
 }
 
 impl Site {
@@ -49,6 +54,11 @@ impl Site {
             )
         });
         let languages = catalog.languages().map(str::to_string).collect();
+        let display_zones = config
+            .display_time_zones
+            .iter()
+            .filter_map(|(lang, zone)| Some((lang.clone(), DisplayZone::resolve(zone).ok()?)))
+            .collect();
         Self {
             config,
             catalog,
@@ -56,7 +66,35 @@ impl Site {
             csp,
             logo_data_uri,
             languages,
+            display_zones,
         }
+    }
+
+    /// The configured display time zones the database does not have (the pages of those
+    /// languages show UTC), as configuration problems to report at start.
+    pub fn zone_problems(&self) -> Vec<ConfigError> {
+        self.config
+            .display_time_zones
+            .iter()
+            .filter(|(lang, _)| !self.display_zones.contains_key(*lang))
+            .map(|(lang, zone)| ConfigError::Value {
+                key: format!("display_time_zones.{lang}"),
+                problem: format!(
+                    "{zone:?} is not in the time zone database (TZDIR or /usr/share/zoneinfo); \
+                     its pages show UTC"
+                ),
+            })
+            .collect()
+    }
+
+    /// The zone the pages in `lang` show the end time in: the window's (from the content),
+    /// else the configured one, else none (UTC).
+    pub fn display_zone<'a>(
+        &'a self,
+        window: Option<&'a DisplayZone>,
+        lang: &str,
+    ) -> Option<&'a DisplayZone> {
+        window.or_else(|| self.display_zones.get(lang))
     }
 
     /// The site built from the embedded catalog and configuration.
@@ -73,8 +111,10 @@ impl Site {
         lookup: &impl Fn(&str) -> Option<String>,
     ) -> (Self, Vec<ConfigError>) {
         let catalog = Catalog::embedded();
-        let (config, problems) = Config::from_env(lookup, &catalog);
-        (Self::new(config, catalog), problems)
+        let (config, mut problems) = Config::from_env(lookup, &catalog);
+        let site = Self::new(config, catalog);
+        problems.extend(site.zone_problems());
+        (site, problems)
     }
 
     /// The site as the Lambda would build it from this environment, with `config_toml` (a
@@ -91,8 +131,10 @@ impl Site {
             _ => lookup(name),
         };
         let (config, mut problems) = Config::from_env(lookup, &catalog);
+        let site = Self::new(config, catalog);
+        problems.extend(site.zone_problems());
         match problems.is_empty() {
-            true => Ok(Self::new(config, catalog)),
+            true => Ok(site),
             false => Err(problems.remove(0)),
         }
     }
@@ -127,5 +169,30 @@ mod tests {
         assert!(site.csp.contains(&format!("'sha256-{hash}'")));
         assert!(site.csp.contains("frame-ancestors 'none'"));
         assert!(site.csp.starts_with("default-src 'none'"));
+    }
+
+    /// A configured display zone the database does not have is a problem named by its key, and
+    /// its language shows UTC; the other zones still apply.
+    #[test]
+    fn an_unknown_display_zone_is_reported_and_shows_utc() {
+        let lookup = |name: &str| {
+            (name == env::CONFIG).then(|| {
+                "[display_time_zones]\nen = \"Mars/Olympus_Mons\"\nja = \"Asia/Tokyo\"\n"
+                    .to_string()
+            })
+        };
+        let (site, problems) = Site::from_env_or_embedded(&lookup);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].to_string().contains("display_time_zones.en"),
+            "{}",
+            problems[0]
+        );
+        assert!(site.display_zone(None, "en").is_none());
+        assert_eq!(
+            site.display_zone(None, "ja").map(|z| z.name()),
+            Some("Asia/Tokyo")
+        );
+        assert!(Site::from_env_strict(&lookup, None).is_err());
     }
 }

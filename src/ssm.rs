@@ -24,8 +24,8 @@ use aws_sdk_ssm::types::ParameterType;
 use crate::catalog::Catalog;
 use crate::content::Text;
 use crate::content::{
-    self, BypassToken, Content, ContentState, Retry, ValueError, check_link, check_message,
-    check_title,
+    self, BypassToken, Content, ContentState, DisplayZone, Retry, ValueError, check_link,
+    check_message, check_title,
 };
 use crate::deploy_names::parameters;
 
@@ -225,6 +225,9 @@ pub fn content_from_parameters(
                 .map(|()| content.contact = Some(p.value.trim().into())),
             parameters::BYPASS_TOKEN => {
                 BypassToken::parse(&p.value).map(|t| content.bypass_token = Some(t))
+            }
+            parameters::TIMEZONE => {
+                DisplayZone::resolve(&p.value).map(|z| content.time_zone = Some(z))
             }
             // The switching side's own parameters (the lease): not content, not a mistake.
             _ if key.starts_with(&format!("{}/", parameters::SWITCH_DIR)) => Ok(()),
@@ -648,6 +651,7 @@ mod tests {
             p("/m/en/title", "\u{200B}"),
             p("/m/en/message", "We are \u{202E}gnitadpu\u{202C}."),
             p("/m/ja/title", "メンテナンス\u{2028}中"),
+            p("/m/timezone", "Asia/Tokio"),
         ];
         let (content, warnings) = content_from_parameters("/m", &params, &catalog, NOW);
         assert_eq!(content.retry, None);
@@ -656,7 +660,18 @@ mod tests {
             .iter()
             .map(|w| (w.parameter.as_str(), w.problem.as_str()))
             .collect();
-        assert_eq!(named.len(), 4, "{named:?}");
+        assert_eq!(named.len(), 5, "{named:?}");
+        assert!(
+            named[4].0 == "/m/timezone" && named[4].1.contains("Asia/Tokio"),
+            "{named:?}"
+        );
+        let (content, warnings) =
+            content_from_parameters("/m", &[p("/m/timezone", "Europe/Berlin")], &catalog, NOW);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            content.time_zone.as_ref().map(|z| z.name()),
+            Some("Europe/Berlin")
+        );
         assert!(
             named[0].0 == "/m/retry-after" && named[0].1.contains("one week"),
             "{named:?}"

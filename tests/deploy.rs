@@ -287,8 +287,9 @@ const ALL_ENV_VARS: [&str; 9] = [
     vars::CONFIG,
 ];
 
-const ALL_TAG_KEYS: [&str; 9] = [
+const ALL_TAG_KEYS: [&str; 10] = [
     tags::ROLE,
+    tags::BYPASS_LINK,
     tags::ENVIRONMENT,
     tags::PARKED_PRIORITY,
     tags::CONTENT_PREFIX,
@@ -585,11 +586,13 @@ fn templates_name_only_known_environment_variables_and_tag_keys() {
 
 // ------------------------------------------------------------ rules on every listener
 
-const RULES: [&str; 4] = [
+const RULES: [&str; 6] = [
     "AppCatchAllRule",
     "MaintenanceRule",
+    "FallbackRule",
     "BypassSourceIpRule",
     "BypassHeaderRule",
+    "BypassLinkRule",
 ];
 
 #[test]
@@ -670,6 +673,7 @@ fn terraform_creates_every_rule_on_every_listener_of_the_list() {
             "local.want_app_catch_all ? length(var.listener_arns) : 0",
         ),
         ("maintenance", "length(var.listener_arns)"),
+        ("fallback", "length(var.listener_arns)"),
         (
             "bypass_source_ip",
             "local.want_source_ip_bypass ? length(var.listener_arns) : 0",
@@ -677,6 +681,10 @@ fn terraform_creates_every_rule_on_every_listener_of_the_list() {
         (
             "bypass_header",
             "local.want_header_bypass ? length(var.listener_arns) : 0",
+        ),
+        (
+            "bypass_link",
+            "local.want_bypass_link ? length(var.listener_arns) : 0",
         ),
     ] {
         let rule = hcl_block(
@@ -786,6 +794,80 @@ fn terraform_rules_carry_the_tags_maintctl_finds_them_by() {
             "ignore_changes lacks {attribute}: {ignored:?}"
         );
     }
+}
+
+/// The fallback rule: parked beside the maintenance rule, a fixed-response 503 `text/html`
+/// page that is `deploy/fallback.html` as committed, which is what `maintctl fallback render`
+/// gives for the embedded texts (so neither drifts); tagged as maintctl finds it; its page and
+/// priority left to maintctl after creation.
+#[test]
+fn both_templates_create_the_fallback_rule_with_the_committed_page() {
+    let page = read(&root().join("deploy/fallback.html"));
+    let rendered = maintenance_responder::ops::fallback::default_page(
+        &maintenance_responder::site::Site::embedded(),
+    );
+    assert_eq!(
+        page, rendered,
+        "maintctl fallback render --out deploy/fallback.html"
+    );
+    let default_priority =
+        deploy_names::DEFAULT_PARKED_PRIORITY - deploy_names::FALLBACK_PARKED_OFFSET;
+
+    let tpl = sam();
+    assert_eq!(
+        sam_parameter(&tpl, "FallbackPriority")["Default"],
+        default_priority
+    );
+    let rule = sam_listener_resource(&tpl, "FallbackRule");
+    assert_eq!(rule["Properties"]["Priority"], r("FallbackPriority"));
+    let action = &rule["Properties"]["Actions"][0];
+    assert_eq!(action["Type"], "fixed-response");
+    let config = &action["FixedResponseConfig"];
+    assert_eq!(config["StatusCode"], deploy_names::FALLBACK_STATUS);
+    assert_eq!(config["ContentType"], deploy_names::FALLBACK_CONTENT_TYPE);
+    assert_eq!(
+        config["MessageBody"],
+        page.as_str(),
+        "the SAM template's page"
+    );
+    assert_eq!(
+        rule["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"],
+        json!(["/*"])
+    );
+    let rule_tags = sam_tags(rule);
+    assert!(has_tag(&rule_tags, tags::ROLE, json!(tags::ROLE_FALLBACK)));
+    assert!(has_tag(&rule_tags, tags::ENVIRONMENT, r("Environment")));
+    assert!(has_tag(
+        &rule_tags,
+        tags::PARKED_PRIORITY,
+        r("FallbackPriority")
+    ));
+
+    let text = terraform();
+    let literal = hcl_value(&text, "fallback_page");
+    assert_eq!(literal, quoted(&page), "the Terraform module's page");
+    assert_eq!(
+        hcl_value(&text, "fallback_priority"),
+        "coalesce(var.fallback_priority, var.parked_priority - 5)"
+    );
+    assert_eq!(deploy_names::FALLBACK_PARKED_OFFSET, 5);
+    let rule = hcl_block(&text, r#"resource "aws_lb_listener_rule" "fallback""#);
+    assert_eq!(hcl_value(&rule, "type"), quoted("fixed-response"));
+    assert_eq!(
+        hcl_value(&rule, "status_code"),
+        quoted(deploy_names::FALLBACK_STATUS)
+    );
+    assert_eq!(
+        hcl_value(&rule, "content_type"),
+        quoted(deploy_names::FALLBACK_CONTENT_TYPE)
+    );
+    assert_eq!(hcl_value(&rule, "message_body"), "local.fallback_page");
+    assert_eq!(hcl_value(&rule, "ignore_changes"), "[priority, action]");
+    assert!(hcl_values(&text, tags::ROLE).contains(&quoted(tags::ROLE_FALLBACK)));
+    assert!(
+        hcl_values(&text, tags::PARKED_PRIORITY)
+            .contains(&"tostring(local.fallback_priority)".to_string())
+    );
 }
 
 /// Default priority of the application catch-all rule, which keeps the parked maintenance rule
@@ -1098,23 +1180,33 @@ fn both_templates_can_alarm_on_throttles_errors_and_the_albs_502s_off_by_default
 
 // ------------------------------------------------------------------ permissions
 
-/// What `maintctl` calls on ELBv2 to read and switch; `attach` adds CreateRule.
-const SWITCHING_ACTIONS: [&str; 6] = [
+/// What `maintctl` calls on ELBv2 to read and switch, and what `doctor` reads and invokes;
+/// `attach` adds CreateRule.
+const SWITCHING_ACTIONS: [&str; 12] = [
     "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeRules",
     "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DescribeListenerAttributes",
     "elasticloadbalancing:SetRulePriorities",
     "elasticloadbalancing:AddTags",
+    "lambda:InvokeFunction",
+    "lambda:GetFunctionConcurrency",
+    "lambda:GetAccountSettings",
 ];
-/// Nobody needs these (README, Runbook): maintctl never removes tags or deletes or modifies rules,
-/// and switching creates nothing.
-const NEVER_FOR_SWITCHING: [&str; 4] = [
+/// Nobody needs these (README, Runbook): maintctl never removes tags or deletes rules, and
+/// switching creates nothing. (ModifyRule is granted on the cookie bypass rule and the fallback
+/// rules only: `the_switching_policy_modifies_the_cookie_bypass_rule_only` and below.)
+const NEVER_FOR_SWITCHING: [&str; 3] = [
     "elasticloadbalancing:CreateRule",
     "elasticloadbalancing:RemoveTags",
     "elasticloadbalancing:DeleteRule",
-    "elasticloadbalancing:ModifyRule",
 ];
+/// `message set` modifies the fallback rules' page, and no other rule.
+const MODIFY_RULE: &str = "elasticloadbalancing:ModifyRule";
+const FALLBACK_ONLY: &str = "aws:ResourceTag/maintenance-responder:role";
 
 #[test]
 fn operators_get_a_switching_policy_without_create_rule_or_remove_tags_and_an_attach_policy() {
@@ -1137,6 +1229,29 @@ fn operators_get_a_switching_policy_without_create_rule_or_remove_tags_and_an_at
         !names
             .iter()
             .any(|a| a.ends_with(":Describe*") || a.ends_with(":*"))
+    );
+    // ModifyRule in two statements, each limited by a tag: the fallback rules' page here, the
+    // cookie bypass rule's token in `the_switching_policy_modifies_the_cookie_bypass_rule_only`.
+    let modify: Vec<&str> = actions
+        .iter()
+        .filter(|(_, a)| a == MODIFY_RULE)
+        .map(|(sid, _)| sid.as_str())
+        .collect();
+    assert_eq!(
+        modify,
+        ["RefreshFallbackPage", "SetBypassLinkToken"],
+        "{actions:?}"
+    );
+    let statement = switching["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "RefreshFallbackPage")
+        .unwrap();
+    assert_eq!(
+        statement["Condition"]["StringEquals"][FALLBACK_ONLY],
+        tags::ROLE_FALLBACK,
+        "ModifyRule only on the fallback rules: {statement}"
     );
     let attach = sam_resource(&tpl, "AttachPolicy");
     assert_eq!(attach["Condition"], "CreateAttachPolicyResource");
@@ -1174,6 +1289,15 @@ fn operators_get_a_switching_policy_without_create_rule_or_remove_tags_and_an_at
             "switching policy grants {action}"
         );
     }
+    assert_eq!(switching.matches(MODIFY_RULE).count(), 2);
+    let modify = &switching[switching
+        .find(r#""RefreshFallbackPage""#)
+        .expect("RefreshFallbackPage")..];
+    let modify = &modify[..modify.find("statement {").unwrap_or(modify.len())];
+    assert!(
+        modify.contains(&quoted(FALLBACK_ONLY)) && modify.contains(r#"["fallback"]"#),
+        "ModifyRule only on the fallback rules: {modify}"
+    );
     let attach = hcl_block(&text, r#"data "aws_iam_policy_document" "attach""#);
     assert!(
         attach.contains(r#"["elasticloadbalancing:CreateRule"]"#),
@@ -1477,6 +1601,7 @@ fn terraform_module_validates_with_every_option_on() {
             ("create_nlb", "true"),
             ("create_attach_policy", "true"),
             ("lambda_multi_value_headers_enabled", "true"),
+            ("bypass_link", "true"),
         ] {
             assert_eq!(hcl_values(&main, option), [value], "every-option: {option}");
         }
@@ -1661,4 +1786,190 @@ fn package_builds_both_architectures_and_checks_each() {
     assert!(script.contains(r#""$root/scripts/check-glibc" "$built" "$glibc_max""#));
     assert!(script.contains("--disable-optimizations --no-default-features"));
     assert!(script.contains("grep -q -a -F elasticloadbalancing"));
+}
+
+// ------------------------------------------------------------ the bypass link (issue #14)
+
+/// Both templates create the cookie bypass rule of the bypass link as an option, off by default:
+/// on every listener, `Cookie` matching `*maint_bypass=FIRST*`, forwarding to the application,
+/// tagged as a bypass rule and as the cookie rule; its first token random and given to nobody
+/// (a Secrets Manager secret in SAM, `uuid()` in Terraform, which then leaves the condition to
+/// maintctl).
+#[test]
+fn both_templates_create_the_cookie_bypass_rule_as_an_option() {
+    use maintenance_responder::content::BypassToken;
+    use maintenance_responder::deploy_names::BYPASS_COOKIE;
+    let tpl = sam();
+    assert_eq!(sam_parameter(&tpl, "BypassLink")["Default"], "false");
+    assert_eq!(sam_parameter(&tpl, "BypassLinkPriority")["Default"], 49_997);
+    let condition = &tpl["Conditions"]["CreateBypassLinkRule"];
+    assert!(
+        condition.to_string().contains("HasAppTargetGroup"),
+        "{condition}"
+    );
+    let rule = sam_listener_resource(&tpl, "BypassLinkRule");
+    assert_eq!(rule["Condition"], "CreateBypassLinkRule");
+    let rule_tags = sam_tags(rule);
+    assert!(has_tag(&rule_tags, tags::ROLE, json!(tags::ROLE_BYPASS)));
+    assert!(has_tag(
+        &rule_tags,
+        tags::BYPASS_LINK,
+        json!(tags::BYPASS_LINK_COOKIE)
+    ));
+    assert!(has_tag(&rule_tags, tags::ENVIRONMENT, r("Environment")));
+    assert!(has_tag(
+        &rule_tags,
+        tags::PARKED_PRIORITY,
+        r("BypassLinkPriority")
+    ));
+    let properties = &rule["Properties"];
+    assert_eq!(properties["Priority"], r("BypassLinkPriority"));
+    assert_eq!(
+        properties["Actions"][0]["TargetGroupArn"],
+        r("AppTargetGroupArn")
+    );
+    let header = &properties["Conditions"][0]["HttpHeaderConfig"];
+    assert_eq!(header["HttpHeaderName"], "Cookie");
+    assert_eq!(
+        header["Values"],
+        json!([{ "Fn::Sub": format!("*{BYPASS_COOKIE}={{{{resolve:secretsmanager:${{BypassLinkSeed}}}}}}*") }])
+    );
+    let seed = sam_resource(&tpl, "BypassLinkSeed");
+    assert_eq!(seed["Type"], "AWS::SecretsManager::Secret");
+    assert_eq!(seed["Condition"], "CreateBypassLinkRule");
+    let generated = &seed["Properties"]["GenerateSecretString"];
+    let length = generated["PasswordLength"].as_u64().unwrap() as usize;
+    assert!((BypassToken::MIN_CHARS..=BypassToken::MAX_CHARS).contains(&length));
+    assert_eq!(
+        generated["ExcludePunctuation"], true,
+        "letters and digits: a token's form"
+    );
+
+    let text = terraform();
+    let variable = hcl_block(&text, r#"variable "bypass_link" {"#);
+    assert_eq!(hcl_value(&variable, "default"), "false");
+    let rule = hcl_block(&text, r#"resource "aws_lb_listener_rule" "bypass_link""#);
+    assert_eq!(hcl_value(&rule, "priority"), "var.bypass_link_priority");
+    assert_eq!(
+        hcl_value(&rule, "target_group_arn"),
+        "var.app_target_group_arn"
+    );
+    assert_eq!(hcl_value(&rule, "http_header_name"), quoted("Cookie"));
+    assert_eq!(
+        hcl_value(&rule, "values"),
+        format!(r#"["*{BYPASS_COOKIE}=${{replace("${{uuid()}}${{uuid()}}", "-", "")}}*"]"#)
+    );
+    assert_eq!(hcl_value(&rule, "tags"), "local.bypass_link_rule_tags");
+    // maintctl's tokens and priority moves survive the next apply.
+    assert_eq!(hcl_value(&rule, "ignore_changes"), "[priority, condition]");
+    let rule_tags = hcl_block(&text, "  bypass_link_rule_tags = merge(");
+    assert_eq!(
+        hcl_value(&rule_tags, &quoted(tags::BYPASS_LINK)),
+        quoted(tags::BYPASS_LINK_COOKIE)
+    );
+    assert_eq!(
+        hcl_value(&rule_tags, &quoted(tags::ROLE)),
+        quoted(tags::ROLE_BYPASS)
+    );
+    assert_eq!(
+        hcl_value(&rule_tags, &quoted(tags::PARKED_PRIORITY)),
+        "tostring(var.bypass_link_priority)"
+    );
+}
+
+/// The switching policy lets maintctl modify the cookie bypass rule and no other (ModifyRule
+/// only on rules tagged `bypass-link = cookie`, and that tag cannot be added to another rule
+/// but as attach creates it), read the certificates' names for the link's host and the token
+/// parameter's type.
+#[test]
+fn the_switching_policy_modifies_the_cookie_bypass_rule_only() {
+    let tpl = sam();
+    let document = &sam_resource(&tpl, "SwitchingPolicy")["Properties"]["PolicyDocument"];
+    let modify: Vec<String> = policy_actions(document)
+        .into_iter()
+        .filter(|(_, a)| a == "elasticloadbalancing:ModifyRule")
+        .map(|(sid, _)| sid)
+        .collect();
+    // The other ModifyRule statement is the fallback rules' page (checked above).
+    assert_eq!(modify, ["RefreshFallbackPage", "SetBypassLinkToken"]);
+    let statements = document["Statement"].as_array().unwrap();
+    let sid = |name: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == name)
+            .unwrap_or_else(|| panic!("no statement {name}"))
+    };
+    let set = sid("SetBypassLinkToken");
+    assert_eq!(set["Effect"], "Allow");
+    assert_eq!(
+        set["Condition"]["StringEquals"][format!("aws:ResourceTag/{}", tags::BYPASS_LINK)],
+        tags::BYPASS_LINK_COOKIE
+    );
+    let keep = sid("KeepTheCookieRuleTag");
+    assert_eq!(keep["Effect"], "Deny");
+    assert_eq!(keep["Action"], "elasticloadbalancing:AddTags");
+    assert_eq!(
+        keep["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"],
+        json!([tags::BYPASS_LINK])
+    );
+    assert_eq!(
+        keep["Condition"]["StringNotEquals"]["elasticloadbalancing:CreateAction"],
+        "CreateRule"
+    );
+    let reads: Vec<String> = policy_actions(document)
+        .into_iter()
+        .filter(|(sid, _)| sid == "BypassLinkHostAndTokenType")
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            "elasticloadbalancing:DescribeListenerCertificates",
+            "acm:DescribeCertificate",
+            "ssm:DescribeParameters"
+        ]
+    );
+
+    let text = terraform();
+    let switching = hcl_block(&text, r#"data "aws_iam_policy_document" "switching""#);
+    assert_eq!(
+        switching.matches("elasticloadbalancing:ModifyRule").count(),
+        2
+    );
+    let set = &switching[switching
+        .find(r#""SetBypassLinkToken""#)
+        .expect("SetBypassLinkToken")..];
+    let set = &set[..set.find("statement {").unwrap_or(set.len())];
+    assert!(
+        set.contains(r#"["elasticloadbalancing:ModifyRule"]"#),
+        "{set}"
+    );
+    assert_eq!(
+        hcl_value(set, "variable"),
+        quoted(&format!("aws:ResourceTag/{}", tags::BYPASS_LINK))
+    );
+    assert_eq!(
+        hcl_value(set, "values"),
+        format!("[{}]", quoted(tags::BYPASS_LINK_COOKIE))
+    );
+    let keep = &switching[switching
+        .find(r#""KeepTheCookieRuleTag""#)
+        .expect("KeepTheCookieRuleTag")..];
+    let keep = &keep[..keep.find("  statement {").unwrap_or(keep.len())];
+    assert_eq!(hcl_value(keep, "effect"), quoted("Deny"));
+    assert!(
+        keep.contains(&format!("[{}]", quoted(tags::BYPASS_LINK))),
+        "{keep}"
+    );
+    assert!(keep.contains(r#"values   = ["CreateRule"]"#), "{keep}");
+    for action in [
+        "elasticloadbalancing:DescribeListenerCertificates",
+        "acm:DescribeCertificate",
+        "ssm:DescribeParameters",
+    ] {
+        assert!(
+            switching.contains(&quoted(action)),
+            "switching policy lacks {action}"
+        );
+    }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use maintenance_responder::content::{Content, Retry, Text, check_message, check_title};
+use maintenance_responder::planner::FixedResponse;
 use maintenance_responder::respond::fallback::{MAX_CHARS, body};
 use maintenance_responder::site::Site;
 use proptest::prelude::*;
@@ -137,6 +138,10 @@ proptest! {
             Some(end) if end > NOW => prop_assert!(page.contains("<time datetime="), "{}", page),
             _ => prop_assert!(!page.contains("<time"), "{}", page),
         }
+        // The fallback rule answers with it as a fixed-response 503 text/html the ALB accepts.
+        let rule = FixedResponse::page(page.as_str());
+        prop_assert_eq!((rule.status_code.as_str(), rule.content_type.as_str()), ("503", "text/html"));
+        prop_assert_eq!(rule.check(), Ok(()));
     }
 }
 

@@ -23,7 +23,7 @@ use maintenance_responder::ops::{
     self, Coordination, LeaseOptions, Outcome, SwitchRequest, Unattended,
 };
 use maintenance_responder::planner::{
-    Direction, ListenerInfo, NewRule, RuleView, State, TargetGroupInfo,
+    Direction, ListenerInfo, Live, NewRule, RuleView, State, TargetGroupInfo,
 };
 use tokio::sync::Notify;
 
@@ -311,6 +311,35 @@ impl Listeners for Writer {
     async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
         self.inner.create_rule(rule).await
     }
+    async fn modify_rule_conditions(
+        &self,
+        rule: &str,
+        conditions: &[maintenance_responder::planner::Condition],
+    ) -> Result<(), ListenersError> {
+        self.inner.modify_rule_conditions(rule, conditions).await
+    }
+    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
+        self.inner.certificate_names(listener).await
+    }
+    async fn modify_fixed_response(
+        &self,
+        rule: &str,
+        response: &maintenance_responder::planner::FixedResponse,
+    ) -> Result<(), ListenersError> {
+        self.inner.modify_fixed_response(rule, response).await
+    }
+    async fn listener_attributes(
+        &self,
+        listener: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, ListenersError> {
+        self.inner.listener_attributes(listener).await
+    }
+    async fn target_group_health(
+        &self,
+        target_group: &str,
+    ) -> Result<maintenance_responder::planner::TargetGroupHealth, ListenersError> {
+        self.inner.target_group_health(target_group).await
+    }
     async fn caller(&self) -> Result<String, ListenersError> {
         Ok(format!(
             "arn:aws:sts::123456789012:assumed-role/test/{}",
@@ -330,6 +359,10 @@ fn request(alb: &Alb, direction: Direction, lease: LeaseOptions) -> SwitchReques
         dry_run: false,
         confirmed: true,
         verify: None,
+        bypass: Default::default(),
+        live: Live::Responder,
+        preflight: None,
+        force: false,
         coordination: Coordination {
             lease,
             ..Coordination::default()
@@ -473,6 +506,8 @@ async fn two_maintctl_on_at_the_same_moment_one_switches_the_other_finds_it_done
                 "--yes",
                 "--output",
                 "json",
+                // No responder in moto for the preflight (see automation::maintctl).
+                "--force",
             ])
             .envs(moto.env())
             .stdin(std::process::Stdio::null())

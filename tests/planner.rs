@@ -1,6 +1,7 @@
 //! Property tests of the listener-rule priority planner (`maintenance_responder::planner`)
 //! through its public API, over random listeners of 1–100 rules: sparse and crowded priorities,
-//! room above the first rule or none, managed rules parked anywhere.
+//! room above the first rule or none, managed rules parked anywhere, with or without a fallback
+//! rule (which stays parked unless `on --fallback` puts it live in the maintenance rule's place).
 //!
 //! Every plan is replayed here by an independent checker that applies the strictest reading of
 //! SetRulePriorities (a target must not be held by any rule at the moment of the call, the
@@ -10,8 +11,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use maintenance_responder::planner::{
-    MAX_PRIORITY, MIN_PRIORITY, Plan, PlanError, Role, Rule, State, plan_off, plan_on, plan_undo,
-    state,
+    Live, MAX_PRIORITY, MIN_PRIORITY, Plan, PlanError, Role, Rule, State, live, plan_off, plan_on,
+    plan_on_live, plan_undo, state,
 };
 use proptest::prelude::*;
 use proptest::sample::subsequence;
@@ -37,9 +38,10 @@ fn arn(i: usize) -> String {
     format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/0/1/{i:016x}")
 }
 
-/// A listener with maintenance off: managed rules (bypass, then maintenance) at their homes.
-/// `priorities[..k]` go to the managed rules, the rest to other rules.
-fn listener(bypass: usize, priorities: Vec<u32>) -> Vec<Rule> {
+/// A listener with maintenance off: managed rules (bypass, then maintenance, then the fallback
+/// rule if `fallback`) at their homes. `priorities[..k]` go to the managed rules, the rest to
+/// other rules.
+fn listener(bypass: usize, fallback: bool, priorities: Vec<u32>) -> Vec<Rule> {
     priorities
         .into_iter()
         .enumerate()
@@ -47,6 +49,7 @@ fn listener(bypass: usize, priorities: Vec<u32>) -> Vec<Rule> {
             let role = match i {
                 i if i < bypass => Role::Bypass,
                 i if i == bypass => Role::Maintenance,
+                i if i == bypass + 1 && fallback => Role::Fallback,
                 _ => Role::App,
             };
             let rule = Rule::new(arn(i), p, role);
@@ -59,8 +62,7 @@ fn listener(bypass: usize, priorities: Vec<u32>) -> Vec<Rule> {
         .collect()
 }
 
-fn shaped(shape: Shape, bypass: usize, others: usize, extra: u32) -> BoxedStrategy<Vec<u32>> {
-    let k = bypass + 1;
+fn shaped(shape: Shape, k: usize, others: usize, extra: u32) -> BoxedStrategy<Vec<u32>> {
     let total = k + others;
     match shape {
         Shape::Sparse => prop::collection::btree_set(MIN_PRIORITY..=MAX_PRIORITY, total)
@@ -102,17 +104,19 @@ fn off_listener() -> impl Strategy<Value = Vec<Rule>> {
         Just(Shape::Realistic),
         Just(Shape::CrowdedEnd),
     ];
-    (0usize..=2, shape, 0u32..=3)
-        .prop_flat_map(|(bypass, shape, extra)| {
+    (0usize..=2, any::<bool>(), shape, 0u32..=3)
+        .prop_flat_map(|(bypass, fallback, shape, extra)| {
             (
                 Just(bypass),
+                Just(fallback),
                 Just(shape),
                 Just(extra),
-                0usize..=(99 - bypass),
+                0usize..=(98 - bypass),
             )
         })
-        .prop_flat_map(|(bypass, shape, extra, others)| {
-            shaped(shape, bypass, others, extra).prop_map(move |p| listener(bypass, p))
+        .prop_flat_map(|(bypass, fallback, shape, extra, others)| {
+            let k = bypass + 1 + usize::from(fallback);
+            shaped(shape, k, others, extra).prop_map(move |p| listener(bypass, fallback, p))
         })
 }
 
@@ -185,8 +189,82 @@ fn managed_order(rules: &[Rule], at: &HashMap<String, u32>) -> Vec<String> {
 
 /// Checks everything `on` promises; returns the final rules (with homes recorded).
 fn check_on(rules: &[Rule]) -> Result<Vec<Rule>, TestCaseError> {
-    let plan = plan_on(rules).map_err(|e| TestCaseError::fail(format!("plan_on: {e}")))?;
+    check_on_live(rules, Live::Responder)
+}
+
+/// The page rule that answers first in a state: the lower of the maintenance and fallback rules.
+fn first_page(rules: &[Rule], at: &HashMap<String, u32>) -> u32 {
+    rules
+        .iter()
+        .filter(|r| matches!(r.role, Role::Maintenance | Role::Fallback))
+        .map(|r| at[&r.arn])
+        .min()
+        .unwrap()
+}
+
+/// Checks everything `on` promises with `live` as the page going live: the other page rule
+/// parked at the end, and, from a listener already on, a page rule before every other rule
+/// after every call (no request reaches the application while the page changes).
+fn check_on_live(rules: &[Rule], page: Live) -> Result<Vec<Rule>, TestCaseError> {
+    let (live_role, passive_role) = match page {
+        Live::Responder => (Role::Maintenance, Role::Fallback),
+        Live::Fallback => (Role::Fallback, Role::Maintenance),
+    };
+    let plan = match plan_on_live(rules, page) {
+        Ok(plan) => plan,
+        // A page rule parked in front of the application's rules (or with none at all) answers
+        // every request even while parked, and the other page cannot get in front of it.
+        Err(PlanError::ParkedInFront { rule, home }) => {
+            let passive = rules.iter().find(|r| r.role == passive_role).unwrap();
+            prop_assert_eq!(&rule, &passive.arn);
+            prop_assert_eq!(Some(home), passive.home);
+            let first_app = rules
+                .iter()
+                .filter(|r| r.role == Role::App)
+                .map(|r| r.priority)
+                .min();
+            let k = rules.iter().filter(|r| r.role != Role::App).count() as u32;
+            prop_assert!(
+                first_app.is_none_or(|a| home < a.max(2 * k + 2)),
+                "refused although {} is parked at {} behind the application",
+                rule,
+                home
+            );
+            return Err(TestCaseError::reject("a page rule parked in front"));
+        }
+        // The other page rule, out of place, cannot go home: its home is taken.
+        Err(PlanError::HomeTaken { rule, home, holder }) => {
+            let passive = rules.iter().find(|r| r.role == passive_role).unwrap();
+            prop_assert_eq!(&rule, &passive.arn);
+            prop_assert_eq!(Some(home), passive.home);
+            prop_assert!(rules.iter().any(|r| r.arn == holder && r.priority == home));
+            return Err(TestCaseError::reject("the other page rule's home is taken"));
+        }
+        Err(e) => return Err(TestCaseError::fail(format!("plan_on {page:?}: {e}"))),
+    };
     let states = replay(rules, &plan).map_err(TestCaseError::fail)?;
+    if state(rules) == State::On {
+        for (i, s) in states.iter().enumerate() {
+            let first_app = rules
+                .iter()
+                .filter(|r| r.role == Role::App)
+                .map(|r| s[&r.arn])
+                .min()
+                .unwrap_or(u32::MAX);
+            prop_assert!(
+                first_page(rules, s) < first_app,
+                "after call {} no page rule comes before the application",
+                i
+            );
+        }
+    }
+    if let Some(p) = rules.iter().find(|r| r.role == passive_role) {
+        prop_assert_eq!(
+            Some(states.last().unwrap()[&p.arn]),
+            p.home,
+            "the other page rule is not parked"
+        );
+    }
     let start = &states[0];
     let end = states.last().unwrap();
 
@@ -214,7 +292,7 @@ fn check_on(rules: &[Rule]) -> Result<Vec<Rule>, TestCaseError> {
         &bypass,
         "bypass rules reordered"
     );
-    let m = rules.iter().find(|r| r.role == Role::Maintenance).unwrap();
+    let m = rules.iter().find(|r| r.role == live_role).unwrap();
     for b in &bypass {
         prop_assert!(end[b] < end[&m.arn], "bypass {} not above maintenance", b);
     }
@@ -231,14 +309,23 @@ fn check_on(rules: &[Rule]) -> Result<Vec<Rule>, TestCaseError> {
             None => prop_assert_eq!(end[&o.arn], o.priority, "{} moved without a record", o.arn),
         }
     }
-    // Fewest displaced: with no parked priority in the way, exactly the rules that cannot stay.
-    let k = bypass.len() + 1;
+    // Fewest displaced: with no parked priority in the way, exactly the rules that cannot stay
+    // (while the page changes, the page rule answering until now keeps its place on top).
+    let passive_on_top = rules.iter().any(|r| {
+        r.role == passive_role
+            && r.home != Some(r.priority)
+            && rules
+                .iter()
+                .filter(|o| o.role == Role::App)
+                .all(|o| r.priority < o.priority)
+    });
+    let k = bypass.len() + 1 + usize::from(passive_on_top);
     let others = rules.iter().filter(|r| r.role == Role::App).count();
     let homes_out_of_the_way = rules
         .iter()
         .filter_map(|r| r.home)
         .all(|h| h as usize > k + others);
-    if homes_out_of_the_way && state(rules) != State::On {
+    if homes_out_of_the_way && (state(rules) != State::On || page == Live::Fallback) {
         let sorted: Vec<u32> = order.iter().map(|a| start[a]).collect();
         let must_move = sorted
             .iter()
@@ -255,6 +342,7 @@ fn check_on(rules: &[Rule]) -> Result<Vec<Rule>, TestCaseError> {
         prop_assert_eq!(r.priority, end[&r.arn]);
     }
     prop_assert_eq!(state(&simulated), State::On);
+    prop_assert_eq!(live(&simulated), Some(page));
     Ok(simulated)
 }
 
@@ -353,8 +441,45 @@ proptest! {
     }
 
     #[test]
+    fn on_fallback_from_any_state_makes_only_valid_calls_and_ends_on(rules in any_listener()) {
+        prop_assume!(rules.iter().any(|r| r.role == Role::Fallback));
+        let on = check_on_live(&rules, Live::Fallback)?;
+        let again = plan_on_live(&on, Live::Fallback).unwrap();
+        prop_assert!(again.is_empty(), "second on --fallback planned {:?}", again.steps);
+    }
+
+    #[test]
+    fn changing_the_page_keeps_it_answering_and_off_restores_everything(rules in off_listener()) {
+        prop_assume!(rules.iter().any(|r| r.role == Role::Fallback));
+        // Off -> the responder -> the fallback page -> the responder -> the fallback -> off.
+        let mut now = rules.clone();
+        for page in [Live::Responder, Live::Fallback, Live::Responder, Live::Fallback] {
+            now = check_on_live(&now, page)?;
+        }
+        let off = plan_off(&now).map_err(|e| TestCaseError::fail(format!("plan_off: {e}")))?;
+        prop_assert!(off.notices.is_empty(), "{:?}", off.notices);
+        let states = replay(&now, &off).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(states.last().unwrap(), &priorities(&rules));
+        let back = off.apply_to(&now).unwrap();
+        prop_assert_eq!(&back, &rules, "priorities or homes differ after the round trip");
+    }
+
+    #[test]
+    fn on_fallback_without_a_fallback_rule_is_refused(rules in off_listener()) {
+        prop_assume!(!rules.iter().any(|r| r.role == Role::Fallback));
+        prop_assert_eq!(plan_on_live(&rules, Live::Fallback), Err(PlanError::NoFallbackRule));
+    }
+
+    #[test]
     fn undoing_any_prefix_restores_the_original(rules in any_listener(), cut in 0usize..64) {
-        let plan = plan_on(&rules).unwrap();
+        let plan = plan_on(&rules);
+        // Refusals of a page rule parked in front, or out of place with its home taken (see
+        // check_on_live).
+        prop_assume!(!matches!(
+            plan,
+            Err(PlanError::ParkedInFront { .. } | PlanError::HomeTaken { .. })
+        ));
+        let plan = plan.unwrap();
         let done = cut.min(plan.steps.len());
         let partial = Plan { steps: plan.steps[..done].to_vec(), ..plan.clone() };
         let states = replay(&rules, &partial).map_err(TestCaseError::fail)?;

@@ -1,8 +1,9 @@
 //! The real `maintenance-switch` binary (issue #15) against a loopback Lambda Runtime API and a
 //! moto ALB, SSM and CloudWatch over the wire: alarm events in both shapes (built from the
 //! alarm moto holds, since moto never runs alarm actions), OK after a manual on, flapping, two
-//! alarms at once, a scheduled switch and `maintctl on` at the same moment, and 20+ malformed
-//! or hostile events, each refused with its reason and nothing changed.
+//! alarms at once, a scheduled switch and `maintctl on` at the same moment, the bypass link's
+//! token set and rotated as by `maintctl` but never in the answer, and 20+ malformed or hostile
+//! events, each refused with its reason and nothing changed.
 
 mod automation;
 mod common;
@@ -10,8 +11,8 @@ mod common;
 use std::time::Duration;
 
 use automation::{
-    SwitchFn, alarm_events, all_priorities, app_order, attached_alb, aws, code, consistent_state,
-    maintctl, maintenance_tags, parameter, ssm, text,
+    SwitchFn, alarm_events, all_priorities, app_order, attached_alb, attached_alb_with, aws, code,
+    consistent_state, maintctl, maintenance_tags, parameter, ssm, text,
 };
 use common::Moto;
 use maintenance_responder::deploy_names::tags;
@@ -472,4 +473,67 @@ async fn malformed_and_hostile_events_are_refused_with_their_reason_and_change_n
     assert_eq!(a.report["outcome"], "refused", "{:#}", a.report);
     assert_eq!(all_priorities(&client, &alb).await, before);
     tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// The token as SSM holds it (decrypted), if the parameter exists.
+async fn stored_token(moto: &Moto, prefix: &str) -> Option<String> {
+    let out = ssm(moto)
+        .await
+        .get_parameter()
+        .name(format!("{prefix}/bypass/token"))
+        .with_decryption(true)
+        .send()
+        .await;
+    match out {
+        Ok(out) => out.parameter.and_then(|p| p.value),
+        Err(e) if format!("{e:?}").contains("ParameterNotFound") => None,
+        Err(e) => panic!("GetParameter: {e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_alarm_sets_the_bypass_token_like_maintctl_and_its_answer_holds_no_link() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = attached_alb_with(moto, "alarm-link", &[1, 2], true).await;
+    let f = SwitchFn::start(moto, &alb.environment, 1, &[]).await;
+    let alarm = common::unique("shop-down");
+    let on = f.invoke(&alarm_events(moto, &alarm, "ALARM").0).await;
+    assert!(!on.error, "{}", on.raw);
+    assert_eq!(on.report["outcome"], "applied", "{:#}", on.report);
+    for l in alb.listeners() {
+        assert_eq!(consistent_state(&client, l).await, State::On);
+    }
+    // The window's token is in SSM (as maintctl on stores it), and nowhere in the answer.
+    let token = stored_token(moto, &alb.prefix)
+        .await
+        .expect("a token in SSM");
+    assert!(token.len() >= 40, "{token}");
+    assert!(
+        !on.raw.contains(&token),
+        "the answer holds the token: {}",
+        on.raw
+    );
+    let bypass = &on.report["bypass"];
+    assert_eq!(bypass["links"], json!([]), "{bypass:#}");
+    assert!(
+        text_of(&bypass["notes"]).contains("maintctl bypass link"),
+        "{bypass:#}"
+    );
+    // OK switches off and rotates the token: the window's link is dead.
+    let off = f.invoke(&alarm_events(moto, &alarm, "OK").0).await;
+    assert!(!off.error, "{}", off.raw);
+    assert_eq!(off.report["outcome"], "applied", "{:#}", off.report);
+    let rotated = stored_token(moto, &alb.prefix).await;
+    assert_ne!(rotated.as_deref(), Some(token.as_str()));
+    assert!(!off.raw.contains(&token), "{}", off.raw);
+}
+
+fn text_of(v: &Value) -> String {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -75,10 +75,19 @@ fn build_alb(moto: &Moto, name: &str, http: &[u32], https: &[u32], catch_all: Op
     }
 }
 
-/// Runs the real `maintctl` against the emulator, with stdin that is not a terminal.
+/// Runs the real `maintctl` against the emulator, with stdin that is not a terminal. The
+/// emulator cannot run the responder (its Lambda Invoke needs Docker, and these target groups
+/// have no function registered), so the preflight of `on` fails here: every `on` is forced
+/// (`--force`), and the preflight itself is tested in tests/doctor.rs.
 fn maintctl(moto: &Moto, args: &[&str]) -> Output {
+    let force: &[&str] = if args.first() == Some(&"on") {
+        &["--force"]
+    } else {
+        &[]
+    };
     Command::new(env!("CARGO_BIN_EXE_maintctl"))
         .args(args)
+        .args(force)
         .envs(moto.env())
         .stdin(Stdio::null())
         .output()
@@ -206,8 +215,8 @@ async fn attach_is_idempotent_and_status_shows_the_rules() {
     let after_first = priorities(&client, &alb.http).await;
     assert_eq!(
         after_first.len(),
-        before_http.len() + 3,
-        "maintenance + 2 bypass rules"
+        before_http.len() + 4,
+        "maintenance, fallback and 2 bypass rules"
     );
 
     // Parked at the end, bypass rules directly above, tagged.
@@ -639,6 +648,35 @@ impl Listeners for Faulty {
     async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
         self.inner.create_rule(rule).await
     }
+    async fn modify_rule_conditions(
+        &self,
+        rule: &str,
+        conditions: &[planner::Condition],
+    ) -> Result<(), ListenersError> {
+        self.inner.modify_rule_conditions(rule, conditions).await
+    }
+    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
+        self.inner.certificate_names(listener).await
+    }
+    async fn modify_fixed_response(
+        &self,
+        rule: &str,
+        response: &maintenance_responder::planner::FixedResponse,
+    ) -> Result<(), ListenersError> {
+        self.inner.modify_fixed_response(rule, response).await
+    }
+    async fn listener_attributes(
+        &self,
+        listener: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, ListenersError> {
+        self.inner.listener_attributes(listener).await
+    }
+    async fn target_group_health(
+        &self,
+        target_group: &str,
+    ) -> Result<maintenance_responder::planner::TargetGroupHealth, ListenersError> {
+        self.inner.target_group_health(target_group).await
+    }
     async fn caller(&self) -> Result<String, ListenersError> {
         self.inner.caller().await
     }
@@ -662,9 +700,14 @@ async fn attach_lib(client: &impl Listeners, alb: &Alb) {
         content_prefix: None,
         bypass_cidrs: vec!["198.51.100.0/24".parse().unwrap()],
         bypass_header: None,
+        bypass_link: false,
         app_target_group: Some(alb.app_target_group.clone()),
         allow_fallthrough: false,
         allow_bypass_everyone: false,
+        fallback: Some(planner::FallbackSpec {
+            priority: None,
+            body: ops::fallback::default_page(&maintenance_responder::Site::embedded()),
+        }),
     };
     let request = AttachRequest::new(vec![alb.http.clone(), alb.https.clone()], spec, false)
         .expect("valid options");
@@ -925,7 +968,15 @@ async fn two_ons_at_the_same_time_leave_a_consistent_listener() {
     let original = priorities(&client, &alb.http).await;
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_maintctl"))
-            .args(["on", "--listener", &alb.http, "--yes", "--output", "json"])
+            .args([
+                "on",
+                "--listener",
+                &alb.http,
+                "--yes",
+                "--output",
+                "json",
+                "--force",
+            ])
             .envs(moto.env())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -959,8 +1010,8 @@ async fn two_ons_at_the_same_time_leave_a_consistent_listener() {
     assert_eq!(priorities(&client, &alb.http).await, original);
 }
 
-/// A loopback HTTP server answering like the ALB in maintenance: 503 with Retry-After on
-/// every path but the health route, which answers 200.
+/// A loopback HTTP server answering like the ALB in maintenance: 503 with Retry-After and
+/// `Cache-Control: no-store` on every path but the health route, which answers 200.
 fn maintenance_endpoint() -> String {
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", server.local_addr().unwrap());
@@ -981,7 +1032,7 @@ fn maintenance_endpoint() -> String {
             let response = if line.starts_with("GET /healthz ") {
                 "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             } else {
-                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncache-control: no-store\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             };
             let _ = stream.write_all(response.as_bytes());
         }
@@ -1069,7 +1120,8 @@ async fn verify_url_checks_the_live_endpoint() {
         "{}",
         text(&off)
     );
-    // https is refused before anything is read or changed.
+    // A CA for an http:// URL is refused before anything is read or changed (https itself:
+    // tests/verify_https.rs).
     let https = maintctl(
         moto,
         &[
@@ -1078,12 +1130,14 @@ async fn verify_url_checks_the_live_endpoint() {
             &env,
             "--yes",
             "--verify-url",
-            "https://example.com/",
+            &url,
+            "--verify-ca",
+            "/dev/null",
         ],
     );
     assert_eq!(code(&https), 1, "{}", text(&https));
     assert!(
-        String::from_utf8_lossy(&https.stderr).contains("http:// only"),
+        String::from_utf8_lossy(&https.stderr).contains("--verify-ca is for https://"),
         "{}",
         text(&https)
     );
@@ -2122,6 +2176,35 @@ impl Listeners for TagFaults {
     async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
         self.inner.create_rule(rule).await
     }
+    async fn modify_rule_conditions(
+        &self,
+        rule: &str,
+        conditions: &[planner::Condition],
+    ) -> Result<(), ListenersError> {
+        self.inner.modify_rule_conditions(rule, conditions).await
+    }
+    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
+        self.inner.certificate_names(listener).await
+    }
+    async fn modify_fixed_response(
+        &self,
+        rule: &str,
+        response: &maintenance_responder::planner::FixedResponse,
+    ) -> Result<(), ListenersError> {
+        self.inner.modify_fixed_response(rule, response).await
+    }
+    async fn listener_attributes(
+        &self,
+        listener: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, ListenersError> {
+        self.inner.listener_attributes(listener).await
+    }
+    async fn target_group_health(
+        &self,
+        target_group: &str,
+    ) -> Result<maintenance_responder::planner::TargetGroupHealth, ListenersError> {
+        self.inner.target_group_health(target_group).await
+    }
     async fn caller(&self) -> Result<String, ListenersError> {
         self.inner.caller().await
     }
@@ -2239,9 +2322,11 @@ async fn an_environment_outside_the_tag_alphabet_is_refused_everywhere() {
         content_prefix: None,
         bypass_cidrs: Vec::new(),
         bypass_header: None,
+        bypass_link: false,
         app_target_group: None,
         allow_fallthrough: false,
         allow_bypass_everyone: false,
+        fallback: None,
     };
     assert!(AttachRequest::new(vec![alb.http.clone()], spec, false).is_err());
     assert_eq!(both(&client, &alb).await, before, "nothing was created");
@@ -2367,6 +2452,10 @@ async fn without_describe_target_groups_status_warns_and_switching_still_works()
         confirmed: true,
         verify: None,
         coordination: Default::default(),
+        bypass: Default::default(),
+        live: planner::Live::Responder,
+        preflight: None,
+        force: false,
     };
     let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
     let on = ops::switch(&denied, &ssm, &request, &mut ops::Unattended)

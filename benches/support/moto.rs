@@ -10,6 +10,16 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// The end time the benches' SSM data announces: three days ahead (the responder accepts at
+/// most a week).
+pub static END_TIME: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    (time::OffsetDateTime::now_utc() + time::Duration::days(3))
+        .replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+});
+
 /// A running moto server.
 pub struct MotoServer {
     /// `http://127.0.0.1:PORT`.

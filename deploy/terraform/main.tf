@@ -36,6 +36,7 @@ locals {
   want_app_catch_all    = var.app_target_group_arn != ""
   want_source_ip_bypass = length(var.bypass_source_cidrs) > 0
   want_header_bypass    = var.bypass_header_name != "" && var.bypass_header_value != ""
+  want_bypass_link      = var.bypass_link
 
   common_tags = merge(var.tags, {
     "maintenance-responder:environment" = var.environment
@@ -50,6 +51,15 @@ locals {
     "maintenance-responder:parked-priority" = tostring(var.parked_priority)
     "maintenance-responder:content-prefix"  = var.ssm_prefix
   })
+  fallback_priority = coalesce(var.fallback_priority, var.parked_priority - 5)
+  fallback_rule_tags = merge(local.common_tags, {
+    "maintenance-responder:role"            = "fallback"
+    "maintenance-responder:parked-priority" = tostring(local.fallback_priority)
+  })
+  # deploy/fallback.html as committed (the default texts; tests/deploy.rs keeps the two equal):
+  # Terraform cannot run the renderer, and the module is used from git without that file beside
+  # it. maintctl message set replaces it with the live content (ModifyRule).
+  fallback_page = "<!doctype html><html lang='en'><meta charset='utf-8'><meta name='viewport' content='width=device-width,initial-scale=1'><meta name='robots' content='noindex'><meta name='color-scheme' content='light dark'><title>We&#39;ll be back soon</title><style>body{font:16px/1.6 system-ui,sans-serif;max-width:34em;margin:12vh auto;padding:0 1em;border-top:4px solid #2f5fd0}</style><h1>We&#39;ll be back soon</h1><p>We&#39;re carrying out planned maintenance to improve the service. Thank you for your patience.</p>"
   bypass_source_ip_rule_tags = merge(local.common_tags, {
     "maintenance-responder:role"            = "bypass"
     "maintenance-responder:parked-priority" = tostring(var.bypass_source_ip_priority)
@@ -57,6 +67,13 @@ locals {
   bypass_header_rule_tags = merge(local.common_tags, {
     "maintenance-responder:role"            = "bypass"
     "maintenance-responder:parked-priority" = tostring(var.bypass_header_priority)
+  })
+  # The one rule maintctl modifies (its condition holds the bypass link's token): the switching
+  # policy grants ModifyRule on rules with this tag only.
+  bypass_link_rule_tags = merge(local.common_tags, {
+    "maintenance-responder:role"            = "bypass"
+    "maintenance-responder:parked-priority" = tostring(var.bypass_link_priority)
+    "maintenance-responder:bypass-link"     = "cookie"
   })
 }
 
@@ -299,6 +316,49 @@ moved {
   to   = aws_lb_listener_rule.maintenance[0]
 }
 
+# The fallback rule: the ALB's own fixed-response 503 page, parked like the maintenance rule;
+# maintctl on --fallback puts it live instead of the Lambda, off parks it again.
+resource "aws_lb_listener_rule" "fallback" {
+  count = length(var.listener_arns)
+
+  listener_arn = var.listener_arns[count.index]
+  priority     = local.fallback_priority
+  depends_on   = [aws_lb_listener_rule.app_catch_all]
+
+  action {
+    type = "fixed-response"
+    fixed_response {
+      status_code  = "503"
+      content_type = "text/html"
+      message_body = local.fallback_page
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = ["/*"]
+    }
+  }
+
+  tags = local.fallback_rule_tags
+
+  # maintctl moves it and maintctl message set replaces its page: a later apply undoes neither.
+  lifecycle {
+    ignore_changes = [priority, action]
+    precondition {
+      condition     = local.want_app_catch_all || var.allow_fallthrough
+      error_message = "Set app_target_group_arn (an application catch-all rule keeps the parked fallback rule from catching traffic) or allow_fallthrough = true."
+    }
+    precondition {
+      condition = !contains(concat(
+        [var.app_catch_all_priority],
+        range(var.parked_priority - 4, var.parked_priority + 1),
+      ), local.fallback_priority)
+      error_message = "fallback_priority must differ from app_catch_all_priority and from the five priorities parked_priority - 4 ... parked_priority (the maintenance and bypass rules' place)."
+    }
+  }
+}
+
 resource "aws_lb_listener_rule" "bypass_source_ip" {
   count = local.want_source_ip_bypass ? length(var.listener_arns) : 0
 
@@ -360,6 +420,48 @@ resource "aws_lb_listener_rule" "bypass_header" {
     precondition {
       condition     = var.bypass_header_priority != var.parked_priority
       error_message = "bypass_header_priority must differ from parked_priority."
+    }
+  }
+}
+
+# The cookie bypass rule of the bypass link (issue #14): maintctl on sets the window's token on
+# it and in SSM ({ssm_prefix}/bypass/token) and prints the link; off parks it and rotates the
+# token. Its first token is one nobody is given: two uuid() (122 random bits each, from the
+# operating system's CSPRNG) without the dashes. Terraform never puts the condition back: it is
+# maintctl's from then on.
+resource "aws_lb_listener_rule" "bypass_link" {
+  count = local.want_bypass_link ? length(var.listener_arns) : 0
+
+  listener_arn = var.listener_arns[count.index]
+  priority     = var.bypass_link_priority
+
+  action {
+    type             = "forward"
+    target_group_arn = var.app_target_group_arn
+  }
+
+  condition {
+    http_header {
+      http_header_name = "Cookie"
+      values           = ["*maint_bypass=${replace("${uuid()}${uuid()}", "-", "")}*"]
+    }
+  }
+
+  tags = local.bypass_link_rule_tags
+
+  lifecycle {
+    ignore_changes = [priority, condition]
+    precondition {
+      condition     = var.app_target_group_arn != ""
+      error_message = "A bypass rule forwards to the application: set app_target_group_arn."
+    }
+    precondition {
+      condition = !contains(concat(
+        [var.parked_priority],
+        local.want_source_ip_bypass ? [var.bypass_source_ip_priority] : [],
+        local.want_header_bypass ? [var.bypass_header_priority] : [],
+      ), var.bypass_link_priority)
+      error_message = "bypass_link_priority must differ from parked_priority and the other bypass rules' priorities."
     }
   }
 }
@@ -515,6 +617,9 @@ data "aws_iam_policy_document" "switching" {
       "elasticloadbalancing:DescribeListeners",
       "elasticloadbalancing:DescribeRules",
       "elasticloadbalancing:DescribeTags",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "elasticloadbalancing:DescribeTargetHealth",
+      "elasticloadbalancing:DescribeListenerAttributes",
     ]
     resources = ["*"]
   }
@@ -526,6 +631,33 @@ data "aws_iam_policy_document" "switching" {
       "elasticloadbalancing:AddTags",
     ]
     resources = [local.alb_rules]
+  }
+
+  # maintctl message set puts the new content on the fallback rules' page; only on rules tagged
+  # as the fallback rule (verify the tag condition on AWS before relying on it).
+  statement {
+    sid       = "RefreshFallbackPage"
+    actions   = ["elasticloadbalancing:ModifyRule"]
+    resources = [local.alb_rules]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/maintenance-responder:role"
+      values   = ["fallback"]
+    }
+  }
+
+  # maintctl doctor (and the preflight of maintctl on) invokes the responder with a synthetic ALB
+  # event and reads its concurrency settings.
+  statement {
+    sid       = "CheckTheResponder"
+    actions   = ["lambda:InvokeFunction", "lambda:GetFunctionConcurrency"]
+    resources = [aws_lambda_function.this.arn, aws_lambda_alias.live.arn]
+  }
+
+  statement {
+    sid       = "ReadAccountConcurrency"
+    actions   = ["lambda:GetAccountSettings"]
+    resources = ["*"]
   }
 
   statement {
@@ -546,6 +678,50 @@ data "aws_iam_policy_document" "switching" {
         values   = ["ssm.${local.region}.amazonaws.com"]
       }
     }
+  }
+
+  # The bypass link (issue #14): on sets the window's token on the cookie bypass rules, the one
+  # rule maintctl modifies, and off rotates it.
+  statement {
+    sid       = "SetBypassLinkToken"
+    actions   = ["elasticloadbalancing:ModifyRule"]
+    resources = [local.alb_rules]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/maintenance-responder:bypass-link"
+      values   = ["cookie"]
+    }
+  }
+
+  # Nobody with this policy tags another rule as the cookie rule (and so may modify it), except
+  # as attach creates it.
+  statement {
+    sid       = "KeepTheCookieRuleTag"
+    effect    = "Deny"
+    actions   = ["elasticloadbalancing:AddTags"]
+    resources = ["*"]
+    condition {
+      test     = "ForAnyValue:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["maintenance-responder:bypass-link"]
+    }
+    condition {
+      test     = "StringNotEquals"
+      variable = "elasticloadbalancing:CreateAction"
+      values   = ["CreateRule"]
+    }
+  }
+
+  # The link's host (the HTTPS listeners' certificates' names) and how the token is stored (an
+  # existing SecureString keeps its key; message set reads the types the same way).
+  statement {
+    sid = "BypassLinkHostAndTokenType"
+    actions = [
+      "elasticloadbalancing:DescribeListenerCertificates",
+      "acm:DescribeCertificate",
+      "ssm:DescribeParameters",
+    ]
+    resources = ["*"]
   }
 }
 

@@ -38,6 +38,11 @@ output "maintenance_rule_arns" {
   value       = zipmap(var.listener_arns, aws_lb_listener_rule.maintenance[*].arn)
 }
 
+output "fallback_rule_arns" {
+  description = "Parked fallback rule (fixed-response 503) of each listener, by listener ARN (maintctl on --fallback)."
+  value       = zipmap(var.listener_arns, aws_lb_listener_rule.fallback[*].arn)
+}
+
 output "app_catch_all_rule_arns" {
   description = "Application catch-all rule of each listener (path /*, forwards to app_target_group_arn), by listener ARN; empty without app_target_group_arn."
   value       = local.want_app_catch_all ? zipmap(var.listener_arns, aws_lb_listener_rule.app_catch_all[*].arn) : {}
@@ -46,6 +51,11 @@ output "app_catch_all_rule_arns" {
 output "bypass_rule_arns" {
   description = "Every bypass rule (source IP, then header), all listeners."
   value       = concat(aws_lb_listener_rule.bypass_source_ip[*].arn, aws_lb_listener_rule.bypass_header[*].arn)
+}
+
+output "bypass_link_rule_arns" {
+  description = "The cookie bypass rules of the bypass link, one per listener (empty unless bypass_link)."
+  value       = aws_lb_listener_rule.bypass_link[*].arn
 }
 
 output "alarm_arns" {

@@ -39,6 +39,17 @@ variable "parked_priority" {
   }
 }
 
+variable "fallback_priority" {
+  description = "Priority of the parked fallback rule (a fixed-response 503 page that needs no Lambda, put live by maintctl on --fallback); null: parked_priority - 5. After the application catch-all, not within the four priorities directly above parked_priority (the bypass rules' place)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.fallback_priority == null ? true : (var.fallback_priority >= 1 && var.fallback_priority <= 50000)
+    error_message = "fallback_priority must be between 1 and 50000."
+  }
+}
+
 # Function
 
 variable "package_path" {
@@ -265,6 +276,23 @@ variable "bypass_header_priority" {
   description = "Parked priority of the header bypass rule."
   type        = number
   default     = 49998
+}
+
+variable "bypass_link" {
+  description = "Create a cookie bypass rule on every listener, for the bypass link maintctl on prints (it sets the window's token on the rule and in SSM under ssm_prefix). Needs app_target_group_arn."
+  type        = bool
+  default     = false
+}
+
+variable "bypass_link_priority" {
+  description = "Parked priority of the cookie bypass rule."
+  type        = number
+  default     = 49997
+
+  validation {
+    condition     = var.bypass_link_priority >= 1 && var.bypass_link_priority <= 50000
+    error_message = "bypass_link_priority must be between 1 and 50000."
+  }
 }
 
 # NLB in front of the ALB (optional)

@@ -363,9 +363,11 @@ fn same_texts(a: &Content, b: &Content) -> bool {
         contact,
         // A bypass answer is never kept; the token changes no page.
         bypass_token: _,
+        time_zone,
         state: _,
     } = a;
     *maintenance == b.maintenance
+        && *time_zone == b.time_zone
         && *retry == b.retry
         && *status_page == b.status_page
         && *contact == b.contact

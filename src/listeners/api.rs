@@ -16,14 +16,15 @@ use std::time::Duration;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use elbv2::error::{ProvideErrorMetadata, SdkError};
 use elbv2::types::{
-    Action, ActionTypeEnum, HttpHeaderConditionConfig, PathPatternConditionConfig, RuleCondition,
-    RulePriorityPair, SourceIpConditionConfig, Tag,
+    Action, ActionTypeEnum, FixedResponseActionConfig, HttpHeaderConditionConfig,
+    PathPatternConditionConfig, RuleCondition, RulePriorityPair, SourceIpConditionConfig, Tag,
 };
 
 use crate::listeners::ListenersError;
+use crate::listeners::acm::Acm;
 use crate::planner::{
-    ActionSummary, Condition, ListenerInfo, MAX_PRIORITY, MIN_PRIORITY, NewRule, PlanningError,
-    RuleView, TargetGroupInfo,
+    ActionSummary, Condition, FixedResponse, ListenerInfo, MAX_PRIORITY, MIN_PRIORITY, NewRule,
+    PlanningError, RuleView, TargetGroupHealth, TargetGroupInfo, TargetState,
 };
 
 /// Most ARNs DescribeTags accepts in one call.
@@ -79,15 +80,60 @@ pub trait Listeners {
         &self,
         rule: &NewRule,
     ) -> impl Future<Output = Result<String, ListenersError>> + Send;
+    /// Replaces one rule's conditions (ModifyRule with conditions only: its actions stay). Used
+    /// on the cookie bypass rule only, to set the bypass link's token.
+    fn modify_rule_conditions(
+        &self,
+        rule: &str,
+        conditions: &[Condition],
+    ) -> impl Future<Output = Result<(), ListenersError>> + Send;
+    /// The names on a listener's certificates, the default certificate's first
+    /// (DescribeListenerCertificates, then ACM's DescribeCertificate); none for a listener
+    /// without certificates.
+    fn certificate_names(
+        &self,
+        listener: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ListenersError>> + Send;
     /// The caller's identity (STS ARN).
     fn caller(&self) -> impl Future<Output = Result<String, ListenersError>> + Send;
+    /// Replaces a rule's actions with one fixed response (ModifyRule; its conditions, priority
+    /// and tags stay): how `maintctl message set` refreshes the fallback page.
+    fn modify_fixed_response(
+        &self,
+        _rule: &str,
+        _response: &FixedResponse,
+    ) -> impl Future<Output = Result<(), ListenersError>> + Send {
+        async { Err(unsupported("ModifyRule")) }
+    }
+    /// A listener's attributes, by key (DescribeListenerAttributes): `maintctl doctor` looks
+    /// for the response headers the ALB would overwrite.
+    fn listener_attributes(
+        &self,
+        _listener: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, ListenersError>> + Send {
+        async { Err(unsupported("DescribeListenerAttributes")) }
+    }
+    /// A target group's health check settings and its targets' health (DescribeTargetGroups,
+    /// DescribeTargetHealth): the responder's function is the target of its target group.
+    fn target_group_health(
+        &self,
+        _target_group: &str,
+    ) -> impl Future<Output = Result<TargetGroupHealth, ListenersError>> + Send {
+        async { Err(unsupported("DescribeTargetHealth")) }
+    }
 }
 
-/// The real thing: ELBv2 and STS SDK clients.
+/// What a client that does not implement an operation answers.
+fn unsupported(operation: &str) -> ListenersError {
+    ListenersError::Invalid(format!("this client does not implement {operation}"))
+}
+
+/// The real thing: ELBv2 and STS SDK clients (and ACM's, for the certificates' names).
 #[derive(Debug, Clone)]
 pub struct Aws {
     elb: elbv2::Client,
     sts: aws_sdk_sts::Client,
+    acm: Acm,
 }
 
 impl Aws {
@@ -96,6 +142,7 @@ impl Aws {
         Self {
             elb: elbv2::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            acm: Acm::new(config),
         }
     }
 }
@@ -353,10 +400,13 @@ impl Listeners for Aws {
             .iter()
             .map(condition_to_sdk)
             .collect::<Result<Vec<_>, _>>()?;
-        let action = Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .target_group_arn(&rule.target_group)
-            .build();
+        let action = match &rule.fixed_response {
+            Some(response) => fixed_response_action(response),
+            None => Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(&rule.target_group)
+                .build(),
+        };
         let out = self
             .elb
             .create_rule()
@@ -377,6 +427,59 @@ impl Listeners for Aws {
             })
     }
 
+    async fn modify_rule_conditions(
+        &self,
+        rule: &str,
+        conditions: &[Condition],
+    ) -> Result<(), ListenersError> {
+        let conditions = conditions
+            .iter()
+            .map(condition_to_sdk)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.elb
+            .modify_rule()
+            .rule_arn(rule)
+            .set_conditions(Some(conditions))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| call_error("ModifyRule", rule, e))
+    }
+
+    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
+        let mut certificates = all_pages(|marker| async move {
+            let page = self
+                .elb
+                .describe_listener_certificates()
+                .listener_arn(listener)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| call_error("DescribeListenerCertificates", listener, e))?;
+            let certificates = page
+                .certificates()
+                .iter()
+                .filter_map(|c| {
+                    let arn = c.certificate_arn()?.to_string();
+                    Some((!c.is_default().unwrap_or(false), arn))
+                })
+                .collect();
+            Ok((certificates, page.next_marker))
+        })
+        .await?;
+        // The default certificate first (false sorts before true).
+        certificates.sort();
+        let mut names = Vec::new();
+        for (_, arn) in certificates {
+            for name in self.acm.names(&arn).await? {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        Ok(names)
+    }
+
     async fn caller(&self) -> Result<String, ListenersError> {
         let out = self
             .sts
@@ -386,6 +489,111 @@ impl Listeners for Aws {
             .map_err(|e| call_error("GetCallerIdentity", "the caller", e))?;
         Ok(out.arn().unwrap_or("unknown").to_string())
     }
+
+    async fn modify_fixed_response(
+        &self,
+        rule: &str,
+        response: &FixedResponse,
+    ) -> Result<(), ListenersError> {
+        self.elb
+            .modify_rule()
+            .rule_arn(rule)
+            .actions(fixed_response_action(response))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| call_error("ModifyRule", rule, e))
+    }
+
+    async fn listener_attributes(
+        &self,
+        listener: &str,
+    ) -> Result<BTreeMap<String, String>, ListenersError> {
+        let out = self
+            .elb
+            .describe_listener_attributes()
+            .listener_arn(listener)
+            .send()
+            .await
+            .map_err(|e| call_error("DescribeListenerAttributes", listener, e))?;
+        Ok(out
+            .attributes()
+            .iter()
+            .filter_map(|a| {
+                Some((
+                    a.key()?.to_string(),
+                    a.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    async fn target_group_health(
+        &self,
+        target_group: &str,
+    ) -> Result<TargetGroupHealth, ListenersError> {
+        let groups = self
+            .elb
+            .describe_target_groups()
+            .target_group_arns(target_group)
+            .send()
+            .await
+            .map_err(|e| call_error("DescribeTargetGroups", target_group, e))?;
+        let group = groups.target_groups().first();
+        let health = self
+            .elb
+            .describe_target_health()
+            .target_group_arn(target_group)
+            .send()
+            .await
+            .map_err(|e| call_error("DescribeTargetHealth", target_group, e))?;
+        Ok(TargetGroupHealth {
+            arn: target_group.to_string(),
+            health_check_enabled: group.and_then(|g| g.health_check_enabled()),
+            health_check_path: group
+                .and_then(|g| g.health_check_path())
+                .map(str::to_string),
+            health_check_interval_seconds: group.and_then(|g| g.health_check_interval_seconds()),
+            matcher: group
+                .and_then(|g| g.matcher())
+                .and_then(|m| m.http_code())
+                .map(str::to_string),
+            targets: health
+                .target_health_descriptions()
+                .iter()
+                .map(|d| TargetState {
+                    id: d
+                        .target()
+                        .and_then(|t| t.id())
+                        .unwrap_or_default()
+                        .to_string(),
+                    state: d
+                        .target_health()
+                        .and_then(|h| h.state())
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    reason: d
+                        .target_health()
+                        .and_then(|h| h.reason())
+                        .map(|r| r.as_str().to_string()),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The fixed-response action of a [`FixedResponse`].
+fn fixed_response_action(response: &FixedResponse) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .status_code(&response.status_code)
+                .content_type(&response.content_type)
+                .message_body(&response.body)
+                .build(),
+        )
+        .build()
 }
 
 /// Every page of a `Marker`/`NextMarker` listing: `page(marker)` reads one page and gives its
@@ -437,7 +645,7 @@ where
 /// An error and its causes, each said once: `dispatch failure: io error: … Connection refused`.
 /// (`DisplayErrorContext` adds the whole chain again in `Debug` form; a cause whose text its
 /// parent already holds is left out.)
-fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn causes(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut next = err.source();
     while let Some(cause) = next {
@@ -603,13 +811,17 @@ fn action_from_sdk(actions: &[Action]) -> ActionSummary {
             }
             ActionSummary::Forward { target_groups }
         }
-        Some(ActionTypeEnum::FixedResponse) => ActionSummary::FixedResponse {
-            status: a
-                .fixed_response_config()
-                .and_then(|c| c.status_code())
-                .unwrap_or_default()
-                .to_string(),
-        },
+        Some(ActionTypeEnum::FixedResponse) => {
+            let config = a.fixed_response_config();
+            let field = |get: fn(&FixedResponseActionConfig) -> Option<&str>| {
+                config.and_then(get).unwrap_or_default().to_string()
+            };
+            ActionSummary::FixedResponse {
+                status: field(|c| c.status_code()),
+                content_type: field(|c| c.content_type()),
+                body: field(|c| c.message_body()),
+            }
+        }
         Some(ActionTypeEnum::Redirect) => ActionSummary::Redirect,
         other => ActionSummary::Other {
             kind: other.map(|t| t.as_str().to_string()).unwrap_or_default(),

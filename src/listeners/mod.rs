@@ -2,7 +2,9 @@
 //! identity through STS, behind the small [`Listeners`] trait.
 //!
 //! - [`api`]: the trait and [`Aws`], its implementation over the SDK clients — the only file
-//!   that knows the SDK;
+//!   that knows the ELBv2 and STS SDKs;
+//! - [`acm`]: the names on a listener's certificates, from ACM (the only file that knows its
+//!   SDK), for the bypass link's host;
 //! - [`read`]: a listener with its rules and tags as a `crate::planner::ListenerSnapshot`, and
 //!   the listeners a command is about ([`select`]);
 //! - [`error`]: [`ListenersError`], which names the resource of every failed call.
@@ -10,6 +12,7 @@
 //! What the listeners mean and every plan made from them is `crate::planner`'s; applying plans
 //! safely (re-check, roll back, record) is `crate::ops`'.
 
+pub mod acm;
 pub mod api;
 pub mod error;
 pub mod read;

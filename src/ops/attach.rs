@@ -158,7 +158,8 @@ async fn check_target_groups(
     Ok(spec.check_target_groups(&groups)?)
 }
 
-/// Creates the rules of every `Create` step, in order, until one fails.
+/// Creates the rules of every `Create` step, in order, until one fails. The cookie bypass
+/// rule is created with a fresh token nobody is given (`on` sets the window's).
 async fn create(
     client: &impl Listeners,
     listeners: &mut [ListenerAttach],
@@ -166,7 +167,8 @@ async fn create(
     for l in listeners {
         for step in &l.steps {
             if let AttachStep::Create { rule, .. } = step {
-                l.created.push(client.create_rule(rule).await?);
+                let rule = crate::ops::bypass::with_fresh_token(rule)?;
+                l.created.push(client.create_rule(&rule).await?);
             }
         }
     }

@@ -21,15 +21,17 @@ use serde::Serialize;
 
 use crate::deploy_names::{parameters, tags};
 use crate::listeners::Listeners;
+use crate::ops::bypass::TokenStore;
 use crate::ops::lease::{self, HeldLease, LeaseError, LeaseHolder, LeaseOptions, Released};
 use crate::ops::switch::{Operator, SwitchPlan};
 use crate::ops::{Outcome, apply};
 use crate::planner::{Direction, Planned, State, short_listener, tag_value};
-use crate::ssm::{LockParameters, ParameterWriter, StoredType, Write};
+use crate::ssm::{LockParameters, StoredType, Write};
 
-/// The parameters a switch reads and writes: the lease, and the window's content.
-pub trait SwitchParameters: LockParameters + ParameterWriter {}
-impl<T: LockParameters + ParameterWriter> SwitchParameters for T {}
+/// The parameters a switch reads and writes: the lease, the window's content, and the bypass
+/// link's token (`crate::ops::bypass::TokenStore`). The SSM client is one.
+pub trait SwitchParameters: LockParameters + TokenStore {}
+impl<T: LockParameters + TokenStore> SwitchParameters for T {}
 
 /// How a switch shares the listeners with the other writers.
 #[derive(Debug, Clone, Default)]

@@ -249,6 +249,23 @@ impl SetRequest {
     }
 }
 
+impl SetRequest {
+    /// The prefix written under.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The writes, validated, in order.
+    pub fn writes(&self) -> &[Write] {
+        &self.writes
+    }
+
+    /// Nothing is written.
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+}
+
 fn parse_retry(retry: RetryOption<'_>, now: OffsetDateTime) -> Result<Retry, MessageError> {
     let (option, text) = match retry {
         RetryOption::Seconds(s) => ("--retry-after", s),

@@ -10,16 +10,27 @@
 //!   [`lease`], with who owns the maintenance and the window's content from [`coordinate`];
 //! - [`verify()`]: [`VerifyRequest`] → [`Verification`], the live-endpoint probe;
 //! - [`message::show`] and [`message::set`]: the page content in SSM (through the
-//!   `crate::ssm::ParameterStore` and `crate::ssm::ParameterWriter` traits).
+//!   `crate::ssm::ParameterStore` and `crate::ssm::ParameterWriter` traits);
+//! - [`bypass`]: the bypass link's token, which every switch sets (`on`) and rotates (`off`);
+//!   [`bypass_link()`]: [`LinkRequest`] → [`LinkReport`], the current window's link again.
+//! - [`doctor::doctor`]: every check a switch relies on; [`doctor::preflight`], the checks
+//!   that can stop `on` (passed in [`SwitchRequest::preflight`]);
+//! - [`fallback::refresh`] and [`fallback::set_message`] (`message set`): the fallback rules'
+//!   page, kept up to date with the content.
 //!
 //! An operation that stops before changing anything returns an [`Error`], which says whether
 //! that is a refusal or a failure.
 
 pub mod apply;
 pub mod attach;
+pub mod bypass;
+pub mod bypass_link;
 pub mod coordinate;
 #[cfg(feature = "operator")]
 pub mod deadline;
+pub mod doctor;
+pub mod fallback;
+pub mod http_get;
 pub mod lease;
 pub mod message;
 #[cfg(feature = "operator")]
@@ -32,17 +43,21 @@ pub mod verify;
 use serde::Serialize;
 
 use crate::listeners::{ListenersError, Skipped};
-use crate::planner::{AttachError, PlanningError};
+use crate::planner::{AttachError, BypassError, PlanningError};
 
 pub use apply::{ApplyReport, ListenerOutcome, ListenerReport, Record, RulePriority, apply};
 pub use attach::{AttachReport, AttachRequest, ListenerAttach, attach};
+pub use bypass::{BypassLink, BypassPlan, TokenError, TokenStore};
+pub use bypass_link::{LinkReport, LinkRequest, bypass_link};
 pub use coordinate::{Coordination, Owner, SwitchParameters, WindowContent};
 pub use lease::{HeldLease, LeaseError, LeaseHolder, LeaseOptions};
 pub use status::{ListenerStatus, MaintenanceStatus, RuleStatus, StatusReport, status};
 pub use switch::{
     Confirmation, Operator, SwitchPlan, SwitchReport, SwitchRequest, Unattended, switch,
 };
-pub use verify::{Verification, VerifyError, VerifyRequest, VerifyTarget, redact_userinfo, verify};
+pub use verify::{
+    Verification, VerifyError, VerifyRequest, VerifyTarget, redact_userinfo, verify, verify_live,
+};
 
 /// How an operation ended: one variant per exit code of `maintctl` (2 is clap's usage error),
 /// so that scripts can branch on it.
@@ -144,16 +159,40 @@ pub enum Error {
     /// A listener cannot be switched.
     #[error(transparent)]
     Plan(#[from] PlanningError),
+    /// The preflight (`crate::ops::doctor::preflight`) found what makes the switch useless:
+    /// the responder does not answer as it must, or the content is invalid.
+    #[error(
+        "the preflight failed, so nothing was changed: {}; see maintctl doctor with the same \
+         --listener/--load-balancer/--environment, fix it, or pass --force to switch anyway",
+        failed.join("; and ")
+    )]
+    Preflight {
+        /// The failed checks, one line each.
+        failed: Vec<String>,
+    },
+    /// The `--verify-url` endpoint's certificate is not trusted: it could not be verified
+    /// after the switch, so nothing was switched.
+    #[error("--verify-url cannot be verified, so nothing was changed: {0}")]
+    Verify(String),
     /// The time of the switch could not be written down.
     #[error("failed to format the time")]
     Clock(#[source] time::error::Format),
+    /// A cookie bypass rule cannot get a token as asked.
+    #[error(transparent)]
+    Bypass(#[from] BypassError),
+    /// The bypass token cannot be generated or stored as it must be.
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
 impl Error {
     /// Refused (the request or the listeners make it unsafe) or failed.
     pub fn outcome(&self) -> Outcome {
         match self {
-            Error::Attach(_) | Error::Plan(_) => Outcome::Refused,
+            Error::Attach(_) | Error::Plan(_) | Error::Bypass(_) | Error::Preflight { .. } => {
+                Outcome::Refused
+            }
+            Error::Token(TokenError::Type { .. }) => Outcome::Refused,
             _ => Outcome::Failed,
         }
     }
@@ -164,7 +203,10 @@ impl Error {
             Error::Attach(AttachError::Fallthrough { .. }) => {
                 Some("nothing was created on any listener")
             }
-            Error::Plan(_) => Some("nothing was changed on any listener"),
+            Error::Plan(_)
+            | Error::Bypass(_)
+            | Error::Token(TokenError::Type { .. })
+            | Error::Preflight { .. } => Some("nothing was changed on any listener"),
             _ => None,
         }
     }

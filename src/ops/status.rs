@@ -10,9 +10,10 @@ use crate::deploy_names::tags;
 use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::apply::clear_command;
 use crate::ops::{Error, Outcome, Report};
+use crate::planner::bypass::hide_token;
 use crate::planner::{
-    Finding, ListenerInfo, ListenerSnapshot, Role, RuleView, State, decode_displaced,
-    displaced_keys, rule_id,
+    Finding, ListenerInfo, ListenerSnapshot, Live, Role, RuleView, State, decode_displaced,
+    displaced_keys, live, rule_id,
 };
 
 /// What `status` found. Displayed as one paragraph per listener (its maintenance state and
@@ -37,6 +38,10 @@ pub struct ListenerStatus {
     pub state: State,
     /// The maintenance rule and its record, if attached.
     pub maintenance: Option<MaintenanceStatus>,
+    /// Which page answers while maintenance is on: the responder's, or the fallback page.
+    pub live: Option<Live>,
+    /// The fallback rule (a fixed-response 503 that needs no Lambda), if there is one.
+    pub fallback: Option<FallbackStatus>,
     /// What a person should look at.
     pub warnings: Vec<String>,
     /// Every rule, default last.
@@ -64,6 +69,19 @@ pub struct MaintenanceStatus {
     pub changed_at: Option<String>,
     /// Why (never empty).
     pub reason: Option<String>,
+}
+
+/// The fallback rule of a listener.
+#[derive(Debug, Clone, Serialize)]
+pub struct FallbackStatus {
+    /// Rule ARN.
+    pub rule: String,
+    /// Its priority now.
+    pub priority: Option<u32>,
+    /// Its parked-priority tag.
+    pub parked: Option<String>,
+    /// Characters of its page (at most 1,024).
+    pub body_chars: usize,
 }
 
 /// A rule of a listener with its role.
@@ -139,14 +157,30 @@ fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
         .rules
         .iter()
         .map(|r| RuleStatus {
-            rule: r.clone(),
+            // The cookie rule's token is the bypass link's: never shown, text or JSON.
+            rule: hide_token(r),
             role: snapshot.recognised_role(r),
         })
         .collect();
+    let live = match state {
+        State::On => snapshot.planner_rules().ok().and_then(|r| live(&r)),
+        _ => None,
+    };
+    let fallback = snapshot.fallback_rule().map(|r| FallbackStatus {
+        rule: r.arn.clone(),
+        priority: r.priority,
+        parked: r.tags.get(tags::PARKED_PRIORITY).cloned(),
+        body_chars: match &r.action {
+            crate::planner::ActionSummary::FixedResponse { body, .. } => body.chars().count(),
+            _ => 0,
+        },
+    });
     ListenerStatus {
         listener: snapshot.listener.clone(),
         state,
         maintenance,
+        live,
+        fallback,
         warnings,
         rules,
     }
@@ -245,6 +279,7 @@ impl std::fmt::Display for ListenerStatus {
                     line.push(')');
                 }
                 writeln!(f, "{line}")?;
+                write_live(f, self)?;
                 write!(f, "{m}")?;
             }
             None => writeln!(
@@ -271,6 +306,35 @@ impl std::fmt::Display for ListenerStatus {
             )?;
         }
         Ok(())
+    }
+}
+
+/// Which page answers, when maintenance is on, and where the fallback rule is.
+fn write_live(f: &mut std::fmt::Formatter<'_>, s: &ListenerStatus) -> std::fmt::Result {
+    match s.live {
+        Some(Live::Fallback) => writeln!(
+            f,
+            "  live: the FALLBACK page (the ALB's fixed-response 503: no Lambda, no \
+             Retry-After, no no-store; health checks get 503 too)"
+        )?,
+        Some(Live::Responder) => {
+            writeln!(f, "  live: the responder's page (503 with Retry-After)")?
+        }
+        None => {}
+    }
+    match &s.fallback {
+        Some(fb) => writeln!(
+            f,
+            "  fallback: rule {} at priority {}{} ({} characters; maintctl on --fallback)",
+            rule_id(&fb.rule),
+            fb.priority.map_or("?".into(), |p| p.to_string()),
+            fb.parked
+                .as_deref()
+                .map(|p| format!(", parked at {p}"))
+                .unwrap_or_default(),
+            fb.body_chars
+        ),
+        None => writeln!(f, "  fallback: none (maintctl attach adds it)"),
     }
 }
 

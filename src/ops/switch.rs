@@ -2,7 +2,10 @@
 //! (`crate::planner::plan_switch`), show the plan to the [`Operator`], stop there when nothing
 //! is to be done, on a dry run, or when the operator does not confirm; else apply
 //! (`crate::ops::apply`: re-check, record, call, roll back, read back), optionally probe the
-//! live endpoint (`crate::ops::verify`), and say how it ended ([`SwitchReport`]).
+//! live endpoint (`crate::ops::verify`), and say how it ended ([`SwitchReport`]). Listeners with
+//! a cookie bypass rule get the bypass link's token on the way (`crate::ops::bypass`): `on` sets
+//! a new one before any rule moves and gives the link, `off` rotates it once the rules are
+//! parked; every caller gets that, a scheduled switch included.
 //!
 //! The operator is whoever runs the switch: `maintctl` prints the plan and asks on the
 //! terminal; [`Unattended`] (a test, a Lambda) says yes.
@@ -17,14 +20,17 @@ use serde::Serialize;
 
 use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::apply::{ApplyReport, Record, apply};
+use crate::ops::bypass::{self, BypassPlan, BypassReport};
 use crate::ops::coordinate::{
     self, Coordination, LeaseStop, Owner, SwitchParameters, release_leases, take_leases,
 };
+use crate::ops::doctor::{Check, DoctorReport};
 use crate::ops::lease::{HeldLease, LeaseHolder};
-use crate::ops::verify::{Verification, VerifyRequest, verify};
+use crate::ops::verify::{Verification, VerifyRequest, verify_live};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
-    Direction, ListenerInfo, Plan, Planned, State, plan_switch, rule_id, tag_value,
+    BypassOptions, Direction, ListenerInfo, Live, Plan, Planned, State, plan_switch_live, rule_id,
+    tag_value,
 };
 
 /// A switch to make: which way, on which listeners, why, and how carefully.
@@ -42,6 +48,17 @@ pub struct SwitchRequest {
     pub confirmed: bool,
     /// After switching, probe the live endpoint.
     pub verify: Option<VerifyRequest>,
+    /// How `on` prints the bypass link (or sets none).
+    pub bypass: BypassOptions,
+    /// Which page `on` puts live: the responder's (default) or the fallback rule's
+    /// (`maintctl on --fallback`). `off` parks both.
+    pub live: Live,
+    /// The checks run before switching (`crate::ops::doctor::preflight`), if they were run (a
+    /// caller with nothing to check passes `None`): a blocking failure refuses the switch,
+    /// nothing changed, unless `force`.
+    pub preflight: Option<DoctorReport>,
+    /// Switch even when the preflight failed (its failures are warnings then).
+    pub force: bool,
     /// The lease, who the switch is for, and the window's content (issue #15).
     pub coordination: Coordination,
 }
@@ -53,6 +70,8 @@ pub struct SwitchRequest {
 pub struct SwitchPlan {
     /// On or off.
     pub direction: Direction,
+    /// The page `on` puts live.
+    pub live: Live,
     /// The reason asked for, as given.
     pub reason: Option<String>,
     /// Caller identity (STS ARN), or `unknown`.
@@ -64,6 +83,8 @@ pub struct SwitchPlan {
     /// Problems that do not stop the switch (the caller could not be told, a rule the tags do
     /// not account for).
     pub warnings: Vec<String>,
+    /// What the switch does with the bypass link's token.
+    pub bypass: BypassPlan,
 }
 
 impl SwitchPlan {
@@ -81,6 +102,7 @@ impl SwitchPlan {
                 tag_value(reason)
             ));
         }
+        notes.extend(self.bypass.notes(self.direction));
         notes
     }
 
@@ -139,6 +161,12 @@ pub struct SwitchReport {
     pub applied: Option<ApplyReport>,
     /// What the live endpoint showed, if it was probed.
     pub verification: Option<Verification>,
+    /// The bypass link (`on`) and what happened to the token, if a listener has a cookie rule.
+    /// The link holds the token: a caller that logs the report (a Lambda) sets this to `None`
+    /// first.
+    pub bypass: Option<BypassReport>,
+    /// The preflight's checks, if it was run.
+    pub preflight: Option<Vec<Check>>,
     /// The leases this switch held.
     pub leases: Vec<HeldLease>,
     /// Who held a lease this switch needed, when that is why it stopped.
@@ -160,6 +188,8 @@ impl SwitchReport {
             message: stop.1,
             applied: None,
             verification: None,
+            bypass: None,
+            preflight: request.preflight.as_ref().map(|p| p.checks.clone()),
             leases: Vec::new(),
             lease_held_by: None,
         }
@@ -196,21 +226,28 @@ pub async fn switch(
     request: &SwitchRequest,
     operator: &mut impl Operator,
 ) -> Result<SwitchReport, Error> {
+    let forced = preflight_warnings(request)?;
+    if let Some(probe) = &request.verify {
+        probe.check_certificate().await.map_err(Error::Verify)?;
+    }
     if request.dry_run || !request.confirmed {
-        return switch_planned(client, parameters, request, operator, None).await;
+        return switch_planned(client, parameters, request, operator, None, forced).await;
     }
     // No one to ask: everything is decided under the lease, planned again once it is held.
-    let found = plan(client, request).await?;
+    let found = plan(client, parameters, request).await?;
     let leases = match take_leases(parameters, &found, &request.coordination, operator).await {
         Ok(leases) => leases,
         Err(stop) => {
+            let mut found = found;
+            found.warnings.extend(forced);
             operator.planned(&found);
             let mut report = SwitchReport::stopped(found, request, (Outcome::Done, String::new()));
             report.stopped_by_lease(stop);
             return Ok(report);
         }
     };
-    let result = switch_planned(client, parameters, request, operator, Some(&leases)).await;
+    let result = switch_planned(client, parameters, request, operator, Some(&leases), forced);
+    let result = result.await;
     let warnings = release_leases(parameters, &leases).await;
     result.map(|mut report| {
         report.warn(warnings);
@@ -220,15 +257,18 @@ pub async fn switch(
 }
 
 /// Plans, asks, applies and probes; `held` are the leases already taken (else they are taken
-/// after the operator's answer, and released before the probe).
+/// after the operator's answer, and released before the probe); `forced` the preflight's
+/// failures a forced switch warns about.
 async fn switch_planned(
     client: &impl Listeners,
     parameters: &impl SwitchParameters,
     request: &SwitchRequest,
     operator: &mut impl Operator,
     held: Option<&[HeldLease]>,
+    forced: Vec<String>,
 ) -> Result<SwitchReport, Error> {
-    let mut plan = plan(client, request).await?;
+    let mut plan = plan(client, parameters, request).await?;
+    plan.warnings.extend(forced);
     if request.dry_run {
         plan.warnings
             .extend(coordinate::held_notes(parameters, &plan, &request.coordination).await);
@@ -273,14 +313,16 @@ async fn switch_planned(
     if report.outcome == Outcome::Done
         && let Some(probe) = &request.verify
     {
-        let verification = verify(probe, direction).await;
-        (report.outcome, report.message) = verified_message(&verification, probe, direction);
+        let verification = verify_live(probe, direction, request.live).await;
+        (report.outcome, report.message) =
+            verified_message(&verification, probe, direction, request.live);
         report.verification = Some(verification);
     }
     Ok(report)
 }
 
-/// Under the lease: writes the window's content, records and applies the plan.
+/// Under the lease: sets the bypass link's token (`on`, before any rule moves), writes the
+/// window's content, records and applies the plan, then gives the link or rotates the token.
 async fn apply_planned(
     client: &impl Listeners,
     parameters: &impl SwitchParameters,
@@ -288,20 +330,39 @@ async fn apply_planned(
     report: &mut SwitchReport,
 ) -> Result<(), Error> {
     let direction = request.direction;
+    let reason = request.reason.as_deref().unwrap_or_default();
+    let record = Record {
+        owner: request.coordination.owner.clone(),
+        ..Record::now(&report.plan.caller, reason).map_err(Error::Clock)?
+    };
+    // The window's token goes on the cookie rules and into SSM before any rule moves.
+    let token = match direction {
+        Direction::On => {
+            match bypass::start_window(client, parameters, &report.plan.bypass).await {
+                Ok(token) => token,
+                Err(stopped) => {
+                    (report.outcome, report.message) = (stopped.outcome, stopped.message);
+                    return Ok(());
+                }
+            }
+        }
+        Direction::Off => None,
+    };
     let mut warnings = Vec::new();
     if direction == Direction::On
         && let Some(content) = &request.coordination.content
     {
         warnings = coordinate::write_content(parameters, &report.plan, content).await;
     }
-    let reason = request.reason.as_deref().unwrap_or_default();
-    let record = Record {
-        owner: request.coordination.owner.clone(),
-        ..Record::now(&report.plan.caller, reason).map_err(Error::Clock)?
-    };
     match apply(client, &report.plan.listeners, direction, &record).await {
         Ok(applied) => {
             (report.outcome, report.message) = applied_message(applied.outcome, direction);
+            if report.outcome == Outcome::Done
+                && direction == Direction::On
+                && request.live == Live::Fallback
+            {
+                report.message = format!("{}, with {}", report.message, request.live);
+            }
             report.applied = Some(applied);
         }
         Err(e) => {
@@ -309,6 +370,9 @@ async fn apply_planned(
             report.message = format!("{e}; nothing was changed");
         }
     }
+    let (bypass_plan, outcome) = (&report.plan.bypass, report.outcome);
+    report.bypass =
+        bypass::finish(client, parameters, bypass_plan, direction, token, outcome).await;
     report.warn(warnings);
     Ok(())
 }
@@ -351,8 +415,35 @@ async fn adopt(
     report.message = message;
 }
 
-/// Selects the listeners, plans every switch and finds out who is asking.
-async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<SwitchPlan, Error> {
+/// Refuses when the preflight failed (and the switch is not forced); the failures as warnings
+/// when it is.
+fn preflight_warnings(request: &SwitchRequest) -> Result<Vec<String>, Error> {
+    let Some(preflight) = &request.preflight else {
+        return Ok(Vec::new());
+    };
+    let failed: Vec<String> = preflight
+        .blocking_failures()
+        .iter()
+        .map(|c| c.line())
+        .collect();
+    if failed.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !request.force {
+        return Err(Error::Preflight { failed });
+    }
+    Ok(failed
+        .into_iter()
+        .map(|f| format!("preflight failed: {f} (switching anyway: --force)"))
+        .collect())
+}
+
+/// Selects the listeners, plans every switch (and its bypass token) and finds out who is asking.
+async fn plan(
+    client: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+) -> Result<SwitchPlan, Error> {
     let selection = select(client, &request.targets)
         .await
         .map_err(Error::Select)?;
@@ -361,7 +452,8 @@ async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<Switch
             skipped: selection.skipped,
         });
     }
-    let listeners = plan_switch(selection.listeners, request.direction)?;
+    let listeners = plan_switch_live(selection.listeners, request.direction, request.live)?;
+    let bypass = bypass::plan(parameters, &listeners, request.direction, &request.bypass).await?;
     // What does not stop the switch is still said: rules the tags do not account for, and
     // listeners no lease can be taken for.
     let unleased = coordinate::unleased_warnings(&listeners, &request.coordination.lease);
@@ -387,11 +479,13 @@ async fn plan(client: &impl Listeners, request: &SwitchRequest) -> Result<Switch
     };
     Ok(SwitchPlan {
         direction: request.direction,
+        live: request.live,
         reason: request.reason.clone(),
         caller,
         listeners,
         skipped: selection.skipped,
-        warnings,
+        warnings: [warnings, bypass.warnings.clone()].concat(),
+        bypass,
     })
 }
 
@@ -432,6 +526,7 @@ fn verified_message(
     verification: &Verification,
     probe: &VerifyRequest,
     direction: Direction,
+    live: Live,
 ) -> (Outcome, String) {
     if verification.ok {
         return (
@@ -440,36 +535,12 @@ fn verified_message(
         );
     }
     let v = verification;
-    let maintenance_page = v.status == Some(503) && v.retry_after.is_some();
-    let mut seen = Vec::new();
-    match (direction, v.status) {
-        (_, None) => seen.push(format!("{} did not answer", v.url)),
-        (Direction::On, Some(503)) if !maintenance_page => seen.push(format!(
-            "{} answered 503 without Retry-After, not the maintenance page",
-            v.url
-        )),
-        (Direction::On, Some(status)) if !maintenance_page => seen.push(format!(
-            "{} answered {status}, not the maintenance page (503 with Retry-After)",
-            v.url
-        )),
-        (Direction::Off, Some(_)) if maintenance_page => seen.push(format!(
-            "{} still answered with the maintenance page (503 with Retry-After)",
-            v.url
-        )),
-        _ => {}
-    }
-    if v.health_status != Some(200) {
-        seen.push(match v.health_status {
-            Some(status) => format!("{} answered {status}, not 200", v.health_url),
-            None => format!("{} did not answer", v.health_url),
-        });
-    }
     let message = format!(
         "the listeners are switched {direction}, but after {} s ({} attempt(s)) {}{}: check the \
          endpoint (a CDN or cache in front?) and maintctl status",
         probe.timeout.as_secs(),
         v.attempts,
-        seen.join(" and "),
+        v.seen(direction, live).join(" and "),
         v.error
             .as_deref()
             .map(|e| format!(" (last error: {e})"))
@@ -488,6 +559,7 @@ impl Report for SwitchReport {
 #[derive(Serialize)]
 struct Document<'a> {
     command: Direction,
+    live: Option<Live>,
     dry_run: bool,
     caller: &'a str,
     reason: Option<&'a str>,
@@ -502,6 +574,8 @@ struct Document<'a> {
     verification: Option<&'a Verification>,
     leases: &'a [HeldLease],
     lease_held_by: Option<&'a LeaseHolder>,
+    bypass: Option<&'a BypassReport>,
+    preflight: Option<&'a [Check]>,
 }
 
 #[derive(Serialize)]
@@ -516,6 +590,7 @@ impl Serialize for SwitchReport {
         let plan = &self.plan;
         Document {
             command: plan.direction,
+            live: (plan.direction == Direction::On).then_some(plan.live),
             dry_run: self.dry_run,
             caller: &plan.caller,
             reason: plan.reason.as_deref(),
@@ -538,6 +613,8 @@ impl Serialize for SwitchReport {
             verification: self.verification.as_ref(),
             leases: &self.leases,
             lease_held_by: self.lease_held_by.as_ref(),
+            bypass: self.bypass.as_ref(),
+            preflight: self.preflight.as_deref(),
         }
         .serialize(s)
     }
@@ -554,12 +631,22 @@ impl std::fmt::Display for SwitchReport {
         if self.outcome.went_well() {
             writeln!(f, "{}", self.message)?;
         }
+        if let Some(bypass) = &self.bypass {
+            write!(f, "{bypass}")?;
+        }
         Ok(())
     }
 }
 
 impl std::fmt::Display for SwitchPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.direction == Direction::On && self.live == Live::Fallback {
+            writeln!(
+                f,
+                "page: the FALLBACK page (the ALB's fixed-response 503: no Lambda, no Retry-After, \
+                 no no-store, and health checks get 503 too); the maintenance rule goes home"
+            )?;
+        }
         for p in &self.listeners {
             write_planned(f, p, self.direction)?;
         }

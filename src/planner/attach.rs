@@ -9,6 +9,8 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::deploy_names::tags;
+use crate::planner::bypass;
+use crate::planner::fallback::FallbackSpec;
 use crate::planner::listener::{
     ActionSummary, Condition, ListenerSnapshot, NewRule, PlanningError, RuleView, TargetGroupInfo,
 };
@@ -30,12 +32,17 @@ pub struct AttachSpec {
     pub bypass_cidrs: Vec<IpNet>,
     /// Bypass by a secret request header: name and value.
     pub bypass_header: Option<(String, String)>,
+    /// Bypass by link: the cookie rule, created with a fresh token nobody is given
+    /// (`crate::planner::bypass`); `on` sets the window's token.
+    pub bypass_link: bool,
     /// The application's target group, where bypass rules forward.
     pub app_target_group: Option<String>,
     /// Attach even when no rule catches every request before the parked priority.
     pub allow_fallthrough: bool,
     /// Accept a `/0` bypass CIDR, which lets every client of that address family through.
     pub allow_bypass_everyone: bool,
+    /// The fallback rule to create beside the maintenance rule (`crate::planner::fallback`).
+    pub fallback: Option<FallbackSpec>,
 }
 
 /// Why `attach` refuses. Messages say what to do.
@@ -124,6 +131,15 @@ impl AttachSpec {
         if let Some(prefix) = &self.content_prefix {
             crate::deploy_names::parameters::check_prefix(prefix)
                 .map_err(|p| AttachError::Invalid(format!("--prefix: {p}")))?;
+        } else if self.bypass_link {
+            return Err(AttachError::Invalid(
+                "--bypass-link needs --prefix, the responder's content prefix (its \
+                 MAINTENANCE_SSM_PREFIX): on stores the window's token there"
+                    .into(),
+            ));
+        }
+        if let Some(fallback) = &self.fallback {
+            fallback.validate(self.parked)?;
         }
         self.validate_cidrs()?;
         self.validate_header()
@@ -246,10 +262,14 @@ impl AttachSpec {
                 values: vec![value.clone()],
             });
         }
+        if self.bypass_link {
+            // The token is generated when the rule is created, and never shown.
+            out.push(bypass::cookie_condition(bypass::HIDDEN_TOKEN));
+        }
         out
     }
 
-    fn base_tags(&self, role: &str, parked: u32) -> Vec<(String, String)> {
+    pub(crate) fn base_tags(&self, role: &str, parked: u32) -> Vec<(String, String)> {
         let mut t = vec![
             (tags::ROLE.to_string(), role.to_string()),
             (tags::PARKED_PRIORITY.to_string(), parked.to_string()),
@@ -336,6 +356,7 @@ pub fn plan_attach(
         Some(m) => maintenance_present(listener, m, spec)?,
         None => maintenance_to_create(snapshot, spec)?,
     }];
+    steps.extend(crate::planner::fallback::attach_step(snapshot, spec)?);
     let missing = bypass_present(snapshot, spec, &mut steps);
     if missing.is_empty() {
         return Ok(steps);
@@ -459,6 +480,7 @@ fn maintenance_to_create(
                 values: vec!["/*".into()],
             }],
             target_group: spec.target_group.clone(),
+            fixed_response: None,
             tags: t,
         },
     })
@@ -474,9 +496,13 @@ fn bypass_present(
     let existing: Vec<&RuleView> = snapshot.bypass_rules().collect();
     let mut missing = Vec::new();
     for wanted in spec.bypass_rules_wanted() {
-        let found = existing
-            .iter()
-            .find(|r| r.conditions.len() == 1 && same_condition(&r.conditions[0], &wanted));
+        let found = existing.iter().find(|r| {
+            if bypass::is_cookie_condition(&wanted) {
+                bypass::is_cookie_rule(r)
+            } else {
+                r.conditions.len() == 1 && same_condition(&r.conditions[0], &wanted)
+            }
+        });
         match found {
             Some(r) => steps.push(AttachStep::Present {
                 role: Role::Bypass,
@@ -510,7 +536,7 @@ fn bypass_to_create(
             }
             match holder(snapshot, next) {
                 None => break next,
-                Some(h) if h.role() == Role::Bypass => continue,
+                Some(h) if matches!(h.role(), Role::Bypass | Role::Fallback) => continue,
                 Some(h) => {
                     return Err(AttachError::PriorityTaken {
                         listener: listener.clone(),
@@ -520,6 +546,13 @@ fn bypass_to_create(
                 }
             }
         };
+        let mut rule_tags = spec.base_tags(tags::ROLE_BYPASS, priority);
+        if bypass::is_cookie_condition(&wanted) {
+            rule_tags.push((
+                tags::BYPASS_LINK.to_string(),
+                tags::BYPASS_LINK_COOKIE.to_string(),
+            ));
+        }
         steps.push(AttachStep::Create {
             role: Role::Bypass,
             rule: NewRule {
@@ -527,7 +560,8 @@ fn bypass_to_create(
                 priority,
                 conditions: vec![wanted],
                 target_group: spec.app_target_group.clone().expect("validated"),
-                tags: spec.base_tags(tags::ROLE_BYPASS, priority),
+                fixed_response: None,
+                tags: rule_tags,
             },
         });
     }
@@ -577,9 +611,11 @@ mod tests {
             content_prefix: Some("/maintenance/prod".into()),
             bypass_cidrs: vec!["203.0.113.0/24".parse().unwrap()],
             bypass_header: Some(("X-Bypass".into(), "s3cret".into())),
+            bypass_link: false,
             app_target_group: Some("tg-app".into()),
             allow_fallthrough: false,
             allow_bypass_everyone: false,
+            fallback: None,
         }
     }
 

@@ -15,7 +15,9 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::deploy_names::tags;
-use crate::planner::listener::{Condition, ListenerSnapshot, RuleView, short_target_group};
+use crate::planner::listener::{
+    ActionSummary, Condition, ListenerSnapshot, RuleView, short_target_group,
+};
 use crate::planner::priorities::{Role, State};
 
 /// Prefix of every tag key `maintctl` writes.
@@ -98,6 +100,14 @@ pub enum Finding {
         /// The responder's target group.
         target_group: String,
     },
+    /// A rule tagged as the fallback rule that is not a fixed-response 503 page: `on --fallback`
+    /// refuses the listener. A warning (switching to the responder is not affected).
+    FallbackNotFixedResponse {
+        /// Rule ARN.
+        rule: String,
+        /// What it does.
+        action: String,
+    },
     /// The target groups' types could not be read, so rules are recognised by tags only.
     TargetGroupsUnread {
         /// Why.
@@ -142,6 +152,7 @@ impl Finding {
             } => {
                 let value = match role {
                     Role::Bypass => tags::ROLE_BYPASS,
+                    Role::Fallback => tags::ROLE_FALLBACK,
                     _ => tags::ROLE_MAINTENANCE,
                 };
                 let left: Vec<&str> = left
@@ -251,6 +262,12 @@ impl Finding {
                  get the maintenance page too: point it at the application's target group",
                 short_target_group(target_group)
             ),
+            Finding::FallbackNotFixedResponse { rule, action } => write!(
+                f,
+                "fallback rule {rule} does {action}, not a fixed-response 503 with a text/html \
+                 page, so maintctl on --fallback refuses this listener: delete the rule (aws \
+                 elbv2 delete-rule --rule-arn {rule}) and run maintctl attach again to recreate it"
+            ),
             Finding::TargetGroupsUnread { reason } => write!(
                 f,
                 "the target groups could not be read ({reason}), so rules are recognised by \
@@ -319,7 +336,7 @@ impl ListenerSnapshot {
             .collect();
         let responders: Vec<&(&RuleView, Role, u32)> = rules
             .iter()
-            .filter(|(_, role, _)| *role == Role::Maintenance)
+            .filter(|(_, role, _)| matches!(role, Role::Maintenance | Role::Fallback))
             .collect();
         if responders.is_empty() {
             return State::Unmanaged;
@@ -410,10 +427,13 @@ impl ListenerSnapshot {
                 self.maintenance_elsewhere(rule, forwards),
             ),
             Some(tags::ROLE_BYPASS) => (Role::Bypass, bypass_finding(rule, to_responder)),
+            Some(tags::ROLE_FALLBACK) => (Role::Fallback, fallback_finding(rule)),
             Some(_) => (Role::App, None),
             None if has_leftover_tags(rule) => {
                 let role = if to_responder.is_some() || self.forwards_to_lambda(rule) {
                     Role::Maintenance
+                } else if matches!(rule.action, ActionSummary::FixedResponse { .. }) {
+                    Role::Fallback
                 } else {
                     Role::Bypass
                 };
@@ -512,6 +532,16 @@ fn has_leftover_tags(rule: &RuleView) -> bool {
     !rule.tags.contains_key(tags::ROLE) && rule.tags.keys().any(|k| k.starts_with(TAG_PREFIX))
 }
 
+/// A fallback rule that is not what `on --fallback` expects: a fixed-response 503.
+fn fallback_finding(rule: &RuleView) -> Option<Finding> {
+    crate::planner::fallback::check_fallback_action(rule)
+        .err()
+        .map(|action| Finding::FallbackNotFixedResponse {
+            rule: rule.arn.clone(),
+            action,
+        })
+}
+
 /// A bypass rule every client matches, or one that forwards to the responder.
 fn bypass_finding(rule: &RuleView, to_responder: Option<&String>) -> Option<Finding> {
     if let Some(tg) = to_responder {
@@ -541,7 +571,7 @@ fn bypass_finding(rule: &RuleView, to_responder: Option<&String>) -> Option<Find
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::listener::{ActionSummary, ListenerInfo, TargetGroupInfo};
+    use crate::planner::listener::{ListenerInfo, TargetGroupInfo};
 
     fn rule(
         arn: &str,

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::deploy_names::tags;
+use crate::planner::fallback::FixedResponse;
 use crate::planner::findings::Finding;
 use crate::planner::priorities::{self, MAX_PRIORITY, PlanError, Role, Rule, State};
 use crate::planner::record::{decode_displaced, rule_id};
@@ -140,6 +141,11 @@ pub enum ActionSummary {
     FixedResponse {
         /// Status code.
         status: String,
+        /// Its content type (`text/html`), empty when none is set.
+        content_type: String,
+        /// Its body (the fallback page), not in the JSON documents.
+        #[serde(skip)]
+        body: String,
     },
     /// A redirect.
     Redirect,
@@ -170,7 +176,7 @@ impl std::fmt::Display for ActionSummary {
                     .collect();
                 write!(f, "forward {}", names.join(", "))
             }
-            ActionSummary::FixedResponse { status } => write!(f, "fixed-response {status}"),
+            ActionSummary::FixedResponse { status, .. } => write!(f, "fixed-response {status}"),
             ActionSummary::Redirect => f.write_str("redirect"),
             ActionSummary::Other { kind } => f.write_str(kind),
         }
@@ -198,6 +204,7 @@ impl RuleView {
         match self.tags.get(tags::ROLE).map(String::as_str) {
             Some(tags::ROLE_MAINTENANCE) => Role::Maintenance,
             Some(tags::ROLE_BYPASS) => Role::Bypass,
+            Some(tags::ROLE_FALLBACK) => Role::Fallback,
             _ => Role::App,
         }
     }
@@ -232,8 +239,11 @@ pub struct NewRule {
     pub priority: u32,
     /// Conditions (AND).
     pub conditions: Vec<Condition>,
-    /// Target group it forwards to.
+    /// Target group it forwards to (empty for a fixed response).
     pub target_group: String,
+    /// A fixed response to answer with instead of forwarding (the fallback rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_response: Option<FixedResponse>,
     /// Tags set at creation.
     pub tags: Vec<(String, String)>,
 }
@@ -381,13 +391,15 @@ impl ListenerSnapshot {
             None => Ok(Role::App),
             Some(tags::ROLE_MAINTENANCE) => Ok(Role::Maintenance),
             Some(tags::ROLE_BYPASS) => Ok(Role::Bypass),
+            Some(tags::ROLE_FALLBACK) => Ok(Role::Fallback),
             Some(other) => Err(self.bad_rule(
                 &view.arn,
                 format!(
-                    "tag {}={other:?} is neither {:?} nor {:?}: fix or remove the tag",
+                    "tag {}={other:?} is none of {:?}, {:?} and {:?}: fix or remove the tag",
                     tags::ROLE,
                     tags::ROLE_MAINTENANCE,
-                    tags::ROLE_BYPASS
+                    tags::ROLE_BYPASS,
+                    tags::ROLE_FALLBACK
                 ),
             )),
         }

@@ -11,9 +11,17 @@
 //!   `SetRulePriorities` calls, app rules never reordered);
 //! - [`switch`]: one [`Planned`] switch per listener, from snapshots and a [`Direction`];
 //! - [`attach`]: what `attach` creates on a listener, or why it refuses;
+//! - [`bypass`]: the cookie bypass rule (the bypass link's token on the listener), the tokens a
+//!   switch sets and the link it prints;
+//! - [`doctor`]: the target group facts `maintctl doctor` reads, as data;
+//! - [`fallback`]: the fallback rule (a fixed-response 503): its page, where `attach` parks it,
+//!   whether it can go live;
 //! - [`window`]: maintenance windows as one-time EventBridge Scheduler schedules, and back.
 
 pub mod attach;
+pub mod bypass;
+pub mod doctor;
+pub mod fallback;
 pub mod findings;
 pub mod listener;
 pub mod priorities;
@@ -22,17 +30,21 @@ pub mod switch;
 pub mod window;
 
 pub use attach::{AttachError, AttachSpec, AttachStep, plan_attach, same_condition};
+pub use bypass::{BypassError, BypassOptions, CookieRule, TokenGroup, TokenPlan, plan_tokens};
+pub use doctor::{TargetGroupHealth, TargetState};
+pub use fallback::{FallbackSpec, FixedResponse};
 pub use findings::Finding;
 pub use listener::{
     ActionSummary, Condition, ListenerInfo, ListenerSnapshot, NewRule, PlanningError, RuleView,
     TargetGroupInfo, short_listener, short_target_group,
 };
 pub use priorities::{
-    Direction, Displaced, MAX_PRIORITY, MIN_PRIORITY, Move, Notice, Plan, PlanError, PlanKind,
-    Role, Rule, State, Step, check, plan_off, plan_on, plan_undo, state,
+    Direction, Displaced, Live, MAX_PRIORITY, MIN_PRIORITY, Move, Notice, Plan, PlanError,
+    PlanKind, Role, Rule, State, Step, check, live, plan_off, plan_on, plan_on_live, plan_undo,
+    state,
 };
 pub use record::{
     DISPLACED, MAX_TAG_VALUE, TAG_VALUE_ALPHABET, TooManyDisplaced, decode_displaced,
     displaced_keys, encode_displaced, environment_name, is_displaced_key, rule_id, tag_value,
 };
-pub use switch::{Planned, plan_switch};
+pub use switch::{Planned, plan_switch, plan_switch_live};

@@ -24,7 +24,15 @@
 //!   check), so an invalid plan is an error, never a call.
 //!
 //! `on` ends with the bypass rules (in their current order) and then the maintenance rule
-//! directly above the first other rule. `off` moves the managed rules to their parked
+//! directly above the first other rule.
+//!
+//! **The fallback rule** ([`Role::Fallback`], a fixed-response 503 that needs no Lambda) is a
+//! managed rule too, parked like the others; it stays parked unless `on` is asked for it
+//! ([`Live::Fallback`], [`plan_on_live`]), and then it takes the maintenance rule's place while
+//! the maintenance rule goes home. Switching from one page to the other never lets a request
+//! reach the application in between: the rule that answers now stays above every other rule
+//! (directly after the one that takes over) until the last call, which parks it. `off` parks
+//! every managed rule, the fallback rule included. `off` moves the managed rules to their parked
 //! priorities, then the displaced rules back to where they were; if that is impossible (a rule
 //! created meanwhile holds one of those priorities) they stay where they are, which routes
 //! traffic the same way because their order is unchanged, and the plan says so
@@ -48,6 +56,8 @@ pub enum Role {
     Maintenance,
     /// A rule that lets chosen clients reach the application while maintenance is on.
     Bypass,
+    /// The fixed-response 503 that needs no Lambda, parked unless `on --fallback` selects it.
+    Fallback,
     /// Any other rule: the application's own, never reordered relative to each other. Printed
     /// as `app`; the JSON documents scripts read have always called it `other`.
     #[serde(rename = "other")]
@@ -59,6 +69,7 @@ impl std::fmt::Display for Role {
         f.pad(match self {
             Role::Maintenance => "maintenance",
             Role::Bypass => "bypass",
+            Role::Fallback => "fallback",
             Role::App => "app",
         })
     }
@@ -112,6 +123,26 @@ impl std::fmt::Display for Direction {
         f.write_str(match self {
             Direction::On => "on",
             Direction::Off => "off",
+        })
+    }
+}
+
+/// Which page `on` puts in front of every other rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Live {
+    /// The maintenance rule: the responder's page (503 with `Retry-After`, `no-store`).
+    #[default]
+    Responder,
+    /// The fallback rule: the ALB's own fixed-response 503, no Lambda involved.
+    Fallback,
+}
+
+impl std::fmt::Display for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Live::Responder => "the responder's page",
+            Live::Fallback => "the fallback page",
         })
     }
 }
@@ -403,6 +434,45 @@ pub enum PlanError {
         /// The bypass rule.
         rule: String,
     },
+    /// `on --fallback` on a listener without a fallback rule.
+    #[error(
+        "no fallback rule on this listener: create it with maintctl attach (it adds the parked \
+         fallback rule to an attached listener), or switch on without --fallback"
+    )]
+    NoFallbackRule,
+    /// The page rule that is not to go live is parked before the place of the one that is, so
+    /// that one could never answer (or the place is taken).
+    #[error(
+        "rule {rule} is parked at priority {home}, in front of where the page going live must \
+         be (directly above your first rule), so it would keep answering: park it after your \
+         rules (set its maintenance-responder:parked-priority tag to a free priority after \
+         them, and move it there with aws elbv2 set-rule-priorities)"
+    )]
+    ParkedInFront {
+        /// The parked rule.
+        rule: String,
+        /// Its parked priority.
+        home: u32,
+    },
+    /// More than one rule is tagged as the fallback rule.
+    #[error(
+        "several fallback rules on this listener ({}): delete all but one \
+         (aws elbv2 delete-rule --rule-arn ARN) and try again",
+        rules.join(", ")
+    )]
+    SeveralFallbackRules {
+        /// Their ARNs.
+        rules: Vec<String>,
+    },
+    /// A fallback rule on a listener without a maintenance rule.
+    #[error(
+        "fallback rule {rule} has no maintenance rule on its listener: attach the maintenance \
+         rule, or delete the fallback rule"
+    )]
+    FallbackWithoutMaintenance {
+        /// The fallback rule.
+        rule: String,
+    },
     /// The same rule twice in a snapshot.
     #[error("rule {rule} appears twice in the listener snapshot")]
     DuplicateRule {
@@ -500,7 +570,8 @@ pub enum PlanError {
 }
 
 /// Checks a snapshot: priorities and homes in range, no duplicate rules or priorities, at most
-/// one maintenance rule, no bypass rule without one.
+/// one maintenance rule and one fallback rule, no bypass or fallback rule without a maintenance
+/// rule.
 pub fn check(rules: &[Rule]) -> Result<(), PlanError> {
     check_within(rules, MAX_PRIORITY)
 }
@@ -523,6 +594,19 @@ fn check_within(rules: &[Rule], max: u32) -> Result<(), PlanError> {
             rule: bypass.arn.clone(),
         });
     }
+    let fallbacks: Vec<&Rule> = rules.iter().filter(|r| r.role == Role::Fallback).collect();
+    if fallbacks.len() > 1 {
+        return Err(PlanError::SeveralFallbackRules {
+            rules: fallbacks.iter().map(|r| r.arn.clone()).collect(),
+        });
+    }
+    if maintenance.is_empty()
+        && let Some(fallback) = fallbacks.first()
+    {
+        return Err(PlanError::FallbackWithoutMaintenance {
+            rule: fallback.arn.clone(),
+        });
+    }
     for rule in rules {
         if let Some(home) = rule.home
             && !(MIN_PRIORITY..=max).contains(&home)
@@ -536,27 +620,69 @@ fn check_within(rules: &[Rule], max: u32) -> Result<(), PlanError> {
     Ok(())
 }
 
-/// Whether maintenance is on, off, in between, or not attached.
+/// Whether maintenance is on, off, in between, or not attached. On: the bypass rules (in
+/// order), then the first of the maintenance and fallback rules, before every other rule.
 pub fn state(rules: &[Rule]) -> State {
     let Ok((managed, others)) = split(rules) else {
         return State::Unmanaged;
     };
     if managed.is_empty() {
         State::Unmanaged
-    } else if is_on(&managed, &others) {
+    } else if is_on(&answering(&managed, fallback_rule(rules)), &others) {
         State::On
-    } else if managed.iter().all(|r| r.home == Some(r.priority)) {
+    } else if managed
+        .iter()
+        .copied()
+        .chain(fallback_rule(rules))
+        .all(|r| r.home == Some(r.priority))
+    {
         State::Off
     } else {
         State::Between
     }
 }
 
+/// Which page answers while maintenance is on; `None` when it is not on.
+pub fn live(rules: &[Rule]) -> Option<Live> {
+    if state(rules) != State::On {
+        return None;
+    }
+    let m = rules.iter().find(|r| r.role == Role::Maintenance)?;
+    Some(match fallback_rule(rules) {
+        Some(f) if f.priority < m.priority => Live::Fallback,
+        _ => Live::Responder,
+    })
+}
+
+/// The fallback rule, if there is one (the first, should there be several).
+fn fallback_rule(rules: &[Rule]) -> Option<&Rule> {
+    rules.iter().find(|r| r.role == Role::Fallback)
+}
+
+/// The bypass rules and the page rule that answers first: the maintenance rule, or the
+/// fallback rule when it comes before it. (`managed` is bypass rules, then maintenance.)
+fn answering<'a>(managed: &[&'a Rule], fallback: Option<&'a Rule>) -> Vec<&'a Rule> {
+    let mut out = managed.to_vec();
+    if let (Some(f), Some(m)) = (fallback, out.last_mut())
+        && f.priority < m.priority
+    {
+        *m = f;
+    }
+    out
+}
+
 /// Plans maintenance on: the bypass rules (in their current order) and then the maintenance
 /// rule, directly above the first other rule, displacing the fewest other rules when there is
 /// no room. Empty when maintenance is already on.
 pub fn plan_on(rules: &[Rule]) -> Result<Plan, PlanError> {
-    plan_on_within(rules, MAX_PRIORITY)
+    plan_on_within(rules, MAX_PRIORITY, Live::Responder)
+}
+
+/// [`plan_on`] with the page that goes live: the maintenance rule, or the fallback rule (which
+/// then takes the maintenance rule's place, and the maintenance rule goes home). Empty when
+/// that page is already live and the other one parked.
+pub fn plan_on_live(rules: &[Rule], live: Live) -> Result<Plan, PlanError> {
+    plan_on_within(rules, MAX_PRIORITY, live)
 }
 
 /// Plans maintenance off: the managed rules back to their parked priorities, then the rules
@@ -611,7 +737,7 @@ pub fn plan_undo(before: &[Rule], applied: &[Step], current: &[Rule]) -> Result<
 }
 
 /// The managed rules (bypass in current order, then maintenance) and the other rules (by
-/// priority).
+/// priority). The fallback rule is neither.
 fn split(rules: &[Rule]) -> Result<(Vec<&Rule>, Vec<&Rule>), PlanError> {
     let mut bypass: Vec<&Rule> = rules.iter().filter(|r| r.role == Role::Bypass).collect();
     bypass.sort_by_key(|r| r.priority);
@@ -648,25 +774,110 @@ fn is_on(managed: &[&Rule], others: &[&Rule]) -> bool {
     ordered && last < first_other
 }
 
-fn plan_on_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
-    check_within(rules, max)?;
-    let (managed, others) = split(rules)?;
-    if managed.is_empty() {
-        return Err(PlanError::NoMaintenanceRule);
-    }
-    let mut plan = Plan::new(PlanKind::On);
-    if is_on(&managed, &others) {
-        return Ok(plan);
-    }
-    let k = managed.len() as u32;
-    // Parked priorities stay free while maintenance is on, so `off` can always go home.
-    let reserved: BTreeSet<u32> = managed.iter().filter_map(|r| r.home).collect();
+/// The rules `on` moves to the top, and what becomes of the page rule it does not put live.
+struct OnTop<'a> {
+    /// Bypass rules (in order), the page rule going live, and the other page rule while it
+    /// still answers (it stays directly after the one taking over until the last call).
+    managed: Vec<&'a Rule>,
+    /// How many of `managed` stay on top: the bypass rules and the page rule going live.
+    live: usize,
+    /// The page rule not going live, when it is not at home; with its home.
+    passive: Option<(&'a Rule, u32)>,
+    /// Whether it answers requests now (comes before every other rule), so it goes home last.
+    passive_answers: bool,
+    /// The page rule not going live and its home, wherever it is.
+    parked: Option<(&'a Rule, Option<u32>)>,
+}
 
-    // Other rules that must make room: the shortest prefix, each shifted as little as
-    // possible. Once one rule can stay, every later one can (priorities strictly increase).
+impl<'a> OnTop<'a> {
+    /// `managed` is the bypass rules, then the maintenance rule (as [`split`] gives them).
+    fn new(
+        rules: &'a [Rule],
+        managed: &[&'a Rule],
+        others: &[&Rule],
+        live: Live,
+    ) -> Result<Self, PlanError> {
+        let (bypass, maintenance) = managed.split_at(managed.len() - 1);
+        let (page, passive) = match live {
+            Live::Responder => (maintenance[0], fallback_rule(rules)),
+            Live::Fallback => (
+                fallback_rule(rules).ok_or(PlanError::NoFallbackRule)?,
+                Some(maintenance[0]),
+            ),
+        };
+        let mut top = bypass.to_vec();
+        top.push(page);
+        let parked = passive.map(|p| (p, p.home));
+        let passive = match passive.filter(|p| p.home != Some(p.priority)) {
+            None => None,
+            Some(p) => Some((
+                p,
+                p.home.ok_or_else(|| PlanError::NotParked {
+                    rule: p.arn.clone(),
+                })?,
+            )),
+        };
+        let first_other = others.first().map_or(u32::MAX, |r| r.priority);
+        let passive_answers = passive.is_some_and(|(p, _)| p.priority < first_other);
+        let live = top.len();
+        if let Some((p, _)) = passive.filter(|_| passive_answers) {
+            top.push(p);
+        }
+        Ok(Self {
+            managed: top,
+            live,
+            passive,
+            passive_answers,
+            parked,
+        })
+    }
+
+    /// Whether the page rule not going live is parked after the page going live (it always
+    /// is once `attach` parked it behind the application's rules).
+    fn parked_behind(&self) -> bool {
+        let page = self.managed[self.live - 1].priority;
+        self.parked
+            .is_none_or(|(_, home)| home.is_none_or(|h| h > page))
+    }
+
+    /// Refuses a page rule parked where the other cannot get in front of it (at or before
+    /// `top`, the first priority after the managed rules' targets), or out of place with its
+    /// home taken by another rule.
+    fn check_parked(&self, top: u32, rules: &[Rule]) -> Result<(), PlanError> {
+        if let Some((rule, Some(home))) = self.parked
+            && home < top
+        {
+            return Err(PlanError::ParkedInFront {
+                rule: rule.arn.clone(),
+                home,
+            });
+        }
+        if let Some((p, home)) = self.passive
+            && let Some(holder) = rules.iter().find(|r| r.priority == home && r.arn != p.arn)
+        {
+            return Err(PlanError::HomeTaken {
+                rule: p.arn.clone(),
+                home,
+                holder: holder.arn.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Other rules that must make room for `k` managed rules: the shortest prefix, each shifted as
+/// little as possible, never onto a `reserved` priority. Once one rule can stay, every later one
+/// can (priorities strictly increase).
+fn shifts_for<'a>(
+    others: &[&'a Rule],
+    k: u32,
+    reserved: &BTreeSet<u32>,
+    max: u32,
+    rule_count: usize,
+) -> Result<Vec<(&'a Rule, u32)>, PlanError> {
     let mut cursor = k + 1;
     let mut shifts: Vec<(&Rule, u32)> = Vec::new();
-    for rule in &others {
+    for &rule in others {
         if rule.priority >= cursor {
             break;
         }
@@ -675,16 +886,40 @@ fn plan_on_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
             to += 1;
         }
         if to > max {
-            return Err(PlanError::NoRoom { rules: rules.len() });
+            return Err(PlanError::NoRoom { rules: rule_count });
         }
         shifts.push((rule, to));
         cursor = to + 1;
     }
+    Ok(shifts)
+}
+
+fn plan_on_within(rules: &[Rule], max: u32, live: Live) -> Result<Plan, PlanError> {
+    check_within(rules, max)?;
+    let (managed, others) = split(rules)?;
+    if managed.is_empty() {
+        return Err(PlanError::NoMaintenanceRule);
+    }
+    let on_top = OnTop::new(rules, &managed, &others, live)?;
+    let mut plan = Plan::new(PlanKind::On);
+    if is_on(&on_top.managed[..on_top.live], &others)
+        && on_top.passive.is_none()
+        && on_top.parked_behind()
+    {
+        return Ok(plan);
+    }
+    let managed = &on_top.managed;
+    let k = managed.len() as u32;
+    // Parked priorities stay free while maintenance is on, so `off` can always go home.
+    let mut reserved: BTreeSet<u32> = managed.iter().filter_map(|r| r.home).collect();
+    reserved.extend(on_top.parked.and_then(|(_, home)| home));
+    let shifts = shifts_for(&others, k, &reserved, max, rules.len())?;
     let top = match (shifts.first(), others.first()) {
         (Some(&(_, to)), _) => to,
         (None, Some(first)) => first.priority,
         (None, None) => max + 1,
     };
+    on_top.check_parked(top, rules)?;
     // Managed targets: directly above the first other rule, bypass rules first.
     let targets: Vec<(&str, u32)> = managed
         .iter()
@@ -695,9 +930,13 @@ fn plan_on_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
     let target_slots: BTreeSet<u32> = targets.iter().map(|&(_, p)| p).collect();
 
     let mut layout = Layout::new(rules, max)?;
+    // 0. The page rule not going live, out of place but answering nothing, goes home first.
+    if let Some((rule, home)) = on_top.passive.filter(|_| !on_top.passive_answers) {
+        plan.steps.push(layout.single(&rule.arn, home)?);
+    }
     // 1. Managed rules sitting where shifted rules go step aside first: to their target if it
     //    is free, else home, else the highest free priority.
-    for rule in &managed {
+    for rule in managed {
         let at = layout.priority(&rule.arn);
         if !shift_slots.contains(&at) {
             continue;
@@ -726,19 +965,11 @@ fn plan_on_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
         &mut plan.steps,
         rules.len(),
     )?;
-    // A rule already displaced (an interrupted switch left a record) keeps its first home;
-    // say so wherever that is not where the rule is now.
-    plan.notices = others
-        .iter()
-        .filter_map(|r| {
-            let home = r.home.filter(|&h| h != r.priority)?;
-            Some(Notice::RecordKept {
-                rule: r.arn.clone(),
-                priority: r.priority,
-                home,
-            })
-        })
-        .collect();
+    // 4. The page rule that answered until now goes home, once the other one is in place.
+    if let Some((rule, home)) = on_top.passive.filter(|_| on_top.passive_answers) {
+        plan.steps.push(layout.single(&rule.arn, home)?);
+    }
+    plan.notices = record_kept(&others);
     plan.displaced = shifts
         .iter()
         .map(|&(rule, _)| Displaced {
@@ -749,12 +980,29 @@ fn plan_on_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
     Ok(plan)
 }
 
+/// A rule already displaced (an interrupted switch left a record) keeps its first home: the
+/// notice for each one that is not there now.
+fn record_kept(others: &[&Rule]) -> Vec<Notice> {
+    others
+        .iter()
+        .filter_map(|r| {
+            let home = r.home.filter(|&h| h != r.priority)?;
+            Some(Notice::RecordKept {
+                rule: r.arn.clone(),
+                priority: r.priority,
+                home,
+            })
+        })
+        .collect()
+}
+
 fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
     check_within(rules, max)?;
-    let (managed, others) = split(rules)?;
+    let (mut managed, others) = split(rules)?;
     if managed.is_empty() {
         return Err(PlanError::NoMaintenanceRule);
     }
+    managed.extend(fallback_rule(rules));
     let homes = parked_homes(&managed, &others)?;
     let mut plan = Plan::new(PlanKind::Off);
     // Already off: application rules are never moved, whatever a record left over says (the
@@ -1180,12 +1428,12 @@ mod tests {
         // max 4 and 4 rules: nothing can move.
         let rules = vec![app("a", 1), app("b", 2), app("c", 3), maint(4, 4)];
         assert_eq!(
-            plan_on_within(&rules, 4),
+            plan_on_within(&rules, 4, Live::Responder),
             Err(PlanError::NoRoom { rules: 4 })
         );
         // One free slot is enough.
         let rules = vec![app("a", 1), app("b", 2), app("c", 3), maint(5, 5)];
-        let plan = plan_on_within(&rules, 5).unwrap();
+        let plan = plan_on_within(&rules, 5, Live::Responder).unwrap();
         let mut layout = Layout::new(&rules, 5).unwrap();
         for step in &plan.steps {
             layout.apply(step).unwrap();

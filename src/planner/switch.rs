@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::planner::listener::{ListenerSnapshot, PlanningError};
-use crate::planner::priorities::{self, Direction, Plan, Rule, State};
+use crate::planner::priorities::{self, Direction, Live, Plan, Rule, State};
 
 /// A listener, its planner view and the plan for one switch.
 #[derive(Debug, Clone, Serialize)]
@@ -36,13 +36,26 @@ pub fn plan_switch(
     snapshots: Vec<ListenerSnapshot>,
     direction: Direction,
 ) -> Result<Vec<Planned>, PlanningError> {
+    plan_switch_live(snapshots, direction, Live::Responder)
+}
+
+/// [`plan_switch`] with the page `on` puts live: with [`Live::Fallback`], every listener's
+/// fallback rule must be a fixed-response 503 (`crate::planner::fallback`).
+pub fn plan_switch_live(
+    snapshots: Vec<ListenerSnapshot>,
+    direction: Direction,
+    live: Live,
+) -> Result<Vec<Planned>, PlanningError> {
     snapshots
         .into_iter()
         .map(|snapshot| {
             snapshot.refuse_unrecognised()?;
+            if direction == Direction::On && live == Live::Fallback {
+                crate::planner::fallback::refuse_unusable_fallback(&snapshot)?;
+            }
             let rules = snapshot.planner_rules()?;
             let plan = match direction {
-                Direction::On => priorities::plan_on(&rules),
+                Direction::On => priorities::plan_on_live(&rules, live),
                 Direction::Off => priorities::plan_off(&rules),
             }
             .map_err(|cause| PlanningError::Plan {

@@ -35,7 +35,10 @@ pub fn body(content: &Content, site: &Site, lang: &str, now: OffsetDateTime) -> 
     };
     let text = content.maintenance.get(lang).unwrap_or(&pack.maintenance);
     let back = match content.retry {
-        Some(Retry::Until(until)) if until > now => Some(ExpectedBack::new(until)),
+        Some(Retry::Until(until)) if until > now => Some(ExpectedBack::new(
+            until,
+            site.display_zone(content.time_zone.as_ref(), lang),
+        )),
         _ => None,
     };
     let render = |title: &str, message: &str| {

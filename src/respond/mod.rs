@@ -218,7 +218,14 @@ mod tests {
         );
         assert!(response.body.contains("<html lang='ja'>"));
         assert!(response.body.contains("ただいまメンテナンス中です"));
-        assert!(response.body.contains("2026-11-22 06:00 UTC"));
+        // The Japanese page shows the end in Japan's time (issue #15: the configured display
+        // zone of `ja`; this line expected UTC before); the machine-readable time stays UTC.
+        assert!(
+            response.body.contains("2026-11-22 15:00 JST"),
+            "{}",
+            response.body
+        );
+        assert!(response.body.contains("datetime='2026-11-22T06:00:00Z'"));
         assert!(
             response
                 .body
@@ -537,5 +544,56 @@ mod tests {
             Some("application/problem+json; charset=utf-8")
         );
         assert_eq!(plain.body, response.body);
+    }
+
+    /// Issue #15: "expected back" in the zone a visitor reads naturally — the window's own zone
+    /// (from the content) first, else the language's configured zone, else UTC — while
+    /// `Retry-After` stays an HTTP-date in GMT, and the problem JSON keeps the UTC instant.
+    #[test]
+    fn the_end_time_is_shown_in_the_zone_a_visitor_reads() {
+        use crate::content::DisplayZone;
+        let site = site();
+        let end = Retry::Until(datetime!(2026-11-22 07:39 UTC));
+        let page = |lang: &str, window: Option<&str>, accept: &str| {
+            let content = Content {
+                retry: Some(end),
+                time_zone: window.map(|z| DisplayZone::resolve(z).unwrap()),
+                ..Content::default()
+            };
+            let request = Request::get("/")
+                .with_header("Accept-Language", lang)
+                .with_header("Accept", accept);
+            respond(&request, &content, &site, NOW)
+        };
+        for (lang, window, shown) in [
+            ("ja", None, "2026-11-22 16:39 JST"),
+            ("en", None, "2026-11-22 07:39 UTC"),
+            ("en", Some("Europe/Berlin"), "2026-11-22 08:39 CET"),
+            ("ja", Some("America/New_York"), "2026-11-22 02:39 EST"),
+            ("en", Some("Asia/Kolkata"), "2026-11-22 13:09 IST"),
+        ] {
+            for accept in ["text/html", "text/plain"] {
+                let response = page(lang, window, accept);
+                assert!(
+                    response.body.contains(shown),
+                    "{lang} {window:?} {accept}: {}",
+                    response.body
+                );
+                assert_eq!(
+                    response.header("retry-after"),
+                    Some("Sun, 22 Nov 2026 07:39:00 GMT")
+                );
+            }
+            let json = page(lang, window, "application/json");
+            assert!(
+                json.body
+                    .contains("\"expected_back\":\"2026-11-22T07:39:00Z\""),
+                "{}",
+                json.body
+            );
+        }
+        assert!(DisplayZone::resolve("Asia/Tokio").is_err());
+        assert!(DisplayZone::resolve("../../etc/passwd").is_err());
+        assert!(DisplayZone::resolve("").is_err());
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::catalog::Labels;
+use crate::content::DisplayZone;
 use crate::page_kind::PageKind;
 use crate::respond::negotiate::Format;
 
@@ -20,9 +21,10 @@ pub struct ExpectedBack {
 }
 
 impl ExpectedBack {
-    /// Formats an end time (shown in UTC). The display has minutes only, so a time within a
-    /// minute is shown as the next whole minute: never a moment before the stated end.
-    pub fn new(at: OffsetDateTime) -> Self {
+    /// Formats an end time, shown in `zone` (UTC when none). The display has minutes only, so
+    /// a time within a minute is shown as the next whole minute: never a moment before the
+    /// stated end.
+    pub fn new(at: OffsetDateTime, zone: Option<&DisplayZone>) -> Self {
         let at = at.to_offset(time::UtcOffset::UTC);
         let iso = at
             .format(&time::format_description::well_known::Rfc3339)
@@ -34,11 +36,15 @@ impl ExpectedBack {
         } else {
             at - past_minute + time::Duration::MINUTE
         };
-        let display = minute_up
-            .format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute] UTC"
-            ))
-            .unwrap_or_default();
+        let display = zone
+            .and_then(|zone| zone.show(minute_up))
+            .unwrap_or_else(|| {
+                minute_up
+                    .format(time::macros::format_description!(
+                        "[year]-[month]-[day] [hour]:[minute] UTC"
+                    ))
+                    .unwrap_or_default()
+            });
         Self { iso, display }
     }
 }

@@ -85,7 +85,10 @@ pub fn render(decision: &Decision<'_>, content: &Content, site: &Site) -> Respon
                     };
                     (
                         Some(retry.seconds),
-                        retry.expected_back.map(ExpectedBack::new),
+                        retry.expected_back.map(|at| {
+                            let zone = site.display_zone(content.time_zone.as_ref(), lang);
+                            ExpectedBack::new(at, zone)
+                        }),
                         hint,
                     )
                 }

@@ -32,7 +32,7 @@ use crate::ops::{
     self, Confirmation, Coordination, LeaseHolder, LeaseOptions, Operator, Outcome, Owner,
     SwitchParameters, SwitchPlan, SwitchRequest, WindowContent,
 };
-use crate::planner::{Direction, environment_name};
+use crate::planner::{BypassOptions, Direction, Live, environment_name};
 
 pub use event::{AlarmEvent, AlarmState, Invocation, ScheduledSwitch};
 pub use report::EventReport;
@@ -179,6 +179,13 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
         dry_run: false,
         confirmed: true,
         verify: None,
+        // The bypass link's token is set (`on`) and rotated (`off`) as by maintctl; the link
+        // is left out of the answer (`EventReport::switched`).
+        bypass: BypassOptions::default(),
+        live: Live::Responder,
+        // The preflight invokes the responder (feature `doctor`): not the switch's to run.
+        preflight: None,
+        force: false,
         coordination: Coordination {
             lease: LeaseOptions {
                 wait: settings.lease_wait,

@@ -70,8 +70,19 @@ impl EventReport {
         }
     }
 
-    /// A switch was run.
-    pub fn switched(event: Invocation, report: SwitchReport) -> Self {
+    /// A switch was run. The bypass links are left out (they hold the token, and this answer
+    /// is logged and kept by Lambda's destinations): a note says where to get them.
+    pub fn switched(event: Invocation, mut report: SwitchReport) -> Self {
+        if let Some(bypass) = &mut report.bypass
+            && !bypass.links.is_empty()
+        {
+            bypass.links.clear();
+            bypass.notes.push(
+                "the bypass link is not in the switch function's answer (it holds the token): \
+                 maintctl bypass link --environment NAME prints it"
+                    .into(),
+            );
+        }
         let mut message = report.message.clone();
         if let Invocation::SwitchRequest(s) = &event
             && s.direction == Direction::Off

@@ -38,6 +38,11 @@ impl Alb {
 /// catch-all at 40000) and attaches maintenance to both listeners through the library, with a
 /// fresh environment (letters, digits and `-` only: it names a schedule group) and prefix.
 pub async fn attached_alb(moto: &Moto, name: &str, app: &[u32]) -> Alb {
+    attached_alb_with(moto, name, app, false).await
+}
+
+/// [`attached_alb`], with the cookie bypass rule (`attach --bypass-link`) when `bypass_link`.
+pub async fn attached_alb_with(moto: &Moto, name: &str, app: &[u32], bypass_link: bool) -> Alb {
     let join = app.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
     let out = Command::new(common::python())
         .arg(concat!(
@@ -83,6 +88,8 @@ pub async fn attached_alb(moto: &Moto, name: &str, app: &[u32]) -> Alb {
         app_target_group: Some(alb.app_target_group.clone()),
         allow_fallthrough: false,
         allow_bypass_everyone: false,
+        bypass_link,
+        fallback: None,
     };
     let request = AttachRequest::new(vec![alb.http.clone(), alb.https.clone()], spec, false)
         .expect("valid options");
@@ -170,9 +177,20 @@ pub async fn maintenance_tags(client: &impl Listeners, listener: &str) -> BTreeM
 }
 
 /// Runs the real `maintctl` against moto, stdin not a terminal.
+///
+/// The emulator cannot run the responder (its Lambda Invoke needs Docker, and these target
+/// groups have no function registered), so the preflight of `on` fails here: every `on` is
+/// forced (`--force`), as in tests/switching.rs; the preflight itself is tested in
+/// tests/doctor.rs.
 pub fn maintctl(moto: &Moto, args: &[&str]) -> Output {
+    let force: &[&str] = if args.first() == Some(&"on") {
+        &["--force"]
+    } else {
+        &[]
+    };
     Command::new(env!("CARGO_BIN_EXE_maintctl"))
         .args(args)
+        .args(force)
         .envs(moto.env())
         .stdin(Stdio::null())
         .output()

@@ -3,6 +3,7 @@
 //! pointed at it without touching the process environment, and unique names per test.
 #![allow(dead_code)]
 
+pub mod alb;
 pub mod runtime_api;
 
 use std::io::{BufRead, BufReader};

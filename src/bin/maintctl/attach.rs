@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::bail;
 use ipnet::IpNet;
 use maintenance_responder::deploy_names::DEFAULT_PARKED_PRIORITY;
-use maintenance_responder::ops::{self, AttachRequest};
-use maintenance_responder::planner::{AttachSpec, environment_name};
+use maintenance_responder::ops::{self, AttachRequest, fallback};
+use maintenance_responder::planner::{AttachSpec, FallbackSpec, environment_name};
+use maintenance_responder::site::Site;
 
 use crate::{Globals, output};
 
@@ -17,7 +18,9 @@ use crate::{Globals, output};
     after_help = "Creates, on each listener, a rule forwarding every path (/*) to the \
     responder's target group, parked at --priority where it catches nothing, tagged so maintctl \
     finds it again; plus optional bypass rules directly above it that forward chosen clients to \
-    the application. Running it again with the same options changes nothing."
+    the application, and the fallback rule (a fixed-response 503 page for maintctl on --fallback, \
+    with the default texts until maintctl message set puts the live content in). Running it again \
+    with the same options changes nothing."
 )]
 pub struct AttachArgs {
     /// Listener ARN to attach to (repeat for several, e.g. HTTP and HTTPS).
@@ -48,6 +51,10 @@ pub struct AttachArgs {
     /// value secret: anyone who knows it bypasses maintenance.
     #[arg(long, value_name = "NAME=VALUE", value_parser = parse_header)]
     bypass_header: Option<(String, String)>,
+    /// A cookie bypass rule, for the bypass link maintctl on prints (needs --prefix and
+    /// --app-target-group): created with a fresh token nobody is given.
+    #[arg(long)]
+    bypass_link: bool,
     /// The application's own target group, where bypass rules forward.
     #[arg(long, value_name = "ARN")]
     app_target_group: Option<String>,
@@ -60,6 +67,13 @@ pub struct AttachArgs {
     /// address family bypass maintenance.
     #[arg(long)]
     allow_bypass_everyone: bool,
+    /// Do not create the fallback rule (a fixed-response 503 page that needs no Lambda, for
+    /// maintctl on --fallback).
+    #[arg(long)]
+    no_fallback: bool,
+    /// Parked priority of the fallback rule [default: --priority minus 5].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=50_000))]
+    fallback_priority: Option<u32>,
     /// Print what would be created and create nothing.
     #[arg(long)]
     dry_run: bool,
@@ -90,9 +104,14 @@ impl AttachArgs {
             content_prefix: self.content_prefix,
             bypass_cidrs: self.bypass_cidrs,
             bypass_header: self.bypass_header,
+            bypass_link: self.bypass_link,
             app_target_group: self.app_target_group,
             allow_fallthrough: self.allow_fallthrough,
             allow_bypass_everyone: self.allow_bypass_everyone,
+            fallback: (!self.no_fallback).then(|| FallbackSpec {
+                priority: self.fallback_priority,
+                body: fallback::default_page(&Site::embedded()),
+            }),
         };
         let request = match AttachRequest::new(self.listeners, spec, self.dry_run) {
             Ok(request) => request,

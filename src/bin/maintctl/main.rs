@@ -14,22 +14,29 @@ macro_rules! say {
 }
 
 mod attach;
+mod bypass;
+mod doctor;
 mod exit;
+mod fallback;
+mod globals;
 mod invoke;
 mod message;
+mod on;
 mod output;
 mod preview;
 mod schedule;
 mod status;
 mod switch;
 mod terminal;
+mod until;
+mod verify;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use maintenance_responder::aws::AwsOptions;
-use maintenance_responder::listeners::Aws;
 use maintenance_responder::planner::Direction;
+
+pub use globals::{Globals, Output};
 
 /// Serve maintenance and fallback pages from a Lambda behind your ALB, and switch them on and off.
 #[derive(Debug, Parser)]
@@ -39,33 +46,6 @@ struct Cli {
     command: Command,
     #[command(flatten)]
     globals: Globals,
-}
-
-/// Options every subcommand understands.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Globals {
-    #[command(flatten)]
-    /// AWS profile and region.
-    pub aws: AwsOptions,
-    /// Output format: human-readable text, or JSON for scripts.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
-}
-
-impl Globals {
-    /// The ELBv2 and STS clients for `--profile` and `--region`.
-    pub async fn listeners(&self) -> Aws {
-        Aws::new(&self.aws.load().await)
-    }
-}
-
-/// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    /// Human-readable text.
-    Text,
-    /// One JSON document on stdout.
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,17 +59,28 @@ enum Command {
     /// Read or write the page content in SSM Parameter Store.
     #[command(subcommand)]
     Message(message::MessageCommand),
-    /// Create the maintenance rule (and optional bypass rules) on a listener, parked.
+    /// Create the maintenance rule (and the fallback and optional bypass rules) on a listener,
+    /// parked.
     Attach(attach::AttachArgs),
+    /// Render the fallback rule's page, or refresh it on the listeners from the SSM content.
+    #[command(subcommand)]
+    Fallback(fallback::FallbackCommand),
     /// Show each listener's rules and whether maintenance is on.
     Status(status::StatusArgs),
-    /// Switch maintenance on: move the maintenance rule above every other rule.
-    On(switch::SwitchArgs),
+    /// Check everything a switch relies on (the responder answers, the content, the rules, the
+    /// listener's headers, capacity); on runs the checks that can block first.
+    Doctor(doctor::DoctorArgs),
+    /// Switch maintenance on: move the maintenance rule (or, with --fallback, the fallback rule)
+    /// above every other rule.
+    On(on::OnArgs),
     /// Switch maintenance off: move the maintenance rule back to its parked priority.
     Off(switch::SwitchArgs),
     /// Schedule maintenance windows that switch themselves (create, list, cancel, extend).
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
+    /// The bypass link: print the current window's link again.
+    #[command(subcommand)]
+    Bypass(bypass::BypassCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -103,10 +94,13 @@ async fn main() -> ExitCode {
         Command::Preview(args) => args.run(&globals).await,
         Command::Message(cmd) => cmd.run(&globals).await,
         Command::Attach(args) => args.run(&globals).await,
+        Command::Fallback(cmd) => cmd.run(&globals).await,
         Command::Status(args) => args.run(&globals).await,
-        Command::On(args) => args.run(&globals, Direction::On).await,
+        Command::Doctor(args) => args.run(&globals).await,
+        Command::On(args) => args.run(&globals).await,
         Command::Off(args) => args.run(&globals, Direction::Off).await,
         Command::Schedule(cmd) => cmd.run(&globals).await,
+        Command::Bypass(cmd) => cmd.run(&globals).await,
     };
     match result {
         Ok(code) => code,

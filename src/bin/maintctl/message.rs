@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use maintenance_responder::catalog::Catalog;
+use maintenance_responder::ops::fallback;
 use maintenance_responder::ops::message::{self, RetryOption, SetRequest};
+use maintenance_responder::site::Site;
 use maintenance_responder::ssm::Change;
 use time::OffsetDateTime;
 
@@ -32,7 +34,9 @@ pub struct ShowArgs {
 #[command(
     after_help = "Every value is checked with the responder's own rules before anything is \
     written. An existing parameter keeps its type (a SecureString stays a SecureString, under its \
-    own key); new ones are String, or SecureString with --secure."
+    own key); new ones are String, or SecureString with --secure. Then the page of every fallback \
+    rule of this prefix is rendered from the new content and put on the rule (ModifyRule), \
+    unless --no-fallback."
 )]
 pub struct SetArgs {
     /// SSM parameter prefix, e.g. /maintenance/shop.
@@ -71,6 +75,10 @@ pub struct SetArgs {
     /// Print what would be written and write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Do not refresh the fallback rules' page (found through the maintenance rules tagged
+    /// with this prefix) after writing.
+    #[arg(long)]
+    no_fallback: bool,
 }
 
 impl MessageCommand {
@@ -108,8 +116,17 @@ impl MessageCommand {
                     now,
                 )?;
                 let client = aws_sdk_ssm::Client::new(&globals.aws.load().await);
-                let report = message::set(&client, &request).await?;
-                output::emit(globals.output, &report)
+                let listeners = globals.listeners().await;
+                let site = Site::embedded();
+                let refresh = !args.no_fallback;
+                let report =
+                    fallback::set_message(&client, &listeners, &request, refresh, &site, now)
+                        .await?;
+                let code = output::emit(globals.output, &report)?;
+                if let Some(problem) = report.problem() {
+                    eprintln!("maintctl: {problem}");
+                }
+                Ok(code)
             }
         }
     }

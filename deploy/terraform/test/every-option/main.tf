@@ -1,5 +1,5 @@
 # The module with every option on: arm64, capacity and logging settings, every alarm with a topic,
-# both bypass rules, a customer-managed KMS key, the NLB in front of the ALB, both operator
+# every bypass rule (the bypass link's cookie rule too), a customer-managed KMS key, the NLB in front of the ALB, both operator
 # policies, extra tags. Checked by tests/deploy.rs with `terraform validate` (no AWS account
 # involved).
 
@@ -58,6 +58,8 @@ module "maintenance" {
   bypass_header_name        = "X-Maintenance-Bypass"
   bypass_header_value       = "a-long-random-secret"
   bypass_header_priority    = 44998
+  bypass_link               = true
+  bypass_link_priority      = 44997
 
   create_nlb                = true
   alb_arn                   = local.alb

@@ -1,0 +1,57 @@
+//! `maintctl on`: the flags of `off` (`switch.rs`), which page goes live, and the preflight
+//! (`ops::doctor::preflight`) that runs first unless the fallback page goes live.
+
+use std::process::ExitCode;
+
+use maintenance_responder::ops::doctor::{self, DoctorRequest};
+use maintenance_responder::planner::{Direction, Live};
+use maintenance_responder::probe::api::Lambda;
+
+use crate::switch::SwitchArgs;
+use crate::{Globals, output};
+
+/// Arguments of `maintctl on`: those of `off`, which page goes live, and `--force`.
+#[derive(Debug, clap::Args)]
+pub struct OnArgs {
+    #[command(flatten)]
+    switch: SwitchArgs,
+    /// Put the fallback rule live instead of the responder: the ALB's own fixed-response 503
+    /// page, for when the Lambda cannot answer. No Retry-After, no no-store, and health checks
+    /// through the listener get 503 too. `off` switches it off like the responder.
+    #[arg(long)]
+    fallback: bool,
+    /// Switch even when the preflight fails (the responder does not answer with its 503 and
+    /// 200, or the content is invalid); its failures are printed as warnings.
+    #[arg(long)]
+    force: bool,
+}
+
+impl OnArgs {
+    /// Runs `maintctl on`.
+    pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        let live = match self.fallback {
+            true => Live::Fallback,
+            false => Live::Responder,
+        };
+        // The fallback page needs no Lambda: nothing the preflight checks would change it.
+        let preflight = match live {
+            Live::Fallback => None,
+            Live::Responder => {
+                let request = DoctorRequest {
+                    targets: self.switch.targets(),
+                    health_path: None,
+                };
+                let config = globals.aws.load().await;
+                let ssm = aws_sdk_ssm::Client::new(&config);
+                let listeners = globals.listeners().await;
+                match doctor::preflight(&listeners, &Lambda::new(&config), &ssm, &request).await {
+                    Ok(report) => Some(report),
+                    Err(e) => return output::stopped(e),
+                }
+            }
+        };
+        self.switch
+            .run_live(globals, Direction::On, live, preflight, self.force)
+            .await
+    }
+}
