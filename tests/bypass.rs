@@ -80,31 +80,22 @@ async fn priorities(client: &impl Listeners, listener: &str) -> BTreeMap<String,
         .collect()
 }
 
+/// `attach` on both listeners with a source-IP and a cookie bypass rule, content under `prefix`.
 fn attach_args<'a>(alb: &'a Alb, env: &'a str, prefix: &'a str) -> Vec<&'a str> {
-    vec![
-        "attach",
-        "--listener",
-        &alb.http,
-        "--listener",
-        &alb.https,
-        "--target-group",
-        &alb.lambda_target_group,
-        "--environment",
-        env,
+    let options = [
         "--prefix",
         prefix,
         "--bypass-cidr",
         "203.0.113.0/24",
         "--bypass-link",
-        "--app-target-group",
-        &alb.app_target_group,
-    ]
+    ];
+    alb::attach_args(alb, env, &options)
 }
 
 /// Attaches both listeners with a source-IP and a cookie bypass rule; returns the initial
 /// tokens (HTTP, HTTPS).
 async fn attached(moto: &Moto, alb: &Alb, env: &str, prefix: &str) -> (String, String) {
-    let out = maintctl(moto, &attach_args(alb, env, prefix), &[]);
+    let out = maintctl(moto, &attach_args(alb, env, prefix));
     assert_eq!(code(&out), 0, "{}", text(&out));
     let client = aws(moto).await;
     let http = cookie_rule(&client, &alb.http).await.1;
@@ -138,7 +129,7 @@ async fn attach_creates_the_cookie_rule_beside_the_bypass_rules_with_a_fresh_uns
     // The dry run shows the rule with its token hidden, and creates nothing.
     let mut dry = attach_args(&alb, &env, &prefix);
     dry.extend(["--dry-run", "--output", "json"]);
-    let out = maintctl(moto, &dry, &[]);
+    let out = maintctl(moto, &dry);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let steps = doc["listeners"][0]["steps"].as_array().unwrap();
@@ -190,13 +181,13 @@ async fn attach_creates_the_cookie_rule_beside_the_bypass_rules_with_a_fresh_uns
     );
 
     // Again: nothing to do, whatever token the rule holds now.
-    let again = maintctl(moto, &attach_args(&alb, &env, &prefix), &[]);
+    let again = maintctl(moto, &attach_args(&alb, &env, &prefix));
     assert_eq!(code(&again), 3, "{}", text(&again));
 
     // A cookie rule without a content prefix would have nowhere to keep the token.
     let mut no_prefix = attach_args(&alb, &env, &prefix);
     no_prefix.retain(|a| *a != "--prefix" && *a != prefix.as_str());
-    let out = maintctl(moto, &no_prefix, &[]);
+    let out = maintctl(moto, &no_prefix);
     assert_eq!(code(&out), 4, "{}", text(&out));
     assert!(
         text(&out).contains("--bypass-link needs --prefix"),
@@ -220,7 +211,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
     let before = priorities(&client, &alb.http).await;
 
     // The dry run says what will happen to the token, and does none of it.
-    let dry = maintctl(moto, &["on", "--environment", &env, "--dry-run"], &[]);
+    let dry = maintctl(moto, &["on", "--environment", &env, "--dry-run"]);
     assert_eq!(code(&dry), 0, "{}", text(&dry));
     assert!(
         text(&dry).contains("bypass link: a new token goes on 2 cookie bypass rule(s)"),
@@ -230,7 +221,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
     assert_eq!(cookie_rule(&client, &alb.http).await.1, initial.0);
     assert_eq!(stored(moto, &prefix).await, None);
 
-    let on = maintctl(moto, &["on", "--environment", &env, "--yes"], &[]);
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
     assert_eq!(code(&on), 0, "{}", text(&on));
     let (token, kind) = stored(moto, &prefix).await.expect("on stored the token");
     assert_eq!(kind, "SecureString");
@@ -265,11 +256,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
 
     // status never shows it, text or JSON; bypass link does, exactly as on did.
     for output in ["text", "json"] {
-        let status = maintctl(
-            moto,
-            &["status", "--environment", &env, "--output", output],
-            &[],
-        );
+        let status = maintctl(moto, &["status", "--environment", &env, "--output", output]);
         assert_eq!(code(&status), 0, "{}", text(&status));
         assert!(
             !text(&status)
@@ -277,17 +264,13 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
                 .contains(&token.to_ascii_lowercase())
         );
     }
-    let status = maintctl(
-        moto,
-        &["status", "--environment", &env, "--output", "json"],
-        &[],
-    );
+    let status = maintctl(moto, &["status", "--environment", &env, "--output", "json"]);
     assert!(
         text(&status).contains("*maint_bypass=(hidden)*"),
         "{}",
         text(&status)
     );
-    let again = maintctl(moto, &["bypass", "link", "--environment", &env], &[]);
+    let again = maintctl(moto, &["bypass", "link", "--environment", &env]);
     assert_eq!(code(&again), 0, "{}", text(&again));
     assert!(String::from_utf8_lossy(&again.stdout).contains(&format!("  {link}\n")));
     let host = maintctl(
@@ -302,7 +285,6 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
             "--output",
             "json",
         ],
-        &[],
     );
     let doc: Value =
         serde_json::from_slice(&host.stdout).unwrap_or_else(|_| panic!("{}", text(&host)));
@@ -311,7 +293,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
         format!("https://testers.example.org/__maintenance/bypass/{token}")
     );
 
-    let off = maintctl(moto, &["off", "--environment", &env, "--yes"], &[]);
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
     assert_eq!(code(&off), 0, "{}", text(&off));
     assert!(!text(&off).contains(&token));
     let (rotated, kind) = stored(moto, &prefix).await.unwrap();
@@ -340,7 +322,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
         ));
     }
     // No window, no link.
-    let none = maintctl(moto, &["bypass", "link", "--environment", &env], &[]);
+    let none = maintctl(moto, &["bypass", "link", "--environment", &env]);
     assert_eq!(code(&none), 4, "{}", text(&none));
     assert!(!text(&none).contains(&rotated));
     assert!(
@@ -353,7 +335,6 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
     let on = maintctl(
         moto,
         &["on", "--environment", &env, "--yes", "--output", "json"],
-        &[],
     );
     assert_eq!(code(&on), 0, "{}", text(&on));
     let doc: Value = serde_json::from_slice(&on.stdout).unwrap();
@@ -364,7 +345,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
         doc["bypass"]["links"][0]["url"],
         format!("https://{}/__maintenance/bypass/{third}", alb.domain)
     );
-    let off = maintctl(moto, &["off", "--environment", &env, "--yes"], &[]);
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
     assert_eq!(code(&off), 0, "{}", text(&off));
 }
 
@@ -392,7 +373,7 @@ async fn on_refuses_a_cookie_rule_without_a_content_prefix_and_changes_nothing()
             .unwrap();
     }
     let before = priorities(&client, &alb.http).await;
-    let on = maintctl(moto, &["on", "--environment", &env, "--yes"], &[]);
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
     assert_eq!(code(&on), 4, "{}", text(&on));
     let err = String::from_utf8_lossy(&on.stderr);
     assert!(
@@ -408,7 +389,6 @@ async fn on_refuses_a_cookie_rule_without_a_content_prefix_and_changes_nothing()
     let on = maintctl(
         moto,
         &["on", "--environment", &env, "--yes", "--no-bypass-link"],
-        &[],
     );
     assert_eq!(code(&on), 0, "{}", text(&on));
     let (rule, hidden) = cookie_rule(&client, &alb.http).await;
@@ -426,7 +406,7 @@ async fn on_refuses_a_cookie_rule_without_a_content_prefix_and_changes_nothing()
     assert!(rule.priority.unwrap() < 10);
     assert_eq!(stored(moto, &prefix).await, None);
     // Off parks and rotates the rules, and says it stores nothing.
-    let off = maintctl(moto, &["off", "--environment", &env, "--yes"], &[]);
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
     assert_eq!(code(&off), 0, "{}", text(&off));
     assert_ne!(cookie_rule(&client, &alb.http).await.1, hidden);
     assert!(text(&off).contains("stores none"), "{}", text(&off));

@@ -7,10 +7,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
+use common::alb::{self, Alb, code, json, maintctl, text};
 use maintenance_responder::deploy_names::tags;
 use maintenance_responder::listeners::{self, Aws};
 use maintenance_responder::ops::fallback;
@@ -18,94 +19,18 @@ use maintenance_responder::planner::{ActionSummary, ListenerSnapshot, Live, Role
 use maintenance_responder::site::Site;
 use serde_json::Value;
 
-struct Alb {
-    app_target_group: String,
-    lambda_target_group: String,
-    http: String,
-    https: String,
+/// An ALB (HTTP and HTTPS listeners) with app rules at `http` on HTTP, at 10, 20 on HTTPS and a
+/// catch-all at 40000.
+fn build_alb(moto: &Moto, name: &str, http: &[u32]) -> Alb {
+    alb::build_with(moto, name, http, &[10, 20], Some(40_000))
 }
 
-/// An ALB (HTTP and HTTPS listeners) with app rules at 10, 20 and a catch-all at 40000.
-fn build_alb(moto: &Moto, name: &str, http: &str) -> Alb {
-    let out = Command::new(common::python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/alb_fixture.py"
-        ))
-        .args(["--name", &common::unique(name), "--http", http])
-        .args(["--https", "10,20", "--catch-all", "40000"])
-        .envs(moto.env())
-        .output()
-        .expect("alb_fixture.py runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let s = |v: &Value| v.as_str().unwrap().to_string();
-    Alb {
-        app_target_group: s(&v["app_target_group"]),
-        lambda_target_group: s(&v["lambda_target_group"]),
-        http: s(&v["listeners"]["http"]),
-        https: s(&v["listeners"]["https"]),
-    }
-}
-
-/// The real `maintctl`; `on` without `--fallback` is forced past its preflight, which fails on
-/// the emulator (no responder to invoke; tests/doctor.rs tests it).
-fn maintctl(moto: &Moto, args: &[&str]) -> Output {
-    let force: &[&str] = if args.first() == Some(&"on") && !args.contains(&"--fallback") {
-        &["--force"]
-    } else {
-        &[]
-    };
-    Command::new(env!("CARGO_BIN_EXE_maintctl"))
-        .args(args)
-        .args(force)
-        .envs(moto.env())
-        .stdin(Stdio::null())
-        .output()
-        .expect("maintctl runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
-}
-
+/// `attach` on both listeners, content under `prefix`, with a source-IP bypass rule, then
+/// `extra`.
 fn attach(moto: &Moto, alb: &Alb, env: &str, prefix: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "attach",
-        "--listener",
-        &alb.http,
-        "--listener",
-        &alb.https,
-        "--target-group",
-        &alb.lambda_target_group,
-        "--environment",
-        env,
-        "--prefix",
-        prefix,
-        "--bypass-cidr",
-        "203.0.113.0/24",
-        "--app-target-group",
-        &alb.app_target_group,
-    ];
-    args.extend(extra);
-    maintctl(moto, &args)
+    let mut options = vec!["--prefix", prefix, "--bypass-cidr", "203.0.113.0/24"];
+    options.extend(extra);
+    maintctl(moto, &alb::attach_args(alb, env, &options))
 }
 
 async fn snapshot(moto: &Moto, listener: &str) -> ListenerSnapshot {
@@ -139,7 +64,7 @@ async fn fixed_response(moto: &Moto, rule: &str) -> (String, String, String) {
 #[tokio::test]
 async fn attach_parks_a_fixed_response_503_page_beside_the_maintenance_rule() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "fb-attach", "10,20");
+    let alb = build_alb(moto, "fb-attach", &[10, 20]);
     let env = common::unique("env-fb");
     let out = attach(moto, &alb, &env, "/maintenance/fb-attach", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -188,7 +113,7 @@ async fn attach_parks_a_fixed_response_503_page_beside_the_maintenance_rule() {
 async fn on_fallback_takes_the_maintenance_rules_place_and_off_parks_both() {
     let moto = Moto::shared();
     // HTTP crowded at the top (1, 2, 3): switching pages has to make room there too.
-    let alb = build_alb(moto, "fb-switch", "1,2,3");
+    let alb = build_alb(moto, "fb-switch", &[1, 2, 3]);
     let env = common::unique("env-fbs");
     assert_eq!(code(&attach(moto, &alb, &env, "/maintenance/fbs", &[])), 0);
     let original = (
@@ -260,7 +185,7 @@ async fn on_fallback_takes_the_maintenance_rules_place_and_off_parks_both() {
 #[tokio::test]
 async fn on_fallback_without_a_fallback_rule_is_refused_and_changes_nothing() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "fb-none", "10,20");
+    let alb = build_alb(moto, "fb-none", &[10, 20]);
     let env = common::unique("env-fbn");
     let out = attach(moto, &alb, &env, "/maintenance/fbn", &["--no-fallback"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -294,8 +219,8 @@ async fn message_set_puts_the_new_content_on_the_fallback_rules_of_its_prefix() 
     let moto = Moto::shared();
     let prefix = format!("/maintenance/{}", common::unique("fbm"));
     let other = format!("/maintenance/{}", common::unique("fbo"));
-    let mine = build_alb(moto, "fb-msg", "10");
-    let theirs = build_alb(moto, "fb-other", "10");
+    let mine = build_alb(moto, "fb-msg", &[10]);
+    let theirs = build_alb(moto, "fb-other", &[10]);
     assert_eq!(
         code(&attach(moto, &mine, &common::unique("e1"), &prefix, &[])),
         0

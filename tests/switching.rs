@@ -11,11 +11,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
+use common::alb::{self, Alb, Preflight, code, json, maintctl, text};
 use maintenance_responder::deploy_names::tags;
 use maintenance_responder::listeners::{self, Aws, Listeners, ListenersError};
 use maintenance_responder::ops::{self, AttachRequest, ListenerOutcome, Outcome, Record};
@@ -25,113 +26,20 @@ use maintenance_responder::planner::{
 };
 use serde_json::Value;
 
-/// One ALB built by the fixture script.
-#[derive(Debug)]
-struct Alb {
-    load_balancer: String,
-    app_target_group: String,
-    lambda_target_group: String,
-    http: String,
-    https: String,
-}
-
-/// Builds a VPC, an ALB with an HTTP:80 and an HTTPS:443 listener, an application and a
-/// Lambda target group, app rules at the given priorities and optionally a catch-all app rule.
-fn build_alb(moto: &Moto, name: &str, http: &[u32], https: &[u32], catch_all: Option<u32>) -> Alb {
-    let join = |p: &[u32]| p.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-    let mut cmd = Command::new(common::python());
-    cmd.arg(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/support/alb_fixture.py"
-    ))
-    .args([
-        "--name",
-        &common::unique(name),
-        "--http",
-        &join(http),
-        "--https",
-        &join(https),
-    ])
-    .envs(moto.env());
-    if let Some(p) = catch_all {
-        cmd.args(["--catch-all", &p.to_string()]);
-    }
-    let out = cmd
-        .output()
-        .expect("failed to run tests/support/alb_fixture.py");
-    assert!(
-        out.status.success(),
-        "alb_fixture.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("fixture prints JSON");
-    let s = |v: &Value| v.as_str().expect("string").to_string();
-    Alb {
-        load_balancer: s(&v["load_balancer"]),
-        app_target_group: s(&v["app_target_group"]),
-        lambda_target_group: s(&v["lambda_target_group"]),
-        http: s(&v["listeners"]["http"]),
-        https: s(&v["listeners"]["https"]),
-    }
-}
-
-/// Runs the real `maintctl` against the emulator, with stdin that is not a terminal. The
-/// emulator cannot run the responder (its Lambda Invoke needs Docker, and these target groups
-/// have no function registered), so the preflight of `on` fails here: every `on` is forced
-/// (`--force`), and the preflight itself is tested in tests/doctor.rs.
-fn maintctl(moto: &Moto, args: &[&str]) -> Output {
-    let force: &[&str] = if args.first() == Some(&"on") {
-        &["--force"]
-    } else {
-        &[]
-    };
-    Command::new(env!("CARGO_BIN_EXE_maintctl"))
-        .args(args)
-        .args(force)
-        .envs(moto.env())
-        .stdin(Stdio::null())
-        .output()
-        .expect("failed to run maintctl")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("maintctl exited normally")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
-}
-
 /// `maintctl attach` on both listeners with a bypass CIDR and header, in `environment`.
 fn attach(moto: &Moto, alb: &Alb, environment: &str) -> Output {
     maintctl(
         moto,
-        &[
-            "attach",
-            "--listener",
-            &alb.http,
-            "--listener",
-            &alb.https,
-            "--target-group",
-            &alb.lambda_target_group,
-            "--environment",
+        &alb::attach_args(
+            alb,
             environment,
-            "--bypass-cidr",
-            "203.0.113.0/24",
-            "--bypass-header",
-            "X-Maintenance-Bypass=s3cret-token",
-            "--app-target-group",
-            &alb.app_target_group,
-        ],
+            &[
+                "--bypass-cidr",
+                "203.0.113.0/24",
+                "--bypass-header",
+                "X-Maintenance-Bypass=s3cret-token",
+            ],
+        ),
     )
 }
 
@@ -205,7 +113,7 @@ async fn maintenance_tags(client: &impl Listeners, listener: &str) -> BTreeMap<S
 #[tokio::test]
 async fn attach_is_idempotent_and_status_shows_the_rules() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "attach", &[10, 20, 30], &[10, 20], Some(40_000));
+    let alb = alb::build_with(moto, "attach", &[10, 20, 30], &[10, 20], Some(40_000));
     let env = common::unique("env-attach");
     let client = aws(moto).await;
     let before_http = priorities(&client, &alb.http).await;
@@ -289,7 +197,7 @@ async fn attach_refuses_to_catch_traffic_or_take_a_priority() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     // No catch-all rule: the parked rule would answer everything the app rules do not match.
-    let alb = build_alb(moto, "fallthrough", &[10, 20], &[10], None);
+    let alb = alb::build_with(moto, "fallthrough", &[10, 20], &[10], None);
     let before = priorities(&client, &alb.http).await;
     let out = attach(moto, &alb, &common::unique("env-ft"));
     assert_eq!(code(&out), 4, "{}", text(&out));
@@ -318,7 +226,7 @@ async fn attach_refuses_to_catch_traffic_or_take_a_priority() {
     assert_eq!(code(&ok), 0, "{}", text(&ok));
 
     // The parked priority is taken by an app rule.
-    let alb = build_alb(moto, "taken", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "taken", &[10], &[10], Some(40_000));
     let out = maintctl(
         moto,
         &[
@@ -344,7 +252,7 @@ async fn on_and_off_across_listeners_restore_every_priority_exactly() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     // HTTP is crowded at the top (no free priority above the app rules); HTTPS has room.
-    let alb = build_alb(moto, "flip", &[1, 2, 3, 5], &[10, 20, 30], Some(40_000));
+    let alb = alb::build_with(moto, "flip", &[1, 2, 3, 5], &[10, 20, 30], Some(40_000));
     let env = common::unique("env-flip");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let original_http = priorities(&client, &alb.http).await;
@@ -451,8 +359,8 @@ async fn on_and_off_across_listeners_restore_every_priority_exactly() {
 async fn environment_selects_only_its_own_rules() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let a = build_alb(moto, "env-a", &[10], &[10], Some(40_000));
-    let b = build_alb(moto, "env-b", &[10], &[10], Some(40_000));
+    let a = alb::build_with(moto, "env-a", &[10], &[10], Some(40_000));
+    let b = alb::build_with(moto, "env-b", &[10], &[10], Some(40_000));
     let (env_a, env_b) = (common::unique("env-a"), common::unique("env-b"));
     assert_eq!(code(&attach(moto, &a, &env_a)), 0);
     assert_eq!(code(&attach(moto, &b, &env_b)), 0);
@@ -468,7 +376,7 @@ async fn environment_selects_only_its_own_rules() {
 async fn dry_run_and_missing_confirmation_change_nothing() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "dry", &[1, 2], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "dry", &[1, 2], &[10], Some(40_000));
     let env = common::unique("env-dry");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let before = (
@@ -522,7 +430,7 @@ async fn dry_run_and_missing_confirmation_change_nothing() {
 #[tokio::test]
 async fn errors_name_the_listener_and_what_to_do() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "errors", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "errors", &[10], &[10], Some(40_000));
     // A listener without a maintenance rule.
     let out = maintctl(moto, &["on", "--listener", &alb.http, "--yes"]);
     assert_eq!(code(&out), 4, "{}", text(&out));
@@ -708,7 +616,7 @@ async fn a_failure_part_way_undoes_every_listener() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     // HTTP: 3 app rules displaced one call each, then the managed rules: 4 calls. HTTPS: 1.
-    let alb = build_alb(moto, "rollback", &[1, 2, 3], &[10, 20], Some(40_000));
+    let alb = alb::build_with(moto, "rollback", &[1, 2, 3], &[10, 20], Some(40_000));
     attach_lib(&client, &alb).await;
     let before = (
         priorities(&client, &alb.http).await,
@@ -814,7 +722,7 @@ async fn a_failure_part_way_undoes_every_listener() {
 async fn a_call_carried_out_despite_an_error_is_found_and_reported() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "unknown", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "unknown", &[1, 2, 3], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
     let before = priorities(&client, &alb.http).await;
     let planned = plan(&client, &alb, Direction::On).await;
@@ -868,7 +776,7 @@ async fn a_call_carried_out_despite_an_error_is_found_and_reported() {
 async fn a_rule_deleted_between_plan_and_apply_is_refused() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "deleted", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "deleted", &[1, 2, 3], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
     let planned = plan(&client, &alb, Direction::On).await;
     let victim = app_order(&client, &alb.http).await[1].clone();
@@ -909,7 +817,7 @@ async fn a_rule_deleted_between_plan_and_apply_is_refused() {
 async fn a_rule_deleted_during_apply_rolls_back_the_rest() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "deleted-mid", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "deleted-mid", &[1, 2, 3], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
     let before = priorities(&client, &alb.http).await;
     let planned = plan(&client, &alb, Direction::On).await;
@@ -941,24 +849,14 @@ async fn a_rule_deleted_during_apply_rolls_back_the_rest() {
 async fn two_ons_at_the_same_time_leave_a_consistent_listener() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "race", &[1, 2, 3, 4], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "race", &[1, 2, 3, 4], &[10], Some(40_000));
     let env = common::unique("env-race");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let order = app_order(&client, &alb.http).await;
     let original = priorities(&client, &alb.http).await;
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_maintctl"))
-            .args([
-                "on",
-                "--listener",
-                &alb.http,
-                "--yes",
-                "--output",
-                "json",
-                "--force",
-            ])
-            .envs(moto.env())
-            .stdin(Stdio::null())
+        let args = ["on", "--listener", &alb.http, "--yes", "--output", "json"];
+        alb::command(moto, &args, Preflight::Forced)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -1023,7 +921,7 @@ fn maintenance_endpoint() -> String {
 #[tokio::test]
 async fn verify_url_checks_the_live_endpoint() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "verify", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "verify", &[10], &[10], Some(40_000));
     let env = common::unique("env-verify");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let url = maintenance_endpoint();
@@ -1141,7 +1039,7 @@ async fn flipping_under_load_serves_every_request_and_leaves_consistent_listener
 
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "load", &[1, 2, 3], &[5, 6], Some(40_000));
+    let alb = alb::build_with(moto, "load", &[1, 2, 3], &[5, 6], Some(40_000));
     let env = common::unique("env-load");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let order = app_order(&client, &alb.http).await;
@@ -1204,13 +1102,7 @@ async fn flipping_under_load_serves_every_request_and_leaves_consistent_listener
                 "--reason",
                 "load test",
             ];
-            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-            let out = tokio::task::spawn_blocking(move || {
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                maintctl(Moto::shared(), &args)
-            })
-            .await
-            .unwrap();
+            let out = alb::maintctl_blocking(args.map(str::to_string).to_vec()).await;
             assert_eq!(code(&out), 0, "round {round} {direction}: {}", text(&out));
             for listener in [&alb.http, &alb.https] {
                 assert_eq!(
@@ -1283,7 +1175,7 @@ fn assert_keeps_fields(name: &str, doc: &Value, pinned: &[&str]) {
 #[tokio::test]
 async fn json_documents_keep_the_fields_scripts_rely_on() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "json-docs", &[1, 2], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "json-docs", &[1, 2], &[10], Some(40_000));
     let env = common::unique("env-json");
     let attach_args = [
         "attach",
@@ -1570,7 +1462,7 @@ async fn a_maintenance_rule_that_lost_its_tags_is_still_the_maintenance_rule() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "lost-tag", &[10, 20], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "lost-tag", &[10, 20], &[10], Some(40_000));
     let env = common::unique("env-lost");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
@@ -1702,7 +1594,7 @@ async fn two_maintenance_rules_are_said_first_by_status() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "two-m", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "two-m", &[10], &[10], Some(40_000));
     let env = common::unique("env-two");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let second = create_rule(
@@ -1760,7 +1652,7 @@ async fn rules_forwarding_to_the_responder_without_its_tags_are_refused() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "untagged", &[10, 20], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "untagged", &[10, 20], &[10], Some(40_000));
     let env = common::unique("env-untagged");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     // HTTP: an untagged copy of the maintenance rule above every app rule, so maintenance is
@@ -1818,7 +1710,7 @@ async fn odd_managed_rules_and_other_lambdas_are_told() {
     let elb = raw_elb(moto).await;
 
     // A bypass rule that lost its role tag (its parked priority is left): refused.
-    let alb = build_alb(moto, "odd-bypass", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "odd-bypass", &[10], &[10], Some(40_000));
     let env = common::unique("env-odd");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let bypass = snapshot(&client, &alb.http)
@@ -1836,7 +1728,7 @@ async fn odd_managed_rules_and_other_lambdas_are_told() {
     assert!(stderr(&on).contains(&bypass), "{}", text(&on));
 
     // A maintenance-tagged rule that forwards to the application: refused.
-    let alb = build_alb(moto, "odd-maint", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "odd-maint", &[10], &[10], Some(40_000));
     let rule = create_rule(
         &elb,
         &alb.http,
@@ -1860,7 +1752,7 @@ async fn odd_managed_rules_and_other_lambdas_are_told() {
 
     // Another Lambda's catch-all above the app rules: a warning (it may be the application's
     // own), shown by status and by on, which still switches.
-    let alb = build_alb(moto, "odd-lambda", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "odd-lambda", &[10], &[10], Some(40_000));
     let env = common::unique("env-other");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let other = other_lambda_target_group(&elb, "fn").await;
@@ -1886,7 +1778,7 @@ async fn attach_refuses_settings_that_make_maintenance_a_no_op() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "no-op", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "no-op", &[10], &[10], Some(40_000));
     let before = both(&client, &alb).await;
     let base = |tg: &str, app: &str, cidr: &str| -> Vec<String> {
         [
@@ -1981,7 +1873,7 @@ async fn a_record_left_over_never_moves_rules_on_a_later_off() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "stale", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "stale", &[1, 2, 3], &[10], Some(40_000));
     let env = common::unique("env-stale");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     // One tag short of the quota: on can write its record of displaced rules, not who/when/why.
@@ -2060,7 +1952,7 @@ async fn a_record_that_cannot_be_written_stops_on_before_any_rule_moves() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "full-tags", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "full-tags", &[1, 2, 3], &[10], Some(40_000));
     let env = common::unique("env-full");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     fill_tags(&elb, &client, &alb.http, 10).await;
@@ -2175,7 +2067,7 @@ impl Listeners for TagFaults {
 async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "clear", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "clear", &[1, 2, 3], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
     let faulty = |failures| async move {
         TagFaults {
@@ -2250,7 +2142,7 @@ async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
 async fn an_environment_outside_the_tag_alphabet_is_refused_everywhere() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "env-name", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "env-name", &[10], &[10], Some(40_000));
     let before = both(&client, &alb).await;
     let bad = "prod/eu (blue)*";
     let refused = [
@@ -2361,7 +2253,7 @@ async fn errors_say_each_cause_once() {
 
     // A listener that does not exist: its ARN once.
     let moto = Moto::shared();
-    let alb = build_alb(moto, "once", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "once", &[10], &[10], Some(40_000));
     let missing = format!("{}0", alb.http);
     let out = maintctl(
         moto,
@@ -2386,7 +2278,7 @@ async fn errors_say_each_cause_once() {
 async fn without_describe_target_groups_status_warns_and_switching_still_works() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "no-tg-read", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "no-tg-read", &[10], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
     let denied = TagFaults {
         inner: aws(moto).await,
@@ -2437,7 +2329,7 @@ async fn without_describe_target_groups_status_warns_and_switching_still_works()
 #[tokio::test]
 async fn attach_tags_the_content_prefix_and_status_shows_it() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "prefix", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "prefix", &[10], &[10], Some(40_000));
     let prefix = format!("/maintenance/{}", common::unique("shop"));
     let args = |p: &str| {
         vec![

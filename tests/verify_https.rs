@@ -9,18 +9,17 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Moto;
+use common::alb::{self, maintctl, maintctl_blocking, text};
 use maintenance_responder::listeners::{self, Aws};
 use maintenance_responder::ops::{VerifyRequest, VerifyTarget, verify_live};
 use maintenance_responder::planner::{Direction, Live};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const HOST: &str = "shop.example.test";
@@ -252,24 +251,6 @@ async fn a_wrong_ca_or_name_fails_with_a_clear_message_at_once() {
 
 // ------------------------------------------------------------------ through maintctl
 
-fn maintctl(moto: &Moto, args: Vec<String>) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_maintctl"))
-        .args(&args)
-        .envs(moto.env())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 async fn priorities(moto: &Moto, listener: &str) -> BTreeMap<String, u32> {
     let aws = Aws::new(&moto.sdk_config().await);
     listeners::read_listener(&aws, listener)
@@ -284,30 +265,21 @@ async fn priorities(moto: &Moto, listener: &str) -> BTreeMap<String, u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_verifies_over_https_and_a_wrong_ca_changes_nothing() {
     let moto = Moto::shared();
-    let out = Command::new(common::python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/alb_fixture.py"
-        ))
-        .args(["--name", &common::unique("https"), "--catch-all", "40000"])
-        .envs(moto.env())
-        .output()
-        .unwrap();
-    let alb: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let http = alb["listeners"]["http"].as_str().unwrap().to_string();
+    let alb = alb::build(moto, "https", &[10, 20, 30], 40_000);
+    let http = alb.http.clone();
     let env = common::unique("env-https");
     let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let attach = maintctl(
         moto,
-        args(&[
+        &[
             "attach",
             "--listener",
             &http,
             "--target-group",
-            alb["lambda_target_group"].as_str().unwrap(),
+            &alb.lambda_target_group,
             "--environment",
             &env,
-        ]),
+        ],
     );
     assert_eq!(attach.status.code(), Some(0), "{}", text(&attach));
 
@@ -320,13 +292,12 @@ async fn on_verifies_over_https_and_a_wrong_ca_changes_nothing() {
     let url = format!("https://{HOST}:{port}/");
     let address = format!("127.0.0.1:{port}");
     let on = |ca: &Path| {
-        // --force: the emulator has no responder for the preflight (tests/doctor.rs).
+        // maintctl forces on: the emulator has no responder for the preflight (tests/doctor.rs).
         args(&[
             "on",
             "--environment",
             &env,
             "--yes",
-            "--force",
             "--verify-url",
             &url,
             "--verify-ca",
@@ -338,12 +309,7 @@ async fn on_verifies_over_https_and_a_wrong_ca_changes_nothing() {
         ])
     };
     let before = priorities(moto, &http).await;
-    let refused = tokio::task::spawn_blocking({
-        let a = on(&wrong);
-        move || maintctl(Moto::shared(), a)
-    })
-    .await
-    .unwrap();
+    let refused = maintctl_blocking(on(&wrong)).await;
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -359,12 +325,7 @@ async fn on_verifies_over_https_and_a_wrong_ca_changes_nothing() {
         "nothing was switched"
     );
 
-    let verified = tokio::task::spawn_blocking({
-        let a = on(&right);
-        move || maintctl(Moto::shared(), a)
-    })
-    .await
-    .unwrap();
+    let verified = maintctl_blocking(on(&right)).await;
     assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
     let stdout = String::from_utf8_lossy(&verified.stdout);
     assert!(
