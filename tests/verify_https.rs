@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::Moto;
 use common::alb::{self, maintctl, maintctl_blocking, text};
 use maintenance_responder::listeners::{self, Aws};
-use maintenance_responder::ops::{VerifyRequest, VerifyTarget, verify_live};
+use maintenance_responder::ops::{Verification, VerifyRequest, VerifyTarget, verify_live};
 use maintenance_responder::planner::{Direction, Live};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::pem::PemObject;
@@ -118,6 +118,14 @@ async fn tls_server(cert: &str, key: &str, no_store: bool) -> (u16, Seen) {
     (port, seen)
 }
 
+/// A [`tls_server`] with a certificate for `names` signed by `ca`: its port, what it saw, and
+/// the URL of its page for [`HOST`].
+async fn serve(ca: &Ca, names: &[&str], no_store: bool) -> (u16, Seen, String) {
+    let (cert, key) = server_cert(ca, names);
+    let (port, seen) = tls_server(&cert, &key, no_store).await;
+    (port, seen, format!("https://{HOST}:{port}/"))
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -132,21 +140,19 @@ fn request(url: &str, ca: Option<&Path>, port: u16) -> VerifyRequest {
     }
 }
 
+/// Verifies `url` on the server at `port` (any name resolves there), trusting the CA in `ca`.
+async fn verify(url: &str, ca: &Path, port: u16, direction: Direction, live: Live) -> Verification {
+    verify_live(&request(url, Some(ca), port), direction, live).await
+}
+
 #[tokio::test]
 async fn https_with_a_private_ca_verifies_the_page_and_sends_the_real_host_name() {
     let dir = tempfile::tempdir().unwrap();
     let ca = ca("maintctl test CA");
-    let (cert, key) = server_cert(&ca, &[HOST]);
-    let (port, seen) = tls_server(&cert, &key, true).await;
+    let (port, seen, url) = serve(&ca, &[HOST], true).await;
     let ca_file = write(dir.path(), "ca.pem", &ca.pem);
-    let url = format!("https://{HOST}:{port}/");
 
-    let on = verify_live(
-        &request(&url, Some(&ca_file), port),
-        Direction::On,
-        Live::Responder,
-    )
-    .await;
+    let on = verify(&url, &ca_file, port, Direction::On, Live::Responder).await;
     assert!(on.ok, "{on:?}");
     assert_eq!(on.status, Some(503));
     assert_eq!(on.cache_control.as_deref(), Some("no-store"));
@@ -160,20 +166,10 @@ async fn https_with_a_private_ca_verifies_the_page_and_sends_the_real_host_name(
         assert_eq!(host, &format!("{HOST}:{port}"), "so is the Host header");
     }
     // Still the maintenance page: off does not verify.
-    let off = verify_live(
-        &request(&url, Some(&ca_file), port),
-        Direction::Off,
-        Live::Responder,
-    )
-    .await;
+    let off = verify(&url, &ca_file, port, Direction::Off, Live::Responder).await;
     assert!(!off.ok, "{off:?}");
     // The fallback page is a 503 with neither header, on every path.
-    let fallback = verify_live(
-        &request(&url, Some(&ca_file), port),
-        Direction::On,
-        Live::Fallback,
-    )
-    .await;
+    let fallback = verify(&url, &ca_file, port, Direction::On, Live::Fallback).await;
     assert!(fallback.ok, "{fallback:?}");
 }
 
@@ -181,16 +177,9 @@ async fn https_with_a_private_ca_verifies_the_page_and_sends_the_real_host_name(
 async fn a_503_without_no_store_is_not_the_responders_page() {
     let dir = tempfile::tempdir().unwrap();
     let ca = ca("maintctl test CA");
-    let (cert, key) = server_cert(&ca, &[HOST]);
-    let (port, _) = tls_server(&cert, &key, false).await;
+    let (port, _, url) = serve(&ca, &[HOST], false).await;
     let ca_file = write(dir.path(), "ca.pem", &ca.pem);
-    let url = format!("https://{HOST}:{port}/");
-    let on = verify_live(
-        &request(&url, Some(&ca_file), port),
-        Direction::On,
-        Live::Responder,
-    )
-    .await;
+    let on = verify(&url, &ca_file, port, Direction::On, Live::Responder).await;
     assert!(!on.ok, "{on:?}");
     let seen = on.seen(Direction::On, Live::Responder).join("; ");
     assert!(seen.contains("not no-store"), "{seen}");
@@ -201,16 +190,9 @@ async fn a_wrong_ca_or_name_fails_with_a_clear_message_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let ca_right = ca("the CA that signed");
     let ca_wrong = ca("another CA");
-    let (cert, key) = server_cert(&ca_right, &[HOST]);
-    let (port, _) = tls_server(&cert, &key, true).await;
+    let (port, _, url) = serve(&ca_right, &[HOST], true).await;
     let wrong = write(dir.path(), "wrong.pem", &ca_wrong.pem);
-    let url = format!("https://{HOST}:{port}/");
-    let v = verify_live(
-        &request(&url, Some(&wrong), port),
-        Direction::On,
-        Live::Responder,
-    )
-    .await;
+    let v = verify(&url, &wrong, port, Direction::On, Live::Responder).await;
     assert!(!v.ok);
     assert_eq!(
         v.attempts, 1,
@@ -224,16 +206,9 @@ async fn a_wrong_ca_or_name_fails_with_a_clear_message_at_once() {
         "{error}"
     );
     // The right CA, a certificate for another name.
-    let (cert, key) = server_cert(&ca_right, &["other.example.test"]);
-    let (port, _) = tls_server(&cert, &key, true).await;
+    let (port, _, url) = serve(&ca_right, &["other.example.test"], true).await;
     let right = write(dir.path(), "right.pem", &ca_right.pem);
-    let url = format!("https://{HOST}:{port}/");
-    let v = verify_live(
-        &request(&url, Some(&right), port),
-        Direction::On,
-        Live::Responder,
-    )
-    .await;
+    let v = verify(&url, &right, port, Direction::On, Live::Responder).await;
     let error = v.error.unwrap();
     assert!(
         error.contains("not trusted") && error.contains(&format!("not for {HOST}")),
@@ -285,11 +260,9 @@ async fn on_verifies_over_https_and_a_wrong_ca_changes_nothing() {
 
     let dir = tempfile::tempdir().unwrap();
     let ca_right = ca("the CA that signed");
-    let (cert, key) = server_cert(&ca_right, &[HOST]);
-    let (port, _) = tls_server(&cert, &key, true).await;
+    let (port, _, url) = serve(&ca_right, &[HOST], true).await;
     let right = write(dir.path(), "right.pem", &ca_right.pem);
     let wrong = write(dir.path(), "wrong.pem", &ca("another CA").pem);
-    let url = format!("https://{HOST}:{port}/");
     let address = format!("127.0.0.1:{port}");
     let on = |ca: &Path| {
         // maintctl forces on: the emulator has no responder for the preflight (tests/doctor.rs).
