@@ -14,32 +14,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
 use common::alb::{self, Alb, alb_matches, code, maintctl, text};
+use common::listeners::{Faults, Faulty, aws, both_priorities, priorities, snapshot, switch_on};
 use maintenance_responder::content::BypassToken;
 use maintenance_responder::deploy_names::{BYPASS_COOKIE, tags};
-use maintenance_responder::listeners::{self, Aws, Listeners, ListenersError, Targets};
+use maintenance_responder::listeners::{Aws, Listeners, ListenersError, Targets};
 use maintenance_responder::ops::{self, Outcome, SwitchRequest};
 use maintenance_responder::planner::bypass::{is_cookie_rule, rule_token};
-use maintenance_responder::planner::{
-    self, BypassOptions, Condition, Direction, ListenerInfo, ListenerSnapshot, NewRule, RuleView,
-    State, TargetGroupInfo,
-};
+use maintenance_responder::planner::{self, Condition, RuleView, State};
 use maintenance_responder::ssm::{
     FetchError, ParameterPage, ParameterStore, ParameterWriter, StoredType, Write,
 };
 use serde_json::Value;
 
-async fn aws(moto: &Moto) -> Aws {
-    Aws::new(&moto.sdk_config().await)
-}
-
 async fn ssm(moto: &Moto) -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(&moto.sdk_config().await)
-}
-
-async fn snapshot(client: &impl Listeners, listener: &str) -> ListenerSnapshot {
-    listeners::read_listener(client, listener)
-        .await
-        .expect("read listener")
 }
 
 /// The cookie rule of a listener and the token its condition holds.
@@ -68,16 +56,6 @@ async fn stored(moto: &Moto, prefix: &str) -> Option<(String, String)> {
         Err(e) if format!("{e:?}").contains("ParameterNotFound") => None,
         Err(e) => panic!("GetParameter: {e:?}"),
     }
-}
-
-/// Every non-default rule's priority.
-async fn priorities(client: &impl Listeners, listener: &str) -> BTreeMap<String, u32> {
-    snapshot(client, listener)
-        .await
-        .rules
-        .iter()
-        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
-        .collect()
 }
 
 /// `attach` on both listeners with a source-IP and a cookie bypass rule, content under `prefix`.
@@ -414,53 +392,16 @@ async fn on_refuses_a_cookie_rule_without_a_content_prefix_and_changes_nothing()
 
 // ------------------------------------------------------------------- injected faults
 
-/// The real client, except that ModifyRule fails on its `fail_on`-th call (counting from 1),
-/// and `concurrent` lets another writer change a cookie rule between planning and applying.
-struct Faulty {
-    inner: Aws,
+/// ModifyRule fails on its `fail_on`-th call (counting from 1).
+struct ModifyFault {
     modify_calls: AtomicUsize,
     fail_on: usize,
 }
 
-impl Listeners for Faulty {
-    async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
-        self.inner.load_balancers().await
-    }
-    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
-        self.inner.listeners(load_balancer).await
-    }
-    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
-        self.inner.listener(listener).await
-    }
-    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
-        self.inner.rules(listener).await
-    }
-    async fn tags(
-        &self,
-        arns: &[String],
-    ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ListenersError> {
-        self.inner.tags(arns).await
-    }
-    async fn target_groups(
-        &self,
-        arns: &[String],
-    ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
-        self.inner.target_groups(arns).await
-    }
-    async fn set_rule_priorities(
-        &self,
-        priorities: &[(String, u32)],
-    ) -> Result<(), ListenersError> {
-        self.inner.set_rule_priorities(priorities).await
-    }
-    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ListenersError> {
-        self.inner.add_tags(arn, tags).await
-    }
-    async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
-        self.inner.create_rule(rule).await
-    }
+impl Faults for ModifyFault {
     async fn modify_rule_conditions(
         &self,
+        real: &Aws,
         rule: &str,
         conditions: &[Condition],
     ) -> Result<(), ListenersError> {
@@ -476,13 +417,7 @@ impl Listeners for Faulty {
                 outcome_unknown: false,
             });
         }
-        self.inner.modify_rule_conditions(rule, conditions).await
-    }
-    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
-        self.inner.certificate_names(listener).await
-    }
-    async fn caller(&self) -> Result<String, ListenersError> {
-        self.inner.caller().await
+        real.modify_rule_conditions(rule, conditions).await
     }
 }
 
@@ -515,21 +450,10 @@ impl ParameterWriter for FailingPut {
 }
 
 fn on_request(alb: &Alb) -> SwitchRequest {
-    SwitchRequest {
-        direction: Direction::On,
-        targets: Targets {
-            listeners: vec![alb.http.clone(), alb.https.clone()],
-            ..Default::default()
-        },
-        reason: None,
-        dry_run: false,
-        confirmed: true,
-        verify: None,
-        bypass: BypassOptions::default(),
-        live: maintenance_responder::planner::Live::Responder,
-        preflight: None,
-        force: false,
-    }
+    switch_on(Targets {
+        listeners: vec![alb.http.clone(), alb.https.clone()],
+        ..Default::default()
+    })
 }
 
 #[tokio::test]
@@ -540,17 +464,17 @@ async fn a_failure_setting_the_token_puts_every_cookie_rule_back_and_moves_nothi
     let prefix = format!("/maintenance/{}", common::unique("bl-fault"));
     let client = aws(moto).await;
     let initial = attached(moto, &alb, &env, &prefix).await;
-    let before = (
-        priorities(&client, &alb.http).await,
-        priorities(&client, &alb.https).await,
-    );
+    let before = both_priorities(&client, &alb).await;
 
     // The second cookie rule refuses its token: the first gets its own back.
-    let faulty = Faulty {
-        inner: aws(moto).await,
-        modify_calls: AtomicUsize::new(0),
-        fail_on: 2,
-    };
+    let faulty = Faulty::new(
+        moto,
+        ModifyFault {
+            modify_calls: AtomicUsize::new(0),
+            fail_on: 2,
+        },
+    )
+    .await;
     let report = ops::switch(
         &faulty,
         &ssm(moto).await,
@@ -593,18 +517,12 @@ async fn a_failure_setting_the_token_puts_every_cookie_rule_back_and_moves_nothi
         report.message
     );
     assert_eq!(
-        faulty.modify_calls.load(Ordering::SeqCst),
+        faulty.faults.modify_calls.load(Ordering::SeqCst),
         3,
         "set, fail, put back"
     );
     assert_eq!(stored(moto, &prefix).await, None, "SSM is written last");
-    assert_eq!(
-        (
-            priorities(&client, &alb.http).await,
-            priorities(&client, &alb.https).await
-        ),
-        before
-    );
+    assert_eq!(both_priorities(&client, &alb).await, before);
 
     // SSM refuses the token: both rules get theirs back, and the message does not repeat it.
     let report = ops::switch(

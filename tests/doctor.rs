@@ -12,18 +12,18 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
 use common::alb::{self, Alb, maintctl_with_preflight, text};
+use common::listeners::{aws, priorities, switch_on};
 use maintenance_responder::content_cache::CacheSettings;
 use maintenance_responder::lambda::{Function, FunctionSettings};
 use maintenance_responder::listeners::{self, Aws, Targets};
 use maintenance_responder::ops::doctor::{self, Check, DoctorReport, DoctorRequest, Status};
-use maintenance_responder::ops::{self, Outcome, SwitchRequest};
-use maintenance_responder::planner::{Direction, Live, State};
+use maintenance_responder::ops::{self, Outcome};
+use maintenance_responder::planner::State;
 use maintenance_responder::probe::{AccountConcurrency, Invocation, ProbeError, ResponderProbe};
 use maintenance_responder::site::Site;
 use serde_json::Value;
@@ -172,17 +172,6 @@ fn only<'a>(report: &'a DoctorReport, name: &str) -> &'a Check {
     found[0]
 }
 
-async fn priorities(moto: &Moto, listener: &str) -> BTreeMap<String, u32> {
-    let aws = Aws::new(&moto.sdk_config().await);
-    listeners::read_listener(&aws, listener)
-        .await
-        .unwrap()
-        .rules
-        .iter()
-        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_sound_setup_passes_every_check() {
     let moto = Moto::shared();
@@ -247,19 +236,9 @@ async fn a_responder_that_does_not_answer_fails_and_on_refuses_unless_forced() {
         .unwrap();
     assert!(preflight.checks.iter().all(|c| c.blocking), "{preflight}");
     assert_eq!(preflight.blocking_failures().len(), 2, "{preflight}");
-    let before = priorities(moto, &alb.http).await;
-    let mut switch = SwitchRequest {
-        direction: Direction::On,
-        targets: request(&env).targets,
-        reason: None,
-        dry_run: false,
-        confirmed: true,
-        verify: None,
-        bypass: Default::default(),
-        live: Live::Responder,
-        preflight: Some(preflight),
-        force: false,
-    };
+    let before = priorities(&aws, &alb.http).await;
+    let mut switch = switch_on(request(&env).targets);
+    switch.preflight = Some(preflight);
     let err = ops::switch(&aws, &ssm, &switch, &mut ops::Unattended)
         .await
         .unwrap_err();
@@ -271,7 +250,7 @@ async fn a_responder_that_does_not_answer_fails_and_on_refuses_unless_forced() {
             && message.contains("--force"),
         "{message}"
     );
-    assert_eq!(priorities(moto, &alb.http).await, before, "nothing changed");
+    assert_eq!(priorities(&aws, &alb.http).await, before, "nothing changed");
     switch.force = true;
     let report = ops::switch(&aws, &ssm, &switch, &mut ops::Unattended)
         .await
@@ -314,7 +293,7 @@ async fn the_real_binary_finds_the_responder_missing_and_on_refuses() {
     assert_eq!(page["blocking"], true);
     assert_eq!(page["scope"], FUNCTION);
 
-    let before = priorities(moto, &alb.http).await;
+    let before = priorities(&aws(moto).await, &alb.http).await;
     let on = maintctl_with_preflight(moto, &["on", "--environment", &env, "--yes"]);
     assert_eq!(on.status.code(), Some(4), "{}", text(&on));
     let stderr = String::from_utf8_lossy(&on.stderr);
@@ -325,7 +304,7 @@ async fn the_real_binary_finds_the_responder_missing_and_on_refuses() {
         "{}",
         text(&on)
     );
-    assert_eq!(priorities(moto, &alb.http).await, before);
+    assert_eq!(priorities(&aws(moto).await, &alb.http).await, before);
     let forced = maintctl_with_preflight(moto, &["on", "--environment", &env, "--yes", "--force"]);
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
     assert!(

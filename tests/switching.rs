@@ -17,12 +17,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
 use common::alb::{self, Alb, Preflight, code, json, maintctl, text};
+use common::listeners::{Faults, Faulty, aws, both_priorities, priorities, snapshot, switch_on};
 use maintenance_responder::deploy_names::tags;
 use maintenance_responder::listeners::{self, Aws, Listeners, ListenersError};
 use maintenance_responder::ops::{self, AttachRequest, ListenerOutcome, Outcome, Record};
 use maintenance_responder::planner::{
-    self, AttachSpec, Direction, ListenerInfo, ListenerSnapshot, NewRule, Role, RuleView, State,
-    TargetGroupInfo,
+    self, AttachSpec, Direction, ListenerSnapshot, Role, RuleView, State, TargetGroupInfo,
 };
 use serde_json::Value;
 
@@ -43,28 +43,8 @@ fn attach(moto: &Moto, alb: &Alb, environment: &str) -> Output {
     )
 }
 
-async fn aws(moto: &Moto) -> Aws {
-    Aws::new(&moto.sdk_config().await)
-}
-
 async fn raw_elb(moto: &Moto) -> elbv2::Client {
     elbv2::Client::new(&moto.sdk_config().await)
-}
-
-async fn snapshot(client: &impl Listeners, listener: &str) -> ListenerSnapshot {
-    listeners::read_listener(client, listener)
-        .await
-        .expect("read listener")
-}
-
-/// Every non-default rule's priority.
-async fn priorities(client: &impl Listeners, listener: &str) -> BTreeMap<String, u32> {
-    snapshot(client, listener)
-        .await
-        .rules
-        .iter()
-        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
-        .collect()
 }
 
 /// Maintenance state, plus the checks every listener must pass at any time: distinct
@@ -467,60 +447,34 @@ enum Fault {
     ApplyThenReject,
 }
 
-/// The real client, except that the `fail_on`-th SetRulePriorities call (1-based) fails as
-/// `fault` says.
-struct Faulty {
-    inner: Aws,
+/// The `fail_on`-th SetRulePriorities call (1-based) fails as `fault` says.
+struct PriorityFault {
     raw: elbv2::Client,
     calls: AtomicUsize,
     fail_on: usize,
     fault: Fault,
 }
 
-impl Faulty {
-    async fn new(moto: &Moto, fail_on: usize, fault: Fault) -> Self {
-        Self {
-            inner: aws(moto).await,
-            raw: raw_elb(moto).await,
-            calls: AtomicUsize::new(0),
-            fail_on,
-            fault,
-        }
-    }
+/// The real client, except that the `fail_on`-th SetRulePriorities call fails as `fault` says.
+async fn priority_faults(moto: &Moto, fail_on: usize, fault: Fault) -> Faulty<PriorityFault> {
+    let faults = PriorityFault {
+        raw: raw_elb(moto).await,
+        calls: AtomicUsize::new(0),
+        fail_on,
+        fault,
+    };
+    Faulty::new(moto, faults).await
 }
 
-impl Listeners for Faulty {
-    async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
-        self.inner.load_balancers().await
-    }
-    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
-        self.inner.listeners(load_balancer).await
-    }
-    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
-        self.inner.listener(listener).await
-    }
-    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
-        self.inner.rules(listener).await
-    }
-    async fn tags(
-        &self,
-        arns: &[String],
-    ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ListenersError> {
-        self.inner.tags(arns).await
-    }
-    async fn target_groups(
-        &self,
-        arns: &[String],
-    ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
-        self.inner.target_groups(arns).await
-    }
+impl Faults for PriorityFault {
     async fn set_rule_priorities(
         &self,
+        real: &Aws,
         priorities: &[(String, u32)],
     ) -> Result<(), ListenersError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if n != self.fail_on {
-            return self.inner.set_rule_priorities(priorities).await;
+            return real.set_rule_priorities(priorities).await;
         }
         let injected = |outcome_unknown| ListenersError::Call {
             operation: "SetRulePriorities",
@@ -538,36 +492,17 @@ impl Listeners for Faulty {
                     .send()
                     .await
                     .expect("delete rule");
-                self.inner.set_rule_priorities(priorities).await
+                real.set_rule_priorities(priorities).await
             }
             Fault::ApplyThenTimeout => {
-                self.inner.set_rule_priorities(priorities).await?;
+                real.set_rule_priorities(priorities).await?;
                 Err(injected(true))
             }
             Fault::ApplyThenReject => {
-                self.inner.set_rule_priorities(priorities).await?;
+                real.set_rule_priorities(priorities).await?;
                 Err(injected(false))
             }
         }
-    }
-    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ListenersError> {
-        self.inner.add_tags(arn, tags).await
-    }
-    async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
-        self.inner.create_rule(rule).await
-    }
-    async fn modify_rule_conditions(
-        &self,
-        rule: &str,
-        conditions: &[planner::Condition],
-    ) -> Result<(), ListenersError> {
-        self.inner.modify_rule_conditions(rule, conditions).await
-    }
-    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
-        self.inner.certificate_names(listener).await
-    }
-    async fn caller(&self) -> Result<String, ListenersError> {
-        self.inner.caller().await
     }
 }
 
@@ -618,17 +553,14 @@ async fn a_failure_part_way_undoes_every_listener() {
     // HTTP: 3 app rules displaced one call each, then the managed rules: 4 calls. HTTPS: 1.
     let alb = alb::build_with(moto, "rollback", &[1, 2, 3], &[10, 20], Some(40_000));
     attach_lib(&client, &alb).await;
-    let before = (
-        priorities(&client, &alb.http).await,
-        priorities(&client, &alb.https).await,
-    );
+    let before = both_priorities(&client, &alb).await;
     let record_before = maintenance_tags(&client, &alb.http).await;
     let planned = plan(&client, &alb, Direction::On).await;
     assert_eq!(planned[0].plan.steps.len(), 4, "{:?}", planned[0].plan);
     assert_eq!(planned[1].plan.steps.len(), 1);
 
     // Fail in the middle of HTTP: calls 1 and 2 were made and must be undone.
-    let faulty = Faulty::new(moto, 3, Fault::Reject).await;
+    let faulty = priority_faults(moto, 3, Fault::Reject).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
@@ -648,13 +580,7 @@ async fn a_failure_part_way_undoes_every_listener() {
     let moved = &planned[0].plan.steps[2].moves[0].rule;
     assert_eq!(message.matches(moved.as_str()).count(), 1, "{message}");
     assert_eq!(message.matches("injected failure").count(), 1, "{message}");
-    assert_eq!(
-        (
-            priorities(&client, &alb.http).await,
-            priorities(&client, &alb.https).await
-        ),
-        before
-    );
+    assert_eq!(both_priorities(&client, &alb).await, before);
     let record_after = maintenance_tags(&client, &alb.http).await;
     assert!(
         planner::decode_displaced(&record_after).unwrap().is_empty(),
@@ -663,19 +589,13 @@ async fn a_failure_part_way_undoes_every_listener() {
     assert_eq!(record_after[tags::STATE], record_before[tags::STATE]);
 
     // Fail on HTTPS, after HTTP was fully switched: HTTP is switched back too.
-    let faulty = Faulty::new(moto, 5, Fault::Reject).await;
+    let faulty = priority_faults(moto, 5, Fault::Reject).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");
     assert_eq!(report.listeners[0].outcome, ListenerOutcome::RolledBack);
-    assert_eq!(
-        (
-            priorities(&client, &alb.http).await,
-            priorities(&client, &alb.https).await
-        ),
-        before
-    );
+    assert_eq!(both_priorities(&client, &alb).await, before);
     for l in &report.listeners {
         assert!(
             l.priorities.iter().all(|r| r.before == r.now),
@@ -685,21 +605,15 @@ async fn a_failure_part_way_undoes_every_listener() {
 
     // The first call failing on a listener with nothing to record changes nothing: failed,
     // not rolled back.
-    let faulty = Faulty::new(moto, 1, Fault::Reject).await;
+    let faulty = priority_faults(moto, 1, Fault::Reject).await;
     let report = ops::apply(&faulty, &planned[1..], Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
     assert_eq!(report.listeners[0].outcome, ListenerOutcome::NotApplied);
-    assert_eq!(
-        (
-            priorities(&client, &alb.http).await,
-            priorities(&client, &alb.https).await
-        ),
-        before
-    );
+    assert_eq!(both_priorities(&client, &alb).await, before);
     // Also when the displaced-rule record was already written: it is put back.
-    let faulty = Faulty::new(moto, 1, Fault::Reject).await;
+    let faulty = priority_faults(moto, 1, Fault::Reject).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
@@ -728,7 +642,7 @@ async fn a_call_carried_out_despite_an_error_is_found_and_reported() {
     let planned = plan(&client, &alb, Direction::On).await;
 
     // A timeout on call 3 after it was carried out: it is found by re-reading and undone too.
-    let faulty = Faulty::new(moto, 3, Fault::ApplyThenTimeout).await;
+    let faulty = priority_faults(moto, 3, Fault::ApplyThenTimeout).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
@@ -737,7 +651,7 @@ async fn a_call_carried_out_despite_an_error_is_found_and_reported() {
 
     // Reported as rejected although carried out: the undo of calls 1-2 cannot make the
     // listener as it was, and the report says so, rule by rule, instead of claiming success.
-    let faulty = Faulty::new(moto, 3, Fault::ApplyThenReject).await;
+    let faulty = priority_faults(moto, 3, Fault::ApplyThenReject).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
@@ -787,10 +701,7 @@ async fn a_rule_deleted_between_plan_and_apply_is_refused() {
         .send()
         .await
         .unwrap();
-    let before = (
-        priorities(&client, &alb.http).await,
-        priorities(&client, &alb.https).await,
-    );
+    let before = both_priorities(&client, &alb).await;
 
     let report = ops::apply(&client, &planned, Direction::On, &record())
         .await
@@ -804,13 +715,7 @@ async fn a_rule_deleted_between_plan_and_apply_is_refused() {
             .contains("deleted"),
         "{report:#?}"
     );
-    assert_eq!(
-        (
-            priorities(&client, &alb.http).await,
-            priorities(&client, &alb.https).await
-        ),
-        before
-    );
+    assert_eq!(both_priorities(&client, &alb).await, before);
 }
 
 #[tokio::test]
@@ -823,7 +728,7 @@ async fn a_rule_deleted_during_apply_rolls_back_the_rest() {
     let planned = plan(&client, &alb, Direction::On).await;
     // Call 2 moves an app rule; it is deleted just before, so the emulator rejects the call.
     let victim = planned[0].plan.steps[1].moves[0].rule.clone();
-    let faulty = Faulty::new(moto, 2, Fault::DeleteRule).await;
+    let faulty = priority_faults(moto, 2, Fault::DeleteRule).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
@@ -1975,37 +1880,18 @@ async fn a_record_that_cannot_be_written_stops_on_before_any_rule_moves() {
     assert_eq!(both(&client, &alb).await, before, "nothing changed");
 }
 
-/// The real client, except that AddTags calls clearing the displaced-rule record fail while
-/// `failures` lasts.
+/// AddTags calls clearing the displaced-rule record fail while `failures` lasts.
 struct TagFaults {
-    inner: Aws,
     failures: AtomicUsize,
     clears: AtomicUsize,
     /// DescribeTargetGroups is denied (an operator policy without it).
     deny_target_groups: bool,
 }
 
-impl Listeners for TagFaults {
-    async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
-        self.inner.load_balancers().await
-    }
-    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
-        self.inner.listeners(load_balancer).await
-    }
-    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
-        self.inner.listener(listener).await
-    }
-    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
-        self.inner.rules(listener).await
-    }
-    async fn tags(
-        &self,
-        arns: &[String],
-    ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ListenersError> {
-        self.inner.tags(arns).await
-    }
+impl Faults for TagFaults {
     async fn target_groups(
         &self,
+        real: &Aws,
         arns: &[String],
     ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
         if self.deny_target_groups {
@@ -2017,15 +1903,14 @@ impl Listeners for TagFaults {
                 outcome_unknown: false,
             });
         }
-        self.inner.target_groups(arns).await
+        real.target_groups(arns).await
     }
-    async fn set_rule_priorities(
+    async fn add_tags(
         &self,
-        priorities: &[(String, u32)],
+        real: &Aws,
+        arn: &str,
+        tags: &[(String, String)],
     ) -> Result<(), ListenersError> {
-        self.inner.set_rule_priorities(priorities).await
-    }
-    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ListenersError> {
         let clears = tags
             .iter()
             .any(|(k, v)| planner::is_displaced_key(k) && v.is_empty());
@@ -2043,23 +1928,7 @@ impl Listeners for TagFaults {
                 });
             }
         }
-        self.inner.add_tags(arn, tags).await
-    }
-    async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
-        self.inner.create_rule(rule).await
-    }
-    async fn modify_rule_conditions(
-        &self,
-        rule: &str,
-        conditions: &[planner::Condition],
-    ) -> Result<(), ListenersError> {
-        self.inner.modify_rule_conditions(rule, conditions).await
-    }
-    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
-        self.inner.certificate_names(listener).await
-    }
-    async fn caller(&self) -> Result<String, ListenersError> {
-        self.inner.caller().await
+        real.add_tags(arn, tags).await
     }
 }
 
@@ -2069,13 +1938,13 @@ async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
     let client = aws(moto).await;
     let alb = alb::build_with(moto, "clear", &[1, 2, 3], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
-    let faulty = |failures| async move {
-        TagFaults {
-            inner: aws(moto).await,
+    let faulty = |failures| {
+        let faults = TagFaults {
             failures: AtomicUsize::new(failures),
             clears: AtomicUsize::new(0),
             deny_target_groups: false,
-        }
+        };
+        Faulty::new(moto, faults)
     };
     for (failures, cleared) in [(1, true), (usize::MAX, false)] {
         let on = ops::apply(
@@ -2110,7 +1979,7 @@ async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
                 off.warnings.is_empty(),
                 "cleared on the second try: {off:#?}"
             );
-            assert_eq!(tags.clears.load(Ordering::SeqCst), 2);
+            assert_eq!(tags.faults.clears.load(Ordering::SeqCst), 2);
             assert!(planner::decode_displaced(&record).unwrap().is_empty());
         } else {
             let warning = off.warnings.join("\n");
@@ -2120,7 +1989,7 @@ async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
                     && warning.contains("aws elbv2 add-tags"),
                 "{warning}"
             );
-            assert_eq!(tags.clears.load(Ordering::SeqCst), 3);
+            assert_eq!(tags.faults.clears.load(Ordering::SeqCst), 3);
             assert!(!planner::decode_displaced(&record).unwrap().is_empty());
             // status says so while it lasts, and off leaves every rule where it is.
             let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
@@ -2280,12 +2149,15 @@ async fn without_describe_target_groups_status_warns_and_switching_still_works()
     let client = aws(moto).await;
     let alb = alb::build_with(moto, "no-tg-read", &[10], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
-    let denied = TagFaults {
-        inner: aws(moto).await,
-        failures: AtomicUsize::new(0),
-        clears: AtomicUsize::new(0),
-        deny_target_groups: true,
-    };
+    let denied = Faulty::new(
+        moto,
+        TagFaults {
+            failures: AtomicUsize::new(0),
+            clears: AtomicUsize::new(0),
+            deny_target_groups: true,
+        },
+    )
+    .await;
     let targets = listeners::Targets {
         listeners: vec![alb.http.clone()],
         ..Default::default()
@@ -2297,18 +2169,7 @@ async fn without_describe_target_groups_status_warns_and_switching_still_works()
         "{warnings}"
     );
     assert_eq!(report.listeners[0].state, State::Off);
-    let request = ops::SwitchRequest {
-        direction: Direction::On,
-        targets,
-        reason: None,
-        dry_run: false,
-        confirmed: true,
-        verify: None,
-        bypass: Default::default(),
-        live: planner::Live::Responder,
-        preflight: None,
-        force: false,
-    };
+    let request = switch_on(targets);
     let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
     let on = ops::switch(&denied, &ssm, &request, &mut ops::Unattended)
         .await

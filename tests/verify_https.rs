@@ -7,14 +7,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Moto;
 use common::alb::{self, maintctl, maintctl_blocking, text};
-use maintenance_responder::listeners::{self, Aws};
+use common::listeners::{aws, priorities};
 use maintenance_responder::ops::{Verification, VerifyRequest, VerifyTarget, verify_live};
 use maintenance_responder::planner::{Direction, Live};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
@@ -226,17 +225,6 @@ async fn a_wrong_ca_or_name_fails_with_a_clear_message_at_once() {
 
 // ------------------------------------------------------------------ through maintctl
 
-async fn priorities(moto: &Moto, listener: &str) -> BTreeMap<String, u32> {
-    let aws = Aws::new(&moto.sdk_config().await);
-    listeners::read_listener(&aws, listener)
-        .await
-        .unwrap()
-        .rules
-        .iter()
-        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_verifies_over_https_and_a_wrong_ca_changes_nothing() {
     let moto = Moto::shared();
@@ -281,7 +269,8 @@ async fn on_verifies_over_https_and_a_wrong_ca_changes_nothing() {
             "5",
         ])
     };
-    let before = priorities(moto, &http).await;
+    let client = aws(moto).await;
+    let before = priorities(&client, &http).await;
     let refused = maintctl_blocking(on(&wrong)).await;
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     let stderr = String::from_utf8_lossy(&refused.stderr);
@@ -293,7 +282,7 @@ async fn on_verifies_over_https_and_a_wrong_ca_changes_nothing() {
         text(&refused)
     );
     assert_eq!(
-        priorities(moto, &http).await,
+        priorities(&client, &http).await,
         before,
         "nothing was switched"
     );
