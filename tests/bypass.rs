@@ -14,32 +14,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
 use common::alb::{self, Alb, alb_matches, code, maintctl, text};
+use common::listeners::{Faults, Faulty, aws, both_priorities, priorities, snapshot, switch_on};
 use maintenance_responder::content::BypassToken;
 use maintenance_responder::deploy_names::{BYPASS_COOKIE, tags};
-use maintenance_responder::listeners::{self, Aws, Listeners, ListenersError, Targets};
+use maintenance_responder::listeners::{Aws, Listeners, ListenersError, Targets};
 use maintenance_responder::ops::{self, Outcome, SwitchRequest};
 use maintenance_responder::planner::bypass::{is_cookie_rule, rule_token};
-use maintenance_responder::planner::{
-    self, BypassOptions, Condition, Direction, ListenerInfo, ListenerSnapshot, NewRule, RuleView,
-    State, TargetGroupInfo,
-};
+use maintenance_responder::planner::{self, Condition, RuleView, State};
 use maintenance_responder::ssm::{
     FetchError, LockParameters, ParameterPage, ParameterStore, ParameterWriter, StoredType, Write,
 };
 use serde_json::Value;
 
-async fn aws(moto: &Moto) -> Aws {
-    Aws::new(&moto.sdk_config().await)
-}
-
 async fn ssm(moto: &Moto) -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(&moto.sdk_config().await)
-}
-
-async fn snapshot(client: &impl Listeners, listener: &str) -> ListenerSnapshot {
-    listeners::read_listener(client, listener)
-        .await
-        .expect("read listener")
 }
 
 /// The cookie rule of a listener and the token its condition holds.
@@ -70,41 +58,22 @@ async fn stored(moto: &Moto, prefix: &str) -> Option<(String, String)> {
     }
 }
 
-/// Every non-default rule's priority.
-async fn priorities(client: &impl Listeners, listener: &str) -> BTreeMap<String, u32> {
-    snapshot(client, listener)
-        .await
-        .rules
-        .iter()
-        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
-        .collect()
-}
-
+/// `attach` on both listeners with a source-IP and a cookie bypass rule, content under `prefix`.
 fn attach_args<'a>(alb: &'a Alb, env: &'a str, prefix: &'a str) -> Vec<&'a str> {
-    vec![
-        "attach",
-        "--listener",
-        &alb.http,
-        "--listener",
-        &alb.https,
-        "--target-group",
-        &alb.lambda_target_group,
-        "--environment",
-        env,
+    let options = [
         "--prefix",
         prefix,
         "--bypass-cidr",
         "203.0.113.0/24",
         "--bypass-link",
-        "--app-target-group",
-        &alb.app_target_group,
-    ]
+    ];
+    alb::attach_args(alb, env, &options)
 }
 
 /// Attaches both listeners with a source-IP and a cookie bypass rule; returns the initial
 /// tokens (HTTP, HTTPS).
 async fn attached(moto: &Moto, alb: &Alb, env: &str, prefix: &str) -> (String, String) {
-    let out = maintctl(moto, &attach_args(alb, env, prefix), &[]);
+    let out = maintctl(moto, &attach_args(alb, env, prefix));
     assert_eq!(code(&out), 0, "{}", text(&out));
     let client = aws(moto).await;
     let http = cookie_rule(&client, &alb.http).await.1;
@@ -138,7 +107,7 @@ async fn attach_creates_the_cookie_rule_beside_the_bypass_rules_with_a_fresh_uns
     // The dry run shows the rule with its token hidden, and creates nothing.
     let mut dry = attach_args(&alb, &env, &prefix);
     dry.extend(["--dry-run", "--output", "json"]);
-    let out = maintctl(moto, &dry, &[]);
+    let out = maintctl(moto, &dry);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let steps = doc["listeners"][0]["steps"].as_array().unwrap();
@@ -190,13 +159,13 @@ async fn attach_creates_the_cookie_rule_beside_the_bypass_rules_with_a_fresh_uns
     );
 
     // Again: nothing to do, whatever token the rule holds now.
-    let again = maintctl(moto, &attach_args(&alb, &env, &prefix), &[]);
+    let again = maintctl(moto, &attach_args(&alb, &env, &prefix));
     assert_eq!(code(&again), 3, "{}", text(&again));
 
     // A cookie rule without a content prefix would have nowhere to keep the token.
     let mut no_prefix = attach_args(&alb, &env, &prefix);
     no_prefix.retain(|a| *a != "--prefix" && *a != prefix.as_str());
-    let out = maintctl(moto, &no_prefix, &[]);
+    let out = maintctl(moto, &no_prefix);
     assert_eq!(code(&out), 4, "{}", text(&out));
     assert!(
         text(&out).contains("--bypass-link needs --prefix"),
@@ -220,7 +189,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
     let before = priorities(&client, &alb.http).await;
 
     // The dry run says what will happen to the token, and does none of it.
-    let dry = maintctl(moto, &["on", "--environment", &env, "--dry-run"], &[]);
+    let dry = maintctl(moto, &["on", "--environment", &env, "--dry-run"]);
     assert_eq!(code(&dry), 0, "{}", text(&dry));
     assert!(
         text(&dry).contains("bypass link: a new token goes on 2 cookie bypass rule(s)"),
@@ -230,7 +199,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
     assert_eq!(cookie_rule(&client, &alb.http).await.1, initial.0);
     assert_eq!(stored(moto, &prefix).await, None);
 
-    let on = maintctl(moto, &["on", "--environment", &env, "--yes"], &[]);
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
     assert_eq!(code(&on), 0, "{}", text(&on));
     let (token, kind) = stored(moto, &prefix).await.expect("on stored the token");
     assert_eq!(kind, "SecureString");
@@ -265,11 +234,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
 
     // status never shows it, text or JSON; bypass link does, exactly as on did.
     for output in ["text", "json"] {
-        let status = maintctl(
-            moto,
-            &["status", "--environment", &env, "--output", output],
-            &[],
-        );
+        let status = maintctl(moto, &["status", "--environment", &env, "--output", output]);
         assert_eq!(code(&status), 0, "{}", text(&status));
         assert!(
             !text(&status)
@@ -277,17 +242,13 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
                 .contains(&token.to_ascii_lowercase())
         );
     }
-    let status = maintctl(
-        moto,
-        &["status", "--environment", &env, "--output", "json"],
-        &[],
-    );
+    let status = maintctl(moto, &["status", "--environment", &env, "--output", "json"]);
     assert!(
         text(&status).contains("*maint_bypass=(hidden)*"),
         "{}",
         text(&status)
     );
-    let again = maintctl(moto, &["bypass", "link", "--environment", &env], &[]);
+    let again = maintctl(moto, &["bypass", "link", "--environment", &env]);
     assert_eq!(code(&again), 0, "{}", text(&again));
     assert!(String::from_utf8_lossy(&again.stdout).contains(&format!("  {link}\n")));
     let host = maintctl(
@@ -302,7 +263,6 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
             "--output",
             "json",
         ],
-        &[],
     );
     let doc: Value =
         serde_json::from_slice(&host.stdout).unwrap_or_else(|_| panic!("{}", text(&host)));
@@ -311,7 +271,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
         format!("https://testers.example.org/__maintenance/bypass/{token}")
     );
 
-    let off = maintctl(moto, &["off", "--environment", &env, "--yes"], &[]);
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
     assert_eq!(code(&off), 0, "{}", text(&off));
     assert!(!text(&off).contains(&token));
     let (rotated, kind) = stored(moto, &prefix).await.unwrap();
@@ -340,7 +300,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
         ));
     }
     // No window, no link.
-    let none = maintctl(moto, &["bypass", "link", "--environment", &env], &[]);
+    let none = maintctl(moto, &["bypass", "link", "--environment", &env]);
     assert_eq!(code(&none), 4, "{}", text(&none));
     assert!(!text(&none).contains(&rotated));
     assert!(
@@ -353,7 +313,6 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
     let on = maintctl(
         moto,
         &["on", "--environment", &env, "--yes", "--output", "json"],
-        &[],
     );
     assert_eq!(code(&on), 0, "{}", text(&on));
     let doc: Value = serde_json::from_slice(&on.stdout).unwrap();
@@ -364,7 +323,7 @@ async fn on_sets_a_new_token_off_rotates_it_and_only_the_link_shows_it() {
         doc["bypass"]["links"][0]["url"],
         format!("https://{}/__maintenance/bypass/{third}", alb.domain)
     );
-    let off = maintctl(moto, &["off", "--environment", &env, "--yes"], &[]);
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
     assert_eq!(code(&off), 0, "{}", text(&off));
 }
 
@@ -392,7 +351,7 @@ async fn on_refuses_a_cookie_rule_without_a_content_prefix_and_changes_nothing()
             .unwrap();
     }
     let before = priorities(&client, &alb.http).await;
-    let on = maintctl(moto, &["on", "--environment", &env, "--yes"], &[]);
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
     assert_eq!(code(&on), 4, "{}", text(&on));
     let err = String::from_utf8_lossy(&on.stderr);
     assert!(
@@ -408,7 +367,6 @@ async fn on_refuses_a_cookie_rule_without_a_content_prefix_and_changes_nothing()
     let on = maintctl(
         moto,
         &["on", "--environment", &env, "--yes", "--no-bypass-link"],
-        &[],
     );
     assert_eq!(code(&on), 0, "{}", text(&on));
     let (rule, hidden) = cookie_rule(&client, &alb.http).await;
@@ -426,7 +384,7 @@ async fn on_refuses_a_cookie_rule_without_a_content_prefix_and_changes_nothing()
     assert!(rule.priority.unwrap() < 10);
     assert_eq!(stored(moto, &prefix).await, None);
     // Off parks and rotates the rules, and says it stores nothing.
-    let off = maintctl(moto, &["off", "--environment", &env, "--yes"], &[]);
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
     assert_eq!(code(&off), 0, "{}", text(&off));
     assert_ne!(cookie_rule(&client, &alb.http).await.1, hidden);
     assert!(text(&off).contains("stores none"), "{}", text(&off));
@@ -434,53 +392,16 @@ async fn on_refuses_a_cookie_rule_without_a_content_prefix_and_changes_nothing()
 
 // ------------------------------------------------------------------- injected faults
 
-/// The real client, except that ModifyRule fails on its `fail_on`-th call (counting from 1),
-/// and `concurrent` lets another writer change a cookie rule between planning and applying.
-struct Faulty {
-    inner: Aws,
+/// ModifyRule fails on its `fail_on`-th call (counting from 1).
+struct ModifyFault {
     modify_calls: AtomicUsize,
     fail_on: usize,
 }
 
-impl Listeners for Faulty {
-    async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
-        self.inner.load_balancers().await
-    }
-    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
-        self.inner.listeners(load_balancer).await
-    }
-    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
-        self.inner.listener(listener).await
-    }
-    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
-        self.inner.rules(listener).await
-    }
-    async fn tags(
-        &self,
-        arns: &[String],
-    ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ListenersError> {
-        self.inner.tags(arns).await
-    }
-    async fn target_groups(
-        &self,
-        arns: &[String],
-    ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
-        self.inner.target_groups(arns).await
-    }
-    async fn set_rule_priorities(
-        &self,
-        priorities: &[(String, u32)],
-    ) -> Result<(), ListenersError> {
-        self.inner.set_rule_priorities(priorities).await
-    }
-    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ListenersError> {
-        self.inner.add_tags(arn, tags).await
-    }
-    async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
-        self.inner.create_rule(rule).await
-    }
+impl Faults for ModifyFault {
     async fn modify_rule_conditions(
         &self,
+        real: &Aws,
         rule: &str,
         conditions: &[Condition],
     ) -> Result<(), ListenersError> {
@@ -496,32 +417,7 @@ impl Listeners for Faulty {
                 outcome_unknown: false,
             });
         }
-        self.inner.modify_rule_conditions(rule, conditions).await
-    }
-    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
-        self.inner.certificate_names(listener).await
-    }
-    async fn modify_fixed_response(
-        &self,
-        rule: &str,
-        response: &maintenance_responder::planner::FixedResponse,
-    ) -> Result<(), ListenersError> {
-        self.inner.modify_fixed_response(rule, response).await
-    }
-    async fn listener_attributes(
-        &self,
-        listener: &str,
-    ) -> Result<std::collections::BTreeMap<String, String>, ListenersError> {
-        self.inner.listener_attributes(listener).await
-    }
-    async fn target_group_health(
-        &self,
-        target_group: &str,
-    ) -> Result<maintenance_responder::planner::TargetGroupHealth, ListenersError> {
-        self.inner.target_group_health(target_group).await
-    }
-    async fn caller(&self) -> Result<String, ListenersError> {
-        self.inner.caller().await
+        real.modify_rule_conditions(rule, conditions).await
     }
 }
 
@@ -568,22 +464,10 @@ impl ParameterWriter for FailingPut {
 }
 
 fn on_request(alb: &Alb) -> SwitchRequest {
-    SwitchRequest {
-        direction: Direction::On,
-        targets: Targets {
-            listeners: vec![alb.http.clone(), alb.https.clone()],
-            ..Default::default()
-        },
-        reason: None,
-        dry_run: false,
-        confirmed: true,
-        verify: None,
-        bypass: BypassOptions::default(),
-        live: maintenance_responder::planner::Live::Responder,
-        preflight: None,
-        force: false,
-        coordination: Default::default(),
-    }
+    switch_on(Targets {
+        listeners: vec![alb.http.clone(), alb.https.clone()],
+        ..Default::default()
+    })
 }
 
 #[tokio::test]
@@ -594,17 +478,17 @@ async fn a_failure_setting_the_token_puts_every_cookie_rule_back_and_moves_nothi
     let prefix = format!("/maintenance/{}", common::unique("bl-fault"));
     let client = aws(moto).await;
     let initial = attached(moto, &alb, &env, &prefix).await;
-    let before = (
-        priorities(&client, &alb.http).await,
-        priorities(&client, &alb.https).await,
-    );
+    let before = both_priorities(&client, &alb).await;
 
     // The second cookie rule refuses its token: the first gets its own back.
-    let faulty = Faulty {
-        inner: aws(moto).await,
-        modify_calls: AtomicUsize::new(0),
-        fail_on: 2,
-    };
+    let faulty = Faulty::new(
+        moto,
+        ModifyFault {
+            modify_calls: AtomicUsize::new(0),
+            fail_on: 2,
+        },
+    )
+    .await;
     let report = ops::switch(
         &faulty,
         &ssm(moto).await,
@@ -647,18 +531,12 @@ async fn a_failure_setting_the_token_puts_every_cookie_rule_back_and_moves_nothi
         report.message
     );
     assert_eq!(
-        faulty.modify_calls.load(Ordering::SeqCst),
+        faulty.faults.modify_calls.load(Ordering::SeqCst),
         3,
         "set, fail, put back"
     );
     assert_eq!(stored(moto, &prefix).await, None, "SSM is written last");
-    assert_eq!(
-        (
-            priorities(&client, &alb.http).await,
-            priorities(&client, &alb.https).await
-        ),
-        before
-    );
+    assert_eq!(both_priorities(&client, &alb).await, before);
 
     // SSM refuses the token: both rules get theirs back, and the message does not repeat it.
     let report = ops::switch(

@@ -15,7 +15,7 @@ use std::fs::File;
 use std::process::{Output, Stdio};
 
 use common::Moto;
-use common::alb::{self, code, maintctl, text};
+use common::alb::{self, Preflight, code, text};
 use common::runtime_api::{Answer, RuntimeApi};
 use maintenance_responder::lambda::alb_event::HeaderMode;
 use maintenance_responder::lambda::alb_response::check_contract;
@@ -143,24 +143,13 @@ async fn a_whole_window_shows_the_token_only_in_the_link() {
     let prefix = format!("/maintenance/{}", common::unique("bl-e2e"));
     let verbose = [("RUST_LOG", "trace")];
     let mut seen = Seen::default();
-    let run = |args: &[&str]| maintctl(moto, args, &verbose);
+    let run = |args: &[&str]| alb::run(alb::command(moto, args, Preflight::Forced).envs(verbose));
 
-    let out = run(&[
-        "attach",
-        "--listener",
-        &alb.http,
-        "--listener",
-        &alb.https,
-        "--target-group",
-        &alb.lambda_target_group,
-        "--environment",
+    let out = run(&alb::attach_args(
+        &alb,
         &env,
-        "--prefix",
-        &prefix,
-        "--bypass-link",
-        "--app-target-group",
-        &alb.app_target_group,
-    ]);
+        &["--prefix", &prefix, "--bypass-link"],
+    ));
     assert_eq!(code(&out), 0, "{}", text(&out));
     seen.maintctl("attach", &out, |_| false);
     let out = run(&[

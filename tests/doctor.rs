@@ -12,18 +12,18 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
+use common::alb::{self, Alb, maintctl_with_preflight, text};
+use common::listeners::{aws, priorities, switch_on};
 use maintenance_responder::content_cache::CacheSettings;
 use maintenance_responder::lambda::{Function, FunctionSettings};
 use maintenance_responder::listeners::{self, Aws, Targets};
 use maintenance_responder::ops::doctor::{self, Check, DoctorReport, DoctorRequest, Status};
-use maintenance_responder::ops::{self, Outcome, SwitchRequest};
-use maintenance_responder::planner::{Direction, Live, State};
+use maintenance_responder::ops::{self, Outcome};
+use maintenance_responder::planner::State;
 use maintenance_responder::probe::{AccountConcurrency, Invocation, ProbeError, ResponderProbe};
 use maintenance_responder::site::Site;
 use serde_json::Value;
@@ -97,83 +97,14 @@ impl ResponderProbe for InProcess {
     }
 }
 
-struct Alb {
-    app_target_group: String,
-    lambda_target_group: String,
-    http: String,
-    https: String,
-}
-
-fn build_alb(moto: &Moto, name: &str, http: &str) -> Alb {
-    let out = Command::new(common::python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/alb_fixture.py"
-        ))
-        .args(["--name", &common::unique(name), "--http", http])
-        .args(["--https", "10,20", "--catch-all", "40000"])
-        .envs(moto.env())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let s = |v: &Value| v.as_str().unwrap().to_string();
-    Alb {
-        app_target_group: s(&v["app_target_group"]),
-        lambda_target_group: s(&v["lambda_target_group"]),
-        http: s(&v["listeners"]["http"]),
-        https: s(&v["listeners"]["https"]),
-    }
-}
-
-fn maintctl(moto: &Moto, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_maintctl"))
-        .args(args)
-        .envs(moto.env())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// An attached ALB whose responder target group has the function registered and health
 /// checks on the responder's route, with content under its own prefix.
-async fn setup(moto: &Moto, name: &str, http: &str) -> (Alb, String, String) {
-    let alb = build_alb(moto, name, http);
+async fn setup(moto: &Moto, name: &str, http: &[u32]) -> (Alb, String, String) {
+    let alb = alb::build_with(moto, name, http, &[10, 20], Some(40_000));
     let env = common::unique("env-doc");
     let prefix = format!("/maintenance/{}", common::unique("doc"));
-    let out = maintctl(
-        moto,
-        &[
-            "attach",
-            "--listener",
-            &alb.http,
-            "--listener",
-            &alb.https,
-            "--target-group",
-            &alb.lambda_target_group,
-            "--environment",
-            &env,
-            "--prefix",
-            &prefix,
-            "--bypass-cidr",
-            "203.0.113.0/24",
-            "--app-target-group",
-            &alb.app_target_group,
-        ],
-    );
+    let options = ["--prefix", &prefix, "--bypass-cidr", "203.0.113.0/24"];
+    let out = maintctl_with_preflight(moto, &alb::attach_args(&alb, &env, &options));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let elb = elb(moto).await;
     elb.register_targets()
@@ -193,7 +124,7 @@ async fn setup(moto: &Moto, name: &str, http: &str) -> (Alb, String, String) {
         .send()
         .await
         .unwrap();
-    let set = maintctl(
+    let set = maintctl_with_preflight(
         moto,
         &[
             "message",
@@ -241,21 +172,10 @@ fn only<'a>(report: &'a DoctorReport, name: &str) -> &'a Check {
     found[0]
 }
 
-async fn priorities(moto: &Moto, listener: &str) -> BTreeMap<String, u32> {
-    let aws = Aws::new(&moto.sdk_config().await);
-    listeners::read_listener(&aws, listener)
-        .await
-        .unwrap()
-        .rules
-        .iter()
-        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_sound_setup_passes_every_check() {
     let moto = Moto::shared();
-    let (_alb, env, prefix) = setup(moto, "doc-ok", "10,20").await;
+    let (_alb, env, prefix) = setup(moto, "doc-ok", &[10, 20]).await;
     let report = run(moto, &InProcess::new(moto, &prefix, Some(100)).await, &env).await;
     for check in &report.checks {
         assert_eq!(check.status, Status::Pass, "{check:?}\n{report}");
@@ -296,7 +216,7 @@ async fn a_sound_setup_passes_every_check() {
 #[tokio::test]
 async fn a_responder_that_does_not_answer_fails_and_on_refuses_unless_forced() {
     let moto = Moto::shared();
-    let (alb, env, _prefix) = setup(moto, "doc-down", "10,20").await;
+    let (alb, env, _prefix) = setup(moto, "doc-down", &[10, 20]).await;
     let probe = InProcess::not_answering();
     let report = run(moto, &probe, &env).await;
     for name in ["responder-page", "health-route"] {
@@ -316,20 +236,9 @@ async fn a_responder_that_does_not_answer_fails_and_on_refuses_unless_forced() {
         .unwrap();
     assert!(preflight.checks.iter().all(|c| c.blocking), "{preflight}");
     assert_eq!(preflight.blocking_failures().len(), 2, "{preflight}");
-    let before = priorities(moto, &alb.http).await;
-    let mut switch = SwitchRequest {
-        direction: Direction::On,
-        targets: request(&env).targets,
-        reason: None,
-        dry_run: false,
-        confirmed: true,
-        verify: None,
-        bypass: Default::default(),
-        live: Live::Responder,
-        preflight: Some(preflight),
-        force: false,
-        coordination: Default::default(),
-    };
+    let before = priorities(&aws, &alb.http).await;
+    let mut switch = switch_on(request(&env).targets);
+    switch.preflight = Some(preflight);
     let err = ops::switch(&aws, &ssm, &switch, &mut ops::Unattended)
         .await
         .unwrap_err();
@@ -341,7 +250,7 @@ async fn a_responder_that_does_not_answer_fails_and_on_refuses_unless_forced() {
             && message.contains("--force"),
         "{message}"
     );
-    assert_eq!(priorities(moto, &alb.http).await, before, "nothing changed");
+    assert_eq!(priorities(&aws, &alb.http).await, before, "nothing changed");
     switch.force = true;
     let report = ops::switch(&aws, &ssm, &switch, &mut ops::Unattended)
         .await
@@ -362,8 +271,8 @@ async fn a_responder_that_does_not_answer_fails_and_on_refuses_unless_forced() {
 async fn the_real_binary_finds_the_responder_missing_and_on_refuses() {
     // The binary's probe is the Lambda SDK: against moto the function cannot be invoked.
     let moto = Moto::shared();
-    let (alb, env, _prefix) = setup(moto, "doc-cli", "10,20").await;
-    let out = maintctl(moto, &["doctor", "--environment", &env]);
+    let (alb, env, _prefix) = setup(moto, "doc-cli", &[10, 20]).await;
+    let out = maintctl_with_preflight(moto, &["doctor", "--environment", &env]);
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -371,7 +280,8 @@ async fn the_real_binary_finds_the_responder_missing_and_on_refuses() {
         "{}",
         text(&out)
     );
-    let json_out = maintctl(moto, &["doctor", "--environment", &env, "--output", "json"]);
+    let json_out =
+        maintctl_with_preflight(moto, &["doctor", "--environment", &env, "--output", "json"]);
     let doc: Value = serde_json::from_slice(&json_out.stdout).unwrap();
     let page = doc["checks"]
         .as_array()
@@ -383,8 +293,8 @@ async fn the_real_binary_finds_the_responder_missing_and_on_refuses() {
     assert_eq!(page["blocking"], true);
     assert_eq!(page["scope"], FUNCTION);
 
-    let before = priorities(moto, &alb.http).await;
-    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    let before = priorities(&aws(moto).await, &alb.http).await;
+    let on = maintctl_with_preflight(moto, &["on", "--environment", &env, "--yes"]);
     assert_eq!(on.status.code(), Some(4), "{}", text(&on));
     let stderr = String::from_utf8_lossy(&on.stderr);
     assert!(
@@ -394,8 +304,8 @@ async fn the_real_binary_finds_the_responder_missing_and_on_refuses() {
         "{}",
         text(&on)
     );
-    assert_eq!(priorities(moto, &alb.http).await, before);
-    let forced = maintctl(moto, &["on", "--environment", &env, "--yes", "--force"]);
+    assert_eq!(priorities(&aws(moto).await, &alb.http).await, before);
+    let forced = maintctl_with_preflight(moto, &["on", "--environment", &env, "--yes", "--force"]);
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
     assert!(
         String::from_utf8_lossy(&forced.stderr).contains("switching anyway"),
@@ -403,9 +313,10 @@ async fn the_real_binary_finds_the_responder_missing_and_on_refuses() {
         text(&forced)
     );
     // The fallback page needs no Lambda: on --fallback runs no preflight.
-    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
+    let off = maintctl_with_preflight(moto, &["off", "--environment", &env, "--yes"]);
     assert_eq!(off.status.code(), Some(0), "{}", text(&off));
-    let fallback = maintctl(moto, &["on", "--fallback", "--environment", &env, "--yes"]);
+    let fallback =
+        maintctl_with_preflight(moto, &["on", "--fallback", "--environment", &env, "--yes"]);
     assert_eq!(fallback.status.code(), Some(0), "{}", text(&fallback));
     let aws = Aws::new(&moto.sdk_config().await);
     let s = listeners::read_listener(&aws, &alb.https).await.unwrap();
@@ -415,7 +326,7 @@ async fn the_real_binary_finds_the_responder_missing_and_on_refuses() {
 #[tokio::test]
 async fn invalid_content_fails_naming_the_parameter_and_blocks_on() {
     let moto = Moto::shared();
-    let (_alb, env, prefix) = setup(moto, "doc-content", "10,20").await;
+    let (_alb, env, prefix) = setup(moto, "doc-content", &[10, 20]).await;
     // Written past message set's validation: the responder would ignore it.
     let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
     ssm.put_parameter()
@@ -441,7 +352,7 @@ async fn invalid_content_fails_naming_the_parameter_and_blocks_on() {
 #[tokio::test]
 async fn a_listener_csp_override_fails_and_other_header_overrides_warn() {
     let moto = Moto::shared();
-    let (alb, env, prefix) = setup(moto, "doc-csp", "10,20").await;
+    let (alb, env, prefix) = setup(moto, "doc-csp", &[10, 20]).await;
     let elb = elb(moto).await;
     let attribute = |k: &str, v: &str| {
         elbv2::types::ListenerAttribute::builder()
@@ -488,7 +399,7 @@ async fn a_listener_csp_override_fails_and_other_header_overrides_warn() {
 #[tokio::test]
 async fn no_reserved_concurrency_warns_and_zero_fails() {
     let moto = Moto::shared();
-    let (_alb, env, prefix) = setup(moto, "doc-conc", "10,20").await;
+    let (_alb, env, prefix) = setup(moto, "doc-conc", &[10, 20]).await;
     let none = run(moto, &InProcess::new(moto, &prefix, None).await, &env).await;
     let c = only(&none, "reserved-concurrency");
     assert_eq!(c.status, Status::Warn, "{c:?}");
@@ -511,7 +422,7 @@ async fn no_reserved_concurrency_warns_and_zero_fails() {
 async fn no_room_at_the_top_says_which_rules_move() {
     let moto = Moto::shared();
     // HTTP: app rules at 1, 2, 3 — no free priority above them.
-    let (alb, env, prefix) = setup(moto, "doc-room", "1,2,3").await;
+    let (alb, env, prefix) = setup(moto, "doc-room", &[1, 2, 3]).await;
     let report = run(moto, &InProcess::new(moto, &prefix, Some(100)).await, &env).await;
     let rooms = named(&report, "room");
     let http_id = alb.http.rsplit('/').next().unwrap();

@@ -6,120 +6,30 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
+use common::alb::{self, Alb, code, json, maintctl, text};
+use common::listeners::{aws, both_priorities, priorities, snapshot};
 use maintenance_responder::deploy_names::tags;
-use maintenance_responder::listeners::{self, Aws};
 use maintenance_responder::ops::fallback;
 use maintenance_responder::planner::{ActionSummary, ListenerSnapshot, Live, Role, State};
 use maintenance_responder::site::Site;
 use serde_json::Value;
 
-struct Alb {
-    app_target_group: String,
-    lambda_target_group: String,
-    http: String,
-    https: String,
+/// An ALB (HTTP and HTTPS listeners) with app rules at `http` on HTTP, at 10, 20 on HTTPS and a
+/// catch-all at 40000.
+fn build_alb(moto: &Moto, name: &str, http: &[u32]) -> Alb {
+    alb::build_with(moto, name, http, &[10, 20], Some(40_000))
 }
 
-/// An ALB (HTTP and HTTPS listeners) with app rules at 10, 20 and a catch-all at 40000.
-fn build_alb(moto: &Moto, name: &str, http: &str) -> Alb {
-    let out = Command::new(common::python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/alb_fixture.py"
-        ))
-        .args(["--name", &common::unique(name), "--http", http])
-        .args(["--https", "10,20", "--catch-all", "40000"])
-        .envs(moto.env())
-        .output()
-        .expect("alb_fixture.py runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let s = |v: &Value| v.as_str().unwrap().to_string();
-    Alb {
-        app_target_group: s(&v["app_target_group"]),
-        lambda_target_group: s(&v["lambda_target_group"]),
-        http: s(&v["listeners"]["http"]),
-        https: s(&v["listeners"]["https"]),
-    }
-}
-
-/// The real `maintctl`; `on` without `--fallback` is forced past its preflight, which fails on
-/// the emulator (no responder to invoke; tests/doctor.rs tests it).
-fn maintctl(moto: &Moto, args: &[&str]) -> Output {
-    let force: &[&str] = if args.first() == Some(&"on") && !args.contains(&"--fallback") {
-        &["--force"]
-    } else {
-        &[]
-    };
-    Command::new(env!("CARGO_BIN_EXE_maintctl"))
-        .args(args)
-        .args(force)
-        .envs(moto.env())
-        .stdin(Stdio::null())
-        .output()
-        .expect("maintctl runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
-}
-
+/// `attach` on both listeners, content under `prefix`, with a source-IP bypass rule, then
+/// `extra`.
 fn attach(moto: &Moto, alb: &Alb, env: &str, prefix: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "attach",
-        "--listener",
-        &alb.http,
-        "--listener",
-        &alb.https,
-        "--target-group",
-        &alb.lambda_target_group,
-        "--environment",
-        env,
-        "--prefix",
-        prefix,
-        "--bypass-cidr",
-        "203.0.113.0/24",
-        "--app-target-group",
-        &alb.app_target_group,
-    ];
-    args.extend(extra);
-    maintctl(moto, &args)
-}
-
-async fn snapshot(moto: &Moto, listener: &str) -> ListenerSnapshot {
-    let client = Aws::new(&moto.sdk_config().await);
-    listeners::read_listener(&client, listener).await.unwrap()
-}
-
-async fn priorities(moto: &Moto, listener: &str) -> BTreeMap<String, u32> {
-    snapshot(moto, listener)
-        .await
-        .rules
-        .iter()
-        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
-        .collect()
+    let mut options = vec!["--prefix", prefix, "--bypass-cidr", "203.0.113.0/24"];
+    options.extend(extra);
+    maintctl(moto, &alb::attach_args(alb, env, &options))
 }
 
 /// The fallback rule's fixed response as ELBv2 itself describes it (status, type, body).
@@ -139,7 +49,8 @@ async fn fixed_response(moto: &Moto, rule: &str) -> (String, String, String) {
 #[tokio::test]
 async fn attach_parks_a_fixed_response_503_page_beside_the_maintenance_rule() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "fb-attach", "10,20");
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "fb-attach", &[10, 20]);
     let env = common::unique("env-fb");
     let out = attach(moto, &alb, &env, "/maintenance/fb-attach", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -149,7 +60,7 @@ async fn attach_parks_a_fixed_response_503_page_beside_the_maintenance_rule() {
         text(&out)
     );
     for listener in [&alb.http, &alb.https] {
-        let s = snapshot(moto, listener).await;
+        let s = snapshot(&client, listener).await;
         let rule = s.fallback_rule().expect("a fallback rule");
         assert_eq!(rule.priority, Some(49_995));
         assert_eq!(rule.tags[tags::ROLE], tags::ROLE_FALLBACK);
@@ -187,14 +98,12 @@ async fn attach_parks_a_fixed_response_503_page_beside_the_maintenance_rule() {
 #[tokio::test]
 async fn on_fallback_takes_the_maintenance_rules_place_and_off_parks_both() {
     let moto = Moto::shared();
+    let client = aws(moto).await;
     // HTTP crowded at the top (1, 2, 3): switching pages has to make room there too.
-    let alb = build_alb(moto, "fb-switch", "1,2,3");
+    let alb = build_alb(moto, "fb-switch", &[1, 2, 3]);
     let env = common::unique("env-fbs");
     assert_eq!(code(&attach(moto, &alb, &env, "/maintenance/fbs", &[])), 0);
-    let original = (
-        priorities(moto, &alb.http).await,
-        priorities(moto, &alb.https).await,
-    );
+    let original = both_priorities(&client, &alb).await;
 
     let dry = maintctl(
         moto,
@@ -206,7 +115,7 @@ async fn on_fallback_takes_the_maintenance_rules_place_and_off_parks_both() {
         "{}",
         text(&dry)
     );
-    assert_eq!(priorities(moto, &alb.http).await, original.0, "dry run");
+    assert_eq!(priorities(&client, &alb.http).await, original.0, "dry run");
 
     for (args, live) in [
         (vec!["on", "--fallback"], Live::Fallback),
@@ -219,7 +128,7 @@ async fn on_fallback_takes_the_maintenance_rules_place_and_off_parks_both() {
         assert_eq!(code(&out), 0, "{args:?}: {}", text(&out));
         assert_eq!(json(&out)["live"], serde_json::to_value(live).unwrap());
         for listener in [&alb.http, &alb.https] {
-            let s = snapshot(moto, listener).await;
+            let s = snapshot(&client, listener).await;
             assert_eq!(s.state().unwrap(), State::On, "{args:?}");
             let rules = s.planner_rules().unwrap();
             assert_eq!(maintenance_responder::planner::live(&rules), Some(live));
@@ -248,10 +157,7 @@ async fn on_fallback_takes_the_maintenance_rules_place_and_off_parks_both() {
     let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
     assert_eq!(code(&off), 0, "{}", text(&off));
     assert_eq!(
-        (
-            priorities(moto, &alb.http).await,
-            priorities(moto, &alb.https).await
-        ),
+        both_priorities(&client, &alb).await,
         original,
         "every rule back exactly"
     );
@@ -260,12 +166,13 @@ async fn on_fallback_takes_the_maintenance_rules_place_and_off_parks_both() {
 #[tokio::test]
 async fn on_fallback_without_a_fallback_rule_is_refused_and_changes_nothing() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "fb-none", "10,20");
+    let client = aws(moto).await;
+    let alb = build_alb(moto, "fb-none", &[10, 20]);
     let env = common::unique("env-fbn");
     let out = attach(moto, &alb, &env, "/maintenance/fbn", &["--no-fallback"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    assert!(snapshot(moto, &alb.http).await.fallback_rule().is_none());
-    let before = priorities(moto, &alb.http).await;
+    assert!(snapshot(&client, &alb.http).await.fallback_rule().is_none());
+    let before = priorities(&client, &alb.http).await;
     let on = maintctl(moto, &["on", "--fallback", "--environment", &env, "--yes"]);
     assert_eq!(code(&on), 4, "{}", text(&on));
     let err = String::from_utf8_lossy(&on.stderr);
@@ -274,11 +181,11 @@ async fn on_fallback_without_a_fallback_rule_is_refused_and_changes_nothing() {
         "{}",
         text(&on)
     );
-    assert_eq!(priorities(moto, &alb.http).await, before);
+    assert_eq!(priorities(&client, &alb.http).await, before);
     // attach without --no-fallback adds it to the attached listener.
     let out = attach(moto, &alb, &env, "/maintenance/fbn", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let s = snapshot(moto, &alb.http).await;
+    let s = snapshot(&client, &alb.http).await;
     assert_eq!(s.fallback_rule().unwrap().priority, Some(49_995));
     assert_eq!(
         s.rules
@@ -292,10 +199,11 @@ async fn on_fallback_without_a_fallback_rule_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn message_set_puts_the_new_content_on_the_fallback_rules_of_its_prefix() {
     let moto = Moto::shared();
+    let client = aws(moto).await;
     let prefix = format!("/maintenance/{}", common::unique("fbm"));
     let other = format!("/maintenance/{}", common::unique("fbo"));
-    let mine = build_alb(moto, "fb-msg", "10");
-    let theirs = build_alb(moto, "fb-other", "10");
+    let mine = build_alb(moto, "fb-msg", &[10]);
+    let theirs = build_alb(moto, "fb-other", &[10]);
     assert_eq!(
         code(&attach(moto, &mine, &common::unique("e1"), &prefix, &[])),
         0
@@ -305,8 +213,8 @@ async fn message_set_puts_the_new_content_on_the_fallback_rules_of_its_prefix() 
         0
     );
     let rule = |s: &ListenerSnapshot| s.fallback_rule().unwrap().arn.clone();
-    let mine_rule = rule(&snapshot(moto, &mine.http).await);
-    let theirs_rule = rule(&snapshot(moto, &theirs.http).await);
+    let mine_rule = rule(&snapshot(&client, &mine.http).await);
+    let theirs_rule = rule(&snapshot(&client, &theirs.http).await);
     let default = fallback::default_page(&Site::embedded());
     let title = "Checkout <upgrade> & more";
 
@@ -373,7 +281,7 @@ async fn message_set_puts_the_new_content_on_the_fallback_rules_of_its_prefix() 
     assert!(body.chars().count() <= 1024);
     assert_eq!(doc["fallback"]["page"], body.as_str());
     // Only the action changed: priority, conditions and tags are as they were.
-    let s = snapshot(moto, &mine.http).await;
+    let s = snapshot(&client, &mine.http).await;
     let r = s.fallback_rule().unwrap();
     assert_eq!(r.priority, Some(49_995));
     assert_eq!(r.tags[tags::ROLE], tags::ROLE_FALLBACK);

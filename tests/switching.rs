@@ -11,152 +11,40 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
+use common::alb::{self, Alb, Preflight, code, json, maintctl, text};
+use common::listeners::{Faults, Faulty, aws, both_priorities, priorities, snapshot, switch_on};
 use maintenance_responder::deploy_names::tags;
 use maintenance_responder::listeners::{self, Aws, Listeners, ListenersError};
 use maintenance_responder::ops::{self, AttachRequest, ListenerOutcome, Outcome, Record};
 use maintenance_responder::planner::{
-    self, AttachSpec, Direction, ListenerInfo, ListenerSnapshot, NewRule, Role, RuleView, State,
-    TargetGroupInfo,
+    self, AttachSpec, Direction, ListenerSnapshot, Role, RuleView, State, TargetGroupInfo,
 };
 use serde_json::Value;
-
-/// One ALB built by the fixture script.
-#[derive(Debug)]
-struct Alb {
-    load_balancer: String,
-    app_target_group: String,
-    lambda_target_group: String,
-    http: String,
-    https: String,
-}
-
-/// Builds a VPC, an ALB with an HTTP:80 and an HTTPS:443 listener, an application and a
-/// Lambda target group, app rules at the given priorities and optionally a catch-all app rule.
-fn build_alb(moto: &Moto, name: &str, http: &[u32], https: &[u32], catch_all: Option<u32>) -> Alb {
-    let join = |p: &[u32]| p.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-    let mut cmd = Command::new(common::python());
-    cmd.arg(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/support/alb_fixture.py"
-    ))
-    .args([
-        "--name",
-        &common::unique(name),
-        "--http",
-        &join(http),
-        "--https",
-        &join(https),
-    ])
-    .envs(moto.env());
-    if let Some(p) = catch_all {
-        cmd.args(["--catch-all", &p.to_string()]);
-    }
-    let out = cmd
-        .output()
-        .expect("failed to run tests/support/alb_fixture.py");
-    assert!(
-        out.status.success(),
-        "alb_fixture.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("fixture prints JSON");
-    let s = |v: &Value| v.as_str().expect("string").to_string();
-    Alb {
-        load_balancer: s(&v["load_balancer"]),
-        app_target_group: s(&v["app_target_group"]),
-        lambda_target_group: s(&v["lambda_target_group"]),
-        http: s(&v["listeners"]["http"]),
-        https: s(&v["listeners"]["https"]),
-    }
-}
-
-/// Runs the real `maintctl` against the emulator, with stdin that is not a terminal. The
-/// emulator cannot run the responder (its Lambda Invoke needs Docker, and these target groups
-/// have no function registered), so the preflight of `on` fails here: every `on` is forced
-/// (`--force`), and the preflight itself is tested in tests/doctor.rs.
-fn maintctl(moto: &Moto, args: &[&str]) -> Output {
-    let force: &[&str] = if args.first() == Some(&"on") {
-        &["--force"]
-    } else {
-        &[]
-    };
-    Command::new(env!("CARGO_BIN_EXE_maintctl"))
-        .args(args)
-        .args(force)
-        .envs(moto.env())
-        .stdin(Stdio::null())
-        .output()
-        .expect("failed to run maintctl")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("maintctl exited normally")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
-}
 
 /// `maintctl attach` on both listeners with a bypass CIDR and header, in `environment`.
 fn attach(moto: &Moto, alb: &Alb, environment: &str) -> Output {
     maintctl(
         moto,
-        &[
-            "attach",
-            "--listener",
-            &alb.http,
-            "--listener",
-            &alb.https,
-            "--target-group",
-            &alb.lambda_target_group,
-            "--environment",
+        &alb::attach_args(
+            alb,
             environment,
-            "--bypass-cidr",
-            "203.0.113.0/24",
-            "--bypass-header",
-            "X-Maintenance-Bypass=s3cret-token",
-            "--app-target-group",
-            &alb.app_target_group,
-        ],
+            &[
+                "--bypass-cidr",
+                "203.0.113.0/24",
+                "--bypass-header",
+                "X-Maintenance-Bypass=s3cret-token",
+            ],
+        ),
     )
-}
-
-async fn aws(moto: &Moto) -> Aws {
-    Aws::new(&moto.sdk_config().await)
 }
 
 async fn raw_elb(moto: &Moto) -> elbv2::Client {
     elbv2::Client::new(&moto.sdk_config().await)
-}
-
-async fn snapshot(client: &impl Listeners, listener: &str) -> ListenerSnapshot {
-    listeners::read_listener(client, listener)
-        .await
-        .expect("read listener")
-}
-
-/// Every non-default rule's priority.
-async fn priorities(client: &impl Listeners, listener: &str) -> BTreeMap<String, u32> {
-    snapshot(client, listener)
-        .await
-        .rules
-        .iter()
-        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
-        .collect()
 }
 
 /// Maintenance state, plus the checks every listener must pass at any time: distinct
@@ -205,7 +93,7 @@ async fn maintenance_tags(client: &impl Listeners, listener: &str) -> BTreeMap<S
 #[tokio::test]
 async fn attach_is_idempotent_and_status_shows_the_rules() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "attach", &[10, 20, 30], &[10, 20], Some(40_000));
+    let alb = alb::build_with(moto, "attach", &[10, 20, 30], &[10, 20], Some(40_000));
     let env = common::unique("env-attach");
     let client = aws(moto).await;
     let before_http = priorities(&client, &alb.http).await;
@@ -289,7 +177,7 @@ async fn attach_refuses_to_catch_traffic_or_take_a_priority() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     // No catch-all rule: the parked rule would answer everything the app rules do not match.
-    let alb = build_alb(moto, "fallthrough", &[10, 20], &[10], None);
+    let alb = alb::build_with(moto, "fallthrough", &[10, 20], &[10], None);
     let before = priorities(&client, &alb.http).await;
     let out = attach(moto, &alb, &common::unique("env-ft"));
     assert_eq!(code(&out), 4, "{}", text(&out));
@@ -318,7 +206,7 @@ async fn attach_refuses_to_catch_traffic_or_take_a_priority() {
     assert_eq!(code(&ok), 0, "{}", text(&ok));
 
     // The parked priority is taken by an app rule.
-    let alb = build_alb(moto, "taken", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "taken", &[10], &[10], Some(40_000));
     let out = maintctl(
         moto,
         &[
@@ -344,7 +232,7 @@ async fn on_and_off_across_listeners_restore_every_priority_exactly() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     // HTTP is crowded at the top (no free priority above the app rules); HTTPS has room.
-    let alb = build_alb(moto, "flip", &[1, 2, 3, 5], &[10, 20, 30], Some(40_000));
+    let alb = alb::build_with(moto, "flip", &[1, 2, 3, 5], &[10, 20, 30], Some(40_000));
     let env = common::unique("env-flip");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let original_http = priorities(&client, &alb.http).await;
@@ -451,8 +339,8 @@ async fn on_and_off_across_listeners_restore_every_priority_exactly() {
 async fn environment_selects_only_its_own_rules() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let a = build_alb(moto, "env-a", &[10], &[10], Some(40_000));
-    let b = build_alb(moto, "env-b", &[10], &[10], Some(40_000));
+    let a = alb::build_with(moto, "env-a", &[10], &[10], Some(40_000));
+    let b = alb::build_with(moto, "env-b", &[10], &[10], Some(40_000));
     let (env_a, env_b) = (common::unique("env-a"), common::unique("env-b"));
     assert_eq!(code(&attach(moto, &a, &env_a)), 0);
     assert_eq!(code(&attach(moto, &b, &env_b)), 0);
@@ -468,7 +356,7 @@ async fn environment_selects_only_its_own_rules() {
 async fn dry_run_and_missing_confirmation_change_nothing() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "dry", &[1, 2], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "dry", &[1, 2], &[10], Some(40_000));
     let env = common::unique("env-dry");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let before = (
@@ -522,7 +410,7 @@ async fn dry_run_and_missing_confirmation_change_nothing() {
 #[tokio::test]
 async fn errors_name_the_listener_and_what_to_do() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "errors", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "errors", &[10], &[10], Some(40_000));
     // A listener without a maintenance rule.
     let out = maintctl(moto, &["on", "--listener", &alb.http, "--yes"]);
     assert_eq!(code(&out), 4, "{}", text(&out));
@@ -559,60 +447,34 @@ enum Fault {
     ApplyThenReject,
 }
 
-/// The real client, except that the `fail_on`-th SetRulePriorities call (1-based) fails as
-/// `fault` says.
-struct Faulty {
-    inner: Aws,
+/// The `fail_on`-th SetRulePriorities call (1-based) fails as `fault` says.
+struct PriorityFault {
     raw: elbv2::Client,
     calls: AtomicUsize,
     fail_on: usize,
     fault: Fault,
 }
 
-impl Faulty {
-    async fn new(moto: &Moto, fail_on: usize, fault: Fault) -> Self {
-        Self {
-            inner: aws(moto).await,
-            raw: raw_elb(moto).await,
-            calls: AtomicUsize::new(0),
-            fail_on,
-            fault,
-        }
-    }
+/// The real client, except that the `fail_on`-th SetRulePriorities call fails as `fault` says.
+async fn priority_faults(moto: &Moto, fail_on: usize, fault: Fault) -> Faulty<PriorityFault> {
+    let faults = PriorityFault {
+        raw: raw_elb(moto).await,
+        calls: AtomicUsize::new(0),
+        fail_on,
+        fault,
+    };
+    Faulty::new(moto, faults).await
 }
 
-impl Listeners for Faulty {
-    async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
-        self.inner.load_balancers().await
-    }
-    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
-        self.inner.listeners(load_balancer).await
-    }
-    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
-        self.inner.listener(listener).await
-    }
-    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
-        self.inner.rules(listener).await
-    }
-    async fn tags(
-        &self,
-        arns: &[String],
-    ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ListenersError> {
-        self.inner.tags(arns).await
-    }
-    async fn target_groups(
-        &self,
-        arns: &[String],
-    ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
-        self.inner.target_groups(arns).await
-    }
+impl Faults for PriorityFault {
     async fn set_rule_priorities(
         &self,
+        real: &Aws,
         priorities: &[(String, u32)],
     ) -> Result<(), ListenersError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if n != self.fail_on {
-            return self.inner.set_rule_priorities(priorities).await;
+            return real.set_rule_priorities(priorities).await;
         }
         let injected = |outcome_unknown| ListenersError::Call {
             operation: "SetRulePriorities",
@@ -630,55 +492,17 @@ impl Listeners for Faulty {
                     .send()
                     .await
                     .expect("delete rule");
-                self.inner.set_rule_priorities(priorities).await
+                real.set_rule_priorities(priorities).await
             }
             Fault::ApplyThenTimeout => {
-                self.inner.set_rule_priorities(priorities).await?;
+                real.set_rule_priorities(priorities).await?;
                 Err(injected(true))
             }
             Fault::ApplyThenReject => {
-                self.inner.set_rule_priorities(priorities).await?;
+                real.set_rule_priorities(priorities).await?;
                 Err(injected(false))
             }
         }
-    }
-    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ListenersError> {
-        self.inner.add_tags(arn, tags).await
-    }
-    async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
-        self.inner.create_rule(rule).await
-    }
-    async fn modify_rule_conditions(
-        &self,
-        rule: &str,
-        conditions: &[planner::Condition],
-    ) -> Result<(), ListenersError> {
-        self.inner.modify_rule_conditions(rule, conditions).await
-    }
-    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
-        self.inner.certificate_names(listener).await
-    }
-    async fn modify_fixed_response(
-        &self,
-        rule: &str,
-        response: &maintenance_responder::planner::FixedResponse,
-    ) -> Result<(), ListenersError> {
-        self.inner.modify_fixed_response(rule, response).await
-    }
-    async fn listener_attributes(
-        &self,
-        listener: &str,
-    ) -> Result<std::collections::BTreeMap<String, String>, ListenersError> {
-        self.inner.listener_attributes(listener).await
-    }
-    async fn target_group_health(
-        &self,
-        target_group: &str,
-    ) -> Result<maintenance_responder::planner::TargetGroupHealth, ListenersError> {
-        self.inner.target_group_health(target_group).await
-    }
-    async fn caller(&self) -> Result<String, ListenersError> {
-        self.inner.caller().await
     }
 }
 
@@ -728,19 +552,16 @@ async fn a_failure_part_way_undoes_every_listener() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     // HTTP: 3 app rules displaced one call each, then the managed rules: 4 calls. HTTPS: 1.
-    let alb = build_alb(moto, "rollback", &[1, 2, 3], &[10, 20], Some(40_000));
+    let alb = alb::build_with(moto, "rollback", &[1, 2, 3], &[10, 20], Some(40_000));
     attach_lib(&client, &alb).await;
-    let before = (
-        priorities(&client, &alb.http).await,
-        priorities(&client, &alb.https).await,
-    );
+    let before = both_priorities(&client, &alb).await;
     let record_before = maintenance_tags(&client, &alb.http).await;
     let planned = plan(&client, &alb, Direction::On).await;
     assert_eq!(planned[0].plan.steps.len(), 4, "{:?}", planned[0].plan);
     assert_eq!(planned[1].plan.steps.len(), 1);
 
     // Fail in the middle of HTTP: calls 1 and 2 were made and must be undone.
-    let faulty = Faulty::new(moto, 3, Fault::Reject).await;
+    let faulty = priority_faults(moto, 3, Fault::Reject).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
@@ -760,13 +581,7 @@ async fn a_failure_part_way_undoes_every_listener() {
     let moved = &planned[0].plan.steps[2].moves[0].rule;
     assert_eq!(message.matches(moved.as_str()).count(), 1, "{message}");
     assert_eq!(message.matches("injected failure").count(), 1, "{message}");
-    assert_eq!(
-        (
-            priorities(&client, &alb.http).await,
-            priorities(&client, &alb.https).await
-        ),
-        before
-    );
+    assert_eq!(both_priorities(&client, &alb).await, before);
     let record_after = maintenance_tags(&client, &alb.http).await;
     assert!(
         planner::decode_displaced(&record_after).unwrap().is_empty(),
@@ -775,19 +590,13 @@ async fn a_failure_part_way_undoes_every_listener() {
     assert_eq!(record_after[tags::STATE], record_before[tags::STATE]);
 
     // Fail on HTTPS, after HTTP was fully switched: HTTP is switched back too.
-    let faulty = Faulty::new(moto, 5, Fault::Reject).await;
+    let faulty = priority_faults(moto, 5, Fault::Reject).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");
     assert_eq!(report.listeners[0].outcome, ListenerOutcome::RolledBack);
-    assert_eq!(
-        (
-            priorities(&client, &alb.http).await,
-            priorities(&client, &alb.https).await
-        ),
-        before
-    );
+    assert_eq!(both_priorities(&client, &alb).await, before);
     for l in &report.listeners {
         assert!(
             l.priorities.iter().all(|r| r.before == r.now),
@@ -797,21 +606,15 @@ async fn a_failure_part_way_undoes_every_listener() {
 
     // The first call failing on a listener with nothing to record changes nothing: failed,
     // not rolled back.
-    let faulty = Faulty::new(moto, 1, Fault::Reject).await;
+    let faulty = priority_faults(moto, 1, Fault::Reject).await;
     let report = ops::apply(&faulty, &planned[1..], Direction::On, &record())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
     assert_eq!(report.listeners[0].outcome, ListenerOutcome::NotApplied);
-    assert_eq!(
-        (
-            priorities(&client, &alb.http).await,
-            priorities(&client, &alb.https).await
-        ),
-        before
-    );
+    assert_eq!(both_priorities(&client, &alb).await, before);
     // Also when the displaced-rule record was already written: it is put back.
-    let faulty = Faulty::new(moto, 1, Fault::Reject).await;
+    let faulty = priority_faults(moto, 1, Fault::Reject).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
@@ -834,13 +637,13 @@ async fn a_failure_part_way_undoes_every_listener() {
 async fn a_call_carried_out_despite_an_error_is_found_and_reported() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "unknown", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "unknown", &[1, 2, 3], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
     let before = priorities(&client, &alb.http).await;
     let planned = plan(&client, &alb, Direction::On).await;
 
     // A timeout on call 3 after it was carried out: it is found by re-reading and undone too.
-    let faulty = Faulty::new(moto, 3, Fault::ApplyThenTimeout).await;
+    let faulty = priority_faults(moto, 3, Fault::ApplyThenTimeout).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
@@ -849,7 +652,7 @@ async fn a_call_carried_out_despite_an_error_is_found_and_reported() {
 
     // Reported as rejected although carried out: the undo of calls 1-2 cannot make the
     // listener as it was, and the report says so, rule by rule, instead of claiming success.
-    let faulty = Faulty::new(moto, 3, Fault::ApplyThenReject).await;
+    let faulty = priority_faults(moto, 3, Fault::ApplyThenReject).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
@@ -888,7 +691,7 @@ async fn a_call_carried_out_despite_an_error_is_found_and_reported() {
 async fn a_rule_deleted_between_plan_and_apply_is_refused() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "deleted", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "deleted", &[1, 2, 3], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
     let planned = plan(&client, &alb, Direction::On).await;
     let victim = app_order(&client, &alb.http).await[1].clone();
@@ -899,10 +702,7 @@ async fn a_rule_deleted_between_plan_and_apply_is_refused() {
         .send()
         .await
         .unwrap();
-    let before = (
-        priorities(&client, &alb.http).await,
-        priorities(&client, &alb.https).await,
-    );
+    let before = both_priorities(&client, &alb).await;
 
     let report = ops::apply(&client, &planned, Direction::On, &record())
         .await
@@ -916,26 +716,20 @@ async fn a_rule_deleted_between_plan_and_apply_is_refused() {
             .contains("deleted"),
         "{report:#?}"
     );
-    assert_eq!(
-        (
-            priorities(&client, &alb.http).await,
-            priorities(&client, &alb.https).await
-        ),
-        before
-    );
+    assert_eq!(both_priorities(&client, &alb).await, before);
 }
 
 #[tokio::test]
 async fn a_rule_deleted_during_apply_rolls_back_the_rest() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "deleted-mid", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "deleted-mid", &[1, 2, 3], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
     let before = priorities(&client, &alb.http).await;
     let planned = plan(&client, &alb, Direction::On).await;
     // Call 2 moves an app rule; it is deleted just before, so the emulator rejects the call.
     let victim = planned[0].plan.steps[1].moves[0].rule.clone();
-    let faulty = Faulty::new(moto, 2, Fault::DeleteRule).await;
+    let faulty = priority_faults(moto, 2, Fault::DeleteRule).await;
     let report = ops::apply(&faulty, &planned, Direction::On, &record())
         .await
         .unwrap();
@@ -961,24 +755,14 @@ async fn a_rule_deleted_during_apply_rolls_back_the_rest() {
 async fn two_ons_at_the_same_time_leave_a_consistent_listener() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "race", &[1, 2, 3, 4], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "race", &[1, 2, 3, 4], &[10], Some(40_000));
     let env = common::unique("env-race");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let order = app_order(&client, &alb.http).await;
     let original = priorities(&client, &alb.http).await;
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_maintctl"))
-            .args([
-                "on",
-                "--listener",
-                &alb.http,
-                "--yes",
-                "--output",
-                "json",
-                "--force",
-            ])
-            .envs(moto.env())
-            .stdin(Stdio::null())
+        let args = ["on", "--listener", &alb.http, "--yes", "--output", "json"];
+        alb::command(moto, &args, Preflight::Forced)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -1043,7 +827,7 @@ fn maintenance_endpoint() -> String {
 #[tokio::test]
 async fn verify_url_checks_the_live_endpoint() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "verify", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "verify", &[10], &[10], Some(40_000));
     let env = common::unique("env-verify");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let url = maintenance_endpoint();
@@ -1161,7 +945,7 @@ async fn flipping_under_load_serves_every_request_and_leaves_consistent_listener
 
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "load", &[1, 2, 3], &[5, 6], Some(40_000));
+    let alb = alb::build_with(moto, "load", &[1, 2, 3], &[5, 6], Some(40_000));
     let env = common::unique("env-load");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let order = app_order(&client, &alb.http).await;
@@ -1224,13 +1008,7 @@ async fn flipping_under_load_serves_every_request_and_leaves_consistent_listener
                 "--reason",
                 "load test",
             ];
-            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-            let out = tokio::task::spawn_blocking(move || {
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                maintctl(Moto::shared(), &args)
-            })
-            .await
-            .unwrap();
+            let out = alb::maintctl_blocking(args.map(str::to_string).to_vec()).await;
             assert_eq!(code(&out), 0, "round {round} {direction}: {}", text(&out));
             for listener in [&alb.http, &alb.https] {
                 assert_eq!(
@@ -1303,7 +1081,7 @@ fn assert_keeps_fields(name: &str, doc: &Value, pinned: &[&str]) {
 #[tokio::test]
 async fn json_documents_keep_the_fields_scripts_rely_on() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "json-docs", &[1, 2], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "json-docs", &[1, 2], &[10], Some(40_000));
     let env = common::unique("env-json");
     let attach_args = [
         "attach",
@@ -1590,7 +1368,7 @@ async fn a_maintenance_rule_that_lost_its_tags_is_still_the_maintenance_rule() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "lost-tag", &[10, 20], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "lost-tag", &[10, 20], &[10], Some(40_000));
     let env = common::unique("env-lost");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
@@ -1722,7 +1500,7 @@ async fn two_maintenance_rules_are_said_first_by_status() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "two-m", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "two-m", &[10], &[10], Some(40_000));
     let env = common::unique("env-two");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let second = create_rule(
@@ -1780,7 +1558,7 @@ async fn rules_forwarding_to_the_responder_without_its_tags_are_refused() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "untagged", &[10, 20], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "untagged", &[10, 20], &[10], Some(40_000));
     let env = common::unique("env-untagged");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     // HTTP: an untagged copy of the maintenance rule above every app rule, so maintenance is
@@ -1838,7 +1616,7 @@ async fn odd_managed_rules_and_other_lambdas_are_told() {
     let elb = raw_elb(moto).await;
 
     // A bypass rule that lost its role tag (its parked priority is left): refused.
-    let alb = build_alb(moto, "odd-bypass", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "odd-bypass", &[10], &[10], Some(40_000));
     let env = common::unique("env-odd");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let bypass = snapshot(&client, &alb.http)
@@ -1856,7 +1634,7 @@ async fn odd_managed_rules_and_other_lambdas_are_told() {
     assert!(stderr(&on).contains(&bypass), "{}", text(&on));
 
     // A maintenance-tagged rule that forwards to the application: refused.
-    let alb = build_alb(moto, "odd-maint", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "odd-maint", &[10], &[10], Some(40_000));
     let rule = create_rule(
         &elb,
         &alb.http,
@@ -1880,7 +1658,7 @@ async fn odd_managed_rules_and_other_lambdas_are_told() {
 
     // Another Lambda's catch-all above the app rules: a warning (it may be the application's
     // own), shown by status and by on, which still switches.
-    let alb = build_alb(moto, "odd-lambda", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "odd-lambda", &[10], &[10], Some(40_000));
     let env = common::unique("env-other");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     let other = other_lambda_target_group(&elb, "fn").await;
@@ -1906,7 +1684,7 @@ async fn attach_refuses_settings_that_make_maintenance_a_no_op() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "no-op", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "no-op", &[10], &[10], Some(40_000));
     let before = both(&client, &alb).await;
     let base = |tg: &str, app: &str, cidr: &str| -> Vec<String> {
         [
@@ -2001,7 +1779,7 @@ async fn a_record_left_over_never_moves_rules_on_a_later_off() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "stale", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "stale", &[1, 2, 3], &[10], Some(40_000));
     let env = common::unique("env-stale");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     // One tag short of the quota: on can write its record of displaced rules, not who/when/why.
@@ -2080,7 +1858,7 @@ async fn a_record_that_cannot_be_written_stops_on_before_any_rule_moves() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let elb = raw_elb(moto).await;
-    let alb = build_alb(moto, "full-tags", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "full-tags", &[1, 2, 3], &[10], Some(40_000));
     let env = common::unique("env-full");
     assert_eq!(code(&attach(moto, &alb, &env)), 0);
     fill_tags(&elb, &client, &alb.http, 10).await;
@@ -2103,37 +1881,18 @@ async fn a_record_that_cannot_be_written_stops_on_before_any_rule_moves() {
     assert_eq!(both(&client, &alb).await, before, "nothing changed");
 }
 
-/// The real client, except that AddTags calls clearing the displaced-rule record fail while
-/// `failures` lasts.
+/// AddTags calls clearing the displaced-rule record fail while `failures` lasts.
 struct TagFaults {
-    inner: Aws,
     failures: AtomicUsize,
     clears: AtomicUsize,
     /// DescribeTargetGroups is denied (an operator policy without it).
     deny_target_groups: bool,
 }
 
-impl Listeners for TagFaults {
-    async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
-        self.inner.load_balancers().await
-    }
-    async fn listeners(&self, load_balancer: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
-        self.inner.listeners(load_balancer).await
-    }
-    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
-        self.inner.listener(listener).await
-    }
-    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
-        self.inner.rules(listener).await
-    }
-    async fn tags(
-        &self,
-        arns: &[String],
-    ) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>, ListenersError> {
-        self.inner.tags(arns).await
-    }
+impl Faults for TagFaults {
     async fn target_groups(
         &self,
+        real: &Aws,
         arns: &[String],
     ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
         if self.deny_target_groups {
@@ -2145,15 +1904,14 @@ impl Listeners for TagFaults {
                 outcome_unknown: false,
             });
         }
-        self.inner.target_groups(arns).await
+        real.target_groups(arns).await
     }
-    async fn set_rule_priorities(
+    async fn add_tags(
         &self,
-        priorities: &[(String, u32)],
+        real: &Aws,
+        arn: &str,
+        tags: &[(String, String)],
     ) -> Result<(), ListenersError> {
-        self.inner.set_rule_priorities(priorities).await
-    }
-    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ListenersError> {
         let clears = tags
             .iter()
             .any(|(k, v)| planner::is_displaced_key(k) && v.is_empty());
@@ -2171,42 +1929,7 @@ impl Listeners for TagFaults {
                 });
             }
         }
-        self.inner.add_tags(arn, tags).await
-    }
-    async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
-        self.inner.create_rule(rule).await
-    }
-    async fn modify_rule_conditions(
-        &self,
-        rule: &str,
-        conditions: &[planner::Condition],
-    ) -> Result<(), ListenersError> {
-        self.inner.modify_rule_conditions(rule, conditions).await
-    }
-    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
-        self.inner.certificate_names(listener).await
-    }
-    async fn modify_fixed_response(
-        &self,
-        rule: &str,
-        response: &maintenance_responder::planner::FixedResponse,
-    ) -> Result<(), ListenersError> {
-        self.inner.modify_fixed_response(rule, response).await
-    }
-    async fn listener_attributes(
-        &self,
-        listener: &str,
-    ) -> Result<std::collections::BTreeMap<String, String>, ListenersError> {
-        self.inner.listener_attributes(listener).await
-    }
-    async fn target_group_health(
-        &self,
-        target_group: &str,
-    ) -> Result<maintenance_responder::planner::TargetGroupHealth, ListenersError> {
-        self.inner.target_group_health(target_group).await
-    }
-    async fn caller(&self) -> Result<String, ListenersError> {
-        self.inner.caller().await
+        real.add_tags(arn, tags).await
     }
 }
 
@@ -2214,15 +1937,15 @@ impl Listeners for TagFaults {
 async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "clear", &[1, 2, 3], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "clear", &[1, 2, 3], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
-    let faulty = |failures| async move {
-        TagFaults {
-            inner: aws(moto).await,
+    let faulty = |failures| {
+        let faults = TagFaults {
             failures: AtomicUsize::new(failures),
             clears: AtomicUsize::new(0),
             deny_target_groups: false,
-        }
+        };
+        Faulty::new(moto, faults)
     };
     for (failures, cleared) in [(1, true), (usize::MAX, false)] {
         let on = ops::apply(
@@ -2257,7 +1980,7 @@ async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
                 off.warnings.is_empty(),
                 "cleared on the second try: {off:#?}"
             );
-            assert_eq!(tags.clears.load(Ordering::SeqCst), 2);
+            assert_eq!(tags.faults.clears.load(Ordering::SeqCst), 2);
             assert!(planner::decode_displaced(&record).unwrap().is_empty());
         } else {
             let warning = off.warnings.join("\n");
@@ -2267,7 +1990,7 @@ async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
                     && warning.contains("aws elbv2 add-tags"),
                 "{warning}"
             );
-            assert_eq!(tags.clears.load(Ordering::SeqCst), 3);
+            assert_eq!(tags.faults.clears.load(Ordering::SeqCst), 3);
             assert!(!planner::decode_displaced(&record).unwrap().is_empty());
             // status says so while it lasts, and off leaves every rule where it is.
             let status = stdout(&maintctl(moto, &["status", "--listener", &alb.http]));
@@ -2289,7 +2012,7 @@ async fn off_clears_the_record_on_its_own_retries_and_says_when_it_cannot() {
 async fn an_environment_outside_the_tag_alphabet_is_refused_everywhere() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "env-name", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "env-name", &[10], &[10], Some(40_000));
     let before = both(&client, &alb).await;
     let bad = "prod/eu (blue)*";
     let refused = [
@@ -2400,7 +2123,7 @@ async fn errors_say_each_cause_once() {
 
     // A listener that does not exist: its ARN once.
     let moto = Moto::shared();
-    let alb = build_alb(moto, "once", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "once", &[10], &[10], Some(40_000));
     let missing = format!("{}0", alb.http);
     let out = maintctl(
         moto,
@@ -2425,14 +2148,17 @@ async fn errors_say_each_cause_once() {
 async fn without_describe_target_groups_status_warns_and_switching_still_works() {
     let moto = Moto::shared();
     let client = aws(moto).await;
-    let alb = build_alb(moto, "no-tg-read", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "no-tg-read", &[10], &[10], Some(40_000));
     attach_lib(&client, &alb).await;
-    let denied = TagFaults {
-        inner: aws(moto).await,
-        failures: AtomicUsize::new(0),
-        clears: AtomicUsize::new(0),
-        deny_target_groups: true,
-    };
+    let denied = Faulty::new(
+        moto,
+        TagFaults {
+            failures: AtomicUsize::new(0),
+            clears: AtomicUsize::new(0),
+            deny_target_groups: true,
+        },
+    )
+    .await;
     let targets = listeners::Targets {
         listeners: vec![alb.http.clone()],
         ..Default::default()
@@ -2444,19 +2170,7 @@ async fn without_describe_target_groups_status_warns_and_switching_still_works()
         "{warnings}"
     );
     assert_eq!(report.listeners[0].state, State::Off);
-    let request = ops::SwitchRequest {
-        direction: Direction::On,
-        targets,
-        reason: None,
-        dry_run: false,
-        confirmed: true,
-        verify: None,
-        coordination: Default::default(),
-        bypass: Default::default(),
-        live: planner::Live::Responder,
-        preflight: None,
-        force: false,
-    };
+    let request = switch_on(targets);
     let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
     let on = ops::switch(&denied, &ssm, &request, &mut ops::Unattended)
         .await
@@ -2477,7 +2191,7 @@ async fn without_describe_target_groups_status_warns_and_switching_still_works()
 #[tokio::test]
 async fn attach_tags_the_content_prefix_and_status_shows_it() {
     let moto = Moto::shared();
-    let alb = build_alb(moto, "prefix", &[10], &[10], Some(40_000));
+    let alb = alb::build_with(moto, "prefix", &[10], &[10], Some(40_000));
     let prefix = format!("/maintenance/{}", common::unique("shop"));
     let args = |p: &str| {
         vec![

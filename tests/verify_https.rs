@@ -7,20 +7,18 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Moto;
-use maintenance_responder::listeners::{self, Aws};
-use maintenance_responder::ops::{VerifyRequest, VerifyTarget, verify_live};
+use common::alb::{self, maintctl, maintctl_blocking, text};
+use common::listeners::{aws, priorities};
+use maintenance_responder::ops::{Verification, VerifyRequest, VerifyTarget, verify_live};
 use maintenance_responder::planner::{Direction, Live};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const HOST: &str = "shop.example.test";
@@ -119,6 +117,14 @@ async fn tls_server(cert: &str, key: &str, no_store: bool) -> (u16, Seen) {
     (port, seen)
 }
 
+/// A [`tls_server`] with a certificate for `names` signed by `ca`: its port, what it saw, and
+/// the URL of its page for [`HOST`].
+async fn serve(ca: &Ca, names: &[&str], no_store: bool) -> (u16, Seen, String) {
+    let (cert, key) = server_cert(ca, names);
+    let (port, seen) = tls_server(&cert, &key, no_store).await;
+    (port, seen, format!("https://{HOST}:{port}/"))
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -133,21 +139,19 @@ fn request(url: &str, ca: Option<&Path>, port: u16) -> VerifyRequest {
     }
 }
 
+/// Verifies `url` on the server at `port` (any name resolves there), trusting the CA in `ca`.
+async fn verify(url: &str, ca: &Path, port: u16, direction: Direction, live: Live) -> Verification {
+    verify_live(&request(url, Some(ca), port), direction, live).await
+}
+
 #[tokio::test]
 async fn https_with_a_private_ca_verifies_the_page_and_sends_the_real_host_name() {
     let dir = tempfile::tempdir().unwrap();
     let ca = ca("maintctl test CA");
-    let (cert, key) = server_cert(&ca, &[HOST]);
-    let (port, seen) = tls_server(&cert, &key, true).await;
+    let (port, seen, url) = serve(&ca, &[HOST], true).await;
     let ca_file = write(dir.path(), "ca.pem", &ca.pem);
-    let url = format!("https://{HOST}:{port}/");
 
-    let on = verify_live(
-        &request(&url, Some(&ca_file), port),
-        Direction::On,
-        Live::Responder,
-    )
-    .await;
+    let on = verify(&url, &ca_file, port, Direction::On, Live::Responder).await;
     assert!(on.ok, "{on:?}");
     assert_eq!(on.status, Some(503));
     assert_eq!(on.cache_control.as_deref(), Some("no-store"));
@@ -161,20 +165,10 @@ async fn https_with_a_private_ca_verifies_the_page_and_sends_the_real_host_name(
         assert_eq!(host, &format!("{HOST}:{port}"), "so is the Host header");
     }
     // Still the maintenance page: off does not verify.
-    let off = verify_live(
-        &request(&url, Some(&ca_file), port),
-        Direction::Off,
-        Live::Responder,
-    )
-    .await;
+    let off = verify(&url, &ca_file, port, Direction::Off, Live::Responder).await;
     assert!(!off.ok, "{off:?}");
     // The fallback page is a 503 with neither header, on every path.
-    let fallback = verify_live(
-        &request(&url, Some(&ca_file), port),
-        Direction::On,
-        Live::Fallback,
-    )
-    .await;
+    let fallback = verify(&url, &ca_file, port, Direction::On, Live::Fallback).await;
     assert!(fallback.ok, "{fallback:?}");
 }
 
@@ -182,16 +176,9 @@ async fn https_with_a_private_ca_verifies_the_page_and_sends_the_real_host_name(
 async fn a_503_without_no_store_is_not_the_responders_page() {
     let dir = tempfile::tempdir().unwrap();
     let ca = ca("maintctl test CA");
-    let (cert, key) = server_cert(&ca, &[HOST]);
-    let (port, _) = tls_server(&cert, &key, false).await;
+    let (port, _, url) = serve(&ca, &[HOST], false).await;
     let ca_file = write(dir.path(), "ca.pem", &ca.pem);
-    let url = format!("https://{HOST}:{port}/");
-    let on = verify_live(
-        &request(&url, Some(&ca_file), port),
-        Direction::On,
-        Live::Responder,
-    )
-    .await;
+    let on = verify(&url, &ca_file, port, Direction::On, Live::Responder).await;
     assert!(!on.ok, "{on:?}");
     let seen = on.seen(Direction::On, Live::Responder).join("; ");
     assert!(seen.contains("not no-store"), "{seen}");
@@ -202,16 +189,9 @@ async fn a_wrong_ca_or_name_fails_with_a_clear_message_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let ca_right = ca("the CA that signed");
     let ca_wrong = ca("another CA");
-    let (cert, key) = server_cert(&ca_right, &[HOST]);
-    let (port, _) = tls_server(&cert, &key, true).await;
+    let (port, _, url) = serve(&ca_right, &[HOST], true).await;
     let wrong = write(dir.path(), "wrong.pem", &ca_wrong.pem);
-    let url = format!("https://{HOST}:{port}/");
-    let v = verify_live(
-        &request(&url, Some(&wrong), port),
-        Direction::On,
-        Live::Responder,
-    )
-    .await;
+    let v = verify(&url, &wrong, port, Direction::On, Live::Responder).await;
     assert!(!v.ok);
     assert_eq!(
         v.attempts, 1,
@@ -225,16 +205,9 @@ async fn a_wrong_ca_or_name_fails_with_a_clear_message_at_once() {
         "{error}"
     );
     // The right CA, a certificate for another name.
-    let (cert, key) = server_cert(&ca_right, &["other.example.test"]);
-    let (port, _) = tls_server(&cert, &key, true).await;
+    let (port, _, url) = serve(&ca_right, &["other.example.test"], true).await;
     let right = write(dir.path(), "right.pem", &ca_right.pem);
-    let url = format!("https://{HOST}:{port}/");
-    let v = verify_live(
-        &request(&url, Some(&right), port),
-        Direction::On,
-        Live::Responder,
-    )
-    .await;
+    let v = verify(&url, &right, port, Direction::On, Live::Responder).await;
     let error = v.error.unwrap();
     assert!(
         error.contains("not trusted") && error.contains(&format!("not for {HOST}")),
@@ -252,81 +225,40 @@ async fn a_wrong_ca_or_name_fails_with_a_clear_message_at_once() {
 
 // ------------------------------------------------------------------ through maintctl
 
-fn maintctl(moto: &Moto, args: Vec<String>) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_maintctl"))
-        .args(&args)
-        .envs(moto.env())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-async fn priorities(moto: &Moto, listener: &str) -> BTreeMap<String, u32> {
-    let aws = Aws::new(&moto.sdk_config().await);
-    listeners::read_listener(&aws, listener)
-        .await
-        .unwrap()
-        .rules
-        .iter()
-        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_verifies_over_https_and_a_wrong_ca_changes_nothing() {
     let moto = Moto::shared();
-    let out = Command::new(common::python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/alb_fixture.py"
-        ))
-        .args(["--name", &common::unique("https"), "--catch-all", "40000"])
-        .envs(moto.env())
-        .output()
-        .unwrap();
-    let alb: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let http = alb["listeners"]["http"].as_str().unwrap().to_string();
+    let alb = alb::build(moto, "https", &[10, 20, 30], 40_000);
+    let http = alb.http.clone();
     let env = common::unique("env-https");
     let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let attach = maintctl(
         moto,
-        args(&[
+        &[
             "attach",
             "--listener",
             &http,
             "--target-group",
-            alb["lambda_target_group"].as_str().unwrap(),
+            &alb.lambda_target_group,
             "--environment",
             &env,
-        ]),
+        ],
     );
     assert_eq!(attach.status.code(), Some(0), "{}", text(&attach));
 
     let dir = tempfile::tempdir().unwrap();
     let ca_right = ca("the CA that signed");
-    let (cert, key) = server_cert(&ca_right, &[HOST]);
-    let (port, _) = tls_server(&cert, &key, true).await;
+    let (port, _, url) = serve(&ca_right, &[HOST], true).await;
     let right = write(dir.path(), "right.pem", &ca_right.pem);
     let wrong = write(dir.path(), "wrong.pem", &ca("another CA").pem);
-    let url = format!("https://{HOST}:{port}/");
     let address = format!("127.0.0.1:{port}");
     let on = |ca: &Path| {
-        // --force: the emulator has no responder for the preflight (tests/doctor.rs).
+        // maintctl forces on: the emulator has no responder for the preflight (tests/doctor.rs).
         args(&[
             "on",
             "--environment",
             &env,
             "--yes",
-            "--force",
             "--verify-url",
             &url,
             "--verify-ca",
@@ -337,13 +269,9 @@ async fn on_verifies_over_https_and_a_wrong_ca_changes_nothing() {
             "5",
         ])
     };
-    let before = priorities(moto, &http).await;
-    let refused = tokio::task::spawn_blocking({
-        let a = on(&wrong);
-        move || maintctl(Moto::shared(), a)
-    })
-    .await
-    .unwrap();
+    let client = aws(moto).await;
+    let before = priorities(&client, &http).await;
+    let refused = maintctl_blocking(on(&wrong)).await;
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -354,17 +282,12 @@ async fn on_verifies_over_https_and_a_wrong_ca_changes_nothing() {
         text(&refused)
     );
     assert_eq!(
-        priorities(moto, &http).await,
+        priorities(&client, &http).await,
         before,
         "nothing was switched"
     );
 
-    let verified = tokio::task::spawn_blocking({
-        let a = on(&right);
-        move || maintctl(Moto::shared(), a)
-    })
-    .await
-    .unwrap();
+    let verified = maintctl_blocking(on(&right)).await;
     assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
     let stdout = String::from_utf8_lossy(&verified.stdout);
     assert!(

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod alb;
+pub mod listeners;
 pub mod runtime_api;
 
 use std::io::{BufRead, BufReader};

@@ -11,8 +11,10 @@ What it creates, all named after --name so tests sharing one emulator do not col
 
 Reads AWS_ENDPOINT_URL and AWS_DEFAULT_REGION from the environment (as boto3 always does) and
 prints one JSON document:
-  {"vpc", "subnets", "load_balancer", "app_target_group", "lambda_target_group",
-   "listeners": {"http", "https"}, "rules": {"http": {"<priority>": arn}, "https": {...}}}
+  {"vpc", "subnets", "load_balancer", "app_target_group", "lambda_target_group", "certificate",
+   "certificate_domain", "listeners": {"http", "https"},
+   "rules": {"http": {"<priority>": arn}, "https": {...}}}
+(certificate_domain: the certificate's domain name as ACM's DescribeCertificate gives it).
 """
 
 import argparse
@@ -102,6 +104,8 @@ def main():
         "app_target_group": app_tg,
         "lambda_target_group": lambda_tg,
         "certificate": cert,
+        "certificate_domain": acm.describe_certificate(CertificateArn=cert)["Certificate"][
+            "DomainName"],
         "listeners": listeners,
         "rules": rules,
     }))
