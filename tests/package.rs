@@ -3,8 +3,10 @@
 //! the switch function's nothing else, the responder's the time zone database as `zoneinfo/`
 //! (what `TZDIR=/var/task/zoneinfo` in the templates points at: every zone jiff finds there,
 //! no `posix/`, `right/` or non-zone file); the responder links no load balancer SDK and did not
-//! grow; the packaged x86_64 switch function, unzipped, switches a moto ALB on an alarm and off
-//! on its OK (`tests/arm64.rs` does the same with the arm64 one under qemu).
+//! grow; the packaged x86_64 responder, unzipped and run with `TZDIR` on its `zoneinfo/`, shows a
+//! Japanese visitor the end time in JST; the packaged x86_64 switch function, unzipped, switches
+//! a moto ALB on an alarm and off on its OK (`tests/arm64.rs` does the same with the arm64 one
+//! under qemu).
 //!
 //! Each test packages first (`scripts/package`, which one test at a time runs: a few seconds
 //! when the builds are fresh, as after `scripts/test`'s package step; release builds
@@ -18,6 +20,7 @@ use std::process::Command;
 
 use automation::{SwitchFn, alarm_switches_on_then_off, attached_alb};
 use common::Moto;
+use common::runtime_api::{Answer, RuntimeApi};
 use jiff::tz::{Offset, TimeZoneDatabase};
 use serde_json::Value;
 
@@ -200,4 +203,70 @@ async fn the_packaged_switch_function_switches_on_an_alarm_and_off_on_its_ok() {
         "{:#}",
         odd.report
     );
+}
+
+/// A browser asking in Japanese, through the ALB.
+const JAPANESE_GET: &str = r#"{
+  "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop/0123456789abcdef"}},
+  "httpMethod": "GET", "path": "/", "queryStringParameters": {},
+  "headers": {"accept": "text/html", "accept-language": "ja", "host": "shop.example.com"},
+  "body": "", "isBase64Encoded": false
+}"#;
+
+#[tokio::test]
+async fn the_packaged_responder_shows_the_end_time_in_jst_from_its_own_zoneinfo() {
+    package();
+    let tmp = tempfile::tempdir().unwrap();
+    unzip(
+        &dist("maintenance-responder", "x86_64").join("bootstrap.zip"),
+        tmp.path(),
+    );
+    let moto = Moto::shared();
+    let prefix = format!("/maintenance/{}", common::unique("tz"));
+    // Two days ahead, on the minute: the page rounds up to the minute, so it shows this one.
+    let now = jiff::Timestamp::now().as_second();
+    let end = jiff::Timestamp::from_second(now - now % 60 + 2 * 86_400).unwrap();
+    automation::ssm(moto)
+        .await
+        .put_parameter()
+        .name(format!("{prefix}/retry-after"))
+        .value(end.to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let api = RuntimeApi::start().await;
+    // As on Lambda (/var/task is the unzipped package): TZDIR on the bundled database, the
+    // configured display zone of ja (Asia/Tokyo) read from it.
+    let mut child = tokio::process::Command::new(tmp.path().join("bootstrap"))
+        .env_clear()
+        .envs(api.env())
+        .envs(moto.env())
+        .env("TZDIR", tmp.path().join("zoneinfo"))
+        .env("MAINTENANCE_SSM_PREFIX", &prefix)
+        .env("MAINTENANCE_SSM_INIT_BUDGET_MS", "10000")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(60), api.invoke(JAPANESE_GET))
+        .await
+        .expect("an answer within 60 s");
+    let Answer::Response(body) = answer else {
+        panic!("invocation error: {answer:?}");
+    };
+    let page: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["statusCode"], 503, "{body}");
+    let tokyo = TimeZoneDatabase::from_dir(tmp.path().join("zoneinfo"))
+        .unwrap()
+        .get("Asia/Tokyo")
+        .unwrap();
+    let shown = format!(
+        "{} JST",
+        end.to_zoned_datetime(tokyo).strftime("%Y-%m-%d %H:%M")
+    );
+    let html = page["body"].as_str().unwrap();
+    assert!(html.contains(&shown), "{shown} not in the page: {html}");
+    assert!(api.init_error().is_none(), "{:?}", api.init_error());
+    child.kill().await.unwrap();
 }
