@@ -59,6 +59,12 @@ pub mod tags {
     /// On the maintenance rule: the CloudWatch alarm that switched the current maintenance on
     /// (the switch function); only that alarm's OK switches it off. Empty otherwise.
     pub const ALARM: &str = "maintenance-responder:alarm";
+    /// On the maintenance rule: the alarm on the responder (the switch function's
+    /// `MAINTENANCE_SWITCH_FALLBACK_ALARMS`) that put the fallback page live in the
+    /// responder's place during maintenance; only that alarm's OK puts the responder's page
+    /// back. Empty otherwise. It says nothing about who owns the maintenance ([`WINDOW`],
+    /// [`ALARM`] keep saying that).
+    pub const FALLBACK_ALARM: &str = "maintenance-responder:fallback-alarm";
     /// On the cookie bypass rule (role [`ROLE_BYPASS`]) only: [`BYPASS_LINK_COOKIE`]. It marks
     /// the one rule `maintctl` modifies (its condition holds the bypass link's token), so that
     /// IAM can grant `ModifyRule` on rules with this tag and no other.
@@ -178,6 +184,11 @@ pub mod switch {
     pub const ON_ALARM_OK: &str = "MAINTENANCE_SWITCH_ON_ALARM_OK";
     /// Comma-separated alarm names allowed to switch; unset: any alarm that can invoke it.
     pub const ALARM_NAMES: &str = "MAINTENANCE_SWITCH_ALARM_NAMES";
+    /// Comma-separated names of the alarms on the responder itself (its throttles and errors,
+    /// the ALB's 502s on the maintenance target group): their ALARM puts the fallback page live
+    /// in the responder's place while maintenance is on, their OK puts the responder's page
+    /// back; they never switch maintenance on or off.
+    pub const FALLBACK_ALARMS: &str = "MAINTENANCE_SWITCH_FALLBACK_ALARMS";
     /// Seconds the function waits for the lease another writer holds (default 20).
     pub const LEASE_WAIT_SECONDS: &str = "MAINTENANCE_SWITCH_LEASE_WAIT_SECONDS";
     /// Default of [`LEASE_WAIT_SECONDS`].

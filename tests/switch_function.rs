@@ -11,12 +11,14 @@ mod common;
 use std::time::Duration;
 
 use automation::{
-    SwitchFn, alarm_events, all_priorities, app_order, attached_alb, attached_alb_with, aws, code,
-    consistent_state, maintctl, maintenance_tags, parameter, ssm, text,
+    SwitchFn, alarm_events, all_priorities, app_order, attached_alb, attached_alb_with,
+    attached_alb_with_fallback, aws, code, consistent_state, maintctl, maintenance_tags, parameter,
+    snapshot, ssm, text,
 };
 use common::Moto;
 use maintenance_responder::deploy_names::tags;
-use maintenance_responder::planner::State;
+use maintenance_responder::listeners::Listeners;
+use maintenance_responder::planner::{Live, State};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -162,6 +164,138 @@ async fn an_alarm_never_ends_a_maintenance_a_person_switched_on() {
     let off = maintctl(moto, &["off", "--environment", &alb.environment, "--yes"]);
     assert_eq!(code(&off), 0, "{}", text(&off));
     assert_eq!(all_priorities(&client, &alb).await, original);
+}
+
+/// The page live on a listener, if maintenance is on there.
+async fn live_page(client: &impl Listeners, listener: &str) -> Option<Live> {
+    let rules = snapshot(client, listener)
+        .await
+        .planner_rules()
+        .expect("planner view");
+    maintenance_responder::planner::live(&rules)
+}
+
+/// An alarm on the responder (issue #13: "an alarm on the responder failing can move traffic
+/// to the fallback on its own"): ALARM during maintenance puts the fallback page live in the
+/// responder's place and keeps the maintenance's owner; OK puts the responder's page back,
+/// only where that alarm put the fallback; while maintenance is off it changes nothing; a
+/// person's `on --fallback` is not undone by its OK.
+#[tokio::test]
+async fn an_alarm_on_the_responder_swaps_the_fallback_page_in_and_back_only_during_maintenance() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = attached_alb_with_fallback(moto, "fb-alarm", &[1, 2]).await;
+    let original = all_priorities(&client, &alb).await;
+    let throttled = common::unique("responder-throttles");
+    let f = SwitchFn::start(
+        moto,
+        &alb.environment,
+        1,
+        &[
+            (
+                "MAINTENANCE_SWITCH_FALLBACK_ALARMS",
+                format!("other, {throttled}"),
+            ),
+            // Not in the list of alarms that switch maintenance: a fallback alarm acts anyway.
+            ("MAINTENANCE_SWITCH_ALARM_NAMES", "shop-down".into()),
+        ],
+    )
+    .await;
+
+    // Maintenance off: the responder serves no page, nothing to do.
+    let a = f.invoke(&alarm_events(moto, &throttled, "ALARM").0).await;
+    assert!(!a.error, "{}", a.raw);
+    assert_eq!(a.report["outcome"], "nothing-to-do", "{:#}", a.report);
+    assert!(
+        message(&a.report).contains("maintenance is off"),
+        "{:#}",
+        a.report
+    );
+    assert_eq!(
+        all_priorities(&client, &alb).await,
+        original,
+        "nothing moved"
+    );
+
+    // A person's maintenance, on with the responder's page. (Not a window's: moto allows 10
+    // tags on a rule, AWS 50, and a window's tag would make the alarm's the eleventh; that an
+    // alarm on the responder keeps a window's or an alarm's tag is
+    // `owner_tags_of_an_alarm_on_the_responder_touch_only_its_own_tag`.)
+    let on = maintctl(
+        moto,
+        &[
+            "on",
+            "--environment",
+            &alb.environment,
+            "--yes",
+            "--reason",
+            "upgrade",
+        ],
+    );
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    for l in alb.listeners() {
+        assert_eq!(live_page(&client, l).await, Some(Live::Responder));
+    }
+
+    // ALARM (EventBridge shape): the fallback page; the person still owns the maintenance.
+    let a = f.invoke(&alarm_events(moto, &throttled, "ALARM").1).await;
+    assert_eq!(a.report["outcome"], "applied", "{:#}", a.report);
+    assert_eq!(a.report["command"], "on");
+    for l in alb.listeners() {
+        assert_eq!(consistent_state(&client, l).await, State::On);
+        assert_eq!(live_page(&client, l).await, Some(Live::Fallback), "{l}");
+        let t = maintenance_tags(&client, l).await;
+        assert_eq!(t[tags::FALLBACK_ALARM], throttled, "{t:?}");
+        assert!(t.get(tags::ALARM).is_none_or(String::is_empty), "{t:?}");
+    }
+    // Again: already live.
+    let again = f.invoke(&alarm_events(moto, &throttled, "ALARM").0).await;
+    assert_eq!(
+        again.report["outcome"], "nothing-to-do",
+        "{:#}",
+        again.report
+    );
+    assert!(message(&again.report).contains("already live"));
+
+    // OK: the responder's page again, the alarm's tag emptied, the window still in charge.
+    let ok = f.invoke(&alarm_events(moto, &throttled, "OK").0).await;
+    assert_eq!(ok.report["outcome"], "applied", "{:#}", ok.report);
+    for l in alb.listeners() {
+        assert_eq!(live_page(&client, l).await, Some(Live::Responder), "{l}");
+        let t = maintenance_tags(&client, l).await;
+        assert_eq!(t[tags::FALLBACK_ALARM], "", "{t:?}");
+    }
+
+    // A person puts the fallback page live: the alarm's OK leaves it.
+    let by_hand = maintctl(
+        moto,
+        &[
+            "on",
+            "--fallback",
+            "--environment",
+            &alb.environment,
+            "--yes",
+        ],
+    );
+    assert_eq!(code(&by_hand), 0, "{}", text(&by_hand));
+    let during = all_priorities(&client, &alb).await;
+    let ok = f.invoke(&alarm_events(moto, &throttled, "OK").1).await;
+    assert_eq!(ok.report["outcome"], "nothing-to-do", "{:#}", ok.report);
+    assert!(
+        message(&ok.report).contains("did not put the fallback page live"),
+        "{:#}",
+        ok.report
+    );
+    assert_eq!(all_priorities(&client, &alb).await, during, "nothing moved");
+
+    // Off parks both pages.
+    let off = maintctl(moto, &["off", "--environment", &alb.environment, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    assert_eq!(all_priorities(&client, &alb).await, original);
+}
+
+fn message(report: &Value) -> String {
+    report["message"].as_str().unwrap_or_default().to_string()
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ use crate::ops::bypass::TokenStore;
 use crate::ops::lease::{self, HeldLease, LeaseError, LeaseHolder, LeaseOptions, Released};
 use crate::ops::switch::{Operator, SwitchPlan};
 use crate::ops::{Outcome, apply};
-use crate::planner::{Direction, Planned, State, short_listener, tag_value};
+use crate::planner::{Direction, Live, Planned, State, short_listener, tag_value};
 use crate::ssm::{LockParameters, StoredType, Write};
 
 /// The parameters a switch reads and writes: the lease, the window's content, and the bypass
@@ -56,6 +56,15 @@ pub enum Owner {
     Window(String),
     /// A CloudWatch alarm (its name): the switch function on ALARM and OK.
     Alarm(String),
+    /// An alarm on the responder (the switch function's fallback alarms): it changes only
+    /// which page is live while maintenance is on — `live` is the page it puts in front — and
+    /// owns nothing: the maintenance keeps its owner ([`page_stop`]).
+    PageAlarm {
+        /// The alarm's name.
+        alarm: String,
+        /// The page it puts live: the fallback page on ALARM, the responder's on OK.
+        live: Live,
+    },
 }
 
 impl std::fmt::Display for Owner {
@@ -64,6 +73,7 @@ impl std::fmt::Display for Owner {
             Owner::Person => f.write_str("a person"),
             Owner::Window(w) => write!(f, "window {w}"),
             Owner::Alarm(a) => write!(f, "alarm {a}"),
+            Owner::PageAlarm { alarm, live } => write!(f, "alarm {alarm} (putting {live} live)"),
         }
     }
 }
@@ -75,6 +85,7 @@ impl Owner {
             Owner::Person => None,
             Owner::Window(w) => Some((tags::WINDOW, tag_value(w))),
             Owner::Alarm(a) => Some((tags::ALARM, tag_value(a))),
+            Owner::PageAlarm { .. } => None,
         }
     }
 }
@@ -96,6 +107,24 @@ pub fn owner_tags(
     direction: Direction,
     current: &BTreeMap<String, String>,
 ) -> Vec<(String, String)> {
+    let present = |key: &str| current.get(key).is_some_and(|v| !v.is_empty());
+    if let Owner::PageAlarm { alarm, live } = owner {
+        // The page changes, the owner stays: only the fallback alarm's own tag is written.
+        let value = match live {
+            Live::Fallback => tag_value(alarm),
+            Live::Responder => String::new(),
+        };
+        return (!value.is_empty() || present(tags::FALLBACK_ALARM))
+            .then(|| (tags::FALLBACK_ALARM.to_string(), value))
+            .into_iter()
+            .collect();
+    }
+    let mut written: Vec<(String, String)> = Vec::new();
+    // Any other switch ends what a fallback alarm did (off parks the fallback page; a
+    // person's or window's on chooses the page itself).
+    if present(tags::FALLBACK_ALARM) {
+        written.push((tags::FALLBACK_ALARM.to_string(), String::new()));
+    }
     let set = match direction {
         Direction::On => owner.tag(),
         Direction::Off => None,
@@ -107,10 +136,83 @@ pub fn owner_tags(
                 Some((k, v)) if *k == key => v.clone(),
                 _ => String::new(),
             };
-            let present = current.get(key).is_some_and(|v| !v.is_empty());
-            (!value.is_empty() || present).then(|| (key.to_string(), value))
+            (!value.is_empty() || present(key)).then(|| (key.to_string(), value))
         })
+        .chain(written)
         .collect()
+}
+
+/// For an alarm on the responder ([`Owner::PageAlarm`]): why it changes nothing, when it does
+/// not. It changes the page only where maintenance is on everywhere selected (never switches
+/// it on or off), and puts the responder's page back only where that alarm put the fallback
+/// page live (a person's `on --fallback` is left alone).
+pub fn page_stop(plan: &SwitchPlan, owner: &Owner) -> Option<(Outcome, String)> {
+    let Owner::PageAlarm { alarm, live } = owner else {
+        return None;
+    };
+    if plan.listeners.iter().all(|p| p.state == State::Off) {
+        return Some((
+            Outcome::NothingToDo,
+            format!(
+                "maintenance is off: alarm {alarm} watches the responder, which serves no page                  now; nothing to do"
+            ),
+        ));
+    }
+    let not_on: Vec<String> = plan
+        .listeners
+        .iter()
+        .filter(|p| p.state != State::On)
+        .map(|p| {
+            format!(
+                "listener {}: {}",
+                short_listener(&p.snapshot.listener.arn),
+                p.state
+            )
+        })
+        .collect();
+    if !not_on.is_empty() {
+        return Some((
+            Outcome::Refused,
+            format!(
+                "refused: alarm {alarm} changes which page is live only where maintenance is on,                  and it is not on everywhere ({}); nothing was changed: see maintctl status",
+                not_on.join("; ")
+            ),
+        ));
+    }
+    let showing = |page: Live| {
+        plan.listeners
+            .iter()
+            .all(|p| crate::planner::live(&p.rules) == Some(page))
+    };
+    if showing(*live) {
+        return Some((
+            Outcome::NothingToDo,
+            format!("{live} is already live on every listener: nothing to do"),
+        ));
+    }
+    if *live == Live::Responder {
+        let others: Vec<String> = plan
+            .listeners
+            .iter()
+            .filter(|p| crate::planner::live(&p.rules) == Some(Live::Fallback))
+            .filter(|p| {
+                p.snapshot
+                    .maintenance_rule()
+                    .is_none_or(|m| m.tags.get(tags::FALLBACK_ALARM) != Some(&tag_value(alarm)))
+            })
+            .map(|p| short_listener(&p.snapshot.listener.arn).to_string())
+            .collect();
+        if !others.is_empty() {
+            return Some((
+                Outcome::NothingToDo,
+                format!(
+                    "alarm {alarm} is OK, but it did not put the fallback page live on listener                      {}: left as it is; maintctl on puts the responder's page back",
+                    others.join(", ")
+                ),
+            ));
+        }
+    }
+    None
 }
 
 /// The content prefixes of the listeners, each once, in the order their leases are taken.
@@ -390,6 +492,7 @@ pub fn already_on(owner: &Owner) -> Option<String> {
             "maintenance is already on: alarm {a} does not take it over (its OK will not end \
              it); nothing to do"
         )),
+        Owner::PageAlarm { .. } => None,
     }
 }
 
@@ -491,5 +594,42 @@ mod tests {
             owner_tags(&Owner::Person, Direction::Off, &tagged),
             [(tags::WINDOW.to_string(), String::new())]
         );
+    }
+
+    #[test]
+    fn owner_tags_of_an_alarm_on_the_responder_touch_only_its_own_tag() {
+        let page = |live| Owner::PageAlarm {
+            alarm: "mr throttles".into(),
+            live,
+        };
+        let owned: BTreeMap<String, String> = [
+            (tags::WINDOW.to_string(), "w-1".to_string()),
+            (tags::ALARM.to_string(), "shop down".to_string()),
+        ]
+        .into();
+        // The fallback page: the alarm's tag set; the window's and the owning alarm's stay.
+        assert_eq!(
+            owner_tags(&page(Live::Fallback), Direction::On, &owned),
+            [(tags::FALLBACK_ALARM.to_string(), "mr throttles".to_string())]
+        );
+        // Back to the responder's page: emptied when present, no new key when not.
+        let mut swapped = owned.clone();
+        swapped.insert(tags::FALLBACK_ALARM.into(), "mr throttles".into());
+        assert_eq!(
+            owner_tags(&page(Live::Responder), Direction::On, &swapped),
+            [(tags::FALLBACK_ALARM.to_string(), String::new())]
+        );
+        assert!(owner_tags(&page(Live::Responder), Direction::On, &owned).is_empty());
+        // Any other switch ends what the alarm did: off, or a person's on.
+        for (owner, direction) in [
+            (Owner::Person, Direction::Off),
+            (Owner::Person, Direction::On),
+        ] {
+            let written = owner_tags(&owner, direction, &swapped);
+            assert!(
+                written.contains(&(tags::FALLBACK_ALARM.to_string(), String::new())),
+                "{owner} {direction}: {written:?}"
+            );
+        }
     }
 }

@@ -280,6 +280,7 @@ async fn switch_planned(
     let stop = held
         .and_then(|held| coordinate::uncovered(&report.plan, held))
         .or_else(|| coordinate::ownership_stop(&report.plan, owner))
+        .or_else(|| coordinate::page_stop(&report.plan, owner))
         .or_else(|| match report.plan.changing() {
             0 => Some((
                 Outcome::NothingToDo,

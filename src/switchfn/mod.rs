@@ -14,8 +14,10 @@
 //! ([`crate::deploy_names::switch::ENVIRONMENT`]); ALARM switches on with the reason
 //! `automatic: <alarm name>`; OK switches off only a maintenance that alarm switched on (the
 //! `alarm` tag), never one a person or a window did, and not at all with `ON_ALARM_OK=stay`; a
-//! window's end switches off only what its window owns; a listener no lease can be taken for
-//! is refused. Bad input is refused with the reason, logged, and changes nothing; it never
+//! window's end switches off only what its window owns; an alarm on the responder itself
+//! (`FALLBACK_ALARMS`) only swaps the page while maintenance is on — ALARM the fallback page,
+//! OK the responder's again where that alarm put the fallback live; a listener no lease can be
+//! taken for is refused. Bad input is refused with the reason, logged, and changes nothing; it never
 //! panics.
 
 pub mod event;
@@ -55,6 +57,10 @@ pub struct Settings {
     pub on_alarm_ok: OnAlarmOk,
     /// The alarms it acts on; `None`: any.
     pub alarm_names: Option<Vec<String>>,
+    /// The alarms on the responder: they change only which page is live during maintenance
+    /// (ALARM: the fallback page, OK: the responder's), and may act even when not in
+    /// `alarm_names`.
+    pub fallback_alarms: Vec<String>,
     /// How long it waits for a lease another writer holds.
     pub lease_wait: Duration,
 }
@@ -96,13 +102,16 @@ impl Settings {
                 OnAlarmOk::Stay
             }
         };
-        let alarm_names = get(names::ALARM_NAMES).map(|list| {
-            list.split(',')
+        let list = |value: String| -> Vec<String> {
+            value
+                .split(',')
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
                 .map(str::to_string)
                 .collect()
-        });
+        };
+        let alarm_names = get(names::ALARM_NAMES).map(list);
+        let fallback_alarms = get(names::FALLBACK_ALARMS).map(list).unwrap_or_default();
         let lease_wait = match get(names::LEASE_WAIT_SECONDS).map(|s| s.trim().parse::<u64>()) {
             None => names::DEFAULT_LEASE_WAIT_SECONDS,
             Some(Ok(s)) if s <= 60 => s,
@@ -119,6 +128,7 @@ impl Settings {
             environment,
             on_alarm_ok,
             alarm_names,
+            fallback_alarms,
             lease_wait: Duration::from_secs(lease_wait),
         };
         (settings, problems)
@@ -140,7 +150,7 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
             ),
         ));
     };
-    let (direction, reason, owner, content) = match invocation {
+    let (direction, reason, owner, content, live) = match invocation {
         Invocation::SwitchRequest(s) => {
             if s.environment != *environment {
                 return Err((
@@ -165,6 +175,7 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
                 reason,
                 Owner::Window(s.window.clone()),
                 content,
+                Live::Responder,
             )
         }
         Invocation::Alarm(a) => alarm_switch(a, settings)?,
@@ -182,7 +193,7 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
         // The bypass link's token is set (`on`) and rotated (`off`) as by maintctl; the link
         // is left out of the answer (`EventReport::switched`).
         bypass: BypassOptions::default(),
-        live: Live::Responder,
+        live,
         // The preflight invokes the responder (feature `doctor`): not the switch's to run.
         preflight: None,
         force: false,
@@ -198,9 +209,12 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
     })
 }
 
-type AlarmSwitch = (Direction, String, Owner, Option<WindowContent>);
+type AlarmSwitch = (Direction, String, Owner, Option<WindowContent>, Live);
 
 fn alarm_switch(a: &AlarmEvent, settings: &Settings) -> Result<AlarmSwitch, (Outcome, String)> {
+    if settings.fallback_alarms.contains(&a.alarm) {
+        return page_switch(a);
+    }
     if let Some(allowed) = &settings.alarm_names
         && !allowed.contains(&a.alarm)
     {
@@ -222,6 +236,7 @@ fn alarm_switch(a: &AlarmEvent, settings: &Settings) -> Result<AlarmSwitch, (Out
             format!("automatic: {}", a.alarm),
             owner,
             None,
+            Live::Responder,
         )),
         AlarmState::Ok if settings.on_alarm_ok == OnAlarmOk::Stay => Err((
             Outcome::NothingToDo,
@@ -236,12 +251,43 @@ fn alarm_switch(a: &AlarmEvent, settings: &Settings) -> Result<AlarmSwitch, (Out
             format!("automatic: {} is OK", a.alarm),
             owner,
             None,
+            Live::Responder,
         )),
         AlarmState::InsufficientData => Err((
             Outcome::NothingToDo,
             format!("alarm {} has insufficient data: nothing to do", a.alarm),
         )),
     }
+}
+
+/// An alarm on the responder: ALARM puts the fallback page live in the responder's place,
+/// OK puts the responder's page back; both only while maintenance is on
+/// (`crate::ops::coordinate::page_stop`), neither switches maintenance on or off.
+fn page_switch(a: &AlarmEvent) -> Result<AlarmSwitch, (Outcome, String)> {
+    let (live, reason) = match a.state {
+        AlarmState::Alarm => (
+            Live::Fallback,
+            format!(
+                "automatic: {} (the responder is failing): the fallback page",
+                a.alarm
+            ),
+        ),
+        AlarmState::Ok => (
+            Live::Responder,
+            format!("automatic: {} is OK: the responder's page", a.alarm),
+        ),
+        AlarmState::InsufficientData => {
+            return Err((
+                Outcome::NothingToDo,
+                format!("alarm {} has insufficient data: nothing to do", a.alarm),
+            ));
+        }
+    };
+    let owner = Owner::PageAlarm {
+        alarm: a.alarm.clone(),
+        live,
+    };
+    Ok((Direction::On, reason, owner, None, live))
 }
 
 /// The operator of a switch no one watches: it says yes, and logs a wait for the lease.

@@ -8,7 +8,9 @@ use std::process::{Command, Output, Stdio};
 
 use maintenance_responder::listeners::{self, Aws, Listeners};
 use maintenance_responder::ops::{self, AttachRequest};
-use maintenance_responder::planner::{AttachSpec, ListenerSnapshot, Role, RuleView, State};
+use maintenance_responder::planner::{
+    AttachSpec, FallbackSpec, ListenerSnapshot, Role, RuleView, State,
+};
 use serde_json::Value;
 
 use crate::common::{self, Moto};
@@ -43,6 +45,26 @@ pub async fn attached_alb(moto: &Moto, name: &str, app: &[u32]) -> Alb {
 
 /// [`attached_alb`], with the cookie bypass rule (`attach --bypass-link`) when `bypass_link`.
 pub async fn attached_alb_with(moto: &Moto, name: &str, app: &[u32], bypass_link: bool) -> Alb {
+    attach_alb(moto, name, app, bypass_link, None).await
+}
+
+/// [`attached_alb`], with the fallback rule (the page of the built-in texts, parked 49995) as
+/// `maintctl attach` creates it.
+pub async fn attached_alb_with_fallback(moto: &Moto, name: &str, app: &[u32]) -> Alb {
+    let fallback = FallbackSpec {
+        priority: None,
+        body: ops::fallback::default_page(&maintenance_responder::site::Site::embedded()),
+    };
+    attach_alb(moto, name, app, false, Some(fallback)).await
+}
+
+async fn attach_alb(
+    moto: &Moto,
+    name: &str,
+    app: &[u32],
+    bypass_link: bool,
+    fallback: Option<FallbackSpec>,
+) -> Alb {
     let join = app.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
     let out = Command::new(common::python())
         .arg(concat!(
@@ -89,7 +111,7 @@ pub async fn attached_alb_with(moto: &Moto, name: &str, app: &[u32], bypass_link
         allow_fallthrough: false,
         allow_bypass_everyone: false,
         bypass_link,
-        fallback: None,
+        fallback,
     };
     let request = AttachRequest::new(vec![alb.http.clone(), alb.https.clone()], spec, false)
         .expect("valid options");
