@@ -215,6 +215,14 @@ resource "aws_lb_target_group" "this" {
   }
 
   tags = local.common_tags
+
+  lifecycle {
+    # Checked here, on a resource that always exists: the alarm is counted out otherwise.
+    precondition {
+      condition     = !var.auto_switch_alarm || (var.switch_function && local.want_app_catch_all)
+      error_message = "auto_switch_alarm invokes the switch function and watches the application target group: set switch_function = true and app_target_group_arn."
+    }
+  }
 }
 
 # Only the target group may invoke, and only through the alias. ELB checks this permission

@@ -393,11 +393,4 @@ resource "aws_cloudwatch_metric_alarm" "app_unhealthy" {
   ok_actions         = concat([aws_lambda_function.switch[0].arn], local.alarm_actions)
   tags               = local.common_tags
   depends_on         = [aws_lambda_permission.alarm]
-
-  lifecycle {
-    precondition {
-      condition     = local.want_app_catch_all
-      error_message = "auto_switch_alarm watches the application target group: set app_target_group_arn."
-    }
-  }
 }
