@@ -168,6 +168,13 @@ pub mod function {
     pub const NO_RESERVED_CONCURRENCY: i32 = -1;
     /// Provisioned concurrency on the alias (0: none; it is billed while configured).
     pub const DEFAULT_PROVISIONED_CONCURRENCY: u32 = 0;
+    /// The variable the time zone crate (jiff) reads the zone database's directory from; the
+    /// templates set it to [`BUNDLED_ZONEINFO`] on the responder.
+    pub const TZDIR_VAR: &str = "TZDIR";
+    /// Where the responder's zip puts its time zone database on Lambda (`scripts/package` adds
+    /// `zoneinfo/`, and Lambda unzips the package to `/var/task`): `provided.al2023` may have
+    /// no `/usr/share/zoneinfo`, and the page shows the end time in a display zone.
+    pub const BUNDLED_ZONEINFO: &str = "/var/task/zoneinfo";
 }
 
 /// The `maintenance-switch` Lambda (issue #15): the function that switches on a schedule or an
@@ -211,6 +218,21 @@ pub mod switch {
     pub const RETRY_MAX_EVENT_AGE_SECONDS: i32 = 300;
     /// Delivery attempts after the first (`MaximumRetryAttempts`).
     pub const RETRY_MAX_ATTEMPTS: i32 = 3;
+    /// The alarm the templates create on the application target group's `HealthyHostCount`
+    /// is `maintenance-switch-<environment>-<ALARM_SUFFIX>`; the function acts on that alarm only
+    /// ([`ALARM_NAMES`]).
+    pub const ALARM_SUFFIX: &str = "app-unhealthy";
+    /// The dead-letter queue is `maintenance-switch-<environment>-<DEAD_LETTER_SUFFIX>`: what
+    /// Scheduler could not deliver, and what the function failed after Lambda's retries.
+    pub const DEAD_LETTER_SUFFIX: &str = "dead-letters";
+    /// How long the queue keeps a message (the maximum, 14 days): a person reads it.
+    pub const DEAD_LETTER_RETENTION_SECONDS: u32 = 1_209_600;
+    /// Lambda's asynchronous retries of a switch that failed in a way a retry can fix (the
+    /// function answers with an invocation error then): at most this many more attempts...
+    pub const ASYNC_MAX_RETRY_ATTEMPTS: u32 = 2;
+    /// ...and none for an event older than this (a switch ten minutes late is still wanted,
+    /// an hour late is not); then it goes to the dead-letter queue.
+    pub const ASYNC_MAX_EVENT_AGE_SECONDS: u32 = 600;
 
     /// The schedule group of an environment, or why the environment's name cannot be one
     /// (group names allow letters, digits, `-`, `_` and `.`, at most 64 characters).
