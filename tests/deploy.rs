@@ -275,7 +275,7 @@ fn hcl_strings(list: &str) -> Vec<String> {
 
 // ---------------------------------------------------------------------- names
 
-const ALL_ENV_VARS: [&str; 13] = [
+const ALL_ENV_VARS: [&str; 14] = [
     vars::SSM_PREFIX,
     vars::SSM_TTL_SECONDS,
     vars::SSM_INIT_BUDGET_MS,
@@ -288,6 +288,7 @@ const ALL_ENV_VARS: [&str; 13] = [
     switch::ENVIRONMENT,
     switch::ON_ALARM_OK,
     switch::ALARM_NAMES,
+    switch::FALLBACK_ALARMS,
     switch::LEASE_WAIT_SECONDS,
 ];
 
@@ -1126,11 +1127,16 @@ fn both_templates_can_alarm_on_throttles_errors_and_the_albs_502s_off_by_default
             .map(|d| d["Name"].as_str().unwrap())
             .collect();
         assert_eq!(names, dimensions, "{name}");
+        // Without AutoFallback (the default): the topic only, and no data is not breaching.
+        // With it: `both_templates_can_let_the_responders_alarms_swap_in_the_fallback_page`.
         let actions =
             json!({ "Fn::If": ["HasAlarmTopic", [r("AlarmTopicArn")], r("AWS::NoValue")] });
-        assert_eq!(properties["AlarmActions"], actions, "{name}");
-        assert_eq!(properties["OKActions"], actions, "{name}");
-        assert_eq!(properties["TreatMissingData"], "notBreaching", "{name}");
+        assert_eq!(properties["AlarmActions"]["Fn::If"][2], actions, "{name}");
+        assert_eq!(properties["OKActions"]["Fn::If"][2], actions, "{name}");
+        assert_eq!(
+            properties["TreatMissingData"]["Fn::If"][2], "notBreaching",
+            "{name}"
+        );
     }
     assert_eq!(
         sam_resource(&tpl, "LambdaUserErrorAlarm")["Properties"]["Dimensions"][0]["Value"],
@@ -1174,16 +1180,24 @@ fn both_templates_can_alarm_on_throttles_errors_and_the_albs_502s_off_by_default
         hcl_value(&alarm, "dimensions"),
         "{ TargetGroup = aws_lb_target_group.this.arn_suffix, LoadBalancer = local.alb_arn_suffix }"
     );
+    // The topic only unless auto_fallback adds the switch function.
     assert_eq!(
-        text.matches("alarm_actions       = local.alarm_actions")
+        text.matches("alarm_actions       = local.responder_alarm_actions")
             .count(),
         3
     );
     assert_eq!(
-        text.matches("ok_actions          = local.alarm_actions")
+        text.matches("ok_actions          = local.responder_alarm_actions")
             .count(),
         3
     );
+    assert!(text.contains(
+        "responder_alarm_actions = concat(local.want_fallback_alarms ? \
+         aws_lambda_function.switch[*].arn : [], local.alarm_actions)"
+    ));
+    assert!(text.contains(
+        r#"responder_missing_data  = local.want_fallback_alarms ? "missing" : "notBreaching""#
+    ));
 }
 
 // ------------------------------------------------------------------ permissions
@@ -1624,6 +1638,7 @@ fn terraform_module_validates_with_every_option_on() {
             ("create_attach_policy", "true"),
             ("lambda_multi_value_headers_enabled", "true"),
             ("bypass_link", "true"),
+            ("auto_fallback", "true"),
         ] {
             assert_eq!(hcl_values(&main, option), [value], "every-option: {option}");
         }
@@ -2604,4 +2619,94 @@ fn operators_may_schedule_windows_in_their_group_and_release_the_lease() {
     assert!(pass.contains("\"iam:PassRole\"") && pass.contains("\"scheduler.amazonaws.com\""));
     assert!(switching.contains("for_each = aws_iam_role.scheduler[*].arn"));
     assert!(hcl_statement(&switching, "Lease").contains("\"ssm:DeleteParameter\""));
+}
+
+/// AutoFallback / auto_fallback (off by default): the responder's alarms invoke the switch
+/// function too (ALARM and OK), keep their state without data, and are the switch function's
+/// fallback alarms by the names the templates give them; the permission covers them.
+#[test]
+fn both_templates_can_let_the_responders_alarms_swap_in_the_fallback_page() {
+    let tpl = sam();
+    assert_eq!(sam_parameter(&tpl, "AutoFallback")["Default"], "false");
+    let switch_arn = json!({ "Fn::GetAtt": ["MaintenanceSwitch", "Arn"] });
+    let mut names = Vec::new();
+    for alarm in [
+        "ThrottlesAlarm",
+        "ErrorsAlarm",
+        "Elb502Alarm",
+        "LambdaUserErrorAlarm",
+    ] {
+        let p = &sam_resource(&tpl, alarm)["Properties"];
+        assert_eq!(
+            p["TreatMissingData"],
+            json!({ "Fn::If": ["CreateAutoFallback", "missing", "notBreaching"] }),
+            "{alarm}"
+        );
+        for actions in ["AlarmActions", "OKActions"] {
+            let a = &p[actions]["Fn::If"];
+            assert_eq!(a[0], "CreateAutoFallback", "{alarm} {actions}");
+            let with = a[1]["Fn::If"].as_array().expect("HasAlarmTopic");
+            assert!(
+                with[1..].iter().all(|list| list[0] == switch_arn),
+                "{alarm} {actions}: {with:?}"
+            );
+        }
+        names.push(p["AlarmName"]["Fn::Sub"].as_str().unwrap().to_string());
+    }
+    let variables =
+        &sam_resource(&tpl, "MaintenanceSwitch")["Properties"]["Environment"]["Variables"];
+    let listed = &variables[switch::FALLBACK_ALARMS]["Fn::If"];
+    assert_eq!(listed[0], "CreateAutoFallback");
+    assert_eq!(listed[1]["Fn::Sub"].as_str().unwrap(), names.join(","));
+    let permission = &sam_resource(&tpl, "AutoFallbackInvokePermission");
+    assert_eq!(permission["Condition"], "CreateAutoFallback");
+    let p = &permission["Properties"];
+    assert_eq!(p["Principal"], "lambda.alarms.cloudwatch.amazonaws.com");
+    let source = p["SourceArn"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        names.iter().all(|n| n.starts_with(
+            source
+                .rsplit_once(":alarm:")
+                .unwrap()
+                .1
+                .trim_end_matches('*')
+        )),
+        "{source} covers {names:?}"
+    );
+
+    let text = terraform();
+    let block = hcl_block(&text, r#"variable "auto_fallback" {"#);
+    assert_eq!(hcl_value(&block, "default"), "false");
+    for header in [
+        r#"resource "aws_cloudwatch_metric_alarm" "function""#,
+        r#"resource "aws_cloudwatch_metric_alarm" "elb_502""#,
+        r#"resource "aws_cloudwatch_metric_alarm" "lambda_user_error""#,
+    ] {
+        let alarm = hcl_block(&text, header);
+        assert_eq!(
+            hcl_value(&alarm, "alarm_actions"),
+            "local.responder_alarm_actions"
+        );
+        assert_eq!(
+            hcl_value(&alarm, "ok_actions"),
+            "local.responder_alarm_actions"
+        );
+        assert_eq!(
+            hcl_value(&alarm, "treat_missing_data"),
+            "local.responder_missing_data"
+        );
+    }
+    let f = hcl_block(&text, r#"resource "aws_lambda_function" "switch""#);
+    let listed = hcl_value(&f, switch::FALLBACK_ALARMS);
+    for suffix in ["throttles", "errors", "alb-502", "lambda-user-error"] {
+        assert!(listed.contains(&format!("\"{suffix}\"")), "{listed}");
+    }
+    let permission = hcl_block(
+        &text,
+        r#"resource "aws_lambda_permission" "fallback_alarms""#,
+    );
+    assert!(
+        hcl_value(&permission, "source_arn").ends_with(":alarm:${local.name}-*\""),
+        "{permission}"
+    );
 }

@@ -24,6 +24,11 @@ locals {
   alb_rules      = "${local.elb_arn_prefix}:listener-rule/${local.alb_arn_suffix}/*"
   reserve        = var.reserved_concurrency != -1
   alarm_actions  = var.alarm_topic_arn == "" ? [] : [var.alarm_topic_arn]
+  # auto_fallback: the responder's alarms invoke the switch function too, and keep their state
+  # while no data comes (the fallback page answers; the responder gets no traffic).
+  want_fallback_alarms    = var.auto_fallback && var.switch_function
+  responder_alarm_actions = concat(local.want_fallback_alarms ? aws_lambda_function.switch[*].arn : [], local.alarm_actions)
+  responder_missing_data  = local.want_fallback_alarms ? "missing" : "notBreaching"
 
   # GetParametersByPath is authorised against the path itself, the others against each
   # parameter below it: grant both.
@@ -221,6 +226,10 @@ resource "aws_lb_target_group" "this" {
     precondition {
       condition     = !var.auto_switch_alarm || (var.switch_function && local.want_app_catch_all)
       error_message = "auto_switch_alarm invokes the switch function and watches the application target group: set switch_function = true and app_target_group_arn."
+    }
+    precondition {
+      condition     = !var.auto_fallback || (var.switch_function && (var.function_alarms || var.alb_alarms))
+      error_message = "auto_fallback has the responder's alarms invoke the switch function: set switch_function = true and function_alarms or alb_alarms."
     }
   }
 }
@@ -570,9 +579,9 @@ resource "aws_cloudwatch_metric_alarm" "function" {
   evaluation_periods  = 1
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+  treat_missing_data  = local.responder_missing_data
+  alarm_actions       = local.responder_alarm_actions
+  ok_actions          = local.responder_alarm_actions
   tags                = local.common_tags
 }
 
@@ -589,9 +598,9 @@ resource "aws_cloudwatch_metric_alarm" "elb_502" {
   evaluation_periods  = 1
   threshold           = var.elb_502_alarm_threshold
   comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+  treat_missing_data  = local.responder_missing_data
+  alarm_actions       = local.responder_alarm_actions
+  ok_actions          = local.responder_alarm_actions
   tags                = local.common_tags
 }
 
@@ -608,9 +617,9 @@ resource "aws_cloudwatch_metric_alarm" "lambda_user_error" {
   evaluation_periods  = 1
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+  treat_missing_data  = local.responder_missing_data
+  alarm_actions       = local.responder_alarm_actions
+  ok_actions          = local.responder_alarm_actions
   tags                = local.common_tags
 }
 

@@ -257,6 +257,8 @@ resource "aws_lambda_function" "switch" {
       MAINTENANCE_SWITCH_ON_ALARM_OK = var.switch_on_alarm_ok
       # Only the alarm of this module switches (it exists with auto_switch_alarm = true).
       MAINTENANCE_SWITCH_ALARM_NAMES = local.switch_alarm
+      # auto_fallback: the responder's alarms swap the page during maintenance.
+      MAINTENANCE_SWITCH_FALLBACK_ALARMS = local.want_fallback_alarms ? join(",", [for a in ["throttles", "errors", "alb-502", "lambda-user-error"] : "${local.name}-${a}"]) : ""
     }
   }
 
@@ -367,6 +369,19 @@ resource "aws_lambda_permission" "alarm" {
   principal      = "lambda.alarms.cloudwatch.amazonaws.com"
   source_account = local.account_id
   source_arn     = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.switch_alarm}"
+}
+
+# auto_fallback: the responder's alarms (maintenance-responder-<env>-*) may invoke the switch
+# function as alarm actions.
+resource "aws_lambda_permission" "fallback_alarms" {
+  count = local.want_fallback_alarms ? 1 : 0
+
+  statement_id   = "AllowInvokeFromTheRespondersAlarms"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.switch[0].function_name
+  principal      = "lambda.alarms.cloudwatch.amazonaws.com"
+  source_account = local.account_id
+  source_arn     = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*"
 }
 
 # Automatic switching on an outage (auto_switch_alarm = true): the application target group's

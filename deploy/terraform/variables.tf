@@ -394,6 +394,12 @@ variable "switch_on_alarm_ok" {
   }
 }
 
+variable "auto_fallback" {
+  description = "With switch_function and function_alarms or alb_alarms: the responder's own alarms (throttles, errors, the ALB's 502s and Lambda user errors) also invoke the switch function: during maintenance their ALARM puts the fallback page (the ALB's fixed-response 503) live in the responder's place, their OK puts the responder's page back; they never switch maintenance on or off. Those alarms then keep their state while no data comes (treat_missing_data = \"missing\"): once the fallback answers, the responder gets no traffic."
+  type        = bool
+  default     = false
+}
+
 variable "auto_switch_alarm" {
   description = "With switch_function and app_target_group_arn: an alarm on the application target group's HealthyHostCount whose actions invoke the switch function: ALARM switches maintenance on (reason \"automatic: <alarm>\"), OK switches it off (switch_on_alarm_ok). One standard alarm, USD 0.10 a month beyond the account's 10 free ones."
   type        = bool

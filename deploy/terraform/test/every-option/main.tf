@@ -80,6 +80,7 @@ module "maintenance" {
   auto_switch_healthy_hosts_below = 2
   auto_switch_period_seconds      = 120
   auto_switch_evaluation_periods  = 5
+  auto_fallback                   = true
 
   tags = { team = "platform", cost-center = "1234" }
 }
