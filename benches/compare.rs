@@ -8,7 +8,9 @@
 //! cold start (spawn → first response at the Runtime API, median), warm per-invoke latency
 //! (p50/p99 round trip through the Runtime API), peak RSS (`VmHWM` of the function process) and
 //! package size, then the ratios and one PASS/MISS line per target of issue #7. A miss is
-//! printed, never hidden, and does not fail the run; an invalid response does.
+//! printed, never hidden, and does not fail the run; an invalid response does. Then the
+//! `maintenance-switch` function's cold start (`support/switch_cold.rs`, issue #15): spawn →
+//! its first report, an alarm's ALARM switching two moto listeners on, beside the responder's.
 //!
 //! Run `scripts/bench` (builds what is missing, sets up `.venv-peer`, runs this). Directly:
 //! `cargo build --release --example hello_world && cargo bench --bench compare`.
@@ -16,7 +18,7 @@
 //! Knobs (environment): `BENCH_COLD_STARTS` (default 25, per Rust subject),
 //! `BENCH_PEER_COLD_STARTS` (default 10), `BENCH_WARM_INVOCATIONS` (default 10 000, per subject),
 //! `BENCH_WARM_ROUNDS` (default 5: rounds of freshly started processes sharing them),
-//! `BENCH_RESPONDER` / `BENCH_HELLO` (binaries), `BENCH_PEER_PYTHON` (default
+//! `BENCH_RESPONDER` / `BENCH_HELLO` / `BENCH_SWITCH` (binaries), `BENCH_PEER_PYTHON` (default
 //! `.venv-peer/bin/python`), `MOTO_PYTHON` (default `.venv/bin/python`). Without `--bench` (as
 //! under `cargo test --benches`) it runs a smoke version: 3 cold starts, 200 invocations, and
 //! skips what is not built.
@@ -25,6 +27,8 @@
 mod moto;
 #[path = "../tests/common/runtime_api.rs"]
 mod runtime_api;
+#[path = "support/switch_cold.rs"]
+mod switch_cold;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -274,6 +278,8 @@ async fn run(knobs: &Knobs) -> Result<(), String> {
         })
         .collect::<Result<_, _>>()?;
     moto_ms.sort();
+    // The switch function (issue #15): its cold start to the first report, on the same moto.
+    let switch = switch_cold::measure(&moto.endpoint, knobs.cold_starts).await?;
     let elapsed = started.elapsed();
     drop(moto);
 
@@ -289,6 +295,7 @@ async fn run(knobs: &Knobs) -> Result<(), String> {
             moto_median
         )
     );
+    print!("{}", switch_section(switch.as_ref(), &subjects, &results));
     for s in skipped {
         println!("skipped: {s}");
     }
@@ -609,6 +616,58 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let rank = (p * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The switch function's cold start beside the responder's (the results are sorted by now).
+fn switch_section(
+    switch: Option<&switch_cold::SwitchCold>,
+    subjects: &[Subject],
+    results: &[Results],
+) -> String {
+    let mut out = String::from("\n### The switch function (issue #15)\n\n");
+    let Some(sw) = switch else {
+        out.push_str(
+            "skipped: no maintenance-switch binary (scripts/package writes \
+             dist/maintenance-switch/bootstrap; or set BENCH_SWITCH)\n",
+        );
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "| function | cold start to the first answer, median (min–max, n) | binary |"
+    );
+    let _ = writeln!(out, "|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| maintenance-switch: an alarm's ALARM → maintenance on (2 listeners, the lease, \
+         against moto) | {} ({}–{}, n={}) | {} |",
+        ms(percentile(&sw.cold, 0.5)),
+        ms(sw.cold.first().copied().unwrap_or_default()),
+        ms(sw.cold.last().copied().unwrap_or_default()),
+        sw.cold.len(),
+        native_package(&sw.binary)
+    );
+    for (s, r) in subjects.iter().zip(results) {
+        if s.name.starts_with("responder") {
+            let _ = writeln!(
+                out,
+                "| {} (from the table above) | {} ({}–{}, n={}) | {} |",
+                s.name,
+                ms(percentile(&r.cold, 0.5)),
+                ms(r.cold.first().copied().unwrap_or_default()),
+                ms(r.cold.last().copied().unwrap_or_default()),
+                r.cold.len(),
+                s.package
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nSwitch function binary: {}. Each run: a fresh process, one ALARM event, its report \
+         checked (applied, on); maintctl off between runs (not timed).",
+        sw.binary.strip_prefix(ROOT).unwrap_or(&sw.binary).display()
+    );
+    out
 }
 
 fn report(

@@ -53,6 +53,18 @@ pub mod tags {
     /// `MAINTENANCE_SSM_PREFIX`), so that switching finds the content it writes beside the rules
     /// (the bypass token, the window's end, the lease).
     pub const CONTENT_PREFIX: &str = "maintenance-responder:content-prefix";
+    /// On the maintenance rule: the window (`maintctl schedule`, `on --until`) whose end
+    /// switches the current maintenance off; empty when a person switched it on without one.
+    pub const WINDOW: &str = "maintenance-responder:window";
+    /// On the maintenance rule: the CloudWatch alarm that switched the current maintenance on
+    /// (the switch function); only that alarm's OK switches it off. Empty otherwise.
+    pub const ALARM: &str = "maintenance-responder:alarm";
+    /// On the maintenance rule: the alarm on the responder (the switch function's
+    /// `MAINTENANCE_SWITCH_FALLBACK_ALARMS`) that put the fallback page live in the
+    /// responder's place during maintenance; only that alarm's OK puts the responder's page
+    /// back. Empty otherwise. It says nothing about who owns the maintenance ([`WINDOW`],
+    /// [`ALARM`] keep saying that).
+    pub const FALLBACK_ALARM: &str = "maintenance-responder:fallback-alarm";
     /// On the cookie bypass rule (role [`ROLE_BYPASS`]) only: [`BYPASS_LINK_COOKIE`]. It marks
     /// the one rule `maintctl` modifies (its condition holds the bypass link's token), so that
     /// IAM can grant `ModifyRule` on rules with this tag and no other.
@@ -156,4 +168,90 @@ pub mod function {
     pub const NO_RESERVED_CONCURRENCY: i32 = -1;
     /// Provisioned concurrency on the alias (0: none; it is billed while configured).
     pub const DEFAULT_PROVISIONED_CONCURRENCY: u32 = 0;
+    /// The variable the time zone crate (jiff) reads the zone database's directory from; the
+    /// templates set it to [`BUNDLED_ZONEINFO`] on the responder.
+    pub const TZDIR_VAR: &str = "TZDIR";
+    /// Where the responder's zip puts its time zone database on Lambda (`scripts/package` adds
+    /// `zoneinfo/`, and Lambda unzips the package to `/var/task`): `provided.al2023` may have
+    /// no `/usr/share/zoneinfo`, and the page shows the end time in a display zone.
+    pub const BUNDLED_ZONEINFO: &str = "/var/task/zoneinfo";
+}
+
+/// The `maintenance-switch` Lambda (issue #15): the function that switches on a schedule or an
+/// alarm, its settings, and the EventBridge Scheduler names `maintctl schedule` shares with the
+/// templates. `tests/deploy.rs` checks both templates against these.
+pub mod switch {
+    /// Function name prefix: `maintenance-switch-<environment>`.
+    pub const NAME_PREFIX: &str = "maintenance-switch";
+    /// The environment the function switches (required): a switch request for another one is
+    /// refused, and alarms switch this one.
+    pub const ENVIRONMENT: &str = "MAINTENANCE_SWITCH_ENVIRONMENT";
+    /// What an alarm's OK does to a maintenance that alarm switched on: `off` (the default)
+    /// switches it off, `stay` leaves it on until a person ends it.
+    pub const ON_ALARM_OK: &str = "MAINTENANCE_SWITCH_ON_ALARM_OK";
+    /// Comma-separated alarm names allowed to switch; unset: any alarm that can invoke it.
+    pub const ALARM_NAMES: &str = "MAINTENANCE_SWITCH_ALARM_NAMES";
+    /// Comma-separated names of the alarms on the responder itself (its throttles and errors,
+    /// the ALB's 502s on the maintenance target group): their ALARM puts the fallback page live
+    /// in the responder's place while maintenance is on, their OK puts the responder's page
+    /// back; they never switch maintenance on or off.
+    pub const FALLBACK_ALARMS: &str = "MAINTENANCE_SWITCH_FALLBACK_ALARMS";
+    /// Seconds the function waits for the lease another writer holds (default 20).
+    pub const LEASE_WAIT_SECONDS: &str = "MAINTENANCE_SWITCH_LEASE_WAIT_SECONDS";
+    /// Default of [`LEASE_WAIT_SECONDS`].
+    pub const DEFAULT_LEASE_WAIT_SECONDS: u64 = 20;
+    /// The function's timeout in the templates: the lease wait, a switch with its retries and
+    /// rollback, and the parameter writes fit in it.
+    pub const TIMEOUT_SECONDS: u32 = 90;
+    /// Schedule group name prefix: the group of an environment is `maintenance-<environment>`.
+    pub const SCHEDULE_GROUP_PREFIX: &str = "maintenance";
+    /// Tag on the schedule group: the ARN of the switch function its schedules invoke.
+    pub const GROUP_TAG_FUNCTION: &str = "maintenance-responder:switch-function";
+    /// Tag on the schedule group: the role EventBridge Scheduler assumes to invoke it.
+    pub const GROUP_TAG_ROLE: &str = "maintenance-responder:scheduler-role";
+    /// Tag on the schedule group: the SQS queue undeliverable switches go to.
+    pub const GROUP_TAG_DEAD_LETTER: &str = "maintenance-responder:dead-letter-queue";
+    /// Tag on the schedule group: the environment it belongs to.
+    pub const GROUP_TAG_ENVIRONMENT: &str = "maintenance-responder:environment";
+    /// How long Scheduler keeps trying to deliver a switch (`MaximumEventAgeInSeconds`): a
+    /// switch five minutes late is still wanted, one an hour late is not.
+    pub const RETRY_MAX_EVENT_AGE_SECONDS: i32 = 300;
+    /// Delivery attempts after the first (`MaximumRetryAttempts`).
+    pub const RETRY_MAX_ATTEMPTS: i32 = 3;
+    /// The alarm the templates create on the application target group's `HealthyHostCount`
+    /// is `maintenance-switch-<environment>-<ALARM_SUFFIX>`; the function acts on that alarm only
+    /// ([`ALARM_NAMES`]).
+    pub const ALARM_SUFFIX: &str = "app-unhealthy";
+    /// The dead-letter queue is `maintenance-switch-<environment>-<DEAD_LETTER_SUFFIX>`: what
+    /// Scheduler could not deliver, and what the function failed after Lambda's retries.
+    pub const DEAD_LETTER_SUFFIX: &str = "dead-letters";
+    /// How long the queue keeps a message (the maximum, 14 days): a person reads it.
+    pub const DEAD_LETTER_RETENTION_SECONDS: u32 = 1_209_600;
+    /// Lambda's asynchronous retries of a switch that failed in a way a retry can fix (the
+    /// function answers with an invocation error then): at most this many more attempts...
+    pub const ASYNC_MAX_RETRY_ATTEMPTS: u32 = 2;
+    /// ...and none for an event older than this (a switch ten minutes late is still wanted,
+    /// an hour late is not); then it goes to the dead-letter queue.
+    pub const ASYNC_MAX_EVENT_AGE_SECONDS: u32 = 600;
+
+    /// The schedule group of an environment, or why the environment's name cannot be one
+    /// (group names allow letters, digits, `-`, `_` and `.`, at most 64 characters).
+    pub fn schedule_group(environment: &str) -> Result<String, String> {
+        let name = format!("{SCHEDULE_GROUP_PREFIX}-{environment}");
+        let ok = !environment.is_empty()
+            && name.len() <= 64
+            && environment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if ok {
+            Ok(name)
+        } else {
+            Err(format!(
+                "environment {environment:?} cannot name a schedule group ({SCHEDULE_GROUP_PREFIX}-NAME: \
+                 letters, digits, - _ . only, at most {} characters): scheduled windows need an \
+                 environment named that way",
+                64 - SCHEDULE_GROUP_PREFIX.len() - 1
+            ))
+        }
+    }
 }

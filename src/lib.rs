@@ -35,14 +35,21 @@
 //! `Serialize` + `Display`):
 //!
 //! ```text
-//! ops::{attach, status, switch, verify, message, bypass_link, fallback, doctor}   the workflows, one public function each
+//! ops::{attach, status, switch, verify, message, bypass_link, fallback, doctor, schedule, deadline}
+//!              the workflows, one public function each
 //!   ops::bypass  the bypass link's token, which every switch sets (on) and rotates (off)
+//!   ops::lease, ops::coordinate  one writer at a time (the SSM lease), who owns the maintenance
 //!   planner      pure: the listener as data, the priority planner, the attach planner, the cookie rule, the fallback rule
 //!   listeners    the Listeners trait; listeners/api.rs is the one file that talks to ELBv2/STS
 //!                (listeners/acm.rs to ACM, for the certificates' names)
 //!   ssm          the parameter layout; ParameterStore / ParameterWriter over the SSM SDK
 //!   probe        the ResponderProbe trait (doctor invokes the responder); probe/api.rs over Lambda
+//!   schedules    the Schedules trait (maintenance windows); schedules/api.rs over EventBridge Scheduler
 //! ```
+//!
+//! **The switch function** (`maintenance-switch`, issue #15): [`switchfn`] reads a scheduled
+//! switch request or a CloudWatch alarm event, decides, and runs the same `ops::switch` with no
+//! one to ask, under the lease of `ops::lease`; its report is `maintctl on`'s JSON document.
 //!
 //! At the edges: [`aws`] (SDK configuration), [`logging`] (JSON logs on Lambda, text for the
 //! CLI). No module imports one that imports it back (`tests/layout.rs`).
@@ -66,8 +73,12 @@ pub mod preview;
 #[cfg(feature = "switching")]
 pub mod probe;
 pub mod respond;
+#[cfg(feature = "operator")]
+pub mod schedules;
 pub mod site;
 pub mod ssm;
+#[cfg(feature = "switching")]
+pub mod switchfn;
 
 pub use lambda::Function;
 #[cfg(feature = "switching")]

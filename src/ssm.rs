@@ -498,6 +498,68 @@ impl ParameterWriter for aws_sdk_ssm::Client {
     }
 }
 
+/// Parameters used as a lock by the switching side (`crate::ops::lease`): created only when
+/// absent (`PutParameter` without `Overwrite`, which fails atomically with
+/// `ParameterAlreadyExists` when the name exists), read back, and deleted. The SDK client
+/// implements it; tests wrap it to inject faults.
+#[cfg(feature = "switching")]
+pub trait LockParameters: Send + Sync {
+    /// Creates `name` holding `value` (a `String`) unless it exists: `Ok(true)` when created,
+    /// `Ok(false)` when it exists already.
+    fn create_new(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<bool, FetchError>> + Send;
+
+    /// The value of `name` and when it was last written (Unix seconds), `None` when absent.
+    fn read(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<(String, Option<i64>)>, FetchError>> + Send;
+
+    /// Deletes `name`: `Ok(false)` when it did not exist.
+    fn delete(&self, name: &str) -> impl Future<Output = Result<bool, FetchError>> + Send;
+}
+
+#[cfg(feature = "switching")]
+impl LockParameters for aws_sdk_ssm::Client {
+    async fn create_new(&self, name: &str, value: &str) -> Result<bool, FetchError> {
+        let result = self
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::String)
+            .overwrite(false)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ParameterAlreadyExists") => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn read(&self, name: &str) -> Result<Option<(String, Option<i64>)>, FetchError> {
+        match self.get_parameter().name(name).send().await {
+            Ok(out) => Ok(out.parameter.and_then(|p| {
+                let modified = p.last_modified_date.map(|d| d.secs());
+                p.value.map(|v| (v, modified))
+            })),
+            Err(e) if e.code() == Some("ParameterNotFound") => Ok(None),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn delete(&self, name: &str) -> Result<bool, FetchError> {
+        match self.delete_parameter().name(name).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ParameterNotFound") => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,13 +3,16 @@
 //! glibc and libgcc of `libc6-arm64-cross` / `libgcc-s1-arm64-cross` as its sysroot) against the
 //! loopback Runtime API, on every request fixture of `tests/fixtures/alb/`. Each response must
 //! pass the ALB contract check and carry the expected status, and each request must log its JSON
-//! line. This is about correctness only: the speed of an emulated binary means nothing.
+//! line. The arm64 switch function (`dist/maintenance-switch/arm64/bootstrap`, issue #15) runs
+//! the same way against a moto ALB: an alarm's ALARM switches it on and its OK off. This is
+//! about correctness only: the speed of an emulated binary means nothing.
 //!
 //! The test packages the arm64 function itself first (`PACKAGE_ARCHES=arm64 scripts/package`: a
 //! release build the first time, a few seconds when it is fresh — `scripts/test` packages before
 //! the tests run), so it always runs the binary of this checkout. A missing tool (qemu, the
 //! arm64 sysroot, the Rust target, cargo-lambda) fails it: nothing is skipped.
 
+mod automation;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -30,7 +33,9 @@ fn root() -> PathBuf {
 /// ELF `e_machine` of AArch64.
 const EM_AARCH64: u16 = 183;
 
-/// Builds (or finds fresh) `dist/arm64/bootstrap` and checks that it is an AArch64 executable.
+/// Builds (or finds fresh) `dist/arm64/bootstrap` and the switch function's
+/// `dist/maintenance-switch/arm64/bootstrap`, checks that both are AArch64 executables, and
+/// returns the responder's.
 fn package_arm64() -> PathBuf {
     let started = Instant::now();
     let output = std::process::Command::new(root().join("scripts/package"))
@@ -53,16 +58,21 @@ fn package_arm64() -> PathBuf {
         started.elapsed(),
         String::from_utf8_lossy(&output.stdout)
     );
-    let binary = root().join("dist/arm64/bootstrap");
-    let head = std::fs::read(&binary).unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
-    assert_eq!(&head[..4], b"\x7fELF", "{} is not ELF", binary.display());
-    assert_eq!(
-        u16::from_le_bytes([head[18], head[19]]),
-        EM_AARCH64,
-        "{} is not an AArch64 binary",
-        binary.display()
-    );
-    binary
+    for binary in [switch_arm64(), root().join("dist/arm64/bootstrap")] {
+        let head = std::fs::read(&binary).unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+        assert_eq!(&head[..4], b"\x7fELF", "{} is not ELF", binary.display());
+        assert_eq!(
+            u16::from_le_bytes([head[18], head[19]]),
+            EM_AARCH64,
+            "{} is not an AArch64 binary",
+            binary.display()
+        );
+    }
+    root().join("dist/arm64/bootstrap")
+}
+
+fn switch_arm64() -> PathBuf {
+    root().join("dist/maintenance-switch/arm64/bootstrap")
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -186,4 +196,26 @@ async fn the_arm64_package_answers_every_fixture_under_qemu() {
         started.elapsed()
     );
     child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_arm64_switch_function_switches_a_moto_alb_under_qemu() {
+    package_arm64();
+    let (qemu, sysroot) = (qemu(), sysroot());
+    let moto = common::Moto::shared();
+    let alb = automation::attached_alb(moto, "arm64", &[1, 2]).await;
+    let args = [
+        "-L".into(),
+        sysroot.into_os_string(),
+        switch_arm64().into_os_string(),
+    ];
+    let started = Instant::now();
+    let f = automation::SwitchFn::start_program(moto, &alb.environment, 1, &[], &qemu, &args).await;
+    automation::alarm_switches_on_then_off(moto, &f, &alb).await;
+    println!(
+        "arm64 maintenance-switch under {}: ALARM on and OK off in {:?} (emulated: correctness \
+         only)",
+        qemu.display(),
+        started.elapsed()
+    );
 }

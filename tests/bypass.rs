@@ -22,7 +22,7 @@ use maintenance_responder::ops::{self, Outcome, SwitchRequest};
 use maintenance_responder::planner::bypass::{is_cookie_rule, rule_token};
 use maintenance_responder::planner::{self, Condition, RuleView, State};
 use maintenance_responder::ssm::{
-    FetchError, ParameterPage, ParameterStore, ParameterWriter, StoredType, Write,
+    FetchError, LockParameters, ParameterPage, ParameterStore, ParameterWriter, StoredType, Write,
 };
 use serde_json::Value;
 
@@ -421,8 +421,22 @@ impl Faults for ModifyFault {
     }
 }
 
-/// The real SSM client, except that PutParameter fails.
+/// The real SSM client, except that PutParameter of a value fails. The lease (issue #15) is
+/// still taken and released through the real client, as under a policy that allows writing
+/// `{prefix}/switch/*` and not the token: this is about the token step.
 struct FailingPut(aws_sdk_ssm::Client);
+
+impl LockParameters for FailingPut {
+    async fn create_new(&self, name: &str, value: &str) -> Result<bool, FetchError> {
+        self.0.create_new(name, value).await
+    }
+    async fn read(&self, name: &str) -> Result<Option<(String, Option<i64>)>, FetchError> {
+        self.0.read(name).await
+    }
+    async fn delete(&self, name: &str) -> Result<bool, FetchError> {
+        self.0.delete(name).await
+    }
+}
 
 impl ParameterStore for FailingPut {
     async fn parameters_page(

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use maintenance_responder::deploy_names::{self, env as vars, function, tags};
+use maintenance_responder::deploy_names::{self, env as vars, function, parameters, switch, tags};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {
@@ -275,7 +275,7 @@ fn hcl_strings(list: &str) -> Vec<String> {
 
 // ---------------------------------------------------------------------- names
 
-const ALL_ENV_VARS: [&str; 9] = [
+const ALL_ENV_VARS: [&str; 14] = [
     vars::SSM_PREFIX,
     vars::SSM_TTL_SECONDS,
     vars::SSM_INIT_BUDGET_MS,
@@ -285,9 +285,14 @@ const ALL_ENV_VARS: [&str; 9] = [
     vars::TARGET_GROUP_PAGES,
     vars::PATH_PAGES,
     vars::CONFIG,
+    switch::ENVIRONMENT,
+    switch::ON_ALARM_OK,
+    switch::ALARM_NAMES,
+    switch::FALLBACK_ALARMS,
+    switch::LEASE_WAIT_SECONDS,
 ];
 
-const ALL_TAG_KEYS: [&str; 10] = [
+const ALL_TAG_KEYS: [&str; 13] = [
     tags::ROLE,
     tags::BYPASS_LINK,
     tags::ENVIRONMENT,
@@ -299,6 +304,10 @@ const ALL_TAG_KEYS: [&str; 10] = [
     tags::REASON,
     // Named (in a comment) by the Terraform module, which leaves these tags to maintctl.
     maintenance_responder::planner::DISPLACED,
+    // On the schedule group (the switch function, issue #15).
+    switch::GROUP_TAG_FUNCTION,
+    switch::GROUP_TAG_ROLE,
+    switch::GROUP_TAG_DEAD_LETTER,
 ];
 
 #[test]
@@ -1118,11 +1127,16 @@ fn both_templates_can_alarm_on_throttles_errors_and_the_albs_502s_off_by_default
             .map(|d| d["Name"].as_str().unwrap())
             .collect();
         assert_eq!(names, dimensions, "{name}");
+        // Without AutoFallback (the default): the topic only, and no data is not breaching.
+        // With it: `both_templates_can_let_the_responders_alarms_swap_in_the_fallback_page`.
         let actions =
             json!({ "Fn::If": ["HasAlarmTopic", [r("AlarmTopicArn")], r("AWS::NoValue")] });
-        assert_eq!(properties["AlarmActions"], actions, "{name}");
-        assert_eq!(properties["OKActions"], actions, "{name}");
-        assert_eq!(properties["TreatMissingData"], "notBreaching", "{name}");
+        assert_eq!(properties["AlarmActions"]["Fn::If"][2], actions, "{name}");
+        assert_eq!(properties["OKActions"]["Fn::If"][2], actions, "{name}");
+        assert_eq!(
+            properties["TreatMissingData"]["Fn::If"][2], "notBreaching",
+            "{name}"
+        );
     }
     assert_eq!(
         sam_resource(&tpl, "LambdaUserErrorAlarm")["Properties"]["Dimensions"][0]["Value"],
@@ -1166,16 +1180,24 @@ fn both_templates_can_alarm_on_throttles_errors_and_the_albs_502s_off_by_default
         hcl_value(&alarm, "dimensions"),
         "{ TargetGroup = aws_lb_target_group.this.arn_suffix, LoadBalancer = local.alb_arn_suffix }"
     );
+    // The topic only unless auto_fallback adds the switch function.
     assert_eq!(
-        text.matches("alarm_actions       = local.alarm_actions")
+        text.matches("alarm_actions       = local.responder_alarm_actions")
             .count(),
         3
     );
     assert_eq!(
-        text.matches("ok_actions          = local.alarm_actions")
+        text.matches("ok_actions          = local.responder_alarm_actions")
             .count(),
         3
     );
+    assert!(text.contains(
+        "responder_alarm_actions = concat(local.want_fallback_alarms ? \
+         aws_lambda_function.switch[*].arn : [], local.alarm_actions)"
+    ));
+    assert!(text.contains(
+        r#"responder_missing_data  = local.want_fallback_alarms ? "missing" : "notBreaching""#
+    ));
 }
 
 // ------------------------------------------------------------------ permissions
@@ -1432,23 +1454,37 @@ fn sam_template_passes_cfn_lint() {
 }
 
 /// deploy/README.md's arm64 recipe for SAM (which packages only the literal CodeUri): the copy it
-/// makes names the arm64 package and lints as clean as the original.
+/// makes names the arm64 packages of both functions and lints as clean as the original.
 #[test]
 fn sam_arm64_copy_of_the_template_lints_clean() {
-    const X86: &str = "CodeUri: ../../dist/bootstrap.zip\n";
-    const ARM: &str = "CodeUri: ../../dist/arm64/bootstrap.zip\n";
+    const X86: [&str; 2] = [
+        "CodeUri: ../../dist/bootstrap.zip\n",
+        "CodeUri: ../../dist/maintenance-switch/bootstrap.zip\n",
+    ];
+    const ARM: [&str; 2] = [
+        "CodeUri: ../../dist/arm64/bootstrap.zip\n",
+        "CodeUri: ../../dist/maintenance-switch/arm64/bootstrap.zip\n",
+    ];
     let text = sam_text();
-    assert_eq!(text.matches(X86).count(), 1, "the recipe replaces one line");
-    let readme = read(&root().join("deploy/README.md"));
-    assert!(
-        readme.contains(
-            "s|CodeUri: ../../dist/bootstrap.zip|CodeUri: ../../dist/arm64/bootstrap.zip|"
-        ),
-        "deploy/README.md's arm64 recipe"
+    assert_eq!(
+        text.matches("CodeUri: ").count(),
+        2,
+        "the recipe replaces two lines"
     );
+    let readme = read(&root().join("deploy/README.md"));
+    let mut copy_text = text.clone();
+    for (x86, arm) in X86.iter().zip(ARM) {
+        assert_eq!(text.matches(x86).count(), 1, "{x86}");
+        let (x86, arm) = (x86.trim_end(), arm.trim_end());
+        assert!(
+            readme.contains(&format!("s|{x86}|{arm}|")),
+            "deploy/README.md's arm64 recipe: s|{x86}|{arm}|"
+        );
+        copy_text = copy_text.replace(x86, arm);
+    }
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("template-arm64.yaml");
-    fs::write(&copy, text.replace(X86, ARM)).unwrap();
+    fs::write(&copy, copy_text).unwrap();
     let output = run(Command::new(cfn_lint()).arg("--").arg(&copy));
     assert!(output.status.success(), "{}", describe(&output));
 }
@@ -1602,6 +1638,7 @@ fn terraform_module_validates_with_every_option_on() {
             ("create_attach_policy", "true"),
             ("lambda_multi_value_headers_enabled", "true"),
             ("bypass_link", "true"),
+            ("auto_fallback", "true"),
         ] {
             assert_eq!(hcl_values(&main, option), [value], "every-option: {option}");
         }
@@ -1751,14 +1788,23 @@ fn check_glibc_rejects_files_it_cannot_read() {
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
 }
 
-/// scripts/package builds every binary for both architectures and checks each one's glibc.
+/// scripts/package builds both functions for both architectures, each with only the features it
+/// needs, and checks each one's glibc before it goes to dist/; the responder's zip carries the
+/// time zone database the templates' TZDIR points at (tests/package.rs reads the zips).
 #[test]
 fn package_builds_both_architectures_and_checks_each() {
     let script = read(&root().join("scripts/package"));
     assert!(
-        script.contains(r#"BINARIES=(maintenance-responder)"#),
+        script.contains(r#"BINARIES=(maintenance-responder maintenance-switch)"#),
         "{script}"
     );
+    assert!(
+        script.contains(
+            r#"declare -A FEATURES=([maintenance-responder]="" [maintenance-switch]="switching")"#
+        ),
+        "the responder with no features, the switch with the switching engine only"
+    );
+    assert!(script.contains(r#"declare -A ZONEINFO=([maintenance-responder]=1)"#));
     assert!(
         script.contains(r#"${PACKAGE_ARCHES:-x86_64 arm64}"#),
         "both architectures by default"
@@ -1768,10 +1814,15 @@ fn package_builds_both_architectures_and_checks_each() {
             script.contains(&format!("    {arch})")),
             "no target triple for {arch}"
         );
+        assert!(
+            script.contains(&format!("[{arch}]=")),
+            "no size ceiling for {arch}"
+        );
     }
     assert!(script.contains("aarch64-unknown-linux-gnu"));
-    assert!(script.contains(r#""$root/scripts/check-glibc" "$out/bootstrap" "$glibc_max""#));
+    assert!(script.contains(r#""$root/scripts/check-glibc" "$built" "$glibc_max""#));
     assert!(script.contains("--disable-optimizations --no-default-features"));
+    assert!(script.contains("grep -q -a -F elasticloadbalancing"));
 }
 
 // ------------------------------------------------------------ the bypass link (issue #14)
@@ -1958,4 +2009,704 @@ fn the_switching_policy_modifies_the_cookie_bypass_rule_only() {
             "switching policy lacks {action}"
         );
     }
+}
+
+// --------------------------------------------------- the switch function (issue #15)
+
+/// A statement of a policy document by its `Sid`, and the condition it is created under (a
+/// statement wrapped in `Fn::If: [condition, statement, AWS::NoValue]`).
+fn sam_statement<'a>(document: &'a Value, sid: &str) -> (Option<&'a str>, &'a Value) {
+    for s in document["Statement"].as_array().expect("a Statement list") {
+        if s["Sid"] == sid {
+            return (None, s);
+        }
+        if let Some([condition, inner, _]) = s["Fn::If"].as_array().map(Vec::as_slice)
+            && inner["Sid"] == sid
+        {
+            return (condition.as_str(), inner);
+        }
+    }
+    panic!("no statement {sid}: {document}");
+}
+
+/// The Terraform statement with `sid` of a policy document block: from its `sid` line to the
+/// next statement.
+fn hcl_statement<'a>(block: &'a str, sid: &str) -> &'a str {
+    let at = block
+        .find(&format!("= {}", quoted(sid)))
+        .unwrap_or_else(|| panic!("no statement {sid} in {block}"));
+    let rest = &block[at..];
+    let end = ["statement {", "dynamic \"statement\""]
+        .iter()
+        .filter_map(|m| rest.find(m))
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// The `(Sid, Action)` pairs of the switch function's role: what `ops::switch` calls, with no
+/// one to ask and no preflight, and nothing more.
+const SWITCH_ROLE_ACTIONS: [(&str, &str); 22] = [
+    ("Logs", "logs:CreateLogStream"),
+    ("Logs", "logs:PutLogEvents"),
+    (
+        "ReadListeners",
+        "elasticloadbalancing:DescribeLoadBalancers",
+    ),
+    ("ReadListeners", "elasticloadbalancing:DescribeListeners"),
+    ("ReadListeners", "elasticloadbalancing:DescribeRules"),
+    ("ReadListeners", "elasticloadbalancing:DescribeTags"),
+    ("ReadListeners", "elasticloadbalancing:DescribeTargetGroups"),
+    ("Switch", "elasticloadbalancing:SetRulePriorities"),
+    ("Record", "elasticloadbalancing:AddTags"),
+    ("KeepTheCookieRuleTag", "elasticloadbalancing:AddTags"),
+    ("Lease", "ssm:PutParameter"),
+    ("Lease", "ssm:GetParameter"),
+    ("Lease", "ssm:DeleteParameter"),
+    ("WindowEnd", "ssm:PutParameter"),
+    ("WindowZoneRemoved", "ssm:DeleteParameter"),
+    ("ParameterTypes", "ssm:DescribeParameters"),
+    ("DeadLetters", "sqs:SendMessage"),
+    ("SecureStrings", "kms:Encrypt"),
+    ("SecureStrings", "kms:GenerateDataKey"),
+    ("SetBypassLinkToken", "elasticloadbalancing:ModifyRule"),
+    ("BypassLinkToken", "ssm:PutParameter"),
+    (
+        "BypassLinkHost",
+        "elasticloadbalancing:DescribeListenerCertificates",
+    ),
+];
+
+/// Every `.operation()` the SDK client of `file` calls (`self.client.create_schedule()`,
+/// `.put_parameter()`), as IAM action names of `service` (`scheduler:CreateSchedule`).
+fn sdk_actions(file: &str, service: &str, calls: &[&str]) -> Vec<String> {
+    let text = read(&root().join(file));
+    calls
+        .iter()
+        .map(|call| {
+            assert!(
+                text.contains(&format!(".{call}()")),
+                "{file} no longer calls {call}: update this test"
+            );
+            let pascal: String = call
+                .split('_')
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .collect();
+            format!("{service}:{pascal}")
+        })
+        .collect()
+}
+
+#[test]
+fn both_templates_can_add_the_switch_function_off_by_default() {
+    let tpl = sam();
+    for (parameter, default) in [
+        ("SwitchFunction", "false"),
+        ("AutoSwitchAlarm", "false"),
+        ("SwitchOnAlarmOk", "off"),
+    ] {
+        assert_eq!(sam_parameter(&tpl, parameter)["Default"], default);
+    }
+    assert_eq!(
+        sam_parameter(&tpl, "SwitchOnAlarmOk")["AllowedValues"],
+        json!(["off", "stay"])
+    );
+    let f = sam_resource(&tpl, "MaintenanceSwitch");
+    assert_eq!(f["Condition"], "CreateSwitchFunction");
+    let p = &f["Properties"];
+    assert_eq!(
+        p["FunctionName"],
+        json!({ "Fn::Sub": format!("{}-${{Environment}}", switch::NAME_PREFIX) })
+    );
+    assert_eq!(p["CodeUri"], "../../dist/maintenance-switch/bootstrap.zip");
+    assert_eq!(p["Runtime"], "provided.al2023");
+    assert_eq!(p["Handler"], "bootstrap");
+    assert_eq!(p["Architectures"], json!([r("Architecture")]));
+    assert_eq!(p["Timeout"], json!(switch::TIMEOUT_SECONDS));
+    let alarm_name = format!(
+        "{}-${{Environment}}-{}",
+        switch::NAME_PREFIX,
+        switch::ALARM_SUFFIX
+    );
+    let variables = &p["Environment"]["Variables"];
+    assert_eq!(variables[switch::ENVIRONMENT], r("Environment"));
+    assert_eq!(variables[switch::ON_ALARM_OK], r("SwitchOnAlarmOk"));
+    assert_eq!(
+        variables[switch::ALARM_NAMES],
+        json!({ "Fn::Sub": alarm_name })
+    );
+    // The switch formats no time: no zone database, no TZDIR.
+    assert!(variables.get(function::TZDIR_VAR).is_none());
+    let invoke = &p["EventInvokeConfig"];
+    assert_eq!(
+        invoke["MaximumRetryAttempts"],
+        json!(switch::ASYNC_MAX_RETRY_ATTEMPTS)
+    );
+    assert_eq!(
+        invoke["MaximumEventAgeInSeconds"],
+        json!(switch::ASYNC_MAX_EVENT_AGE_SECONDS)
+    );
+    assert_eq!(
+        invoke["DestinationConfig"]["OnFailure"],
+        json!({ "Type": "SQS", "Destination": { "Fn::GetAtt": ["SwitchDeadLetterQueue", "Arn"] } })
+    );
+    let queue = sam_resource(&tpl, "SwitchDeadLetterQueue");
+    assert_eq!(queue["Condition"], "CreateSwitchFunction");
+    assert_eq!(
+        queue["Properties"]["QueueName"],
+        json!({ "Fn::Sub": format!("{}-${{Environment}}-{}", switch::NAME_PREFIX, switch::DEAD_LETTER_SUFFIX) })
+    );
+    assert_eq!(
+        queue["Properties"]["MessageRetentionPeriod"],
+        json!(switch::DEAD_LETTER_RETENTION_SECONDS)
+    );
+    // The group maintctl schedule looks for, tagged as it reads it.
+    let group = sam_resource(&tpl, "ScheduleGroup");
+    assert_eq!(group["Type"], "AWS::Scheduler::ScheduleGroup");
+    assert_eq!(group["Condition"], "CreateSwitchFunction");
+    assert_eq!(
+        group["Properties"]["Name"],
+        json!({ "Fn::Sub": format!("{}-${{Environment}}", switch::SCHEDULE_GROUP_PREFIX) })
+    );
+    let group_tags = sam_tags(group);
+    let arn = |resource: &str| json!({ "Fn::GetAtt": [resource, "Arn"] });
+    for (key, value) in [
+        (switch::GROUP_TAG_FUNCTION, arn("MaintenanceSwitch")),
+        (switch::GROUP_TAG_ROLE, arn("SchedulerRole")),
+        (switch::GROUP_TAG_DEAD_LETTER, arn("SwitchDeadLetterQueue")),
+        (switch::GROUP_TAG_ENVIRONMENT, r("Environment")),
+    ] {
+        assert!(has_tag(&group_tags, key, value), "{key}: {group_tags:?}");
+    }
+    // The responder reads the zone database scripts/package puts in its zip.
+    let responder = &sam_resource(&tpl, "Function")["Properties"]["Environment"]["Variables"];
+    assert_eq!(responder[function::TZDIR_VAR], function::BUNDLED_ZONEINFO);
+
+    let text = terraform();
+    for (variable, default) in [
+        ("switch_function", "false"),
+        ("auto_switch_alarm", "false"),
+        ("switch_on_alarm_ok", "\"off\""),
+        ("switch_package_path", "null"),
+    ] {
+        let block = hcl_block(&text, &format!("variable \"{variable}\" {{"));
+        assert_eq!(hcl_value(&block, "default"), default, "{variable}");
+    }
+    assert!(
+        text.contains(&format!(
+            "switch_name     = \"{}-${{var.environment}}\"",
+            switch::NAME_PREFIX
+        )),
+        "the switch function's name"
+    );
+    assert!(text.contains(&format!(
+        "schedule_group  = \"{}-${{var.environment}}\"",
+        switch::SCHEDULE_GROUP_PREFIX
+    )));
+    assert!(text.contains(&format!(
+        "switch_alarm    = \"${{local.switch_name}}-{}\"",
+        switch::ALARM_SUFFIX
+    )));
+    let f = hcl_block(&text, r#"resource "aws_lambda_function" "switch""#);
+    assert_eq!(hcl_value(&f, "count"), "local.switch_count");
+    assert_eq!(hcl_value(&f, "function_name"), "local.switch_name");
+    assert_eq!(hcl_value(&f, "filename"), "var.switch_package_path");
+    assert_eq!(
+        hcl_value(&f, "timeout"),
+        switch::TIMEOUT_SECONDS.to_string()
+    );
+    assert_eq!(hcl_value(&f, switch::ENVIRONMENT), "var.environment");
+    assert_eq!(hcl_value(&f, switch::ON_ALARM_OK), "var.switch_on_alarm_ok");
+    assert_eq!(hcl_value(&f, switch::ALARM_NAMES), "local.switch_alarm");
+    assert!(!f.contains(function::TZDIR_VAR));
+    let invoke = hcl_block(
+        &text,
+        r#"resource "aws_lambda_function_event_invoke_config" "switch""#,
+    );
+    assert_eq!(
+        hcl_value(&invoke, "maximum_retry_attempts"),
+        switch::ASYNC_MAX_RETRY_ATTEMPTS.to_string()
+    );
+    assert_eq!(
+        hcl_value(&invoke, "maximum_event_age_in_seconds"),
+        switch::ASYNC_MAX_EVENT_AGE_SECONDS.to_string()
+    );
+    assert_eq!(
+        hcl_value(&invoke, "destination"),
+        "aws_sqs_queue.switch_dead_letters[0].arn"
+    );
+    let queue = hcl_block(&text, r#"resource "aws_sqs_queue" "switch_dead_letters""#);
+    assert_eq!(
+        hcl_value(&queue, "name"),
+        quoted(&format!(
+            "${{local.switch_name}}-{}",
+            switch::DEAD_LETTER_SUFFIX
+        ))
+    );
+    assert_eq!(
+        hcl_value(&queue, "message_retention_seconds"),
+        switch::DEAD_LETTER_RETENTION_SECONDS.to_string()
+    );
+    let group = hcl_block(&text, r#"resource "aws_scheduler_schedule_group" "this""#);
+    assert_eq!(hcl_value(&group, "name"), "local.schedule_group");
+    for (key, value) in [
+        (
+            switch::GROUP_TAG_FUNCTION,
+            "aws_lambda_function.switch[0].arn",
+        ),
+        (switch::GROUP_TAG_ROLE, "aws_iam_role.scheduler[0].arn"),
+        (
+            switch::GROUP_TAG_DEAD_LETTER,
+            "aws_sqs_queue.switch_dead_letters[0].arn",
+        ),
+    ] {
+        assert_eq!(hcl_value(&group, key), value, "{key}");
+    }
+    // common_tags carries the environment tag.
+    assert!(group.contains("merge(local.common_tags"), "{group}");
+    let responder = hcl_block(&text, r#"resource "aws_lambda_function" "this""#);
+    assert_eq!(
+        hcl_value(&responder, function::TZDIR_VAR),
+        quoted(function::BUNDLED_ZONEINFO)
+    );
+}
+
+/// The switch function's role allows what the switch calls (read from the code: the SSM calls
+/// of the lease, the window's content and the token) and nothing else; the Scheduler's role
+/// invokes the switch function only (and fills the dead-letter queue).
+#[test]
+fn the_switch_function_and_the_scheduler_may_do_what_they_do_and_no_more() {
+    let lease_calls = sdk_actions(
+        "src/ssm.rs",
+        "ssm",
+        &["put_parameter", "get_parameter", "delete_parameter"],
+    );
+    let tpl = sam();
+    let role = &sam_resource(&tpl, "SwitchRole")["Properties"]["Policies"][0]["PolicyDocument"];
+    let mut actions = policy_actions(role);
+    actions.sort();
+    let mut expected: Vec<(String, String)> = SWITCH_ROLE_ACTIONS
+        .iter()
+        .map(|(sid, a)| (sid.to_string(), a.to_string()))
+        .chain([(
+            "BypassLinkHost".to_string(),
+            "acm:DescribeCertificate".to_string(),
+        )])
+        .collect();
+    expected.sort();
+    assert_eq!(actions, expected);
+    let (_, lease) = sam_statement(role, "Lease");
+    assert_eq!(
+        lease["Action"],
+        json!(lease_calls),
+        "the lease's calls (src/ssm.rs, LockParameters)"
+    );
+    let parameter = |rest: &str| {
+        json!({ "Fn::Sub": format!(
+            "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter${{SsmPrefix}}/{rest}"
+        ) })
+    };
+    assert_eq!(
+        lease["Resource"],
+        parameter(&format!("{}/*", parameters::SWITCH_DIR))
+    );
+    assert!(parameters::LEASE.starts_with(&format!("{}/", parameters::SWITCH_DIR)));
+    assert_eq!(
+        sam_statement(role, "WindowEnd").1["Resource"],
+        json!([
+            parameter(parameters::RETRY_AFTER),
+            parameter(parameters::TIMEZONE)
+        ])
+    );
+    assert_eq!(
+        sam_statement(role, "WindowZoneRemoved").1["Resource"],
+        parameter(parameters::TIMEZONE)
+    );
+    let (condition, token) = sam_statement(role, "BypassLinkToken");
+    assert_eq!(condition, Some("SwitchSetsBypassLink"));
+    assert_eq!(token["Resource"], parameter(parameters::BYPASS_TOKEN));
+    let (condition, modify) = sam_statement(role, "SetBypassLinkToken");
+    assert_eq!(condition, Some("SwitchSetsBypassLink"));
+    assert_eq!(
+        modify["Condition"]["StringEquals"][format!("aws:ResourceTag/{}", tags::BYPASS_LINK)],
+        tags::BYPASS_LINK_COOKIE
+    );
+    let (_, record) = sam_statement(role, "Record");
+    assert_eq!(
+        record["Condition"]["StringEquals"][format!("aws:ResourceTag/{}", tags::ENVIRONMENT)],
+        r("Environment"),
+        "the record goes on the environment's rules only"
+    );
+    assert_eq!(
+        sam_statement(role, "KeepTheCookieRuleTag").1["Effect"],
+        "Deny"
+    );
+
+    let scheduler = sam_resource(&tpl, "SchedulerRole");
+    let trust = &scheduler["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(
+        trust["Principal"],
+        json!({ "Service": "scheduler.amazonaws.com" })
+    );
+    let document = &scheduler["Properties"]["Policies"][0]["PolicyDocument"];
+    assert_eq!(
+        policy_actions(document),
+        [
+            (
+                "InvokeTheSwitchFunction".to_string(),
+                "lambda:InvokeFunction".to_string()
+            ),
+            ("DeadLetters".to_string(), "sqs:SendMessage".to_string()),
+        ]
+    );
+    assert_eq!(
+        sam_statement(document, "InvokeTheSwitchFunction").1["Resource"],
+        json!({ "Fn::GetAtt": ["MaintenanceSwitch", "Arn"] })
+    );
+
+    let text = terraform();
+    let role = hcl_block(&text, r#"data "aws_iam_policy_document" "switch""#);
+    // Every `actions = [...]` list of the document.
+    let mut found: Vec<String> = role
+        .match_indices("actions")
+        .filter_map(|(at, _)| {
+            let rest = role[at + "actions".len()..]
+                .trim_start()
+                .strip_prefix('=')?;
+            let list = &rest[..rest.find(']')?];
+            list.trim_start()
+                .starts_with('[')
+                .then(|| hcl_strings(list))
+        })
+        .flatten()
+        .collect();
+    found.sort();
+    found.dedup();
+    let mut expected: Vec<String> = SWITCH_ROLE_ACTIONS
+        .iter()
+        .map(|(_, a)| a.to_string())
+        .chain(["acm:DescribeCertificate".to_string()])
+        .collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(found, expected);
+    let lease = hcl_statement(&role, "Lease");
+    for call in &lease_calls {
+        assert!(lease.contains(&quoted(call)), "{lease}");
+    }
+    assert!(
+        lease.contains(&format!(
+            "${{local.ssm_parameter}}/{}/*",
+            parameters::SWITCH_DIR
+        )),
+        "{lease}"
+    );
+    let window = hcl_statement(&role, "WindowEnd");
+    for p in [parameters::RETRY_AFTER, parameters::TIMEZONE] {
+        assert!(
+            window.contains(&format!("${{local.ssm_parameter}}/{p}")),
+            "{window}"
+        );
+    }
+    assert!(hcl_statement(&role, "BypassLinkToken").contains(&format!(
+        "${{local.ssm_parameter}}/{}",
+        parameters::BYPASS_TOKEN
+    )));
+    assert!(hcl_statement(&role, "Record").contains("[var.environment]"));
+    let scheduler = hcl_block(&text, r#"data "aws_iam_policy_document" "scheduler""#);
+    assert_eq!(
+        tokens(&scheduler, "\"lambda:", |c| c.is_ascii_alphabetic()),
+        ["\"lambda:InvokeFunction"]
+    );
+    assert!(scheduler.contains("[aws_lambda_function.switch[0].arn]"));
+    assert_eq!(
+        tokens(&scheduler, "actions", |c| c != ']').len(),
+        2,
+        "{scheduler}"
+    );
+    let trust = hcl_block(
+        &text,
+        r#"data "aws_iam_policy_document" "assume_scheduler""#,
+    );
+    assert!(trust.contains("\"scheduler.amazonaws.com\""), "{trust}");
+}
+
+/// The HealthyHostCount alarm of the application target group invokes the switch function,
+/// which only that alarm may invoke as an alarm action.
+#[test]
+fn both_templates_can_alarm_on_the_applications_healthy_hosts_and_switch() {
+    let tpl = sam();
+    let description = sam_parameter(&tpl, "AutoSwitchAlarm")["Description"]
+        .as_str()
+        .unwrap();
+    assert!(description.contains("USD 0.10 a month"), "{description}");
+    let alarm = sam_resource(&tpl, "AppUnhealthyAlarm");
+    assert_eq!(alarm["Condition"], "CreateAutoSwitchAlarm");
+    assert_eq!(alarm["DependsOn"], "AutoSwitchAlarmInvokePermission");
+    let p = &alarm["Properties"];
+    let alarm_name = format!(
+        "{}-${{Environment}}-{}",
+        switch::NAME_PREFIX,
+        switch::ALARM_SUFFIX
+    );
+    assert_eq!(p["AlarmName"], json!({ "Fn::Sub": alarm_name }));
+    assert_eq!(p["Namespace"], "AWS/ApplicationELB");
+    assert_eq!(p["MetricName"], "HealthyHostCount");
+    let dimensions: Vec<&str> = p["Dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(dimensions, ["TargetGroup", "LoadBalancer"]);
+    assert_eq!(
+        p["Dimensions"][0]["Value"],
+        json!({ "Fn::Select": [5, { "Fn::Split": [":", r("AppTargetGroupArn")] }] })
+    );
+    assert_eq!(p["Threshold"], r("AutoSwitchHealthyHostsBelow"));
+    assert_eq!(p["Period"], r("AutoSwitchPeriodSeconds"));
+    assert_eq!(p["EvaluationPeriods"], r("AutoSwitchEvaluationPeriods"));
+    assert_eq!(p["ComparisonOperator"], "LessThanThreshold");
+    let function = json!({ "Fn::GetAtt": ["MaintenanceSwitch", "Arn"] });
+    for actions in ["AlarmActions", "OKActions"] {
+        let branches = p[actions]["Fn::If"].as_array().unwrap();
+        assert_eq!(branches[0], "HasAlarmTopic");
+        for branch in &branches[1..] {
+            assert_eq!(branch[0], function, "{actions}");
+        }
+    }
+    let permission = &sam_resource(&tpl, "AutoSwitchAlarmInvokePermission")["Properties"];
+    assert_eq!(
+        permission["Principal"],
+        "lambda.alarms.cloudwatch.amazonaws.com"
+    );
+    assert_eq!(permission["FunctionName"], r("MaintenanceSwitch"));
+    assert_eq!(
+        permission["SourceArn"],
+        json!({ "Fn::Sub": format!(
+            "arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{alarm_name}"
+        ) })
+    );
+    assert_eq!(
+        tpl["Conditions"]["CreateAutoSwitchAlarm"]["Fn::And"][0],
+        json!({ "Fn::Equals": [r("AutoSwitchAlarm"), "true"] })
+    );
+
+    let text = terraform();
+    let alarm = hcl_block(
+        &text,
+        r#"resource "aws_cloudwatch_metric_alarm" "app_unhealthy""#,
+    );
+    assert_eq!(hcl_value(&alarm, "count"), "local.want_alarm ? 1 : 0");
+    assert_eq!(hcl_value(&alarm, "alarm_name"), "local.switch_alarm");
+    assert_eq!(hcl_value(&alarm, "metric_name"), quoted("HealthyHostCount"));
+    assert_eq!(hcl_value(&alarm, "namespace"), quoted("AWS/ApplicationELB"));
+    assert_eq!(
+        hcl_value(&alarm, "threshold"),
+        "var.auto_switch_healthy_hosts_below"
+    );
+    assert_eq!(
+        hcl_value(&alarm, "period"),
+        "var.auto_switch_period_seconds"
+    );
+    assert_eq!(
+        hcl_value(&alarm, "evaluation_periods"),
+        "var.auto_switch_evaluation_periods"
+    );
+    assert_eq!(
+        hcl_value(&alarm, "comparison_operator"),
+        quoted("LessThanThreshold")
+    );
+    for actions in ["alarm_actions", "ok_actions"] {
+        assert_eq!(
+            hcl_value(&alarm, actions),
+            "concat([aws_lambda_function.switch[0].arn], local.alarm_actions)"
+        );
+    }
+    assert!(alarm.contains("TargetGroup = local.app_target_group_suffix"));
+    let permission = hcl_block(&text, r#"resource "aws_lambda_permission" "alarm""#);
+    assert_eq!(
+        hcl_value(&permission, "principal"),
+        quoted("lambda.alarms.cloudwatch.amazonaws.com")
+    );
+    assert!(
+        hcl_value(&permission, "source_arn").ends_with(":alarm:${local.switch_alarm}\""),
+        "{permission}"
+    );
+}
+
+/// maintctl schedule's calls (src/schedules/api.rs) are in the switching policy, on this
+/// environment's group, with the Scheduler's role to pass; on and off may delete the lease.
+#[test]
+fn operators_may_schedule_windows_in_their_group_and_release_the_lease() {
+    let calls = sdk_actions(
+        "src/schedules/api.rs",
+        "scheduler",
+        &[
+            "get_schedule_group",
+            "list_tags_for_resource",
+            "list_schedules",
+            "get_schedule",
+            "create_schedule",
+            "update_schedule",
+            "delete_schedule",
+        ],
+    );
+    let tpl = sam();
+    let document = &sam_resource(&tpl, "SwitchingPolicy")["Properties"]["PolicyDocument"];
+    let granted: Vec<String> = policy_actions(document)
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
+    for call in &calls {
+        assert!(granted.contains(call), "switching policy lacks {call}");
+    }
+    for sid in [
+        "ScheduleWindows",
+        "ReadTheScheduleGroup",
+        "ListWindows",
+        "PassTheSchedulerRole",
+    ] {
+        assert_eq!(
+            sam_statement(document, sid).0,
+            Some("CreateSwitchFunction"),
+            "{sid}"
+        );
+    }
+    let group = format!("{}-${{Environment}}", switch::SCHEDULE_GROUP_PREFIX);
+    assert!(
+        sam_statement(document, "ScheduleWindows").1["Resource"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":schedule/{group}/*"))
+    );
+    assert!(
+        sam_statement(document, "ReadTheScheduleGroup").1["Resource"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":schedule-group/{group}"))
+    );
+    let pass = sam_statement(document, "PassTheSchedulerRole").1;
+    assert_eq!(pass["Action"], "iam:PassRole");
+    assert_eq!(
+        pass["Resource"],
+        json!({ "Fn::GetAtt": ["SchedulerRole", "Arn"] })
+    );
+    assert_eq!(
+        pass["Condition"]["StringEquals"]["iam:PassedToService"],
+        "scheduler.amazonaws.com"
+    );
+    let lease = sam_statement(document, "Lease");
+    assert_eq!(lease.0, None, "every switch takes the lease");
+    assert_eq!(lease.1["Action"], "ssm:DeleteParameter");
+
+    let text = terraform();
+    let switching = hcl_block(&text, r#"data "aws_iam_policy_document" "switching""#);
+    for call in &calls {
+        assert!(
+            switching.contains(&quoted(call)),
+            "switching policy lacks {call}"
+        );
+    }
+    assert!(
+        switching.contains(&format!(
+            ":schedule/{}-${{var.environment}}/*",
+            switch::SCHEDULE_GROUP_PREFIX
+        )),
+        "{switching}"
+    );
+    let pass = hcl_statement(&switching, "PassTheSchedulerRole");
+    assert!(pass.contains("\"iam:PassRole\"") && pass.contains("\"scheduler.amazonaws.com\""));
+    assert!(switching.contains("for_each = aws_iam_role.scheduler[*].arn"));
+    assert!(hcl_statement(&switching, "Lease").contains("\"ssm:DeleteParameter\""));
+}
+
+/// AutoFallback / auto_fallback (off by default): the responder's alarms invoke the switch
+/// function too (ALARM and OK), keep their state without data, and are the switch function's
+/// fallback alarms by the names the templates give them; the permission covers them.
+#[test]
+fn both_templates_can_let_the_responders_alarms_swap_in_the_fallback_page() {
+    let tpl = sam();
+    assert_eq!(sam_parameter(&tpl, "AutoFallback")["Default"], "false");
+    let switch_arn = json!({ "Fn::GetAtt": ["MaintenanceSwitch", "Arn"] });
+    let mut names = Vec::new();
+    for alarm in [
+        "ThrottlesAlarm",
+        "ErrorsAlarm",
+        "Elb502Alarm",
+        "LambdaUserErrorAlarm",
+    ] {
+        let p = &sam_resource(&tpl, alarm)["Properties"];
+        assert_eq!(
+            p["TreatMissingData"],
+            json!({ "Fn::If": ["CreateAutoFallback", "missing", "notBreaching"] }),
+            "{alarm}"
+        );
+        for actions in ["AlarmActions", "OKActions"] {
+            let a = &p[actions]["Fn::If"];
+            assert_eq!(a[0], "CreateAutoFallback", "{alarm} {actions}");
+            let with = a[1]["Fn::If"].as_array().expect("HasAlarmTopic");
+            assert!(
+                with[1..].iter().all(|list| list[0] == switch_arn),
+                "{alarm} {actions}: {with:?}"
+            );
+        }
+        names.push(p["AlarmName"]["Fn::Sub"].as_str().unwrap().to_string());
+    }
+    let variables =
+        &sam_resource(&tpl, "MaintenanceSwitch")["Properties"]["Environment"]["Variables"];
+    let listed = &variables[switch::FALLBACK_ALARMS]["Fn::If"];
+    assert_eq!(listed[0], "CreateAutoFallback");
+    assert_eq!(listed[1]["Fn::Sub"].as_str().unwrap(), names.join(","));
+    let permission = &sam_resource(&tpl, "AutoFallbackInvokePermission");
+    assert_eq!(permission["Condition"], "CreateAutoFallback");
+    let p = &permission["Properties"];
+    assert_eq!(p["Principal"], "lambda.alarms.cloudwatch.amazonaws.com");
+    let source = p["SourceArn"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        names.iter().all(|n| n.starts_with(
+            source
+                .rsplit_once(":alarm:")
+                .unwrap()
+                .1
+                .trim_end_matches('*')
+        )),
+        "{source} covers {names:?}"
+    );
+
+    let text = terraform();
+    let block = hcl_block(&text, r#"variable "auto_fallback" {"#);
+    assert_eq!(hcl_value(&block, "default"), "false");
+    for header in [
+        r#"resource "aws_cloudwatch_metric_alarm" "function""#,
+        r#"resource "aws_cloudwatch_metric_alarm" "elb_502""#,
+        r#"resource "aws_cloudwatch_metric_alarm" "lambda_user_error""#,
+    ] {
+        let alarm = hcl_block(&text, header);
+        assert_eq!(
+            hcl_value(&alarm, "alarm_actions"),
+            "local.responder_alarm_actions"
+        );
+        assert_eq!(
+            hcl_value(&alarm, "ok_actions"),
+            "local.responder_alarm_actions"
+        );
+        assert_eq!(
+            hcl_value(&alarm, "treat_missing_data"),
+            "local.responder_missing_data"
+        );
+    }
+    let f = hcl_block(&text, r#"resource "aws_lambda_function" "switch""#);
+    let listed = hcl_value(&f, switch::FALLBACK_ALARMS);
+    for suffix in ["throttles", "errors", "alb-502", "lambda-user-error"] {
+        assert!(listed.contains(&format!("\"{suffix}\"")), "{listed}");
+    }
+    let permission = hcl_block(
+        &text,
+        r#"resource "aws_lambda_permission" "fallback_alarms""#,
+    );
+    assert!(
+        hcl_value(&permission, "source_arn").ends_with(":alarm:${local.name}-*\""),
+        "{permission}"
+    );
 }

@@ -511,6 +511,7 @@ fn record() -> Record {
         by: "tests".into(),
         at: "2026-11-22T00:00:00Z".into(),
         reason: "rollback test".into(),
+        ..Record::default()
     }
 }
 

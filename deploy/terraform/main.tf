@@ -24,6 +24,11 @@ locals {
   alb_rules      = "${local.elb_arn_prefix}:listener-rule/${local.alb_arn_suffix}/*"
   reserve        = var.reserved_concurrency != -1
   alarm_actions  = var.alarm_topic_arn == "" ? [] : [var.alarm_topic_arn]
+  # auto_fallback: the responder's alarms invoke the switch function too, and keep their state
+  # while no data comes (the fallback page answers; the responder gets no traffic).
+  want_fallback_alarms    = var.auto_fallback && var.switch_function
+  responder_alarm_actions = concat(local.want_fallback_alarms ? aws_lambda_function.switch[*].arn : [], local.alarm_actions)
+  responder_missing_data  = local.want_fallback_alarms ? "missing" : "notBreaching"
 
   # GetParametersByPath is authorised against the path itself, the others against each
   # parameter below it: grant both.
@@ -165,6 +170,9 @@ resource "aws_lambda_function" "this" {
       MAINTENANCE_SSM_PREFIX      = var.ssm_prefix
       MAINTENANCE_SSM_TTL_SECONDS = tostring(var.ssm_ttl_seconds)
       MAINTENANCE_HEALTH_PATH     = var.health_path
+      # The time zone database scripts/package puts in the zip (provided.al2023 may have
+      # none): the page's "expected back" in the display zones.
+      TZDIR = "/var/task/zoneinfo"
     }
   }
 
@@ -212,6 +220,18 @@ resource "aws_lb_target_group" "this" {
   }
 
   tags = local.common_tags
+
+  lifecycle {
+    # Checked here, on a resource that always exists: the alarm is counted out otherwise.
+    precondition {
+      condition     = !var.auto_switch_alarm || (var.switch_function && local.want_app_catch_all)
+      error_message = "auto_switch_alarm invokes the switch function and watches the application target group: set switch_function = true and app_target_group_arn."
+    }
+    precondition {
+      condition     = !var.auto_fallback || (var.switch_function && (var.function_alarms || var.alb_alarms))
+      error_message = "auto_fallback has the responder's alarms invoke the switch function: set switch_function = true and function_alarms or alb_alarms."
+    }
+  }
 }
 
 # Only the target group may invoke, and only through the alias. ELB checks this permission
@@ -559,9 +579,9 @@ resource "aws_cloudwatch_metric_alarm" "function" {
   evaluation_periods  = 1
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+  treat_missing_data  = local.responder_missing_data
+  alarm_actions       = local.responder_alarm_actions
+  ok_actions          = local.responder_alarm_actions
   tags                = local.common_tags
 }
 
@@ -578,9 +598,9 @@ resource "aws_cloudwatch_metric_alarm" "elb_502" {
   evaluation_periods  = 1
   threshold           = var.elb_502_alarm_threshold
   comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+  treat_missing_data  = local.responder_missing_data
+  alarm_actions       = local.responder_alarm_actions
+  ok_actions          = local.responder_alarm_actions
   tags                = local.common_tags
 }
 
@@ -597,9 +617,9 @@ resource "aws_cloudwatch_metric_alarm" "lambda_user_error" {
   evaluation_periods  = 1
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+  treat_missing_data  = local.responder_missing_data
+  alarm_actions       = local.responder_alarm_actions
+  ok_actions          = local.responder_alarm_actions
   tags                = local.common_tags
 }
 
@@ -722,6 +742,68 @@ data "aws_iam_policy_document" "switching" {
       "ssm:DescribeParameters",
     ]
     resources = ["*"]
+  }
+
+  # One writer at a time (issue #15): on and off take the lease {ssm_prefix}/switch/lease
+  # (PutParameter without overwrite, GetParameter, DeleteParameter); on --until writes the
+  # window's zone and removes a stale one.
+  statement {
+    sid     = "Lease"
+    actions = ["ssm:DeleteParameter"]
+    resources = [
+      "${local.ssm_parameter_arns[0]}/switch/*",
+      "${local.ssm_parameter_arns[0]}/timezone",
+    ]
+  }
+
+  # Windows (switch_function): maintctl schedule create|list|cancel|extend and on --until write
+  # one-time schedules in this environment's group, read where they go from its tags, and hand
+  # Scheduler its role.
+  dynamic "statement" {
+    for_each = var.switch_function ? [1] : []
+    content {
+      sid = "ScheduleWindows"
+      actions = [
+        "scheduler:CreateSchedule",
+        "scheduler:UpdateSchedule",
+        "scheduler:DeleteSchedule",
+        "scheduler:GetSchedule",
+      ]
+      resources = ["arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/maintenance-${var.environment}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.switch_function ? [1] : []
+    content {
+      sid       = "ReadTheScheduleGroup"
+      actions   = ["scheduler:GetScheduleGroup", "scheduler:ListTagsForResource"]
+      resources = ["arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule-group/maintenance-${var.environment}"]
+    }
+  }
+
+  # ListSchedules takes no resource (it is filtered by group in the call).
+  dynamic "statement" {
+    for_each = var.switch_function ? [1] : []
+    content {
+      sid       = "ListWindows"
+      actions   = ["scheduler:ListSchedules"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = aws_iam_role.scheduler[*].arn
+    content {
+      sid       = "PassTheSchedulerRole"
+      actions   = ["iam:PassRole"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["scheduler.amazonaws.com"]
+      }
+    }
   }
 }
 

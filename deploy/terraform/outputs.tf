@@ -88,3 +88,26 @@ output "attach_policy_arn" {
 output "nlb_dns_name" {
   value = one(aws_lb.nlb[*].dns_name)
 }
+
+output "switch_function_arn" {
+  description = "The maintenance-switch function (schedules and the alarm invoke it); null without switch_function."
+  value       = one(aws_lambda_function.switch[*].arn)
+}
+
+output "schedule_group_name" {
+  description = "The schedule group maintctl schedule writes the windows to; null without switch_function."
+  value       = one(aws_scheduler_schedule_group.this[*].name)
+}
+
+output "scheduler_role_arn" {
+  value = one(aws_iam_role.scheduler[*].arn)
+}
+
+output "dead_letter_queue_url" {
+  description = "Switches that did not happen (undelivered, or failed after Lambda's retries)."
+  value       = one(aws_sqs_queue.switch_dead_letters[*].id)
+}
+
+output "app_unhealthy_alarm_name" {
+  value = one(aws_cloudwatch_metric_alarm.app_unhealthy[*].alarm_name)
+}

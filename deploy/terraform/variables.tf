@@ -363,3 +363,78 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+# Automatic switching (issue #15; the function is billed per use, the alarm monthly)
+
+variable "switch_function" {
+  description = "Create the maintenance-switch function, which switches on a schedule (maintctl schedule, maintctl on --until) or an alarm with every safety rule of maintctl on/off, under the lease; its role, the schedule group maintenance-<environment> that maintctl schedule writes to, the role EventBridge Scheduler invokes it with, and the dead-letter queue. Off by default: it is one more writer of the listener rules."
+  type        = bool
+  default     = false
+}
+
+variable "switch_package_path" {
+  description = "The switch function's package from scripts/package, built for var.architecture: dist/maintenance-switch/bootstrap.zip (x86_64) or dist/maintenance-switch/arm64/bootstrap.zip (arm64) of a checkout. Required with switch_function = true."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.switch_package_path == null ? true : endswith(var.switch_package_path, ".zip")
+    error_message = "switch_package_path must name the zip scripts/package writes (dist/maintenance-switch/bootstrap.zip or dist/maintenance-switch/arm64/bootstrap.zip)."
+  }
+}
+
+variable "switch_on_alarm_ok" {
+  description = "What the alarm's OK does to a maintenance that alarm switched on: \"off\" switches it off, \"stay\" leaves it on until a person ends it (maintctl off). A maintenance a person or a window switched on is never ended by an alarm."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["off", "stay"], var.switch_on_alarm_ok)
+    error_message = "switch_on_alarm_ok must be \"off\" or \"stay\"."
+  }
+}
+
+variable "auto_fallback" {
+  description = "With switch_function and function_alarms or alb_alarms: the responder's own alarms (throttles, errors, the ALB's 502s and Lambda user errors) also invoke the switch function: during maintenance their ALARM puts the fallback page (the ALB's fixed-response 503) live in the responder's place, their OK puts the responder's page back; they never switch maintenance on or off. Those alarms then keep their state while no data comes (treat_missing_data = \"missing\"): once the fallback answers, the responder gets no traffic."
+  type        = bool
+  default     = false
+}
+
+variable "auto_switch_alarm" {
+  description = "With switch_function and app_target_group_arn: an alarm on the application target group's HealthyHostCount whose actions invoke the switch function: ALARM switches maintenance on (reason \"automatic: <alarm>\"), OK switches it off (switch_on_alarm_ok). One standard alarm, USD 0.10 a month beyond the account's 10 free ones."
+  type        = bool
+  default     = false
+}
+
+variable "auto_switch_healthy_hosts_below" {
+  description = "The alarm fires when the fewest healthy hosts of the application target group in a period (Minimum) is below this, for auto_switch_evaluation_periods periods in a row."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.auto_switch_healthy_hosts_below >= 1
+    error_message = "auto_switch_healthy_hosts_below must be at least 1."
+  }
+}
+
+variable "auto_switch_period_seconds" {
+  description = "The alarm's period (HealthyHostCount is a one-minute metric)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = contains([60, 120, 180, 300, 600], var.auto_switch_period_seconds)
+    error_message = "auto_switch_period_seconds must be one of 60, 120, 180, 300, 600."
+  }
+}
+
+variable "auto_switch_evaluation_periods" {
+  description = "Periods in a row below the threshold before maintenance goes on (and above it before the alarm is OK again): 3 x 60 s by default, so a single failed health check does not switch."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.auto_switch_evaluation_periods >= 1 && var.auto_switch_evaluation_periods <= 30
+    error_message = "auto_switch_evaluation_periods must be between 1 and 30."
+  }
+}

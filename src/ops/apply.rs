@@ -21,6 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::deploy_names::tags;
 use crate::listeners::{Listeners, ListenersError, read_listener};
 use crate::ops::Outcome;
+use crate::ops::coordinate::{Owner, owner_tags};
 use crate::ops::undo::roll_back;
 use crate::planner::{
     Direction, Planned, Rule, RuleView, State, decode_displaced, displaced_keys, encode_displaced,
@@ -28,7 +29,7 @@ use crate::planner::{
 };
 
 /// Who switched, when and why: written as tags on each maintenance rule switched.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Record {
     /// Caller identity (STS ARN).
     pub by: String,
@@ -36,6 +37,9 @@ pub struct Record {
     pub at: String,
     /// Free-text reason (may be empty).
     pub reason: String,
+    /// Who owns the maintenance a switch on leaves (a person, a window, an alarm): what may
+    /// end it (`crate::ops::coordinate`).
+    pub owner: Owner,
 }
 
 impl Record {
@@ -45,6 +49,7 @@ impl Record {
             by: by.to_string(),
             at: OffsetDateTime::now_utc().format(&Rfc3339)?,
             reason: reason.to_string(),
+            owner: Owner::Person,
         })
     }
 }
@@ -373,6 +378,7 @@ async fn record_switch(
         (tags::CHANGED_AT.to_string(), tag_value(&record.at)),
         (tags::REASON.to_string(), tag_value(&record.reason)),
     ];
+    let record_tags = [record_tags, owner_tags(&record.owner, direction, &m.tags)].concat();
     if let Err(e) = add_tags_retried(client, &m.arn, &record_tags).await {
         warnings.push(format!(
             "listener {listener}: maintenance is {direction}, but recording who, when and why \

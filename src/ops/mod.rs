@@ -6,7 +6,8 @@
 //! - [`attach()`]: [`AttachRequest`] → [`AttachReport`];
 //! - [`status()`]: `crate::listeners::Targets` → [`StatusReport`];
 //! - [`switch()`] (`on`, `off`): [`SwitchRequest`] and an [`Operator`] → [`SwitchReport`]; its
-//!   apply phase is [`apply()`] (with `undo` when a call fails part-way);
+//!   apply phase is [`apply()`] (with `undo` when a call fails part-way), under the lease of
+//!   [`lease`], with who owns the maintenance and the window's content from [`coordinate`];
 //! - [`verify()`]: [`VerifyRequest`] → [`Verification`], the live-endpoint probe;
 //! - [`message::show`] and [`message::set`]: the page content in SSM (through the
 //!   `crate::ssm::ParameterStore` and `crate::ssm::ParameterWriter` traits);
@@ -24,10 +25,16 @@ pub mod apply;
 pub mod attach;
 pub mod bypass;
 pub mod bypass_link;
+pub mod coordinate;
+#[cfg(feature = "operator")]
+pub mod deadline;
 pub mod doctor;
 pub mod fallback;
 pub mod http_get;
+pub mod lease;
 pub mod message;
+#[cfg(feature = "operator")]
+pub mod schedule;
 pub mod status;
 pub mod switch;
 mod undo;
@@ -42,6 +49,8 @@ pub use apply::{ApplyReport, ListenerOutcome, ListenerReport, Record, RulePriori
 pub use attach::{AttachReport, AttachRequest, ListenerAttach, attach};
 pub use bypass::{BypassLink, BypassPlan, TokenError, TokenStore};
 pub use bypass_link::{LinkReport, LinkRequest, bypass_link};
+pub use coordinate::{Coordination, Owner, SwitchParameters, WindowContent};
+pub use lease::{HeldLease, LeaseError, LeaseHolder, LeaseOptions};
 pub use status::{ListenerStatus, MaintenanceStatus, RuleStatus, StatusReport, status};
 pub use switch::{
     Confirmation, Operator, SwitchPlan, SwitchReport, SwitchRequest, Unattended, switch,

@@ -9,13 +9,23 @@
 //!
 //! The operator is whoever runs the switch: `maintctl` prints the plan and asks on the
 //! terminal; [`Unattended`] (a test, a Lambda) says yes.
+//!
+//! Every switch that writes holds the lease of its listeners' content prefixes while it does
+//! (`crate::ops::coordinate`, `crate::ops::lease`): one with no one to ask (`--yes`, the
+//! switch function) takes it before it plans, and plans from the listeners as they are once
+//! it holds it; one that asks takes it after the answer, and its apply then re-reads the
+//! listeners under the lease and refuses if they changed since the plan shown.
 
 use serde::Serialize;
 
 use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::apply::{ApplyReport, Record, apply};
-use crate::ops::bypass::{self, BypassPlan, BypassReport, TokenStore};
+use crate::ops::bypass::{self, BypassPlan, BypassReport};
+use crate::ops::coordinate::{
+    self, Coordination, LeaseStop, Owner, SwitchParameters, release_leases, take_leases,
+};
 use crate::ops::doctor::{Check, DoctorReport};
+use crate::ops::lease::{HeldLease, LeaseHolder};
 use crate::ops::verify::{Verification, VerifyRequest, verify_live};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
@@ -49,6 +59,8 @@ pub struct SwitchRequest {
     pub preflight: Option<DoctorReport>,
     /// Switch even when the preflight failed (its failures are warnings then).
     pub force: bool,
+    /// The lease, who the switch is for, and the window's content (issue #15).
+    pub coordination: Coordination,
 }
 
 /// Every listener's plan for one switch, with the caller it will be recorded as. Displayed as
@@ -118,6 +130,8 @@ pub trait Operator {
     fn planned(&mut self, _plan: &SwitchPlan) {}
     /// Whether to apply the plan.
     fn confirm(&mut self, plan: &SwitchPlan) -> Confirmation;
+    /// Another writer holds a lease this switch needs: it waits up to `wait` (said once).
+    fn waiting(&mut self, _holder: &LeaseHolder, _wait: std::time::Duration) {}
 }
 
 /// An operator that is shown nothing and always says yes: for callers with no one to ask.
@@ -153,12 +167,46 @@ pub struct SwitchReport {
     pub bypass: Option<BypassReport>,
     /// The preflight's checks, if it was run.
     pub preflight: Option<Vec<Check>>,
+    /// The leases this switch held.
+    pub leases: Vec<HeldLease>,
+    /// Who held a lease this switch needed, when that is why it stopped.
+    pub lease_held_by: Option<LeaseHolder>,
 }
 
 impl SwitchReport {
     /// The closing message when the switch did not go well.
     pub fn complaint(&self) -> Option<&str> {
         (!self.outcome.went_well()).then_some(self.message.as_str())
+    }
+
+    /// A report of a switch that stopped before it applied anything.
+    fn stopped(plan: SwitchPlan, request: &SwitchRequest, stop: (Outcome, String)) -> Self {
+        Self {
+            plan,
+            dry_run: request.dry_run,
+            outcome: stop.0,
+            message: stop.1,
+            applied: None,
+            verification: None,
+            bypass: None,
+            preflight: request.preflight.as_ref().map(|p| p.checks.clone()),
+            leases: Vec::new(),
+            lease_held_by: None,
+        }
+    }
+
+    fn stopped_by_lease(&mut self, stop: LeaseStop) {
+        (self.outcome, self.message) = (stop.outcome, stop.message);
+        self.lease_held_by = stop.held_by;
+    }
+
+    /// Adds warnings found after the plan was shown: to the apply report, which is printed
+    /// after it, when there is one.
+    fn warn(&mut self, warnings: Vec<String>) {
+        match &mut self.applied {
+            Some(applied) => applied.warnings.extend(warnings),
+            None => self.plan.warnings.extend(warnings),
+        }
     }
 
     fn outcome_name(&self) -> &'static str {
@@ -174,7 +222,7 @@ impl SwitchReport {
 /// nothing was changed because the listeners could not be read or planned.
 pub async fn switch(
     client: &impl Listeners,
-    store: &impl TokenStore,
+    parameters: &impl SwitchParameters,
     request: &SwitchRequest,
     operator: &mut impl Operator,
 ) -> Result<SwitchReport, Error> {
@@ -182,68 +230,87 @@ pub async fn switch(
     if let Some(probe) = &request.verify {
         probe.check_certificate().await.map_err(Error::Verify)?;
     }
-    let mut plan = plan(client, store, request).await?;
-    plan.warnings.extend(forced);
-    operator.planned(&plan);
-    let direction = request.direction;
-    let mut report = SwitchReport {
-        plan,
-        dry_run: request.dry_run,
-        outcome: Outcome::Done,
-        message: String::new(),
-        applied: None,
-        verification: None,
-        bypass: None,
-        preflight: request.preflight.as_ref().map(|p| p.checks.clone()),
-    };
-    let stop = match report.plan.changing() {
-        0 => Some((
-            Outcome::NothingToDo,
-            format!("maintenance is already {direction} for every listener: nothing to do"),
-        )),
-        _ if request.dry_run => Some((Outcome::Done, "dry run: nothing was changed".into())),
-        _ if request.confirmed => None,
-        _ => refusal(operator.confirm(&report.plan)),
-    };
-    if let Some((outcome, message)) = stop {
-        report.outcome = outcome;
-        report.message = message;
-        return Ok(report);
+    if request.dry_run || !request.confirmed {
+        return switch_planned(client, parameters, request, operator, None, forced).await;
     }
-    let reason = request.reason.as_deref().unwrap_or_default();
-    let record = Record::now(&report.plan.caller, reason).map_err(Error::Clock)?;
-    // The window's token goes on the cookie rules and into SSM before any rule moves.
-    let token = match direction {
-        Direction::On => match bypass::start_window(client, store, &report.plan.bypass).await {
-            Ok(token) => token,
-            Err(stopped) => {
-                (report.outcome, report.message) = (stopped.outcome, stopped.message);
-                return Ok(report);
-            }
-        },
-        Direction::Off => None,
-    };
-    let applied = match apply(client, &report.plan.listeners, direction, &record).await {
-        Ok(applied) => applied,
-        Err(e) => {
-            report.outcome = Outcome::Failed;
-            report.message = format!("{e}; nothing was changed");
-            let plan = &report.plan.bypass;
-            report.bypass =
-                bypass::finish(client, store, plan, direction, token, Outcome::Failed).await;
+    // No one to ask: everything is decided under the lease, planned again once it is held.
+    let found = plan(client, parameters, request).await?;
+    let leases = match take_leases(parameters, &found, &request.coordination, operator).await {
+        Ok(leases) => leases,
+        Err(stop) => {
+            let mut found = found;
+            found.warnings.extend(forced);
+            operator.planned(&found);
+            let mut report = SwitchReport::stopped(found, request, (Outcome::Done, String::new()));
+            report.stopped_by_lease(stop);
             return Ok(report);
         }
     };
-    (report.outcome, report.message) = applied_message(applied.outcome, direction);
-    if report.outcome == Outcome::Done
-        && direction == Direction::On
-        && request.live == Live::Fallback
-    {
-        report.message = format!("{}, with {}", report.message, request.live);
+    let result = switch_planned(client, parameters, request, operator, Some(&leases), forced);
+    let result = result.await;
+    let warnings = release_leases(parameters, &leases).await;
+    result.map(|mut report| {
+        report.warn(warnings);
+        report.leases.splice(0..0, leases);
+        report
+    })
+}
+
+/// Plans, asks, applies and probes; `held` are the leases already taken (else they are taken
+/// after the operator's answer, and released before the probe); `forced` the preflight's
+/// failures a forced switch warns about.
+async fn switch_planned(
+    client: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+    operator: &mut impl Operator,
+    held: Option<&[HeldLease]>,
+    forced: Vec<String>,
+) -> Result<SwitchReport, Error> {
+    let mut plan = plan(client, parameters, request).await?;
+    plan.warnings.extend(forced);
+    if request.dry_run {
+        plan.warnings
+            .extend(coordinate::held_notes(parameters, &plan, &request.coordination).await);
     }
-    report.applied = Some(applied);
-    let (bypass_plan, outcome) = (&report.plan.bypass, report.outcome);
-    report.bypass = bypass::finish(client, store, bypass_plan, direction, token, outcome).await;
+    operator.planned(&plan);
+    let direction = request.direction;
+    let owner = &request.coordination.owner;
+    let mut report = SwitchReport::stopped(plan, request, (Outcome::Done, String::new()));
+    let stop = held
+        .and_then(|held| coordinate::uncovered(&report.plan, held))
+        .or_else(|| coordinate::ownership_stop(&report.plan, owner))
+        .or_else(|| coordinate::page_stop(&report.plan, owner))
+        .or_else(|| match report.plan.changing() {
+            0 => Some((
+                Outcome::NothingToDo,
+                format!("maintenance is already {direction} for every listener: nothing to do"),
+            )),
+            _ if request.dry_run => Some((Outcome::Done, "dry run: nothing was changed".into())),
+            _ if request.confirmed => None,
+            _ => refusal(operator.confirm(&report.plan)),
+        });
+    if let Some((outcome, message)) = stop {
+        (report.outcome, report.message) = (outcome, message);
+        if outcome == Outcome::NothingToDo && direction == Direction::On && !request.dry_run {
+            adopt(client, parameters, request, operator, held, &mut report).await;
+        }
+        return Ok(report);
+    }
+    let mut leases = Vec::new();
+    if held.is_none() {
+        match take_leases(parameters, &report.plan, &request.coordination, operator).await {
+            Ok(taken) => leases = taken,
+            Err(stop) => {
+                report.stopped_by_lease(stop);
+                return Ok(report);
+            }
+        }
+    }
+    apply_planned(client, parameters, request, &mut report).await?;
+    let warnings = release_leases(parameters, &leases).await;
+    report.warn(warnings);
+    report.leases = leases;
     if report.outcome == Outcome::Done
         && let Some(probe) = &request.verify
     {
@@ -253,6 +320,100 @@ pub async fn switch(
         report.verification = Some(verification);
     }
     Ok(report)
+}
+
+/// Under the lease: sets the bypass link's token (`on`, before any rule moves), writes the
+/// window's content, records and applies the plan, then gives the link or rotates the token.
+async fn apply_planned(
+    client: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+    report: &mut SwitchReport,
+) -> Result<(), Error> {
+    let direction = request.direction;
+    let reason = request.reason.as_deref().unwrap_or_default();
+    let record = Record {
+        owner: request.coordination.owner.clone(),
+        ..Record::now(&report.plan.caller, reason).map_err(Error::Clock)?
+    };
+    // The window's token goes on the cookie rules and into SSM before any rule moves.
+    let token = match direction {
+        Direction::On => {
+            match bypass::start_window(client, parameters, &report.plan.bypass).await {
+                Ok(token) => token,
+                Err(stopped) => {
+                    (report.outcome, report.message) = (stopped.outcome, stopped.message);
+                    return Ok(());
+                }
+            }
+        }
+        Direction::Off => None,
+    };
+    let mut warnings = Vec::new();
+    if direction == Direction::On
+        && let Some(content) = &request.coordination.content
+    {
+        warnings = coordinate::write_content(parameters, &report.plan, content).await;
+    }
+    match apply(client, &report.plan.listeners, direction, &record).await {
+        Ok(applied) => {
+            (report.outcome, report.message) = applied_message(applied.outcome, direction);
+            if report.outcome == Outcome::Done
+                && direction == Direction::On
+                && request.live == Live::Fallback
+            {
+                report.message = format!("{}, with {}", report.message, request.live);
+            }
+            report.applied = Some(applied);
+        }
+        Err(e) => {
+            report.outcome = Outcome::Failed;
+            report.message = format!("{e}; nothing was changed");
+        }
+    }
+    let (bypass_plan, outcome) = (&report.plan.bypass, report.outcome);
+    report.bypass =
+        bypass::finish(client, parameters, bypass_plan, direction, token, outcome).await;
+    report.warn(warnings);
+    Ok(())
+}
+
+/// A switch on that found maintenance on everywhere: a window takes it over (under the lease,
+/// taken here unless held) and writes its content; an alarm says it does not.
+async fn adopt(
+    client: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+    operator: &mut impl Operator,
+    held: Option<&[HeldLease]>,
+    report: &mut SwitchReport,
+) {
+    let owner = &request.coordination.owner;
+    let Some(message) = coordinate::already_on(owner) else {
+        return;
+    };
+    if !matches!(owner, Owner::Window(_)) {
+        report.message = message;
+        return;
+    }
+    let mut leases = Vec::new();
+    if held.is_none() {
+        match take_leases(parameters, &report.plan, &request.coordination, operator).await {
+            Ok(taken) => leases = taken,
+            Err(stop) => {
+                report.stopped_by_lease(stop);
+                return;
+            }
+        }
+    }
+    let mut warnings = coordinate::adopt(client, &report.plan, owner).await;
+    if let Some(content) = &request.coordination.content {
+        warnings.extend(coordinate::write_content(parameters, &report.plan, content).await);
+    }
+    warnings.extend(release_leases(parameters, &leases).await);
+    report.warn(warnings);
+    report.leases = leases;
+    report.message = message;
 }
 
 /// Refuses when the preflight failed (and the switch is not forced); the failures as warnings
@@ -281,7 +442,7 @@ fn preflight_warnings(request: &SwitchRequest) -> Result<Vec<String>, Error> {
 /// Selects the listeners, plans every switch (and its bypass token) and finds out who is asking.
 async fn plan(
     client: &impl Listeners,
-    store: &impl TokenStore,
+    parameters: &impl SwitchParameters,
     request: &SwitchRequest,
 ) -> Result<SwitchPlan, Error> {
     let selection = select(client, &request.targets)
@@ -293,8 +454,10 @@ async fn plan(
         });
     }
     let listeners = plan_switch_live(selection.listeners, request.direction, request.live)?;
-    let bypass = bypass::plan(store, &listeners, request.direction, &request.bypass).await?;
-    // What does not stop the switch is still said: rules the tags do not account for.
+    let bypass = bypass::plan(parameters, &listeners, request.direction, &request.bypass).await?;
+    // What does not stop the switch is still said: rules the tags do not account for, and
+    // listeners no lease can be taken for.
+    let unleased = coordinate::unleased_warnings(&listeners, &request.coordination.lease);
     let mut warnings: Vec<String> = listeners
         .iter()
         .flat_map(|p| {
@@ -304,6 +467,7 @@ async fn plan(
                 .into_iter()
                 .map(move |f| format!("listener {name}: {f}"))
         })
+        .chain(unleased)
         .collect();
     let caller = match client.caller().await {
         Ok(arn) => arn,
@@ -409,6 +573,8 @@ struct Document<'a> {
     message: &'a str,
     report: Option<&'a ApplyReport>,
     verification: Option<&'a Verification>,
+    leases: &'a [HeldLease],
+    lease_held_by: Option<&'a LeaseHolder>,
     bypass: Option<&'a BypassReport>,
     preflight: Option<&'a [Check]>,
 }
@@ -446,6 +612,8 @@ impl Serialize for SwitchReport {
             message: &self.message,
             report: self.applied.as_ref(),
             verification: self.verification.as_ref(),
+            leases: &self.leases,
+            lease_held_by: self.lease_held_by.as_ref(),
             bypass: self.bypass.as_ref(),
             preflight: self.preflight.as_deref(),
         }

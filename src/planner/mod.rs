@@ -15,7 +15,8 @@
 //!   switch sets and the link it prints;
 //! - [`doctor`]: the target group facts `maintctl doctor` reads, as data;
 //! - [`fallback`]: the fallback rule (a fixed-response 503): its page, where `attach` parks it,
-//!   whether it can go live.
+//!   whether it can go live;
+//! - [`window`]: maintenance windows as one-time EventBridge Scheduler schedules, and back.
 
 pub mod attach;
 pub mod bypass;
@@ -26,6 +27,7 @@ pub mod listener;
 pub mod priorities;
 pub mod record;
 pub mod switch;
+pub mod window;
 
 pub use attach::{AttachError, AttachSpec, AttachStep, plan_attach, same_condition};
 pub use bypass::{BypassError, BypassOptions, CookieRule, TokenGroup, TokenPlan, plan_tokens};

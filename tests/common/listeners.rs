@@ -63,6 +63,7 @@ pub fn switch_on(targets: Targets) -> SwitchRequest {
         live: Live::Responder,
         preflight: None,
         force: false,
+        coordination: Default::default(),
     }
 }
 

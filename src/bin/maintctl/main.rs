@@ -18,21 +18,25 @@ mod bypass;
 mod doctor;
 mod exit;
 mod fallback;
+mod globals;
 mod invoke;
 mod message;
 mod on;
 mod output;
 mod preview;
+mod schedule;
 mod status;
 mod switch;
+mod terminal;
+mod until;
 mod verify;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use maintenance_responder::aws::AwsOptions;
-use maintenance_responder::listeners::Aws;
 use maintenance_responder::planner::Direction;
+
+pub use globals::{Globals, Output};
 
 /// Serve maintenance and fallback pages from a Lambda behind your ALB, and switch them on and off.
 #[derive(Debug, Parser)]
@@ -42,39 +46,6 @@ struct Cli {
     command: Command,
     #[command(flatten)]
     globals: Globals,
-}
-
-/// Options every subcommand understands.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Globals {
-    #[command(flatten)]
-    /// AWS profile and region.
-    pub aws: AwsOptions,
-    /// Output format: human-readable text, or JSON for scripts.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
-}
-
-impl Globals {
-    /// The ELBv2 and STS clients for `--profile` and `--region`.
-    pub async fn listeners(&self) -> Aws {
-        Aws::new(&self.aws.load().await)
-    }
-
-    /// The listeners' clients and the SSM client (where the bypass link's token goes).
-    pub async fn listeners_and_ssm(&self) -> (Aws, aws_sdk_ssm::Client) {
-        let config = self.aws.load().await;
-        (Aws::new(&config), aws_sdk_ssm::Client::new(&config))
-    }
-}
-
-/// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    /// Human-readable text.
-    Text,
-    /// One JSON document on stdout.
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +75,9 @@ enum Command {
     On(on::OnArgs),
     /// Switch maintenance off: move the maintenance rule back to its parked priority.
     Off(switch::SwitchArgs),
+    /// Schedule maintenance windows that switch themselves (create, list, cancel, extend).
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
     /// The bypass link: print the current window's link again.
     #[command(subcommand)]
     Bypass(bypass::BypassCommand),
@@ -125,6 +99,7 @@ async fn main() -> ExitCode {
         Command::Doctor(args) => args.run(&globals).await,
         Command::On(args) => args.run(&globals).await,
         Command::Off(args) => args.run(&globals, Direction::Off).await,
+        Command::Schedule(cmd) => cmd.run(&globals).await,
         Command::Bypass(cmd) => cmd.run(&globals).await,
     };
     match result {

@@ -1,11 +1,13 @@
-//! `maintctl status`: flags → `listeners::Targets` → `ops::status` → the report; and the
+//! `maintctl status`: flags → `listeners::Targets` → `ops::status` (with each environment's
+//! deadline and next window, `ops::deadline::status_with_windows`) → the report; and the
 //! target flags `on` and `off` share.
 
 use std::process::ExitCode;
 
-use maintenance_responder::listeners::Targets;
+use maintenance_responder::listeners::{Aws, Targets};
 use maintenance_responder::ops;
 use maintenance_responder::planner::environment_name;
+use maintenance_responder::schedules::Scheduler;
 
 use crate::{Globals, output};
 
@@ -50,7 +52,9 @@ impl StatusArgs {
     /// Runs `maintctl status`.
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         let targets = self.targets.into_targets();
-        match ops::status(&globals.listeners().await, &targets).await {
+        let config = globals.aws.load().await;
+        let (elb, scheduler) = (Aws::new(&config), Scheduler::new(&config));
+        match ops::deadline::status_with_windows(&elb, &scheduler, &targets).await {
             Ok(report) => output::emit(globals.output, &report),
             Err(e) => output::stopped(e),
         }

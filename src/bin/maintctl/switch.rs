@@ -1,16 +1,18 @@
-//! `maintctl on` and `off`: flags → `ops::SwitchRequest` → `ops::switch` → the report, with the
-//! terminal as the operator (it prints the plan, then asks before anything changes).
+//! `maintctl on` and `off`: flags → `ops::SwitchRequest` → `ops::switch` (or, with
+//! `on --until`, `ops::deadline::on_until`, `until.rs`) → the report, with the terminal as the
+//! operator (`terminal.rs`: it prints the plan, then asks before anything changes).
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use maintenance_responder::listeners::Targets;
+use maintenance_responder::listeners::{Aws, Targets};
 use maintenance_responder::ops::doctor::DoctorReport;
-use maintenance_responder::ops::{self, Confirmation, Operator, SwitchPlan, SwitchRequest};
+use maintenance_responder::ops::{self, SwitchRequest};
 use maintenance_responder::planner::{Direction, Live};
 
 use crate::bypass::LinkArgs;
 use crate::status::TargetArgs;
+use crate::terminal::Terminal;
+use crate::until::CoordinationArgs;
 use crate::verify::VerifyArgs;
 use crate::{Globals, Output, output};
 
@@ -21,8 +23,9 @@ use crate::{Globals, Output, output};
 #[command(
     after_help = "Prints the plan (every rule's priority now and after) before changing \
     anything. Exit codes: 0 done, 1 failed before changing anything, 3 nothing to do, \
-    4 refused (not confirmed, or the listener changed), 5 failed and rolled back, \
-    6 inconsistent (needs a person; the report says where each listener stands)."
+    4 refused (not confirmed, the listener changed, or another switch holds the lease), \
+    5 failed and rolled back, 6 inconsistent (needs a person; the report says where each \
+    listener stands)."
 )]
 pub struct SwitchArgs {
     #[command(flatten)]
@@ -44,6 +47,8 @@ pub struct SwitchArgs {
     /// stored nor shown (for when SSM cannot be written; old links stay dead).
     #[arg(long)]
     no_bypass_link: bool,
+    #[command(flatten)]
+    coordination: CoordinationArgs,
 }
 
 impl SwitchArgs {
@@ -68,6 +73,7 @@ impl SwitchArgs {
         force: bool,
     ) -> anyhow::Result<ExitCode> {
         let verify = self.verify.request()?;
+        let until = self.coordination.until(direction)?;
         let request = SwitchRequest {
             direction,
             targets: self.targets.into_targets(),
@@ -79,60 +85,33 @@ impl SwitchArgs {
             live,
             preflight,
             force,
+            coordination: self.coordination.coordination(),
         };
         let mut terminal = Terminal(globals.output);
-        let (listeners, ssm) = globals.listeners_and_ssm().await;
-        let report = match ops::switch(&listeners, &ssm, &request, &mut terminal).await {
+        let config = globals.aws.load().await;
+        if let Some(until) = until {
+            return crate::until::on_until(globals, &config, &request, &until, &mut terminal).await;
+        }
+        let (elb, ssm) = (Aws::new(&config), aws_sdk_ssm::Client::new(&config));
+        let report = match ops::switch(&elb, &ssm, &request, &mut terminal).await {
             Ok(report) => report,
             Err(e) => return output::stopped(e),
         };
-        let code = output::emit(globals.output, &report)?;
-        if globals.output == Output::Text
-            && let Some(message) = report.complaint()
-        {
-            eprintln!("maintctl: {message}");
-        }
-        Ok(code)
+        finish(globals.output, &report, report.complaint())
     }
 }
 
-/// The operator at the terminal: shown the plan (in text mode), asked on stdin.
-struct Terminal(Output);
-
-impl Operator for Terminal {
-    fn planned(&mut self, plan: &SwitchPlan) {
-        for w in &plan.warnings {
-            eprintln!("maintctl: warning: {w}");
-        }
-        if self.0 == Output::Text {
-            output::text(plan);
-        }
+/// Prints the report once, and the complaint on stderr in text mode.
+pub fn finish(
+    out: Output,
+    report: &impl ops::Report,
+    complaint: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let code = output::emit(out, report)?;
+    if out == Output::Text
+        && let Some(message) = complaint
+    {
+        eprintln!("maintctl: {message}");
     }
-
-    fn confirm(&mut self, plan: &SwitchPlan) -> Confirmation {
-        let question = format!(
-            "Switch maintenance {} for {} listener(s)?",
-            plan.direction.to_string().to_uppercase(),
-            plan.changing()
-        );
-        match ask(&question) {
-            Some(true) => Confirmation::Confirmed,
-            Some(false) => Confirmation::Declined,
-            None => Confirmation::NoOneToAsk,
-        }
-    }
-}
-
-/// Asks on the terminal; `None` when there is no terminal to ask on.
-fn ask(question: &str) -> Option<bool> {
-    if !std::io::stdin().is_terminal() {
-        return None;
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return Some(false);
-    }
-    Some(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+    Ok(code)
 }

@@ -1,6 +1,7 @@
 # The module with every option on: arm64, capacity and logging settings, every alarm with a topic,
 # every bypass rule (the bypass link's cookie rule too), a customer-managed KMS key, the NLB in front of the ALB, both operator
-# policies, extra tags. Checked by tests/deploy.rs with `terraform validate` (no AWS account
+# policies, the switch function with its schedule group, queue and HealthyHostCount alarm, extra
+# tags. Checked by tests/deploy.rs with `terraform validate` (no AWS account
 # involved).
 
 terraform {
@@ -71,6 +72,15 @@ module "maintenance" {
 
   create_switching_policy = true
   create_attach_policy    = true
+
+  switch_function                 = true
+  switch_package_path             = "${path.root}/../../../../dist/maintenance-switch/arm64/bootstrap.zip"
+  switch_on_alarm_ok              = "stay"
+  auto_switch_alarm               = true
+  auto_switch_healthy_hosts_below = 2
+  auto_switch_period_seconds      = 120
+  auto_switch_evaluation_periods  = 5
+  auto_fallback                   = true
 
   tags = { team = "platform", cost-center = "1234" }
 }

@@ -1,0 +1,411 @@
+# The maintenance-switch function (optional: switch_function = true; issue #15): the same
+# switching engine as maintctl on/off, run by EventBridge Scheduler (the windows of maintctl
+# schedule and on --until) and by the application's HealthyHostCount alarm. It plans when it
+# runs, from the live listeners, under the lease ({ssm_prefix}/switch/lease).
+# Mirrors the switch part of deploy/sam/template.yaml; see deploy/README.md.
+
+locals {
+  switch_name     = "maintenance-switch-${var.environment}"
+  switch_count    = var.switch_function ? 1 : 0
+  schedule_group  = "maintenance-${var.environment}"
+  switch_alarm    = "${local.switch_name}-app-unhealthy"
+  want_alarm      = var.switch_function && var.auto_switch_alarm && local.want_app_catch_all
+  switch_iam_name = "maintenance-switch-${var.environment}-${local.region}"
+  ssm_parameter   = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${var.ssm_prefix}"
+  # targetgroup/NAME/ID, the TargetGroup dimension of the ALB's metrics.
+  app_target_group_suffix = try(regex(":(targetgroup/.+)$", var.app_target_group_arn)[0], "")
+}
+
+resource "aws_cloudwatch_log_group" "switch" {
+  count = local.switch_count
+
+  name              = "/aws/lambda/${local.switch_name}"
+  retention_in_days = var.log_retention_days
+  tags              = local.common_tags
+}
+
+# What Scheduler could not deliver to the function, and the switches the function failed after
+# Lambda's retries (its on-failure destination): a window's start or end that did not happen.
+# Kept 14 days; README, "Windows and automatic switching".
+resource "aws_sqs_queue" "switch_dead_letters" {
+  count = local.switch_count
+
+  name                      = "${local.switch_name}-dead-letters"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+  tags                      = local.common_tags
+}
+
+data "aws_iam_policy_document" "switch_dead_letters" {
+  count = local.switch_count
+
+  statement {
+    sid       = "SchedulerAndSwitchFunctionSend"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.switch_dead_letters[0].arn]
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.scheduler[0].arn, aws_iam_role.switch[0].arn]
+    }
+  }
+
+  statement {
+    sid       = "TlsOnly"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.switch_dead_letters[0].arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "switch_dead_letters" {
+  count = local.switch_count
+
+  queue_url = aws_sqs_queue.switch_dead_letters[0].id
+  policy    = data.aws_iam_policy_document.switch_dead_letters[0].json
+}
+
+# What the switch does and nothing more: read the listeners, move priorities on this ALB's rules
+# (room-making moves the application's rules too), tag the record on this environment's rules,
+# the lease and the window's end and zone under the content prefix, and the bypass link's token
+# when the module has the cookie rule.
+data "aws_iam_policy_document" "switch" {
+  count = local.switch_count
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.switch_name}:*"]
+  }
+
+  statement {
+    sid = "ReadListeners"
+    actions = [
+      "elasticloadbalancing:DescribeLoadBalancers",
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTags",
+      "elasticloadbalancing:DescribeTargetGroups",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "Switch"
+    actions   = ["elasticloadbalancing:SetRulePriorities"]
+    resources = [local.alb_rules]
+  }
+
+  # The record (who, when, why, the window or alarm) goes on the environment's maintenance and
+  # fallback rules only.
+  statement {
+    sid       = "Record"
+    actions   = ["elasticloadbalancing:AddTags"]
+    resources = [local.alb_rules]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/maintenance-responder:environment"
+      values   = [var.environment]
+    }
+  }
+
+  statement {
+    sid       = "KeepTheCookieRuleTag"
+    effect    = "Deny"
+    actions   = ["elasticloadbalancing:AddTags"]
+    resources = ["*"]
+    condition {
+      test     = "ForAnyValue:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["maintenance-responder:bypass-link"]
+    }
+  }
+
+  # The lease: created without overwrite, read, deleted (and the takeover marker beside it).
+  statement {
+    sid       = "Lease"
+    actions   = ["ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"]
+    resources = ["${local.ssm_parameter}/switch/*"]
+  }
+
+  # A window's start writes its end (the page's "back at", Retry-After) and zone.
+  statement {
+    sid       = "WindowEnd"
+    actions   = ["ssm:PutParameter"]
+    resources = ["${local.ssm_parameter}/retry-after", "${local.ssm_parameter}/timezone"]
+  }
+
+  statement {
+    sid       = "WindowZoneRemoved"
+    actions   = ["ssm:DeleteParameter"]
+    resources = ["${local.ssm_parameter}/timezone"]
+  }
+
+  # How each value is stored (a SecureString keeps its key); not resource-scoped.
+  statement {
+    sid       = "ParameterTypes"
+    actions   = ["ssm:DescribeParameters"]
+    resources = ["*"]
+  }
+
+  # Lambda's on-failure destination: a switch that failed after the retries.
+  statement {
+    sid       = "DeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.switch_dead_letters[0].arn]
+  }
+
+  dynamic "statement" {
+    for_each = local.has_kms_key ? [var.ssm_kms_key_arn] : []
+    content {
+      sid       = "SecureStrings"
+      actions   = ["kms:Encrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ssm.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  # With the cookie bypass rule (bypass_link), every switch sets the window's token (on) or
+  # rotates it (off), as maintctl does; the link is left out of the function's answer.
+  dynamic "statement" {
+    for_each = local.want_bypass_link ? [1] : []
+    content {
+      sid       = "SetBypassLinkToken"
+      actions   = ["elasticloadbalancing:ModifyRule"]
+      resources = [local.alb_rules]
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/maintenance-responder:bypass-link"
+        values   = ["cookie"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.want_bypass_link ? [1] : []
+    content {
+      sid       = "BypassLinkToken"
+      actions   = ["ssm:PutParameter"]
+      resources = ["${local.ssm_parameter}/bypass/token"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.want_bypass_link ? [1] : []
+    content {
+      sid       = "BypassLinkHost"
+      actions   = ["elasticloadbalancing:DescribeListenerCertificates", "acm:DescribeCertificate"]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "switch" {
+  count = local.switch_count
+
+  name               = local.switch_iam_name
+  description        = "maintenance-switch Lambda of ${var.environment} (switches its listener rules on a schedule or an alarm)"
+  assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
+  tags               = local.common_tags
+}
+
+resource "aws_iam_role_policy" "switch" {
+  count = local.switch_count
+
+  name   = "maintenance-switch"
+  role   = aws_iam_role.switch[0].id
+  policy = data.aws_iam_policy_document.switch[0].json
+}
+
+resource "aws_lambda_function" "switch" {
+  count = local.switch_count
+
+  function_name    = local.switch_name
+  description      = "Switches the maintenance of ${var.environment} on a schedule or an alarm (maintenance-responder)"
+  filename         = var.switch_package_path
+  source_code_hash = filebase64sha256(var.switch_package_path)
+  handler          = "bootstrap"
+  runtime          = "provided.al2023"
+  architectures    = [var.architecture]
+  memory_size      = 128
+  # The lease wait, a switch with its retries and rollback, and the parameter writes.
+  timeout = 90
+  role    = aws_iam_role.switch[0].arn
+
+  logging_config {
+    log_format            = "JSON"
+    application_log_level = var.log_level
+    system_log_level      = var.system_log_level
+    log_group             = aws_cloudwatch_log_group.switch[0].name
+  }
+
+  environment {
+    variables = {
+      MAINTENANCE_SWITCH_ENVIRONMENT = var.environment
+      MAINTENANCE_SWITCH_ON_ALARM_OK = var.switch_on_alarm_ok
+      # Only the alarm of this module switches (it exists with auto_switch_alarm = true).
+      MAINTENANCE_SWITCH_ALARM_NAMES = local.switch_alarm
+      # auto_fallback: the responder's alarms swap the page during maintenance.
+      MAINTENANCE_SWITCH_FALLBACK_ALARMS = local.want_fallback_alarms ? join(",", [for a in ["throttles", "errors", "alb-502", "lambda-user-error"] : "${local.name}-${a}"]) : ""
+    }
+  }
+
+  tags       = local.common_tags
+  depends_on = [aws_iam_role_policy.switch]
+
+  lifecycle {
+    precondition {
+      condition     = var.switch_package_path != null
+      error_message = "switch_function = true needs switch_package_path (dist/maintenance-switch/bootstrap.zip from scripts/package, or its arm64/ twin)."
+    }
+  }
+}
+
+# Scheduler and the alarm invoke it asynchronously: a switch that failed in a way a retry can fix
+# (the function then answers with an invocation error) is tried twice more within ten minutes,
+# then goes to the dead-letter queue.
+resource "aws_lambda_function_event_invoke_config" "switch" {
+  count = local.switch_count
+
+  function_name                = aws_lambda_function.switch[0].function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 600
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.switch_dead_letters[0].arn
+    }
+  }
+}
+
+# The role EventBridge Scheduler assumes for the windows' schedules: it invokes the switch
+# function and nothing else, and sends what it could not deliver to the dead-letter queue.
+data "aws_iam_policy_document" "assume_scheduler" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/${local.schedule_group}/*"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "scheduler" {
+  count = local.switch_count
+
+  statement {
+    sid       = "InvokeTheSwitchFunction"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.switch[0].arn]
+  }
+
+  statement {
+    sid       = "DeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.switch_dead_letters[0].arn]
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  count = local.switch_count
+
+  name               = "${local.switch_iam_name}-scheduler"
+  description        = "EventBridge Scheduler invokes the maintenance-switch function of ${var.environment}"
+  assume_role_policy = data.aws_iam_policy_document.assume_scheduler.json
+  tags               = local.common_tags
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  count = local.switch_count
+
+  name   = "invoke-the-switch-function"
+  role   = aws_iam_role.scheduler[0].id
+  policy = data.aws_iam_policy_document.scheduler[0].json
+}
+
+# maintctl schedule finds where its schedules go from this group's tags (src/deploy_names.rs).
+# Deleting the group deletes its schedules: removing the module cancels every window.
+resource "aws_scheduler_schedule_group" "this" {
+  count = local.switch_count
+
+  name = local.schedule_group
+  tags = merge(local.common_tags, {
+    "maintenance-responder:switch-function"   = aws_lambda_function.switch[0].arn
+    "maintenance-responder:scheduler-role"    = aws_iam_role.scheduler[0].arn
+    "maintenance-responder:dead-letter-queue" = aws_sqs_queue.switch_dead_letters[0].arn
+  })
+}
+
+# Only that alarm may invoke the switch function as an alarm action. The source ARN is spelled
+# out (the alarm's name is fixed), so the permission exists before the alarm.
+resource "aws_lambda_permission" "alarm" {
+  count = local.want_alarm ? 1 : 0
+
+  statement_id   = "AllowInvokeFromTheAppUnhealthyAlarm"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.switch[0].function_name
+  principal      = "lambda.alarms.cloudwatch.amazonaws.com"
+  source_account = local.account_id
+  source_arn     = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.switch_alarm}"
+}
+
+# auto_fallback: the responder's alarms (maintenance-responder-<env>-*) may invoke the switch
+# function as alarm actions.
+resource "aws_lambda_permission" "fallback_alarms" {
+  count = local.want_fallback_alarms ? 1 : 0
+
+  statement_id   = "AllowInvokeFromTheRespondersAlarms"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.switch[0].function_name
+  principal      = "lambda.alarms.cloudwatch.amazonaws.com"
+  source_account = local.account_id
+  source_arn     = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*"
+}
+
+# Automatic switching on an outage (auto_switch_alarm = true): the application target group's
+# fewest healthy hosts below auto_switch_healthy_hosts_below for auto_switch_evaluation_periods
+# periods. Its ALARM and OK actions invoke the switch function directly (and notify
+# alarm_topic_arn, if set).
+resource "aws_cloudwatch_metric_alarm" "app_unhealthy" {
+  count = local.want_alarm ? 1 : 0
+
+  alarm_name          = local.switch_alarm
+  alarm_description   = "The application of ${var.environment} has too few healthy hosts: the switch function puts the maintenance page on (reason \"automatic: <this alarm>\"), and on OK takes it off again unless switch_on_alarm_ok = \"stay\" or a person or a window switched it on."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HealthyHostCount"
+  dimensions          = { TargetGroup = local.app_target_group_suffix, LoadBalancer = local.alb_arn_suffix }
+  statistic           = "Minimum"
+  period              = var.auto_switch_period_seconds
+  evaluation_periods  = var.auto_switch_evaluation_periods
+  datapoints_to_alarm = var.auto_switch_evaluation_periods
+  threshold           = var.auto_switch_healthy_hosts_below
+  comparison_operator = "LessThanThreshold"
+  # No data (no health checks reported) keeps the state: no switch on a gap in the metric.
+  treat_missing_data = "missing"
+  alarm_actions      = concat([aws_lambda_function.switch[0].arn], local.alarm_actions)
+  ok_actions         = concat([aws_lambda_function.switch[0].arn], local.alarm_actions)
+  tags               = local.common_tags
+  depends_on         = [aws_lambda_permission.alarm]
+}

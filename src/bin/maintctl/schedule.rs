@@ -1,0 +1,148 @@
+//! `maintctl schedule create|list|cancel|extend`: flags → `ops::schedule`'s requests → one
+//! library call → the report.
+
+use std::process::ExitCode;
+
+use maintenance_responder::listeners::Aws;
+use maintenance_responder::ops::schedule::{
+    self, CreateRequest, ScheduleError, ScheduleReport, WindowRequest,
+};
+use maintenance_responder::planner::environment_name;
+use maintenance_responder::schedules::Scheduler;
+
+use crate::{Globals, exit, output};
+
+/// `maintctl schedule` subcommands.
+#[derive(Debug, clap::Subcommand)]
+#[command(
+    after_help = "A window is two one-time EventBridge Scheduler schedules in the schedule \
+    group maintenance-ENVIRONMENT, made by the templates with the switch function \
+    (deploy/). At its start the switch function switches maintenance on and writes the \
+    window's end (the page's \"back at\", Retry-After); at its end it switches off what the \
+    window switched on."
+)]
+pub enum ScheduleCommand {
+    /// Schedule a maintenance window: on at --start, off at --end.
+    Create(CreateArgs),
+    /// The environment's windows, upcoming and running.
+    List(EnvironmentArg),
+    /// Delete a window's schedules (a running window's maintenance stays on).
+    Cancel(WindowArgs),
+    /// Move a window's end: its end schedule and the page's end time together.
+    Extend(WindowArgs),
+}
+
+/// The environment.
+#[derive(Debug, clap::Args)]
+pub struct EnvironmentArg {
+    /// The environment (its maintenance rules' environment tag).
+    #[arg(long, value_name = "NAME", value_parser = environment_name)]
+    environment: String,
+}
+
+/// Arguments of `schedule create`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    environment: EnvironmentArg,
+    /// When maintenance goes on: RFC 3339 (2026-11-22T04:00:00Z) or a local time in
+    /// --timezone (2026-11-22T13:00).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    start: String,
+    /// When it goes off (at most 7 days after the start).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    end: String,
+    /// IANA time zone of local times, of the schedules, and of the end time the page shows
+    /// (default UTC).
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
+    /// Why (recorded on the rules, shown by status).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// Print the schedules and create nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Arguments of `schedule cancel` and `extend`.
+#[derive(Debug, clap::Args)]
+pub struct WindowArgs {
+    #[command(flatten)]
+    environment: EnvironmentArg,
+    /// The window's id (from schedule create or schedule list).
+    #[arg(value_name = "WINDOW")]
+    window: String,
+    /// extend: the new end, RFC 3339 or a local time in --timezone (else the window's).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    end: Option<String>,
+    /// extend: the time zone of a local --end.
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
+    /// Print what would change and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl WindowArgs {
+    fn request(self) -> WindowRequest {
+        WindowRequest {
+            environment: self.environment.environment,
+            window: self.window,
+            end: self.end,
+            timezone: self.timezone,
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+impl ScheduleCommand {
+    /// Runs the command.
+    pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        let config = globals.aws.load().await;
+        let (elb, scheduler) = (Aws::new(&config), Scheduler::new(&config));
+        let report = match self {
+            Self::Create(a) => {
+                let request = CreateRequest {
+                    environment: a.environment.environment,
+                    start: a.start,
+                    end: a.end,
+                    timezone: a.timezone,
+                    reason: a.reason,
+                    dry_run: a.dry_run,
+                };
+                schedule::create(&elb, &scheduler, &request).await
+            }
+            Self::List(a) => schedule::list(&scheduler, &a.environment).await,
+            Self::Cancel(a) => schedule::cancel(&scheduler, &a.request()).await,
+            Self::Extend(a) => {
+                if a.end.is_none() {
+                    anyhow::bail!("schedule extend needs --end TIME");
+                }
+                let ssm = aws_sdk_ssm::Client::new(&config);
+                schedule::extend(&elb, &ssm, &scheduler, &a.request()).await
+            }
+        };
+        finish(globals, report)
+    }
+}
+
+/// Prints the report, or why nothing was changed.
+fn finish(
+    globals: &Globals,
+    report: Result<ScheduleReport, ScheduleError>,
+) -> anyhow::Result<ExitCode> {
+    match report {
+        Ok(report) => {
+            let code = output::emit(globals.output, &report)?;
+            if !report.outcome.went_well() {
+                eprintln!("maintctl: {}", report.message);
+            }
+            Ok(code)
+        }
+        Err(e @ ScheduleError::Refused(_)) => {
+            eprintln!("maintctl: refused: {e}; nothing was changed");
+            Ok(exit::code(e.outcome()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
