@@ -165,6 +165,9 @@ pub struct Content {
     pub state: ContentState,
 }
 
+/// Where the system keeps its zone files, when `TZDIR` does not say.
+pub const SYSTEM_ZONEINFO: &str = "/usr/share/zoneinfo";
+
 /// A time zone an end time is shown in: an IANA name (`Asia/Tokyo`) resolved once, when the
 /// content or the configuration is read (from the time zone database, `TZDIR` or
 /// `/usr/share/zoneinfo`), so that showing a time is arithmetic only. Equal by name.
@@ -175,23 +178,49 @@ pub struct DisplayZone {
 }
 
 impl DisplayZone {
-    /// Looks a zone up by its IANA name (case as the database has it, e.g. `Europe/Berlin`).
+    /// Looks a zone up by its IANA name (case as the database has it, e.g. `Europe/Berlin`)
+    /// in the time zone database as the time zone crate finds it (`TZDIR`, else the system's).
+    /// That indexes the whole directory on first use (tens of directory reads): the Lambda's
+    /// start uses [`DisplayZone::load`] instead.
     pub fn resolve(name: &str) -> Result<Self, ValueError> {
-        let name = name.trim();
-        let form = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(&b));
-        if !form {
-            return Err(ValueError::TimeZone(name.chars().take(64).collect()));
-        }
+        let name = Self::check_form(name)?;
         let zone =
             jiff::tz::TimeZone::get(name).map_err(|_| ValueError::TimeZone(name.to_string()))?;
         Ok(Self {
             name: name.to_string(),
             zone,
         })
+    }
+
+    /// Like [`DisplayZone::resolve`], reading only the zone's own file under `zoneinfo` (the
+    /// directory `TZDIR` names, else [`SYSTEM_ZONEINFO`]): one file, where the database would
+    /// index the whole directory first. A name without a zone file there is not a zone.
+    pub fn load(name: &str, zoneinfo: &str) -> Result<Self, ValueError> {
+        let name = Self::check_form(name)?;
+        let file = format!("{}/{name}", zoneinfo.trim_end_matches('/'));
+        match std::fs::read(file).map(|data| jiff::tz::TimeZone::tzif(name, &data)) {
+            Ok(Ok(zone)) => Ok(Self {
+                name: name.to_string(),
+                zone,
+            }),
+            _ => Err(ValueError::TimeZone(name.to_string())),
+        }
+    }
+
+    /// The name, trimmed, if it has the form of an IANA name: letters, digits and `/_-+`, not
+    /// starting with `/` (so that it stays a path below the zone directory), at most 64.
+    fn check_form(name: &str) -> Result<&str, ValueError> {
+        let name = name.trim();
+        let form = !name.is_empty()
+            && name.len() <= 64
+            && !name.starts_with('/')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(&b));
+        match form {
+            true => Ok(name),
+            false => Err(ValueError::TimeZone(name.chars().take(64).collect())),
+        }
     }
 
     /// The zone's IANA name.

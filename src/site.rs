@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
-use crate::content::DisplayZone;
-use crate::deploy_names::env;
+use crate::content::{DisplayZone, SYSTEM_ZONEINFO};
+use crate::deploy_names::{env, function};
 
 /// Everything the pure core needs that does not change per request: the validated
 /// configuration, the catalog, and what is derived from them once (stylesheet, its CSP hash,
@@ -38,9 +38,23 @@ pub struct Site {
     pub display_zones: std::collections::BTreeMap<String, DisplayZone>,
 }
 
+/// The zone files' directory: `TZDIR` (the Lambda package's `zoneinfo/`), else the system's.
+fn zoneinfo(lookup: &impl Fn(&str) -> Option<String>) -> String {
+    lookup(function::TZDIR_VAR)
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| SYSTEM_ZONEINFO.to_string())
+}
+
 impl Site {
-    /// Prepares a site from a validated configuration and catalog.
+    /// Prepares a site from a validated configuration and catalog, with the display zones from
+    /// the system's zone files.
     pub fn new(config: Config, catalog: Catalog) -> Self {
+        Self::with_zoneinfo(config, catalog, SYSTEM_ZONEINFO)
+    }
+
+    /// [`Site::new`], with the display zones read from the zone files in `zoneinfo` (one file
+    /// each: [`DisplayZone::load`]).
+    pub fn with_zoneinfo(config: Config, catalog: Catalog, zoneinfo: &str) -> Self {
         let css = stylesheet(&config.brand.color);
         let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(css.as_bytes()));
         let csp = format!(
@@ -57,7 +71,9 @@ impl Site {
         let display_zones = config
             .display_time_zones
             .iter()
-            .filter_map(|(lang, zone)| Some((lang.clone(), DisplayZone::resolve(zone).ok()?)))
+            .filter_map(|(lang, zone)| {
+                Some((lang.clone(), DisplayZone::load(zone, zoneinfo).ok()?))
+            })
             .collect();
         Self {
             config,
@@ -112,7 +128,7 @@ impl Site {
     ) -> (Self, Vec<ConfigError>) {
         let catalog = Catalog::embedded();
         let (config, mut problems) = Config::from_env(lookup, &catalog);
-        let site = Self::new(config, catalog);
+        let site = Self::with_zoneinfo(config, catalog, &zoneinfo(&lookup));
         problems.extend(site.zone_problems());
         (site, problems)
     }
@@ -131,7 +147,7 @@ impl Site {
             _ => lookup(name),
         };
         let (config, mut problems) = Config::from_env(lookup, &catalog);
-        let site = Self::new(config, catalog);
+        let site = Self::with_zoneinfo(config, catalog, &zoneinfo(&lookup));
         problems.extend(site.zone_problems());
         match problems.is_empty() {
             true => Ok(site),
