@@ -525,3 +525,22 @@ fn a_full_listener_is_refused_and_one_free_priority_is_enough() {
             .all(|m| (MIN_PRIORITY..=MAX_PRIORITY).contains(&m.to))
     );
 }
+
+/// The smallest case the property test found: the maintenance rule parked at 2 with an app rule
+/// before it, the fallback rule parked at 4 among the app rules. `on` moves the app rules past
+/// the fallback rule (the maintenance rule answers first at its home); `off` must read that as
+/// on, not as "already off" with a stale record, and put every app rule back.
+#[test]
+fn off_puts_back_rules_that_on_moved_past_a_fallback_rule_parked_among_them() {
+    let rules = vec![
+        Rule::new("a1".to_string(), 1, Role::App),
+        Rule::new("m".to_string(), 2, Role::Maintenance).with_home(2),
+        Rule::new("a3".to_string(), 3, Role::App),
+        Rule::new("f".to_string(), 4, Role::Fallback).with_home(4),
+    ];
+    let on = plan_on(&rules).unwrap().apply_to(&rules).unwrap();
+    assert_eq!(state(&on), State::On, "{on:?}");
+    let off = plan_off(&on).unwrap();
+    assert!(off.notices.is_empty(), "{:?}", off.notices);
+    assert_eq!(off.apply_to(&on).unwrap(), rules);
+}

@@ -1002,12 +1002,15 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
     if managed.is_empty() {
         return Err(PlanError::NoMaintenanceRule);
     }
+    // On as `state` reads it: the page answering first, whichever it is; a fallback rule
+    // parked among the application rules (after the one answering) does not make it off.
+    let on = is_on(&answering(&managed, fallback_rule(rules)), &others);
     managed.extend(fallback_rule(rules));
     let homes = parked_homes(&managed, &others)?;
     let mut plan = Plan::new(PlanKind::Off);
     // Already off: application rules are never moved, whatever a record left over says (the
     // rule may have been moved by hand since).
-    if !is_on(&managed, &others) && managed.iter().all(|r| r.home == Some(r.priority)) {
+    if !on && managed.iter().all(|r| r.home == Some(r.priority)) {
         plan.notices = others
             .iter()
             .filter_map(|r| {
