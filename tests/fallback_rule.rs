@@ -54,10 +54,15 @@ async fn attach_parks_a_fixed_response_503_page_beside_the_maintenance_rule() {
     let env = common::unique("env-fb");
     let out = attach(moto, &alb, &env, "/maintenance/fb-attach", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("fallback     created: priority 49995"))
+        .unwrap_or_else(|| panic!("{}", text(&out)));
+    // The rule forwards nowhere: its action is said as what it is.
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("fallback     created: priority 49995"),
-        "{}",
-        text(&out)
+        line.contains("fixed response 503 text/html (") && !line.contains("forward to"),
+        "{line}"
     );
     for listener in [&alb.http, &alb.https] {
         let s = snapshot(&client, listener).await;

@@ -214,12 +214,22 @@ impl std::fmt::Display for AttachReport {
                             "NOT created"
                         };
                         creates += 1;
+                        let action = match &rule.fixed_response {
+                            Some(page) => format!(
+                                "fixed response {} {} ({} characters)",
+                                page.status_code,
+                                page.content_type,
+                                page.body.chars().count()
+                            ),
+                            None => {
+                                format!("forward to {}", short_target_group(&rule.target_group))
+                            }
+                        };
                         writeln!(
                             f,
-                            "  {role:<11}  {verb}: priority {}, {}, forward to {}",
+                            "  {role:<11}  {verb}: priority {}, {}, {action}",
                             rule.priority,
                             conditions.join(" and "),
-                            short_target_group(&rule.target_group)
                         )?;
                     }
                 }
