@@ -1915,9 +1915,9 @@ fn both_templates_create_the_cookie_bypass_rule_as_an_option() {
 }
 
 /// The switching policy lets maintctl modify the cookie bypass rule and no other (ModifyRule
-/// only on rules tagged `bypass-link = cookie`, and that tag cannot be added to another rule
-/// but as attach creates it), read the certificates' names for the link's host and the token
-/// parameter's type.
+/// only on rules tagged `bypass-link = cookie`, and neither that tag nor a role tag can be
+/// added to another rule but as attach creates it), read the certificates' names for the
+/// link's host and the token parameter's type.
 #[test]
 fn the_switching_policy_modifies_the_cookie_bypass_rule_only() {
     let tpl = sam();
@@ -1945,9 +1945,11 @@ fn the_switching_policy_modifies_the_cookie_bypass_rule_only() {
     let keep = sid("KeepTheCookieRuleTag");
     assert_eq!(keep["Effect"], "Deny");
     assert_eq!(keep["Action"], "elasticloadbalancing:AddTags");
+    // Nor can a rule be given a role (say, tagged as a fallback rule, whose action the
+    // policy lets maintctl modify) but as attach creates it.
     assert_eq!(
         keep["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"],
-        json!([tags::BYPASS_LINK])
+        json!([tags::BYPASS_LINK, tags::ROLE])
     );
     assert_eq!(
         keep["Condition"]["StringNotEquals"]["elasticloadbalancing:CreateAction"],
@@ -1995,7 +1997,11 @@ fn the_switching_policy_modifies_the_cookie_bypass_rule_only() {
     let keep = &keep[..keep.find("  statement {").unwrap_or(keep.len())];
     assert_eq!(hcl_value(keep, "effect"), quoted("Deny"));
     assert!(
-        keep.contains(&format!("[{}]", quoted(tags::BYPASS_LINK))),
+        keep.contains(&format!(
+            "[{}, {}]",
+            quoted(tags::BYPASS_LINK),
+            quoted(tags::ROLE)
+        )),
         "{keep}"
     );
     assert!(keep.contains(r#"values   = ["CreateRule"]"#), "{keep}");

@@ -723,7 +723,7 @@ data "aws_iam_policy_document" "switching" {
     condition {
       test     = "ForAnyValue:StringEquals"
       variable = "aws:TagKeys"
-      values   = ["maintenance-responder:bypass-link"]
+      values   = ["maintenance-responder:bypass-link", "maintenance-responder:role"]
     }
     condition {
       test     = "StringNotEquals"

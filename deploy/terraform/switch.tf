@@ -125,7 +125,7 @@ data "aws_iam_policy_document" "switch" {
     condition {
       test     = "ForAnyValue:StringEquals"
       variable = "aws:TagKeys"
-      values   = ["maintenance-responder:bypass-link"]
+      values   = ["maintenance-responder:bypass-link", "maintenance-responder:role"]
     }
   }
 
