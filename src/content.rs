@@ -168,6 +168,14 @@ pub struct Content {
 /// Where the system keeps its zone files, when `TZDIR` does not say.
 pub const SYSTEM_ZONEINFO: &str = "/usr/share/zoneinfo";
 
+/// The zone files' directory from the value of `TZDIR` (the Lambda package's `zoneinfo/`):
+/// that, unless unset or blank, else [`SYSTEM_ZONEINFO`].
+pub fn zoneinfo_dir(tzdir: Option<String>) -> String {
+    tzdir
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| SYSTEM_ZONEINFO.to_string())
+}
+
 /// A time zone an end time is shown in: an IANA name (`Asia/Tokyo`) resolved once, when the
 /// content or the configuration is read (from the time zone database, `TZDIR` or
 /// `/usr/share/zoneinfo`), so that showing a time is arithmetic only. Equal by name.

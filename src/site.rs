@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
-use crate::content::{DisplayZone, SYSTEM_ZONEINFO};
+use crate::content::{DisplayZone, SYSTEM_ZONEINFO, zoneinfo_dir};
 use crate::deploy_names::{env, function};
 
 /// Everything the pure core needs that does not change per request: the validated
@@ -36,13 +36,6 @@ pub struct Site {
     /// (`display_time_zones`), resolved once; a zone the database does not have is left out
     /// (see [`Site::zone_problems`]).
     pub display_zones: std::collections::BTreeMap<String, DisplayZone>,
-}
-
-/// The zone files' directory: `TZDIR` (the Lambda package's `zoneinfo/`), else the system's.
-fn zoneinfo(lookup: &impl Fn(&str) -> Option<String>) -> String {
-    lookup(function::TZDIR_VAR)
-        .filter(|d| !d.trim().is_empty())
-        .unwrap_or_else(|| SYSTEM_ZONEINFO.to_string())
 }
 
 impl Site {
@@ -128,7 +121,7 @@ impl Site {
     ) -> (Self, Vec<ConfigError>) {
         let catalog = Catalog::embedded();
         let (config, mut problems) = Config::from_env(lookup, &catalog);
-        let site = Self::with_zoneinfo(config, catalog, &zoneinfo(&lookup));
+        let site = Self::with_zoneinfo(config, catalog, &zoneinfo_dir(lookup(function::TZDIR_VAR)));
         problems.extend(site.zone_problems());
         (site, problems)
     }
@@ -147,7 +140,7 @@ impl Site {
             _ => lookup(name),
         };
         let (config, mut problems) = Config::from_env(lookup, &catalog);
-        let site = Self::with_zoneinfo(config, catalog, &zoneinfo(&lookup));
+        let site = Self::with_zoneinfo(config, catalog, &zoneinfo_dir(lookup(function::TZDIR_VAR)));
         problems.extend(site.zone_problems());
         match problems.is_empty() {
             true => Ok(site),

@@ -226,9 +226,13 @@ pub fn content_from_parameters(
             parameters::BYPASS_TOKEN => {
                 BypassToken::parse(&p.value).map(|t| content.bypass_token = Some(t))
             }
-            parameters::TIMEZONE => {
-                DisplayZone::load(&p.value, &zoneinfo()).map(|z| content.time_zone = Some(z))
-            }
+            parameters::TIMEZONE => DisplayZone::load(
+                &p.value,
+                &crate::content::zoneinfo_dir(
+                    std::env::var(crate::deploy_names::function::TZDIR_VAR).ok(),
+                ),
+            )
+            .map(|z| content.time_zone = Some(z)),
             // The switching side's own parameters (the lease): not content, not a mistake.
             _ if key.starts_with(&format!("{}/", parameters::SWITCH_DIR)) => Ok(()),
             _ => match key.split_once('/') {
@@ -558,14 +562,6 @@ impl LockParameters for aws_sdk_ssm::Client {
             Err(e) => Err(classify(e)),
         }
     }
-}
-
-/// The zone files' directory: `TZDIR` (the Lambda package's `zoneinfo/`), else the system's.
-fn zoneinfo() -> String {
-    std::env::var(crate::deploy_names::function::TZDIR_VAR)
-        .ok()
-        .filter(|d| !d.trim().is_empty())
-        .unwrap_or_else(|| crate::content::SYSTEM_ZONEINFO.to_string())
 }
 
 #[cfg(test)]
