@@ -1,5 +1,5 @@
 //! The deployment files under `deploy/` and `scripts/`: the SAM template and the Terraform
-//! module must use the names `maintenance_responder::deploy_names` defines (they cannot import
+//! module must use the names `maintenance_core::deploy_names` defines (they cannot import
 //! them), create their rules on every listener of one ALB, size and watch the function the same
 //! way, and split the operators' permissions into a switching and an attach policy. The SAM
 //! template must pass `cfn-lint`; the Terraform module must pass `terraform validate` when
@@ -14,7 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use maintenance_responder::deploy_names::{self, env as vars, function, parameters, switch, tags};
+use maintenance_core::deploy_names::{self, env as vars, function, parameters, switch, tags};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {
@@ -303,7 +303,7 @@ const ALL_TAG_KEYS: [&str; 13] = [
     tags::CHANGED_AT,
     tags::REASON,
     // Named (in a comment) by the Terraform module, which leaves these tags to maintctl.
-    maintenance_responder::planner::DISPLACED,
+    maintenance_engine::planner::DISPLACED,
     // On the schedule group (the switch function, issue #15).
     switch::GROUP_TAG_FUNCTION,
     switch::GROUP_TAG_ROLE,
@@ -551,13 +551,13 @@ fn the_capacity_defaults_are_the_documented_ones_in_both_templates() {
 }
 
 /// What the templates set as `ApplicationLogLevel` reaches the function as this variable, and
-/// the Lambda's logging reads it (tests/lambda.rs runs the binary with it set to WARN).
+/// the Lambda's logging reads it (tests/responder/lambda.rs runs the binary with it set to WARN).
 #[test]
 fn the_lambda_reads_the_log_level_variable_lambda_sets() {
-    let logging = read(&root().join("src/logging.rs"));
+    let logging = read(&root().join("crates/responder/src/logging.rs"));
     assert!(
         logging.contains(&quoted(function::LOG_LEVEL_VAR)) || logging.contains("LOG_LEVEL_VAR"),
-        "src/logging.rs does not read {}",
+        "crates/responder/src/logging.rs does not read {}",
         function::LOG_LEVEL_VAR
     );
     assert!(function::LOG_LEVELS.contains(&function::DEFAULT_LOG_LEVEL));
@@ -812,9 +812,8 @@ fn terraform_rules_carry_the_tags_maintctl_finds_them_by() {
 #[test]
 fn both_templates_create_the_fallback_rule_with_the_committed_page() {
     let page = read(&root().join("deploy/fallback.html"));
-    let rendered = maintenance_responder::ops::fallback::default_page(
-        &maintenance_responder::site::Site::embedded(),
-    );
+    let rendered =
+        maintenance_engine::ops::fallback::default_page(&maintenance_core::site::Site::embedded());
     assert_eq!(
         page, rendered,
         "maintctl fallback render --out deploy/fallback.html"
@@ -1788,9 +1787,10 @@ fn check_glibc_rejects_files_it_cannot_read() {
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
 }
 
-/// scripts/package builds both functions for both architectures, each with only the features it
-/// needs, and checks each one's glibc before it goes to dist/; the responder's zip carries the
-/// time zone database the templates' TZDIR points at (tests/package.rs reads the zips).
+/// scripts/package builds both functions for both architectures, each from its own package (so
+/// with only what that package's Cargo.toml lists), and checks each one's glibc before it goes
+/// to dist/; the responder's zip carries the time zone database the templates' TZDIR points at
+/// (tests/packages/package.rs reads the zips).
 #[test]
 fn package_builds_both_architectures_and_checks_each() {
     let script = read(&root().join("scripts/package"));
@@ -1799,10 +1799,9 @@ fn package_builds_both_architectures_and_checks_each() {
         "{script}"
     );
     assert!(
-        script.contains(
-            r#"declare -A FEATURES=([maintenance-responder]="" [maintenance-switch]="switching")"#
-        ),
-        "the responder with no features, the switch with the switching engine only"
+        script.contains(r#"--package "$bin""#) && !script.contains("--features"),
+        "each function from its own package (the responder's has no switching engine, the \
+         switch function's no CLI), with no feature"
     );
     assert!(script.contains(r#"declare -A ZONEINFO=([maintenance-responder]=1)"#));
     assert!(
@@ -1821,7 +1820,7 @@ fn package_builds_both_architectures_and_checks_each() {
     }
     assert!(script.contains("aarch64-unknown-linux-gnu"));
     assert!(script.contains(r#""$root/scripts/check-glibc" "$built" "$glibc_max""#));
-    assert!(script.contains("--disable-optimizations --no-default-features"));
+    assert!(script.contains("--disable-optimizations --package"));
     assert!(script.contains("grep -q -a -F elasticloadbalancing"));
 }
 
@@ -1834,8 +1833,8 @@ fn package_builds_both_architectures_and_checks_each() {
 /// maintctl).
 #[test]
 fn both_templates_create_the_cookie_bypass_rule_as_an_option() {
-    use maintenance_responder::content::BypassToken;
-    use maintenance_responder::deploy_names::BYPASS_COOKIE;
+    use maintenance_core::content::BypassToken;
+    use maintenance_core::deploy_names::BYPASS_COOKIE;
     let tpl = sam();
     assert_eq!(sam_parameter(&tpl, "BypassLink")["Default"], "false");
     assert_eq!(sam_parameter(&tpl, "BypassLinkPriority")["Default"], 49_997);
@@ -2283,7 +2282,7 @@ fn both_templates_can_add_the_switch_function_off_by_default() {
 #[test]
 fn the_switch_function_and_the_scheduler_may_do_what_they_do_and_no_more() {
     let lease_calls = sdk_actions(
-        "src/ssm.rs",
+        "crates/responder/src/ssm.rs",
         "ssm",
         &["put_parameter", "get_parameter", "delete_parameter"],
     );
@@ -2305,7 +2304,7 @@ fn the_switch_function_and_the_scheduler_may_do_what_they_do_and_no_more() {
     assert_eq!(
         lease["Action"],
         json!(lease_calls),
-        "the lease's calls (src/ssm.rs, LockParameters)"
+        "the lease's calls (crates/responder/src/ssm.rs, LockParameters)"
     );
     let parameter = |rest: &str| {
         json!({ "Fn::Sub": format!(

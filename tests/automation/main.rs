@@ -1,0 +1,14 @@
+//! Maintenance that runs itself (issues #14, #15), one test binary: [`lease`] one writer at a
+//! time, [`schedule`] scheduled windows and deadlines, [`switch_function`] the real
+//! `maintenance-switch` binary on alarms and schedules, [`bypass_window`] a whole window with a
+//! bypass link through the real responder. Their helpers are [`automation`] (`mod.rs` here).
+
+#[path = "mod.rs"]
+mod automation;
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bypass_window;
+mod lease;
+mod schedule;
+mod switch_function;
