@@ -29,7 +29,7 @@ pub enum ScheduleCommand {
     /// Delete a window's schedules (a running window's maintenance stays on).
     Cancel(WindowArgs),
     /// Move a window's end: its end schedule and the page's end time together.
-    Extend(WindowArgs),
+    Extend(ExtendArgs),
 }
 
 /// The environment.
@@ -64,7 +64,7 @@ pub struct CreateArgs {
     dry_run: bool,
 }
 
-/// Arguments of `schedule cancel` and `extend`.
+/// Arguments of `schedule cancel` (and the window of `extend`).
 #[derive(Debug, clap::Args)]
 pub struct WindowArgs {
     #[command(flatten)]
@@ -72,24 +72,32 @@ pub struct WindowArgs {
     /// The window's id (from schedule create or schedule list).
     #[arg(value_name = "WINDOW")]
     window: String,
-    /// extend: the new end, RFC 3339 or a local time in --timezone (else the window's).
-    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
-    end: Option<String>,
-    /// extend: the time zone of a local --end.
-    #[arg(long, value_name = "ZONE")]
-    timezone: Option<String>,
     /// Print what would change and change nothing.
     #[arg(long)]
     dry_run: bool,
 }
 
+/// Arguments of `schedule extend`: the window and its new end (without `--end` clap refuses
+/// the command line: a usage error, exit 2).
+#[derive(Debug, clap::Args)]
+pub struct ExtendArgs {
+    #[command(flatten)]
+    window: WindowArgs,
+    /// The new end, RFC 3339 or a local time in --timezone (else the window's).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    end: String,
+    /// The time zone of a local --end.
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
+}
+
 impl WindowArgs {
-    fn request(self) -> WindowRequest {
+    fn request(self, end: Option<String>, timezone: Option<String>) -> WindowRequest {
         WindowRequest {
             environment: self.environment.environment,
             window: self.window,
-            end: self.end,
-            timezone: self.timezone,
+            end,
+            timezone,
             dry_run: self.dry_run,
         }
     }
@@ -113,13 +121,11 @@ impl ScheduleCommand {
                 schedule::create(&elb, &scheduler, &request).await
             }
             Self::List(a) => schedule::list(&scheduler, &a.environment).await,
-            Self::Cancel(a) => schedule::cancel(&scheduler, &a.request()).await,
+            Self::Cancel(a) => schedule::cancel(&scheduler, &a.request(None, None)).await,
             Self::Extend(a) => {
-                if a.end.is_none() {
-                    anyhow::bail!("schedule extend needs --end TIME");
-                }
                 let ssm = aws_sdk_ssm::Client::new(&config);
-                schedule::extend(&elb, &ssm, &scheduler, &a.request()).await
+                let request = a.window.request(Some(a.end), a.timezone);
+                schedule::extend(&elb, &ssm, &scheduler, &request).await
             }
         };
         finish(globals, report)
