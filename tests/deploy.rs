@@ -3128,8 +3128,8 @@ fn both_templates_policies_hold_on_aws_and_the_old_shapes_are_refused() {
             "aws:TagKeys compared with ForAnyValue:StringEquals",
         ),
         (
-            "                \"aws:ResourceTag/maintenance-responder:environment\": !Ref Environment\n          # The",
-            "                \"aws:ResourceTag/maintenance-responder:environment\": any\n          # The",
+            "                \"aws:ResourceTag/maintenance-responder:environment\": !Ref Environment\n          # maintctl",
+            "                \"aws:ResourceTag/maintenance-responder:environment\": any\n          # maintctl",
             "AddTags on rules of any environment",
         ),
         (
