@@ -14,6 +14,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
+use common::terraform::{Root, cli_config as terraform_cli_config, terraform_bin};
 use maintenance_responder::deploy_names::{self, env as vars, function, parameters, switch, tags};
 use serde_json::{Value, json};
 
@@ -924,10 +927,14 @@ fn templates_put_an_app_catch_all_rule_before_the_parked_rules() {
         has_tag(&rule_tags, "Name", json!(APP_CATCH_ALL_NAME)),
         "{rule_tags:?}"
     );
-    assert!(has_tag(&rule_tags, tags::ENVIRONMENT, r("Environment")));
+    // No maintctl tag at all: one without a role is a rule that lost its role tag to maintctl,
+    // which then refuses attach and every switch (tests/deploy_moto.rs runs it on the module's
+    // rules).
     assert!(
-        rule_tags.iter().all(|(key, _)| key != tags::ROLE),
-        "maintctl rejects an unknown role: {rule_tags:?}"
+        rule_tags
+            .iter()
+            .all(|(key, _)| !key.starts_with("maintenance-responder:")),
+        "maintctl reads a maintctl tag without a role as a lost role tag: {rule_tags:?}"
     );
 
     // The maintenance rule depends on its own listener's catch-all (a Ref in its Metadata: a
@@ -966,7 +973,8 @@ fn templates_put_an_app_catch_all_rule_before_the_parked_rules() {
     assert_eq!(hcl_value(&rule, "values"), r#"["/*"]"#);
     assert_eq!(hcl_value(&rule, "tags"), "local.app_catch_all_rule_tags");
     let rule_tags = hcl_block(&text, "  app_catch_all_rule_tags = ");
-    assert!(!rule_tags.contains(tags::ROLE), "{rule_tags}");
+    assert!(!rule_tags.contains("maintenance-responder:"), "{rule_tags}");
+    assert!(!rule_tags.contains("common_tags"), "{rule_tags}");
 
     let maintenance = hcl_block(&text, r#"resource "aws_lb_listener_rule" "maintenance""#);
     assert_eq!(
@@ -1491,105 +1499,19 @@ fn sam_arm64_copy_of_the_template_lints_clean() {
 
 // ------------------------------------------------------------------ terraform
 
-/// `TERRAFORM`, else `terraform` on `PATH`; missing is a failure, not a skip.
-fn terraform_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("TERRAFORM") {
-        return PathBuf::from(path);
-    }
-    on_path("terraform").expect(
-        "terraform not found (>= 1.5; set TERRAFORM, or install it: \
-         https://developer.hashicorp.com/terraform/install). The module is checked with \
-         `terraform validate`; this test does not skip.",
-    )
-}
-
-/// `TF_CLI_CONFIG_FILE` if it names an existing file (a machine's own configuration, with its
-/// mirror or network access), else the project's `deploy/terraform/test/terraformrc`, whose
-/// provider mirror must then exist.
-fn terraform_cli_config() -> PathBuf {
-    if let Some(path) = std::env::var_os("TF_CLI_CONFIG_FILE").map(PathBuf::from)
-        && path.is_file()
-    {
-        return path;
-    }
-    let config = root().join("deploy/terraform/test/terraformrc");
-    let text = read(&config);
-    let mirror = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("path"))
-        .and_then(|rest| rest.split('"').nth(1))
-        .expect("terraformrc names no filesystem_mirror path");
-    let provider = Path::new(mirror).join("registry.terraform.io/hashicorp/aws");
-    assert!(
-        provider.is_dir(),
-        "no hashicorp/aws provider in the mirror {} named by {}: terraform cannot install it \
-         offline. Provide the mirror, or set TF_CLI_CONFIG_FILE to a configuration that can; \
-         this test does not skip.",
-        provider.display(),
-        config.display()
-    );
-    config
-}
-
-fn copy_tf_files(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|ext| ext == "tf") {
-            fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-}
-
-/// The module and one root module of `deploy/terraform/test/` copied into a temporary folder
-/// (so `.terraform/` and the lock file never land in the checkout), initialised offline.
-struct TerraformRoot {
-    dir: tempfile::TempDir,
-    root: PathBuf,
-    config: PathBuf,
-}
+/// The module and a root module of `deploy/terraform/test/` in a temporary folder, initialised
+/// offline (tests/common/terraform.rs).
+struct TerraformRoot(Root);
 
 impl TerraformRoot {
     fn init(name: &str, edit: impl FnOnce(String) -> String) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let module = dir.path().join("terraform");
-        copy_tf_files(&root().join("deploy/terraform"), &module);
-        let root_module = module.join("test").join(name);
-        copy_tf_files(
-            &root().join("deploy/terraform/test").join(name),
-            &root_module,
-        );
-        let main = root_module.join("main.tf");
-        fs::write(&main, edit(read(&main))).unwrap();
-        fs::create_dir_all(dir.path().join("plugin-cache")).unwrap();
-        let this = Self {
-            config: terraform_cli_config(),
-            root: root_module,
-            dir,
-        };
-        let output = this.run(&["init", "-backend=false", "-input=false"]);
-        assert!(
-            output.status.success(),
-            "terraform init ({name}): {}",
-            describe(&output)
-        );
-        this
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        run(Command::new(terraform_bin())
-            .args(args)
-            .arg("-no-color")
-            .current_dir(&self.root)
-            .env("TF_CLI_CONFIG_FILE", &self.config)
-            // Symlinks to the mirror instead of a 700 MB copy of the provider per init.
-            .env("TF_PLUGIN_CACHE_DIR", self.dir.path().join("plugin-cache"))
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1"))
+        let root = Root::copy(name, edit);
+        root.init();
+        Self(root)
     }
 
     fn validate(&self) -> Output {
-        self.run(&["validate"])
+        self.0.run(&["validate"])
     }
 }
 

@@ -68,9 +68,11 @@ locals {
   common_tags = merge(var.tags, {
     "maintenance-responder:environment" = var.environment
   })
-  # No maintenance-responder:role tag: maintctl refuses rules whose role is neither maintenance
-  # nor bypass, and counts an untagged /* rule before the parked one as the application's.
-  app_catch_all_rule_tags = merge(local.common_tags, {
+  # No maintenance-responder:* tag at all: maintctl counts an untagged /* rule before the parked
+  # one as the application's, and reads a rule with one of its tags but no role as a rule that
+  # lost its role tag, which blocks attach and every switch (found by applying the module and
+  # running maintctl on what it made: tests/deploy_moto.rs).
+  app_catch_all_rule_tags = merge(var.tags, {
     Name = "app-catch-all"
   })
   maintenance_rule_tags = merge(local.common_tags, {
