@@ -18,6 +18,7 @@ Reads AWS_ENDPOINT_URL and AWS_DEFAULT_REGION from the environment.
 Usage: sam_deploy.py TEMPLATE STACK_NAME PARAMETERS_JSON
 """
 
+import ast
 import io
 import json
 import os
@@ -196,6 +197,15 @@ def main():
               cfn.describe_stack_events(StackName=stack)["StackEvents"]
               if "FAILED" in e.get("ResourceStatus", "")]
 
+    def document(value):
+        # moto 5.2 keeps a role policy CloudFormation gave it as Python's repr of the dict.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return ast.literal_eval(value)
+        return value
+
     resources = cfn.list_stack_resources(StackName=stack)["StackResourceSummaries"]
     iam = client("iam")
     policies = {}
@@ -207,11 +217,11 @@ def main():
                 PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
         elif r["ResourceType"] == "AWS::IAM::Role":
             role = r["PhysicalResourceId"]
-            policies[f'{r["LogicalResourceId"]}/trust'] = iam.get_role(RoleName=role)["Role"][
-                "AssumeRolePolicyDocument"]
+            policies[f'{r["LogicalResourceId"]}/trust'] = document(iam.get_role(
+                RoleName=role)["Role"]["AssumeRolePolicyDocument"])
             for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
-                policies[f'{r["LogicalResourceId"]}/{name}'] = iam.get_role_policy(
-                    RoleName=role, PolicyName=name)["PolicyDocument"]
+                policies[f'{r["LogicalResourceId"]}/{name}'] = document(iam.get_role_policy(
+                    RoleName=role, PolicyName=name)["PolicyDocument"])
 
     elb = client("elbv2")
     rules = {}
