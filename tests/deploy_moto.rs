@@ -80,11 +80,20 @@ fn apply_sandbox(moto: &Moto, name: &str, every_option: bool) -> Root {
     // The module's rule counts depend on app_target_group_arn being known at plan time (see
     // deploy/README.md, Terraform): the application's target group comes first.
     for args in [
-        &["apply", "-auto-approve", "-input=false", "-target=aws_lb_target_group.app"][..],
+        &[
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-target=aws_lb_target_group.app",
+        ][..],
         &["apply", "-auto-approve", "-input=false"][..],
     ] {
         let out = tf.run(args);
-        assert!(out.status.success(), "terraform {args:?}: {}", describe(&out));
+        assert!(
+            out.status.success(),
+            "terraform {args:?}: {}",
+            describe(&out)
+        );
     }
     tf
 }
@@ -104,7 +113,10 @@ fn outputs(tf: &Root) -> Value {
 
 fn strings(value: &Value) -> Vec<String> {
     let mut list: Vec<String> = match value {
-        Value::Array(items) => items.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect(),
         Value::String(s) => vec![s.clone()],
         Value::Null => Vec::new(),
         other => panic!("not a string or a list: {other}"),
@@ -207,16 +219,21 @@ fn docs_policy_problems(
                 None => {
                     let nearest = rendered
                         .iter()
-                        .max_by_key(|(_, r)| by_sid(r).keys().filter(|k| shown.contains_key(*k)).count())
+                        .max_by_key(|(_, r)| {
+                            by_sid(r).keys().filter(|k| shown.contains_key(*k)).count()
+                        })
                         .unwrap();
                     let want = by_sid(&nearest.1);
                     for sid in want.keys().chain(shown.keys()) {
                         if want.get(sid) != shown.get(sid) {
                             problems.push(format!(
                                 "{at}: statement {sid}: the docs print {}, the {} policy is {}",
-                                shown.get(sid).map_or("nothing".to_string(), Value::to_string),
+                                shown
+                                    .get(sid)
+                                    .map_or("nothing".to_string(), Value::to_string),
                                 nearest.0,
-                                want.get(sid).map_or("nothing".to_string(), Value::to_string),
+                                want.get(sid)
+                                    .map_or("nothing".to_string(), Value::to_string),
                             ));
                         }
                     }
@@ -228,9 +245,13 @@ fn docs_policy_problems(
         };
         for s in statements {
             let sid = s["Sid"].as_str().unwrap_or("").to_string();
-            let found = rendered.iter().find_map(|(_, r)| by_sid(r).get(&sid).cloned());
+            let found = rendered
+                .iter()
+                .find_map(|(_, r)| by_sid(r).get(&sid).cloned());
             if found.as_ref() != Some(&normalized(&s)) {
-                problems.push(format!("{at}: statement {sid} is not the templates': {found:?}"));
+                problems.push(format!(
+                    "{at}: statement {sid} is not the templates': {found:?}"
+                ));
             }
         }
     }
@@ -276,12 +297,16 @@ fn terraform_applies_the_module_and_maintctl_switches_what_it_made() {
     // The check can fail: a statement the template no longer has, a changed condition.
     let stale = vec![(
         "doc.md:1".to_string(),
-        blocks[0].1.replacen("\"Sid\": \"Switch\"", "\"Sid\": \"SwitchAndRecord\"", 1),
+        blocks[0]
+            .1
+            .replacen("\"Sid\": \"Switch\"", "\"Sid\": \"SwitchAndRecord\"", 1),
     )];
     assert!(!docs_policy_problems(&stale, &placeholders, &rendered).is_empty());
     let loosened = vec![(
         "doc.md:1".to_string(),
-        blocks[0].1.replacen("StringEqualsIgnoreCase", "StringEquals", 1),
+        blocks[0]
+            .1
+            .replacen("StringEqualsIgnoreCase", "StringEquals", 1),
     )];
     assert!(!docs_policy_problems(&loosened, &placeholders, &rendered).is_empty());
 
@@ -289,15 +314,35 @@ fn terraform_applies_the_module_and_maintctl_switches_what_it_made() {
     let target_group = m["target_group_arn"].as_str().unwrap();
     let app = out["app_target_group_arn"].as_str().unwrap();
     let prefix = format!("/maintenance/{name}");
-    let mut attach = vec!["attach", "--target-group", target_group, "--environment", &name];
+    let mut attach = vec![
+        "attach",
+        "--target-group",
+        target_group,
+        "--environment",
+        &name,
+    ];
     for l in &listeners {
         attach.extend(["--listener", l.as_str()]);
     }
-    attach.extend(["--app-target-group", app, "--bypass-link", "--prefix", &prefix]);
+    attach.extend([
+        "--app-target-group",
+        app,
+        "--bypass-link",
+        "--prefix",
+        &prefix,
+    ]);
     let out = maintctl(&moto, &attach);
-    assert_eq!(code(&out), 3, "attach on the module's rules: {}", text(&out));
+    assert_eq!(
+        code(&out),
+        3,
+        "attach on the module's rules: {}",
+        text(&out)
+    );
     let state = |expected: &str| {
-        let out = maintctl(&moto, &["status", "--environment", &name, "--output", "json"]);
+        let out = maintctl(
+            &moto,
+            &["status", "--environment", &name, "--output", "json"],
+        );
         assert_eq!(code(&out), 0, "{}", text(&out));
         let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
         let states: Vec<&str> = doc["listeners"]
@@ -309,7 +354,17 @@ fn terraform_applies_the_module_and_maintctl_switches_what_it_made() {
         assert_eq!(states, [expected, expected], "{doc:#}");
     };
     state("off");
-    let on = maintctl(&moto, &["on", "--environment", &name, "--reason", "apply test", "--yes"]);
+    let on = maintctl(
+        &moto,
+        &[
+            "on",
+            "--environment",
+            &name,
+            "--reason",
+            "apply test",
+            "--yes",
+        ],
+    );
     assert_eq!(code(&on), 0, "{}", text(&on));
     state("on");
     let off = maintctl(&moto, &["off", "--environment", &name, "--yes"]);
@@ -319,7 +374,12 @@ fn terraform_applies_the_module_and_maintctl_switches_what_it_made() {
     let destroyed = tf.run(&["destroy", "-auto-approve", "-input=false"]);
     assert!(destroyed.status.success(), "{}", describe(&destroyed));
     let left = tf.run(&["state", "list"]);
-    assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "", "{}", describe(&left));
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout).trim(),
+        "",
+        "{}",
+        describe(&left)
+    );
 }
 
 // ----------------------------------------------------------------------- SAM
@@ -397,7 +457,10 @@ async fn sam_template_translates_and_moto_creates_what_it_can() {
     assert_eq!(report["unsupported_types"], json!(MOTO_CANNOT_CREATE));
     let readme = fs::read_to_string(root().join("deploy/README.md")).unwrap();
     for t in MOTO_CANNOT_CREATE {
-        assert!(readme.contains(&format!("`{t}`")), "deploy/README.md does not name {t}");
+        assert!(
+            readme.contains(&format!("`{t}`")),
+            "deploy/README.md does not name {t}"
+        );
     }
     // Every resource type of the translated template is created or named as left out.
     let translated = report["translated_types"].as_object().unwrap();
@@ -409,7 +472,12 @@ async fn sam_template_translates_and_moto_creates_what_it_can() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| (r["priority"].as_u64().unwrap(), r["action"].as_str().unwrap().to_string()))
+            .map(|r| {
+                (
+                    r["priority"].as_u64().unwrap(),
+                    r["action"].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             rules,
@@ -439,4 +507,122 @@ async fn sam_template_translates_and_moto_creates_what_it_can() {
         .find(|s| s["Sid"] == "ReadContent")
         .unwrap();
     assert_eq!(read["Action"], "ssm:GetParametersByPath");
+}
+
+// ------------------------------------------------------------------- checkov
+
+/// `CHECKOV`, else the project's `.venv/checkov/bin/checkov` (scripts/setup-tools).
+fn checkov() -> PathBuf {
+    if let Some(path) = std::env::var_os("CHECKOV") {
+        return PathBuf::from(path);
+    }
+    let venv = root().join(".venv/checkov/bin/checkov");
+    assert!(
+        venv.exists(),
+        "{} is missing: run scripts/setup-tools (it installs checkov); this test does not skip",
+        venv.display()
+    );
+    venv
+}
+
+/// checkov with the project's configuration (`deploy/.checkov.yaml`: the skips and their
+/// reasons); its failed checks as `(check, resource)`, and its summary line.
+fn checkov_findings(args: &[&str], target: &Path) -> (Vec<(String, String)>, String) {
+    let out = Command::new(checkov())
+        .args(args)
+        .arg(target)
+        .arg("--config-file")
+        .arg(root().join("deploy/.checkov.yaml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("Passed checks:"))
+        .unwrap_or_else(|| panic!("checkov printed no summary: {}", describe(&out)))
+        .to_string();
+    let mut findings = Vec::new();
+    let mut check = String::new();
+    for line in stdout.lines() {
+        if let Some(rest) = line.strip_prefix("Check: ") {
+            check = rest.split(':').next().unwrap().to_string();
+        } else if let Some(resource) = line.trim().strip_prefix("FAILED for resource: ") {
+            findings.push((check.clone(), resource.to_string()));
+        }
+    }
+    assert_eq!(
+        out.status.success(),
+        findings.is_empty(),
+        "checkov's status and findings disagree: {}",
+        describe(&out)
+    );
+    (findings, summary)
+}
+
+/// checkov on the module with every option on and on the SAM template translated with every
+/// condition true: nothing but the skips of deploy/.checkov.yaml (each with its reason); and a
+/// fixed finding put back (the switch function's reserved concurrency, the NLB's deletion
+/// protection) is found again.
+#[test]
+fn checkov_finds_nothing_in_either_template_but_the_reasoned_skips() {
+    let terraform = ["--framework", "terraform", "-d"];
+    let tf = Root::copy("every-option", |main| main);
+    let (findings, summary) = checkov_findings(&terraform, &tf.path);
+    assert_eq!(findings, [], "{summary}");
+    assert!(summary.starts_with("Passed checks: 1"), "{summary}");
+
+    let switch_tf = tf.path.join("../../switch.tf");
+    let text = fs::read_to_string(&switch_tf).unwrap();
+    let capped = "  reserved_concurrent_executions = 5\n";
+    assert!(text.contains(capped));
+    fs::write(&switch_tf, text.replace(capped, "")).unwrap();
+    let main_tf = tf.path.join("../../main.tf");
+    let text = fs::read_to_string(&main_tf).unwrap();
+    let protected = "enable_deletion_protection       = var.nlb_deletion_protection";
+    assert!(text.contains(protected));
+    fs::write(
+        &main_tf,
+        text.replace(protected, "enable_deletion_protection = false"),
+    )
+    .unwrap();
+    let (findings, _) = checkov_findings(&terraform, &tf.path);
+    let checks: Vec<&str> = findings.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(checks, ["CKV_AWS_150", "CKV_AWS_115"], "{findings:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let translated = dir.path().join("template.json");
+    let parameters = json!({
+        "Environment": "shop",
+        "ListenerArns": [
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shop/0123456789abcdef/00000000000000a1",
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shop/0123456789abcdef/00000000000000b2",
+        ],
+        "SsmPrefix": "/maintenance/shop",
+        "AppTargetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop-app/0123456789abcdef",
+    });
+    let out = Command::new(common::python())
+        .arg(root().join("tests/support/sam_deploy.py"))
+        .arg("--every-condition-true")
+        .arg(root().join("deploy/sam/template.yaml"))
+        .arg(parameters.to_string())
+        .arg(&translated)
+        .env("AWS_DEFAULT_REGION", "eu-west-1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let cloudformation = ["--framework", "cloudformation", "-f"];
+    let (findings, summary) = checkov_findings(&cloudformation, &translated);
+    assert_eq!(findings, [], "{summary}");
+    let text = fs::read_to_string(&translated).unwrap();
+    let capped = "\"ReservedConcurrentExecutions\": 5";
+    assert!(text.contains(capped), "the switch function's concurrency");
+    fs::write(&translated, text.replace(&format!("{capped},"), "")).unwrap();
+    let (findings, _) = checkov_findings(&cloudformation, &translated);
+    assert_eq!(
+        findings,
+        [(
+            "CKV_AWS_115".to_string(),
+            "AWS::Lambda::Function.MaintenanceSwitch".to_string()
+        )]
+    );
 }

@@ -90,8 +90,8 @@ fn commands_in(line: &str) -> Vec<Vec<String>> {
         let end = words[start..]
             .iter()
             .position(|w| {
-                w.ends_with(';') ||
-                ["|", "||", "&&", ";", ">", "2>", "2>&1", ")", "#"].contains(&w.as_str())
+                w.ends_with(';')
+                    || ["|", "||", "&&", ";", ">", "2>", "2>&1", ")", "#"].contains(&w.as_str())
                     || w.starts_with('#')
                     || w.starts_with('>')
             })
@@ -317,4 +317,3 @@ pub fn tracked_markdown(root: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
-

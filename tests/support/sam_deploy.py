@@ -16,6 +16,9 @@ Then it creates the stack with the given parameters and reports, as one JSON doc
 
 Reads AWS_ENDPOINT_URL and AWS_DEFAULT_REGION from the environment.
 Usage: sam_deploy.py TEMPLATE STACK_NAME PARAMETERS_JSON
+       sam_deploy.py --every-condition-true TEMPLATE PARAMETERS_JSON OUT
+(the second writes the translated template with every condition true, every Fn::If its first
+branch, for checkov, and creates nothing)
 """
 
 import ast
@@ -92,7 +95,29 @@ def translate(path, parameters, bucket):
     return transform(template, parameters, NoManagedPolicies()), packages
 
 
+def every_condition_true(template):
+    """The template as CloudFormation creates it when every condition holds."""
+    def walk(node):
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                return walk(node["Fn::If"][1])
+            return {k: walk(v) for k, v in node.items() if k != "Condition"}
+        if isinstance(node, list):
+            return [walk(v) for v in node if v != {"Ref": "AWS::NoValue"}]
+        return node
+    template = walk(template)
+    template.pop("Conditions", None)
+    template.pop("Rules", None)
+    return template
+
+
 def main():
+    if sys.argv[1] == "--every-condition-true":
+        path, parameters, out = sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+        translated, _ = translate(path, parameters, "packages")
+        with open(out, "w") as f:
+            json.dump(every_condition_true(translated), f, indent=1)
+        return
     path, stack, parameters = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     session = boto3.session.Session(region_name=os.environ.get("AWS_DEFAULT_REGION"))
