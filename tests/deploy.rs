@@ -3008,10 +3008,8 @@ fn hcl_iam_problems(text: &str) -> Vec<String> {
             }
         }
     }
-    let group = format!(
-        r#"schedule_group_arn      = "arn:${{local.partition}}:scheduler:${{local.region}}:${{local.account_id}}:schedule-group/${{local.schedule_group}}""#
-    );
-    if !text.contains(&group) {
+    let group = r#"schedule_group_arn      = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule-group/${local.schedule_group}""#;
+    if !text.contains(group) {
         problems.push("local.schedule_group_arn is not the schedule group's ARN".to_string());
     }
     for (at, _) in text.match_indices("resource \"aws_lambda_permission\"") {
