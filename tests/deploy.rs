@@ -7,6 +7,12 @@
 //! `deploy/terraform/test/terraformrc`); `scripts/check-glibc` must tell a binary that needs a
 //! newer glibc from one that does not.
 //!
+//! Both templates' IAM is read as AWS reads it (issue #19): the Scheduler trusts its schedule
+//! group, tag-key conditions compare case-insensitively, operators record only on their
+//! environment's rules, alarm permissions name exact ARNs, the responder may make only the SSM
+//! call it makes, a customer key serves only the prefix's parameters; each old shape put back
+//! into a copy is found. (Deploying them against moto: tests/deploy_moto.rs.)
+//!
 //! These tests read files and run small tools; none needs a release build. A missing tool
 //! (cfn-lint, terraform, the provider mirror) fails them: nothing is skipped.
 
