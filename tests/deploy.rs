@@ -3042,7 +3042,7 @@ fn both_templates_policies_hold_on_aws_and_the_old_shapes_are_refused() {
     // The shapes of main before issue #19, each put back alone.
     let sam_text = sam_text();
     let dir = tempfile::tempdir().unwrap();
-    let old_sam: [(&str, &str, &str); 6] = [
+    let old_sam: [(&str, &str, &str); 7] = [
         (
             "aws:SourceArn: !Sub arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule-group/maintenance-${Environment}",
             "aws:SourceArn: !Sub arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/maintenance-${Environment}/*",
@@ -3073,6 +3073,11 @@ fn both_templates_policies_hold_on_aws_and_the_old_shapes_are_refused() {
             "Action: acm:DescribeCertificate\n            Resource: \"*\"",
             "acm:DescribeCertificate on *",
         ),
+        (
+            "                    StringLike:\n                      kms:EncryptionContext:PARAMETER_ARN: !Sub arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SsmPrefix}/*\n                - !Ref AWS::NoValue",
+            "                - !Ref AWS::NoValue",
+            "KMS without the PARAMETER_ARN context",
+        ),
     ];
     for (new, old, problem) in old_sam {
         assert!(sam_text.contains(new), "{new}");
@@ -3090,7 +3095,7 @@ fn both_templates_policies_hold_on_aws_and_the_old_shapes_are_refused() {
             "SAM with {old:?}: {found:?}"
         );
     }
-    let old_hcl: [(&str, &str, &str); 6] = [
+    let old_hcl: [(&str, &str, &str); 8] = [
         (
             "values   = [local.schedule_group_arn]",
             "values   = [\"arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/${local.schedule_group}/*\"]",
@@ -3120,6 +3125,16 @@ fn both_templates_policies_hold_on_aws_and_the_old_shapes_are_refused() {
             "resources = [local.acm_certificates]",
             "resources = [\"*\"]",
             "acm:DescribeCertificate on *",
+        ),
+        (
+            "variable = \"kms:EncryptionContext:PARAMETER_ARN\"",
+            "variable = \"kms:EncryptionContext:aws:ssm:any\"",
+            "KMS without the PARAMETER_ARN context",
+        ),
+        (
+            "      variable = \"aws:ResourceTag/maintenance-responder:environment\"\n      values   = [var.environment]",
+            "      variable = \"aws:ResourceTag/maintenance-responder:environment\"\n      values   = [\"*\"]",
+            "AddTags on rules of any environment",
         ),
     ];
     for (new, old, problem) in old_hcl {

@@ -499,6 +499,38 @@ async fn sam_template_translates_and_moto_creates_what_it_can() {
             "aws:SourceArn": "arn:aws:scheduler:us-east-1:123456789012:schedule-group/maintenance-shop",
         } })
     );
+    // The attach policy the README prints is SAM's too (moto cannot create SAM's switching
+    // policy, which names the alias: the Terraform test compares that one).
+    let (lb_name, lb_id) = alb
+        .load_balancer
+        .rsplit_once("/app/")
+        .unwrap()
+        .1
+        .split_once('/')
+        .unwrap();
+    let placeholders = [
+        ("REGION", "us-east-1".to_string()),
+        ("ACCOUNT", "123456789012".to_string()),
+        ("LB_NAME", lb_name.to_string()),
+        ("LB_ID", lb_id.to_string()),
+        ("PREFIX", "maintenance/shop".to_string()),
+        ("ENV", "shop".to_string()),
+    ];
+    let attach = report["policies"]["AttachPolicy"].clone();
+    let attach_sids = by_sid(&attach);
+    let blocks: Vec<(String, String)> = policy_blocks_in_docs()
+        .into_iter()
+        .filter(|(_, body)| {
+            attach_sids
+                .keys()
+                .all(|sid| body.contains(&format!("\"Sid\": \"{sid}\"")))
+        })
+        .collect();
+    assert_eq!(blocks.len(), 1, "the README's attach policy: {blocks:?}");
+    assert_eq!(
+        docs_policy_problems(&blocks, &placeholders, &[("attach", attach)]),
+        Vec::<String>::new()
+    );
     let responder = &report["policies"]["ExecutionRole/maintenance-responder"];
     let read = responder["Statement"]
         .as_array()
