@@ -4,9 +4,7 @@
 use std::process::ExitCode;
 
 use maintenance_responder::listeners::Aws;
-use maintenance_responder::ops::schedule::{
-    self, CreateRequest, ScheduleError, ScheduleReport, WindowRequest,
-};
+use maintenance_responder::ops::schedule::{self, CreateRequest, ScheduleError, WindowRequest};
 use maintenance_responder::planner::environment_name;
 use maintenance_responder::schedules::Scheduler;
 
@@ -15,11 +13,10 @@ use crate::{Globals, exit, output};
 /// `maintctl schedule` subcommands.
 #[derive(Debug, clap::Subcommand)]
 #[command(
-    after_help = "A window is two one-time EventBridge Scheduler schedules in the schedule \
-    group maintenance-ENVIRONMENT, made by the templates with the switch function \
-    (deploy/). At its start the switch function switches maintenance on and writes the \
-    window's end (the page's \"back at\", Retry-After); at its end it switches off what the \
-    window switched on."
+    after_help = "A window is two one-time EventBridge Scheduler schedules in the group \
+    maintenance-ENVIRONMENT, made by the templates with the switch function (deploy/). At its \
+    start the switch function switches maintenance on and writes the window's end (the page's \
+    \"back at\", Retry-After); at its end it switches off what the window switched on."
 )]
 pub enum ScheduleCommand {
     /// Schedule a maintenance window: on at --start, off at --end.
@@ -52,8 +49,7 @@ pub struct CreateArgs {
     /// When it goes off (at most 7 days after the start).
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     end: String,
-    /// IANA time zone of local times, of the schedules, and of the end time the page shows
-    /// (default UTC).
+    /// IANA time zone of local times, the schedules and the end time the page shows (UTC).
     #[arg(long, value_name = "ZONE")]
     timezone: Option<String>,
     /// Why (recorded on the rules, shown by status).
@@ -77,8 +73,7 @@ pub struct WindowArgs {
     dry_run: bool,
 }
 
-/// Arguments of `schedule extend`: the window and its new end (without `--end` clap refuses
-/// the command line: a usage error, exit 2).
+/// Arguments of `schedule extend` (without `--end`: clap's usage error, exit 2).
 #[derive(Debug, clap::Args)]
 pub struct ExtendArgs {
     #[command(flatten)]
@@ -132,11 +127,10 @@ impl ScheduleCommand {
     }
 }
 
+type Report = Result<schedule::ScheduleReport, ScheduleError>;
+
 /// Prints the report, or why nothing was changed.
-fn finish(
-    globals: &Globals,
-    report: Result<ScheduleReport, ScheduleError>,
-) -> anyhow::Result<ExitCode> {
+fn finish(globals: &Globals, report: Report) -> anyhow::Result<ExitCode> {
     match report {
         Ok(report) => {
             let code = output::emit(globals.output, &report)?;
