@@ -6,6 +6,7 @@
 pub mod alb;
 pub mod listeners;
 pub mod runtime_api;
+pub mod terraform;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -15,6 +15,8 @@ macro_rules! say {
 
 mod attach;
 mod bypass;
+#[cfg(test)]
+mod doc_commands;
 mod doctor;
 mod exit;
 mod fallback;
