@@ -260,7 +260,7 @@ impl Config {
                 && zone
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(&b));
-            if !form {
+            if !form || crate::content::check_zone_name(zone).is_err() {
                 return Err(bad(
                     &format!("display_time_zones.{lang}"),
                     "must be an IANA time zone name such as Asia/Tokyo",

@@ -33,6 +33,7 @@ pub mod fallback;
 pub mod http_get;
 pub mod lease;
 pub mod message;
+pub mod owners;
 #[cfg(feature = "operator")]
 pub mod schedule;
 pub mod status;

@@ -107,6 +107,14 @@ pub enum AttachStep {
         /// Its priority.
         priority: u32,
     },
+    /// Not created: parked, it would answer requests (a rule is never parked where it
+    /// answers).
+    Skipped {
+        /// What it is for.
+        role: Role,
+        /// Why, and what to do.
+        reason: String,
+    },
 }
 
 impl AttachSpec {
@@ -390,7 +398,7 @@ fn maintenance_present(
     spec: &AttachSpec,
 ) -> Result<AttachStep, AttachError> {
     let forwards = match &m.action {
-        ActionSummary::Forward { target_groups } => target_groups.clone(),
+        ActionSummary::Forward { target_groups, .. } => target_groups.clone(),
         _ => Vec::new(),
     };
     let parked = m
@@ -585,6 +593,7 @@ mod tests {
             conditions,
             action: ActionSummary::Forward {
                 target_groups: vec!["tg-app".into()],
+                weights: Vec::new(),
             },
             tags: tags
                 .iter()
@@ -633,7 +642,9 @@ mod tests {
             .iter()
             .map(|s| match s {
                 AttachStep::Create { role, rule } => (*role, rule.priority),
-                AttachStep::Present { .. } => panic!("nothing exists yet"),
+                AttachStep::Present { .. } | AttachStep::Skipped { .. } => {
+                    panic!("nothing exists yet")
+                }
             })
             .collect();
         assert_eq!(
@@ -659,6 +670,7 @@ mod tests {
                 if i == 0 {
                     v.action = ActionSummary::Forward {
                         target_groups: vec!["tg-mr".into()],
+                        weights: Vec::new(),
                     };
                 }
                 rules.push(v);
@@ -830,6 +842,7 @@ mod tests {
         );
         m.action = ActionSummary::Forward {
             target_groups: vec!["tg-old".into()],
+            weights: Vec::new(),
         };
         let rules = vec![view("a", Some(10), vec![all], &[]), m];
         let mut s = spec();

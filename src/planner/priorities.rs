@@ -533,6 +533,22 @@ pub enum PlanError {
         /// The rule holding it.
         holder: String,
     },
+    /// The record of displaced rules would move a rule where it never was (see
+    /// `trust_record`): `off` refuses it rather than trust it.
+    #[error(
+        "the record of displaced rules (tag maintenance-responder:displaced on the maintenance \
+         rule) would move rule {rule} to priority {home}, {reason}: it is not trusted, and \
+         nothing was changed; check where the rule belongs, then fix the record or clear it \
+         and switch off again"
+    )]
+    UntrustedRecord {
+        /// The rule it would move.
+        rule: String,
+        /// Where.
+        home: u32,
+        /// Why that is not believed, and the command that clears the record.
+        reason: String,
+    },
     /// No free priority to move through: the listener is full.
     #[error(
         "no free priority left to move {rules} rules through within 1..=50000: delete a rule \
@@ -1024,6 +1040,7 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
             .collect();
         return Ok(plan);
     }
+    trust_record(&others, &homes)?;
     let mut layout = Layout::new(rules, max)?;
     let targets: Vec<(&str, u32)> = homes.iter().map(|(&p, r)| (r.arn.as_str(), p)).collect();
     let home_slots: BTreeSet<u32> = homes.keys().copied().collect();
@@ -1036,6 +1053,53 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
     )?;
     restore_displaced(&mut layout, &others, &home_slots, &mut plan)?;
     Ok(plan)
+}
+
+/// Refuses a record of displaced rules (a tag, which anyone allowed to tag the rule can write)
+/// that would send an application rule where `on` never takes one from: `on` moves rules down
+/// (to later priorities) to make room, so a recorded home is always before where the rule is;
+/// a home after it, a managed rule's parked priority, or one the record gives two rules, is
+/// not believed.
+fn trust_record(others: &[&Rule], homes: &BTreeMap<u32, &Rule>) -> Result<(), PlanError> {
+    let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
+    for rule in others {
+        let Some(home) = rule.home.filter(|&h| h != rule.priority) else {
+            continue;
+        };
+        let reason = if home > rule.priority {
+            Some(format!(
+                "after where it is now ({}): on only ever moves rules down to make room, so that \
+                 is not where it was",
+                rule.priority
+            ))
+        } else if let Some(parked) = homes.get(&home) {
+            Some(format!("where rule {} is parked", parked.arn))
+        } else {
+            seen.get(&home)
+                .map(|other| format!("where the record also puts rule {other}"))
+        };
+        if let Some(reason) = reason {
+            let clear = homes
+                .values()
+                .find(|r| r.role == Role::Maintenance)
+                .map(|m| {
+                    format!(
+                        " (to clear it: aws elbv2 add-tags --resource-arns {} --tags \
+                         Key=maintenance-responder:displaced,Value=, and its -2, -3 keys if \
+                         it has them)",
+                        m.arn
+                    )
+                })
+                .unwrap_or_default();
+            return Err(PlanError::UntrustedRecord {
+                rule: rule.arn.clone(),
+                home,
+                reason: format!("{reason}{clear}"),
+            });
+        }
+        seen.insert(home, &rule.arn);
+    }
+    Ok(())
 }
 
 /// The managed rules by parked priority: each must have one, no two the same, and no app rule

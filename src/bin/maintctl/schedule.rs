@@ -26,7 +26,8 @@ pub enum ScheduleCommand {
     Create(CreateArgs),
     /// The environment's windows, upcoming and running.
     List(EnvironmentArg),
-    /// Delete a window's schedules (a running window's maintenance stays on).
+    /// Delete a window's schedules; its events go stale (a running window's maintenance stays
+    /// on, owned by you if the window was its last owner).
     Cancel(WindowArgs),
     /// Move a window's end: its end schedule and the page's end time together.
     Extend(WindowArgs),
@@ -100,6 +101,7 @@ impl ScheduleCommand {
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         let config = globals.aws.load().await;
         let (elb, scheduler) = (Aws::new(&config), Scheduler::new(&config));
+        let ssm = aws_sdk_ssm::Client::new(&config);
         let report = match self {
             Self::Create(a) => {
                 let request = CreateRequest {
@@ -113,12 +115,11 @@ impl ScheduleCommand {
                 schedule::create(&elb, &scheduler, &request).await
             }
             Self::List(a) => schedule::list(&scheduler, &a.environment).await,
-            Self::Cancel(a) => schedule::cancel(&scheduler, &a.request()).await,
+            Self::Cancel(a) => schedule::cancel(&elb, &ssm, &scheduler, &a.request()).await,
             Self::Extend(a) => {
                 if a.end.is_none() {
                     anyhow::bail!("schedule extend needs --end TIME");
                 }
-                let ssm = aws_sdk_ssm::Client::new(&config);
                 schedule::extend(&elb, &ssm, &scheduler, &a.request()).await
             }
         };
