@@ -460,7 +460,13 @@ async fn a_scheduled_switch_and_maintctl_on_at_the_same_moment_both_own_the_main
     );
     let status = automation::json(&maintctl(
         moto,
-        &["status", "--environment", &alb.environment, "--output", "json"],
+        &[
+            "status",
+            "--environment",
+            &alb.environment,
+            "--output",
+            "json",
+        ],
     ));
     let owners = &status["owners"][&alb.environment];
     let kinds: Vec<&str> = owners
@@ -476,7 +482,11 @@ async fn a_scheduled_switch_and_maintctl_on_at_the_same_moment_both_own_the_main
     // The window's end lets go: the person still holds the maintenance.
     let stop = switch_request("off", &alb.environment, "w-race", None).to_string();
     let ended = f.invoke(&stop).await;
-    assert_eq!(ended.report["outcome"], "nothing-to-do", "{:#}", ended.report);
+    assert_eq!(
+        ended.report["outcome"], "nothing-to-do",
+        "{:#}",
+        ended.report
+    );
     assert!(
         message(&ended.report).contains("stays on for its other owners"),
         "{:#}",

@@ -579,8 +579,8 @@ async fn stale_window(
             None,
         ));
         Some(format!(
-            "window {id} no longer owns the maintenance: it stays on, owned by you ({caller}); \
-             maintctl off ends it"
+            "window {id} no longer owns the maintenance: maintenance stays on, owned by you \
+             ({caller}); maintctl off ends it"
         ))
     };
     let (said, mut warnings) =

@@ -312,15 +312,17 @@ async fn switch_planned(
     {
         (report.outcome, report.message) = (*outcome, message.clone());
         report.settle();
-        if !request.dry_run
-            && matches!(
-                decision,
-                Decision::Stay {
-                    record: Some(_),
-                    ..
-                }
-            )
-        {
+        let writes = matches!(
+            decision,
+            Decision::Stay {
+                record: Some(_),
+                ..
+            }
+        );
+        if request.dry_run && writes {
+            report.message = format!("dry run, nothing was written: {message}");
+        }
+        if !request.dry_run && writes {
             let leases = Leases::held_or_take(parameters, &report.plan, request, operator, held);
             stay(client, parameters, request, leases.await, &mut report).await;
         }
