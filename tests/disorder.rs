@@ -18,8 +18,11 @@ use automation::{
 };
 use common::Moto;
 use maintenance_responder::deploy_names::tags;
-use maintenance_responder::ops::lease::{self, LeaseOptions};
+use maintenance_responder::ops::lease::{self, LeaseOptions, LeaseValue};
 use maintenance_responder::planner::{Live, State};
+use maintenance_responder::ssm::{
+    FetchError, LockParameters, ParameterPage, ParameterStore, ParameterWriter, StoredType, Write,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -582,4 +585,541 @@ async fn only_a_new_window_gets_a_new_bypass_token() {
     );
     let off = maintctl(moto, &["off", "--environment", env, "--yes"]);
     assert_eq!(code(&off), 0, "{}", text(&off));
+}
+
+/// SSM with the owner record refused (as under a policy without `{prefix}/switch/owners`):
+/// everything else is the real client. Fault injection no emulator produces on demand.
+struct NoOwnerRecord(aws_sdk_ssm::Client);
+
+impl LockParameters for NoOwnerRecord {
+    async fn create_new(&self, name: &str, value: &str) -> Result<bool, FetchError> {
+        self.0.create_new(name, value).await
+    }
+    async fn read(&self, name: &str) -> Result<Option<(String, Option<i64>)>, FetchError> {
+        self.0.read(name).await
+    }
+    async fn delete(&self, name: &str) -> Result<bool, FetchError> {
+        self.0.delete(name).await
+    }
+    async fn overwrite(&self, name: &str, _value: &str) -> Result<(), FetchError> {
+        Err(FetchError::Service(format!(
+            "AccessDeniedException: not authorized to put {name}"
+        )))
+    }
+}
+
+impl ParameterStore for NoOwnerRecord {
+    async fn parameters_page(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<ParameterPage, FetchError> {
+        self.0.parameters_page(path, token).await
+    }
+}
+
+impl ParameterWriter for NoOwnerRecord {
+    async fn stored_types(
+        &self,
+        names: &[String],
+    ) -> Result<std::collections::BTreeMap<String, StoredType>, FetchError> {
+        self.0.stored_types(names).await
+    }
+    async fn put(&self, write: &Write, kind: &StoredType) -> Result<(), FetchError> {
+        self.0.put(write, kind).await
+    }
+}
+
+/// Item 3: the owner is recorded before any rule moves, and a failed owner write is a failure
+/// a retry can fix (nothing moved, `retry: true`), not a warning after the fact; the retry then
+/// switches on, owned. (A switch killed between the record and the moves: tests/crash.rs.)
+#[tokio::test]
+async fn a_failed_owner_write_moves_nothing_and_is_retried() {
+    use maintenance_responder::switchfn::{Settings, SwitchFunction};
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = attached_alb(moto, "no-owner", &[1, 2]).await;
+    let original = all_priorities(&client, &alb).await;
+    let env = alb.environment.clone();
+    let settings = move || {
+        let env = env.clone();
+        Settings::from_lookup(&move |k| {
+            (k == "MAINTENANCE_SWITCH_ENVIRONMENT").then(|| env.clone())
+        })
+        .0
+    };
+    let alarm = common::unique("owner-write");
+    let event = alarm_events(moto, &alarm, "ALARM").0;
+    let refused = SwitchFunction::new(client.clone(), NoOwnerRecord(ssm(moto).await), settings());
+    let report = refused.handle(&event).await;
+    assert_eq!(report.outcome.name(), "failed", "{}", report.message);
+    assert!(report.retry, "{}", report.message);
+    assert!(
+        report.message.contains("owner record"),
+        "{}",
+        report.message
+    );
+    assert_eq!(
+        all_priorities(&client, &alb).await,
+        original,
+        "nothing moved"
+    );
+    let real = SwitchFunction::new(client.clone(), ssm(moto).await, settings());
+    let retried = real.handle(&event).await;
+    assert_eq!(retried.outcome.name(), "applied", "{}", retried.message);
+    assert_eq!(states(&client, &alb).await, ON);
+    assert_eq!(owners(moto, &alb), [format!("alarm {alarm}")]);
+    let ok = real.handle(&alarm_events(moto, &alarm, "OK").0).await;
+    assert_eq!(ok.outcome.name(), "applied", "{}", ok.message);
+    assert_eq!(all_priorities(&client, &alb).await, original);
+}
+
+/// Writes a lease value as another writer left it.
+async fn leave_lease(moto: &Moto, prefix: &str, acquired: &str, expires: &str) {
+    let value = LeaseValue {
+        holder: "arn:aws:sts::123456789012:assumed-role/ops/fast-clock".into(),
+        id: "0fa57c10c4".into(),
+        acquired_at: acquired.into(),
+        expires_at: expires.into(),
+        doing: "on by a person: left behind".into(),
+    };
+    ssm(moto)
+        .await
+        .put_parameter()
+        .name(lease::lease_parameter(prefix))
+        .value(serde_json::to_string(&value).unwrap())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Item 7 and its siblings: a lease whose writer's clock ran years ahead expires by SSM's clock
+/// (its own TTL after SSM wrote it); one with impossible times is held by "unknown" and can be
+/// shown and broken by hand (`maintctl lease show|break`, only the lease shown); a refusal for
+/// a held lease says how.
+#[tokio::test]
+async fn a_lease_from_a_clock_that_ran_ahead_or_with_impossible_times_does_not_block_for_ever() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = attached_alb(moto, "fast-clock", &[10]).await;
+    let env = alb.environment.clone();
+    let prefix = alb.prefix.clone();
+    // Taken "in 2031" for 3 seconds: free 3 s (and the skew) after SSM wrote it, not in 2031.
+    leave_lease(
+        moto,
+        &prefix,
+        "2031-01-01T00:00:00Z",
+        "2031-01-01T00:00:03Z",
+    )
+    .await;
+    let args = [
+        "on",
+        "--environment",
+        &env,
+        "--yes",
+        "--lease-wait",
+        "30",
+        "--output",
+        "json",
+    ];
+    let on = maintctl(moto, &args);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let took_over = &json(&on)["leases"][0]["took_over"];
+    assert!(
+        took_over["holder"]
+            .as_str()
+            .unwrap()
+            .ends_with("/fast-clock"),
+        "{took_over:#}"
+    );
+    assert!(
+        !took_over["expires_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2031"),
+        "{took_over:#}"
+    );
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+
+    // Impossible times (an expiry before the taking): unreadable, held by "unknown" for the
+    // reader's TTL. It is shown, and broken by its id only.
+    leave_lease(
+        moto,
+        &prefix,
+        "2026-01-01T00:02:00Z",
+        "2026-01-01T00:00:00Z",
+    )
+    .await;
+    let show = maintctl(
+        moto,
+        &["lease", "show", "--prefix", &prefix, "--output", "json"],
+    );
+    assert_eq!(code(&show), 0, "{}", text(&show));
+    let shown = json(&show);
+    assert!(
+        shown["lease"]["holder"]["holder"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown"),
+        "{shown:#}"
+    );
+    let id = shown["lease"]["id"].as_str().unwrap().to_string();
+    let refused = maintctl(
+        moto,
+        &["on", "--environment", &env, "--yes", "--lease-wait", "1"],
+    );
+    assert_eq!(code(&refused), 4, "{}", text(&refused));
+    assert!(
+        text(&refused).contains(&format!("maintctl lease show --prefix {prefix}")),
+        "{}",
+        text(&refused)
+    );
+    let wrong = maintctl(
+        moto,
+        &["lease", "break", "--prefix", &prefix, "--id", "0123abcd"],
+    );
+    assert_eq!(code(&wrong), 4, "{}", text(&wrong));
+    let broken = maintctl(moto, &["lease", "break", "--prefix", &prefix, "--id", &id]);
+    assert_eq!(code(&broken), 0, "{}", text(&broken));
+    let again = maintctl(moto, &["lease", "break", "--prefix", &prefix, "--id", &id]);
+    assert_eq!(code(&again), 3, "{}", text(&again));
+    let on = maintctl(
+        moto,
+        &["on", "--environment", &env, "--yes", "--lease-wait", "0"],
+    );
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    assert_eq!(states(&client, &alb).await[0], State::On);
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+}
+
+/// Item 8 and its siblings: everywhere a zone is taken (`schedule create`, `schedule extend`,
+/// `on --until`, the switch request of a window), only a name of the time zone database in its
+/// spelling: not another case (which the page, reading the zone's file, would ignore), nor
+/// `localtime`, `posixrules`, `Factory`, or the `posix/` and `right/` copies.
+#[tokio::test]
+async fn time_zones_are_taken_only_as_the_database_spells_them() {
+    let moto = Moto::shared();
+    let alb = attached_alb(moto, "zones", &[10]).await;
+    schedule_group(moto, &alb.environment).await;
+    let env = alb.environment.clone();
+    let local = |m: i64| {
+        let t = OffsetDateTime::now_utc() + time::Duration::minutes(m) + time::Duration::hours(9);
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}",
+            t.year(),
+            t.month() as u8,
+            t.day(),
+            t.hour(),
+            t.minute()
+        )
+    };
+    let create = |zone: &str, dry: bool| {
+        let (start, end) = (local(10), local(70));
+        let mut args = vec![
+            "schedule",
+            "create",
+            "--environment",
+            &env,
+            "--start",
+            &start,
+            "--end",
+            &end,
+            "--timezone",
+            zone,
+            "--reason",
+            "zones",
+            "--output",
+            "json",
+        ];
+        if dry {
+            args.push("--dry-run");
+        }
+        maintctl(moto, &args)
+    };
+    let good = create("Asia/Tokyo", false);
+    assert_eq!(code(&good), 0, "{}", text(&good));
+    let id = json(&good)["windows"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let f = SwitchFn::start(moto, &env, 1, &[]).await;
+    for bad in [
+        "asia/tokyo",
+        "ASIA/TOKYO",
+        "localtime",
+        "posixrules",
+        "Factory",
+        "posix/Asia/Tokyo",
+        "right/UTC",
+    ] {
+        let out = create(bad, true);
+        assert_eq!(code(&out), 4, "{bad}: {}", text(&out));
+        let until = maintctl(
+            moto,
+            &[
+                "on",
+                "--environment",
+                &env,
+                "--yes",
+                "--until",
+                &local(30),
+                "--timezone",
+                bad,
+            ],
+        );
+        assert_eq!(code(&until), 4, "{bad}: {}", text(&until));
+        let extend = maintctl(
+            moto,
+            &[
+                "schedule",
+                "extend",
+                &id,
+                "--environment",
+                &env,
+                "--end",
+                &local(80),
+                "--timezone",
+                bad,
+            ],
+        );
+        assert_eq!(code(&extend), 4, "{bad}: {}", text(&extend));
+        let mut start: Value =
+            serde_json::from_str(&window("on", &alb, "w-zone", Some(in_hours(1)))).unwrap();
+        start["timezone"] = bad.into();
+        let answer = f.invoke(&start.to_string()).await;
+        assert_eq!(
+            answer.report["outcome"], "refused",
+            "{bad}: {:#}",
+            answer.report
+        );
+    }
+    let spelled = create("asia/tokyo", true);
+    assert!(
+        text(&spelled).contains("spelled \\\"Asia/Tokyo\\\"")
+            || text(&spelled).contains("spelled \"Asia/Tokyo\""),
+        "{}",
+        text(&spelled)
+    );
+    assert_eq!(states(&aws(moto).await, &alb).await, OFF);
+}
+
+/// Item 2 and its siblings: `status` and `doctor` name the rule that really answers a page, a
+/// path no rule names and a health check, as the ALB evaluates the listener. With
+/// `--allow-fallthrough` and no catch-all, attach never parks the fallback rule where it would
+/// answer (the maintenance rule answers those requests, and status says so); a fallback rule
+/// parked where it answers (made before this check) is named by status and fails doctor; a
+/// live fallback page answering health checks is a doctor warning.
+#[tokio::test]
+async fn status_and_doctor_name_the_rule_that_really_answers() {
+    use aws_sdk_elasticloadbalancingv2 as elbv2;
+    let moto = Moto::shared();
+    let alb = common::alb::build_with(moto, "answers", &[10, 20], &[10], None);
+    let env = common::unique("answers");
+    let attach = maintctl(
+        moto,
+        &[
+            "attach",
+            "--listener",
+            &alb.http,
+            "--target-group",
+            &alb.lambda_target_group,
+            "--environment",
+            &env,
+            "--allow-fallthrough",
+        ],
+    );
+    assert_eq!(code(&attach), 0, "{}", text(&attach));
+    assert!(
+        text(&attach).contains("not created: no fallback rule"),
+        "{}",
+        text(&attach)
+    );
+    let status = json(&maintctl(
+        moto,
+        &["status", "--listener", &alb.http, "--output", "json"],
+    ));
+    let listener = &status["listeners"][0];
+    assert_eq!(listener["state"], "off", "{listener:#}");
+    let answer = |kind: &str| {
+        listener["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"] == kind)
+            .cloned()
+            .unwrap_or_else(|| panic!("{kind}: {listener:#}"))
+    };
+    assert_eq!(answer("unmatched")["role"], "maintenance", "{listener:#}");
+    assert_eq!(
+        answer("health-check")["role"],
+        "maintenance",
+        "{listener:#}"
+    );
+    assert_eq!(answer("page")["role"], "maintenance", "{listener:#}");
+    let warned = listener["warnings"].to_string();
+    assert!(
+        warned.contains("maintenance rule")
+            && warned.contains("answers GET /, a path no rule names"),
+        "{warned}"
+    );
+    let routing = |out: &std::process::Output| {
+        json(out)["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "routing")
+            .cloned()
+            .unwrap_or_else(|| panic!("{}", text(out)))
+    };
+    let doctor = maintctl(
+        moto,
+        &["doctor", "--listener", &alb.http, "--output", "json"],
+    );
+    assert_eq!(routing(&doctor)["status"], "warn", "{}", text(&doctor));
+
+    // A fallback rule parked in front of the maintenance rule, as attach made it before.
+    let elb = elbv2::Client::new(&moto.sdk_config().await);
+    let tag = |k: &str, v: &str| elbv2::types::Tag::builder().key(k).value(v).build();
+    elb.create_rule()
+        .listener_arn(&alb.http)
+        .priority(49_995)
+        .conditions(
+            elbv2::types::RuleCondition::builder()
+                .field("path-pattern")
+                .values("/*")
+                .build(),
+        )
+        .actions(
+            elbv2::types::Action::builder()
+                .r#type(elbv2::types::ActionTypeEnum::FixedResponse)
+                .fixed_response_config(
+                    elbv2::types::FixedResponseActionConfig::builder()
+                        .status_code("503")
+                        .content_type("text/html")
+                        .message_body("<p>down</p>")
+                        .build(),
+                )
+                .build(),
+        )
+        .tags(tag(tags::ROLE, tags::ROLE_FALLBACK))
+        .tags(tag(tags::PARKED_PRIORITY, "49995"))
+        .tags(tag(tags::ENVIRONMENT, &env))
+        .send()
+        .await
+        .unwrap();
+    let status = maintctl(moto, &["status", "--listener", &alb.http]);
+    assert!(
+        text(&status).contains("fallback rule") && text(&status).contains("bare 503"),
+        "{}",
+        text(&status)
+    );
+    let doctor = maintctl(
+        moto,
+        &["doctor", "--listener", &alb.http, "--output", "json"],
+    );
+    let check = routing(&doctor);
+    assert_eq!(check["status"], "fail", "{check:#}");
+    assert!(
+        check["summary"].as_str().unwrap().contains("health checks"),
+        "{check:#}"
+    );
+
+    // The fallback page live: health checks get its 503 too (a warning).
+    let live = attached_alb_with_fallback(moto, "answers-live", &[10]).await;
+    let on = maintctl(
+        moto,
+        &[
+            "on",
+            "--fallback",
+            "--environment",
+            &live.environment,
+            "--yes",
+        ],
+    );
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let doctor = maintctl(
+        moto,
+        &["doctor", "--listener", &live.http, "--output", "json"],
+    );
+    let check = routing(&doctor);
+    assert_eq!(check["status"], "warn", "{check:#}");
+    assert!(
+        check["summary"].as_str().unwrap().contains("health checks"),
+        "{check:#}"
+    );
+    let off = maintctl(moto, &["off", "--environment", &live.environment, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+}
+
+/// Issue #19, item 2: `off` (maintctl's, and a window's end or an alarm's OK through the same
+/// planner) refuses a record of displaced rules that would move a rule where `on` never takes
+/// one — after where it is, onto a parked rule's priority, two rules to one priority — and
+/// says so (exit 4, the rule, the priority, the command that clears it), rather than trust it.
+#[tokio::test]
+async fn off_refuses_a_record_of_displaced_rules_it_cannot_believe() {
+    use aws_sdk_elasticloadbalancingv2 as elbv2;
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = attached_alb(moto, "steer", &[1, 2]).await;
+    let original = all_priorities(&client, &alb).await;
+    let env = alb.environment.clone();
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let during = all_priorities(&client, &alb).await;
+    let m = snapshot(&client, &alb.http)
+        .await
+        .maintenance_rule()
+        .unwrap()
+        .clone();
+    let record = m.tags[maintenance_responder::planner::DISPLACED].clone();
+    let ids: Vec<&str> = record
+        .split_whitespace()
+        .map(|e| e.split('=').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{record}");
+    let elb = elbv2::Client::new(&moto.sdk_config().await);
+    let set = |value: String| {
+        let elb = elb.clone();
+        let rule = m.arn.clone();
+        async move {
+            elb.add_tags()
+                .resource_arns(rule)
+                .tags(
+                    elbv2::types::Tag::builder()
+                        .key(maintenance_responder::planner::DISPLACED)
+                        .value(value)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    for (steered, says) in [
+        (
+            format!("{}=45000 {}=2", ids[0], ids[1]),
+            "after where it is now",
+        ),
+        (
+            format!("{}=50000 {}=2", ids[0], ids[1]),
+            "after where it is now",
+        ),
+        (format!("{}=2 {}=2", ids[0], ids[1]), "also puts rule"),
+    ] {
+        set(steered.clone()).await;
+        let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
+        assert_eq!(code(&off), 4, "{steered}: {}", text(&off));
+        for part in ["not trusted", says, "aws elbv2 add-tags"] {
+            assert!(text(&off).contains(part), "{part}: {}", text(&off));
+        }
+        assert_eq!(all_priorities(&client, &alb).await, during, "nothing moved");
+    }
+    set(record).await;
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    assert_eq!(all_priorities(&client, &alb).await, original);
 }
