@@ -447,6 +447,16 @@ mod tests {
     }
 
     #[test]
+    fn a_display_zone_that_is_no_iana_zone_is_refused() {
+        let catalog = Catalog::embedded();
+        for bad in ["localtime", "posixrules", "Factory", "posix/Asia/Tokyo"] {
+            let toml = format!("[display_time_zones]\nja = \"{bad}\"\n");
+            let err = Config::from_toml(&toml, &catalog).unwrap_err().to_string();
+            assert!(err.contains("display_time_zones.ja"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn bad_values_name_the_key_or_variable() {
         let catalog = Catalog::embedded();
         let cases: &[(&[(&str, &str)], &str)] = &[

@@ -536,6 +536,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_zone_is_only_a_name_of_the_database_in_its_spelling() {
+        let system = SYSTEM_ZONEINFO;
+        assert_eq!(
+            DisplayZone::load("Asia/Tokyo", system).unwrap().name(),
+            "Asia/Tokyo"
+        );
+        assert_eq!(
+            DisplayZone::resolve("Asia/Tokyo").unwrap().name(),
+            "Asia/Tokyo"
+        );
+        for bad in [
+            "asia/tokyo",
+            "localtime",
+            "posixrules",
+            "Factory",
+            "posix/Asia/Tokyo",
+        ] {
+            assert!(DisplayZone::load(bad, system).is_err(), "{bad}");
+            assert!(DisplayZone::resolve(bad).is_err(), "{bad}");
+        }
+        assert!(check_zone_spelling("asia/tokyo", Some("Asia/Tokyo")).is_err());
+        assert!(check_zone_name("right/UTC").is_err());
+        assert!(check_zone_name("Etc/GMT+9").is_ok());
+    }
+
+    #[test]
     fn retry_parse_table() {
         let until = time::macros::datetime!(2026-11-22 06:00 UTC);
         let cases: &[(&str, Result<Retry, ValueError>)] = &[
