@@ -101,6 +101,9 @@ fn merge(into: &mut OwnerRecord, other: OwnerRecord) {
     if into.fallback_alarm.is_none() {
         into.fallback_alarm = other.fallback_alarm;
     }
+    if into.ending.is_none() {
+        into.ending = other.ending;
+    }
     for (id, w) in other.windows {
         let newer = into.windows.get(&id).is_none_or(|known| known.at < w.at);
         if newer {
@@ -157,6 +160,9 @@ pub enum Decision {
         after: OwnerRecord,
         /// Why the listeners go another way than asked, if they do.
         note: Option<String>,
+        /// An off that was interrupted once the managed rules were parked: the displaced rules
+        /// go back although the listeners read as off (`crate::planner::plan_switch_finishing`).
+        finish: bool,
     },
 }
 
@@ -210,27 +216,67 @@ pub fn decide(
     }
     let mut after = record.clone();
     saw(&mut after, kind, &name, on, coordination, now);
+    after.ending = None;
     if on {
         return decide_on(plan, coordination, record, after, (kind, name), now);
     }
-    if kind == OwnerKind::Person || all(State::Off) {
+    let ending = record.ending.is_some();
+    if kind == OwnerKind::Person || all(State::Off) || ending {
         after.owners.clear();
         after.fallback_alarm = None;
-        return match all(State::Off) {
-            true => Decision::Stay {
-                record: (kind != OwnerKind::Person).then_some(after),
+        if all(State::Off) && !(ending && displaced_away(plan)) {
+            return Decision::Stay {
+                record: (kind != OwnerKind::Person || ending).then_some(after),
                 outcome: Outcome::NothingToDo,
                 message: "maintenance is already off for every listener: nothing to do".into(),
-            },
-            false => Decision::Switch {
-                direction: Direction::Off,
-                before: None,
-                after,
-                note: None,
-            },
-        };
+            };
+        }
+        return switch_off(&record, after, ending, format!("{kind} {name}"), now);
     }
-    decide_release(plan, record, after, (kind, name))
+    decide_release(plan, record, after, (kind, name), now)
+}
+
+/// Whether a rule `on` moved out of the way is still away from where it was.
+fn displaced_away(plan: &SwitchPlan) -> bool {
+    plan.listeners.iter().any(|p| {
+        p.rules
+            .iter()
+            .any(|r| r.role == crate::planner::Role::App && r.home.is_some_and(|h| h != r.priority))
+    })
+}
+
+/// The listeners go off: the record (`record` as read, the event not yet noted as handled, so
+/// that a retry is not stale) says so before any rule moves — an off under way, without
+/// owners, which the next writer finishes should this one stop — and `after` once done.
+/// `unfinished`: an off that was interrupted, finished now (the rules it moved out of the way go
+/// back even on listeners that read as off).
+fn switch_off(
+    record: &OwnerRecord,
+    after: OwnerRecord,
+    unfinished: bool,
+    who: String,
+    now: OffsetDateTime,
+) -> Decision {
+    let mut before = record.clone();
+    before.owners.clear();
+    before.fallback_alarm = None;
+    before.ending = Some(format!("{who} since {}", rfc3339(now)));
+    Decision::Switch {
+        direction: Direction::Off,
+        before: Some(before),
+        after,
+        note: unfinished.then(|| {
+            "an off was interrupted: it is finished now, the application's rules it had moved \
+             out of the way back where they were"
+                .to_string()
+        }),
+        finish: unfinished,
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 /// Notes the event as handled in `after`: a window's start or end, an alarm's state change.
@@ -301,11 +347,13 @@ fn decide_on(
     }
     let mut before = record;
     before.join(entry(kind, &name, now, &plan.caller, reason, until));
+    before.ending = None;
     Decision::Switch {
         direction: Direction::On,
         before: Some(before),
         after,
         note: None,
+        finish: false,
     }
 }
 
@@ -342,17 +390,13 @@ fn decide_release(
     record: OwnerRecord,
     mut after: OwnerRecord,
     (kind, name): (OwnerKind, String),
+    now: OffsetDateTime,
 ) -> Decision {
     let was_owner = after.release(kind, &name);
     let all_on = plan.listeners.iter().all(|p| p.state == State::On);
     let who = format!("{kind} {name}");
     if was_owner && after.owners.is_empty() {
-        return Decision::Switch {
-            direction: Direction::Off,
-            before: None,
-            after,
-            note: None,
-        };
+        return switch_off(&record, after, false, who, now);
     }
     let message = if was_owner {
         format!(
@@ -374,14 +418,17 @@ fn decide_release(
             message,
         };
     }
+    let mut before = record;
+    before.release(kind, &name);
     Decision::Switch {
         direction: Direction::On,
-        before: Some(after.clone()),
+        before: Some(before),
         after,
         note: Some(format!(
             "{message}; the listeners were part-way (an interrupted switch), so they are \
              switched on again for those owners"
         )),
+        finish: false,
     }
 }
 
@@ -444,7 +491,9 @@ fn decide_page(plan: &SwitchPlan, coordination: &Coordination, record: OwnerReco
             ),
         };
     }
-    let mut before = after.clone();
+    // Before any rule moves: the record as read (this event not yet noted as handled, so that
+    // its retry is not stale), with the alarm that puts the fallback page live.
+    let mut before = record.clone();
     match live {
         Live::Fallback => before.fallback_alarm = Some(alarm.clone()),
         Live::Responder => {}
@@ -458,6 +507,7 @@ fn decide_page(plan: &SwitchPlan, coordination: &Coordination, record: OwnerReco
         before: Some(before),
         after,
         note: None,
+        finish: false,
     }
 }
 

@@ -31,8 +31,8 @@ use crate::ops::owners::{self, Decision, Records};
 use crate::ops::verify::{Verification, VerifyRequest, verify_live};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
-    BypassOptions, Direction, ListenerInfo, Live, Plan, Planned, State, plan_switch_live, rule_id,
-    tag_value,
+    BypassOptions, Direction, ListenerInfo, Live, Plan, Planned, State, plan_switch_finishing,
+    plan_switch_live, rule_id, tag_value,
 };
 
 /// A switch to make: which way, on which listeners, why, and how carefully.
@@ -288,10 +288,15 @@ async fn switch_planned(
     }
     let owned = decide_owners(parameters, &plan, request).await;
     // An owner letting go may leave others who want the listeners on: plan that way.
-    if let Ok((_, Decision::Switch { direction, .. })) = &owned
-        && *direction != plan.direction
+    if let Ok((
+        _,
+        Decision::Switch {
+            direction, finish, ..
+        },
+    )) = &owned
+        && (*direction != plan.direction || *finish)
     {
-        plan = replan(parameters, plan, *direction, request).await?;
+        plan = replan(parameters, plan, *direction, *finish, request).await?;
     }
     operator.planned(&plan);
     let mut report = SwitchReport::stopped(plan, request, (Outcome::Done, String::new()));
@@ -541,16 +546,20 @@ async fn window_content(
     coordinate::write_content(parameters, plan, content).await
 }
 
-/// Plans the switch again in another direction (an owner's end that leaves others), from the
-/// listeners as they were read.
+/// Plans the switch again in another direction (an owner's end that leaves others), or to
+/// finish an off that was interrupted, from the listeners as they were read.
 async fn replan(
     parameters: &impl SwitchParameters,
     plan: SwitchPlan,
     direction: Direction,
+    finish: bool,
     request: &SwitchRequest,
 ) -> Result<SwitchPlan, Error> {
     let snapshots = plan.listeners.into_iter().map(|p| p.snapshot).collect();
-    let listeners = plan_switch_live(snapshots, direction, Live::Responder)?;
+    let listeners = match finish {
+        true => plan_switch_finishing(snapshots)?,
+        false => plan_switch_live(snapshots, direction, Live::Responder)?,
+    };
     let bypass = bypass::plan(parameters, &listeners, direction, &request.bypass).await?;
     Ok(SwitchPlan {
         direction,
@@ -577,6 +586,7 @@ async fn apply_planned(
         before,
         after,
         note,
+        ..
     } = decision
     else {
         return Ok(());

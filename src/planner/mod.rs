@@ -45,11 +45,11 @@ pub use listener::{
 };
 pub use priorities::{
     Direction, Displaced, Live, MAX_PRIORITY, MIN_PRIORITY, Move, Notice, Plan, PlanError,
-    PlanKind, Role, Rule, State, Step, check, live, plan_off, plan_on, plan_on_live, plan_undo,
-    state,
+    PlanKind, Role, Rule, State, Step, check, live, plan_off, plan_off_finishing, plan_on,
+    plan_on_live, plan_undo, state,
 };
 pub use record::{
     DISPLACED, MAX_TAG_VALUE, TAG_VALUE_ALPHABET, TooManyDisplaced, decode_displaced,
     displaced_keys, encode_displaced, environment_name, is_displaced_key, rule_id, tag_value,
 };
-pub use switch::{Planned, plan_switch, plan_switch_live};
+pub use switch::{Planned, plan_switch, plan_switch_finishing, plan_switch_live};

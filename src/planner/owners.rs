@@ -11,6 +11,8 @@
 //!   that are all off they are void ([`OwnerRecord::owners_if`]).
 //! - **The fallback page's alarm**: the alarm on the responder that put the fallback page
 //!   live, written before the rules move; it means something while the fallback page is live.
+//! - **An off under way** ([`OwnerRecord::ending`]): written before an off's rules move, cleared
+//!   once it is done; the next writer finishes an off that was interrupted.
 //! - **What was seen**: per window, whether it started, ended or was cancelled (until its end,
 //!   after which the switch function refuses its start anyway); per alarm, the time of the last
 //!   state change handled. An event that is not newer is stale ([`OwnerRecord::stale`]).
@@ -138,6 +140,11 @@ pub struct OwnerRecord {
     /// The alarm on the responder that put the fallback page live.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_alarm: Option<String>,
+    /// A switch off under way (who, since when): written before its rules move and cleared
+    /// once it is done, so that the next writer finishes an off that was interrupted — the
+    /// rules it moved out of the way go back even once the listener reads as off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ending: Option<String>,
     /// Windows seen, by id.
     pub windows: BTreeMap<String, WindowSeen>,
     /// Alarms seen, by name: the time of the last state change handled (RFC 3339).

@@ -704,7 +704,15 @@ pub fn plan_on_live(rules: &[Rule], live: Live) -> Result<Plan, PlanError> {
 /// Plans maintenance off: the managed rules back to their parked priorities, then the rules
 /// `on` displaced back to theirs. Empty when that is already so.
 pub fn plan_off(rules: &[Rule]) -> Result<Plan, PlanError> {
-    plan_off_within(rules, MAX_PRIORITY)
+    plan_off_within(rules, MAX_PRIORITY, false)
+}
+
+/// [`plan_off`] for a listener whose `off` was interrupted after the managed rules were parked
+/// (the switching side recorded that an off was under way): the rules the record names go back
+/// too, although the listener reads as off. Without that record, a listener that reads as off
+/// never has its application rules moved ([`Notice::StaleRecord`]).
+pub fn plan_off_finishing(rules: &[Rule]) -> Result<Plan, PlanError> {
+    plan_off_within(rules, MAX_PRIORITY, true)
 }
 
 /// Plans taking back the steps of another plan that were applied (`applied`, in order) to the
@@ -1012,7 +1020,7 @@ fn record_kept(others: &[&Rule]) -> Vec<Notice> {
         .collect()
 }
 
-fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
+fn plan_off_within(rules: &[Rule], max: u32, finishing: bool) -> Result<Plan, PlanError> {
     check_within(rules, max)?;
     let (mut managed, others) = split(rules)?;
     if managed.is_empty() {
@@ -1026,7 +1034,7 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
     let mut plan = Plan::new(PlanKind::Off);
     // Already off: application rules are never moved, whatever a record left over says (the
     // rule may have been moved by hand since).
-    if !on && managed.iter().all(|r| r.home == Some(r.priority)) {
+    if !finishing && !on && managed.iter().all(|r| r.home == Some(r.priority)) {
         plan.notices = others
             .iter()
             .filter_map(|r| {

@@ -39,12 +39,29 @@ pub fn plan_switch(
     plan_switch_live(snapshots, direction, Live::Responder)
 }
 
+/// `off` for listeners whose `off` was interrupted after their managed rules were parked
+/// ([`priorities::plan_off_finishing`]): the displaced rules go back too.
+pub fn plan_switch_finishing(
+    snapshots: Vec<ListenerSnapshot>,
+) -> Result<Vec<Planned>, PlanningError> {
+    plan_switch_with(snapshots, Direction::Off, Live::Responder, true)
+}
+
 /// [`plan_switch`] with the page `on` puts live: with [`Live::Fallback`], every listener's
 /// fallback rule must be a fixed-response 503 (`crate::planner::fallback`).
 pub fn plan_switch_live(
     snapshots: Vec<ListenerSnapshot>,
     direction: Direction,
     live: Live,
+) -> Result<Vec<Planned>, PlanningError> {
+    plan_switch_with(snapshots, direction, live, false)
+}
+
+fn plan_switch_with(
+    snapshots: Vec<ListenerSnapshot>,
+    direction: Direction,
+    live: Live,
+    finishing: bool,
 ) -> Result<Vec<Planned>, PlanningError> {
     snapshots
         .into_iter()
@@ -56,6 +73,7 @@ pub fn plan_switch_live(
             let rules = snapshot.planner_rules()?;
             let plan = match direction {
                 Direction::On => priorities::plan_on_live(&rules, live),
+                Direction::Off if finishing => priorities::plan_off_finishing(&rules),
                 Direction::Off => priorities::plan_off(&rules),
             }
             .map_err(|cause| PlanningError::Plan {

@@ -5,6 +5,7 @@
 
 pub mod alb;
 pub mod listeners;
+pub mod proxy;
 pub mod runtime_api;
 
 use std::io::{BufRead, BufReader};
