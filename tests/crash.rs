@@ -9,9 +9,10 @@
 //! maintenance owned while it is on, the bypass link's token the same on every cookie rule and
 //! in SSM, no lease left, and the next event ends it with every priority back.
 //!
-//! Three switches, on an ALB whose rules sit at the top (`on` displaces them, so the record of
+//! Four switches, on an ALB whose rules sit at the top (`on` displaces them, so the record of
 //! displaced rules is written too) with a cookie bypass rule and a fallback rule on both
-//! listeners: an alarm's ALARM, its OK, and a window's start (its end on the page).
+//! listeners: an alarm's ALARM, its OK, a window's start (its end on the page), and an alarm on
+//! the responder swapping the fallback page in during a person's maintenance.
 
 mod automation;
 mod common;
@@ -55,9 +56,16 @@ impl Bench {
         }
     }
 
-    /// The real function, reaching moto directly (`None`) or through the proxy.
-    async fn function(&self, through_proxy: bool) -> SwitchFn {
-        let mut env = vec![("MAINTENANCE_SWITCH_LEASE_WAIT_SECONDS", "1".to_string())];
+    /// The real function, reaching moto directly or through the proxy; `fallback_alarms` are
+    /// its alarms on the responder.
+    async fn function(&self, through_proxy: bool, fallback_alarms: &str) -> SwitchFn {
+        let mut env = vec![
+            ("MAINTENANCE_SWITCH_LEASE_WAIT_SECONDS", "1".to_string()),
+            (
+                "MAINTENANCE_SWITCH_FALLBACK_ALARMS",
+                fallback_alarms.to_string(),
+            ),
+        ];
         if through_proxy {
             env.push(("AWS_ENDPOINT_URL", self.proxy.endpoint.clone()));
         }
@@ -66,7 +74,15 @@ impl Bench {
 
     /// One event through a function reaching moto directly; its report.
     async fn deliver(&self, payload: &str) -> serde_json::Value {
-        let answer = self.function(false).await.invoke(payload).await;
+        self.deliver_with(payload, "").await
+    }
+
+    async fn deliver_with(&self, payload: &str, fallback_alarms: &str) -> serde_json::Value {
+        let answer = self
+            .function(false, fallback_alarms)
+            .await
+            .invoke(payload)
+            .await;
         assert!(!answer.error, "{}", answer.raw);
         answer.report
     }
@@ -81,6 +97,17 @@ impl Bench {
         event: &dyn Fn(usize) -> String,
         then: impl AsyncFn(&Bench, usize),
     ) -> Vec<String> {
+        self.kill_at_every_step_with(event, "", then).await
+    }
+
+    /// [`Bench::kill_at_every_step`] for a function whose alarms on the responder are
+    /// `fallback_alarms`.
+    async fn kill_at_every_step_with(
+        &self,
+        event: &dyn Fn(usize) -> String,
+        fallback_alarms: &str,
+        then: impl AsyncFn(&Bench, usize),
+    ) -> Vec<String> {
         let mut points = Vec::new();
         for point in 0.. {
             self.proxy.arm(match point {
@@ -88,7 +115,7 @@ impl Bench {
                 n => Stop::After(n),
             });
             let payload = event(point);
-            let mut f = self.function(true).await;
+            let mut f = self.function(true, fallback_alarms).await;
             let finished = tokio::select! {
                 answer = f.invoke(&payload) => Some(answer),
                 () = self.proxy.killed() => None,
@@ -119,7 +146,7 @@ impl Bench {
                 writes.join(" ")
             );
             self.break_lease(point);
-            let retry = self.deliver(&payload).await;
+            let retry = self.deliver_with(&payload, fallback_alarms).await;
             assert!(
                 ["applied", "nothing-to-do"].contains(&retry["outcome"].as_str().unwrap()),
                 "point {point} ({killed}): the retry {retry:#}"
@@ -339,5 +366,57 @@ async fn a_window_s_start_killed_at_every_step_ends_on_owned_with_its_end_on_the
             b.back(point).await;
         })
         .await;
+    eprintln!("killed at {} points: {points:#?}", points.len());
+}
+
+/// The page live on a listener while maintenance is on.
+async fn live(client: &Aws, listener: &str) -> Option<maintenance_responder::planner::Live> {
+    let rules = snapshot(client, listener).await.planner_rules().unwrap();
+    maintenance_responder::planner::live(&rules)
+}
+
+#[tokio::test]
+async fn an_alarm_on_the_responder_killed_at_every_step_of_its_page_swap_ends_with_its_page() {
+    use maintenance_responder::planner::Live;
+    let bench = Bench::new("crash-fb").await;
+    let moto = Moto::shared();
+    let throttles = common::unique("crash-throttles");
+    let env = bench.alb.environment.clone();
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let person = owners(moto, &bench.alb);
+    // The alarm swaps the fallback page in; its function knows it as an alarm on the responder.
+    let swap = |_: usize| alarm_events(moto, &throttles, "ALARM").0;
+    let points = bench
+        .kill_at_every_step_with(&swap, &throttles, async |b: &Bench, point| {
+            b.consistent(State::On, point).await;
+            for l in b.alb.listeners() {
+                assert_eq!(
+                    live(&b.client, l).await,
+                    Some(Live::Fallback),
+                    "point {point}: {l}"
+                );
+            }
+            assert_eq!(
+                owners(moto, &b.alb),
+                person,
+                "point {point}: the owner stays"
+            );
+            // The next event: its OK puts the responder's page back.
+            let ok = alarm_events(moto, &throttles, "OK").0;
+            let ok = b.deliver_with(&ok, &throttles).await;
+            assert_eq!(ok["outcome"], "applied", "point {point}: {ok:#}");
+            for l in b.alb.listeners() {
+                assert_eq!(
+                    live(&b.client, l).await,
+                    Some(Live::Responder),
+                    "point {point}"
+                );
+            }
+        })
+        .await;
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    bench.back(points.len() + 1).await;
     eprintln!("killed at {} points: {points:#?}", points.len());
 }
