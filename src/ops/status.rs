@@ -223,9 +223,10 @@ fn maintenance_warnings(
             .collect();
         warnings.push(format!(
             "maintenance is off, but the record of displaced rules still names {} rule(s) ({}): \
-             clearing it failed, or a switch on was interrupted; off leaves application rules \
-             where they are, but the next on keeps these priorities and its off would move the \
-             rules there; if they are out of date, clear the record: {}",
+             clearing it failed, a switch on was interrupted, or an off was (maintctl off \
+             finishes an interrupted off and puts them back); otherwise off leaves application \
+             rules where they are, but the next on keeps these priorities and its off would move \
+             the rules there; if they are out of date, clear the record: {}",
             record.len(),
             entries.join(" "),
             clear_command(&rule.arn, &keys)
