@@ -317,6 +317,29 @@ async fn every_owner_is_kept_and_maintenance_ends_with_the_last_or_a_person() {
     assert!(owners(moto, &alb).is_empty());
 }
 
+/// `maintctl schedule create` of a window from `start` to `end` minutes from now; its id.
+fn create_window(moto: &Moto, env: &str, start: i64, end: i64) -> String {
+    let minutes = |m: i64| rfc3339(OffsetDateTime::now_utc() + time::Duration::minutes(m));
+    let (start, end) = (minutes(start), minutes(end));
+    let args = [
+        "schedule",
+        "create",
+        "--environment",
+        env,
+        "--start",
+        &start,
+        "--end",
+        &end,
+        "--reason",
+        "planned",
+        "--output",
+        "json",
+    ];
+    let out = maintctl(moto, &args);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    json(&out)["windows"][0]["id"].as_str().unwrap().to_string()
+}
+
 /// Item 4 and its siblings: no window or deadline is made or moved over another (`schedule
 /// extend` into the next window, `on --until` over a window, as `schedule create` already
 /// refused); and a window's start that joins a maintenance whose owner ends later never writes
@@ -330,25 +353,7 @@ async fn windows_never_take_each_other_over() {
     let group = schedule_group(moto, &alb.environment).await;
     let env = alb.environment.clone();
     let minutes = |m: i64| rfc3339(OffsetDateTime::now_utc() + time::Duration::minutes(m));
-    let create = |start: i64, end: i64| {
-        let args = [
-            "schedule",
-            "create",
-            "--environment",
-            &env,
-            "--start",
-            &minutes(start),
-            "--end",
-            &minutes(end),
-            "--reason",
-            "nightly",
-            "--output",
-            "json",
-        ];
-        let out = maintctl(moto, &args);
-        assert_eq!(code(&out), 0, "{}", text(&out));
-        json(&out)["windows"][0]["id"].as_str().unwrap().to_string()
-    };
+    let create = |start: i64, end: i64| create_window(moto, &env, start, end);
     let a = create(10, 70);
     let b = create(80, 140);
     let args = [
@@ -429,26 +434,7 @@ async fn a_cancelled_window_s_events_are_stale_and_its_maintenance_stays_on() {
     let group = schedule_group(moto, &alb.environment).await;
     let env = alb.environment.clone();
     let f = SwitchFn::start(moto, &env, 1, &[]).await;
-    let minutes = |m: i64| rfc3339(OffsetDateTime::now_utc() + time::Duration::minutes(m));
-    let create = |start: i64, end: i64| {
-        let args = [
-            "schedule",
-            "create",
-            "--environment",
-            &env,
-            "--start",
-            &minutes(start),
-            "--end",
-            &minutes(end),
-            "--reason",
-            "db upgrade",
-            "--output",
-            "json",
-        ];
-        let out = maintctl(moto, &args);
-        assert_eq!(code(&out), 0, "{}", text(&out));
-        json(&out)["windows"][0]["id"].as_str().unwrap().to_string()
-    };
+    let create = |start: i64, end: i64| create_window(moto, &env, start, end);
     let w = create(5, 60);
     let (start, end) = (
         input(&group.name, &w, "start").await,

@@ -166,6 +166,19 @@ pub enum Decision {
     },
 }
 
+impl Decision {
+    /// The listeners go on: `before` written first, `after` once switched.
+    fn on(before: OwnerRecord, after: OwnerRecord) -> Self {
+        Decision::Switch {
+            direction: Direction::On,
+            before: Some(before),
+            after,
+            note: None,
+            finish: false,
+        }
+    }
+}
+
 /// Who the owner of a switch is, as a record names it (`None` for an alarm on the responder).
 pub fn key(owner: &Owner, caller: &str) -> Option<(OwnerKind, String)> {
     match owner {
@@ -348,13 +361,7 @@ fn decide_on(
     let mut before = record;
     before.join(entry(kind, &name, now, &plan.caller, reason, until));
     before.ending = None;
-    Decision::Switch {
-        direction: Direction::On,
-        before: Some(before),
-        after,
-        note: None,
-        finish: false,
-    }
+    Decision::on(before, after)
 }
 
 /// The message of an owner that found maintenance on everywhere.
@@ -502,13 +509,7 @@ fn decide_page(plan: &SwitchPlan, coordination: &Coordination, record: OwnerReco
         .fallback_alarm
         .clone()
         .filter(|_| *live == Live::Fallback);
-    Decision::Switch {
-        direction: Direction::On,
-        before: Some(before),
-        after,
-        note: None,
-        finish: false,
-    }
+    Decision::on(before, after)
 }
 
 /// The listeners showing the fallback page.

@@ -311,26 +311,17 @@ async fn switch_planned(
         (report.outcome, report.message) = stop;
         return Ok(report);
     }
-    if let Decision::Stay {
-        outcome, message, ..
-    } = &decision
-    {
-        (report.outcome, report.message) = (*outcome, message.clone());
-        report.settle();
-        let writes = matches!(
-            decision,
-            Decision::Stay {
-                record: Some(_),
-                ..
-            }
-        );
-        if request.dry_run && writes {
-            report.message = format!("dry run, nothing was written: {message}");
-        }
-        if !request.dry_run && writes {
-            let leases = Leases::held_or_take(parameters, &report.plan, request, operator, held);
-            stay(client, parameters, request, leases.await, &mut report).await;
-        }
+    if let Decision::Stay { .. } = &decision {
+        no_move(
+            client,
+            parameters,
+            request,
+            operator,
+            held,
+            &decision,
+            &mut report,
+        )
+        .await;
         return Ok(report);
     }
     let stop = match report.plan.changing() {
@@ -379,6 +370,38 @@ async fn switch_planned(
         report.verification = Some(verification);
     }
     Ok(report)
+}
+
+/// A switch its owners decided moves no rule: its outcome and message; under the lease (taken
+/// here unless held), the owner record when it changes (not on a dry run, which says so).
+async fn no_move(
+    client: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+    operator: &mut impl Operator,
+    held: Option<&[HeldLease]>,
+    decision: &Decision,
+    report: &mut SwitchReport,
+) {
+    let Decision::Stay {
+        outcome,
+        message,
+        record,
+    } = decision
+    else {
+        return;
+    };
+    (report.outcome, report.message) = (*outcome, message.clone());
+    report.settle();
+    if record.is_none() {
+        return;
+    }
+    if request.dry_run {
+        report.message = format!("dry run, nothing was written: {message}");
+        return;
+    }
+    let leases = Leases::held_or_take(parameters, &report.plan, request, operator, held).await;
+    stay(client, parameters, request, leases, report).await;
 }
 
 /// The owner records of the plan's prefixes and what the switch's owner decides.
