@@ -1109,3 +1109,112 @@ async fn off_refuses_a_record_of_displaced_rules_it_cannot_believe() {
     assert_eq!(code(&off), 0, "{}", text(&off));
     assert_eq!(all_priorities(&client, &alb).await, original);
 }
+
+/// Item 2, the listener with no rule of its own: `attach` refuses it, even with
+/// `--allow-fallthrough` (parked, the maintenance rule would answer every request, for good);
+/// one attached by hand is named by `status` and fails `doctor`, and `on`, `on --fallback` and
+/// `off` refuse it with what is wrong, instead of "nothing to do" or a message about a parked
+/// rule in front.
+#[tokio::test]
+async fn a_listener_with_no_rule_of_its_own_is_never_said_to_switch() {
+    use aws_sdk_elasticloadbalancingv2 as elbv2;
+    let moto = Moto::shared();
+    let alb = common::alb::build_with(moto, "alone", &[], &[], None);
+    let env = common::unique("alone");
+    let attach = maintctl(
+        moto,
+        &[
+            "attach",
+            "--listener",
+            &alb.http,
+            "--target-group",
+            &alb.lambda_target_group,
+            "--environment",
+            &env,
+            "--allow-fallthrough",
+        ],
+    );
+    assert_eq!(code(&attach), 4, "{}", text(&attach));
+    assert!(
+        text(&attach).contains("no rule of its own"),
+        "{}",
+        text(&attach)
+    );
+
+    // Attached by hand: the maintenance rule and a fallback rule parked in front of it.
+    let elb = elbv2::Client::new(&moto.sdk_config().await);
+    let tag = |k: &str, v: &str| elbv2::types::Tag::builder().key(k).value(v).build();
+    let every_path = elbv2::types::RuleCondition::builder()
+        .field("path-pattern")
+        .values("/*")
+        .build();
+    elb.create_rule()
+        .listener_arn(&alb.http)
+        .priority(50_000)
+        .conditions(every_path.clone())
+        .actions(
+            elbv2::types::Action::builder()
+                .r#type(elbv2::types::ActionTypeEnum::Forward)
+                .target_group_arn(&alb.lambda_target_group)
+                .build(),
+        )
+        .tags(tag(tags::ROLE, tags::ROLE_MAINTENANCE))
+        .tags(tag(tags::PARKED_PRIORITY, "50000"))
+        .tags(tag(tags::ENVIRONMENT, &env))
+        .send()
+        .await
+        .unwrap();
+    elb.create_rule()
+        .listener_arn(&alb.http)
+        .priority(49_995)
+        .conditions(every_path)
+        .actions(
+            elbv2::types::Action::builder()
+                .r#type(elbv2::types::ActionTypeEnum::FixedResponse)
+                .fixed_response_config(
+                    elbv2::types::FixedResponseActionConfig::builder()
+                        .status_code("503")
+                        .content_type("text/html")
+                        .message_body("<p>down</p>")
+                        .build(),
+                )
+                .build(),
+        )
+        .tags(tag(tags::ROLE, tags::ROLE_FALLBACK))
+        .tags(tag(tags::PARKED_PRIORITY, "49995"))
+        .tags(tag(tags::ENVIRONMENT, &env))
+        .send()
+        .await
+        .unwrap();
+    let status = maintctl(moto, &["status", "--listener", &alb.http]);
+    assert!(
+        text(&status).contains("no rule of its own"),
+        "{}",
+        text(&status)
+    );
+    let doctor = json(&maintctl(
+        moto,
+        &["doctor", "--listener", &alb.http, "--output", "json"],
+    ));
+    let routing = doctor["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "routing")
+        .cloned()
+        .unwrap();
+    assert_eq!(routing["status"], "fail", "{routing:#}");
+    for args in [
+        vec!["on", "--listener", &alb.http, "--yes"],
+        vec!["on", "--fallback", "--listener", &alb.http, "--yes"],
+        vec!["off", "--listener", &alb.http, "--yes"],
+    ] {
+        let out = maintctl(moto, &args);
+        assert_eq!(code(&out), 4, "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("no rule of its own"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+}

@@ -201,7 +201,7 @@ impl Error {
     /// What else to tell the operator about a refusal.
     pub fn note(&self) -> Option<&'static str> {
         match self {
-            Error::Attach(AttachError::Fallthrough { .. }) => {
+            Error::Attach(AttachError::Fallthrough { .. } | AttachError::Alone { .. }) => {
                 Some("nothing was created on any listener")
             }
             Error::Plan(_)

@@ -72,6 +72,18 @@ pub enum AttachError {
         /// Its holder.
         holder: String,
     },
+    /// The listener has no rule of its own: parked anywhere, the maintenance rule would answer
+    /// every request, for good (even with `--allow-fallthrough`).
+    #[error(
+        "listener {listener}: it has no rule of its own (only its default rule), so the \
+         maintenance rule, parked, would answer every request: maintenance would be on for good \
+         and off could not end it; add the application's rules first (a catch-all, path /*, \
+         forwarding to the application), then attach"
+    )]
+    Alone {
+        /// Listener ARN.
+        listener: String,
+    },
     /// Parked there, the maintenance rule would catch real traffic.
     #[error(
         "listener {listener}: no rule catches every request before priority {priority}, so the \
@@ -474,6 +486,15 @@ fn maintenance_to_create(
             priority: spec.parked,
         });
     }
+    let own = snapshot
+        .rules
+        .iter()
+        .any(|r| !r.is_default() && snapshot.recognised_role(r) == Role::App);
+    if !own {
+        return Err(AttachError::Alone {
+            listener: listener.clone(),
+        });
+    }
     let mut t = spec.base_tags(tags::ROLE_MAINTENANCE, spec.parked);
     t.push((tags::STATE.to_string(), Direction::Off.to_string()));
     if let Some(prefix) = &spec.content_prefix {
@@ -684,6 +705,16 @@ mod tests {
                 .all(|s| matches!(s, AttachStep::Present { .. })),
             "{again:?}"
         );
+    }
+
+    #[test]
+    fn a_listener_with_no_rule_of_its_own_is_refused_even_with_fallthrough() {
+        let mut s = spec();
+        s.allow_fallthrough = true;
+        assert!(matches!(
+            plan_attach(&snapshot(Vec::new()), &s),
+            Err(AttachError::Alone { .. })
+        ));
     }
 
     #[test]

@@ -434,6 +434,17 @@ pub enum PlanError {
         /// The bypass rule.
         rule: String,
     },
+    /// A listener with no rule of the application's (only its default rule beside the
+    /// managed rules): the parked maintenance rule answers every request, so maintenance is on
+    /// for good and no switch changes that.
+    #[error(
+        "this listener has no rule of its own (only its default rule): the parked maintenance \
+         rule answers every request, so maintenance is on for good here and neither on nor off \
+         changes that; add the application's rules before the parked ones (a catch-all, path \
+         /*, forwarding to the application), or delete the maintenance rule (aws elbv2 \
+         delete-rule --rule-arn ARN) if this listener is not to be switched"
+    )]
+    NoApplicationRule,
     /// `on --fallback` on a listener without a fallback rule.
     #[error(
         "no fallback rule on this listener: create it with maintctl attach (it adds the parked \

@@ -229,6 +229,26 @@ impl ListenerSnapshot {
     /// page the health checks while it is live.
     pub fn misrouted(&self, state: State, answers: &[KindAnswer]) -> Vec<Misroute> {
         let mut out: Vec<Misroute> = Vec::new();
+        let own = self
+            .rules
+            .iter()
+            .any(|r| !r.is_default() && self.recognised_role(r) == Role::App);
+        if let (false, Some(m)) = (own, self.responder_rule()) {
+            out.push(Misroute {
+                rule: m.arn.clone(),
+                role: Role::Maintenance,
+                kinds: RequestKind::ALL.to_vec(),
+                severe: true,
+                message: format!(
+                    "maintenance rule {} answers every request: the listener has no rule of \
+                     its own, so maintenance is on for good and neither on nor off changes \
+                     that; add the application's rules before it (a catch-all, path /*, \
+                     forwarding to the application)",
+                    rule_id(&m.arn)
+                ),
+            });
+            return out;
+        }
         for a in answers {
             let (severe, what) = match (a.role, state) {
                 (Role::Fallback, State::Off | State::Between) => (true, PARKED_FALLBACK),

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::planner::listener::{ListenerSnapshot, PlanningError};
-use crate::planner::priorities::{self, Direction, Live, Plan, Rule, State};
+use crate::planner::priorities::{self, Direction, Live, Plan, Role, Rule, State};
 
 /// A listener, its planner view and the plan for one switch.
 #[derive(Debug, Clone, Serialize)]
@@ -67,10 +67,20 @@ fn plan_switch_with(
         .into_iter()
         .map(|snapshot| {
             snapshot.refuse_unrecognised()?;
+            let rules = snapshot.planner_rules()?;
+            // Nothing of the application's: the maintenance rule (or a page parked in front of
+            // it) answers every request wherever it is, so no switch does what it says.
+            if !rules.iter().any(|r| r.role == Role::App)
+                && rules.iter().any(|r| r.role == Role::Maintenance)
+            {
+                return Err(PlanningError::Plan {
+                    listener: snapshot.listener.arn.clone(),
+                    cause: priorities::PlanError::NoApplicationRule,
+                });
+            }
             if direction == Direction::On && live == Live::Fallback {
                 crate::planner::fallback::refuse_unusable_fallback(&snapshot)?;
             }
-            let rules = snapshot.planner_rules()?;
             let plan = match direction {
                 Direction::On => priorities::plan_on_live(&rules, live),
                 Direction::Off if finishing => priorities::plan_off_finishing(&rules),
