@@ -96,6 +96,9 @@ pub mod parameters {
     pub const SWITCH_DIR: &str = "switch";
     /// `{prefix}/switch/lease`: the one-writer-at-a-time lease of the switching side.
     pub const LEASE: &str = "switch/lease";
+    /// `{prefix}/switch/owners`: who owns the maintenance and which switch events were
+    /// handled (JSON, `crate::planner::owners`), written under the lease.
+    pub const OWNERS: &str = "switch/owners";
 
     /// Checks a parameter prefix: starts with `/`, no trailing `/`, SSM's name characters only.
     pub fn check_prefix(prefix: &str) -> Result<(), String> {

@@ -33,6 +33,7 @@ pub mod fallback;
 pub mod http_get;
 pub mod lease;
 pub mod message;
+pub mod owners;
 #[cfg(feature = "operator")]
 pub mod schedule;
 pub mod status;
@@ -200,7 +201,7 @@ impl Error {
     /// What else to tell the operator about a refusal.
     pub fn note(&self) -> Option<&'static str> {
         match self {
-            Error::Attach(AttachError::Fallthrough { .. }) => {
+            Error::Attach(AttachError::Fallthrough { .. } | AttachError::Alone { .. }) => {
                 Some("nothing was created on any listener")
             }
             Error::Plan(_)

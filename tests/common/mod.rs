@@ -5,6 +5,7 @@
 
 pub mod alb;
 pub mod listeners;
+pub mod proxy;
 pub mod runtime_api;
 pub mod terraform;
 

@@ -23,7 +23,8 @@ pub enum ScheduleCommand {
     Create(CreateArgs),
     /// The environment's windows, upcoming and running.
     List(EnvironmentArg),
-    /// Delete a window's schedules (a running window's maintenance stays on).
+    /// Delete a window's schedules; its events go stale (a running window's maintenance stays
+    /// on, owned by you if the window was its last owner).
     Cancel(WindowArgs),
     /// Move a window's end: its end schedule and the page's end time together.
     Extend(ExtendArgs),
@@ -103,6 +104,7 @@ impl ScheduleCommand {
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         let config = globals.aws.load().await;
         let (elb, scheduler) = (Aws::new(&config), Scheduler::new(&config));
+        let ssm = aws_sdk_ssm::Client::new(&config);
         let report = match self {
             Self::Create(a) => {
                 let request = CreateRequest {
@@ -116,9 +118,10 @@ impl ScheduleCommand {
                 schedule::create(&elb, &scheduler, &request).await
             }
             Self::List(a) => schedule::list(&scheduler, &a.environment).await,
-            Self::Cancel(a) => schedule::cancel(&scheduler, &a.request(None, None)).await,
+            Self::Cancel(a) => {
+                schedule::cancel(&elb, &ssm, &scheduler, &a.request(None, None)).await
+            }
             Self::Extend(a) => {
-                let ssm = aws_sdk_ssm::Client::new(&config);
                 let request = a.window.request(Some(a.end), a.timezone);
                 schedule::extend(&elb, &ssm, &scheduler, &request).await
             }
