@@ -14,17 +14,15 @@ use crate::{Globals, exit, output};
 #[derive(Debug, clap::Subcommand)]
 #[command(
     after_help = "A window is two one-time EventBridge Scheduler schedules in the group \
-    maintenance-ENVIRONMENT, made by the templates with the switch function (deploy/). At its \
-    start the switch function switches maintenance on and writes the window's end (the page's \
-    \"back at\", Retry-After); at its end it switches off what the window switched on."
+    maintenance-ENVIRONMENT (deploy/ makes it). At its start the switch function switches \
+    maintenance on and writes its end for the page; at its end it switches off what it switched on."
 )]
 pub enum ScheduleCommand {
     /// Schedule a maintenance window: on at --start, off at --end.
     Create(CreateArgs),
     /// The environment's windows, upcoming and running.
     List(EnvironmentArg),
-    /// Delete a window's schedules; its events go stale (a running window's maintenance stays
-    /// on, owned by you if the window was its last owner).
+    /// Delete a window's schedules; its events go stale (its maintenance stays on, now yours).
     Cancel(WindowArgs),
     /// Move a window's end: its end schedule and the page's end time together.
     Extend(ExtendArgs),
@@ -118,8 +116,8 @@ impl ScheduleCommand {
                 schedule::create(&elb, &scheduler, &request).await
             }
             Self::List(a) => schedule::list(&scheduler, &a.environment).await,
-            Self::Cancel(a) => {
-                schedule::cancel(&elb, &ssm, &scheduler, &a.request(None, None)).await
+            Self::Cancel(w) => {
+                schedule::cancel(&elb, &ssm, &scheduler, &w.request(None, None)).await
             }
             Self::Extend(a) => {
                 let request = a.window.request(Some(a.end), a.timezone);
