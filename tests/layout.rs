@@ -602,3 +602,95 @@ fn no_function_outside_tests_is_over_a_hundred_lines() {
     }
     assert!(long.is_empty(), "split these into named steps: {long:#?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Every message: one line of prose, however it is split in the source.
+
+/// What is wrong with one string literal of a message, if anything: a line break in the source
+/// without the `\` that continues the literal (its indentation becomes a run of spaces in the
+/// message), or a run of three spaces or more between words.
+fn message_problem(literal: &str) -> Option<&'static str> {
+    // Raw strings (`r"…"`, `r#"…"#`) hold text as written (JSON, templates): not messages.
+    let body = literal
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))?;
+    let bytes = body.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        // A newline continued by `\` (an odd run of backslashes before it) is the literal's own
+        // continuation; an escaped `\\` before it is not.
+        let slashes = bytes[..i].iter().rev().take_while(|&&c| c == b'\\').count();
+        if *b == b'\n' && slashes % 2 == 0 {
+            return Some("a line break without \\ (the next line's indentation becomes spaces)");
+        }
+    }
+    // The literal as the compiler reads it: a `\` + newline drops the newline and the
+    // indentation after it.
+    let mut text = String::new();
+    let mut rest = body;
+    while let Some(i) = rest.find("\\\n") {
+        text.push_str(&rest[..i]);
+        rest = rest[i + 2..].trim_start();
+    }
+    text.push_str(rest);
+    let runs = text.split('\n').any(|line| {
+        let words = line.trim();
+        words.contains("   ")
+    });
+    runs.then_some("a run of three spaces or more between words")
+}
+
+/// `[doc = "…"]`: an attribute a doc comment becomes.
+fn is_doc(group: &proc_macro2::Group) -> bool {
+    group.delimiter() == proc_macro2::Delimiter::Bracket
+        && matches!(
+            group.stream().into_iter().next(),
+            Some(proc_macro2::TokenTree::Ident(i)) if i == "doc"
+        )
+}
+
+/// Every string literal of a file, with its problem.
+fn message_problems(source: &str) -> Vec<(String, &'static str)> {
+    fn walk(stream: proc_macro2::TokenStream, out: &mut Vec<(String, &'static str)>) {
+        for tree in stream {
+            match tree {
+                // Documentation (`///`, `//!`) is not printed.
+                proc_macro2::TokenTree::Group(g) if is_doc(&g) => {}
+                proc_macro2::TokenTree::Group(g) => walk(g.stream(), out),
+                proc_macro2::TokenTree::Literal(l) => {
+                    let text = l.to_string();
+                    if let Some(problem) = message_problem(&text) {
+                        out.push((text.chars().take(100).collect(), problem));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let stream: proc_macro2::TokenStream = source.parse().expect("the source tokenizes");
+    let mut out = Vec::new();
+    walk(stream, &mut out);
+    out
+}
+
+#[test]
+fn every_message_the_cli_and_the_functions_print_is_prose_without_runs_of_spaces() {
+    // The check itself can fail: a literal split without its `\`, and a run of spaces.
+    let broken = "fn f() -> String { format!(\"first half,\n             second half\") }";
+    assert_eq!(message_problems(broken).len(), 1, "{broken}");
+    assert_eq!(message_problems("const A: &str = \"a   b\";").len(), 1);
+    let fine = "const A: &str = \"one \\\n    line\"; const B: &str = r#\"{\n  \"json\": 1\n}\"#;";
+    assert!(
+        message_problems(fine).is_empty(),
+        "{:?}",
+        message_problems(fine)
+    );
+    // Every literal of the library and the binaries: every message the CLI and the two
+    // functions can print is one of them, or made of them.
+    let mut found = Vec::new();
+    for (file, text) in source_files() {
+        for (literal, problem) in message_problems(&text) {
+            found.push(format!("{file}: {problem}: {literal}"));
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}

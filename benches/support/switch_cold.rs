@@ -102,7 +102,16 @@ fn attached(env: &[(String, String)]) -> Result<(), String> {
     )
 }
 
-const ALARM: &str = r#"{"source":"aws.cloudwatch","alarmArn":"arn:aws:cloudwatch:us-east-1:123456789012:alarm:bench-app-down","accountId":"123456789012","time":"2026-12-01T00:00:00.000+0000","region":"us-east-1","alarmData":{"alarmName":"bench-app-down","state":{"value":"ALARM","reason":"Threshold Crossed"},"previousState":{"value":"OK","reason":"ok"}}}"#;
+const ALARM: &str = r#"{"source":"aws.cloudwatch","alarmArn":"arn:aws:cloudwatch:us-east-1:123456789012:alarm:bench-app-down","accountId":"123456789012","time":"TIME","region":"us-east-1","alarmData":{"alarmName":"bench-app-down","state":{"value":"ALARM","reason":"Threshold Crossed","timestamp":"TIME"},"previousState":{"value":"OK","reason":"ok"}}}"#;
+
+/// The alarm event of a state change now: an event not newer than the last one handled is
+/// stale, and every run is a new state change.
+fn alarm_now() -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    ALARM.replace("TIME", &now)
+}
 
 /// One cold start: the event queued, the process spawned, its first report awaited.
 async fn once(binary: &Path, env: &[(String, String)]) -> Result<Duration, String> {
@@ -118,7 +127,7 @@ async fn once(binary: &Path, env: &[(String, String)]) -> Result<Duration, Strin
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("{}: {e}", binary.display()))?;
-    let answer = tokio::time::timeout(Duration::from_secs(60), api.invoke(ALARM)).await;
+    let answer = tokio::time::timeout(Duration::from_secs(60), api.invoke(&alarm_now())).await;
     let elapsed = started.elapsed();
     let _ = child.kill();
     let _ = child.wait();

@@ -37,6 +37,28 @@ locals {
     "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${var.ssm_prefix}/*",
   ]
   has_kms_key = var.ssm_kms_key_arn != ""
+  # SSM encrypts a SecureString with the parameter's ARN as the encryption context
+  # (PARAMETER_ARN; AWS Systems Manager User Guide, "How AWS Systems Manager Parameter Store uses
+  # AWS KMS"): a customer key decrypts and encrypts for the parameters under the prefix only.
+  kms_parameter_context = "${local.ssm_parameter_arns[0]}/*"
+  # The certificates' names give the bypass link's host: ACM certificates of this account and
+  # region (which ones the listeners use is known only when maintctl reads them).
+  acm_certificates = "arn:${local.partition}:acm:${local.region}:${local.account_id}:certificate/*"
+
+  # The tag keys that say what a rule is and where it belongs. maintctl trusts them and so do
+  # the policies (ModifyRule on the fallback and cookie rules, AddTags on the environment's
+  # rules): nobody may add them to a rule but as it is created. Compared case-insensitively
+  # (ForAnyValue:StringEqualsIgnoreCase): ELB tag keys are case-sensitive, while IAM matches the
+  # tag key of aws:ResourceTag/KEY case-insensitively (IAM User Guide, "Controlling access to
+  # AWS resources using tags"), so Maintenance-Responder:Role = fallback on an application rule
+  # would pass the ModifyRule condition; ForAnyValue:StringEquals and StringLike would let it on.
+  identity_tag_keys = [
+    "maintenance-responder:role",
+    "maintenance-responder:bypass-link",
+    "maintenance-responder:environment",
+    "maintenance-responder:parked-priority",
+    "maintenance-responder:content-prefix",
+  ]
 
   want_app_catch_all    = var.app_target_group_arn != ""
   want_source_ip_bypass = length(var.bypass_source_cidrs) > 0
@@ -46,9 +68,11 @@ locals {
   common_tags = merge(var.tags, {
     "maintenance-responder:environment" = var.environment
   })
-  # No maintenance-responder:role tag: maintctl refuses rules whose role is neither maintenance
-  # nor bypass, and counts an untagged /* rule before the parked one as the application's.
-  app_catch_all_rule_tags = merge(local.common_tags, {
+  # No maintenance-responder:* tag at all: maintctl counts an untagged /* rule before the parked
+  # one as the application's, and reads a rule with one of its tags but no role as a rule that
+  # lost its role tag, which blocks attach and every switch (found by applying the module and
+  # running maintctl on what it made: tests/deploy/terraform.rs).
+  app_catch_all_rule_tags = merge(var.tags, {
     Name = "app-catch-all"
   })
   maintenance_rule_tags = merge(local.common_tags, {
@@ -61,7 +85,7 @@ locals {
     "maintenance-responder:role"            = "fallback"
     "maintenance-responder:parked-priority" = tostring(local.fallback_priority)
   })
-  # deploy/fallback.html as committed (the default texts; tests/deploy.rs keeps the two equal):
+  # deploy/fallback.html as committed (the default texts; tests/deploy/templates.rs keeps the two equal):
   # Terraform cannot run the renderer, and the module is used from git without that file beside
   # it. maintctl message set replaces it with the live content (ModifyRule).
   fallback_page = "<!doctype html><html lang='en'><meta charset='utf-8'><meta name='viewport' content='width=device-width,initial-scale=1'><meta name='robots' content='noindex'><meta name='color-scheme' content='light dark'><title>We&#39;ll be back soon</title><style>body{font:16px/1.6 system-ui,sans-serif;max-width:34em;margin:12vh auto;padding:0 1em;border-top:4px solid #2f5fd0}</style><h1>We&#39;ll be back soon</h1><p>We&#39;re carrying out planned maintenance to improve the service. Thank you for your patience.</p>"
@@ -107,9 +131,11 @@ data "aws_iam_policy_document" "execution" {
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
 
+  # The responder's one SSM call (src/ssm.rs, ParameterStore): GetParametersByPath, recursive,
+  # decrypted, authorised against the path (and, for what it returns, the parameters below it).
   statement {
     sid       = "ReadContent"
-    actions   = ["ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"]
+    actions   = ["ssm:GetParametersByPath"]
     resources = local.ssm_parameter_arns
   }
 
@@ -123,6 +149,11 @@ data "aws_iam_policy_document" "execution" {
         test     = "StringEquals"
         variable = "kms:ViaService"
         values   = ["ssm.${local.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:PARAMETER_ARN"
+        values   = [local.kms_parameter_context]
       }
     }
   }
@@ -495,7 +526,11 @@ resource "aws_lb" "nlb" {
   load_balancer_type = "network"
   internal           = var.nlb_internal
   subnets            = var.nlb_subnet_ids
-  tags               = local.common_tags
+  # The ALB balances across zones always; an NLB in front of it must too, or a zone whose NLB
+  # node has fewer ALB nodes behind it gets intermittent 503s (deploy/README.md, Caveats).
+  enable_cross_zone_load_balancing = true
+  enable_deletion_protection       = var.nlb_deletion_protection
+  tags                             = local.common_tags
 
   lifecycle {
     precondition {
@@ -644,13 +679,24 @@ data "aws_iam_policy_document" "switching" {
     resources = ["*"]
   }
 
+  # Every rule of the ALB: with no room at the top, on moves the application's rules too.
   statement {
-    sid = "SwitchAndRecord"
-    actions = [
-      "elasticloadbalancing:SetRulePriorities",
-      "elasticloadbalancing:AddTags",
-    ]
+    sid       = "Switch"
+    actions   = ["elasticloadbalancing:SetRulePriorities"]
     resources = [local.alb_rules]
+  }
+
+  # The record (who, when, why, the displaced rules, the window) goes on this environment's
+  # maintenance rules only: AddTags on the rules tagged with this environment.
+  statement {
+    sid       = "Record"
+    actions   = ["elasticloadbalancing:AddTags"]
+    resources = [local.alb_rules]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/maintenance-responder:environment"
+      values   = [var.environment]
+    }
   }
 
   # maintctl message set puts the new content on the fallback rules' page; only on rules tagged
@@ -697,6 +743,11 @@ data "aws_iam_policy_document" "switching" {
         variable = "kms:ViaService"
         values   = ["ssm.${local.region}.amazonaws.com"]
       }
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:PARAMETER_ARN"
+        values   = [local.kms_parameter_context]
+      }
     }
   }
 
@@ -713,17 +764,18 @@ data "aws_iam_policy_document" "switching" {
     }
   }
 
-  # Nobody with this policy tags another rule as the cookie rule (and so may modify it), except
-  # as attach creates it.
+  # Nobody with this policy gives a rule a role, the cookie tag, an environment, a parked
+  # priority or a content prefix (and so the power to be modified, recorded on or moved as one of
+  # ours), except as attach creates it (local.identity_tag_keys).
   statement {
-    sid       = "KeepTheCookieRuleTag"
+    sid       = "KeepTheIdentityTags"
     effect    = "Deny"
     actions   = ["elasticloadbalancing:AddTags"]
     resources = ["*"]
     condition {
-      test     = "ForAnyValue:StringEquals"
+      test     = "ForAnyValue:StringEqualsIgnoreCase"
       variable = "aws:TagKeys"
-      values   = ["maintenance-responder:bypass-link", "maintenance-responder:role"]
+      values   = local.identity_tag_keys
     }
     condition {
       test     = "StringNotEquals"
@@ -732,15 +784,25 @@ data "aws_iam_policy_document" "switching" {
     }
   }
 
-  # The link's host (the HTTPS listeners' certificates' names) and how the token is stored (an
-  # existing SecureString keeps its key; message set reads the types the same way).
+  # The link's host: the HTTPS listeners' certificates (DescribeListenerCertificates takes no
+  # resource) and their names.
   statement {
-    sid = "BypassLinkHostAndTokenType"
-    actions = [
-      "elasticloadbalancing:DescribeListenerCertificates",
-      "acm:DescribeCertificate",
-      "ssm:DescribeParameters",
-    ]
+    sid       = "BypassLinkHost"
+    actions   = ["elasticloadbalancing:DescribeListenerCertificates"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "BypassLinkCertificateNames"
+    actions   = ["acm:DescribeCertificate"]
+    resources = [local.acm_certificates]
+  }
+
+  # How each value is stored (an existing SecureString keeps its key: message set and the
+  # token). DescribeParameters takes no resource.
+  statement {
+    sid       = "ParameterTypes"
+    actions   = ["ssm:DescribeParameters"]
     resources = ["*"]
   }
 

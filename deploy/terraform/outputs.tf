@@ -111,3 +111,8 @@ output "dead_letter_queue_url" {
 output "app_unhealthy_alarm_name" {
   value = one(aws_cloudwatch_metric_alarm.app_unhealthy[*].alarm_name)
 }
+
+output "dead_letter_alarm_name" {
+  description = "The alarm on the dead-letter queue's depth; null without switch_function or with dead_letter_alarm = false."
+  value       = one(aws_cloudwatch_metric_alarm.dead_letters[*].alarm_name)
+}

@@ -14,6 +14,14 @@ locals {
   ssm_parameter   = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${var.ssm_prefix}"
   # targetgroup/NAME/ID, the TargetGroup dimension of the ALB's metrics.
   app_target_group_suffix = try(regex(":(targetgroup/.+)$", var.app_target_group_arn)[0], "")
+  schedule_group_arn      = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule-group/${local.schedule_group}"
+  # The responder's alarms that exist, by name: with auto_fallback each may invoke the switch
+  # function, by its exact ARN.
+  fallback_alarm_names = local.want_fallback_alarms ? concat(
+    var.function_alarms ? ["${local.name}-throttles", "${local.name}-errors"] : [],
+    var.alb_alarms ? ["${local.name}-alb-502", "${local.name}-lambda-user-error"] : [],
+  ) : []
+  dead_letter_alarm = "${local.switch_name}-dead-letters"
 }
 
 resource "aws_cloudwatch_log_group" "switch" {
@@ -117,15 +125,17 @@ data "aws_iam_policy_document" "switch" {
     }
   }
 
+  # It never gives a rule a role, the cookie tag, an environment, a parked priority or a content
+  # prefix, in any case of the letters (local.identity_tag_keys, main.tf).
   statement {
-    sid       = "KeepTheCookieRuleTag"
+    sid       = "KeepTheIdentityTags"
     effect    = "Deny"
     actions   = ["elasticloadbalancing:AddTags"]
     resources = ["*"]
     condition {
-      test     = "ForAnyValue:StringEquals"
+      test     = "ForAnyValue:StringEqualsIgnoreCase"
       variable = "aws:TagKeys"
-      values   = ["maintenance-responder:bypass-link", "maintenance-responder:role"]
+      values   = local.identity_tag_keys
     }
   }
 
@@ -174,6 +184,11 @@ data "aws_iam_policy_document" "switch" {
         variable = "kms:ViaService"
         values   = ["ssm.${local.region}.amazonaws.com"]
       }
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:PARAMETER_ARN"
+        values   = [local.kms_parameter_context]
+      }
     }
   }
 
@@ -202,12 +217,22 @@ data "aws_iam_policy_document" "switch" {
     }
   }
 
+  # DescribeListenerCertificates takes no resource; the names come from ACM.
   dynamic "statement" {
     for_each = local.want_bypass_link ? [1] : []
     content {
       sid       = "BypassLinkHost"
-      actions   = ["elasticloadbalancing:DescribeListenerCertificates", "acm:DescribeCertificate"]
+      actions   = ["elasticloadbalancing:DescribeListenerCertificates"]
       resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.want_bypass_link ? [1] : []
+    content {
+      sid       = "BypassLinkCertificateNames"
+      actions   = ["acm:DescribeCertificate"]
+      resources = [local.acm_certificates]
     }
   }
 }
@@ -243,6 +268,9 @@ resource "aws_lambda_function" "switch" {
   # The lease wait, a switch with its retries and rollback, and the parameter writes.
   timeout = 90
   role    = aws_iam_role.switch[0].arn
+  # A ceiling on switches running at once (they take turns under the lease anyway); an
+  # asynchronous event throttled by it is retried by Lambda within its event age (600 s).
+  reserved_concurrent_executions = 5
 
   logging_config {
     log_format            = "JSON"
@@ -304,10 +332,15 @@ data "aws_iam_policy_document" "assume_scheduler" {
       variable = "aws:SourceAccount"
       values   = [local.account_id]
     }
+    # The schedule group's ARN, not its schedules': "The value of aws:SourceArn must be your
+    # EventBridge Scheduler schedule group ARN ... Do not scope the aws:SourceArn statement to a
+    # specific schedule or a schedule name prefix" (EventBridge Scheduler User Guide,
+    # "Confused deputy prevention in EventBridge Scheduler"). With a schedule/GROUP/* condition
+    # STS refuses every window's start and end, and they end in the dead-letter queue.
     condition {
-      test     = "ArnLike"
+      test     = "StringEquals"
       variable = "aws:SourceArn"
-      values   = ["arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/${local.schedule_group}/*"]
+      values   = [local.schedule_group_arn]
     }
   }
 }
@@ -371,17 +404,18 @@ resource "aws_lambda_permission" "alarm" {
   source_arn     = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.switch_alarm}"
 }
 
-# auto_fallback: the responder's alarms (maintenance-responder-<env>-*) may invoke the switch
-# function as alarm actions.
+# auto_fallback: each of the responder's alarms may invoke the switch function as an alarm
+# action, by its exact ARN (a prefix such as maintenance-responder-shop-* would also admit the
+# alarms of an environment shop-prod).
 resource "aws_lambda_permission" "fallback_alarms" {
-  count = local.want_fallback_alarms ? 1 : 0
+  for_each = toset(local.fallback_alarm_names)
 
-  statement_id   = "AllowInvokeFromTheRespondersAlarms"
+  statement_id   = "AllowInvokeFrom-${each.value}"
   action         = "lambda:InvokeFunction"
   function_name  = aws_lambda_function.switch[0].function_name
   principal      = "lambda.alarms.cloudwatch.amazonaws.com"
   source_account = local.account_id
-  source_arn     = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*"
+  source_arn     = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${each.value}"
 }
 
 # Automatic switching on an outage (auto_switch_alarm = true): the application target group's
@@ -408,4 +442,29 @@ resource "aws_cloudwatch_metric_alarm" "app_unhealthy" {
   ok_actions         = concat([aws_lambda_function.switch[0].arn], local.alarm_actions)
   tags               = local.common_tags
   depends_on         = [aws_lambda_permission.alarm]
+}
+
+# A message in the dead-letter queue is a window's start or end, or an alarm's switch, that did
+# not happen (Scheduler could not invoke the function, or the switch failed after Lambda's
+# retries); nothing else says so. On by default with the switch function (dead_letter_alarm):
+# one standard alarm, USD 0.10 a month beyond the account's 10 free ones. It notifies
+# alarm_topic_arn, if set.
+resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  count = var.switch_function && var.dead_letter_alarm ? 1 : 0
+
+  alarm_name          = local.dead_letter_alarm
+  alarm_description   = "A switch of ${var.environment} did not happen: a window's start or end, or an alarm's switch, is in the dead-letter queue ${local.switch_name}-dead-letters. Read it (README, Windows and automatic switching), check the listeners with maintctl status, and switch by hand if needed."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.switch_dead_letters[0].name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  # SQS reports no data for an empty, unused queue.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.alarm_actions
+  ok_actions         = local.alarm_actions
+  tags               = local.common_tags
 }

@@ -333,6 +333,12 @@ variable "nlb_internal" {
   default     = false
 }
 
+variable "nlb_deletion_protection" {
+  description = "Deletion protection of the NLB (on by default: it carries the site's traffic). Turn it off with an apply before removing the NLB or the module."
+  type        = bool
+  default     = true
+}
+
 variable "nlb_health_check_protocol" {
   description = "Protocol of the NLB health check (HTTP or HTTPS); must match the ALB listener on alb_listener_port."
   type        = string
@@ -392,6 +398,12 @@ variable "switch_on_alarm_ok" {
     condition     = contains(["off", "stay"], var.switch_on_alarm_ok)
     error_message = "switch_on_alarm_ok must be \"off\" or \"stay\"."
   }
+}
+
+variable "dead_letter_alarm" {
+  description = "With switch_function: an alarm on the dead-letter queue's depth (any message: a window's start or end, or an alarm's switch, that did not happen), notifying alarm_topic_arn if set. On by default: nothing else says a window failed. One standard alarm, USD 0.10 a month beyond the account's 10 free ones."
+  type        = bool
+  default     = true
 }
 
 variable "auto_fallback" {

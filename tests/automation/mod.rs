@@ -58,6 +58,15 @@ pub async fn attached_alb_with_fallback(moto: &Moto, name: &str, app: &[u32]) ->
     attach_alb(moto, name, app, false, Some(fallback)).await
 }
 
+/// [`attached_alb`], with the cookie bypass rule and the fallback rule both.
+pub async fn attached_alb_with_both(moto: &Moto, name: &str, app: &[u32]) -> Alb {
+    let fallback = FallbackSpec {
+        priority: None,
+        body: ops::fallback::default_page(&maintenance_core::site::Site::embedded()),
+    };
+    attach_alb(moto, name, app, true, Some(fallback)).await
+}
+
 async fn attach_alb(
     moto: &Moto,
     name: &str,
@@ -341,6 +350,14 @@ impl SwitchFn {
         }
     }
 
+    /// Kills every process at once (SIGKILL): a sandbox that dies mid-way, as Lambda's does at
+    /// a timeout or a crash.
+    pub async fn kill_all(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill().await;
+        }
+    }
+
     /// Whether every process is still running (none panicked or exited).
     pub fn all_alive(&mut self) -> bool {
         self.children
@@ -484,4 +501,43 @@ pub async fn alarm_switches_on_then_off(moto: &Moto, f: &SwitchFn, alb: &Alb) {
         assert_eq!(consistent_state(&client, l).await, State::Off);
     }
     assert_eq!(all_priorities(&client, alb).await, original);
+}
+
+/// Who owns the maintenance of `alb`'s environment, as `maintctl status --output json` lists
+/// them: `kind name` each, in the order they came.
+pub fn owners(moto: &Moto, alb: &Alb) -> Vec<String> {
+    let out = maintctl(
+        moto,
+        &[
+            "status",
+            "--environment",
+            &alb.environment,
+            "--output",
+            "json",
+        ],
+    );
+    let doc = json(&out);
+    doc["owners"][&alb.environment]
+        .as_array()
+        .map(|owners| {
+            owners
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{} {}",
+                        o["kind"].as_str().unwrap(),
+                        o["name"].as_str().unwrap()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Both listeners' maintenance state, each checked as [`consistent_state`] does.
+pub async fn states(client: &impl Listeners, alb: &Alb) -> [State; 2] {
+    [
+        consistent_state(client, &alb.http).await,
+        consistent_state(client, &alb.https).await,
+    ]
 }

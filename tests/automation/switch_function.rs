@@ -414,7 +414,11 @@ async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
 }
 
 #[tokio::test]
-async fn a_scheduled_switch_and_maintctl_on_at_the_same_moment_leave_the_window_in_charge() {
+/// A window's start and a person's `on` at the same moment: whichever comes first switches, the
+/// other joins the owners (issue #20, items 4 and 6: a start never takes a person's
+/// maintenance over, and the window's end does not end what a person still holds). The window
+/// is tagged and its end is on the page; its end lets go, the person's `off` ends it.
+async fn a_scheduled_switch_and_maintctl_on_at_the_same_moment_both_own_the_maintenance() {
     let moto = Moto::shared();
     let client = aws(moto).await;
     let store = ssm(moto).await;
@@ -443,7 +447,7 @@ async fn a_scheduled_switch_and_maintctl_on_at_the_same_moment_leave_the_window_
     for l in alb.listeners() {
         assert_eq!(consistent_state(&client, l).await, State::On);
     }
-    // Whoever switched, the window owns the maintenance now and its end is on the page.
+    // Whoever switched, the window is among the owners now and its end is on the page.
     assert_eq!(
         maintenance_tags(&client, &alb.https).await[tags::WINDOW],
         "w-race"
@@ -454,9 +458,45 @@ async fn a_scheduled_switch_and_maintctl_on_at_the_same_moment_leave_the_window_
             .as_deref(),
         Some(rfc3339(end).as_str())
     );
+    let status = automation::json(&maintctl(
+        moto,
+        &[
+            "status",
+            "--environment",
+            &alb.environment,
+            "--output",
+            "json",
+        ],
+    ));
+    let owners = &status["owners"][&alb.environment];
+    let kinds: Vec<&str> = owners
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"window") && kinds.contains(&"person"),
+        "{status:#}"
+    );
+    // The window's end lets go: the person still holds the maintenance.
     let stop = switch_request("off", &alb.environment, "w-race", None).to_string();
     let ended = f.invoke(&stop).await;
-    assert_eq!(ended.report["outcome"], "applied", "{:#}", ended.report);
+    assert_eq!(
+        ended.report["outcome"], "nothing-to-do",
+        "{:#}",
+        ended.report
+    );
+    assert!(
+        message(&ended.report).contains("stays on for its other owners"),
+        "{:#}",
+        ended.report
+    );
+    for l in alb.listeners() {
+        assert_eq!(consistent_state(&client, l).await, State::On);
+    }
+    let off = maintctl(moto, &["off", "--environment", &alb.environment, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
     assert_eq!(all_priorities(&client, &alb).await, original);
     // Its end again (a retried delivery): already off, said so.
     let again = f.invoke(&stop).await;

@@ -6,7 +6,9 @@
 
 pub mod alb;
 pub mod listeners;
+pub mod proxy;
 pub mod runtime_api;
+pub mod terraform;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -382,3 +382,37 @@ fn invoke_refuses_what_the_runtime_would_refuse() {
         assert_eq!(json["statusCode"], 503, "{name}");
     }
 }
+
+/// The README's exit codes: 2 is a usage error, as clap reports it, before any AWS call (no
+/// endpoint is reachable here). `schedule extend` without `--end` is one, and so is `--end` on
+/// `schedule cancel`, which has no end to move.
+#[test]
+fn a_command_line_clap_refuses_exits_2_before_any_aws_call() {
+    let nowhere = vec![("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_string())];
+    for args in [
+        &["schedule", "extend", "w-1", "--environment", "shop"][..],
+        &[
+            "schedule",
+            "cancel",
+            "w-1",
+            "--environment",
+            "shop",
+            "--end",
+            "2030-01-01T00:00:00Z",
+        ][..],
+        &["on", "--environment", "shop", "--no-such-flag"][..],
+    ] {
+        let out = maintctl(args, &nowhere);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("Usage:"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -60,7 +60,10 @@ def main():
     alarm = cw.describe_alarms(AlarmNames=[args.name])["MetricAlarms"][0]
 
     def stamp(value):
-        return value.strftime("%Y-%m-%dT%H:%M:%S.000+0000") if hasattr(value, "strftime") else str(value)
+        # CloudWatch's spelling, to the millisecond: 2019-10-02T17:20:48.551+0000.
+        if not hasattr(value, "strftime"):
+            return str(value)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
 
     state = {"value": alarm["StateValue"], "reason": alarm.get("StateReason", ""),
              "timestamp": stamp(alarm.get("StateUpdatedTimestamp", ""))}

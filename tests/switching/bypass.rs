@@ -436,6 +436,9 @@ impl LockParameters for FailingPut {
     async fn delete(&self, name: &str) -> Result<bool, FetchError> {
         self.0.delete(name).await
     }
+    async fn overwrite(&self, name: &str, value: &str) -> Result<(), FetchError> {
+        self.0.overwrite(name, value).await
+    }
 }
 
 impl ParameterStore for FailingPut {

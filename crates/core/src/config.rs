@@ -260,7 +260,7 @@ impl Config {
                 && zone
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(&b));
-            if !form {
+            if !form || crate::content::check_zone_name(zone).is_err() {
                 return Err(bad(
                     &format!("display_time_zones.{lang}"),
                     "must be an IANA time zone name such as Asia/Tokyo",
@@ -444,6 +444,16 @@ mod tests {
             PageKind::GatewayTimeout
         );
         assert_eq!(config.paths["/api/*"], PageKind::ServiceUnavailable);
+    }
+
+    #[test]
+    fn a_display_zone_that_is_no_iana_zone_is_refused() {
+        let catalog = Catalog::embedded();
+        for bad in ["localtime", "posixrules", "Factory", "posix/Asia/Tokyo"] {
+            let toml = format!("[display_time_zones]\nja = \"{bad}\"\n");
+            let err = Config::from_toml(&toml, &catalog).unwrap_err().to_string();
+            assert!(err.contains("display_time_zones.ja"), "{bad}: {err}");
+        }
     }
 
     #[test]

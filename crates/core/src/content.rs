@@ -176,6 +176,37 @@ pub fn zoneinfo_dir(tzdir: Option<String>) -> String {
         .unwrap_or_else(|| SYSTEM_ZONEINFO.to_string())
 }
 
+/// Files of a zone directory that are not IANA time zones: the system's own zone, the rules
+/// file `zic -p` writes, and the placeholder zone of a system whose zone is not set (its times
+/// show as `-00`). A page must never show an end time in them.
+pub const NOT_ZONES: [&str; 3] = ["localtime", "posixrules", "Factory"];
+
+/// Checks that `name` names an IANA time zone, not one of the zone directory's other files
+/// ([`NOT_ZONES`], the `posix/` and `right/` copies).
+pub fn check_zone_name(name: &str) -> Result<(), String> {
+    let first = name.split('/').next().unwrap_or_default();
+    if NOT_ZONES.contains(&name) || ["posix", "right"].contains(&first) {
+        return Err(format!(
+            "{name:?} is a file of the time zone database, not an IANA time zone (e.g. \
+             Asia/Tokyo, Europe/Berlin, UTC)"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that the time zone database holds `name` in that very spelling (`found`: the name of
+/// the zone it found). The time zone crate finds `asia/tokyo` as `Asia/Tokyo`, but the page
+/// reads the zone's file by its name, which on Lambda is case-sensitive: a name in another
+/// case would be taken, then ignored by the page.
+pub fn check_zone_spelling(name: &str, found: Option<&str>) -> Result<(), String> {
+    match found {
+        Some(found) if found != name => Err(format!(
+            "time zone {name:?} is spelled {found:?} in the time zone database: use that spelling"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A time zone an end time is shown in: an IANA name (`Asia/Tokyo`) resolved once, when the
 /// content or the configuration is read (from the time zone database, `TZDIR` or
 /// `/usr/share/zoneinfo`), so that showing a time is arithmetic only. Equal by name.
@@ -194,6 +225,8 @@ impl DisplayZone {
         let name = Self::check_form(name)?;
         let zone =
             jiff::tz::TimeZone::get(name).map_err(|_| ValueError::TimeZone(name.to_string()))?;
+        check_zone_spelling(name, zone.iana_name())
+            .map_err(|_| ValueError::TimeZone(name.to_string()))?;
         Ok(Self {
             name: name.to_string(),
             zone,
@@ -225,7 +258,7 @@ impl DisplayZone {
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(&b));
-        match form {
+        match form && check_zone_name(name).is_ok() {
             true => Ok(name),
             false => Err(ValueError::TimeZone(name.chars().take(64).collect())),
         }
@@ -501,6 +534,32 @@ pub fn normalize_message(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zone_is_only_a_name_of_the_database_in_its_spelling() {
+        let system = SYSTEM_ZONEINFO;
+        assert_eq!(
+            DisplayZone::load("Asia/Tokyo", system).unwrap().name(),
+            "Asia/Tokyo"
+        );
+        assert_eq!(
+            DisplayZone::resolve("Asia/Tokyo").unwrap().name(),
+            "Asia/Tokyo"
+        );
+        for bad in [
+            "asia/tokyo",
+            "localtime",
+            "posixrules",
+            "Factory",
+            "posix/Asia/Tokyo",
+        ] {
+            assert!(DisplayZone::load(bad, system).is_err(), "{bad}");
+            assert!(DisplayZone::resolve(bad).is_err(), "{bad}");
+        }
+        assert!(check_zone_spelling("asia/tokyo", Some("Asia/Tokyo")).is_err());
+        assert!(check_zone_name("right/UTC").is_err());
+        assert!(check_zone_name("Etc/GMT+9").is_ok());
+    }
 
     #[test]
     fn retry_parse_table() {

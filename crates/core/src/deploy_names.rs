@@ -2,7 +2,7 @@
 //! environment variables, rule tag keys, the SSM parameter layout and the defaults they share.
 //!
 //! The templates repeat these strings (CloudFormation and Terraform cannot import Rust), so
-//! `tests/deploy.rs` reads the templates and checks that every name here appears there unchanged.
+//! `tests/deploy/templates.rs` reads the templates and checks that every name here appears there unchanged.
 
 /// Environment variables the Lambda reads once at start.
 pub mod env {
@@ -96,6 +96,9 @@ pub mod parameters {
     pub const SWITCH_DIR: &str = "switch";
     /// `{prefix}/switch/lease`: the one-writer-at-a-time lease of the switching side.
     pub const LEASE: &str = "switch/lease";
+    /// `{prefix}/switch/owners`: who owns the maintenance and which switch events were
+    /// handled (JSON, `crate::planner::owners`), written under the lease.
+    pub const OWNERS: &str = "switch/owners";
 
     /// Checks a parameter prefix: starts with `/`, no trailing `/`, SSM's name characters only.
     pub fn check_prefix(prefix: &str) -> Result<(), String> {
@@ -138,7 +141,7 @@ pub const DEFAULT_BYPASS_PATH: &str = "/__maintenance/bypass";
 pub const BYPASS_COOKIE: &str = "maint_bypass";
 
 /// The Lambda function the templates under `deploy/` create, and the defaults of its capacity and
-/// logging settings (README, "Capacity"). `tests/deploy.rs` checks both templates against these.
+/// logging settings (README, "Capacity"). `tests/deploy/templates.rs` checks both templates against these.
 pub mod function {
     /// Function name prefix: the function is `maintenance-responder-<environment>`, its log
     /// group `/aws/lambda/maintenance-responder-<environment>`.
@@ -179,7 +182,7 @@ pub mod function {
 
 /// The `maintenance-switch` Lambda (issue #15): the function that switches on a schedule or an
 /// alarm, its settings, and the EventBridge Scheduler names `maintctl schedule` shares with the
-/// templates. `tests/deploy.rs` checks both templates against these.
+/// templates. `tests/deploy/templates.rs` checks both templates against these.
 pub mod switch {
     /// Function name prefix: `maintenance-switch-<environment>`.
     pub const NAME_PREFIX: &str = "maintenance-switch";

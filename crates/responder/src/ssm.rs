@@ -502,10 +502,11 @@ impl ParameterWriter for aws_sdk_ssm::Client {
     }
 }
 
-/// Parameters used as a lock by the switching side (`maintenance_engine::ops::lease`): created only
-/// when absent (`PutParameter` without `Overwrite`, which fails atomically with
-/// `ParameterAlreadyExists` when the name exists), read back, and deleted. The SDK client
-/// implements it; tests wrap it to inject faults.
+/// The switching side's own parameters under `{prefix}/switch/`: the lease
+/// (`maintenance_engine::ops::lease`), created only when absent (`PutParameter` without `Overwrite`, which
+/// fails atomically with `ParameterAlreadyExists` when the name exists), read back, and
+/// deleted; and the owner record (`maintenance_engine::ops::owners`), overwritten under the lease. The SDK
+/// client implements it; tests wrap it to inject faults.
 pub trait LockParameters: Send + Sync {
     /// Creates `name` holding `value` (a `String`) unless it exists: `Ok(true)` when created,
     /// `Ok(false)` when it exists already.
@@ -523,6 +524,14 @@ pub trait LockParameters: Send + Sync {
 
     /// Deletes `name`: `Ok(false)` when it did not exist.
     fn delete(&self, name: &str) -> impl Future<Output = Result<bool, FetchError>> + Send;
+
+    /// Writes `value` (a `String`) as `name`, whether it exists or not: the record the switching
+    /// side keeps beside the lease (`crate::ops::owners`), written while the lease is held.
+    fn overwrite(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), FetchError>> + Send;
 }
 
 impl LockParameters for aws_sdk_ssm::Client {
@@ -559,6 +568,18 @@ impl LockParameters for aws_sdk_ssm::Client {
             Err(e) if e.code() == Some("ParameterNotFound") => Ok(false),
             Err(e) => Err(classify(e)),
         }
+    }
+
+    async fn overwrite(&self, name: &str, value: &str) -> Result<(), FetchError> {
+        self.put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
     }
 }
 

@@ -91,6 +91,9 @@ pub struct AlarmEvent {
     pub alarm: String,
     /// The state it entered.
     pub state: AlarmState,
+    /// When it entered it (RFC 3339, UTC): the state's `timestamp`, else the event's `time`.
+    /// An event not newer than the last one handled for this alarm is stale.
+    pub at: Option<String>,
     /// The state it left, when told.
     pub previous: Option<AlarmState>,
     /// How it came.
@@ -119,6 +122,8 @@ struct AlarmData {
 #[derive(Deserialize)]
 struct StateValue {
     value: String,
+    #[serde(default)]
+    timestamp: Option<String>,
 }
 
 /// Reads and validates one payload; the error is the reason it is refused.
@@ -174,7 +179,8 @@ pub fn parse(payload: &str, now: OffsetDateTime) -> Result<Invocation, String> {
         .and_then(|d| {
             serde_json::from_value(d).map_err(|e| format!("not a valid alarm event: {e}"))
         })?;
-    check_alarm(data, shape).map(Invocation::Alarm)
+    let time = text("time").map(str::to_string);
+    check_alarm(data, shape, time).map(Invocation::Alarm)
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -197,19 +203,42 @@ fn clip(text: &str) -> String {
     out
 }
 
-fn check_alarm(data: AlarmData, shape: AlarmShape) -> Result<AlarmEvent, String> {
+fn check_alarm(
+    data: AlarmData,
+    shape: AlarmShape,
+    time: Option<String>,
+) -> Result<AlarmEvent, String> {
     check_text("alarm name", &data.alarm_name, MAX_ALARM_NAME)?;
     let state = alarm_state(&data.state.value)?;
     let previous = match data.previous_state {
         Some(p) => Some(alarm_state(&p.value)?),
         None => None,
     };
+    let at = match data.state.timestamp.or(time) {
+        Some(t) => Some(alarm_time(&t)?),
+        None => None,
+    };
     Ok(AlarmEvent {
         alarm: data.alarm_name,
         state,
+        at,
         previous,
         shape,
     })
+}
+
+/// An alarm event's time, as CloudWatch writes it (`2019-10-02T17:20:48.551+0000`) or in
+/// RFC 3339; normalized to RFC 3339 in UTC.
+pub fn alarm_time(text: &str) -> Result<String, String> {
+    let cloudwatch = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory][offset_minute]"
+    );
+    let at = OffsetDateTime::parse(text, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(text, cloudwatch))
+        .map_err(|_| format!("the alarm's time {:?} is not a time", clip(text)))?;
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .map_err(|e| e.to_string())
 }
 
 fn alarm_state(value: &str) -> Result<AlarmState, String> {
@@ -246,8 +275,11 @@ fn check_text(what: &str, text: &str, max: usize) -> Result<(), String> {
 /// since the name was checked when the window was made).
 pub fn check_timezone(name: &str) -> Result<(), String> {
     check_timezone_spelling(name)?;
-    if jiff::tz::db().is_definitively_empty() || jiff::tz::TimeZone::get(name).is_ok() {
-        Ok(())
+    if jiff::tz::db().is_definitively_empty() {
+        return Ok(());
+    }
+    if let Ok(tz) = jiff::tz::TimeZone::get(name) {
+        maintenance_core::content::check_zone_spelling(name, tz.iana_name())
     } else {
         Err(format!(
             "time zone {name:?} is not in the time zone database (e.g. Asia/Tokyo, \
@@ -361,5 +393,22 @@ mod tests {
             (b.state, b.shape),
             (AlarmState::Ok, AlarmShape::Eventbridge)
         );
+        assert_eq!(a.at, None);
+    }
+
+    #[test]
+    fn an_alarm_event_carries_its_state_time_in_either_spelling() {
+        let direct = r#"{"source":"aws.cloudwatch","time":"2026-11-22T04:00:00.000+0000","alarmData":{"alarmName":"a","state":{"value":"ALARM","timestamp":"2026-11-22T03:59:58.551+0000"}}}"#;
+        let Invocation::Alarm(a) = parse(direct, NOW).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.at.as_deref(), Some("2026-11-22T03:59:58.551Z"));
+        let bridge = r#"{"source":"aws.cloudwatch","detail-type":"CloudWatch Alarm State Change","time":"2026-11-22T04:00:01Z","detail":{"alarmName":"a","state":{"value":"OK"}}}"#;
+        let Invocation::Alarm(b) = parse(bridge, NOW).unwrap() else {
+            panic!()
+        };
+        assert_eq!(b.at.as_deref(), Some("2026-11-22T04:00:01Z"));
+        let odd = direct.replace("2026-11-22T03:59:58.551+0000", "yesterday");
+        assert!(parse(&odd, NOW).unwrap_err().contains("not a time"));
     }
 }

@@ -12,13 +12,14 @@
 //!
 //! The rules it keeps: it switches only its own environment
 //! ([`maintenance_core::deploy_names::switch::ENVIRONMENT`]); ALARM switches on with the reason
-//! `automatic: <alarm name>`; OK switches off only a maintenance that alarm switched on (the
-//! `alarm` tag), never one a person or a window did, and not at all with `ON_ALARM_OK=stay`; a
-//! window's end switches off only what its window owns; an alarm on the responder itself
+//! `automatic: <alarm name>` and joins the maintenance's owners; OK lets that alarm go (the
+//! maintenance goes off when its last owner has let go), and not at all with
+//! `ON_ALARM_OK=stay`; a window's end lets its window go the same way; an alarm on the responder itself
 //! (`FALLBACK_ALARMS`) only swaps the page while maintenance is on — ALARM the fallback page,
 //! OK the responder's again where that alarm put the fallback live; a listener no lease can be
-//! taken for is refused. Bad input is refused with the reason, logged, and changes nothing; it
-//! never panics.
+//! taken for is refused. Who owns a maintenance, and which events are stale (an alarm's event
+//! not newer than the last one handled, a cancelled window's), is `maintenance_engine::ops::owners`'. Bad input is refused with the reason, logged, and changes nothing; it never
+//! panics.
 
 pub mod event;
 pub mod report;
@@ -150,6 +151,7 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
             ),
         ));
     };
+    let mut event_time = None;
     let (direction, reason, owner, content, live) = match invocation {
         Invocation::SwitchRequest(s) => {
             if s.environment != *environment {
@@ -178,7 +180,11 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
                 Live::Responder,
             )
         }
-        Invocation::Alarm(a) => alarm_switch(a, settings)?,
+        Invocation::Alarm(a) => {
+            let switch = alarm_switch(a, settings)?;
+            event_time = Some(alarm_time(a)?);
+            switch
+        }
     };
     Ok(SwitchRequest {
         direction,
@@ -206,8 +212,27 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
             },
             owner,
             content,
+            event_time,
         },
     })
+}
+
+/// When an alarm entered the state of its event: what tells a late or repeated delivery from
+/// a new state change. AWS sends it with every alarm event.
+fn alarm_time(a: &AlarmEvent) -> Result<OffsetDateTime, (Outcome, String)> {
+    a.at.as_deref()
+        .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        .ok_or_else(|| {
+            (
+                Outcome::Refused,
+                format!(
+                    "refused: the event of alarm {} has no time (alarmData.state.timestamp or \
+                     time), so a late or repeated delivery cannot be told from a new state \
+                     change; nothing was changed",
+                    a.alarm
+                ),
+            )
+        })
 }
 
 type AlarmSwitch = (Direction, String, Owner, Option<WindowContent>, Live);
@@ -263,7 +288,7 @@ fn alarm_switch(a: &AlarmEvent, settings: &Settings) -> Result<AlarmSwitch, (Out
 
 /// An alarm on the responder: ALARM puts the fallback page live in the responder's place,
 /// OK puts the responder's page back; both only while maintenance is on
-/// (`maintenance_engine::ops::coordinate::page_stop`), neither switches maintenance on or off.
+/// (`maintenance_engine::ops::owners`), neither switches maintenance on or off.
 fn page_switch(a: &AlarmEvent) -> Result<AlarmSwitch, (Outcome, String)> {
     let (live, reason) = match a.state {
         AlarmState::Alarm => (

@@ -87,7 +87,12 @@ impl EventReport {
         if let Invocation::SwitchRequest(s) = &event
             && s.direction == Direction::Off
             && report.outcome == Outcome::NothingToDo
-            && report.plan.changing() == 0
+            && report.message.starts_with("maintenance is already off")
+            && report
+                .plan
+                .listeners
+                .iter()
+                .all(|p| p.state == maintenance_engine::planner::State::Off)
         {
             message = format!(
                 "the end of window {}: maintenance is already off (ended by hand?), nothing to \

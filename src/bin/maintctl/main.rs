@@ -16,11 +16,14 @@ macro_rules! say {
 
 mod attach;
 mod bypass;
+#[cfg(test)]
+mod doc_commands;
 mod doctor;
 mod exit;
 mod fallback;
 mod globals;
 mod invoke;
+mod lease;
 mod logging;
 mod message;
 mod on;
@@ -83,6 +86,9 @@ enum Command {
     /// The bypass link: print the current window's link again.
     #[command(subcommand)]
     Bypass(bypass::BypassCommand),
+    /// The switching lease: who holds it, and breaking one whose holder is gone.
+    #[command(subcommand)]
+    Lease(lease::LeaseCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -103,6 +109,7 @@ async fn main() -> ExitCode {
         Command::Off(args) => args.run(&globals, Direction::Off).await,
         Command::Schedule(cmd) => cmd.run(&globals).await,
         Command::Bypass(cmd) => cmd.run(&globals).await,
+        Command::Lease(cmd) => cmd.run(&globals).await,
     };
     match result {
         Ok(code) => code,

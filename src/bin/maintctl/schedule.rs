@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use maintctl::schedules::Scheduler;
 use maintenance_engine::listeners::Aws;
-use maintenance_engine::ops::schedule::{
-    self, CreateRequest, ScheduleError, ScheduleReport, WindowRequest,
-};
+use maintenance_engine::ops::schedule::{self, CreateRequest, ScheduleError, WindowRequest};
 use maintenance_engine::planner::environment_name;
 
 use crate::{Globals, exit, output};
@@ -15,21 +13,19 @@ use crate::{Globals, exit, output};
 /// `maintctl schedule` subcommands.
 #[derive(Debug, clap::Subcommand)]
 #[command(
-    after_help = "A window is two one-time EventBridge Scheduler schedules in the schedule \
-    group maintenance-ENVIRONMENT, made by the templates with the switch function \
-    (deploy/). At its start the switch function switches maintenance on and writes the \
-    window's end (the page's \"back at\", Retry-After); at its end it switches off what the \
-    window switched on."
+    after_help = "A window is two one-time EventBridge Scheduler schedules in the group \
+    maintenance-ENVIRONMENT (deploy/ makes it). At its start the switch function switches \
+    maintenance on and writes its end for the page; at its end it switches off what it switched on."
 )]
 pub enum ScheduleCommand {
     /// Schedule a maintenance window: on at --start, off at --end.
     Create(CreateArgs),
     /// The environment's windows, upcoming and running.
     List(EnvironmentArg),
-    /// Delete a window's schedules (a running window's maintenance stays on).
+    /// Delete a window's schedules; its events go stale (its maintenance stays on, now yours).
     Cancel(WindowArgs),
     /// Move a window's end: its end schedule and the page's end time together.
-    Extend(WindowArgs),
+    Extend(ExtendArgs),
 }
 
 /// The environment.
@@ -52,8 +48,7 @@ pub struct CreateArgs {
     /// When it goes off (at most 7 days after the start).
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     end: String,
-    /// IANA time zone of local times, of the schedules, and of the end time the page shows
-    /// (default UTC).
+    /// IANA time zone of local times, the schedules and the end time the page shows (UTC).
     #[arg(long, value_name = "ZONE")]
     timezone: Option<String>,
     /// Why (recorded on the rules, shown by status).
@@ -64,7 +59,7 @@ pub struct CreateArgs {
     dry_run: bool,
 }
 
-/// Arguments of `schedule cancel` and `extend`.
+/// Arguments of `schedule cancel` (and the window of `extend`).
 #[derive(Debug, clap::Args)]
 pub struct WindowArgs {
     #[command(flatten)]
@@ -72,24 +67,31 @@ pub struct WindowArgs {
     /// The window's id (from schedule create or schedule list).
     #[arg(value_name = "WINDOW")]
     window: String,
-    /// extend: the new end, RFC 3339 or a local time in --timezone (else the window's).
-    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
-    end: Option<String>,
-    /// extend: the time zone of a local --end.
-    #[arg(long, value_name = "ZONE")]
-    timezone: Option<String>,
     /// Print what would change and change nothing.
     #[arg(long)]
     dry_run: bool,
 }
 
+/// Arguments of `schedule extend` (without `--end`: clap's usage error, exit 2).
+#[derive(Debug, clap::Args)]
+pub struct ExtendArgs {
+    #[command(flatten)]
+    window: WindowArgs,
+    /// The new end, RFC 3339 or a local time in --timezone (else the window's).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    end: String,
+    /// The time zone of a local --end.
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
+}
+
 impl WindowArgs {
-    fn request(self) -> WindowRequest {
+    fn request(self, end: Option<String>, timezone: Option<String>) -> WindowRequest {
         WindowRequest {
             environment: self.environment.environment,
             window: self.window,
-            end: self.end,
-            timezone: self.timezone,
+            end,
+            timezone,
             dry_run: self.dry_run,
         }
     }
@@ -100,6 +102,7 @@ impl ScheduleCommand {
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         let config = globals.aws.load().await;
         let (elb, scheduler) = (Aws::new(&config), Scheduler::new(&config));
+        let ssm = aws_sdk_ssm::Client::new(&config);
         let report = match self {
             Self::Create(a) => {
                 let request = CreateRequest {
@@ -113,24 +116,22 @@ impl ScheduleCommand {
                 schedule::create(&elb, &scheduler, &request).await
             }
             Self::List(a) => schedule::list(&scheduler, &a.environment).await,
-            Self::Cancel(a) => schedule::cancel(&scheduler, &a.request()).await,
+            Self::Cancel(w) => {
+                schedule::cancel(&elb, &ssm, &scheduler, &w.request(None, None)).await
+            }
             Self::Extend(a) => {
-                if a.end.is_none() {
-                    anyhow::bail!("schedule extend needs --end TIME");
-                }
-                let ssm = aws_sdk_ssm::Client::new(&config);
-                schedule::extend(&elb, &ssm, &scheduler, &a.request()).await
+                let request = a.window.request(Some(a.end), a.timezone);
+                schedule::extend(&elb, &ssm, &scheduler, &request).await
             }
         };
         finish(globals, report)
     }
 }
 
+type Report = Result<schedule::ScheduleReport, ScheduleError>;
+
 /// Prints the report, or why nothing was changed.
-fn finish(
-    globals: &Globals,
-    report: Result<ScheduleReport, ScheduleError>,
-) -> anyhow::Result<ExitCode> {
+fn finish(globals: &Globals, report: Report) -> anyhow::Result<ExitCode> {
     match report {
         Ok(report) => {
             let code = output::emit(globals.output, &report)?;

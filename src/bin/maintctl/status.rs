@@ -54,7 +54,8 @@ impl StatusArgs {
         let targets = self.targets.into_targets();
         let config = globals.aws.load().await;
         let (elb, scheduler) = (Aws::new(&config), Scheduler::new(&config));
-        match ops::deadline::status_with_windows(&elb, &scheduler, &targets).await {
+        let ssm = aws_sdk_ssm::Client::new(&config);
+        match ops::deadline::status_with_windows(&elb, &ssm, &scheduler, &targets).await {
             Ok(report) => output::emit(globals.output, &report),
             Err(e) => output::stopped(e),
         }

@@ -24,7 +24,7 @@ use crate::listeners::ListenersError;
 use crate::listeners::acm::Acm;
 use crate::planner::{
     ActionSummary, Condition, FixedResponse, ListenerInfo, MAX_PRIORITY, MIN_PRIORITY, NewRule,
-    PlanningError, RuleView, TargetGroupHealth, TargetGroupInfo, TargetState,
+    PlanningError, QueryPair, RuleView, TargetGroupHealth, TargetGroupInfo, TargetState,
 };
 
 /// Most ARNs DescribeTags accepts in one call.
@@ -751,6 +751,26 @@ fn condition_from_sdk(c: &RuleCondition) -> Condition {
                 .map(|s| s.values().to_vec())
                 .unwrap_or_default(),
         },
+        "http-request-method" => Condition::HttpRequestMethod {
+            values: c
+                .http_request_method_config()
+                .map(|m| m.values().to_vec())
+                .unwrap_or_default(),
+        },
+        "query-string" => Condition::QueryString {
+            values: c
+                .query_string_config()
+                .map(|q| {
+                    q.values()
+                        .iter()
+                        .map(|p| QueryPair {
+                            key: p.key().map(str::to_string),
+                            value: p.value().unwrap_or_default().to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
         other => Condition::Other {
             name: other.to_string(),
             values: legacy,
@@ -795,21 +815,33 @@ fn action_from_sdk(actions: &[Action]) -> ActionSummary {
     };
     match a.r#type() {
         Some(ActionTypeEnum::Forward) => {
+            let tuples = a
+                .forward_config()
+                .map(|c| c.target_groups())
+                .unwrap_or_default();
             let mut target_groups: Vec<String> = a
                 .target_group_arn()
                 .map(str::to_string)
                 .into_iter()
                 .collect();
-            if let Some(config) = a.forward_config() {
-                for tg in config.target_groups() {
-                    if let Some(arn) = tg.target_group_arn()
-                        && !target_groups.iter().any(|t| t == arn)
-                    {
-                        target_groups.push(arn.to_string());
-                    }
+            let mut weights = Vec::new();
+            if tuples.len() > 1 {
+                // A weighted forward: the tuples say it all; a weight defaults to 1 (ELBv2 API,
+                // TargetGroupTuple).
+                target_groups.clear();
+                for tg in tuples {
+                    target_groups.push(tg.target_group_arn().unwrap_or_default().to_string());
+                    weights.push(tg.weight().map_or(1, |w| w.max(0) as u32));
                 }
+            } else if let Some(arn) = tuples.first().and_then(|t| t.target_group_arn())
+                && !target_groups.iter().any(|t| t == arn)
+            {
+                target_groups.push(arn.to_string());
             }
-            ActionSummary::Forward { target_groups }
+            ActionSummary::Forward {
+                target_groups,
+                weights,
+            }
         }
         Some(ActionTypeEnum::FixedResponse) => {
             let config = a.fixed_response_config();

@@ -122,7 +122,7 @@ pub async fn attach(
     let nothing_to_do = listeners.iter().all(|l| {
         l.steps
             .iter()
-            .all(|s| matches!(s, AttachStep::Present { .. }))
+            .all(|s| matches!(s, AttachStep::Present { .. } | AttachStep::Skipped { .. }))
     });
     let mut report = AttachReport {
         command: "attach",
@@ -203,6 +203,9 @@ impl std::fmt::Display for AttachReport {
                         "  {role:<11}  already there: rule {} at priority {priority}",
                         rule_id(rule)
                     )?,
+                    AttachStep::Skipped { role, reason } => {
+                        writeln!(f, "  {role:<11}  not created: {reason}")?
+                    }
                     AttachStep::Create { role, rule } => {
                         let conditions: Vec<String> =
                             rule.conditions.iter().map(ToString::to_string).collect();

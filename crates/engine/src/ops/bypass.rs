@@ -120,6 +120,11 @@ pub struct BypassPlan {
     /// What stops the token step without stopping the switch (an `off` whose cookie rules
     /// cannot be planned).
     pub warnings: Vec<String>,
+    /// `on` where maintenance is on already (the page changes, or a switch left part-way is
+    /// finished): the window goes on, so its token and link stay. Only a new window gets a
+    /// new token.
+    #[serde(skip)]
+    pub keep: bool,
 }
 
 impl BypassPlan {
@@ -131,6 +136,13 @@ impl BypassPlan {
         }
         let rules = t.rules();
         let where_to = t.parameters();
+        if self.keep && direction == Direction::On {
+            return vec![format!(
+                "bypass link: maintenance is on already, so the {rules} cookie bypass rule(s) and \
+                 {where_to} keep this window's token (a new link comes with a new window; \
+                 maintctl bypass link prints this one)"
+            )];
+        }
         vec![match (direction, self.options.skip) {
             (Direction::On, false) => format!(
                 "bypass link: a new token goes on {rules} cookie bypass rule(s), then into {where_to} \
@@ -166,6 +178,10 @@ pub async fn plan(
     // no content prefix.
     let skip = options.skip && direction == Direction::On;
     plan.options.skip = skip;
+    plan.keep = direction == Direction::On
+        && listeners
+            .iter()
+            .all(|p| p.state == crate::planner::State::On);
     let need_prefix = direction == Direction::On && !skip;
     plan.tokens = match plan_tokens(listeners.iter().map(|p| &p.snapshot), need_prefix) {
         Ok(tokens) => tokens,
@@ -181,7 +197,8 @@ pub async fn plan(
         if skip || group.parameter.is_empty() {
             if !skip {
                 plan.warnings.push(format!(
-                    "{} cookie bypass rule(s) on listeners whose maintenance rule has no {} tag:                      off sets a new token on them, but stores none",
+                    "{} cookie bypass rule(s) on listeners whose maintenance rule has no {} tag: \
+                     off sets a new token on them, but stores none",
                     group.rules.len(),
                     tags::CONTENT_PREFIX
                 ));
@@ -242,7 +259,7 @@ pub async fn start_window(
     store: &impl TokenStore,
     plan: &BypassPlan,
 ) -> Result<Option<BypassToken>, Stopped> {
-    if plan.tokens.is_empty() {
+    if plan.tokens.is_empty() || plan.keep {
         return Ok(None);
     }
     let token = new_token().map_err(|e| Stopped {
@@ -475,11 +492,16 @@ pub async fn finish(
             report.links = links(client, &plan.tokens, &token, &plan.options).await;
         }
         (Direction::On, Some(_)) => report.notes.push(format!(
-            "the cookie bypass rules and {} hold a new token nobody was given; the next on sets              another",
+            "the cookie bypass rules and {} hold a new token nobody was given; the next on sets \
+             another",
             plan.tokens.parameters()
         )),
+        (Direction::On, None) if plan.keep => report.notes.push(
+            "the bypass link of this window is unchanged (maintctl bypass link prints it)".into(),
+        ),
         (Direction::On, None) if plan.options.skip => report.notes.push(
-            "no bypass link this window (--no-bypass-link): the cookie bypass rules hold a token              nobody was given"
+            "no bypass link this window (--no-bypass-link): the cookie bypass rules hold a token \
+             nobody was given"
                 .into(),
         ),
         (Direction::Off, _) if outcome == Outcome::Done => {

@@ -6,11 +6,10 @@
 //!   two writers never wait on each other. A listener with no content prefix cannot be leased:
 //!   `maintctl` says so and switches it ([`unleased_warnings`]); the switch function refuses it
 //!   ([`LeaseOptions::required`]).
-//! - **who owns a maintenance** ([`Owner`]): a switch on records on the maintenance rule the
-//!   window (`tags::WINDOW`) or the alarm (`tags::ALARM`) that switched it on, or neither for a
-//!   person ([`owner_tags`]). A window's end or an alarm's OK switches off only what that window
-//!   or alarm switched on ([`ownership_stop`]); a person's `off` ends anything. A window's start
-//!   that finds maintenance already on takes it over without moving a rule ([`adopt`]).
+//! - **who a switch is for** ([`Owner`]): a person, a window, an alarm, or an alarm on the
+//!   responder. Who owns the maintenance is `crate::ops::owners`' record; the maintenance rule's
+//!   tags say who switched it on (`tags::WINDOW`, `tags::ALARM`: [`owner_tags`]), and a window
+//!   that joins a maintenance already on is tagged there too ([`adopt`]).
 //! - **the window's content** ([`write_content`]): at a window's start (and `on --until`), the
 //!   end time goes into `{prefix}/retry-after` (the page's "back at", an HTTP-date
 //!   `Retry-After`) and the window's time zone into `{prefix}/timezone`, before any rule moves.
@@ -24,7 +23,7 @@ use crate::ops::bypass::TokenStore;
 use crate::ops::lease::{self, HeldLease, LeaseError, LeaseHolder, LeaseOptions, Released};
 use crate::ops::switch::{Operator, SwitchPlan};
 use crate::ops::{Outcome, apply};
-use crate::planner::{Direction, Live, Planned, State, short_listener, tag_value};
+use crate::planner::{Direction, Live, Planned, short_listener, tag_value};
 use maintenance_core::deploy_names::{parameters, tags};
 use maintenance_responder::ssm::{LockParameters, StoredType, Write};
 
@@ -42,6 +41,9 @@ pub struct Coordination {
     pub owner: Owner,
     /// For a switch on: the window's end and time zone, written for the page.
     pub content: Option<WindowContent>,
+    /// When the event asking for the switch happened (an alarm's state change): an event not
+    /// newer than the last one handled for its owner is stale (`crate::ops::owners`).
+    pub event_time: Option<time::OffsetDateTime>,
 }
 
 /// Who a switch is made for, and so who owns the maintenance a switch on leaves.
@@ -142,79 +144,6 @@ pub fn owner_tags(
         .collect()
 }
 
-/// For an alarm on the responder ([`Owner::PageAlarm`]): why it changes nothing, when it does
-/// not. It changes the page only where maintenance is on everywhere selected (never switches
-/// it on or off), and puts the responder's page back only where that alarm put the fallback
-/// page live (a person's `on --fallback` is left alone).
-pub fn page_stop(plan: &SwitchPlan, owner: &Owner) -> Option<(Outcome, String)> {
-    let Owner::PageAlarm { alarm, live } = owner else {
-        return None;
-    };
-    if plan.listeners.iter().all(|p| p.state == State::Off) {
-        return Some((
-            Outcome::NothingToDo,
-            format!(
-                "maintenance is off: alarm {alarm} watches the responder, which serves no page                  now; nothing to do"
-            ),
-        ));
-    }
-    let not_on: Vec<String> = plan
-        .listeners
-        .iter()
-        .filter(|p| p.state != State::On)
-        .map(|p| {
-            format!(
-                "listener {}: {}",
-                short_listener(&p.snapshot.listener.arn),
-                p.state
-            )
-        })
-        .collect();
-    if !not_on.is_empty() {
-        return Some((
-            Outcome::Refused,
-            format!(
-                "refused: alarm {alarm} changes which page is live only where maintenance is on,                  and it is not on everywhere ({}); nothing was changed: see maintctl status",
-                not_on.join("; ")
-            ),
-        ));
-    }
-    let showing = |page: Live| {
-        plan.listeners
-            .iter()
-            .all(|p| crate::planner::live(&p.rules) == Some(page))
-    };
-    if showing(*live) {
-        return Some((
-            Outcome::NothingToDo,
-            format!("{live} is already live on every listener: nothing to do"),
-        ));
-    }
-    if *live == Live::Responder {
-        let others: Vec<String> = plan
-            .listeners
-            .iter()
-            .filter(|p| crate::planner::live(&p.rules) == Some(Live::Fallback))
-            .filter(|p| {
-                p.snapshot
-                    .maintenance_rule()
-                    .is_none_or(|m| m.tags.get(tags::FALLBACK_ALARM) != Some(&tag_value(alarm)))
-            })
-            .map(|p| short_listener(&p.snapshot.listener.arn).to_string())
-            .collect();
-        if !others.is_empty() {
-            return Some((
-                Outcome::NothingToDo,
-                format!(
-                    "alarm {alarm} is OK, but it did not put the fallback page live on listener                      {}: left as it is; maintctl on puts the responder's page back",
-                    others.join(", ")
-                ),
-            ));
-        }
-    }
-    None
-}
-
 /// The content prefixes of the listeners, each once, in the order their leases are taken.
 fn prefixes(listeners: &[Planned]) -> BTreeSet<String> {
     listeners
@@ -285,8 +214,13 @@ impl LeaseStop {
                 outcome: Outcome::Refused,
                 message: format!(
                     "refused: {e}; nothing was changed: run again when that switch is done (a \
-                     lease left by a writer that crashed is taken over after {})",
-                    holder.expires_at
+                     lease left by a writer that crashed is taken over after {}; if its holder \
+                     is surely gone, maintctl lease show --prefix {} says how to break it)",
+                    holder.expires_at,
+                    holder
+                        .parameter
+                        .strip_suffix(&format!("/{}", parameters::LEASE))
+                        .unwrap_or(&holder.parameter)
                 ),
                 held_by: Some(holder.clone()),
             },
@@ -411,53 +345,9 @@ pub fn uncovered(plan: &SwitchPlan, leases: &[HeldLease]) -> Option<(Outcome, St
     })
 }
 
-/// For a window's end or an alarm's OK: the listeners that are on but were not switched on by
-/// that window or alarm, and so are left on. `None` when the switch may go ahead.
-pub fn ownership_stop(plan: &SwitchPlan, owner: &Owner) -> Option<(Outcome, String)> {
-    if plan.direction != Direction::Off {
-        return None;
-    }
-    let (key, value) = owner.tag()?;
-    let others: Vec<String> = plan
-        .listeners
-        .iter()
-        .filter(|p| p.state != State::Off)
-        .filter_map(|p| {
-            let m = p.snapshot.responder_rule()?;
-            (m.tags.get(key) != Some(&value)).then(|| {
-                let tag = |k: &str| m.tags.get(k).cloned().unwrap_or_default();
-                let mut who = format!(
-                    "listener {}: switched on by {} at {}",
-                    short_listener(&p.snapshot.listener.arn),
-                    Some(tag(tags::CHANGED_BY))
-                        .filter(|b| !b.is_empty())
-                        .unwrap_or("unknown".into()),
-                    Some(tag(tags::CHANGED_AT))
-                        .filter(|b| !b.is_empty())
-                        .unwrap_or("an unknown time".into()),
-                );
-                if !tag(tags::REASON).is_empty() {
-                    who.push_str(&format!(" ({})", tag(tags::REASON)));
-                }
-                who
-            })
-        })
-        .collect();
-    (!others.is_empty()).then(|| {
-        (
-            Outcome::NothingToDo,
-            format!(
-                "maintenance is on, but {owner} did not switch it on ({}): left on; switch it \
-                 off by hand if it should end",
-                others.join("; ")
-            ),
-        )
-    })
-}
-
-/// A window's start that finds maintenance on everywhere: the window takes it over (its tag on
-/// every maintenance rule, so that its end switches it off) without moving a rule. Returns
-/// the warnings of tags that could not be written.
+/// A window's start that finds maintenance on everywhere and joins its owners: its tag on
+/// every maintenance rule (who switched is said by the tags, who owns by the owner record),
+/// without moving a rule. Returns the warnings of tags that could not be written.
 pub async fn adopt(client: &impl Listeners, plan: &SwitchPlan, owner: &Owner) -> Vec<String> {
     let mut warnings = Vec::new();
     for p in &plan.listeners {
@@ -478,22 +368,6 @@ pub async fn adopt(client: &impl Listeners, plan: &SwitchPlan, owner: &Owner) ->
         }
     }
     warnings
-}
-
-/// The message of a switch on that found maintenance on everywhere, by owner.
-pub fn already_on(owner: &Owner) -> Option<String> {
-    match owner {
-        Owner::Person => None,
-        Owner::Window(w) => Some(format!(
-            "maintenance is already on: window {w} takes it over (its end switches it off); no \
-             rule was moved"
-        )),
-        Owner::Alarm(a) => Some(format!(
-            "maintenance is already on: alarm {a} does not take it over (its OK will not end \
-             it); nothing to do"
-        )),
-        Owner::PageAlarm { .. } => None,
-    }
 }
 
 /// Writes the window's end (`{prefix}/retry-after`) and time zone (`{prefix}/timezone`,

@@ -13,17 +13,19 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::listeners::{Listeners, Targets};
+use crate::listeners::{Listeners, Targets, select};
 use crate::ops::coordinate::{Owner, SwitchParameters, WindowContent};
 use crate::ops::lease::unique_u64;
+use crate::ops::owners;
 use crate::ops::schedule::{self, ScheduleError, group_target, time_zone};
-use crate::ops::status::StatusReport;
+use crate::ops::status::{self, StatusReport};
 use crate::ops::switch::{Operator, SwitchReport, SwitchRequest, switch};
-use crate::ops::{Error, Outcome, Report, status};
+use crate::ops::{Error, Outcome, Report};
+use crate::planner::owners::{OwnerEntry, OwnerKind};
 use crate::planner::window::{self, Schedule, Window, WindowSpec, check_window, parse_time};
-use crate::planner::{Role, State};
+use crate::planner::{ListenerSnapshot, State};
 use crate::schedules::Schedules;
-use maintenance_core::deploy_names::tags;
+use maintenance_responder::ssm::LockParameters;
 
 /// The deadline of `on --until`.
 #[derive(Debug, Clone)]
@@ -170,6 +172,9 @@ async fn deadline_spec(
     check_window(None, end, now).map_err(|e| refused(format!("--until: {e}")))?;
     let (group, target) = group_target(schedules, &environment).await?;
     schedule::environment_prefixes(listeners, &environment).await?;
+    let (existing, _) = schedule::group_windows(schedules, &group).await?;
+    schedule::refuse_overlap(&existing, None, now, end)
+        .map_err(|e| refused(format!("--until: {e}")))?;
     Ok(WindowSpec {
         id: window::window_id(now, unique_u64()),
         environment,
@@ -259,7 +264,10 @@ pub struct StatusWithWindows {
     pub status: StatusReport,
     /// Per environment shown, its windows (running first: its end is the deadline).
     pub windows: Vec<(String, Vec<Window>)>,
-    /// Why some environment's windows could not be read.
+    /// Per environment shown, who owns its maintenance now (none while it is off): the owner
+    /// record (`crate::ops::owners`), or the maintenance rule's tags without one.
+    pub owners: Vec<(String, Vec<OwnerEntry>)>,
+    /// Why some environment's windows or owners could not be read.
     pub notes: Vec<String>,
 }
 
@@ -268,10 +276,13 @@ pub struct StatusWithWindows {
 /// with `--environment`).
 pub async fn status_with_windows(
     listeners: &impl Listeners,
+    parameters: &impl LockParameters,
     schedules: &impl Schedules,
     targets: &Targets,
 ) -> Result<StatusWithWindows, Error> {
-    let report = status(listeners, targets).await?;
+    let selection = select(listeners, targets).await.map_err(Error::Select)?;
+    let owners = owners_by_environment(parameters, &selection.listeners).await;
+    let report = status::report(selection, targets);
     let mut environments: Vec<String> = report
         .listeners
         .iter()
@@ -279,10 +290,12 @@ pub async fn status_with_windows(
         .collect();
     environments.sort();
     environments.dedup();
+    let (owners, notes) = owners;
     let mut out = StatusWithWindows {
         status: report,
         windows: Vec::new(),
-        notes: Vec::new(),
+        owners,
+        notes,
     };
     for env in environments {
         match group_target(schedules, &env).await {
@@ -299,6 +312,30 @@ pub async fn status_with_windows(
     Ok(out)
 }
 
+/// Who owns each environment's maintenance: the owner records of its listeners' prefixes.
+async fn owners_by_environment(
+    parameters: &impl LockParameters,
+    snapshots: &[ListenerSnapshot],
+) -> (Vec<(String, Vec<OwnerEntry>)>, Vec<String>) {
+    let mut environments: Vec<&str> = snapshots.iter().filter_map(|s| s.environment()).collect();
+    environments.sort_unstable();
+    environments.dedup();
+    let (mut out, mut notes) = (Vec::new(), Vec::new());
+    for env in environments {
+        let of_env: Vec<(&ListenerSnapshot, State)> = snapshots
+            .iter()
+            .filter(|s| s.environment() == Some(env))
+            .map(|s| (s, s.state().unwrap_or(State::Between)))
+            .collect();
+        let on = of_env.iter().any(|(_, state)| *state != State::Off);
+        match owners::read_listeners(parameters, of_env).await {
+            Ok(records) => out.push((env.to_string(), records.merged.owners_if(on).to_vec())),
+            Err(e) => notes.push(format!("{env}: {e}")),
+        }
+    }
+    (out, notes)
+}
+
 fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -311,19 +348,12 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 impl StatusWithWindows {
-    /// Whether window `id` owns the maintenance of environment `env` now: a listener of it is
-    /// on, its maintenance rule tagged with the window.
+    /// Whether window `id` is among the owners of the maintenance of environment `env` now.
     fn owns(&self, env: &str, id: &str) -> bool {
-        self.status.listeners.iter().any(|l| {
-            l.state == State::On
-                && l.maintenance
-                    .as_ref()
-                    .is_some_and(|m| m.environment.as_deref() == Some(env))
-                && l.rules.iter().any(|r| {
-                    r.role == Role::Maintenance
-                        && r.rule.tags.get(tags::WINDOW).map(String::as_str) == Some(id)
-                })
-        })
+        self.owners
+            .iter()
+            .filter(|(e, _)| e == env)
+            .any(|(_, owners)| owners.iter().any(|o| o.is(OwnerKind::Window, id)))
     }
 }
 
@@ -345,6 +375,12 @@ impl Serialize for StatusWithWindows {
             .map(|(env, w)| (env.clone(), serde_json::to_value(w).unwrap_or_default()))
             .collect();
         doc.insert("windows".into(), Value::Object(windows));
+        let owners: Map<String, Value> = self
+            .owners
+            .iter()
+            .map(|(env, o)| (env.clone(), serde_json::to_value(o).unwrap_or_default()))
+            .collect();
+        doc.insert("owners".into(), Value::Object(owners));
         doc.insert(
             "window_notes".into(),
             serde_json::to_value(&self.notes).unwrap_or_default(),
@@ -356,6 +392,14 @@ impl Serialize for StatusWithWindows {
 impl std::fmt::Display for StatusWithWindows {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.status)?;
+        for (env, owners) in self.owners.iter().filter(|(_, o)| !o.is_empty()) {
+            writeln!(
+                f,
+                "{env}: owned by {} (maintenance goes off when the last owner lets go, or a \
+                 person switches it off)",
+                owners::listed(owners)
+            )?;
+        }
         for (env, windows) in &self.windows {
             let running = windows
                 .iter()

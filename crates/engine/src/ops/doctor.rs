@@ -14,6 +14,8 @@
 //!   (`routing.http.response.*`: a site-wide CSP, X-Frame-Options, …);
 //! - `managed-rules`, `room`: the maintenance, bypass and fallback rules are in place, and `on`
 //!   has room at the top or says which rules move;
+//! - `routing`: which rule answers a page, a path no rule names and a health check, evaluated
+//!   as the ALB does (`crate::planner::routing`): no parked rule may answer;
 //! - `health-check`: the target group's health check setting.
 //!
 //! The checks marked blocking (the content, the page, the health route, a target registered)
@@ -29,7 +31,7 @@ use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::preflight::{Check, Preflight, Status};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
-    ListenerInfo, ListenerSnapshot, TargetGroupHealth, plan_on, rule_id, short_target_group,
+    ListenerInfo, ListenerSnapshot, State, TargetGroupHealth, plan_on, rule_id, short_target_group,
 };
 use crate::probe::{Invocation, ResponderProbe, unqualified};
 use maintenance_core::deploy_names::{DEFAULT_HEALTH_PATH, HEALTH_CHECK_USER_AGENT};
@@ -174,6 +176,11 @@ async fn run(
         if !preflight {
             checks.push(managed_rules_check(s));
             checks.push(room_check(s));
+            let health = request
+                .health_path
+                .as_deref()
+                .unwrap_or(DEFAULT_HEALTH_PATH);
+            checks.push(routing_check(s, health));
             checks.push(headers_check(listeners, s, &site).await);
         }
     }
@@ -434,6 +441,31 @@ fn room_check(s: &ListenerSnapshot) -> Check {
             .fix("leave a few free priorities at the top (start your own rules at 10)")
         }
     }
+}
+
+/// Which rule answers a page, a path no rule names and a health check, as the ALB evaluates the
+/// rules: a parked fallback rule that answers fails (visitors and health checks get the ALB's
+/// bare 503), a parked maintenance rule that answers warns (`attach --allow-fallthrough`), and
+/// so do health checks answered by a live fallback page.
+fn routing_check(s: &ListenerSnapshot, health_path: &str) -> Check {
+    let scope = s.listener.to_string();
+    let state = s.state().unwrap_or(State::Between);
+    let answers = s.answers(health_path);
+    let said: Vec<String> = answers.iter().map(ToString::to_string).collect();
+    let misroutes = s.misrouted(state, &answers);
+    if misroutes.is_empty() {
+        return Check::new("routing", &scope, Status::Pass, said.join("; "));
+    }
+    let status = if misroutes.iter().any(|m| m.severe) {
+        Status::Fail
+    } else {
+        Status::Warn
+    };
+    let found: Vec<String> = misroutes.into_iter().map(|m| m.message).collect();
+    Check::new("routing", &scope, status, found.join("; ")).fix(format!(
+        "maintctl status shows who answers what: {}",
+        said.join("; ")
+    ))
 }
 
 /// Listener attributes that make the ALB overwrite the page's own headers.

@@ -15,6 +15,14 @@
 //!   deletes that lease (after reading it again: still the same one), then everyone races to
 //!   create a new one as usual. The marker is deleted after; one left by a writer that crashed
 //!   during the few milliseconds of a takeover is removed when older than [`MARKER_TTL`].
+//! - **The expiry is bounded by SSM's clock**: a lease expires at its `expires_at`, but no
+//!   later than its own TTL (`expires_at` − `acquired_at`, as its writer wrote them) after the
+//!   parameter's `LastModifiedDate`, which SSM's clock sets: a writer whose clock ran hours or
+//!   years ahead, then crashed, does not block every writer until then. A value with impossible
+//!   times (not RFC 3339, an expiry not after the taking, a TTL over [`MAX_TTL`]) is
+//!   unreadable: held by "unknown" until its last write plus the reader's TTL.
+//! - **Breaking a lease by hand** ([`inspect`], [`break_lease`], `maintctl lease show|break`):
+//!   shows the holder, and deletes the lease only if it is still the one shown (its id).
 //! - **Release** ([`release`]): delete the lease, but only while it is surely still valid
 //!   (before its expiry minus [`CLOCK_SKEW`]) and still this writer's: past that, another
 //!   writer may be taking it over, so it is left to them. A writer that runs past its lease is
@@ -36,6 +44,9 @@ use maintenance_responder::ssm::{FetchError, LockParameters};
 pub const CLOCK_SKEW: Duration = Duration::from_secs(5);
 /// Age past which a takeover marker is taken to be left by a writer that crashed.
 pub const MARKER_TTL: Duration = Duration::from_secs(60);
+/// The longest TTL a lease value may state: longer is an impossible lease (a switch, retries
+/// and rollback included, takes seconds; the switch function runs at most 90).
+pub const MAX_TTL: Duration = Duration::from_secs(600);
 
 /// How a writer takes the lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,35 +209,29 @@ struct Found {
 
 impl Found {
     fn parse(parameter: &str, raw: &str, modified: Option<i64>, ttl: Duration) -> Found {
-        let parsed = serde_json::from_str::<LeaseValue>(raw).ok().and_then(|v| {
-            let expires = OffsetDateTime::parse(&v.expires_at, &Rfc3339).ok()?;
-            Some((v, expires))
-        });
-        if let Some((v, expires)) = parsed
-            && v.id.bytes().all(|b| b.is_ascii_alphanumeric())
-            && !v.id.is_empty()
-        {
+        let written = modified.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok());
+        if let Some((v, expires)) = readable(raw, written) {
             return Found {
                 key: v.id,
                 holder: LeaseHolder {
                     parameter: parameter.into(),
                     holder: v.holder,
                     since: v.acquired_at,
-                    expires_at: v.expires_at,
+                    expires_at: rfc3339(expires),
                     doing: v.doing,
                 },
                 expires,
             };
         }
-        let written = modified
-            .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-            .unwrap_or_else(OffsetDateTime::now_utc);
+        let written = written.unwrap_or_else(OffsetDateTime::now_utc);
         let expires = written + ttl;
         Found {
             key: format!("unreadable-{}", written.unix_timestamp()),
             holder: LeaseHolder {
                 parameter: parameter.into(),
-                holder: "unknown (the lease value is not maintctl's)".into(),
+                holder: "unknown (the lease value is not maintctl's, or its times are \
+                         impossible)"
+                    .into(),
                 since: rfc3339(written),
                 expires_at: rfc3339(expires),
                 doing: "unknown".into(),
@@ -238,6 +243,22 @@ impl Found {
     fn expired(&self, now: OffsetDateTime) -> bool {
         now > self.expires + CLOCK_SKEW
     }
+}
+
+/// A lease value that is maintctl's, with possible times, and when it expires: at its
+/// `expires_at`, but no later than its own TTL after SSM's last write of it (`written`).
+fn readable(raw: &str, written: Option<OffsetDateTime>) -> Option<(LeaseValue, OffsetDateTime)> {
+    let v = serde_json::from_str::<LeaseValue>(raw).ok()?;
+    let acquired = OffsetDateTime::parse(&v.acquired_at, &Rfc3339).ok()?;
+    let expires = OffsetDateTime::parse(&v.expires_at, &Rfc3339).ok()?;
+    let own_ttl = expires - acquired;
+    let possible = own_ttl > time::Duration::ZERO && own_ttl <= MAX_TTL;
+    let id_ok = !v.id.is_empty() && v.id.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !possible || !id_ok {
+        return None;
+    }
+    let expires = written.map_or(expires, |w| expires.min(w + own_ttl));
+    Some((v, expires))
 }
 
 fn store_error(parameter: &str, doing: &'static str) -> impl FnOnce(FetchError) -> LeaseError {
@@ -407,6 +428,154 @@ pub async fn holder(
     Ok(read.map(|(raw, modified)| Found::parse(&name, &raw, modified, ttl).holder))
 }
 
+/// A lease as `maintctl lease show` shows it: who holds it, its id, whether it has expired.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeaseView {
+    /// Who holds it, since when, doing what, until when (SSM's clock bounding the expiry).
+    pub holder: LeaseHolder,
+    /// Its id: `maintctl lease break --id` deletes this lease only.
+    pub id: String,
+    /// Whether it has expired (the next writer takes it over).
+    pub expired: bool,
+}
+
+/// The lease of `prefix`, if there is one.
+pub async fn inspect(
+    store: &impl LockParameters,
+    prefix: &str,
+    ttl: Duration,
+) -> Result<Option<LeaseView>, LeaseError> {
+    let name = lease_parameter(prefix);
+    let read = store
+        .read(&name)
+        .await
+        .map_err(store_error(&name, "read"))?;
+    Ok(read.map(|(raw, modified)| {
+        let found = Found::parse(&name, &raw, modified, ttl);
+        LeaseView {
+            expired: found.expired(OffsetDateTime::now_utc()),
+            id: found.key,
+            holder: found.holder,
+        }
+    }))
+}
+
+/// What `maintctl lease show|break` did. Displayed as the lease and what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeaseReport {
+    /// The lease parameter.
+    pub parameter: String,
+    /// The lease found, if any.
+    pub lease: Option<LeaseView>,
+    /// Whether it was deleted.
+    pub broken: bool,
+    /// How it ended.
+    #[serde(serialize_with = "outcome_name")]
+    pub outcome: crate::ops::Outcome,
+    /// What that means and what to do.
+    pub message: String,
+}
+
+fn outcome_name<S: serde::Serializer>(o: &crate::ops::Outcome, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(o.name())
+}
+
+impl crate::ops::Report for LeaseReport {
+    fn outcome(&self) -> crate::ops::Outcome {
+        self.outcome
+    }
+}
+
+impl std::fmt::Display for LeaseReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(l) = &self.lease {
+            writeln!(f, "{}", l.holder)?;
+            let state = if l.expired {
+                "expired: the next writer takes it over"
+            } else {
+                "valid"
+            };
+            writeln!(f, "  id {} ({state})", l.id)?;
+        }
+        writeln!(f, "{}", self.message)
+    }
+}
+
+/// `maintctl lease show`: the lease of `prefix` and how to break it.
+pub async fn show(
+    store: &impl LockParameters,
+    prefix: &str,
+    ttl: Duration,
+) -> Result<LeaseReport, LeaseError> {
+    let lease = inspect(store, prefix, ttl).await?;
+    let message = match &lease {
+        None => "no switch is running: the lease is free".to_string(),
+        Some(l) => format!(
+            "a switch holds the lease{}; if its holder is surely gone (its process killed, its \
+             Lambda invocation ended: see its logs), break it with maintctl lease break \
+             --prefix {prefix} --id {}, then run the switch again",
+            if l.expired { " but it has expired" } else { "" },
+            l.id
+        ),
+    };
+    Ok(LeaseReport {
+        parameter: lease_parameter(prefix),
+        lease,
+        broken: false,
+        outcome: crate::ops::Outcome::Done,
+        message,
+    })
+}
+
+/// `maintctl lease break`: deletes the lease of `prefix`, but only if it is still the one
+/// `id` names (as `show` printed it): a lease taken since by another writer is left alone.
+pub async fn break_lease(
+    store: &impl LockParameters,
+    prefix: &str,
+    id: &str,
+    ttl: Duration,
+) -> Result<LeaseReport, LeaseError> {
+    use crate::ops::Outcome;
+    let lease = inspect(store, prefix, ttl).await?;
+    let name = lease_parameter(prefix);
+    let (outcome, message, broken) = match &lease {
+        None => (
+            Outcome::NothingToDo,
+            "no lease to break: it is free".to_string(),
+            false,
+        ),
+        Some(l) if l.id != id => (
+            Outcome::Refused,
+            format!(
+                "refused: the lease is {}, not {id} (it was released and taken again since?); \
+                 nothing was changed: run maintctl lease show --prefix {prefix} again",
+                l.id
+            ),
+            false,
+        ),
+        Some(_) => {
+            store
+                .delete(&name)
+                .await
+                .map_err(store_error(&name, "deleted"))?;
+            (
+                Outcome::Done,
+                "the lease was deleted: the next switch takes it; run maintctl status, then \
+                 the switch again (it plans from the listeners as they are)"
+                    .to_string(),
+                true,
+            )
+        }
+    };
+    Ok(LeaseReport {
+        parameter: name,
+        lease,
+        broken,
+        outcome,
+        message,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,6 +619,43 @@ mod tests {
             Duration::ZERO,
         );
         assert!(f.key.starts_with("unreadable-"));
+    }
+
+    #[test]
+    fn a_lease_from_a_fast_clock_expires_by_ssm_and_impossible_times_are_unreadable() {
+        let ahead = LeaseValue {
+            holder: "arn:aws:sts::1:assumed-role/r/fast-clock".into(),
+            id: "00ff".into(),
+            acquired_at: "2031-01-01T00:00:00Z".into(),
+            expires_at: "2031-01-01T00:02:00Z".into(),
+            doing: "on".into(),
+        };
+        let raw = serde_json::to_string(&ahead).unwrap();
+        // Written (SSM's clock) at 1_000: it expires two minutes after that, not in 2031.
+        let f = Found::parse("/p", &raw, Some(1_000), Duration::from_secs(60));
+        assert_eq!(f.key, "00ff");
+        assert_eq!(f.expires.unix_timestamp(), 1_120);
+        assert!(f.holder.expires_at.starts_with("1970-01-01T00:18:40"));
+        for (acquired, expires) in [
+            ("2026-01-01T00:02:00Z", "2026-01-01T00:00:00Z"),
+            ("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+            ("2026-01-01T00:00:00Z", "2036-01-01T00:00:00Z"),
+            ("yesterday", "2026-01-01T00:02:00Z"),
+        ] {
+            let odd = LeaseValue {
+                acquired_at: acquired.into(),
+                expires_at: expires.into(),
+                ..ahead.clone()
+            };
+            let f = Found::parse(
+                "/p",
+                &serde_json::to_string(&odd).unwrap(),
+                Some(1_000),
+                Duration::from_secs(60),
+            );
+            assert!(f.key.starts_with("unreadable-"), "{acquired} {expires}");
+            assert_eq!(f.expires.unix_timestamp(), 1_060);
+        }
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod doctor;
 pub mod fallback;
 pub mod lease;
 pub mod message;
+pub mod owners;
 pub mod preflight;
 pub mod schedule;
 pub mod status;
@@ -198,7 +199,7 @@ impl Error {
     /// What else to tell the operator about a refusal.
     pub fn note(&self) -> Option<&'static str> {
         match self {
-            Error::Attach(AttachError::Fallthrough { .. }) => {
+            Error::Attach(AttachError::Fallthrough { .. } | AttachError::Alone { .. }) => {
                 Some("nothing was created on any listener")
             }
             Error::Plan(_)

@@ -23,8 +23,11 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use crate::listeners::{Listeners, Targets, select};
+use crate::ops::coordinate::SwitchParameters;
 use crate::ops::lease::unique_u64;
+use crate::ops::owners;
 use crate::ops::{Outcome, Report};
+use crate::planner::owners::{OwnerKind, OwnerRecord, WindowState, entry};
 use crate::planner::window::{
     self, Schedule, ScheduleTarget, SwitchInput, Window, WindowSpec, check_reason, check_window,
     check_window_id, parse_time, schedule_names,
@@ -154,12 +157,14 @@ pub struct CreateRequest {
 /// A time zone by IANA name, from the system's database.
 pub fn time_zone(name: &str) -> Result<TimeZone, String> {
     window::check_timezone_spelling(name)?;
-    TimeZone::get(name).map_err(|_| {
+    let tz = TimeZone::get(name).map_err(|_| {
         format!(
             "time zone {name:?} is not in this system's time zone database (install tzdata, or \
              give an RFC 3339 time and --timezone UTC)"
         )
-    })
+    })?;
+    maintenance_core::content::check_zone_spelling(name, tz.iana_name())?;
+    Ok(tz)
 }
 
 /// The schedule group of an environment and where its schedules send their switches, from
@@ -285,6 +290,33 @@ fn overlaps(w: &Window, start: Timestamp, end: Timestamp) -> bool {
     we.is_none_or(|we| ws < end && start < we)
 }
 
+/// Refuses a window or deadline from `start` to `end` that overlaps one of `windows` (but
+/// `except`, the one being moved): everywhere a window is made or moved, so that one window's
+/// start never takes another's maintenance over, nor its end ends it early.
+pub fn refuse_overlap(
+    windows: &[Window],
+    except: Option<&str>,
+    start: Timestamp,
+    end: Timestamp,
+) -> Result<(), ScheduleError> {
+    let Some(w) = windows
+        .iter()
+        .filter(|w| Some(w.id.as_str()) != except)
+        .find(|w| overlaps(w, start, end))
+    else {
+        return Ok(());
+    };
+    Err(ScheduleError::Refused(format!(
+        "window {} ({} to {}) overlaps this one: extend or cancel it first (maintctl schedule \
+         extend|cancel {} --environment {})",
+        w.id,
+        w.start.as_deref().unwrap_or("running"),
+        w.end.as_deref().unwrap_or("?"),
+        w.id,
+        w.environment
+    )))
+}
+
 /// `maintctl schedule create`: validates everything, then creates the window's two schedules.
 pub async fn create(
     listeners: &impl Listeners,
@@ -302,16 +334,7 @@ pub async fn create(
     let (group, target) = group_target(schedules, &request.environment).await?;
     environment_prefixes(listeners, &request.environment).await?;
     let (existing, other) = group_windows(schedules, &group).await?;
-    if let Some(w) = existing.iter().find(|w| overlaps(w, start, end)) {
-        return Err(ScheduleError::Refused(format!(
-            "window {} ({} to {}) overlaps this one: extend or cancel it first \
-             (maintctl schedule extend|cancel {})",
-            w.id,
-            w.start.as_deref().unwrap_or("running"),
-            w.end.as_deref().unwrap_or("?"),
-            w.id
-        )));
-    }
+    refuse_overlap(&existing, None, start, end)?;
     let scheduled_by = listeners
         .caller()
         .await
@@ -452,8 +475,13 @@ pub struct WindowRequest {
     pub dry_run: bool,
 }
 
-/// `maintctl schedule cancel`: deletes the window's schedules.
+/// `maintctl schedule cancel`: the window's events go stale, then its schedules are deleted.
+/// Under the lease, the owner record notes the window as cancelled (an end in flight, retried
+/// or replayed from the dead-letter queue changes nothing) and takes it away from the owners;
+/// a maintenance it was the last owner of stays on, owned by the person who cancelled.
 pub async fn cancel(
+    listeners: &impl Listeners,
+    parameters: &impl SwitchParameters,
     schedules: &impl Schedules,
     request: &WindowRequest,
 ) -> Result<ScheduleReport, ScheduleError> {
@@ -466,6 +494,7 @@ pub async fn cancel(
         .map(|s| s.name.clone())
         .collect();
     let running = w.status != "upcoming";
+    let until = w.end.clone();
     report.windows = vec![w];
     if running {
         report.warnings.push(format!(
@@ -477,14 +506,23 @@ pub async fn cancel(
     if request.dry_run {
         return Ok(report.end(Outcome::Done, "dry run: nothing was deleted".into()));
     }
+    match stale_window(listeners, parameters, request, until.as_deref()).await {
+        Ok(said) => report.warnings.extend(said),
+        Err(e) => {
+            return Ok(report.end(
+                Outcome::Failed,
+                format!("{e}; nothing was deleted: run cancel again"),
+            ));
+        }
+    }
     for s in start.iter().chain(end.iter()) {
         if let Err(e) = schedules.delete(&s.group, &s.name).await {
             let message = if s.name.ends_with("-start") {
-                format!("{e}; nothing was deleted")
+                format!("{e}; no schedule was deleted, but the window's events are stale now")
             } else {
                 format!(
-                    "{e}; the start schedule was deleted, the end schedule is left (an end that \
-                     finds maintenance off does nothing): run cancel again"
+                    "{e}; the start schedule was deleted, the end schedule is left (its events \
+                     are stale now: it changes nothing): run cancel again"
                 )
             };
             let outcome = if s.name.ends_with("-start") {
@@ -501,10 +539,64 @@ pub async fn cancel(
     ))
 }
 
+/// Under the lease: the window noted as cancelled and no longer an owner; the person who
+/// cancels owns a maintenance it was the last owner of. What to say about it.
+async fn stale_window(
+    listeners: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &WindowRequest,
+    until: Option<&str>,
+) -> Result<Vec<String>, String> {
+    let caller = listeners
+        .caller()
+        .await
+        .unwrap_or_else(|_| "unknown".into());
+    let id = request.window.clone();
+    let targets = Targets {
+        environment: Some(request.environment.clone()),
+        ..Targets::default()
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let doing = format!("schedule cancel {id} by {caller}");
+    let change = |record: &mut OwnerRecord, on: bool| {
+        record.saw_window(&id, WindowState::Cancelled, now, until);
+        if !record.release(OwnerKind::Window, &id) || !on {
+            return None;
+        }
+        if !record.owners.is_empty() {
+            return Some(format!(
+                "window {id} no longer owns the maintenance; its other owners keep it on ({})",
+                owners::listed(&record.owners)
+            ));
+        }
+        let reason = format!("window {id} cancelled");
+        record.join(entry(
+            OwnerKind::Person,
+            &caller,
+            now,
+            &caller,
+            &reason,
+            None,
+        ));
+        Some(format!(
+            "window {id} no longer owns the maintenance: maintenance stays on, owned by you \
+             ({caller}); maintctl off ends it"
+        ))
+    };
+    let (said, mut warnings) =
+        owners::amend(listeners, parameters, &targets, &caller, &doing, change).await?;
+    warnings.extend(said);
+    warnings.push(format!(
+        "the events of window {id} are stale now: a start or an end still in flight (retried, or \
+         sent again from the dead-letter queue) changes nothing"
+    ));
+    Ok(warnings)
+}
+
 /// `maintctl schedule extend`: moves the window's end, on its schedule and on the page.
 pub async fn extend(
     listeners: &impl Listeners,
-    parameters: &impl ParameterWriter,
+    parameters: &impl SwitchParameters,
     schedules: &impl Schedules,
     request: &WindowRequest,
 ) -> Result<ScheduleReport, ScheduleError> {
@@ -529,6 +621,9 @@ pub async fn extend(
         .and(w.start.as_deref())
         .and_then(|t| t.parse().ok());
     check_window(start_at, new_end, Timestamp::now()).map_err(ScheduleError::Refused)?;
+    let (existing, _) = group_windows(schedules, &group).await?;
+    let from = start_at.unwrap_or_else(Timestamp::now);
+    refuse_overlap(&existing, Some(&request.window), from, new_end)?;
     let schedule_tz = time_zone(&end_schedule.timezone).map_err(ScheduleError::Refused)?;
     end_schedule.expression = window::at_expression(new_end, &end_schedule.timezone, &schedule_tz)
         .map_err(ScheduleError::Refused)?;
@@ -569,8 +664,47 @@ pub async fn extend(
             ));
         }
     }
+    if pending_start.is_none() {
+        report
+            .warnings
+            .extend(owner_until(listeners, parameters, request, &end_text).await);
+    }
     let message = format!("window {} now ends at {end_text}", request.window);
     Ok(report.end(Outcome::Done, message))
+}
+
+/// A running window's new end in the owner record (under the lease), so that `status` and a
+/// start that joins see it; what could not be done, as warnings.
+async fn owner_until(
+    listeners: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &WindowRequest,
+    end: &str,
+) -> Vec<String> {
+    let caller = listeners
+        .caller()
+        .await
+        .unwrap_or_else(|_| "unknown".into());
+    let targets = Targets {
+        environment: Some(request.environment.clone()),
+        ..Targets::default()
+    };
+    let doing = format!("schedule extend {} by {caller}", request.window);
+    let change = |record: &mut OwnerRecord, _on: bool| {
+        for o in record.owners.iter_mut() {
+            if o.is(OwnerKind::Window, &request.window) {
+                o.until = Some(end.to_string());
+            }
+        }
+        None
+    };
+    match owners::amend(listeners, parameters, &targets, &caller, &doing, change).await {
+        Ok((_, warnings)) => warnings,
+        Err(e) => vec![format!(
+            "the window's new end is scheduled, but the owner record could not be updated \
+             ({e}): maintctl status shows the old end among the owners until the window ends"
+        )],
+    }
 }
 
 /// The start schedule with the window's new end in its `Input`.

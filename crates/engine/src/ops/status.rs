@@ -1,20 +1,22 @@
 //! `status` ([`status`]): each selected listener's rules, whether maintenance is on (from the
-//! priorities), what the maintenance rule's tags record (who switched, when, why), and the
-//! warnings a person should read — rules that do what their tags do not say
-//! (`crate::planner::Finding`), a switch left half-way, a state tag that disagrees with the
-//! priorities, a parked rule that would catch real traffic. Reads only.
+//! priorities), which rule really answers a page, a path no rule names and a health check (the
+//! rules evaluated as the ALB does: `crate::planner::routing`), what the maintenance rule's tags
+//! record (who switched, when, why), and the warnings a person should read — rules that do
+//! what their tags do not say (`crate::planner::Finding`), a switch left half-way, a state tag
+//! that disagrees with the priorities, a parked rule that answers requests. Reads only.
 
 use serde::Serialize;
 
-use crate::listeners::{Listeners, Skipped, Targets, select};
+use crate::listeners::{Listeners, Selection, Skipped, Targets, select};
 use crate::ops::apply::clear_command;
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::bypass::hide_token;
+use crate::planner::routing::KindAnswer;
 use crate::planner::{
     Finding, ListenerInfo, ListenerSnapshot, Live, Role, RuleView, State, decode_displaced,
     displaced_keys, live, rule_id,
 };
-use maintenance_core::deploy_names::tags;
+use maintenance_core::deploy_names::{DEFAULT_HEALTH_PATH, tags};
 
 /// What `status` found. Displayed as one paragraph per listener (its maintenance state and
 /// record, warnings, and a table of its rules), then the listeners skipped if any were named.
@@ -44,6 +46,9 @@ pub struct ListenerStatus {
     pub fallback: Option<FallbackStatus>,
     /// What a person should look at.
     pub warnings: Vec<String>,
+    /// Which rule answers a page request, a path no rule names and a health check, evaluated
+    /// as the ALB does (`crate::planner::routing`), whatever the priorities say.
+    pub answers: Vec<KindAnswer>,
     /// Every rule, default last.
     pub rules: Vec<RuleStatus>,
 }
@@ -98,11 +103,16 @@ pub struct RuleStatus {
 /// Reads the listeners `targets` name and reports on each.
 pub async fn status(client: &impl Listeners, targets: &Targets) -> Result<StatusReport, Error> {
     let selection = select(client, targets).await.map_err(Error::Select)?;
-    Ok(StatusReport {
+    Ok(report(selection, targets))
+}
+
+/// The report on listeners already selected by `targets`.
+pub fn report(selection: Selection, targets: &Targets) -> StatusReport {
+    StatusReport {
         listeners: selection.listeners.iter().map(listener_status).collect(),
         skipped: selection.skipped,
         named: !targets.listeners.is_empty() || !targets.load_balancers.is_empty(),
-    })
+    }
 }
 
 /// The status of one listener, with its warnings. Rules are shown as what they do: with a
@@ -144,6 +154,13 @@ fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
             reason: tag(tags::REASON).filter(|r| !r.is_empty()),
         }
     });
+    let answers = snapshot.answers(DEFAULT_HEALTH_PATH);
+    warnings.extend(
+        snapshot
+            .misrouted(state, &answers)
+            .into_iter()
+            .map(|m| m.message),
+    );
     if let Some(m) = &maintenance {
         warnings.extend(maintenance_warnings(snapshot, m, state));
     }
@@ -182,27 +199,18 @@ fn listener_status(snapshot: &ListenerSnapshot) -> ListenerStatus {
         live,
         fallback,
         warnings,
+        answers,
         rules,
     }
 }
 
-/// A parked rule that would catch traffic, a record of displaced rules left while off, and a
-/// state tag the priorities contradict.
+/// A record of displaced rules left while off, and a state tag the priorities contradict.
 fn maintenance_warnings(
     snapshot: &ListenerSnapshot,
     m: &MaintenanceStatus,
     state: State,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
-    if state == State::Off
-        && let Some(p) = m.priority
-        && !snapshot.caught_before(p)
-    {
-        warnings.push(format!(
-            "no rule catches every request before the parked maintenance rule (priority \
-             {p}): it answers every request no other rule matches"
-        ));
-    }
     if state == State::Off
         && let Some(rule) = snapshot.responder_rule()
         && let Ok(record) = decode_displaced(&rule.tags)
@@ -215,9 +223,10 @@ fn maintenance_warnings(
             .collect();
         warnings.push(format!(
             "maintenance is off, but the record of displaced rules still names {} rule(s) ({}): \
-             clearing it failed, or a switch on was interrupted; off leaves application rules \
-             where they are, but the next on keeps these priorities and its off would move the \
-             rules there; if they are out of date, clear the record: {}",
+             clearing it failed, a switch on was interrupted, or an off was (maintctl off \
+             finishes an interrupted off and puts them back); otherwise off leaves application \
+             rules where they are, but the next on keeps these priorities and its off would move \
+             the rules there; if they are out of date, clear the record: {}",
             record.len(),
             entries.join(" "),
             clear_command(&rule.arn, &keys)
@@ -289,6 +298,15 @@ impl std::fmt::Display for ListenerStatus {
         }
         for w in &self.warnings {
             writeln!(f, "  warning: {w}")?;
+        }
+        if !self.answers.is_empty() {
+            writeln!(
+                f,
+                "  who answers (as the ALB evaluates the rules; any host, any client):"
+            )?;
+        }
+        for a in &self.answers {
+            writeln!(f, "    {a}")?;
         }
         writeln!(f, "  {:>8}  {:<11}  {:<16}  rule", "priority", "role", "id")?;
         for r in &self.rules {

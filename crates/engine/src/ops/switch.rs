@@ -17,6 +17,7 @@
 //! listeners under the lease and refuses if they changed since the plan shown.
 
 use serde::Serialize;
+use time::OffsetDateTime;
 
 use crate::listeners::{Listeners, Skipped, Targets, select};
 use crate::ops::apply::{ApplyReport, Record, apply};
@@ -25,12 +26,13 @@ use crate::ops::coordinate::{
     self, Coordination, LeaseStop, Owner, SwitchParameters, release_leases, take_leases,
 };
 use crate::ops::lease::{HeldLease, LeaseHolder};
+use crate::ops::owners::{self, Decision, Records};
 use crate::ops::preflight::{Check, Preflight};
 use crate::ops::verify::{Verification, VerifyRequest, verify_live};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
-    BypassOptions, Direction, ListenerInfo, Live, Plan, Planned, State, plan_switch_live, rule_id,
-    tag_value,
+    BypassOptions, Direction, ListenerInfo, Live, Plan, Planned, State, plan_switch_finishing,
+    plan_switch_live, rule_id, tag_value,
 };
 
 /// A switch to make: which way, on which listeners, why, and how carefully.
@@ -102,7 +104,9 @@ impl SwitchPlan {
                 tag_value(reason)
             ));
         }
-        notes.extend(self.bypass.notes(self.direction));
+        if self.changing() > 0 {
+            notes.extend(self.bypass.notes(self.direction));
+        }
         notes
     }
 
@@ -209,6 +213,15 @@ impl SwitchReport {
         }
     }
 
+    /// A switch that moves no rule after all (who owns the maintenance decided so): its plans
+    /// make no call.
+    fn settle(&mut self) {
+        for p in &mut self.plan.listeners {
+            p.plan.steps.clear();
+            p.plan.displaced.clear();
+        }
+    }
+
     fn outcome_name(&self) -> &'static str {
         if self.dry_run && self.outcome == Outcome::Done && self.applied.is_none() {
             "dry-run"
@@ -273,44 +286,81 @@ async fn switch_planned(
         plan.warnings
             .extend(coordinate::held_notes(parameters, &plan, &request.coordination).await);
     }
+    let owned = decide_owners(parameters, &plan, request).await;
+    // An owner letting go may leave others who want the listeners on: plan that way.
+    if let Ok((
+        _,
+        Decision::Switch {
+            direction, finish, ..
+        },
+    )) = &owned
+        && (*direction != plan.direction || *finish)
+    {
+        plan = replan(parameters, plan, *direction, *finish, request).await?;
+    }
     operator.planned(&plan);
-    let direction = request.direction;
-    let owner = &request.coordination.owner;
     let mut report = SwitchReport::stopped(plan, request, (Outcome::Done, String::new()));
-    let stop = held
-        .and_then(|held| coordinate::uncovered(&report.plan, held))
-        .or_else(|| coordinate::ownership_stop(&report.plan, owner))
-        .or_else(|| coordinate::page_stop(&report.plan, owner))
-        .or_else(|| match report.plan.changing() {
-            0 => Some((
-                Outcome::NothingToDo,
-                format!("maintenance is already {direction} for every listener: nothing to do"),
-            )),
-            _ if request.dry_run => Some((Outcome::Done, "dry run: nothing was changed".into())),
-            _ if request.confirmed => None,
-            _ => refusal(operator.confirm(&report.plan)),
-        });
-    if let Some((outcome, message)) = stop {
-        (report.outcome, report.message) = (outcome, message);
-        if outcome == Outcome::NothingToDo && direction == Direction::On && !request.dry_run {
-            adopt(client, parameters, request, operator, held, &mut report).await;
+    let (records, decision) = match owned {
+        Ok(owned) => owned,
+        Err(stop) => {
+            (report.outcome, report.message) = stop;
+            return Ok(report);
         }
+    };
+    if let Some(stop) = held.and_then(|held| coordinate::uncovered(&report.plan, held)) {
+        (report.outcome, report.message) = stop;
         return Ok(report);
     }
-    let mut leases = Vec::new();
-    if held.is_none() {
-        match take_leases(parameters, &report.plan, &request.coordination, operator).await {
-            Ok(taken) => leases = taken,
-            Err(stop) => {
-                report.stopped_by_lease(stop);
-                return Ok(report);
-            }
-        }
+    if let Decision::Stay { .. } = &decision {
+        no_move(
+            client,
+            parameters,
+            request,
+            operator,
+            held,
+            &decision,
+            &mut report,
+        )
+        .await;
+        return Ok(report);
     }
-    apply_planned(client, parameters, request, &mut report).await?;
-    let warnings = release_leases(parameters, &leases).await;
-    report.warn(warnings);
-    report.leases = leases;
+    let stop = match report.plan.changing() {
+        0 => Some((
+            Outcome::NothingToDo,
+            format!(
+                "maintenance is already {} for every listener: nothing to do",
+                report.plan.direction
+            ),
+        )),
+        _ if request.dry_run => Some((Outcome::Done, "dry run: nothing was changed".into())),
+        _ if request.confirmed => None,
+        _ => refusal(operator.confirm(&report.plan)),
+    };
+    if let Some((outcome, message)) = stop {
+        (report.outcome, report.message) = (outcome, message);
+        return Ok(report);
+    }
+    let leases = match Leases::held_or_take(parameters, &report.plan, request, operator, held).await
+    {
+        Ok(leases) => leases,
+        Err(stop) => {
+            report.stopped_by_lease(stop);
+            return Ok(report);
+        }
+    };
+    let decided = match leases.taken.is_empty() {
+        true => Ok((records, decision)),
+        false => redecide(parameters, &report.plan, request, &decision).await,
+    };
+    match decided {
+        Ok((records, decision)) => {
+            apply_planned(client, parameters, request, &mut report, &records, decision).await?
+        }
+        Err(stop) => (report.outcome, report.message) = stop,
+    }
+    report.warn(release_leases(parameters, &leases.taken).await);
+    report.leases = leases.taken;
+    let direction = report.plan.direction;
     if report.outcome == Outcome::Done
         && let Some(probe) = &request.verify
     {
@@ -322,21 +372,261 @@ async fn switch_planned(
     Ok(report)
 }
 
-/// Under the lease: sets the bypass link's token (`on`, before any rule moves), writes the
-/// window's content, records and applies the plan, then gives the link or rotates the token.
+/// A switch its owners decided moves no rule: its outcome and message; under the lease (taken
+/// here unless held), the owner record when it changes (not on a dry run, which says so).
+async fn no_move(
+    client: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+    operator: &mut impl Operator,
+    held: Option<&[HeldLease]>,
+    decision: &Decision,
+    report: &mut SwitchReport,
+) {
+    let Decision::Stay {
+        outcome,
+        message,
+        record,
+    } = decision
+    else {
+        return;
+    };
+    (report.outcome, report.message) = (*outcome, message.clone());
+    report.settle();
+    if record.is_none() {
+        return;
+    }
+    if request.dry_run {
+        report.message = format!("dry run, nothing was written: {message}");
+        return;
+    }
+    let leases = Leases::held_or_take(parameters, &report.plan, request, operator, held).await;
+    stay(client, parameters, request, leases, report).await;
+}
+
+/// The owner records of the plan's prefixes and what the switch's owner decides.
+async fn decide_owners(
+    parameters: &impl SwitchParameters,
+    plan: &SwitchPlan,
+    request: &SwitchRequest,
+) -> Result<(Records, Decision), (Outcome, String)> {
+    let records = owners::read(parameters, plan)
+        .await
+        .map_err(|e| (Outcome::Failed, format!("{e}; nothing was changed")))?;
+    let decision = owners::decide(
+        plan,
+        &request.coordination,
+        &records,
+        OffsetDateTime::now_utc(),
+    );
+    Ok((records, decision))
+}
+
+/// For a switch that asked its operator before it took the lease: the records again, under
+/// the lease, and the decision, refused if it is not the one shown.
+async fn redecide(
+    parameters: &impl SwitchParameters,
+    plan: &SwitchPlan,
+    request: &SwitchRequest,
+    shown: &Decision,
+) -> Result<(Records, Decision), (Outcome, String)> {
+    let (records, decision) = decide_owners(parameters, plan, request).await?;
+    let same = match (shown, &decision) {
+        (Decision::Switch { direction: a, .. }, Decision::Switch { direction: b, .. }) => a == b,
+        _ => false,
+    };
+    if !same {
+        return Err((
+            Outcome::Refused,
+            "refused: who owns the maintenance changed since planning (another switch?); \
+             nothing was changed: run the command again to plan from the current state"
+                .into(),
+        ));
+    }
+    Ok((records, decision))
+}
+
+/// The leases a switch holds: the ones it was given, or the ones it took (and releases).
+struct Leases {
+    taken: Vec<HeldLease>,
+}
+
+impl Leases {
+    /// Nothing to take when the caller holds them; else taken now.
+    async fn held_or_take(
+        parameters: &impl SwitchParameters,
+        plan: &SwitchPlan,
+        request: &SwitchRequest,
+        operator: &mut impl Operator,
+        held: Option<&[HeldLease]>,
+    ) -> Result<Leases, LeaseStop> {
+        if held.is_some() {
+            return Ok(Leases { taken: Vec::new() });
+        }
+        let taken = take_leases(parameters, plan, &request.coordination, operator).await?;
+        Ok(Leases { taken })
+    }
+}
+
+/// A switch that moves no rule but changes who owns the maintenance (an owner joins or lets
+/// go, an event is noted as handled): under the lease, the record decided again and written;
+/// a window that joins is tagged on the rules, and its end goes on the page unless a longer
+/// window's is there.
+async fn stay(
+    client: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+    leases: Result<Leases, LeaseStop>,
+    report: &mut SwitchReport,
+) {
+    let leases = match leases {
+        Ok(leases) => leases,
+        Err(stop) => return report.stopped_by_lease(stop),
+    };
+    let mut warnings = Vec::new();
+    match decide_owners(parameters, &report.plan, request).await {
+        Ok((
+            records,
+            Decision::Stay {
+                record: Some(record),
+                outcome,
+                message,
+            },
+        )) => {
+            (report.outcome, report.message) = (outcome, message);
+            let now = OffsetDateTime::now_utc();
+            if let Err(e) = owners::write(parameters, &records, &record, now).await {
+                (report.outcome, report.message) =
+                    (Outcome::Failed, format!("{e}; nothing was changed"));
+            } else {
+                warnings = joined_window(client, parameters, request, &records, report).await;
+            }
+        }
+        Ok((
+            _,
+            Decision::Stay {
+                record: None,
+                outcome,
+                message,
+            },
+        )) => {
+            (report.outcome, report.message) = (outcome, message);
+        }
+        Ok((_, Decision::Switch { .. })) => {
+            (report.outcome, report.message) = (
+                Outcome::Refused,
+                "refused: the listeners changed while the lease was taken; nothing was changed: \
+                 run again"
+                    .into(),
+            );
+        }
+        Err(stop) => (report.outcome, report.message) = stop,
+    }
+    warnings.extend(release_leases(parameters, &leases.taken).await);
+    report.warn(warnings);
+    report.leases = leases.taken;
+}
+
+/// A window that joined a maintenance on everywhere: its tag on the rules, and its end on the
+/// page unless another owner's window ends later.
+async fn joined_window(
+    client: &impl Listeners,
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+    records: &Records,
+    report: &SwitchReport,
+) -> Vec<String> {
+    let owner = &request.coordination.owner;
+    let Owner::Window(window) = owner else {
+        return Vec::new();
+    };
+    if report.plan.direction != Direction::On {
+        return Vec::new();
+    }
+    let mut warnings = coordinate::adopt(client, &report.plan, owner).await;
+    warnings.extend(window_content(parameters, request, records, &report.plan, window).await);
+    warnings
+}
+
+/// Writes a window's end and zone for the page, unless an owner's longer window's is there.
+async fn window_content(
+    parameters: &impl SwitchParameters,
+    request: &SwitchRequest,
+    records: &Records,
+    plan: &SwitchPlan,
+    window: &str,
+) -> Vec<String> {
+    let Some(content) = &request.coordination.content else {
+        return Vec::new();
+    };
+    if !owners::end_is_latest(&records.merged, window, &content.end) {
+        return vec![format!(
+            "the page keeps the end time it has: another owner's window ends after {} (a \
+             start never shortens the end a longer maintenance announces)",
+            content.end
+        )];
+    }
+    coordinate::write_content(parameters, plan, content).await
+}
+
+/// Plans the switch again in another direction (an owner's end that leaves others), or to
+/// finish an off that was interrupted, from the listeners as they were read.
+async fn replan(
+    parameters: &impl SwitchParameters,
+    plan: SwitchPlan,
+    direction: Direction,
+    finish: bool,
+    request: &SwitchRequest,
+) -> Result<SwitchPlan, Error> {
+    let snapshots = plan.listeners.into_iter().map(|p| p.snapshot).collect();
+    let listeners = match finish {
+        true => plan_switch_finishing(snapshots)?,
+        false => plan_switch_live(snapshots, direction, Live::Responder)?,
+    };
+    let bypass = bypass::plan(parameters, &listeners, direction, &request.bypass).await?;
+    Ok(SwitchPlan {
+        direction,
+        live: Live::Responder,
+        listeners,
+        bypass,
+        ..plan
+    })
+}
+
+/// Under the lease: the owner record before any rule moves (a switch on), the bypass link's
+/// token (a new window only, before any rule moves), the window's content; then the calls,
+/// the record once done, and the link or a new token.
 async fn apply_planned(
     client: &impl Listeners,
     parameters: &impl SwitchParameters,
     request: &SwitchRequest,
     report: &mut SwitchReport,
+    records: &Records,
+    decision: Decision,
 ) -> Result<(), Error> {
-    let direction = request.direction;
+    let Decision::Switch {
+        direction,
+        before,
+        after,
+        note,
+        ..
+    } = decision
+    else {
+        return Ok(());
+    };
+    let now = OffsetDateTime::now_utc();
     let reason = request.reason.as_deref().unwrap_or_default();
     let record = Record {
         owner: request.coordination.owner.clone(),
         ..Record::now(&report.plan.caller, reason).map_err(Error::Clock)?
     };
-    // The window's token goes on the cookie rules and into SSM before any rule moves.
+    if let Some(before) = &before
+        && let Err(e) = owners::write(parameters, records, before, now).await
+    {
+        (report.outcome, report.message) = (Outcome::Failed, format!("{e}; nothing was changed"));
+        return Ok(());
+    }
+    // A new window's token goes on the cookie rules and into SSM before any rule moves.
     let token = match direction {
         Direction::On => {
             match bypass::start_window(client, parameters, &report.plan.bypass).await {
@@ -351,18 +641,18 @@ async fn apply_planned(
     };
     let mut warnings = Vec::new();
     if direction == Direction::On
-        && let Some(content) = &request.coordination.content
+        && let Owner::Window(window) = &request.coordination.owner
     {
-        warnings = coordinate::write_content(parameters, &report.plan, content).await;
+        warnings = window_content(parameters, request, records, &report.plan, window).await;
     }
     match apply(client, &report.plan.listeners, direction, &record).await {
         Ok(applied) => {
             (report.outcome, report.message) = applied_message(applied.outcome, direction);
             if report.outcome == Outcome::Done
                 && direction == Direction::On
-                && request.live == Live::Fallback
+                && report.plan.live == Live::Fallback
             {
-                report.message = format!("{}, with {}", report.message, request.live);
+                report.message = format!("{}, with {}", report.message, report.plan.live);
             }
             report.applied = Some(applied);
         }
@@ -371,49 +661,22 @@ async fn apply_planned(
             report.message = format!("{e}; nothing was changed");
         }
     }
+    if report.outcome == Outcome::Done {
+        if let Err(e) = owners::write(parameters, records, &after, now).await {
+            warnings.push(format!(
+                "maintenance is {direction}, but {e}: who owns it is as the record said before \
+                 this switch (maintctl status)"
+            ));
+        }
+        if let Some(note) = note {
+            report.message = format!("{note}: {}", report.message);
+        }
+    }
     let (bypass_plan, outcome) = (&report.plan.bypass, report.outcome);
     report.bypass =
         bypass::finish(client, parameters, bypass_plan, direction, token, outcome).await;
     report.warn(warnings);
     Ok(())
-}
-
-/// A switch on that found maintenance on everywhere: a window takes it over (under the lease,
-/// taken here unless held) and writes its content; an alarm says it does not.
-async fn adopt(
-    client: &impl Listeners,
-    parameters: &impl SwitchParameters,
-    request: &SwitchRequest,
-    operator: &mut impl Operator,
-    held: Option<&[HeldLease]>,
-    report: &mut SwitchReport,
-) {
-    let owner = &request.coordination.owner;
-    let Some(message) = coordinate::already_on(owner) else {
-        return;
-    };
-    if !matches!(owner, Owner::Window(_)) {
-        report.message = message;
-        return;
-    }
-    let mut leases = Vec::new();
-    if held.is_none() {
-        match take_leases(parameters, &report.plan, &request.coordination, operator).await {
-            Ok(taken) => leases = taken,
-            Err(stop) => {
-                report.stopped_by_lease(stop);
-                return;
-            }
-        }
-    }
-    let mut warnings = coordinate::adopt(client, &report.plan, owner).await;
-    if let Some(content) = &request.coordination.content {
-        warnings.extend(coordinate::write_content(parameters, &report.plan, content).await);
-    }
-    warnings.extend(release_leases(parameters, &leases).await);
-    report.warn(warnings);
-    report.leases = leases;
-    report.message = message;
 }
 
 /// Refuses when the preflight failed (and the switch is not forced); the failures as warnings

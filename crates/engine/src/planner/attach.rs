@@ -72,6 +72,18 @@ pub enum AttachError {
         /// Its holder.
         holder: String,
     },
+    /// The listener has no rule of its own: parked anywhere, the maintenance rule would answer
+    /// every request, for good (even with `--allow-fallthrough`).
+    #[error(
+        "listener {listener}: it has no rule of its own (only its default rule), so the \
+         maintenance rule, parked, would answer every request: maintenance would be on for good \
+         and off could not end it; add the application's rules first (a catch-all, path /*, \
+         forwarding to the application), then attach"
+    )]
+    Alone {
+        /// Listener ARN.
+        listener: String,
+    },
     /// Parked there, the maintenance rule would catch real traffic.
     #[error(
         "listener {listener}: no rule catches every request before priority {priority}, so the \
@@ -106,6 +118,14 @@ pub enum AttachStep {
         rule: String,
         /// Its priority.
         priority: u32,
+    },
+    /// Not created: parked, it would answer requests (a rule is never parked where it
+    /// answers).
+    Skipped {
+        /// What it is for.
+        role: Role,
+        /// Why, and what to do.
+        reason: String,
     },
 }
 
@@ -390,7 +410,7 @@ fn maintenance_present(
     spec: &AttachSpec,
 ) -> Result<AttachStep, AttachError> {
     let forwards = match &m.action {
-        ActionSummary::Forward { target_groups } => target_groups.clone(),
+        ActionSummary::Forward { target_groups, .. } => target_groups.clone(),
         _ => Vec::new(),
     };
     let parked = m
@@ -464,6 +484,15 @@ fn maintenance_to_create(
         return Err(AttachError::Fallthrough {
             listener: listener.clone(),
             priority: spec.parked,
+        });
+    }
+    let own = snapshot
+        .rules
+        .iter()
+        .any(|r| !r.is_default() && snapshot.recognised_role(r) == Role::App);
+    if !own {
+        return Err(AttachError::Alone {
+            listener: listener.clone(),
         });
     }
     let mut t = spec.base_tags(tags::ROLE_MAINTENANCE, spec.parked);
@@ -585,6 +614,7 @@ mod tests {
             conditions,
             action: ActionSummary::Forward {
                 target_groups: vec!["tg-app".into()],
+                weights: Vec::new(),
             },
             tags: tags
                 .iter()
@@ -633,7 +663,9 @@ mod tests {
             .iter()
             .map(|s| match s {
                 AttachStep::Create { role, rule } => (*role, rule.priority),
-                AttachStep::Present { .. } => panic!("nothing exists yet"),
+                AttachStep::Present { .. } | AttachStep::Skipped { .. } => {
+                    panic!("nothing exists yet")
+                }
             })
             .collect();
         assert_eq!(
@@ -659,6 +691,7 @@ mod tests {
                 if i == 0 {
                     v.action = ActionSummary::Forward {
                         target_groups: vec!["tg-mr".into()],
+                        weights: Vec::new(),
                     };
                 }
                 rules.push(v);
@@ -672,6 +705,16 @@ mod tests {
                 .all(|s| matches!(s, AttachStep::Present { .. })),
             "{again:?}"
         );
+    }
+
+    #[test]
+    fn a_listener_with_no_rule_of_its_own_is_refused_even_with_fallthrough() {
+        let mut s = spec();
+        s.allow_fallthrough = true;
+        assert!(matches!(
+            plan_attach(&snapshot(Vec::new()), &s),
+            Err(AttachError::Alone { .. })
+        ));
     }
 
     #[test]
@@ -830,6 +873,7 @@ mod tests {
         );
         m.action = ActionSummary::Forward {
             target_groups: vec!["tg-old".into()],
+            weights: Vec::new(),
         };
         let rules = vec![view("a", Some(10), vec![all], &[]), m];
         let mut s = spec();

@@ -375,6 +375,7 @@ mod tests {
             conditions,
             action: ActionSummary::Forward {
                 target_groups: vec!["tg-app".into()],
+                weights: Vec::new(),
             },
             tags: [
                 (tags::ROLE, tags::ROLE_BYPASS),
@@ -454,6 +455,7 @@ mod tests {
         m.priority = Some(50_000);
         m.action = ActionSummary::Forward {
             target_groups: vec!["tg-mr".into()],
+            weights: Vec::new(),
         };
         m.tags = [
             (tags::ROLE, tags::ROLE_MAINTENANCE),
@@ -473,6 +475,7 @@ mod tests {
             }],
             action: ActionSummary::Forward {
                 target_groups: vec!["tg-app".into()],
+                weights: Vec::new(),
             },
             tags: Default::default(),
         }];

@@ -106,7 +106,8 @@ impl ListenerSnapshot {
 }
 
 /// The fallback rule's step of `attach` on one listener: already there, or to create parked
-/// (where it catches nothing, unless `--allow-fallthrough`); `None` when none is asked for.
+/// where it answers nothing (else refused, or skipped with `--allow-fallthrough`); `None` when
+/// none is asked for.
 pub fn attach_step(
     snapshot: &ListenerSnapshot,
     spec: &AttachSpec,
@@ -132,11 +133,26 @@ pub fn attach_step(
             holder: holder.arn.clone(),
         });
     }
-    if !spec.allow_fallthrough && !snapshot.caught_before(priority) {
-        return Err(AttachError::Fallthrough {
-            listener: listener.clone(),
-            priority,
-        });
+    // Never parked where it answers: the ALB's bare 503 for requests no rule takes, health
+    // checks included. Behind the maintenance rule (`/*`) or an application catch-all it
+    // answers nothing; with --allow-fallthrough and neither, it is not created.
+    if !snapshot.caught_before(priority) && spec.parked > priority {
+        if !spec.allow_fallthrough {
+            return Err(AttachError::Fallthrough {
+                listener: listener.clone(),
+                priority,
+            });
+        }
+        return Ok(Some(AttachStep::Skipped {
+            role: Role::Fallback,
+            reason: format!(
+                "no fallback rule: no rule catches every request before priority {priority}, so \
+                 parked there it would answer them (health checks included) with the ALB's bare \
+                 503 while maintenance is off; add a catch-all rule for the application (path /*) \
+                 before it and run maintctl attach again, or pass --fallback-priority N after \
+                 the maintenance rule's priority (on --fallback needs the fallback rule)"
+            ),
+        }));
     }
     Ok(Some(AttachStep::Create {
         role: Role::Fallback,

@@ -588,6 +588,7 @@ mod tests {
             }],
             action: ActionSummary::Forward {
                 target_groups: tgs.iter().map(|s| s.to_string()).collect(),
+                weights: Vec::new(),
             },
             tags: t
                 .iter()

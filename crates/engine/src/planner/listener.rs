@@ -99,13 +99,41 @@ pub enum Condition {
         /// CIDRs (OR).
         values: Vec<String>,
     },
-    /// Anything else (method, query string, …), shown but never created.
+    /// The request method, one of the values (exact, case-sensitive).
+    HttpRequestMethod {
+        /// Methods (OR).
+        values: Vec<String>,
+    },
+    /// A query parameter matching one of the pairs.
+    QueryString {
+        /// Key/value patterns (OR).
+        values: Vec<QueryPair>,
+    },
+    /// Anything else (a condition type this tool does not know), shown but never created.
     Other {
         /// The condition's field name.
         name: String,
         /// Its values as far as known.
         values: Vec<String>,
     },
+}
+
+/// One key/value pattern of a `query-string` condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryPair {
+    /// The key pattern; `None`: any key.
+    pub key: Option<String>,
+    /// The value pattern.
+    pub value: String,
+}
+
+impl std::fmt::Display for QueryPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{key}={}", self.value),
+            None => f.write_str(&self.value),
+        }
+    }
 }
 
 impl Condition {
@@ -123,6 +151,11 @@ impl std::fmt::Display for Condition {
             // Header values may be a bypass secret: never printed in text.
             Condition::HttpHeader { name, .. } => write!(f, "header {name}: (value hidden)"),
             Condition::SourceIp { values } => write!(f, "source-ip {}", values.join(" | ")),
+            Condition::HttpRequestMethod { values } => write!(f, "method {}", values.join(" | ")),
+            Condition::QueryString { values } => {
+                let pairs: Vec<String> = values.iter().map(ToString::to_string).collect();
+                write!(f, "query {}", pairs.join(" | "))
+            }
             Condition::Other { name, values } => write!(f, "{name} {}", values.join(" | ")),
         }
     }
@@ -136,6 +169,10 @@ pub enum ActionSummary {
     Forward {
         /// Target group ARNs.
         target_groups: Vec<String>,
+        /// Their weights, in the same order, for a weighted forward (`ForwardConfig`); empty
+        /// for a forward to one target group.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        weights: Vec<u32>,
     },
     /// A fixed response.
     FixedResponse {
@@ -160,7 +197,7 @@ impl ActionSummary {
     /// The target groups it forwards to (none for other actions).
     pub fn target_groups(&self) -> &[String] {
         match self {
-            ActionSummary::Forward { target_groups } => target_groups,
+            ActionSummary::Forward { target_groups, .. } => target_groups,
             _ => &[],
         }
     }
@@ -169,10 +206,17 @@ impl ActionSummary {
 impl std::fmt::Display for ActionSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ActionSummary::Forward { target_groups } => {
-                let names: Vec<&str> = target_groups
+            ActionSummary::Forward {
+                target_groups,
+                weights,
+            } => {
+                let names: Vec<String> = target_groups
                     .iter()
-                    .map(|t| short_target_group(t))
+                    .enumerate()
+                    .map(|(i, t)| match weights.get(i) {
+                        Some(w) => format!("{} (weight {w})", short_target_group(t)),
+                        None => short_target_group(t).to_string(),
+                    })
                     .collect();
                 write!(f, "forward {}", names.join(", "))
             }

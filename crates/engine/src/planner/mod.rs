@@ -16,7 +16,10 @@
 //! - [`doctor`]: the target group facts `maintctl doctor` reads, as data;
 //! - [`fallback`]: the fallback rule (a fixed-response 503): its page, where `attach` parks it,
 //!   whether it can go live;
-//! - [`window`]: maintenance windows as one-time EventBridge Scheduler schedules, and back.
+//! - [`window`]: maintenance windows as one-time EventBridge Scheduler schedules, and back;
+//! - [`owners`]: who owns a maintenance and which switch events were handled (the record kept
+//!   beside the lease);
+//! - [`routing`]: which rule answers a request, evaluated as the ALB does.
 
 pub mod attach;
 pub mod bypass;
@@ -24,8 +27,10 @@ pub mod doctor;
 pub mod fallback;
 pub mod findings;
 pub mod listener;
+pub mod owners;
 pub mod priorities;
 pub mod record;
+pub mod routing;
 pub mod switch;
 pub mod window;
 
@@ -35,16 +40,16 @@ pub use doctor::{TargetGroupHealth, TargetState};
 pub use fallback::{FallbackSpec, FixedResponse};
 pub use findings::Finding;
 pub use listener::{
-    ActionSummary, Condition, ListenerInfo, ListenerSnapshot, NewRule, PlanningError, RuleView,
-    TargetGroupInfo, short_listener, short_target_group,
+    ActionSummary, Condition, ListenerInfo, ListenerSnapshot, NewRule, PlanningError, QueryPair,
+    RuleView, TargetGroupInfo, short_listener, short_target_group,
 };
 pub use priorities::{
     Direction, Displaced, Live, MAX_PRIORITY, MIN_PRIORITY, Move, Notice, Plan, PlanError,
-    PlanKind, Role, Rule, State, Step, check, live, plan_off, plan_on, plan_on_live, plan_undo,
-    state,
+    PlanKind, Role, Rule, State, Step, check, live, plan_off, plan_off_finishing, plan_on,
+    plan_on_live, plan_undo, state,
 };
 pub use record::{
     DISPLACED, MAX_TAG_VALUE, TAG_VALUE_ALPHABET, TooManyDisplaced, decode_displaced,
     displaced_keys, encode_displaced, environment_name, is_displaced_key, rule_id, tag_value,
 };
-pub use switch::{Planned, plan_switch, plan_switch_live};
+pub use switch::{Planned, plan_switch, plan_switch_finishing, plan_switch_live};

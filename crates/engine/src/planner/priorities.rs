@@ -434,6 +434,17 @@ pub enum PlanError {
         /// The bypass rule.
         rule: String,
     },
+    /// A listener with no rule of the application's (only its default rule beside the
+    /// managed rules): the parked maintenance rule answers every request, so maintenance is on
+    /// for good and no switch changes that.
+    #[error(
+        "this listener has no rule of its own (only its default rule): the parked maintenance \
+         rule answers every request, so maintenance is on for good here and neither on nor off \
+         changes that; add the application's rules before the parked ones (a catch-all, path \
+         /*, forwarding to the application), or delete the maintenance rule (aws elbv2 \
+         delete-rule --rule-arn ARN) if this listener is not to be switched"
+    )]
+    NoApplicationRule,
     /// `on --fallback` on a listener without a fallback rule.
     #[error(
         "no fallback rule on this listener: create it with maintctl attach (it adds the parked \
@@ -532,6 +543,22 @@ pub enum PlanError {
         home: u32,
         /// The rule holding it.
         holder: String,
+    },
+    /// The record of displaced rules would move a rule where it never was (see
+    /// `trust_record`): `off` refuses it rather than trust it.
+    #[error(
+        "the record of displaced rules (tag maintenance-responder:displaced on the maintenance \
+         rule) would move rule {rule} to priority {home}, {reason}: it is not trusted, and \
+         nothing was changed; check where the rule belongs, then fix the record or clear it \
+         and switch off again"
+    )]
+    UntrustedRecord {
+        /// The rule it would move.
+        rule: String,
+        /// Where.
+        home: u32,
+        /// Why that is not believed, and the command that clears the record.
+        reason: String,
     },
     /// No free priority to move through: the listener is full.
     #[error(
@@ -688,7 +715,15 @@ pub fn plan_on_live(rules: &[Rule], live: Live) -> Result<Plan, PlanError> {
 /// Plans maintenance off: the managed rules back to their parked priorities, then the rules
 /// `on` displaced back to theirs. Empty when that is already so.
 pub fn plan_off(rules: &[Rule]) -> Result<Plan, PlanError> {
-    plan_off_within(rules, MAX_PRIORITY)
+    plan_off_within(rules, MAX_PRIORITY, false)
+}
+
+/// [`plan_off`] for a listener whose `off` was interrupted after the managed rules were parked
+/// (the switching side recorded that an off was under way): the rules the record names go back
+/// too, although the listener reads as off. Without that record, a listener that reads as off
+/// never has its application rules moved ([`Notice::StaleRecord`]).
+pub fn plan_off_finishing(rules: &[Rule]) -> Result<Plan, PlanError> {
+    plan_off_within(rules, MAX_PRIORITY, true)
 }
 
 /// Plans taking back the steps of another plan that were applied (`applied`, in order) to the
@@ -996,7 +1031,7 @@ fn record_kept(others: &[&Rule]) -> Vec<Notice> {
         .collect()
 }
 
-fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
+fn plan_off_within(rules: &[Rule], max: u32, finishing: bool) -> Result<Plan, PlanError> {
     check_within(rules, max)?;
     let (mut managed, others) = split(rules)?;
     if managed.is_empty() {
@@ -1010,7 +1045,7 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
     let mut plan = Plan::new(PlanKind::Off);
     // Already off: application rules are never moved, whatever a record left over says (the
     // rule may have been moved by hand since).
-    if !on && managed.iter().all(|r| r.home == Some(r.priority)) {
+    if !finishing && !on && managed.iter().all(|r| r.home == Some(r.priority)) {
         plan.notices = others
             .iter()
             .filter_map(|r| {
@@ -1024,6 +1059,7 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
             .collect();
         return Ok(plan);
     }
+    trust_record(&others, &homes)?;
     let mut layout = Layout::new(rules, max)?;
     let targets: Vec<(&str, u32)> = homes.iter().map(|(&p, r)| (r.arn.as_str(), p)).collect();
     let home_slots: BTreeSet<u32> = homes.keys().copied().collect();
@@ -1036,6 +1072,53 @@ fn plan_off_within(rules: &[Rule], max: u32) -> Result<Plan, PlanError> {
     )?;
     restore_displaced(&mut layout, &others, &home_slots, &mut plan)?;
     Ok(plan)
+}
+
+/// Refuses a record of displaced rules (a tag, which anyone allowed to tag the rule can write)
+/// that would send an application rule where `on` never takes one from: `on` moves rules down
+/// (to later priorities) to make room, so a recorded home is always before where the rule is;
+/// a home after it, a managed rule's parked priority, or one the record gives two rules, is
+/// not believed.
+fn trust_record(others: &[&Rule], homes: &BTreeMap<u32, &Rule>) -> Result<(), PlanError> {
+    let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
+    for rule in others {
+        let Some(home) = rule.home.filter(|&h| h != rule.priority) else {
+            continue;
+        };
+        let reason = if home > rule.priority {
+            Some(format!(
+                "after where it is now ({}): on only ever moves rules down to make room, so that \
+                 is not where it was",
+                rule.priority
+            ))
+        } else if let Some(parked) = homes.get(&home) {
+            Some(format!("where rule {} is parked", parked.arn))
+        } else {
+            seen.get(&home)
+                .map(|other| format!("where the record also puts rule {other}"))
+        };
+        if let Some(reason) = reason {
+            let clear = homes
+                .values()
+                .find(|r| r.role == Role::Maintenance)
+                .map(|m| {
+                    format!(
+                        " (to clear it: aws elbv2 add-tags --resource-arns {} --tags \
+                         Key=maintenance-responder:displaced,Value=, and its -2, -3 keys if \
+                         it has them)",
+                        m.arn
+                    )
+                })
+                .unwrap_or_default();
+            return Err(PlanError::UntrustedRecord {
+                rule: rule.arn.clone(),
+                home,
+                reason: format!("{reason}{clear}"),
+            });
+        }
+        seen.insert(home, &rule.arn);
+    }
+    Ok(())
 }
 
 /// The managed rules by parked priority: each must have one, no two the same, and no app rule

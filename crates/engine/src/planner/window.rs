@@ -253,7 +253,7 @@ pub fn check_timezone_spelling(name: &str) -> Result<(), String> {
         && !name.starts_with('/')
         && !name.contains("..");
     if spelled {
-        Ok(())
+        maintenance_core::content::check_zone_name(name)
     } else {
         let shown: String = name.chars().take(80).collect();
         Err(format!(

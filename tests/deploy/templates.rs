@@ -7,6 +7,12 @@
 //! `deploy/terraform/test/terraformrc`); `scripts/check-glibc` must tell a binary that needs a
 //! newer glibc from one that does not.
 //!
+//! Both templates' IAM is read as AWS reads it (issue #19): the Scheduler trusts its schedule
+//! group, tag-key conditions compare case-insensitively, operators record only on their
+//! environment's rules, alarm permissions name exact ARNs, the responder may make only the SSM
+//! call it makes, a customer key serves only the prefix's parameters; each old shape put back
+//! into a copy is found. (Deploying them against moto: tests/deploy/terraform.rs.)
+//!
 //! These tests read files and run small tools; none needs a release build. A missing tool
 //! (cfn-lint, terraform, the provider mirror) fails them: nothing is skipped.
 
@@ -14,6 +20,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::terraform::{Root, cli_config as terraform_cli_config, terraform_bin};
 use maintenance_core::deploy_names::{self, env as vars, function, parameters, switch, tags};
 use serde_json::{Value, json};
 
@@ -923,10 +930,14 @@ fn templates_put_an_app_catch_all_rule_before_the_parked_rules() {
         has_tag(&rule_tags, "Name", json!(APP_CATCH_ALL_NAME)),
         "{rule_tags:?}"
     );
-    assert!(has_tag(&rule_tags, tags::ENVIRONMENT, r("Environment")));
+    // No maintctl tag at all: one without a role is a rule that lost its role tag to maintctl,
+    // which then refuses attach and every switch (tests/deploy/terraform.rs runs it on the module's
+    // rules).
     assert!(
-        rule_tags.iter().all(|(key, _)| key != tags::ROLE),
-        "maintctl rejects an unknown role: {rule_tags:?}"
+        rule_tags
+            .iter()
+            .all(|(key, _)| !key.starts_with("maintenance-responder:")),
+        "maintctl reads a maintctl tag without a role as a lost role tag: {rule_tags:?}"
     );
 
     // The maintenance rule depends on its own listener's catch-all (a Ref in its Metadata: a
@@ -965,7 +976,8 @@ fn templates_put_an_app_catch_all_rule_before_the_parked_rules() {
     assert_eq!(hcl_value(&rule, "values"), r#"["/*"]"#);
     assert_eq!(hcl_value(&rule, "tags"), "local.app_catch_all_rule_tags");
     let rule_tags = hcl_block(&text, "  app_catch_all_rule_tags = ");
-    assert!(!rule_tags.contains(tags::ROLE), "{rule_tags}");
+    assert!(!rule_tags.contains("maintenance-responder:"), "{rule_tags}");
+    assert!(!rule_tags.contains("common_tags"), "{rule_tags}");
 
     let maintenance = hcl_block(&text, r#"resource "aws_lb_listener_rule" "maintenance""#);
     assert_eq!(
@@ -1490,105 +1502,19 @@ fn sam_arm64_copy_of_the_template_lints_clean() {
 
 // ------------------------------------------------------------------ terraform
 
-/// `TERRAFORM`, else `terraform` on `PATH`; missing is a failure, not a skip.
-fn terraform_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("TERRAFORM") {
-        return PathBuf::from(path);
-    }
-    on_path("terraform").expect(
-        "terraform not found (>= 1.5; set TERRAFORM, or install it: \
-         https://developer.hashicorp.com/terraform/install). The module is checked with \
-         `terraform validate`; this test does not skip.",
-    )
-}
-
-/// `TF_CLI_CONFIG_FILE` if it names an existing file (a machine's own configuration, with its
-/// mirror or network access), else the project's `deploy/terraform/test/terraformrc`, whose
-/// provider mirror must then exist.
-fn terraform_cli_config() -> PathBuf {
-    if let Some(path) = std::env::var_os("TF_CLI_CONFIG_FILE").map(PathBuf::from)
-        && path.is_file()
-    {
-        return path;
-    }
-    let config = root().join("deploy/terraform/test/terraformrc");
-    let text = read(&config);
-    let mirror = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("path"))
-        .and_then(|rest| rest.split('"').nth(1))
-        .expect("terraformrc names no filesystem_mirror path");
-    let provider = Path::new(mirror).join("registry.terraform.io/hashicorp/aws");
-    assert!(
-        provider.is_dir(),
-        "no hashicorp/aws provider in the mirror {} named by {}: terraform cannot install it \
-         offline. Provide the mirror, or set TF_CLI_CONFIG_FILE to a configuration that can; \
-         this test does not skip.",
-        provider.display(),
-        config.display()
-    );
-    config
-}
-
-fn copy_tf_files(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|ext| ext == "tf") {
-            fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-}
-
-/// The module and one root module of `deploy/terraform/test/` copied into a temporary folder
-/// (so `.terraform/` and the lock file never land in the checkout), initialised offline.
-struct TerraformRoot {
-    dir: tempfile::TempDir,
-    root: PathBuf,
-    config: PathBuf,
-}
+/// The module and a root module of `deploy/terraform/test/` in a temporary folder, initialised
+/// offline (tests/common/terraform.rs).
+struct TerraformRoot(Root);
 
 impl TerraformRoot {
     fn init(name: &str, edit: impl FnOnce(String) -> String) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let module = dir.path().join("terraform");
-        copy_tf_files(&root().join("deploy/terraform"), &module);
-        let root_module = module.join("test").join(name);
-        copy_tf_files(
-            &root().join("deploy/terraform/test").join(name),
-            &root_module,
-        );
-        let main = root_module.join("main.tf");
-        fs::write(&main, edit(read(&main))).unwrap();
-        fs::create_dir_all(dir.path().join("plugin-cache")).unwrap();
-        let this = Self {
-            config: terraform_cli_config(),
-            root: root_module,
-            dir,
-        };
-        let output = this.run(&["init", "-backend=false", "-input=false"]);
-        assert!(
-            output.status.success(),
-            "terraform init ({name}): {}",
-            describe(&output)
-        );
-        this
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        run(Command::new(terraform_bin())
-            .args(args)
-            .arg("-no-color")
-            .current_dir(&self.root)
-            .env("TF_CLI_CONFIG_FILE", &self.config)
-            // Symlinks to the mirror instead of a 700 MB copy of the provider per init.
-            .env("TF_PLUGIN_CACHE_DIR", self.dir.path().join("plugin-cache"))
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1"))
+        let root = Root::copy(name, edit);
+        root.init();
+        Self(root)
     }
 
     fn validate(&self) -> Output {
-        self.run(&["validate"])
+        self.0.run(&["validate"])
     }
 }
 
@@ -1941,30 +1867,45 @@ fn the_switching_policy_modifies_the_cookie_bypass_rule_only() {
         set["Condition"]["StringEquals"][format!("aws:ResourceTag/{}", tags::BYPASS_LINK)],
         tags::BYPASS_LINK_COOKIE
     );
-    let keep = sid("KeepTheCookieRuleTag");
+    let keep = sid("KeepTheIdentityTags");
     assert_eq!(keep["Effect"], "Deny");
     assert_eq!(keep["Action"], "elasticloadbalancing:AddTags");
     // Nor can a rule be given a role (say, tagged as a fallback rule, whose action the
-    // policy lets maintctl modify) but as attach creates it.
+    // policy lets maintctl modify) but as attach creates it, in any case of the letters.
     assert_eq!(
-        keep["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"],
-        json!([tags::BYPASS_LINK, tags::ROLE])
+        keep["Condition"]["ForAnyValue:StringEqualsIgnoreCase"]["aws:TagKeys"],
+        json!(IDENTITY_TAG_KEYS)
     );
     assert_eq!(
         keep["Condition"]["StringNotEquals"]["elasticloadbalancing:CreateAction"],
         "CreateRule"
     );
-    let reads: Vec<String> = policy_actions(document)
+    let reads: Vec<(String, String)> = policy_actions(document)
         .into_iter()
-        .filter(|(sid, _)| sid == "BypassLinkHostAndTokenType")
-        .map(|(_, a)| a)
+        .filter(|(sid, _)| {
+            [
+                "BypassLinkHost",
+                "BypassLinkCertificateNames",
+                "ParameterTypes",
+            ]
+            .contains(&sid.as_str())
+        })
         .collect();
     assert_eq!(
         reads,
         [
-            "elasticloadbalancing:DescribeListenerCertificates",
-            "acm:DescribeCertificate",
-            "ssm:DescribeParameters"
+            (
+                "BypassLinkHost".to_string(),
+                "elasticloadbalancing:DescribeListenerCertificates".to_string()
+            ),
+            (
+                "BypassLinkCertificateNames".to_string(),
+                "acm:DescribeCertificate".to_string()
+            ),
+            (
+                "ParameterTypes".to_string(),
+                "ssm:DescribeParameters".to_string()
+            ),
         ]
     );
 
@@ -1990,20 +1931,24 @@ fn the_switching_policy_modifies_the_cookie_bypass_rule_only() {
         hcl_value(set, "values"),
         format!("[{}]", quoted(tags::BYPASS_LINK_COOKIE))
     );
-    let keep = &switching[switching
-        .find(r#""KeepTheCookieRuleTag""#)
-        .expect("KeepTheCookieRuleTag")..];
-    let keep = &keep[..keep.find("  statement {").unwrap_or(keep.len())];
+    let keep = hcl_statement(&switching, "KeepTheIdentityTags");
     assert_eq!(hcl_value(keep, "effect"), quoted("Deny"));
-    assert!(
-        keep.contains(&format!(
-            "[{}, {}]",
-            quoted(tags::BYPASS_LINK),
-            quoted(tags::ROLE)
-        )),
+    assert_eq!(
+        hcl_conditions(keep),
+        [
+            (
+                "ForAnyValue:StringEqualsIgnoreCase".to_string(),
+                "aws:TagKeys".to_string(),
+                "local.identity_tag_keys".to_string()
+            ),
+            (
+                "StringNotEquals".to_string(),
+                "elasticloadbalancing:CreateAction".to_string(),
+                r#"["CreateRule"]"#.to_string()
+            ),
+        ],
         "{keep}"
     );
-    assert!(keep.contains(r#"values   = ["CreateRule"]"#), "{keep}");
     for action in [
         "elasticloadbalancing:DescribeListenerCertificates",
         "acm:DescribeCertificate",
@@ -2064,7 +2009,7 @@ const SWITCH_ROLE_ACTIONS: [(&str, &str); 22] = [
     ("ReadListeners", "elasticloadbalancing:DescribeTargetGroups"),
     ("Switch", "elasticloadbalancing:SetRulePriorities"),
     ("Record", "elasticloadbalancing:AddTags"),
-    ("KeepTheCookieRuleTag", "elasticloadbalancing:AddTags"),
+    ("KeepTheIdentityTags", "elasticloadbalancing:AddTags"),
     ("Lease", "ssm:PutParameter"),
     ("Lease", "ssm:GetParameter"),
     ("Lease", "ssm:DeleteParameter"),
@@ -2294,7 +2239,7 @@ fn the_switch_function_and_the_scheduler_may_do_what_they_do_and_no_more() {
         .iter()
         .map(|(sid, a)| (sid.to_string(), a.to_string()))
         .chain([(
-            "BypassLinkHost".to_string(),
+            "BypassLinkCertificateNames".to_string(),
             "acm:DescribeCertificate".to_string(),
         )])
         .collect();
@@ -2343,7 +2288,7 @@ fn the_switch_function_and_the_scheduler_may_do_what_they_do_and_no_more() {
         "the record goes on the environment's rules only"
     );
     assert_eq!(
-        sam_statement(role, "KeepTheCookieRuleTag").1["Effect"],
+        sam_statement(role, "KeepTheIdentityTags").1["Effect"],
         "Deny"
     );
 
@@ -2663,20 +2608,33 @@ fn both_templates_can_let_the_responders_alarms_swap_in_the_fallback_page() {
     let listed = &variables[switch::FALLBACK_ALARMS]["Fn::If"];
     assert_eq!(listed[0], "CreateAutoFallback");
     assert_eq!(listed[1]["Fn::Sub"].as_str().unwrap(), names.join(","));
-    let permission = &sam_resource(&tpl, "AutoFallbackInvokePermission");
-    assert_eq!(permission["Condition"], "CreateAutoFallback");
-    let p = &permission["Properties"];
-    assert_eq!(p["Principal"], "lambda.alarms.cloudwatch.amazonaws.com");
-    let source = p["SourceArn"]["Fn::Sub"].as_str().unwrap();
+    // One permission per alarm, on its exact ARN, under the condition that makes the alarm.
+    for (alarm, condition) in [
+        ("ThrottlesAlarm", "CreateAutoFallbackFunctionAlarms"),
+        ("ErrorsAlarm", "CreateAutoFallbackFunctionAlarms"),
+        ("Elb502Alarm", "CreateAutoFallbackAlbAlarms"),
+        ("LambdaUserErrorAlarm", "CreateAutoFallbackAlbAlarms"),
+    ] {
+        let permission = sam_resource(&tpl, &format!("{alarm}InvokePermission"));
+        assert_eq!(permission["Condition"], condition, "{alarm}");
+        let p = &permission["Properties"];
+        assert_eq!(p["Principal"], "lambda.alarms.cloudwatch.amazonaws.com");
+        let name = sam_resource(&tpl, alarm)["Properties"]["AlarmName"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            p["SourceArn"],
+            json!({ "Fn::Sub": format!(
+                "arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{name}"
+            ) }),
+            "{alarm}"
+        );
+    }
     assert!(
-        names.iter().all(|n| n.starts_with(
-            source
-                .rsplit_once(":alarm:")
-                .unwrap()
-                .1
-                .trim_end_matches('*')
-        )),
-        "{source} covers {names:?}"
+        tpl["Resources"]
+            .get("AutoFallbackInvokePermission")
+            .is_none()
     );
 
     let text = terraform();
@@ -2710,8 +2668,576 @@ fn both_templates_can_let_the_responders_alarms_swap_in_the_fallback_page() {
         &text,
         r#"resource "aws_lambda_permission" "fallback_alarms""#,
     );
+    assert_eq!(
+        hcl_value(&permission, "for_each"),
+        "toset(local.fallback_alarm_names)"
+    );
     assert!(
-        hcl_value(&permission, "source_arn").ends_with(":alarm:${local.name}-*\""),
+        hcl_value(&permission, "source_arn").ends_with(":alarm:${each.value}\""),
         "{permission}"
     );
+    let names = &text[text
+        .find("fallback_alarm_names = ")
+        .expect("fallback_alarm_names")..];
+    let names = &names[..names.find(") : []").expect("the alarms' names")];
+    for suffix in ["throttles", "errors", "alb-502", "lambda-user-error"] {
+        assert!(
+            names.contains(&format!("\"${{local.name}}-{suffix}\"")),
+            "{names}"
+        );
+    }
+}
+
+// ------------------------------------------- what only AWS checks (issue #19)
+
+/// The tag keys that say what a rule is and where it belongs: both templates deny adding them to
+/// a rule after its creation, in any case of the letters.
+const IDENTITY_TAG_KEYS: [&str; 5] = [
+    tags::ROLE,
+    tags::BYPASS_LINK,
+    tags::ENVIRONMENT,
+    tags::PARKED_PRIORITY,
+    tags::CONTENT_PREFIX,
+];
+
+/// The balanced `{ … }` block that starts at the first `{` at or after `at`.
+fn braced(text: &str, at: usize) -> &str {
+    let open = at + text[at..].find('{').expect("a block");
+    let mut depth = 0;
+    for (i, c) in text[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &text[at..open + i + 1];
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("unclosed block at {at}");
+}
+
+/// Every `condition { test, variable, values }` of an HCL text, in order.
+fn hcl_conditions(text: &str) -> Vec<(String, String, String)> {
+    text.match_indices("condition {")
+        .map(|(at, _)| {
+            let block = braced(text, at);
+            (
+                hcl_value(block, "test").trim_matches('"').to_string(),
+                hcl_value(block, "variable").trim_matches('"').to_string(),
+                hcl_value(block, "values"),
+            )
+        })
+        .collect()
+}
+
+/// The statements of a Terraform policy document block: each `statement { … }` and each
+/// dynamic statement's `content { … }`.
+fn hcl_policy_statements(block: &str) -> Vec<&str> {
+    let mut out: Vec<(usize, &str)> = Vec::new();
+    for marker in ["  statement {", "content {"] {
+        out.extend(
+            block
+                .match_indices(marker)
+                .map(|(at, _)| (at, braced(block, at))),
+        );
+    }
+    out.sort_by_key(|(at, _)| *at);
+    out.into_iter().map(|(_, s)| s).collect()
+}
+
+/// Every `data "aws_iam_policy_document" "NAME"` of the module: (NAME, block).
+fn hcl_policy_documents(text: &str) -> Vec<(String, String)> {
+    let header = "data \"aws_iam_policy_document\" \"";
+    text.match_indices(header)
+        .map(|(at, _)| {
+            let name = text[at + header.len()..].split('"').next().unwrap();
+            (name.to_string(), braced(text, at).to_string())
+        })
+        .collect()
+}
+
+/// Every statement of every policy document of the SAM template (role policies, trust
+/// policies, managed and queue policies; both branches of an `Fn::If`), with its resource.
+fn sam_policy_statements(tpl: &Value) -> Vec<(String, Value)> {
+    fn walk(resource: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::Array(statements)) = map.get("Statement") {
+                    for s in statements {
+                        match s["Fn::If"].as_array() {
+                            Some(branches) => branches[1..]
+                                .iter()
+                                .filter(|b| b.get("Effect").is_some())
+                                .for_each(|b| out.push((resource.to_string(), b.clone()))),
+                            None => out.push((resource.to_string(), s.clone())),
+                        }
+                    }
+                }
+                map.values().for_each(|v| walk(resource, v, out));
+            }
+            Value::Array(list) => list.iter().for_each(|v| walk(resource, v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (name, resource) in tpl["Resources"].as_object().unwrap() {
+        walk(name, resource, &mut out);
+    }
+    out
+}
+
+fn as_list(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Array(list) => list.clone(),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    }
+}
+
+/// The SSM actions the responder calls: the operations of its one SSM client implementation
+/// (`impl ParameterStore for aws_sdk_ssm::Client` in src/ssm.rs), as IAM action names.
+fn responder_ssm_actions() -> Vec<String> {
+    let text = read(&root().join("src/ssm.rs"));
+    let at = text
+        .find("impl ParameterStore for aws_sdk_ssm::Client")
+        .expect("src/ssm.rs: the responder's SSM client");
+    let block = braced(&text, at);
+    // An SDK operation is the method called on the client itself: `self` then `.operation()`.
+    let lines: Vec<&str> = block.lines().map(str::trim).collect();
+    let mut calls: Vec<String> = lines
+        .windows(2)
+        .filter(|pair| pair[0].ends_with("self"))
+        .filter_map(|pair| pair[1].strip_prefix('.')?.strip_suffix("()"))
+        .map(|call| {
+            let pascal: String = call
+                .split('_')
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .collect();
+            format!("ssm:{pascal}")
+        })
+        .collect();
+    calls.sort();
+    calls.dedup();
+    calls
+}
+
+/// What IAM on AWS would make of the SAM template's policies and permissions, as problems:
+/// tag-key conditions compared case-sensitively, a Deny on `AddTags` that leaves an identity
+/// tag key out, an `AddTags` allowed on rules of any environment, an alarm permission on a
+/// wildcard, the responder allowed SSM calls it does not make, a customer key usable for any
+/// parameter, `acm:DescribeCertificate` on `*`, the Scheduler's role trusting anything but its
+/// schedule group.
+fn sam_iam_problems(tpl: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (resource, s) in sam_policy_statements(tpl) {
+        let sid = s["Sid"].as_str().unwrap_or("(no Sid)").to_string();
+        let here = format!("{resource} {sid}");
+        let actions: Vec<String> = as_list(&s["Action"])
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        let conditions = s["Condition"].as_object().cloned().unwrap_or_default();
+        for (operator, keys) in &conditions {
+            if keys.get("aws:TagKeys").is_some() && !operator.ends_with("IgnoreCase") {
+                problems.push(format!("{here}: aws:TagKeys compared with {operator}"));
+            }
+        }
+        let adds_tags = actions.iter().any(|a| a == "elasticloadbalancing:AddTags");
+        if adds_tags && s["Effect"] == "Deny" {
+            let keys = &conditions
+                .get("ForAnyValue:StringEqualsIgnoreCase")
+                .map(|c| c["aws:TagKeys"].clone())
+                .unwrap_or_default();
+            if *keys != json!(IDENTITY_TAG_KEYS) {
+                problems.push(format!("{here}: denies {keys}, not every identity tag key"));
+            }
+        }
+        if adds_tags && s["Effect"] == "Allow" {
+            let environment = format!("aws:ResourceTag/{}", tags::ENVIRONMENT);
+            let scoped = conditions.get("StringEquals").is_some_and(|c| {
+                c.get(&environment) == Some(&r("Environment"))
+                    || c.get("elasticloadbalancing:CreateAction") == Some(&json!("CreateRule"))
+            });
+            if !scoped {
+                problems.push(format!("{here}: AddTags on rules of any environment"));
+            }
+        }
+        if resource == "ExecutionRole" {
+            let ssm: Vec<String> = actions
+                .iter()
+                .filter(|a| a.starts_with("ssm:"))
+                .cloned()
+                .collect();
+            if !ssm.is_empty() && ssm != responder_ssm_actions() {
+                problems.push(format!(
+                    "{here}: the responder may {ssm:?}; it calls {:?}",
+                    responder_ssm_actions()
+                ));
+            }
+        }
+        if actions.iter().any(|a| a.starts_with("kms:"))
+            && conditions
+                .get("StringLike")
+                .and_then(|c| c.get("kms:EncryptionContext:PARAMETER_ARN"))
+                .is_none()
+        {
+            problems.push(format!("{here}: KMS without the PARAMETER_ARN context"));
+        }
+        if actions.iter().any(|a| a == "acm:DescribeCertificate") && s["Resource"] == "*" {
+            problems.push(format!("{here}: acm:DescribeCertificate on *"));
+        }
+        if as_list(&s["Principal"]["Service"]).contains(&json!("scheduler.amazonaws.com")) {
+            let group = json!({ "Fn::Sub": format!(
+                "arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule-group/{}-${{Environment}}",
+                switch::SCHEDULE_GROUP_PREFIX
+            ) });
+            let expected = json!({ "StringEquals": {
+                "aws:SourceAccount": r("AWS::AccountId"),
+                "aws:SourceArn": group,
+            } });
+            if s["Condition"] != expected {
+                problems.push(format!(
+                    "{here}: the Scheduler is trusted on {}, not its schedule group and account",
+                    s["Condition"]
+                ));
+            }
+        }
+    }
+    for (name, resource) in tpl["Resources"].as_object().unwrap() {
+        let p = &resource["Properties"];
+        if resource["Type"] == "AWS::Lambda::Permission"
+            && p["Principal"] == "lambda.alarms.cloudwatch.amazonaws.com"
+            && p["SourceArn"].to_string().contains('*')
+        {
+            problems.push(format!("{name}: alarm permission on {}", p["SourceArn"]));
+        }
+    }
+    problems
+}
+
+/// The same questions of the Terraform module (its policy documents and permissions).
+fn hcl_iam_problems(text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let keys = &text[text
+        .find("identity_tag_keys = [")
+        .expect("local.identity_tag_keys")..];
+    let keys = hcl_strings(&keys[..keys.find(']').unwrap() + 1]);
+    if keys != IDENTITY_TAG_KEYS {
+        problems.push(format!("local.identity_tag_keys is {keys:?}"));
+    }
+    for (document, block) in hcl_policy_documents(text) {
+        for s in hcl_policy_statements(&block) {
+            let sid = hcl_values(s, "sid").into_iter().next().unwrap_or_default();
+            let here = format!("{document} {sid}");
+            let actions: Vec<String> = hcl_values(s, "actions")
+                .iter()
+                .flat_map(|a| hcl_strings(a))
+                .collect();
+            let conditions = hcl_conditions(s);
+            for (test, variable, _) in &conditions {
+                if variable == "aws:TagKeys" && !test.ends_with("IgnoreCase") {
+                    problems.push(format!("{here}: aws:TagKeys compared with {test}"));
+                }
+            }
+            let deny = hcl_values(s, "effect") == [quoted("Deny")];
+            let adds_tags = actions.iter().any(|a| a == "elasticloadbalancing:AddTags");
+            if adds_tags && deny {
+                let denied = conditions.iter().any(|c| {
+                    c == &(
+                        "ForAnyValue:StringEqualsIgnoreCase".to_string(),
+                        "aws:TagKeys".to_string(),
+                        "local.identity_tag_keys".to_string(),
+                    )
+                });
+                if !denied {
+                    problems.push(format!("{here}: the Deny leaves identity tag keys out"));
+                }
+            }
+            if adds_tags && !deny {
+                let scoped = conditions.iter().any(|(test, variable, values)| {
+                    test == "StringEquals"
+                        && ((variable == &format!("aws:ResourceTag/{}", tags::ENVIRONMENT)
+                            && values == "[var.environment]")
+                            || (variable == "elasticloadbalancing:CreateAction"
+                                && values == r#"["CreateRule"]"#))
+                });
+                if !scoped {
+                    problems.push(format!("{here}: AddTags on rules of any environment"));
+                }
+            }
+            if document == "execution" {
+                let ssm: Vec<String> = actions
+                    .iter()
+                    .filter(|a| a.starts_with("ssm:"))
+                    .cloned()
+                    .collect();
+                if !ssm.is_empty() && ssm != responder_ssm_actions() {
+                    problems.push(format!("{here}: the responder may {ssm:?}"));
+                }
+            }
+            if actions.iter().any(|a| a.starts_with("kms:"))
+                && !conditions
+                    .iter()
+                    .any(|(_, v, _)| v == "kms:EncryptionContext:PARAMETER_ARN")
+            {
+                problems.push(format!("{here}: KMS without the PARAMETER_ARN context"));
+            }
+            if actions.iter().any(|a| a == "acm:DescribeCertificate")
+                && hcl_values(s, "resources") == [r#"["*"]"#]
+            {
+                problems.push(format!("{here}: acm:DescribeCertificate on *"));
+            }
+            if document == "assume_scheduler" {
+                let expected = [
+                    (
+                        "StringEquals".to_string(),
+                        "aws:SourceAccount".to_string(),
+                        "[local.account_id]".to_string(),
+                    ),
+                    (
+                        "StringEquals".to_string(),
+                        "aws:SourceArn".to_string(),
+                        "[local.schedule_group_arn]".to_string(),
+                    ),
+                ];
+                if conditions != expected {
+                    problems.push(format!(
+                        "{here}: the Scheduler is trusted on {conditions:?}"
+                    ));
+                }
+            }
+        }
+    }
+    let group = r#"schedule_group_arn      = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule-group/${local.schedule_group}""#;
+    if !text.contains(group) {
+        problems.push("local.schedule_group_arn is not the schedule group's ARN".to_string());
+    }
+    for (at, _) in text.match_indices("resource \"aws_lambda_permission\"") {
+        let block = braced(text, at);
+        if block.contains("lambda.alarms.cloudwatch.amazonaws.com")
+            && hcl_value(block, "source_arn").contains('*')
+        {
+            problems.push(format!("alarm permission on a wildcard: {block}"));
+        }
+    }
+    problems
+}
+
+/// Both templates as IAM on AWS reads them: no problem; and each old shape, put back into a
+/// copy, is found (the checks can fail).
+#[test]
+fn both_templates_policies_hold_on_aws_and_the_old_shapes_are_refused() {
+    let tpl = sam();
+    assert_eq!(sam_iam_problems(&tpl), Vec::<String>::new());
+    let text = terraform();
+    assert_eq!(hcl_iam_problems(&text), Vec::<String>::new());
+    assert_eq!(responder_ssm_actions(), ["ssm:GetParametersByPath"]);
+
+    // The shapes of main before issue #19, each put back alone.
+    let sam_text = sam_text();
+    let dir = tempfile::tempdir().unwrap();
+    let old_sam: [(&str, &str, &str); 7] = [
+        (
+            "aws:SourceArn: !Sub arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule-group/maintenance-${Environment}",
+            "aws:SourceArn: !Sub arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/maintenance-${Environment}/*",
+            "the Scheduler is trusted",
+        ),
+        (
+            "\"ForAnyValue:StringEqualsIgnoreCase\":\n                \"aws:TagKeys\"",
+            "\"ForAnyValue:StringEquals\":\n                \"aws:TagKeys\"",
+            "aws:TagKeys compared with ForAnyValue:StringEquals",
+        ),
+        (
+            "                \"aws:ResourceTag/maintenance-responder:environment\": !Ref Environment\n          # maintctl",
+            "                \"aws:ResourceTag/maintenance-responder:environment\": any\n          # maintctl",
+            "AddTags on rules of any environment",
+        ),
+        (
+            "Action: ssm:GetParametersByPath\n",
+            "Action: [ssm:GetParametersByPath, ssm:GetParameters, ssm:GetParameter]\n",
+            "the responder may",
+        ),
+        (
+            "alarm:maintenance-responder-${Environment}-throttles",
+            "alarm:maintenance-responder-${Environment}-*",
+            "alarm permission on",
+        ),
+        (
+            "Action: acm:DescribeCertificate\n            Resource: !Sub arn:${AWS::Partition}:acm:${AWS::Region}:${AWS::AccountId}:certificate/*",
+            "Action: acm:DescribeCertificate\n            Resource: \"*\"",
+            "acm:DescribeCertificate on *",
+        ),
+        (
+            "                    StringLike:\n                      kms:EncryptionContext:PARAMETER_ARN: !Sub arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SsmPrefix}/*\n                - !Ref AWS::NoValue",
+            "                - !Ref AWS::NoValue",
+            "KMS without the PARAMETER_ARN context",
+        ),
+    ];
+    for (new, old, problem) in old_sam {
+        assert!(sam_text.contains(new), "{new}");
+        let path = dir.path().join("template.yaml");
+        fs::write(&path, sam_text.replacen(new, old, 1)).unwrap();
+        let output = run(Command::new(cfn_lint_python())
+            .arg("-c")
+            .arg("import json, sys\nfrom cfnlint.decode import decode\nprint(json.dumps(decode(sys.argv[1])[0]))")
+            .arg(&path));
+        assert!(output.status.success(), "{}", describe(&output));
+        let copy: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let found = sam_iam_problems(&copy);
+        assert!(
+            found.iter().any(|p| p.contains(problem)),
+            "SAM with {old:?}: {found:?}"
+        );
+    }
+    let old_hcl: [(&str, &str, &str); 8] = [
+        (
+            "values   = [local.schedule_group_arn]",
+            "values   = [\"arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/${local.schedule_group}/*\"]",
+            "the Scheduler is trusted",
+        ),
+        (
+            "test     = \"ForAnyValue:StringEqualsIgnoreCase\"",
+            "test     = \"ForAnyValue:StringEquals\"",
+            "aws:TagKeys compared with ForAnyValue:StringEquals",
+        ),
+        (
+            "    \"maintenance-responder:content-prefix\",\n  ]",
+            "  ]",
+            "local.identity_tag_keys is",
+        ),
+        (
+            "actions   = [\"ssm:GetParametersByPath\"]",
+            "actions   = [\"ssm:GetParametersByPath\", \"ssm:GetParameters\", \"ssm:GetParameter\"]",
+            "the responder may",
+        ),
+        (
+            ":alarm:${each.value}\"",
+            ":alarm:${local.name}-*\"",
+            "alarm permission on a wildcard",
+        ),
+        (
+            "resources = [local.acm_certificates]",
+            "resources = [\"*\"]",
+            "acm:DescribeCertificate on *",
+        ),
+        (
+            "variable = \"kms:EncryptionContext:PARAMETER_ARN\"",
+            "variable = \"kms:EncryptionContext:aws:ssm:any\"",
+            "KMS without the PARAMETER_ARN context",
+        ),
+        (
+            "      variable = \"aws:ResourceTag/maintenance-responder:environment\"\n      values   = [var.environment]",
+            "      variable = \"aws:ResourceTag/maintenance-responder:environment\"\n      values   = [\"*\"]",
+            "AddTags on rules of any environment",
+        ),
+    ];
+    for (new, old, problem) in old_hcl {
+        assert!(text.contains(new), "{new}");
+        let found = hcl_iam_problems(&text.replacen(new, old, 1));
+        assert!(
+            found.iter().any(|p| p.contains(problem)),
+            "Terraform with {old:?}: {found:?}"
+        );
+    }
+}
+
+/// An alarm on the dead-letter queue's depth, with the switch function, on by default (it is
+/// the only thing that says a window failed), notifying the topic.
+#[test]
+fn both_templates_alarm_on_a_switch_in_the_dead_letter_queue() {
+    let tpl = sam();
+    assert_eq!(sam_parameter(&tpl, "DeadLetterAlarm")["Default"], "true");
+    assert!(
+        sam_parameter(&tpl, "DeadLetterAlarm")["Description"]
+            .as_str()
+            .unwrap()
+            .contains("USD 0.10 a month")
+    );
+    let alarm = sam_resource(&tpl, "DeadLettersAlarm");
+    assert_eq!(alarm["Condition"], "CreateDeadLetterAlarm");
+    assert_eq!(
+        tpl["Conditions"]["CreateDeadLetterAlarm"],
+        json!({ "Fn::And": [
+            { "Fn::Equals": [r("DeadLetterAlarm"), "true"] },
+            { "Condition": "CreateSwitchFunction" },
+        ] })
+    );
+    let p = &alarm["Properties"];
+    assert_eq!(p["Namespace"], "AWS/SQS");
+    assert_eq!(p["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(
+        p["Dimensions"],
+        json!([{ "Name": "QueueName", "Value": { "Fn::GetAtt": ["SwitchDeadLetterQueue", "QueueName"] } }])
+    );
+    assert_eq!(
+        (&p["Threshold"], &p["ComparisonOperator"]),
+        (&json!(0), &json!("GreaterThanThreshold"))
+    );
+    assert_eq!(
+        p["AlarmActions"],
+        json!({ "Fn::If": ["HasAlarmTopic", [r("AlarmTopicArn")], r("AWS::NoValue")] })
+    );
+
+    let text = terraform();
+    let variable = hcl_block(&text, r#"variable "dead_letter_alarm" {"#);
+    assert_eq!(hcl_value(&variable, "default"), "true");
+    let alarm = hcl_block(
+        &text,
+        r#"resource "aws_cloudwatch_metric_alarm" "dead_letters""#,
+    );
+    assert_eq!(
+        hcl_value(&alarm, "count"),
+        "var.switch_function && var.dead_letter_alarm ? 1 : 0"
+    );
+    assert_eq!(hcl_value(&alarm, "namespace"), quoted("AWS/SQS"));
+    assert_eq!(
+        hcl_value(&alarm, "metric_name"),
+        quoted("ApproximateNumberOfMessagesVisible")
+    );
+    assert_eq!(
+        hcl_value(&alarm, "dimensions"),
+        "{ QueueName = aws_sqs_queue.switch_dead_letters[0].name }"
+    );
+    assert_eq!(hcl_value(&alarm, "threshold"), "0");
+    assert_eq!(
+        hcl_value(&alarm, "comparison_operator"),
+        quoted("GreaterThanThreshold")
+    );
+    assert_eq!(hcl_value(&alarm, "alarm_actions"), "local.alarm_actions");
+}
+
+/// The switch function has a concurrency ceiling; the NLB balances across zones as the ALB
+/// does and is protected from deletion by default (checkov's findings, fixed).
+#[test]
+fn the_switch_function_is_capped_and_the_nlb_matches_the_alb() {
+    let tpl = sam();
+    assert_eq!(
+        sam_resource(&tpl, "MaintenanceSwitch")["Properties"]["ReservedConcurrentExecutions"],
+        5
+    );
+    assert_eq!(
+        sam_resource(&tpl, "Nlb")["Properties"]["LoadBalancerAttributes"],
+        json!([
+            { "Key": "load_balancing.cross_zone.enabled", "Value": "true" },
+            { "Key": "deletion_protection.enabled", "Value": { "Fn::If": ["ProtectsNlb", "true", "false"] } },
+        ])
+    );
+    assert_eq!(
+        sam_parameter(&tpl, "NlbDeletionProtection")["Default"],
+        "true"
+    );
+    let text = terraform();
+    let f = hcl_block(&text, r#"resource "aws_lambda_function" "switch""#);
+    assert_eq!(hcl_value(&f, "reserved_concurrent_executions"), "5");
+    let nlb = hcl_block(&text, r#"resource "aws_lb" "nlb""#);
+    assert_eq!(hcl_value(&nlb, "enable_cross_zone_load_balancing"), "true");
+    assert_eq!(
+        hcl_value(&nlb, "enable_deletion_protection"),
+        "var.nlb_deletion_protection"
+    );
+    let variable = hcl_block(&text, r#"variable "nlb_deletion_protection" {"#);
+    assert_eq!(hcl_value(&variable, "default"), "true");
 }
