@@ -979,9 +979,8 @@ fn sam_rules_created(tpl: &Value, given: &Value, listener: &str) -> Vec<RuleView
         let conditions = as_list(&p["Conditions"])
             .iter()
             .map(|c| {
-                let strings = |v: &Value| -> Vec<String> {
-                    as_list(&resolve(v)).iter().map(|s| text(s)).collect()
-                };
+                let strings =
+                    |v: &Value| -> Vec<String> { as_list(&resolve(v)).iter().map(&text).collect() };
                 match c["Field"].as_str().unwrap() {
                     "path-pattern" => Condition::PathPattern {
                         values: strings(&c["PathPatternConfig"]["Values"]),
@@ -995,7 +994,7 @@ fn sam_rules_created(tpl: &Value, given: &Value, listener: &str) -> Vec<RuleView
                             .as_array()
                             .unwrap()
                             .iter()
-                            .map(|v| text(v))
+                            .map(&text)
                             .collect(),
                     },
                     other => Condition::Other {
