@@ -259,8 +259,8 @@ resource "aws_lb_target_group" "this" {
       error_message = "auto_switch_alarm invokes the switch function and watches the application target group: set switch_function = true and app_target_group_arn."
     }
     precondition {
-      condition     = !var.auto_fallback || (var.switch_function && (var.function_alarms || var.alb_alarms))
-      error_message = "auto_fallback has the responder's alarms invoke the switch function: set switch_function = true and function_alarms or alb_alarms."
+      condition     = !var.auto_fallback || (var.switch_function && (var.function_alarms || var.alb_alarms) && local.want_app_catch_all)
+      error_message = "auto_fallback has the responder's alarms invoke the switch function, which puts the fallback rule live (created only behind the application catch-all): set switch_function = true, function_alarms or alb_alarms, and app_target_group_arn."
     }
   }
 }
@@ -368,9 +368,12 @@ moved {
 }
 
 # The fallback rule: the ALB's own fixed-response 503 page, parked like the maintenance rule;
-# maintctl on --fallback puts it live instead of the Lambda, off parks it again.
+# maintctl on --fallback puts it live instead of the Lambda, off parks it again. Only behind the
+# application catch-all: without it (allow_fallthrough), parked, the rule would answer every
+# request no other rule matches, health checks included, with the ALB's bare 503 (maintctl
+# attach --allow-fallthrough does not create it either).
 resource "aws_lb_listener_rule" "fallback" {
-  count = length(var.listener_arns)
+  count = local.want_app_catch_all ? length(var.listener_arns) : 0
 
   listener_arn = var.listener_arns[count.index]
   priority     = local.fallback_priority
@@ -397,8 +400,8 @@ resource "aws_lb_listener_rule" "fallback" {
   lifecycle {
     ignore_changes = [priority, action]
     precondition {
-      condition     = local.want_app_catch_all || var.allow_fallthrough
-      error_message = "Set app_target_group_arn (an application catch-all rule keeps the parked fallback rule from catching traffic) or allow_fallthrough = true."
+      condition     = local.fallback_priority > var.app_catch_all_priority
+      error_message = "fallback_priority must be after app_catch_all_priority (a higher number): before the catch-all, the parked fallback rule would answer every request the application's rules leave over, health checks included, with the ALB's bare 503."
     }
     precondition {
       condition = !contains(concat(

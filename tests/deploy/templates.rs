@@ -22,6 +22,11 @@ use std::process::{Command, Output};
 
 use crate::common::terraform::{Root, cli_config as terraform_cli_config, terraform_bin};
 use maintenance_core::deploy_names::{self, env as vars, function, parameters, switch, tags};
+use maintenance_engine::planner::listener::{
+    ActionSummary, Condition, ListenerInfo, ListenerSnapshot, RuleView,
+};
+use maintenance_engine::planner::priorities::{Role, State};
+use maintenance_engine::planner::routing::{KindAnswer, Misroute};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {
@@ -689,7 +694,11 @@ fn terraform_creates_every_rule_on_every_listener_of_the_list() {
             "local.want_app_catch_all ? length(var.listener_arns) : 0",
         ),
         ("maintenance", "length(var.listener_arns)"),
-        ("fallback", "length(var.listener_arns)"),
+        // Behind the catch-all only (issue #20, item 2).
+        (
+            "fallback",
+            "local.want_app_catch_all ? length(var.listener_arns) : 0",
+        ),
         (
             "bypass_source_ip",
             "local.want_source_ip_bypass ? length(var.listener_arns) : 0",
@@ -882,6 +891,286 @@ fn both_templates_create_the_fallback_rule_with_the_committed_page() {
     assert!(
         hcl_values(&text, tags::PARKED_PRIORITY)
             .contains(&"tostring(local.fallback_priority)".to_string())
+    );
+}
+
+/// A value of the SAM template as CloudFormation resolves it for `given` parameters (else the
+/// parameter's default; `Listener`: the listener loop's ARN): `Ref` to a parameter, `Fn::Join`,
+/// a literal; a `Ref` to a resource is its logical ID, any other intrinsic `null`.
+fn sam_resolve(tpl: &Value, value: &Value, given: &Value, listener: &str) -> Value {
+    let Some(object) = value.as_object() else {
+        return value.clone();
+    };
+    if let Some(name) = object.get("Ref").and_then(Value::as_str) {
+        if name == "Listener" {
+            return json!(listener);
+        }
+        let Some(parameter) = tpl["Parameters"].get(name) else {
+            return json!(name);
+        };
+        let v = given.get(name).unwrap_or(&parameter["Default"]).clone();
+        return match (parameter["Type"].as_str(), &v) {
+            (Some("CommaDelimitedList"), Value::String(s)) => {
+                json!(s.split(',').filter(|p| !p.is_empty()).collect::<Vec<_>>())
+            }
+            _ => v,
+        };
+    }
+    if let Some([separator, list]) = object
+        .get("Fn::Join")
+        .and_then(|j| j.as_array())
+        .map(Vec::as_slice)
+    {
+        let items = sam_resolve(tpl, list, given, listener);
+        let parts: Vec<String> = as_list(&items)
+            .iter()
+            .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_string))
+            .collect();
+        return json!(parts.join(separator.as_str().unwrap()));
+    }
+    Value::Null
+}
+
+/// A condition of the SAM template, evaluated as CloudFormation does for `given` parameters.
+fn sam_condition(tpl: &Value, condition: &Value, given: &Value) -> bool {
+    if let Some(name) = condition.as_str() {
+        let body = tpl["Conditions"]
+            .get(name)
+            .unwrap_or_else(|| panic!("SAM template: no condition {name}"));
+        return sam_condition(tpl, body, given);
+    }
+    let (function, args) = condition.as_object().unwrap().iter().next().unwrap();
+    let args = as_list(args);
+    match function.as_str() {
+        "Condition" => sam_condition(tpl, &args[0], given),
+        "Fn::Not" => !sam_condition(tpl, &args[0], given),
+        "Fn::And" => args.iter().all(|c| sam_condition(tpl, c, given)),
+        "Fn::Or" => args.iter().any(|c| sam_condition(tpl, c, given)),
+        "Fn::Equals" => {
+            let text = |v: &Value| match sam_resolve(tpl, v, given, "") {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            text(&args[0]) == text(&args[1])
+        }
+        other => panic!("SAM template: condition function {other} not evaluated here"),
+    }
+}
+
+/// The listener rules the SAM template creates on `listener` for `given` parameters, as
+/// `maintctl` reads them back.
+fn sam_rules_created(tpl: &Value, given: &Value, listener: &str) -> Vec<RuleView> {
+    let (_, _, fragment) = sam_loop(tpl, "Resources", "ListenerRules");
+    let resolve = |v: &Value| sam_resolve(tpl, v, given, listener);
+    let text = |v: &Value| match resolve(v) {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let mut rules = Vec::new();
+    for (name, resource) in fragment.as_object().unwrap() {
+        if resource["Type"] != "AWS::ElasticLoadBalancingV2::ListenerRule"
+            || resource
+                .get("Condition")
+                .is_some_and(|c| !sam_condition(tpl, c, given))
+        {
+            continue;
+        }
+        let p = &resource["Properties"];
+        assert_eq!(resolve(&p["ListenerArn"]), json!(listener), "{name}");
+        let conditions = as_list(&p["Conditions"])
+            .iter()
+            .map(|c| {
+                let strings =
+                    |v: &Value| -> Vec<String> { as_list(&resolve(v)).iter().map(&text).collect() };
+                match c["Field"].as_str().unwrap() {
+                    "path-pattern" => Condition::PathPattern {
+                        values: strings(&c["PathPatternConfig"]["Values"]),
+                    },
+                    "source-ip" => Condition::SourceIp {
+                        values: strings(&c["SourceIpConfig"]["Values"]),
+                    },
+                    "http-header" => Condition::HttpHeader {
+                        name: text(&c["HttpHeaderConfig"]["HttpHeaderName"]),
+                        values: c["HttpHeaderConfig"]["Values"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(&text)
+                            .collect(),
+                    },
+                    other => Condition::Other {
+                        name: other.into(),
+                        values: Vec::new(),
+                    },
+                }
+            })
+            .collect();
+        let a = &p["Actions"][0];
+        let action = match a["Type"].as_str().unwrap() {
+            "forward" => ActionSummary::Forward {
+                target_groups: vec![text(&a["TargetGroupArn"])],
+                weights: Vec::new(),
+            },
+            "fixed-response" => ActionSummary::FixedResponse {
+                status: text(&a["FixedResponseConfig"]["StatusCode"]),
+                content_type: text(&a["FixedResponseConfig"]["ContentType"]),
+                body: text(&a["FixedResponseConfig"]["MessageBody"]),
+            },
+            other => ActionSummary::Other { kind: other.into() },
+        };
+        rules.push(RuleView {
+            arn: format!("{listener}/{name}"),
+            priority: Some(text(&p["Priority"]).parse().unwrap()),
+            conditions,
+            action,
+            tags: sam_tags(resource)
+                .iter()
+                .map(|(k, v)| (k.clone(), text(v)))
+                .collect(),
+        });
+    }
+    rules
+}
+
+/// A listener with one rule of the application's own that is no catch-all (`/app/*`) and a
+/// default rule answering 404, with `created` added: what answers a page, a path no rule names
+/// and a health check while maintenance is off, and what should not.
+fn answers_while_off(
+    created: Vec<RuleView>,
+    health_path: &str,
+) -> (Vec<KindAnswer>, Vec<Misroute>) {
+    let listener = ListenerInfo {
+        arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/1/2".into(),
+        load_balancer:
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/1".into(),
+        protocol: "HTTP".into(),
+        port: Some(80),
+    };
+    let mut rules = vec![RuleView {
+        arn: "app-rule".into(),
+        priority: Some(10),
+        conditions: vec![Condition::PathPattern {
+            values: vec!["/app/*".into()],
+        }],
+        action: ActionSummary::Forward {
+            target_groups: vec!["app".into()],
+            weights: Vec::new(),
+        },
+        tags: Default::default(),
+    }];
+    rules.extend(created);
+    rules.sort_by_key(|r| r.priority);
+    rules.push(RuleView {
+        arn: "default".into(),
+        priority: None,
+        conditions: Vec::new(),
+        action: ActionSummary::FixedResponse {
+            status: "404".into(),
+            content_type: "text/plain".into(),
+            body: "not found".into(),
+        },
+        tags: Default::default(),
+    });
+    let snapshot = ListenerSnapshot::new(listener, rules);
+    let answers = snapshot.answers(health_path);
+    let misrouted = snapshot.misrouted(State::Off, &answers);
+    (answers, misrouted)
+}
+
+/// Issue #20, item 2: with AllowFallthrough / allow_fallthrough and no application catch-all,
+/// no rule the templates create answers a page, a path no rule names or a health check with
+/// the ALB's bare 503 while maintenance is off (the parked fallback rule did, before the
+/// maintenance rule): as `maintctl attach --allow-fallthrough`, the maintenance rule is created
+/// (it answers what the application's rules leave over, as the option says) and the fallback
+/// rule is not. The SAM template is evaluated for those parameters and its rules put on a
+/// listener, evaluated as the ALB does (`planner::routing`); the Terraform module is applied in
+/// tests/deploy/terraform.rs.
+#[test]
+fn with_fallthrough_and_no_catch_all_no_template_rule_answers_with_a_bare_503() {
+    let tpl = sam();
+    let health = sam_parameter(&tpl, "HealthPath")["Default"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/1/2";
+    let roles = |rules: &[RuleView]| -> Vec<(u32, Role)> {
+        rules
+            .iter()
+            .map(|r| (r.priority.unwrap(), r.role()))
+            .collect()
+    };
+
+    // With the application's target group: the catch-all answers everything, nothing parked
+    // does.
+    let app = json!({ "AppTargetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/app/1" });
+    let created = sam_rules_created(&tpl, &app, listener);
+    assert_eq!(
+        roles(&created),
+        [
+            (49_990, Role::App),
+            (49_995, Role::Fallback),
+            (50_000, Role::Maintenance)
+        ]
+    );
+    let (answers, misrouted) = answers_while_off(created, &health);
+    assert_eq!(answers.len(), 3);
+    for a in &answers {
+        assert_eq!((a.priority, a.role), (Some(49_990), Role::App), "{a}");
+    }
+    assert_eq!(misrouted, Vec::<Misroute>::new());
+
+    // AllowFallthrough, no application target group: the maintenance rule only; it answers the
+    // page and the unknown path (the maintenance page, as the option says: a warning) and the
+    // health checks (the responder's health route, 200); nothing answers with a bare 503.
+    let fallthrough = json!({ "AllowFallthrough": "true" });
+    let created = sam_rules_created(&tpl, &fallthrough, listener);
+    assert_eq!(roles(&created), [(50_000, Role::Maintenance)]);
+    let (answers, misrouted) = answers_while_off(created, &health);
+    for a in &answers {
+        assert_eq!(
+            (a.priority, a.role),
+            (Some(50_000), Role::Maintenance),
+            "{a}"
+        );
+    }
+    assert_eq!(misrouted.len(), 1, "{misrouted:?}");
+    assert!(!misrouted[0].severe, "{misrouted:?}");
+    assert_eq!(misrouted[0].role, Role::Maintenance);
+
+    // The check can fail: the fallback rule created with the maintenance rule again (as it
+    // was) answers every one of them with the ALB's bare 503.
+    let mut old = tpl.clone();
+    let key = format!(
+        "FallbackRule&{{{}}}",
+        sam_loop(&tpl, "Resources", "ListenerRules").0
+    );
+    old["Resources"]["Fn::ForEach::ListenerRules"][2][&key]["Condition"] =
+        json!("CreateMaintenanceRule");
+    let created = sam_rules_created(&old, &fallthrough, listener);
+    let (answers, misrouted) = answers_while_off(created, &health);
+    assert!(
+        answers.iter().all(|a| a.role == Role::Fallback),
+        "{answers:?}"
+    );
+    assert!(
+        misrouted
+            .iter()
+            .any(|m| m.severe && m.role == Role::Fallback),
+        "{misrouted:?}"
+    );
+
+    // The module counts its fallback rules the same way
+    // (terraform_creates_every_rule_on_every_listener_of_the_list), and refuses one parked
+    // before the catch-all (where it would answer what the application's rules leave over).
+    let text = terraform();
+    let rule = hcl_block(&text, r#"resource "aws_lb_listener_rule" "fallback""#);
+    assert!(
+        rule.contains("local.fallback_priority > var.app_catch_all_priority"),
+        "{rule}"
+    );
+    assert_eq!(
+        sam_listener_resource(&tpl, "FallbackRule")["Condition"],
+        "HasAppTargetGroup"
     );
 }
 

@@ -50,7 +50,7 @@ fn certificate() -> (String, String) {
 
 /// The sandbox applied against `moto`: packages (stubs: moto stores Lambda code but never runs
 /// it), the certificate and the variables written, then `terraform apply` in two steps.
-fn apply_sandbox(moto: &Moto, name: &str, every_option: bool) -> Root {
+fn apply_sandbox(moto: &Moto, name: &str, every_option: bool, fallthrough: bool) -> Root {
     let mut tf = Root::copy("sandbox", |main| main);
     tf.against_moto(&moto.endpoint, moto.env());
     let scratch = tf.scratch();
@@ -67,6 +67,7 @@ fn apply_sandbox(moto: &Moto, name: &str, every_option: bool) -> Root {
         "region": "us-east-1",
         "name": name,
         "every_option": every_option,
+        "fallthrough": fallthrough,
         "package_path": package("responder.zip"),
         "switch_package_path": package("switch.zip"),
         "app_package_path": package("app.zip"),
@@ -265,7 +266,7 @@ fn docs_policy_problems(
 fn terraform_applies_the_module_and_maintctl_switches_what_it_made() {
     let moto = Moto::start();
     let name = format!("tl{}", std::process::id() % 100_000);
-    let tf = apply_sandbox(&moto, &name, false);
+    let tf = apply_sandbox(&moto, &name, false, false);
     let out = outputs(&tf);
     let m = &out["maintenance"];
     let listeners: Vec<String> = strings(&out["listener_arns"]);
@@ -378,6 +379,134 @@ fn terraform_applies_the_module_and_maintctl_switches_what_it_made() {
         "{}",
         describe(&left)
     );
+}
+
+/// `maintctl status --output json` of an environment.
+fn status_json(moto: &Moto, env: &str) -> Value {
+    let out = maintctl(moto, &["status", "--environment", env, "--output", "json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every rule of every listener in a status document: (rule ARN, priority).
+fn rule_priorities(doc: &Value) -> Vec<(String, Value)> {
+    let mut rules: Vec<(String, Value)> = doc["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["rules"].as_array().unwrap())
+        .map(|r| {
+            (
+                r["arn"].as_str().unwrap().to_string(),
+                r["priority"].clone(),
+            )
+        })
+        .collect();
+    rules.sort_by(|a, b| a.0.cmp(&b.0));
+    rules
+}
+
+/// Issue #20, item 2, in the module: with allow_fallthrough and no application target group
+/// (the application answering /app/* through a rule of its own, no catch-all), the module makes
+/// no fallback rule (parked at 49995 it answered `/`, every path the application leaves over
+/// and the health checks with the ALB's bare 503 while status said off); the maintenance rule
+/// answers them while off, as allow_fallthrough says (the responder: its health route answers
+/// 200). status and doctor say so and name it; on and off switch, and leave every rule where
+/// it was.
+#[test]
+fn terraform_with_fallthrough_and_no_catch_all_parks_no_rule_answering_a_bare_503() {
+    let moto = Moto::start();
+    let name = format!("tf{}", std::process::id() % 100_000);
+    let tf = apply_sandbox(&moto, &name, false, true);
+    let out = outputs(&tf);
+    let m = &out["maintenance"];
+    assert_eq!(m["fallback_rule_arns"], json!({}), "{m:#}");
+    assert_eq!(m["app_catch_all_rule_arns"], json!({}), "{m:#}");
+    let maintenance_rules = m["maintenance_rule_arns"].as_object().unwrap();
+    assert_eq!(maintenance_rules.len(), 2, "{m:#}");
+
+    let before = status_json(&moto, &name);
+    let listeners = before["listeners"].as_array().unwrap();
+    assert_eq!(listeners.len(), 2, "{before:#}");
+    for l in listeners {
+        assert_eq!(l["state"], "off", "{l:#}");
+        assert_eq!(l["fallback"], Value::Null, "{l:#}");
+        let arn = l["listener"]["arn"].as_str().unwrap();
+        let kinds: Vec<(&str, &str, &Value)> = l["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["kind"].as_str().unwrap(),
+                    a["role"].as_str().unwrap(),
+                    &a["rule"],
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("page", "maintenance", &maintenance_rules[arn]),
+                ("unmatched", "maintenance", &maintenance_rules[arn]),
+                ("health-check", "maintenance", &maintenance_rules[arn]),
+            ],
+            "{l:#}"
+        );
+        let warnings = l["warnings"].to_string();
+        assert!(
+            warnings.contains("--allow-fallthrough") && !warnings.contains("bare 503"),
+            "{warnings}"
+        );
+    }
+    // doctor: the routing check warns (allow-fallthrough), naming the maintenance rule; it
+    // fails on nothing routing (the responder cannot be invoked on moto: that check fails).
+    let doctor = maintctl(
+        &moto,
+        &["doctor", "--environment", &name, "--output", "json"],
+    );
+    let doc: Value = serde_json::from_slice(&doctor.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&doctor)));
+    let routing: Vec<&Value> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["check"] == "routing")
+        .collect();
+    assert_eq!(routing.len(), 2, "{doc:#}");
+    for c in routing {
+        assert_eq!(c["status"], "warn", "{c:#}");
+        let summary = c["summary"].as_str().unwrap();
+        assert!(summary.contains("maintenance rule"), "{c:#}");
+        assert!(!summary.contains("fallback"), "{c:#}");
+    }
+
+    let on = maintctl(
+        &moto,
+        &[
+            "on",
+            "--environment",
+            &name,
+            "--reason",
+            "fallthrough test",
+            "--yes",
+        ],
+    );
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let during = status_json(&moto, &name);
+    for l in during["listeners"].as_array().unwrap() {
+        assert_eq!(l["state"], "on", "{l:#}");
+    }
+    let off = maintctl(&moto, &["off", "--environment", &name, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    let after = status_json(&moto, &name);
+    for l in after["listeners"].as_array().unwrap() {
+        assert_eq!(l["state"], "off", "{l:#}");
+    }
+    assert_eq!(rule_priorities(&after), rule_priorities(&before));
+
+    let destroyed = tf.run(&["destroy", "-auto-approve", "-input=false"]);
+    assert!(destroyed.status.success(), "{}", describe(&destroyed));
 }
 
 // ----------------------------------------------------------------------- SAM
