@@ -302,13 +302,23 @@ async fn run(knobs: &Knobs) -> Result<(), String> {
     Ok(())
 }
 
-/// `BENCH_RESPONDER`, else the newer of the release build and `cargo lambda build`'s bootstrap.
+/// A binary of another package of the workspace, of this bench's build profile: beside this
+/// bench's executable (`target/<profile>/deps/`), where cargo puts every binary.
+fn beside_this_bench(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from(name), |dir| dir.join(name))
+}
+
+/// `BENCH_RESPONDER`, else the newer of the build of this profile, the release build and
+/// `cargo lambda build`'s bootstrap.
 fn responder_binary() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("BENCH_RESPONDER") {
         return Ok(PathBuf::from(p));
     }
     let candidates = [
-        PathBuf::from(env!("CARGO_BIN_EXE_maintenance-responder")),
+        beside_this_bench("maintenance-responder"),
         Path::new(ROOT).join("target/release/maintenance-responder"),
         Path::new(ROOT).join("target/lambda/maintenance-responder/bootstrap"),
     ];

@@ -11,11 +11,11 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::Criterion;
-use maintenance_responder::content::Content;
+use maintctl::preview::StaticStore;
+use maintenance_core::content::Content;
+use maintenance_core::site::Site;
 use maintenance_responder::lambda::Function;
 use maintenance_responder::lambda::alb_response;
-use maintenance_responder::preview::StaticStore;
-use maintenance_responder::site::Site;
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/alb/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -10,8 +10,10 @@
 //! its length + 1 window) and memory is flat (VmRSS at the end within `SOAK_RSS_SLACK_KB`, default
 //! 2048, of VmRSS after warm-up). Exits non-zero on any violation.
 //!
-//! Long run: `cargo bench --bench soak` (100 000 invocations, at least 3 fault cycles, release
-//! binary). Short run (CI): `cargo test --bench soak` (5 000 invocations, 1 cycle, debug binary).
+//! A bench of the responder's package (`crates/responder/Cargo.toml`), since it measures that
+//! package's binary. Long run: `cargo bench --workspace --bench soak` (100 000 invocations, at
+//! least 3 fault cycles, release binary). Short run (CI): `cargo test --workspace --bench soak`
+//! (5 000 invocations, 1 cycle, debug binary).
 //! Knobs: `SOAK_INVOCATIONS`, `SOAK_MIN_CYCLES`, `SOAK_BINARY` (default: the
 //! `maintenance-responder` of the same build), `SOAK_RSS_SLACK_KB`, `MOTO_PYTHON`.
 //! `scripts/soak` wraps both.

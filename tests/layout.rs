@@ -1,6 +1,10 @@
-//! Rules the tree keeps, checked on every run (they are cheap): the project is self-contained —
-//! nothing it builds, tests, benches or scripts reads the folder beside the checkout that only
-//! the developers' machines have.
+//! Rules the tree keeps that the compiler cannot say, checked on every run (they are cheap): the
+//! project is self-contained — nothing it builds, tests, benches or scripts reads the folder
+//! beside the checkout that only the developers' machines have; every module says what it owns;
+//! binaries stay thin and functions short; inside a crate, no two top-level modules import each
+//! other, the planner stays pure and one file talks to the load balancer SDK; and each Lambda
+//! function's dependency tree holds only what it uses. (What each crate may touch at all is its
+//! `Cargo.toml`: the compiler keeps that.)
 
 use std::path::{Path, PathBuf};
 
@@ -77,10 +81,25 @@ fn the_alb_fixtures_are_carried_with_their_sources() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The library's shape: what imports what.
+// The crates' shape: what imports what.
 // ---------------------------------------------------------------------------------------------
 
-/// Every `.rs` file under `src/` (the library and the binaries), with its text.
+/// The source directories of the workspace: the root package's (`src/`, maintctl) and each
+/// member crate's (`crates/NAME/src/`).
+fn source_roots() -> Vec<String> {
+    let mut roots = vec!["src".to_string()];
+    let crates = std::fs::read_dir(root().join("crates")).expect("crates/");
+    let mut members: Vec<String> = crates
+        .map(|e| format!("crates/{}/src", e.unwrap().file_name().to_string_lossy()))
+        .filter(|dir| root().join(dir).is_dir())
+        .collect();
+    members.sort();
+    roots.extend(members);
+    assert!(roots.len() >= 5, "{roots:?}");
+    roots
+}
+
+/// Every `.rs` file of every crate (the libraries and the binaries), with its text.
 fn source_files() -> Vec<(String, String)> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
@@ -93,7 +112,9 @@ fn source_files() -> Vec<(String, String)> {
         }
     }
     let mut paths = Vec::new();
-    walk(&root().join("src"), &mut paths);
+    for dir in source_roots() {
+        walk(&root().join(dir), &mut paths);
+    }
     paths.sort();
     paths
         .into_iter()
@@ -105,16 +126,28 @@ fn source_files() -> Vec<(String, String)> {
         .collect()
 }
 
-/// The library's files (not the binaries'), as `(module path, file, text)`: `src/respond/decide.rs`
-/// is `respond::decide`, `src/respond/mod.rs` is `respond`, `src/lib.rs` is the crate root `""`.
-fn library_modules() -> Vec<(String, String, String)> {
+/// Whether a file is (part of) a binary: `src/bin/…` (maintctl) or a crate's `src/main.rs`.
+fn is_binary(file: &str) -> bool {
+    file.starts_with("src/bin/") || file.ends_with("/src/main.rs")
+}
+
+/// The libraries' files (not the binaries'), as `(crate source dir, module path, file, text)`:
+/// `crates/core/src/respond/decision.rs` is `respond::decision` of `crates/core/src`,
+/// `…/respond/mod.rs` is `respond`, a `lib.rs` is the crate root `""`.
+fn library_modules() -> Vec<(String, String, String, String)> {
+    let roots = source_roots();
     source_files()
         .into_iter()
-        .filter(|(file, _)| !file.starts_with("src/bin/"))
+        .filter(|(file, _)| !is_binary(file))
         .map(|(file, text)| {
-            let path = file.trim_start_matches("src/").trim_end_matches(".rs");
+            let krate = roots
+                .iter()
+                .find(|r| file.starts_with(&format!("{r}/")))
+                .expect("under a source root")
+                .clone();
+            let path = file[krate.len() + 1..].trim_end_matches(".rs");
             let path = path.trim_end_matches("/mod").trim_end_matches("lib");
-            (path.replace('/', "::"), file, text)
+            (krate, path.replace('/', "::"), file, text)
         })
         .collect()
 }
@@ -186,11 +219,14 @@ fn crate_references(code: &str) -> std::collections::BTreeSet<String> {
     out
 }
 
-/// Edges between top-level modules: `a -> b` when a file of `a` refers to `crate::b`.
-fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+/// Edges between the top-level modules of one crate (its source dir): `a -> b` when a file of
+/// `a` refers to `crate::b`.
+fn module_graph(
+    krate: &str,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
     let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
         Default::default();
-    for (module, _, text) in library_modules() {
+    for (_, module, _, text) in library_modules().into_iter().filter(|m| m.0 == krate) {
         let top = module.split("::").next().unwrap_or("").to_string();
         if top.is_empty() {
             continue; // the crate root declares the modules
@@ -202,10 +238,27 @@ fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeS
     graph
 }
 
+/// Between crates the compiler refuses a cycle; inside one, this test does (top-level modules).
 #[test]
-fn no_import_cycle_among_the_library_modules() {
-    let graph = module_graph();
-    assert!(graph.len() >= 10, "{graph:?}");
+fn no_import_cycle_among_the_modules_of_a_crate() {
+    let mut modules = 0;
+    for krate in source_roots() {
+        let graph = module_graph(&krate);
+        modules += graph.len();
+        if let Some(cycle) = find_cycle(&graph) {
+            panic!(
+                "import cycle among the modules of {krate}: {} (full graph: {graph:#?})",
+                cycle.join(" -> ")
+            );
+        }
+    }
+    assert!(modules >= 15, "found only {modules} top-level modules");
+}
+
+/// A cycle of `graph`, if it has one.
+fn find_cycle(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Vec<String>> {
     // Depth-first search for a back edge; report the cycle it closes.
     fn visit(
         node: &str,
@@ -232,24 +285,47 @@ fn no_import_cycle_among_the_library_modules() {
         None
     }
     let mut done = Default::default();
-    for node in graph.keys() {
-        if let Some(cycle) = visit(node, &graph, &mut Vec::new(), &mut done) {
-            panic!(
-                "import cycle among the library's modules: {} (full graph: {graph:#?})",
-                cycle.join(" -> ")
-            );
-        }
-    }
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_cycle_finder_finds_a_cycle() {
+    let graph = [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]
+        .into_iter()
+        .fold(
+            std::collections::BTreeMap::new(),
+            |mut g: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+             (a, b)| {
+                g.entry(a.to_string()).or_default().insert(b.to_string());
+                g
+            },
+        );
+    assert_eq!(find_cycle(&graph).unwrap(), ["a", "b", "c", "a"]);
+    let mut dag = graph.clone();
+    dag.get_mut("c").unwrap().remove("a");
+    assert_eq!(find_cycle(&dag), None);
 }
 
 /// Crates and modules that mean I/O, a clock or the environment.
-const IMPURE: [&str; 5] = ["tokio", "aws_", "hyper", "std::env", "lambda_runtime"];
+const IMPURE: [&str; 6] = [
+    "tokio",
+    "aws_",
+    "hyper",
+    "std::env",
+    "lambda_runtime",
+    "maintenance_responder",
+];
 
+/// The planner is pure although its crate (the engine) may do I/O: it and every module of the
+/// engine it imports, transitively, use none of [`IMPURE`]. The core crate cannot reach tokio,
+/// the SDKs or hyper (its `Cargo.toml`), and reads no environment variable.
 #[test]
-fn the_pure_core_and_the_planner_reach_no_io() {
-    // The pure core and the planner, and every module they import, transitively.
-    let graph = module_graph();
-    let mut pure: Vec<String> = vec!["respond".into(), "planner".into()];
+fn the_planner_reaches_no_io_and_the_core_no_environment() {
+    let engine = "crates/engine/src";
+    let graph = module_graph(engine);
+    let mut pure: Vec<String> = vec!["planner".into()];
     let mut i = 0;
     while i < pure.len() {
         for next in graph.get(&pure[i]).into_iter().flatten() {
@@ -259,24 +335,27 @@ fn the_pure_core_and_the_planner_reach_no_io() {
         }
         i += 1;
     }
-    assert!(pure.contains(&"page_kind".to_string()), "{pure:?}");
-    let mut found = Vec::new();
-    for (module, file, text) in library_modules() {
+    let (mut found, mut checked) = (Vec::new(), 0);
+    for (krate, module, file, text) in library_modules() {
         let top = module.split("::").next().unwrap_or("");
-        if !pure.iter().any(|p| p == top) {
-            continue;
-        }
         let code = code_outside_tests(&text);
-        for word in IMPURE {
-            if code.contains(word) {
-                found.push(format!("{file} uses {word}"));
+        if krate == engine && pure.iter().any(|p| p == top) {
+            checked += 1;
+            for word in IMPURE {
+                if code.contains(word) {
+                    found.push(format!("{file} uses {word}"));
+                }
             }
         }
+        if krate == "crates/core/src" && code.contains("std::env") {
+            found.push(format!("{file} uses std::env"));
+        }
     }
+    assert!(checked >= 10, "checked only {checked} files of {pure:?}");
     assert!(
         found.is_empty(),
-        "the pure modules ({pure:?}) must not import tokio, aws-*, hyper, lambda_runtime or \
-         std::env: {found:#?}"
+        "the planner ({pure:?}) must not import tokio, aws-*, hyper, lambda_runtime, std::env or \
+         maintenance_responder, nor the core read the environment: {found:#?}"
     );
 }
 
@@ -292,7 +371,7 @@ fn exactly_one_file_talks_to_the_load_balancer_sdk() {
         .collect();
     assert_eq!(
         users,
-        ["src/listeners/api.rs"],
+        ["crates/engine/src/listeners/api.rs"],
         "only the listeners' SDK adapter may import the ELBv2 and STS SDKs"
     );
 }
@@ -300,11 +379,16 @@ fn exactly_one_file_talks_to_the_load_balancer_sdk() {
 #[test]
 fn binaries_stay_thin() {
     let mut big = Vec::new();
+    let mut binaries = 0;
     for (file, text) in source_files() {
-        if file.starts_with("src/bin/") && text.lines().count() >= 150 {
-            big.push(format!("{file}: {} lines", text.lines().count()));
+        if is_binary(&file) {
+            binaries += 1;
+            if text.lines().count() >= 150 {
+                big.push(format!("{file}: {} lines", text.lines().count()));
+            }
         }
     }
+    assert!(binaries >= 3, "found {binaries} binary files");
     assert!(
         big.is_empty(),
         "a binary parses flags, makes one library call and prints: logic belongs in the \
@@ -320,6 +404,164 @@ fn every_module_says_what_it_owns() {
         .map(|(file, _)| file)
         .collect();
     assert!(missing.is_empty(), "no `//!` module doc: {missing:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// What each Lambda function links.
+// ---------------------------------------------------------------------------------------------
+
+/// What one Lambda function's dependency tree may not hold: packages, features of a package
+/// (`hyper feature "server"`), and crates that none of the workspace's own crates in its tree may
+/// depend on directly (they may still come in through the AWS SDK's own HTTPS client, which
+/// links hyper and rustls: what is kept out is our code that uses them).
+struct Forbidden {
+    packages: &'static [&'static str],
+    features: &'static [&'static str],
+    direct: &'static [&'static str],
+}
+
+/// No HTTP server and no CLI parser in either function.
+const SERVER: [&str; 2] = [
+    r#"hyper feature "server""#,
+    r#"hyper-util feature "server""#,
+];
+
+/// The responder: no load balancer, ACM, Scheduler or Lambda SDK, no CLI parser, no HTTP
+/// server, no switching engine. (STS comes with aws-config, for assumed roles.)
+const RESPONDER: Forbidden = Forbidden {
+    packages: &[
+        "aws-sdk-elasticloadbalancingv2",
+        "aws-sdk-acm",
+        "aws-sdk-scheduler",
+        "aws-sdk-lambda",
+        "clap",
+        "maintenance-engine",
+        "maintenance-switch",
+        "maintctl",
+    ],
+    features: &SERVER,
+    direct: &[],
+};
+
+/// The switch function: the engine, but no Scheduler or Lambda SDK, no CLI parser, no HTTP
+/// server, and not the HTTPS client of `--verify-url` (maintctl's).
+const SWITCH: Forbidden = Forbidden {
+    packages: &["aws-sdk-scheduler", "aws-sdk-lambda", "clap", "maintctl"],
+    features: &SERVER,
+    direct: &[
+        "hyper",
+        "hyper-util",
+        "http-body-util",
+        "rustls",
+        "tokio-rustls",
+        "rustls-native-certs",
+        "rustls-pki-types",
+    ],
+};
+
+/// `cargo tree -p PACKAGE -e normal,features --prefix depth`: one node a line, its depth first.
+fn dependency_tree(package: &str) -> String {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["tree", "--locked", "-p", package])
+        .args(["-e", "normal,features", "--prefix", "depth"])
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo tree -p {package} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+/// What of `forbidden` a tree of [`dependency_tree`] holds, one line each.
+fn violations(tree: &str, forbidden: &Forbidden) -> Vec<String> {
+    let mut found = std::collections::BTreeSet::new();
+    // The workspace's crates (path dependencies) above the current line, with their depths.
+    let mut members: Vec<(usize, String)> = Vec::new();
+    for line in tree.lines() {
+        let digits = line.chars().take_while(char::is_ascii_digit).count();
+        let depth: usize = line[..digits].parse().unwrap_or(0);
+        let node = line[digits..].trim_end_matches(" (*)");
+        let name = node.split(' ').next().unwrap_or_default();
+        if forbidden.packages.contains(&name) {
+            found.insert(format!("links {name}"));
+        }
+        if let Some(feature) = forbidden.features.iter().find(|f| node == **f) {
+            found.insert(format!("links {feature}"));
+        }
+        while members.last().is_some_and(|(d, _)| *d >= depth) {
+            members.pop();
+        }
+        if let Some((d, member)) = members.last()
+            && depth == d + 1
+            && forbidden.direct.contains(&name)
+        {
+            found.insert(format!("{member} depends on {name} itself"));
+        }
+        if node.contains(" (/") {
+            members.push((depth, name.to_string()));
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// Each Lambda function's dependency tree holds only what it uses (the issue's bar: the
+/// responder has no ELBv2, Scheduler or Lambda SDK, no clap, no HTTP server; the switch
+/// function no Scheduler or Lambda SDK, no clap, no verify stack of its own).
+#[test]
+fn each_lambda_function_links_only_what_it_uses() {
+    for (package, forbidden) in [
+        ("maintenance-responder", &RESPONDER),
+        ("maintenance-switch", &SWITCH),
+    ] {
+        let tree = dependency_tree(package);
+        assert!(tree.lines().count() > 100, "{package}: {tree}");
+        assert!(tree.contains("aws-sdk-ssm v"), "{package}: {tree}");
+        let found = violations(&tree, forbidden);
+        assert!(
+            found.is_empty(),
+            "{package} must not link these (its Cargo.toml, or a crate it depends on, asks for \
+             them; cargo tree -p {package} -e normal,features -i NAME says which): {found:#?}"
+        );
+    }
+}
+
+/// The check above fails on what it is there to catch.
+#[test]
+fn the_dependency_check_sees_what_it_forbids() {
+    let tree = "0maintenance-switch v0.1.0 (/w/crates/switch)
+1clap feature \"default\"
+2clap v4.6.0
+1maintenance-engine feature \"default\"
+2maintenance-engine v0.1.0 (/w/crates/engine)
+3hyper feature \"client\"
+4hyper v1.12.0
+3aws-config v1.13.0
+4aws-smithy-http-client v1.1.0
+5hyper feature \"server\"
+6hyper v1.12.0 (*)
+5rustls v0.23.46
+1aws-sdk-ssm v1.133.0
+";
+    assert_eq!(
+        violations(tree, &SWITCH),
+        [
+            "links clap",
+            r#"links hyper feature "server""#,
+            "maintenance-engine depends on hyper itself",
+        ]
+    );
+    assert_eq!(
+        violations(tree, &RESPONDER).len(),
+        4,
+        "the switch function itself, clap, the engine, the server"
+    );
+    let clean =
+        "0maintenance-switch v0.1.0 (/w/crates/switch)\n1aws-config v1.13.0\n2rustls v0.23.46\n";
+    assert!(violations(clean, &SWITCH).is_empty());
 }
 
 #[test]

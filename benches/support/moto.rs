@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -29,12 +29,22 @@ pub struct MotoServer {
     child: Child,
 }
 
+/// The checkout's root (where `Cargo.lock` is): these helpers serve benches of the root package
+/// (`compare`) and of the responder's (`soak`, `crates/responder`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .expect("the workspace root, with Cargo.lock, above the package")
+        .to_path_buf()
+}
+
 /// The interpreter with moto: `MOTO_PYTHON`, else the project's `.venv` (`scripts/setup-tools`).
 pub fn python() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("MOTO_PYTHON") {
         return Ok(PathBuf::from(p));
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let venv = root().join(".venv/bin/python");
     if venv.exists() {
         Ok(venv)
     } else {
@@ -49,8 +59,7 @@ impl MotoServer {
     /// Starts moto on `port` (0: a free one) with `seed` written as SSM String parameters
     /// before the port opens, and waits until it has answered one SSM call.
     pub fn start(port: u16, seed: &[(String, String)]) -> Result<Self, String> {
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/support/moto_on_port.py");
+        let script = root().join("benches/support/moto_on_port.py");
         let mut child = Command::new(python()?)
             .arg(script)
             .arg(port.to_string())

@@ -71,7 +71,7 @@ locals {
   # No maintenance-responder:* tag at all: maintctl counts an untagged /* rule before the parked
   # one as the application's, and reads a rule with one of its tags but no role as a rule that
   # lost its role tag, which blocks attach and every switch (found by applying the module and
-  # running maintctl on what it made: tests/deploy_moto.rs).
+  # running maintctl on what it made: tests/deploy/terraform.rs).
   app_catch_all_rule_tags = merge(var.tags, {
     Name = "app-catch-all"
   })
@@ -85,7 +85,7 @@ locals {
     "maintenance-responder:role"            = "fallback"
     "maintenance-responder:parked-priority" = tostring(local.fallback_priority)
   })
-  # deploy/fallback.html as committed (the default texts; tests/deploy.rs keeps the two equal):
+  # deploy/fallback.html as committed (the default texts; tests/deploy/templates.rs keeps the two equal):
   # Terraform cannot run the renderer, and the module is used from git without that file beside
   # it. maintctl message set replaces it with the live content (ModifyRule).
   fallback_page = "<!doctype html><html lang='en'><meta charset='utf-8'><meta name='viewport' content='width=device-width,initial-scale=1'><meta name='robots' content='noindex'><meta name='color-scheme' content='light dark'><title>We&#39;ll be back soon</title><style>body{font:16px/1.6 system-ui,sans-serif;max-width:34em;margin:12vh auto;padding:0 1em;border-top:4px solid #2f5fd0}</style><h1>We&#39;ll be back soon</h1><p>We&#39;re carrying out planned maintenance to improve the service. Thank you for your patience.</p>"
@@ -259,8 +259,8 @@ resource "aws_lb_target_group" "this" {
       error_message = "auto_switch_alarm invokes the switch function and watches the application target group: set switch_function = true and app_target_group_arn."
     }
     precondition {
-      condition     = !var.auto_fallback || (var.switch_function && (var.function_alarms || var.alb_alarms))
-      error_message = "auto_fallback has the responder's alarms invoke the switch function: set switch_function = true and function_alarms or alb_alarms."
+      condition     = !var.auto_fallback || (var.switch_function && (var.function_alarms || var.alb_alarms) && local.want_app_catch_all)
+      error_message = "auto_fallback has the responder's alarms invoke the switch function, which puts the fallback rule live (created only behind the application catch-all): set switch_function = true, function_alarms or alb_alarms, and app_target_group_arn."
     }
   }
 }
@@ -368,9 +368,12 @@ moved {
 }
 
 # The fallback rule: the ALB's own fixed-response 503 page, parked like the maintenance rule;
-# maintctl on --fallback puts it live instead of the Lambda, off parks it again.
+# maintctl on --fallback puts it live instead of the Lambda, off parks it again. Only behind the
+# application catch-all: without it (allow_fallthrough), parked, the rule would answer every
+# request no other rule matches, health checks included, with the ALB's bare 503 (maintctl
+# attach --allow-fallthrough does not create it either).
 resource "aws_lb_listener_rule" "fallback" {
-  count = length(var.listener_arns)
+  count = local.want_app_catch_all ? length(var.listener_arns) : 0
 
   listener_arn = var.listener_arns[count.index]
   priority     = local.fallback_priority
@@ -397,8 +400,8 @@ resource "aws_lb_listener_rule" "fallback" {
   lifecycle {
     ignore_changes = [priority, action]
     precondition {
-      condition     = local.want_app_catch_all || var.allow_fallthrough
-      error_message = "Set app_target_group_arn (an application catch-all rule keeps the parked fallback rule from catching traffic) or allow_fallthrough = true."
+      condition     = local.fallback_priority > var.app_catch_all_priority
+      error_message = "fallback_priority must be after app_catch_all_priority (a higher number): before the catch-all, the parked fallback rule would answer every request the application's rules leave over, health checks included, with the ALB's bare 503."
     }
     precondition {
       condition = !contains(concat(

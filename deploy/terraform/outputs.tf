@@ -39,8 +39,8 @@ output "maintenance_rule_arns" {
 }
 
 output "fallback_rule_arns" {
-  description = "Parked fallback rule (fixed-response 503) of each listener, by listener ARN (maintctl on --fallback)."
-  value       = zipmap(var.listener_arns, aws_lb_listener_rule.fallback[*].arn)
+  description = "Parked fallback rule (fixed-response 503) of each listener, by listener ARN (maintctl on --fallback); empty without app_target_group_arn."
+  value       = local.want_app_catch_all ? zipmap(var.listener_arns, aws_lb_listener_rule.fallback[*].arn) : {}
 }
 
 output "app_catch_all_rule_arns" {

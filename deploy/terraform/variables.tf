@@ -40,7 +40,7 @@ variable "parked_priority" {
 }
 
 variable "fallback_priority" {
-  description = "Priority of the parked fallback rule (a fixed-response 503 page that needs no Lambda, put live by maintctl on --fallback); null: parked_priority - 5. After the application catch-all, not within the four priorities directly above parked_priority (the bypass rules' place)."
+  description = "Priority of the parked fallback rule (a fixed-response 503 page that needs no Lambda, put live by maintctl on --fallback), created with the application catch-all only; null: parked_priority - 5. After the catch-all, not within the four priorities directly above parked_priority (the bypass rules' place)."
   type        = number
   default     = null
 
@@ -235,7 +235,7 @@ variable "app_catch_all_priority" {
 }
 
 variable "allow_fallthrough" {
-  description = "Create the maintenance rule without the application catch-all when app_target_group_arn is empty. The parked rule then catches every request no other rule matches (as maintctl attach --allow-fallthrough)."
+  description = "Create the maintenance rule without the application catch-all when app_target_group_arn is empty. The parked rule then catches every request no other rule matches (as maintctl attach --allow-fallthrough). No fallback rule is created then: parked, it would answer those requests (health checks included) with the ALB's bare 503."
   type        = bool
   default     = false
 }
@@ -407,7 +407,7 @@ variable "dead_letter_alarm" {
 }
 
 variable "auto_fallback" {
-  description = "With switch_function and function_alarms or alb_alarms: the responder's own alarms (throttles, errors, the ALB's 502s and Lambda user errors) also invoke the switch function: during maintenance their ALARM puts the fallback page (the ALB's fixed-response 503) live in the responder's place, their OK puts the responder's page back; they never switch maintenance on or off. Those alarms then keep their state while no data comes (treat_missing_data = \"missing\"): once the fallback answers, the responder gets no traffic."
+  description = "With switch_function, function_alarms or alb_alarms, and app_target_group_arn (the fallback rule exists only behind the application catch-all): the responder's own alarms (throttles, errors, the ALB's 502s and Lambda user errors) also invoke the switch function: during maintenance their ALARM puts the fallback page (the ALB's fixed-response 503) live in the responder's place, their OK puts the responder's page back; they never switch maintenance on or off. Those alarms then keep their state while no data comes (treat_missing_data = \"missing\"): once the fallback answers, the responder gets no traffic."
   type        = bool
   default     = false
 }

@@ -19,11 +19,11 @@ use hyper::http::request::Parts;
 use hyper::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::lambda::Function;
-use crate::lambda::alb_event::HeaderMode;
-use crate::lambda::alb_response::check_contract;
-use crate::page_kind::reason_phrase;
-use crate::ssm::ParameterStore;
+use maintenance_core::page_kind::reason_phrase;
+use maintenance_responder::lambda::Function;
+use maintenance_responder::lambda::alb_event::HeaderMode;
+use maintenance_responder::lambda::alb_response::check_contract;
+use maintenance_responder::ssm::ParameterStore;
 
 /// What the ALB knows about a request beyond the request itself.
 #[derive(Debug, Clone)]
@@ -203,13 +203,14 @@ impl Answer {
     pub fn from_alb_json(
         json: &str,
         mode: HeaderMode,
-    ) -> Result<Self, crate::lambda::alb_response::ContractViolation> {
+    ) -> Result<Self, maintenance_responder::lambda::alb_response::ContractViolation> {
         let mode = match mode {
             HeaderMode::Multi => HeaderMode::Multi,
             _ => HeaderMode::Single,
         };
         check_contract(json, mode)?;
-        let violation = |m: &str| crate::lambda::alb_response::ContractViolation(m.to_string());
+        let violation =
+            |m: &str| maintenance_responder::lambda::alb_response::ContractViolation(m.to_string());
         let value: Value = serde_json::from_str(json).map_err(|e| violation(&e.to_string()))?;
         let status = value["statusCode"].as_u64().unwrap_or(502) as u16;
         let mut headers = Vec::new();
@@ -319,7 +320,7 @@ mod tests {
 
     use super::*;
     use crate::preview::TARGET_GROUP_ARN;
-    use crate::respond::request::Request as CoreRequest;
+    use maintenance_core::respond::request::Request as CoreRequest;
 
     fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
         let mut builder = Request::builder().method("POST").uri(uri);

@@ -12,10 +12,10 @@ use hyper::Request;
 use hyper::header::HeaderValue;
 use hyper::http::request::Parts;
 
-use crate::lambda::Function;
-use crate::page_kind::PageKind;
-use crate::respond::negotiate::Format;
-use crate::ssm::ParameterStore;
+use maintenance_core::page_kind::PageKind;
+use maintenance_core::respond::negotiate::Format;
+use maintenance_responder::lambda::Function;
+use maintenance_responder::ssm::ParameterStore;
 
 use super::TARGET_GROUP_ARN;
 use super::emulate::{Answer, Origin, alb_event, invoke};

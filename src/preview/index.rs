@@ -11,12 +11,12 @@ use askama::Template;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use crate::lambda::alb_event::HeaderMode;
-use crate::page_kind::{PageKind, reason_phrase};
-use crate::respond::negotiate::Format;
-use crate::respond::request::Request as CoreRequest;
-use crate::respond::select_page;
-use crate::site::Site;
+use maintenance_core::page_kind::{PageKind, reason_phrase};
+use maintenance_core::respond::negotiate::Format;
+use maintenance_core::respond::request::Request as CoreRequest;
+use maintenance_core::respond::select_page;
+use maintenance_core::site::Site;
+use maintenance_responder::lambda::alb_event::HeaderMode;
 
 use super::PAGE_PATH;
 use super::emulate::Answer;

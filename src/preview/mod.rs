@@ -14,7 +14,8 @@
 //!
 //! Content comes from the embedded defaults, a TOML file in the SSM layout ([`FileStore`],
 //! see `config/content.example.toml`) or SSM itself; files and SSM both go through
-//! [`crate::ssm::content_from_parameters`] and the content cache, like the Lambda's content.
+//! [`maintenance_responder::ssm::content_from_parameters`] and the content cache, like the Lambda's
+//! content.
 //!
 //! The parts, each in its own module:
 //! - `source`: content sources and [`load`], and the preview [`site`] with its forced target
@@ -27,7 +28,7 @@
 //!
 //! Both pages extend `templates/preview_base.html`; askama escapes every value in them.
 //!
-//! [`Function::handle`]: crate::lambda::Function::handle
+//! [`Function::handle`]: maintenance_responder::lambda::Function::handle
 
 mod emulate;
 mod gallery;

@@ -20,14 +20,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::content::BypassToken;
-use crate::deploy_names::BYPASS_COOKIE;
-use crate::lambda::Function;
-use crate::lambda::alb_event::HeaderMode;
-use crate::page_kind::PageKind;
-use crate::respond::negotiate::Format;
-use crate::site::Site;
-use crate::ssm::ParameterStore;
+use maintenance_core::content::BypassToken;
+use maintenance_core::deploy_names::BYPASS_COOKIE;
+use maintenance_core::page_kind::PageKind;
+use maintenance_core::respond::negotiate::Format;
+use maintenance_core::site::Site;
+use maintenance_responder::lambda::Function;
+use maintenance_responder::lambda::alb_event::HeaderMode;
+use maintenance_responder::ssm::ParameterStore;
 
 use super::emulate::{Answer, Origin, alb_event, invoke, query_pairs};
 use super::index::index_page;

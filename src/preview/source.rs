@@ -7,12 +7,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::content_cache::{CacheSettings, Refresh};
-use crate::deploy_names::parameters::check_prefix;
-use crate::lambda::{Function, FunctionSettings};
-use crate::page_kind::PageKind;
-use crate::site::Site;
-use crate::ssm::{FetchError, Parameter, ParameterPage, ParameterStore, Warning};
+use maintenance_core::deploy_names::parameters::check_prefix;
+use maintenance_core::page_kind::PageKind;
+use maintenance_core::site::Site;
+use maintenance_responder::content_cache::{CacheSettings, Refresh};
+use maintenance_responder::lambda::{Function, FunctionSettings};
+use maintenance_responder::ssm::{FetchError, Parameter, ParameterPage, ParameterStore, Warning};
 
 use super::FILE_PREFIX;
 
@@ -60,7 +60,7 @@ pub enum ContentFileError {
 /// Turns a content file (see `config/content.example.toml`) into the parameters SSM would hold
 /// under `prefix`: `[en] title = "…"` becomes `{prefix}/en/title`. Integers and TOML date-times
 /// are taken as their text (`retry-after = 900`). Nothing is validated here: that is
-/// [`crate::ssm::content_from_parameters`]' job, exactly as for SSM.
+/// [`maintenance_responder::ssm::content_from_parameters`]' job, exactly as for SSM.
 pub fn parameters_from_toml(text: &str, prefix: &str) -> Result<Vec<Parameter>, ContentFileError> {
     fn walk(
         base: &str,
@@ -220,7 +220,7 @@ pub enum LoadError {
     },
     /// The configuration (the file, or a `MAINTENANCE_*` variable) is not valid.
     #[error("the responder configuration is not valid: {0}")]
-    Config(crate::config::ConfigError),
+    Config(maintenance_core::config::ConfigError),
     /// The content file could not be read.
     #[error("failed to read the content file {path}: {error}")]
     Read {

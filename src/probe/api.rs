@@ -10,7 +10,9 @@ use lambda::error::{ProvideErrorMetadata, SdkError};
 use lambda::primitives::Blob;
 use lambda::types::{InvocationType, LogType};
 
-use crate::probe::{AccountConcurrency, Invocation, ProbeError, ResponderProbe, reported_duration};
+use maintenance_engine::probe::{
+    AccountConcurrency, Invocation, ProbeError, ResponderProbe, reported_duration,
+};
 
 /// How long one invocation may take before the probe gives up (the responder answers in
 /// milliseconds; a cold start with SSM hanging takes its 200 ms budget).

@@ -1,12 +1,11 @@
-//! The EventBridge Scheduler operations `maintctl` uses, as the small [`Schedules`] trait, and
-//! [`Scheduler`], its implementation over the SDK client. The only file that knows the
-//! Scheduler SDK: schedules are converted here into `crate::planner::window::Schedule`.
+//! [`Scheduler`]: the EventBridge Scheduler operations `maintctl` uses
+//! (`maintenance_engine::schedules::Schedules`), over the SDK client. The only file that knows
+//! the Scheduler SDK: schedules are converted here into
+//! `maintenance_engine::planner::window::Schedule`.
 //!
 //! `UpdateSchedule` replaces a schedule whole (a field left out takes its default, and
 //! `ActionAfterCompletion`'s is `NONE`), so create and update send the same complete request,
 //! built by one function.
-
-use std::future::Future;
 
 use aws_sdk_scheduler as scheduler;
 use scheduler::error::{ProvideErrorMetadata, SdkError};
@@ -15,44 +14,8 @@ use scheduler::types::{
     RetryPolicy, ScheduleState, Target,
 };
 
-use crate::planner::window::Schedule;
-use crate::schedules::{ScheduleGroup, SchedulesError};
-
-/// The Scheduler operations `maintctl` uses. Implemented by [`Scheduler`]; tests wrap it.
-pub trait Schedules {
-    /// A schedule group with its tags; `None` when it does not exist.
-    fn group(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<ScheduleGroup>, SchedulesError>> + Send;
-    /// The names of every schedule of a group (all pages).
-    fn names(
-        &self,
-        group: &str,
-    ) -> impl Future<Output = Result<Vec<String>, SchedulesError>> + Send;
-    /// One schedule; `None` when it does not exist.
-    fn get(
-        &self,
-        group: &str,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<Schedule>, SchedulesError>> + Send;
-    /// Creates a schedule.
-    fn create(
-        &self,
-        schedule: &Schedule,
-    ) -> impl Future<Output = Result<(), SchedulesError>> + Send;
-    /// Replaces a schedule whole.
-    fn update(
-        &self,
-        schedule: &Schedule,
-    ) -> impl Future<Output = Result<(), SchedulesError>> + Send;
-    /// Deletes a schedule: `false` when it did not exist.
-    fn delete(
-        &self,
-        group: &str,
-        name: &str,
-    ) -> impl Future<Output = Result<bool, SchedulesError>> + Send;
-}
+use maintenance_engine::planner::window::Schedule;
+use maintenance_engine::schedules::{ScheduleGroup, Schedules, SchedulesError};
 
 /// The real thing: the EventBridge Scheduler SDK client.
 #[derive(Debug, Clone)]

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
 
-use maintenance_responder::listeners::{self, Aws, Listeners};
-use maintenance_responder::ops::{self, AttachRequest};
-use maintenance_responder::planner::{
+use maintenance_engine::listeners::{self, Aws, Listeners};
+use maintenance_engine::ops::{self, AttachRequest};
+use maintenance_engine::planner::{
     AttachSpec, FallbackSpec, ListenerSnapshot, Role, RuleView, State,
 };
 use serde_json::Value;
@@ -53,7 +53,7 @@ pub async fn attached_alb_with(moto: &Moto, name: &str, app: &[u32], bypass_link
 pub async fn attached_alb_with_fallback(moto: &Moto, name: &str, app: &[u32]) -> Alb {
     let fallback = FallbackSpec {
         priority: None,
-        body: ops::fallback::default_page(&maintenance_responder::site::Site::embedded()),
+        body: ops::fallback::default_page(&maintenance_core::site::Site::embedded()),
     };
     attach_alb(moto, name, app, false, Some(fallback)).await
 }
@@ -62,7 +62,7 @@ pub async fn attached_alb_with_fallback(moto: &Moto, name: &str, app: &[u32]) ->
 pub async fn attached_alb_with_both(moto: &Moto, name: &str, app: &[u32]) -> Alb {
     let fallback = FallbackSpec {
         priority: None,
-        body: ops::fallback::default_page(&maintenance_responder::site::Site::embedded()),
+        body: ops::fallback::default_page(&maintenance_core::site::Site::embedded()),
     };
     attach_alb(moto, name, app, true, Some(fallback)).await
 }
@@ -211,8 +211,8 @@ pub async fn maintenance_tags(client: &impl Listeners, listener: &str) -> BTreeM
 ///
 /// The emulator cannot run the responder (its Lambda Invoke needs Docker, and these target
 /// groups have no function registered), so the preflight of `on` fails here: every `on` is
-/// forced (`--force`), as in tests/switching.rs; the preflight itself is tested in
-/// tests/doctor.rs.
+/// forced (`--force`), as in tests/switching/switching.rs; the preflight itself is tested in
+/// tests/switching/doctor.rs.
 pub fn maintctl(moto: &Moto, args: &[&str]) -> Output {
     let force: &[&str] = if args.first() == Some(&"on") {
         &["--force"]
@@ -284,7 +284,7 @@ impl SwitchFn {
         processes: usize,
         extra: &[(&str, String)],
     ) -> Self {
-        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_maintenance-switch"));
+        let binary = &common::workspace_bin("maintenance-switch");
         Self::start_program(moto, environment, processes, extra, binary, &[]).await
     }
 
@@ -398,7 +398,7 @@ pub struct Group {
 
 /// Creates the environment's schedule group in moto, tagged as the templates tag it.
 pub async fn schedule_group(moto: &Moto, environment: &str) -> Group {
-    use maintenance_responder::deploy_names::switch as names;
+    use maintenance_core::deploy_names::switch as names;
     let client = aws_sdk_scheduler::Client::new(&moto.sdk_config().await);
     let group = Group {
         name: names::schedule_group(environment).unwrap(),
@@ -465,7 +465,7 @@ pub async fn get_schedule(
 
 /// One alarm's ALARM then OK through `f` (the alarm action shape): maintenance on every
 /// listener of `alb` with the alarm's reason and tag, then off with the priorities as they
-/// were. For the packaged binaries (tests/package.rs, tests/arm64.rs).
+/// were. For the packaged binaries (tests/packages/package.rs, tests/packages/arm64.rs).
 pub async fn alarm_switches_on_then_off(moto: &Moto, f: &SwitchFn, alb: &Alb) {
     let client = aws(moto).await;
     let original = all_priorities(&client, alb).await;
@@ -483,7 +483,7 @@ pub async fn alarm_switches_on_then_off(moto: &Moto, f: &SwitchFn, alb: &Alb) {
     }
     let t = maintenance_tags(&client, &alb.http).await;
     assert_eq!(
-        t[maintenance_responder::deploy_names::tags::REASON],
+        t[maintenance_core::deploy_names::tags::REASON],
         format!("automatic: {alarm}")
     );
     let off = f.invoke(&alarm_events(moto, &alarm, "OK").0).await;

@@ -106,7 +106,7 @@ pub enum Preflight {
     /// emulator cannot run the responder (its Lambda Invoke needs Docker, and these target
     /// groups have no function registered), so the preflight fails here.
     Forced,
-    /// The arguments as given: the preflight runs and may refuse (tests/doctor.rs).
+    /// The arguments as given: the preflight runs and may refuse (tests/switching/doctor.rs).
     Run,
 }
 
@@ -132,7 +132,7 @@ pub fn run(cmd: &mut Command) -> Output {
 }
 
 /// Runs the real `maintctl` against the emulator, every `on` that has a preflight forced past
-/// it ([`Preflight::Forced`]; the preflight itself is tested in tests/doctor.rs).
+/// it ([`Preflight::Forced`]; the preflight itself is tested in tests/switching/doctor.rs).
 pub fn maintctl(moto: &Moto, args: &[&str]) -> Output {
     run(&mut command(moto, args, Preflight::Forced))
 }

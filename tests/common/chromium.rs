@@ -1,6 +1,6 @@
 //! Headless Chromium over the DevTools protocol on a pipe (`--remote-debugging-pipe`: file
 //! descriptors 3 and 4, NUL-separated JSON), and `maintctl serve` on a free port: the driver of
-//! `tests/browser.rs` and `tests/bypass_browser.rs` (no WebDriver server, websocket
+//! `tests/browser/browser.rs` and `tests/browser/bypass_browser.rs` (no WebDriver server, websocket
 //! crate or npm package). A missing Chromium fails the test; it never skips.
 #![allow(dead_code)]
 

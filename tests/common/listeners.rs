@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
-use maintenance_responder::listeners::{self, Aws, Listeners, ListenersError, Targets};
-use maintenance_responder::ops::SwitchRequest;
-use maintenance_responder::planner::{
+use maintenance_engine::listeners::{self, Aws, Listeners, ListenersError, Targets};
+use maintenance_engine::ops::SwitchRequest;
+use maintenance_engine::planner::{
     Condition, Direction, FixedResponse, ListenerInfo, ListenerSnapshot, Live, NewRule, RuleView,
     TargetGroupHealth, TargetGroupInfo,
 };

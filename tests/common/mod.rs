@@ -1,6 +1,7 @@
 //! Test harness shared by the integration tests: the moto AWS emulator in server mode on a
 //! loopback port (one per test process, stopped when the process exits), SDK configuration
-//! pointed at it without touching the process environment, and unique names per test.
+//! pointed at it without touching the process environment, unique names per test, and the
+//! workspace's other binaries ([`workspace_bin`]).
 #![allow(dead_code)]
 
 pub mod alb;
@@ -10,12 +11,51 @@ pub mod runtime_api;
 pub mod terraform;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// A binary of another package of the workspace (`maintenance-responder`,
+/// `maintenance-switch`), as cargo built it: a test sees only its own package's binaries in
+/// `CARGO_BIN_EXE_*`, so these are found where cargo puts every binary of the workspace, beside
+/// this test's executable (`target/<profile>/deps/<test>` → `target/<profile>/<name>`).
+/// `scripts/test` builds them with the tests (`cargo build --workspace --bins --tests`). Fails the
+/// test, saying how to build it, when the binary is missing or older than a source file it was
+/// built from (its dep-info file, `<name>.d`, lists them): a test never runs a stale binary.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("a test runs from target/<profile>/deps/");
+    let path = dir.join(name);
+    let build = "build the workspace's binaries with the tests first: cargo build --workspace \
+                 --bins --tests (scripts/test does)";
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{} is missing ({e}): {build}", path.display()));
+    let dep_info = dir.join(format!("{name}.d"));
+    let sources = std::fs::read_to_string(&dep_info)
+        .unwrap_or_else(|e| panic!("{} is missing ({e}): {build}", dep_info.display()));
+    // `target: source source …` with spaces in names escaped as `\ `.
+    let listed = sources.split_once(": ").map_or("", |(_, s)| s);
+    let listed = listed.replace("\\ ", "\0");
+    for source in listed.split_whitespace().map(|s| s.replace('\0', " ")) {
+        let changed = std::fs::metadata(&source).and_then(|m| m.modified());
+        if let Ok(changed) = changed
+            && changed > built
+        {
+            panic!(
+                "{} is older than {source}, which it is built from: {build}",
+                path.display()
+            );
+        }
+    }
+    path
+}
 
 /// A running moto server.
 pub struct Moto {

@@ -6,7 +6,7 @@
 //! never answers, so the process is still waiting on that call when the test kills it. Reads
 //! are passed through: they leave nothing behind, so a process killed after a read leaves the
 //! same state as one killed after the write before it. Fault injection no emulator produces on
-//! demand (tests/crash.rs).
+//! demand (tests/automation/crash.rs).
 #![allow(dead_code)]
 
 use std::convert::Infallible;

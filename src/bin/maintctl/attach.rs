@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use ipnet::IpNet;
-use maintenance_responder::deploy_names::DEFAULT_PARKED_PRIORITY;
-use maintenance_responder::ops::{self, AttachRequest, fallback};
-use maintenance_responder::planner::{AttachSpec, FallbackSpec, environment_name};
-use maintenance_responder::site::Site;
+use maintenance_core::deploy_names::DEFAULT_PARKED_PRIORITY;
+use maintenance_core::site::Site;
+use maintenance_engine::ops::{self, AttachRequest, fallback};
+use maintenance_engine::planner::{AttachSpec, FallbackSpec, environment_name};
 
 use crate::{Globals, output};
 

@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use maintenance_responder::deploy_names::DEFAULT_BYPASS_PATH;
-use maintenance_responder::ops::{self, LinkRequest};
-use maintenance_responder::planner::BypassOptions;
-use maintenance_responder::planner::bypass::{check_bypass_path, check_host};
+use maintenance_core::deploy_names::DEFAULT_BYPASS_PATH;
+use maintenance_engine::ops::{self, LinkRequest};
+use maintenance_engine::planner::BypassOptions;
+use maintenance_engine::planner::bypass::{check_bypass_path, check_host};
 
 use crate::status::TargetArgs;
 use crate::{Globals, Output, output};

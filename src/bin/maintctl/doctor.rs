@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use maintenance_responder::ops::doctor::{self, DoctorRequest};
-use maintenance_responder::probe::api::Lambda;
+use maintctl::probe::api::Lambda;
+use maintenance_engine::ops::doctor::{self, DoctorRequest};
 
 use crate::status::TargetArgs;
 use crate::{Globals, output};

@@ -15,7 +15,7 @@
 
 use std::process::ExitCode;
 
-use maintenance_responder::ops::Outcome;
+use maintenance_engine::ops::Outcome;
 
 /// Failed before anything was changed.
 pub const FAILED: u8 = Outcome::Failed.exit_code();

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use maintenance_responder::ops::fallback;
-use maintenance_responder::site::Site;
+use maintenance_core::site::Site;
+use maintenance_engine::ops::fallback;
 use time::OffsetDateTime;
 
 use crate::{Globals, output};

@@ -1,8 +1,8 @@
-//! The options every `maintctl` subcommand understands (`Globals`: the AWS profile and region,
-//! the output format) and the clients they give.
+//! The options every `maintctl` subcommand understands (`Globals`: the AWS profile and region
+//! (`AwsOptions`), the output format) and the clients they give.
 
-use maintenance_responder::aws::AwsOptions;
-use maintenance_responder::listeners::Aws;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use maintenance_engine::listeners::Aws;
 
 /// Options every subcommand understands.
 #[derive(Debug, Clone, clap::Args)]
@@ -35,4 +35,30 @@ pub enum Output {
     Text,
     /// One JSON document on stdout.
     Json,
+}
+
+/// AWS options shared by every `maintctl` subcommand that calls AWS.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AwsOptions {
+    /// Named profile from the AWS config files (else AWS_PROFILE, else the default chain).
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Region (else AWS_REGION or the profile's region).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+}
+
+impl AwsOptions {
+    /// Loads the SDK configuration. Endpoints come from `AWS_ENDPOINT_URL*` as usual, which is
+    /// how the tests point the SDK at the emulator.
+    pub async fn load(&self) -> SdkConfig {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &self.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        loader.load().await
+    }
 }

@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use maintenance_responder::deploy_names::parameters::check_prefix;
-use maintenance_responder::ops::lease::{self, LeaseOptions};
+use maintenance_core::deploy_names::parameters::check_prefix;
+use maintenance_engine::ops::lease::{self, LeaseOptions};
 
 use crate::{Globals, output};
 

@@ -2,8 +2,9 @@
 //!
 //! Thin by design: each subcommand parses its flags, builds the library's validated request,
 //! makes one library call, prints the report once (text or JSON, `output`) and turns its outcome
-//! into an exit code (`exit`). Planning, rendering and AWS calls live in `maintenance_responder`;
-//! only the terminal (the confirmation prompt, Ctrl-C) is here.
+//! into an exit code (`exit`). Planning, rendering and AWS calls live in the libraries (`maintctl`,
+//! `maintenance_engine`, `maintenance_responder`, `maintenance_core`); only the terminal (the
+//! confirmation prompt, Ctrl-C) is here.
 
 /// `println!` that never panics: a closed stdout (`maintctl status | head`) is not an error.
 macro_rules! say {
@@ -23,6 +24,7 @@ mod fallback;
 mod globals;
 mod invoke;
 mod lease;
+mod logging;
 mod message;
 mod on;
 mod output;
@@ -37,7 +39,7 @@ mod verify;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use maintenance_responder::planner::Direction;
+use maintenance_engine::planner::Direction;
 
 pub use globals::{Globals, Output};
 
@@ -92,7 +94,7 @@ enum Command {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    maintenance_responder::logging::init_cli();
+    logging::init_cli();
     let globals = cli.globals;
     let result = match cli.command {
         Command::Invoke(args) => args.run(&globals).await,

@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use maintenance_responder::catalog::Catalog;
-use maintenance_responder::ops::fallback;
-use maintenance_responder::ops::message::{self, RetryOption, SetRequest};
-use maintenance_responder::site::Site;
+use maintenance_core::catalog::Catalog;
+use maintenance_core::site::Site;
+use maintenance_engine::ops::fallback;
+use maintenance_engine::ops::message::{self, RetryOption, SetRequest};
 use maintenance_responder::ssm::Change;
 use time::OffsetDateTime;
 

@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-use maintenance_responder::ops::doctor::{self, DoctorRequest};
-use maintenance_responder::planner::{Direction, Live};
-use maintenance_responder::probe::api::Lambda;
+use maintctl::probe::api::Lambda;
+use maintenance_engine::ops::doctor::{self, DoctorRequest};
+use maintenance_engine::planner::{Direction, Live};
 
 use crate::switch::SwitchArgs;
 use crate::{Globals, output};
@@ -45,7 +45,7 @@ impl OnArgs {
                 let ssm = aws_sdk_ssm::Client::new(&config);
                 let listeners = globals.listeners().await;
                 match doctor::preflight(&listeners, &Lambda::new(&config), &ssm, &request).await {
-                    Ok(report) => Some(report),
+                    Ok(report) => Some(report.into()),
                     Err(e) => return output::stopped(e),
                 }
             }

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use maintenance_responder::ops::{self, Outcome, Report};
+use maintenance_engine::ops::{self, Outcome, Report};
 
 use crate::{Output, exit};
 

@@ -1,5 +1,5 @@
 //! `maintctl serve` and `maintctl preview`: flags, content source, and one call into
-//! `maintenance_responder::preview` (the server, or the gallery writer).
+//! `maintctl::preview` (the server, or the gallery writer).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use maintctl::preview::{self, Loaded, ServeOptions, Source};
 use maintenance_responder::lambda::alb_event::HeaderMode;
-use maintenance_responder::preview::{self, Loaded, ServeOptions, Source};
 
 use crate::Globals;
 

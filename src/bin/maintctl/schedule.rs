@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use maintenance_responder::listeners::Aws;
-use maintenance_responder::ops::schedule::{self, CreateRequest, ScheduleError, WindowRequest};
-use maintenance_responder::planner::environment_name;
-use maintenance_responder::schedules::Scheduler;
+use maintctl::schedules::Scheduler;
+use maintenance_engine::listeners::Aws;
+use maintenance_engine::ops::schedule::{self, CreateRequest, ScheduleError, WindowRequest};
+use maintenance_engine::planner::environment_name;
 
 use crate::{Globals, exit, output};
 

@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
-use maintenance_responder::listeners::{Aws, Targets};
-use maintenance_responder::ops;
-use maintenance_responder::planner::environment_name;
-use maintenance_responder::schedules::Scheduler;
+use maintctl::schedules::Scheduler;
+use maintenance_engine::listeners::{Aws, Targets};
+use maintenance_engine::ops;
+use maintenance_engine::planner::environment_name;
 
 use crate::{Globals, output};
 

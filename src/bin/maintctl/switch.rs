@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
-use maintenance_responder::listeners::{Aws, Targets};
-use maintenance_responder::ops::doctor::DoctorReport;
-use maintenance_responder::ops::{self, SwitchRequest};
-use maintenance_responder::planner::{Direction, Live};
+use maintenance_engine::listeners::{Aws, Targets};
+use maintenance_engine::ops::preflight::Preflight;
+use maintenance_engine::ops::{self, SwitchRequest};
+use maintenance_engine::planner::{Direction, Live};
 
 use crate::bypass::LinkArgs;
 use crate::status::TargetArgs;
@@ -69,7 +69,7 @@ impl SwitchArgs {
         globals: &Globals,
         direction: Direction,
         live: Live,
-        preflight: Option<DoctorReport>,
+        preflight: Option<Preflight>,
         force: bool,
     ) -> anyhow::Result<ExitCode> {
         let verify = self.verify.request()?;

@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-use maintenance_responder::ops::{Confirmation, LeaseHolder, Operator, SwitchPlan};
+use maintenance_engine::ops::{Confirmation, LeaseHolder, Operator, SwitchPlan};
 
 use crate::{Output, output};
 

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use maintenance_responder::listeners::Aws;
-use maintenance_responder::ops::deadline::{self, Until};
-use maintenance_responder::ops::{self, Coordination, LeaseOptions, SwitchRequest};
-use maintenance_responder::planner::Direction;
-use maintenance_responder::schedules::Scheduler;
+use maintctl::schedules::Scheduler;
+use maintenance_engine::listeners::Aws;
+use maintenance_engine::ops::deadline::{self, Until};
+use maintenance_engine::ops::{self, Coordination, LeaseOptions, SwitchRequest};
+use maintenance_engine::planner::Direction;
 
 use crate::terminal::Terminal;
 use crate::{Globals, exit};

@@ -1,11 +1,14 @@
 //! The `--verify-*` flags of `maintctl on` and `off`: the live endpoint to probe after
-//! switching, as an `ops::VerifyRequest` (checked before anything changes).
+//! switching, as an `ops::VerifyRequest` over `maintctl::verify::VerifyTarget` (checked before
+//! anything changes).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use maintenance_responder::deploy_names::DEFAULT_HEALTH_PATH;
-use maintenance_responder::ops::{VerifyError, VerifyRequest, VerifyTarget};
+use maintctl::verify::{VerifyError, VerifyTarget};
+use maintenance_core::deploy_names::DEFAULT_HEALTH_PATH;
+use maintenance_engine::ops::VerifyRequest;
 
 /// How to check the live endpoint after switching.
 #[derive(Debug, clap::Args)]
@@ -44,7 +47,7 @@ impl VerifyArgs {
             self.verify_address.as_deref(),
         )?;
         Ok(Some(VerifyRequest {
-            target,
+            target: Arc::new(target),
             timeout: Duration::from_secs(self.verify_timeout),
         }))
     }

@@ -1,7 +1,7 @@
 # The module with every option on: arm64, capacity and logging settings, every alarm with a topic,
 # every bypass rule (the bypass link's cookie rule too), a customer-managed KMS key, the NLB in front of the ALB, both operator
 # policies, the switch function with its schedule group, queue and HealthyHostCount alarm, extra
-# tags. Checked by tests/deploy.rs with `terraform validate` (no AWS account
+# tags. Checked by tests/deploy/templates.rs with `terraform validate` (no AWS account
 # involved).
 
 terraform {

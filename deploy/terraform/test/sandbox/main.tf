@@ -2,9 +2,11 @@
 # an HTTP and an HTTPS listener (an imported, self-signed certificate), a tiny application behind
 # it (a Python Lambda answering "application"), and the module on both listeners. With
 # every_option = true: the switch function with its alarm, every alarm with a topic, every bypass
-# rule, a customer-managed KMS key, the NLB, both operator policies.
+# rule, a customer-managed KMS key, the NLB, both operator policies. With fallthrough = true: the
+# module without the application catch-all (allow_fallthrough, no bypass rules), the application
+# answering /app/* through a rule of its own.
 #
-# Applied by tests/deploy_moto.rs against moto (a provider override file points every endpoint
+# Applied by tests/deploy/terraform.rs against moto (a provider override file points every endpoint
 # at the loopback emulator) and by scripts/aws-acceptance in a sandbox account. Not for
 # production: the ALB is public and its security group admits the world on 80 and 443.
 
@@ -55,6 +57,11 @@ variable "certificate_pem" {
 variable "private_key_pem" {
   type      = string
   sensitive = true
+}
+
+variable "fallthrough" {
+  type    = bool
+  default = false
 }
 
 variable "bypass_source_cidrs" {
@@ -214,6 +221,22 @@ resource "aws_lb_listener" "https" {
   }
 }
 
+# fallthrough: the application's own rule (no catch-all) on both listeners.
+resource "aws_lb_listener_rule" "app" {
+  count        = var.fallthrough ? 2 : 0
+  listener_arn = [aws_lb_listener.http.arn, aws_lb_listener.https.arn][count.index]
+  priority     = 10
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.app.arn
+  }
+  condition {
+    path_pattern {
+      values = ["/app/*"]
+    }
+  }
+}
+
 # every_option: a topic for the alarms and a customer-managed key for SecureString content.
 resource "aws_sns_topic" "ops" {
   count = var.every_option ? 1 : 0
@@ -232,7 +255,8 @@ module "maintenance" {
 
   environment          = var.name
   listener_arns        = [aws_lb_listener.http.arn, aws_lb_listener.https.arn]
-  app_target_group_arn = aws_lb_target_group.app.arn
+  app_target_group_arn = var.fallthrough ? "" : aws_lb_target_group.app.arn
+  allow_fallthrough    = var.fallthrough
   ssm_prefix           = "/maintenance/${var.name}"
   package_path         = var.package_path
   health_check_enabled = true
@@ -249,7 +273,7 @@ module "maintenance" {
   alarm_topic_arn     = var.every_option ? aws_sns_topic.ops[0].arn : ""
   ssm_kms_key_arn     = var.every_option ? aws_kms_key.content[0].arn : ""
 
-  bypass_link         = true
+  bypass_link         = !var.fallthrough
   bypass_source_cidrs = var.every_option ? var.bypass_source_cidrs : []
   bypass_header_name  = var.every_option ? "X-Maintenance-Bypass" : ""
   bypass_header_value = var.every_option ? "sandbox-header-secret-0123456789" : ""
@@ -262,7 +286,7 @@ module "maintenance" {
   nlb_deletion_protection = false
 
   create_attach_policy = var.every_option
-  depends_on           = [aws_lb_target_group_attachment.app]
+  depends_on           = [aws_lb_target_group_attachment.app, aws_lb_listener_rule.app]
 }
 
 output "load_balancer_arn" {

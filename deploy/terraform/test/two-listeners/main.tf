@@ -1,6 +1,6 @@
 # The module as most deployments call it: the HTTP and the HTTPS listener of one ALB, the
 # application's target group for the catch-all, everything else at its default. Checked by
-# tests/deploy.rs with `terraform validate` (no AWS account involved).
+# tests/deploy/templates.rs with `terraform validate` (no AWS account involved).
 
 terraform {
   required_version = ">= 1.5.0"

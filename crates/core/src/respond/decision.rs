@@ -1,0 +1,182 @@
+//! Every choice behind one response, made from the request, the content, the site and the clock
+//! ([`decide`]): format and language by negotiation, `HEAD`, `Retry-After`, the trace id. The
+//! result, a [`Decision`], is all that [`super::render`] needs.
+
+use time::OffsetDateTime;
+
+use crate::content::{Content, Retry};
+use crate::page_kind::PageKind;
+use crate::respond::negotiate::{self, Format};
+use crate::respond::request::Request;
+use crate::site::Site;
+
+/// The `Retry-After` decision for a 503.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryAfter {
+    /// The delay in seconds (never negative).
+    pub seconds: u64,
+    /// The end time, when the content gives one that is still ahead.
+    pub expected_back: Option<OffsetDateTime>,
+}
+
+impl RetryAfter {
+    /// The header value: the end time as an IMF-fixdate when there is one, else the seconds.
+    /// Formatted when a response is rendered, not at each decision.
+    pub fn header(&self) -> String {
+        match self.expected_back {
+            Some(until) => http_date(until),
+            None => self.seconds.to_string(),
+        }
+    }
+}
+
+/// Decides `Retry-After`: seconds as given; an end time still ahead as an HTTP-date; an end
+/// time already past, or no value at all, as the configured delays.
+///
+/// An end time is rounded up to the whole second (an HTTP-date has no fractions): a client is
+/// never told a moment before the stated end.
+pub fn retry_after(retry: Option<Retry>, site: &Site, now: OffsetDateTime) -> RetryAfter {
+    let seconds_only = |seconds: u64| RetryAfter {
+        seconds,
+        expected_back: None,
+    };
+    match retry {
+        Some(Retry::Seconds(seconds)) => seconds_only(seconds),
+        Some(Retry::Until(until)) if until > now => {
+            let until = ceil_to_second(until);
+            let delta = until - now;
+            // Round up, so a client never retries before the stated time.
+            let seconds = u64::try_from(delta.whole_seconds()).unwrap_or(0)
+                + u64::from(delta.subsec_nanoseconds() > 0);
+            RetryAfter {
+                seconds,
+                expected_back: Some(until),
+            }
+        }
+        Some(Retry::Until(_)) => seconds_only(site.config.past_end_retry_after_seconds),
+        None => seconds_only(site.config.retry_after_seconds),
+    }
+}
+
+/// The time itself when it is a whole second, else the next whole second.
+fn ceil_to_second(at: OffsetDateTime) -> OffsetDateTime {
+    match at.nanosecond() {
+        0 => at,
+        nanos => at + time::Duration::nanoseconds(1_000_000_000 - i64::from(nanos)),
+    }
+}
+
+/// Formats an IMF-fixdate (`Sun, 22 Nov 2026 06:00:00 GMT`), as RFC 9110 §5.6.7 requires.
+pub fn http_date(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    at.format(time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    ))
+    .unwrap_or_default()
+}
+
+/// Every choice behind one response, made by [`decide`]; [`super::render`] builds the response from
+/// it, the content and the site alone. Two requests with equal decisions get the same response,
+/// and the trace id is the only part taken from the request as it is; that is what lets the
+/// Lambda keep rendered responses (`maintenance_responder::lambda::memo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision<'a> {
+    /// Page or route.
+    pub page: PageKind,
+    /// Format (health and robots are always plain text).
+    pub format: Format,
+    /// Language tag of the texts (one the catalog has).
+    pub language: &'a str,
+    /// `HEAD`: headers only.
+    pub head: bool,
+    /// `Retry-After`, for the pages that send it.
+    pub retry: Option<RetryAfter>,
+    /// Validated trace id root, shown as the support reference.
+    pub trace_id: Option<&'a str>,
+}
+
+/// What a decision takes from `Accept` and `Accept-Language` alone: the format a page gets (the
+/// health and robots routes answer in text whatever `Accept` says) and the language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated<'a> {
+    /// Format from `Accept`.
+    pub format: Format,
+    /// Language tag of the texts (one the catalog has).
+    pub language: &'a str,
+}
+
+/// Negotiates format and language from the raw `Accept` and `Accept-Language` values (several
+/// header lines joined, as [`Request::list_header`] gives them).
+pub fn negotiation<'a>(
+    accept: Option<&str>,
+    accept_language: Option<&str>,
+    site: &'a Site,
+) -> Negotiated<'a> {
+    let language = negotiate::language(
+        accept_language,
+        &site.languages,
+        &site.config.default_language,
+    );
+    let language = match site.catalog.pack(language) {
+        Some(_) => language,
+        None => site.catalog.first().0,
+    };
+    Negotiated {
+        format: negotiate::format(accept),
+        language,
+    }
+}
+
+/// Makes every choice for a request answered with `page`: method, format, language, trace id,
+/// and `Retry-After` from the content's retry value and the clock.
+pub fn decide<'a>(
+    request: &'a Request,
+    page: PageKind,
+    content: &Content,
+    site: &'a Site,
+    now: OffsetDateTime,
+) -> Decision<'a> {
+    // The health and robots routes answer in text whatever `Accept` says: not worth parsing.
+    let accept = page
+        .is_page()
+        .then(|| request.list_header("accept"))
+        .flatten();
+    let negotiated = negotiation(
+        accept.as_deref(),
+        request.list_header("accept-language").as_deref(),
+        site,
+    );
+    decide_negotiated(request, page, negotiated, content, site, now)
+}
+
+/// [`decide`] with format and language already negotiated for this request's headers (the
+/// Lambda keeps negotiation results: `rendered::Negotiations`).
+pub fn decide_negotiated<'a>(
+    request: &'a Request,
+    page: PageKind,
+    negotiated: Negotiated<'a>,
+    content: &Content,
+    site: &'a Site,
+    now: OffsetDateTime,
+) -> Decision<'a> {
+    let format = if page.is_page() {
+        negotiated.format
+    } else {
+        Format::Text
+    };
+    Decision {
+        page,
+        format,
+        language: negotiated.language,
+        head: request.method == "HEAD",
+        // Only the planned maintenance has an announced end; the unplanned 503
+        // (`service-unavailable`) gets the configured delay, never the maintenance's end time.
+        retry: page.has_retry_after().then(|| {
+            let announced = (page == PageKind::Maintenance)
+                .then_some(content.retry)
+                .flatten();
+            retry_after(announced, site, now)
+        }),
+        trace_id: request.trace_root(),
+    }
+}

@@ -1,0 +1,884 @@
+//! The attach planner: what `maintctl attach` creates on a listener ([`AttachSpec`] in, a list of
+//! [`AttachStep`]s out), and why it refuses ([`AttachError`]). Pure and idempotent: on a
+//! listener attached with the same options every step is [`AttachStep::Present`]; the create
+//! calls themselves are `crate::ops::attach`'s.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::planner::bypass;
+use crate::planner::fallback::FallbackSpec;
+use crate::planner::listener::{
+    ActionSummary, Condition, ListenerSnapshot, NewRule, PlanningError, RuleView, TargetGroupInfo,
+};
+use crate::planner::priorities::{self, Direction, MAX_PRIORITY, MIN_PRIORITY, Role, State};
+use crate::planner::record::{environment_name, tag_value};
+use maintenance_core::deploy_names::tags;
+
+/// What `maintctl attach` should create on one listener.
+#[derive(Debug, Clone)]
+pub struct AttachSpec {
+    /// The responder's (Lambda) target group.
+    pub target_group: String,
+    /// Parked priority of the maintenance rule.
+    pub parked: u32,
+    /// Environment name tag.
+    pub environment: Option<String>,
+    /// The SSM prefix of the responder's content (tagged on the maintenance rule).
+    pub content_prefix: Option<String>,
+    /// Bypass by source address (at most 5 CIDRs).
+    pub bypass_cidrs: Vec<IpNet>,
+    /// Bypass by a secret request header: name and value.
+    pub bypass_header: Option<(String, String)>,
+    /// Bypass by link: the cookie rule, created with a fresh token nobody is given
+    /// (`crate::planner::bypass`); `on` sets the window's token.
+    pub bypass_link: bool,
+    /// The application's target group, where bypass rules forward.
+    pub app_target_group: Option<String>,
+    /// Attach even when no rule catches every request before the parked priority.
+    pub allow_fallthrough: bool,
+    /// Accept a `/0` bypass CIDR, which lets every client of that address family through.
+    pub allow_bypass_everyone: bool,
+    /// The fallback rule to create beside the maintenance rule (`crate::planner::fallback`).
+    pub fallback: Option<FallbackSpec>,
+}
+
+/// Why `attach` refuses. Messages say what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttachError {
+    /// The options make no sense on their own.
+    #[error("{0}")]
+    Invalid(String),
+    /// The listener already has a maintenance rule that differs.
+    #[error("listener {listener}: {detail}")]
+    Conflict {
+        /// Listener ARN.
+        listener: String,
+        /// What differs and what to do.
+        detail: String,
+    },
+    /// A priority the new rules need is held by another rule.
+    #[error(
+        "listener {listener}: priority {priority} is held by rule {holder}; choose another \
+         parked priority with --priority"
+    )]
+    PriorityTaken {
+        /// Listener ARN.
+        listener: String,
+        /// The priority.
+        priority: u32,
+        /// Its holder.
+        holder: String,
+    },
+    /// The listener has no rule of its own: parked anywhere, the maintenance rule would answer
+    /// every request, for good (even with `--allow-fallthrough`).
+    #[error(
+        "listener {listener}: it has no rule of its own (only its default rule), so the \
+         maintenance rule, parked, would answer every request: maintenance would be on for good \
+         and off could not end it; add the application's rules first (a catch-all, path /*, \
+         forwarding to the application), then attach"
+    )]
+    Alone {
+        /// Listener ARN.
+        listener: String,
+    },
+    /// Parked there, the maintenance rule would catch real traffic.
+    #[error(
+        "listener {listener}: no rule catches every request before priority {priority}, so the \
+         parked maintenance rule would answer every request the other rules do not match \
+         (instead of the listener's default action); add a catch-all rule for the application \
+         (path /*) before it, or pass --allow-fallthrough if that is what you want"
+    )]
+    Fallthrough {
+        /// Listener ARN.
+        listener: String,
+        /// The parked priority.
+        priority: u32,
+    },
+}
+
+/// One thing `attach` does, or found already done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum AttachStep {
+    /// A rule to create.
+    Create {
+        /// What it is for.
+        role: Role,
+        /// The rule.
+        rule: NewRule,
+    },
+    /// Already there.
+    Present {
+        /// What it is for.
+        role: Role,
+        /// Its ARN.
+        rule: String,
+        /// Its priority.
+        priority: u32,
+    },
+    /// Not created: parked, it would answer requests (a rule is never parked where it
+    /// answers).
+    Skipped {
+        /// What it is for.
+        role: Role,
+        /// Why, and what to do.
+        reason: String,
+    },
+}
+
+impl AttachSpec {
+    /// Checks the options on their own (before any listener is read).
+    pub fn validate(&self) -> Result<(), AttachError> {
+        let bypass_count = self.bypass_rules_wanted().len() as u32;
+        if !(MIN_PRIORITY + bypass_count..=MAX_PRIORITY).contains(&self.parked) {
+            return Err(AttachError::Invalid(format!(
+                "--priority {} must be within {}..=50000 (room for the bypass rules directly above it)",
+                self.parked,
+                1 + bypass_count
+            )));
+        }
+        if bypass_count > 0 && self.app_target_group.is_none() {
+            return Err(AttachError::Invalid(
+                "bypass rules forward to the application: pass --app-target-group ARN".into(),
+            ));
+        }
+        if let Some(env) = &self.environment {
+            environment_name(env).map_err(AttachError::Invalid)?;
+        }
+        if let Some(prefix) = &self.content_prefix {
+            maintenance_core::deploy_names::parameters::check_prefix(prefix)
+                .map_err(|p| AttachError::Invalid(format!("--prefix: {p}")))?;
+        } else if self.bypass_link {
+            return Err(AttachError::Invalid(
+                "--bypass-link needs --prefix, the responder's content prefix (its \
+                 MAINTENANCE_SSM_PREFIX): on stores the window's token there"
+                    .into(),
+            ));
+        }
+        if let Some(fallback) = &self.fallback {
+            fallback.validate(self.parked)?;
+        }
+        self.validate_cidrs()?;
+        self.validate_header()
+    }
+
+    fn validate_cidrs(&self) -> Result<(), AttachError> {
+        if self.bypass_cidrs.len() > 5 {
+            return Err(AttachError::Invalid(format!(
+                "at most 5 --bypass-cidr values (one source-ip condition), not {}",
+                self.bypass_cidrs.len()
+            )));
+        }
+        for c in &self.bypass_cidrs {
+            if c.to_string() == "255.255.255.255/32" {
+                return Err(AttachError::Invalid(format!(
+                    "--bypass-cidr {c} is not allowed by ELBv2"
+                )));
+            }
+            if c.trunc() != *c {
+                let single = IpNet::from(c.addr());
+                return Err(AttachError::Invalid(format!(
+                    "--bypass-cidr {c} has bits set after its /{} prefix: did you mean {}? \
+                     (or {single} for that one address)",
+                    c.prefix_len(),
+                    c.trunc()
+                )));
+            }
+            if c.prefix_len() == 0 && !self.allow_bypass_everyone {
+                return Err(AttachError::Invalid(format!(
+                    "--bypass-cidr {c} matches every {} client, so maintenance would be a no-op \
+                     for all of them: name the networks that should bypass, or pass \
+                     --allow-bypass-everyone if that is really what you want",
+                    if c.addr().is_ipv4() { "IPv4" } else { "IPv6" }
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the target groups named against what they are (`groups`, by ARN, as read): the
+    /// responder's must be of type `lambda`, the application's must not be the responder's.
+    /// Returns what is worth a warning (an application target group of type `lambda`).
+    pub fn check_target_groups(
+        &self,
+        groups: &BTreeMap<String, TargetGroupInfo>,
+    ) -> Result<Vec<String>, AttachError> {
+        let describe = |arn: &str| {
+            groups.get(arn).map_or_else(
+                || format!("{arn} (not found)"),
+                |g| format!("{} (type {})", g.name, g.target_type),
+            )
+        };
+        if !groups
+            .get(&self.target_group)
+            .is_some_and(TargetGroupInfo::is_lambda)
+        {
+            return Err(AttachError::Invalid(format!(
+                "--target-group {} is not a lambda target group, so the maintenance rule would \
+                 not reach the responder: pass the responder's own target group (target type \
+                 lambda; the TargetGroupArn output of the deploy/ templates)",
+                describe(&self.target_group)
+            )));
+        }
+        let Some(app) = &self.app_target_group else {
+            return Ok(Vec::new());
+        };
+        if *app == self.target_group {
+            return Err(AttachError::Invalid(
+                "--app-target-group is the responder's own target group, so bypass rules would \
+                 send their clients to the maintenance page: pass the application's target group"
+                    .into(),
+            ));
+        }
+        Ok(match groups.get(app) {
+            Some(g) if g.is_lambda() => vec![format!(
+                "--app-target-group {} is a lambda target group: bypass clients reach that \
+                 Lambda; right if it is your application, wrong if it is a maintenance responder",
+                describe(app)
+            )],
+            _ => Vec::new(),
+        })
+    }
+
+    fn validate_header(&self) -> Result<(), AttachError> {
+        let Some((name, value)) = &self.bypass_header else {
+            return Ok(());
+        };
+        let name_ok = !name.is_empty()
+            && name.len() <= 40
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+            && !name.eq_ignore_ascii_case("host");
+        if !name_ok {
+            return Err(AttachError::Invalid(format!(
+                "--bypass-header name {name:?} must be 1-40 letters, digits, - or _ (and not Host)"
+            )));
+        }
+        if value.is_empty() || value.len() > 128 || value.contains(['*', '?']) || !value.is_ascii()
+        {
+            return Err(AttachError::Invalid(
+                "--bypass-header value must be 1-128 ASCII characters without * or ? \
+                 (which ELBv2 treats as wildcards)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn bypass_rules_wanted(&self) -> Vec<Condition> {
+        let mut out = Vec::new();
+        if !self.bypass_cidrs.is_empty() {
+            out.push(Condition::SourceIp {
+                values: self.bypass_cidrs.iter().map(|c| c.to_string()).collect(),
+            });
+        }
+        if let Some((name, value)) = &self.bypass_header {
+            out.push(Condition::HttpHeader {
+                name: name.clone(),
+                values: vec![value.clone()],
+            });
+        }
+        if self.bypass_link {
+            // The token is generated when the rule is created, and never shown.
+            out.push(bypass::cookie_condition(bypass::HIDDEN_TOKEN));
+        }
+        out
+    }
+
+    pub(crate) fn base_tags(&self, role: &str, parked: u32) -> Vec<(String, String)> {
+        let mut t = vec![
+            (tags::ROLE.to_string(), role.to_string()),
+            (tags::PARKED_PRIORITY.to_string(), parked.to_string()),
+        ];
+        if let Some(env) = &self.environment {
+            t.push((tags::ENVIRONMENT.to_string(), tag_value(env)));
+        }
+        t
+    }
+}
+
+/// True when two conditions match the same requests as far as attach cares: CIDRs compared as
+/// networks, header names without case.
+pub fn same_condition(a: &Condition, b: &Condition) -> bool {
+    match (a, b) {
+        (Condition::SourceIp { values: x }, Condition::SourceIp { values: y }) => {
+            let norm = |v: &[String]| -> BTreeSet<String> {
+                v.iter()
+                    .map(|s| {
+                        s.parse::<IpNet>()
+                            .map(|n| n.trunc().to_string())
+                            .unwrap_or_else(|_| s.clone())
+                    })
+                    .collect()
+            };
+            norm(x) == norm(y)
+        }
+        (
+            Condition::HttpHeader {
+                name: n1,
+                values: v1,
+            },
+            Condition::HttpHeader {
+                name: n2,
+                values: v2,
+            },
+        ) => n1.eq_ignore_ascii_case(n2) && v1 == v2,
+        _ => a == b,
+    }
+}
+
+/// Plans `attach` on one listener: what to create, what is already there. Idempotent: on a
+/// listener attached with the same options, every step is [`AttachStep::Present`].
+pub fn plan_attach(
+    snapshot: &ListenerSnapshot,
+    spec: &AttachSpec,
+) -> Result<Vec<AttachStep>, AttachError> {
+    spec.validate()?;
+    let listener = &snapshot.listener.arn;
+    // The rules are recognised by what they do, the target group asked for included: attach
+    // never adds a maintenance rule next to one that lost its tags.
+    let mut known = snapshot.clone();
+    known
+        .responder_target_groups
+        .insert(spec.target_group.clone());
+    if let Err(PlanningError::Unrecognised { findings, .. }) = known.refuse_unrecognised() {
+        let what: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        return Err(conflict(
+            listener,
+            format!(
+                "{}; attach creates nothing on a listener in this state",
+                what.join("; and ")
+            ),
+        ));
+    }
+    if let Some(app) = &spec.app_target_group
+        && known.known_responder_target_groups().contains(app.as_str())
+    {
+        return Err(conflict(
+            listener,
+            format!(
+                "--app-target-group {app} is where this listener's maintenance rule forwards, \
+                 so bypass rules would send their clients to the maintenance page: pass the \
+                 application's target group"
+            ),
+        ));
+    }
+    let planner = snapshot
+        .planner_rules()
+        .map_err(|e| conflict(listener, e.to_string()))?;
+    priorities::check(&planner).map_err(|e| conflict(listener, e.to_string()))?;
+    let maintenance = snapshot.maintenance_rule();
+    let mut steps = vec![match maintenance {
+        Some(m) => maintenance_present(listener, m, spec)?,
+        None => maintenance_to_create(snapshot, spec)?,
+    }];
+    steps.extend(crate::planner::fallback::attach_step(snapshot, spec)?);
+    let missing = bypass_present(snapshot, spec, &mut steps);
+    if missing.is_empty() {
+        return Ok(steps);
+    }
+    if maintenance.is_some() && priorities::state(&planner) != State::Off {
+        return Err(conflict(
+            listener,
+            "maintenance is not off; switch it off before adding bypass rules".into(),
+        ));
+    }
+    steps.extend(bypass_to_create(snapshot, spec, missing)?);
+    Ok(steps)
+}
+
+fn conflict(listener: &str, detail: String) -> AttachError {
+    AttachError::Conflict {
+        listener: listener.to_string(),
+        detail,
+    }
+}
+
+fn holder(snapshot: &ListenerSnapshot, priority: u32) -> Option<&RuleView> {
+    snapshot.rules.iter().find(|r| r.priority == Some(priority))
+}
+
+/// The maintenance rule already there, if it is the one `spec` asks for; attach never changes
+/// an attached listener.
+fn maintenance_present(
+    listener: &str,
+    m: &RuleView,
+    spec: &AttachSpec,
+) -> Result<AttachStep, AttachError> {
+    let forwards = match &m.action {
+        ActionSummary::Forward { target_groups, .. } => target_groups.clone(),
+        _ => Vec::new(),
+    };
+    let parked = m
+        .tags
+        .get(tags::PARKED_PRIORITY)
+        .cloned()
+        .unwrap_or_default();
+    let env = m.tags.get(tags::ENVIRONMENT);
+    let differs = if forwards != [spec.target_group.clone()] {
+        Some(format!(
+            "forwards to {}, not {}",
+            forwards.join(", "),
+            spec.target_group
+        ))
+    } else if parked != spec.parked.to_string() {
+        Some(format!("is parked at {parked:?}, not {}", spec.parked))
+    } else if let Some(want) = &spec.environment
+        && env != Some(&tag_value(want))
+    {
+        Some(format!(
+            "belongs to environment {:?}, not {want:?}",
+            env.map_or("(none)", |e| e)
+        ))
+    } else if let Some(want) = &spec.content_prefix
+        && m.tags.get(tags::CONTENT_PREFIX) != Some(want)
+    {
+        Some(format!(
+            "has content prefix {:?}, not {want:?} (tag it: aws elbv2 add-tags --resource-arns {} \
+             --tags Key={},Value={want})",
+            m.tags
+                .get(tags::CONTENT_PREFIX)
+                .map_or("(none)", String::as_str),
+            m.arn,
+            tags::CONTENT_PREFIX
+        ))
+    } else {
+        None
+    };
+    if let Some(what) = differs {
+        return Err(conflict(
+            listener,
+            format!(
+                "its maintenance rule {} {what}; attach never changes an attached listener: \
+                 run it with the same options, or delete the rule (aws elbv2 delete-rule \
+                 --rule-arn {}) and attach again",
+                m.arn, m.arn
+            ),
+        ));
+    }
+    Ok(AttachStep::Present {
+        role: Role::Maintenance,
+        rule: m.arn.clone(),
+        priority: m.priority.unwrap_or_default(),
+    })
+}
+
+/// The maintenance rule to create, parked where it catches nothing.
+fn maintenance_to_create(
+    snapshot: &ListenerSnapshot,
+    spec: &AttachSpec,
+) -> Result<AttachStep, AttachError> {
+    let listener = &snapshot.listener.arn;
+    if let Some(h) = holder(snapshot, spec.parked) {
+        return Err(AttachError::PriorityTaken {
+            listener: listener.clone(),
+            priority: spec.parked,
+            holder: h.arn.clone(),
+        });
+    }
+    if !spec.allow_fallthrough && !snapshot.caught_before(spec.parked) {
+        return Err(AttachError::Fallthrough {
+            listener: listener.clone(),
+            priority: spec.parked,
+        });
+    }
+    let own = snapshot
+        .rules
+        .iter()
+        .any(|r| !r.is_default() && snapshot.recognised_role(r) == Role::App);
+    if !own {
+        return Err(AttachError::Alone {
+            listener: listener.clone(),
+        });
+    }
+    let mut t = spec.base_tags(tags::ROLE_MAINTENANCE, spec.parked);
+    t.push((tags::STATE.to_string(), Direction::Off.to_string()));
+    if let Some(prefix) = &spec.content_prefix {
+        t.push((tags::CONTENT_PREFIX.to_string(), prefix.clone()));
+    }
+    Ok(AttachStep::Create {
+        role: Role::Maintenance,
+        rule: NewRule {
+            listener: listener.clone(),
+            priority: spec.parked,
+            conditions: vec![Condition::PathPattern {
+                values: vec!["/*".into()],
+            }],
+            target_group: spec.target_group.clone(),
+            fixed_response: None,
+            tags: t,
+        },
+    })
+}
+
+/// Adds a step for every wanted bypass rule already there; returns the conditions of the ones
+/// missing.
+fn bypass_present(
+    snapshot: &ListenerSnapshot,
+    spec: &AttachSpec,
+    steps: &mut Vec<AttachStep>,
+) -> Vec<Condition> {
+    let existing: Vec<&RuleView> = snapshot.bypass_rules().collect();
+    let mut missing = Vec::new();
+    for wanted in spec.bypass_rules_wanted() {
+        let found = existing.iter().find(|r| {
+            if bypass::is_cookie_condition(&wanted) {
+                bypass::is_cookie_rule(r)
+            } else {
+                r.conditions.len() == 1 && same_condition(&r.conditions[0], &wanted)
+            }
+        });
+        match found {
+            Some(r) => steps.push(AttachStep::Present {
+                role: Role::Bypass,
+                rule: r.arn.clone(),
+                priority: r.priority.unwrap_or_default(),
+            }),
+            None => missing.push(wanted),
+        }
+    }
+    missing
+}
+
+/// The missing bypass rules, directly above the parked maintenance rule, skipping priorities
+/// held by bypass rules already there.
+fn bypass_to_create(
+    snapshot: &ListenerSnapshot,
+    spec: &AttachSpec,
+    missing: Vec<Condition>,
+) -> Result<Vec<AttachStep>, AttachError> {
+    let listener = &snapshot.listener.arn;
+    let mut steps = Vec::new();
+    let mut next = spec.parked;
+    for wanted in missing {
+        let priority = loop {
+            next -= 1;
+            if next < MIN_PRIORITY {
+                return Err(AttachError::Invalid(format!(
+                    "no room for bypass rules above parked priority {}",
+                    spec.parked
+                )));
+            }
+            match holder(snapshot, next) {
+                None => break next,
+                Some(h) if matches!(h.role(), Role::Bypass | Role::Fallback) => continue,
+                Some(h) => {
+                    return Err(AttachError::PriorityTaken {
+                        listener: listener.clone(),
+                        priority: next,
+                        holder: h.arn.clone(),
+                    });
+                }
+            }
+        };
+        let mut rule_tags = spec.base_tags(tags::ROLE_BYPASS, priority);
+        if bypass::is_cookie_condition(&wanted) {
+            rule_tags.push((
+                tags::BYPASS_LINK.to_string(),
+                tags::BYPASS_LINK_COOKIE.to_string(),
+            ));
+        }
+        steps.push(AttachStep::Create {
+            role: Role::Bypass,
+            rule: NewRule {
+                listener: listener.clone(),
+                priority,
+                conditions: vec![wanted],
+                target_group: spec.app_target_group.clone().expect("validated"),
+                fixed_response: None,
+                tags: rule_tags,
+            },
+        });
+    }
+    Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planner::listener::ListenerInfo;
+
+    fn view(
+        arn: &str,
+        priority: Option<u32>,
+        conditions: Vec<Condition>,
+        tags: &[(&str, &str)],
+    ) -> RuleView {
+        RuleView {
+            arn: arn.into(),
+            priority,
+            conditions,
+            action: ActionSummary::Forward {
+                target_groups: vec!["tg-app".into()],
+                weights: Vec::new(),
+            },
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn snapshot(rules: Vec<RuleView>) -> ListenerSnapshot {
+        let info = ListenerInfo {
+            arn: "L".into(),
+            load_balancer: "LB".into(),
+            protocol: "HTTP".into(),
+            port: Some(80),
+        };
+        ListenerSnapshot::new(info, rules)
+    }
+
+    fn spec() -> AttachSpec {
+        AttachSpec {
+            target_group: "tg-mr".into(),
+            parked: 50_000,
+            environment: Some("prod".into()),
+            content_prefix: Some("/maintenance/prod".into()),
+            bypass_cidrs: vec!["203.0.113.0/24".parse().unwrap()],
+            bypass_header: Some(("X-Bypass".into(), "s3cret".into())),
+            bypass_link: false,
+            app_target_group: Some("tg-app".into()),
+            allow_fallthrough: false,
+            allow_bypass_everyone: false,
+            fallback: None,
+        }
+    }
+
+    #[test]
+    fn attach_creates_parked_rules_then_finds_them_again() {
+        let all = Condition::PathPattern {
+            values: vec!["/*".into()],
+        };
+        let base = vec![
+            view("a", Some(10), vec![all.clone()], &[]),
+            view("d", None, vec![], &[]),
+        ];
+        let steps = plan_attach(&snapshot(base.clone()), &spec()).unwrap();
+        let created: Vec<(Role, u32)> = steps
+            .iter()
+            .map(|s| match s {
+                AttachStep::Create { role, rule } => (*role, rule.priority),
+                AttachStep::Present { .. } | AttachStep::Skipped { .. } => {
+                    panic!("nothing exists yet")
+                }
+            })
+            .collect();
+        assert_eq!(
+            created,
+            vec![
+                (Role::Maintenance, 50_000),
+                (Role::Bypass, 49_999),
+                (Role::Bypass, 49_998)
+            ]
+        );
+
+        // Pretend they were created: the second attach changes nothing.
+        let mut rules = base;
+        for (i, s) in steps.iter().enumerate() {
+            if let AttachStep::Create { rule, .. } = s {
+                let mut v = view(
+                    &format!("new{i}"),
+                    Some(rule.priority),
+                    rule.conditions.clone(),
+                    &[],
+                );
+                v.tags = rule.tags.iter().cloned().collect();
+                if i == 0 {
+                    v.action = ActionSummary::Forward {
+                        target_groups: vec!["tg-mr".into()],
+                        weights: Vec::new(),
+                    };
+                }
+                rules.push(v);
+            }
+        }
+        rules.sort_by_key(|r| r.priority.unwrap_or(u32::MAX));
+        let again = plan_attach(&snapshot(rules), &spec()).unwrap();
+        assert!(
+            again
+                .iter()
+                .all(|s| matches!(s, AttachStep::Present { .. })),
+            "{again:?}"
+        );
+    }
+
+    #[test]
+    fn a_listener_with_no_rule_of_its_own_is_refused_even_with_fallthrough() {
+        let mut s = spec();
+        s.allow_fallthrough = true;
+        assert!(matches!(
+            plan_attach(&snapshot(Vec::new()), &s),
+            Err(AttachError::Alone { .. })
+        ));
+    }
+
+    #[test]
+    fn attach_refuses_what_would_hurt() {
+        let some = Condition::PathPattern {
+            values: vec!["/api/*".into()],
+        };
+        let base = vec![view("a", Some(10), vec![some], &[])];
+        assert!(matches!(
+            plan_attach(&snapshot(base.clone()), &spec()),
+            Err(AttachError::Fallthrough { .. })
+        ));
+        let mut s = spec();
+        s.allow_fallthrough = true;
+        assert!(plan_attach(&snapshot(base), &s).is_ok());
+
+        let all = Condition::PathPattern {
+            values: vec!["/*".into()],
+        };
+        let taken = vec![
+            view("a", Some(10), vec![all.clone()], &[]),
+            view("b", Some(50_000), vec![all.clone()], &[]),
+        ];
+        assert!(matches!(
+            plan_attach(&snapshot(taken), &spec()),
+            Err(AttachError::PriorityTaken {
+                priority: 50_000,
+                ..
+            })
+        ));
+
+        let other_tg = vec![
+            view("a", Some(10), vec![all.clone()], &[]),
+            view(
+                "m",
+                Some(50_000),
+                vec![all],
+                &[
+                    (tags::ROLE, "maintenance"),
+                    (tags::PARKED_PRIORITY, "50000"),
+                ],
+            ),
+        ];
+        assert!(matches!(
+            plan_attach(&snapshot(other_tg), &spec()),
+            Err(AttachError::Conflict { .. })
+        ));
+
+        let mut s = spec();
+        s.app_target_group = None;
+        assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
+        let mut s = spec();
+        s.bypass_header = Some(("X-Bypass".into(), "a*b".into()));
+        assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
+        let mut s = spec();
+        s.parked = 2;
+        assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
+    }
+
+    fn with_cidrs(cidrs: &[&str]) -> AttachSpec {
+        let mut s = spec();
+        s.bypass_cidrs = cidrs.iter().map(|c| c.parse().unwrap()).collect();
+        s
+    }
+
+    #[test]
+    fn bypass_cidrs_that_make_maintenance_a_no_op_are_refused() {
+        for everyone in ["0.0.0.0/0", "::/0"] {
+            let err = with_cidrs(&[everyone]).validate().unwrap_err().to_string();
+            assert!(
+                err.contains("no-op") && err.contains("--allow-bypass-everyone"),
+                "{err}"
+            );
+            let mut s = with_cidrs(&[everyone]);
+            s.allow_bypass_everyone = true;
+            assert_eq!(s.validate(), Ok(()), "a deliberate /0 with the flag");
+        }
+        let err = with_cidrs(&["10.0.0.1/8"])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("did you mean 10.0.0.0/8?") && err.contains("10.0.0.1/32"),
+            "{err}"
+        );
+        let err = with_cidrs(&["2001:db8::1/32"])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean 2001:db8::/32?"), "{err}");
+        // Private, shared, documentation and single-address networks are fine.
+        let fine = with_cidrs(&[
+            "10.0.0.0/8",
+            "100.64.0.0/10",
+            "192.168.1.7/32",
+            "fd00::/8",
+            "2001:db8::/32",
+        ]);
+        assert_eq!(fine.validate(), Ok(()));
+    }
+
+    fn group(arn: &str, kind: &str) -> (String, TargetGroupInfo) {
+        let info = TargetGroupInfo {
+            arn: arn.into(),
+            name: format!("{arn}-name"),
+            target_type: kind.into(),
+        };
+        (arn.into(), info)
+    }
+
+    #[test]
+    fn target_groups_are_checked_for_what_they_are() {
+        let groups: BTreeMap<String, TargetGroupInfo> = [
+            group("tg-mr", "lambda"),
+            group("tg-app", "instance"),
+            group("tg-fn", "lambda"),
+        ]
+        .into();
+        assert_eq!(spec().check_target_groups(&groups), Ok(vec![]));
+        // The application's target group as the responder's: refused, saying what it is.
+        let mut s = spec();
+        s.target_group = "tg-app".into();
+        let err = s.check_target_groups(&groups).unwrap_err().to_string();
+        assert!(
+            err.contains("tg-app-name (type instance)") && err.contains("not a lambda"),
+            "{err}"
+        );
+        s.target_group = "tg-gone".into();
+        let err = s.check_target_groups(&groups).unwrap_err().to_string();
+        assert!(err.contains("tg-gone (not found)"), "{err}");
+        // Bypass to the responder itself would loop to maintenance.
+        let mut s = spec();
+        s.app_target_group = Some("tg-mr".into());
+        let err = s.check_target_groups(&groups).unwrap_err().to_string();
+        assert!(err.contains("responder's own"), "{err}");
+        // An application that is a Lambda: a warning.
+        s.app_target_group = Some("tg-fn".into());
+        let warnings = s.check_target_groups(&groups).unwrap();
+        assert!(warnings[0].contains("lambda target group"), "{warnings:?}");
+    }
+
+    #[test]
+    fn attach_refuses_bypass_to_where_the_maintenance_rule_forwards() {
+        let all = Condition::PathPattern {
+            values: vec!["/*".into()],
+        };
+        let mut m = view(
+            "m",
+            Some(50_000),
+            vec![all.clone()],
+            &[
+                (tags::ROLE, "maintenance"),
+                (tags::PARKED_PRIORITY, "50000"),
+                (tags::ENVIRONMENT, "prod"),
+            ],
+        );
+        m.action = ActionSummary::Forward {
+            target_groups: vec!["tg-old".into()],
+            weights: Vec::new(),
+        };
+        let rules = vec![view("a", Some(10), vec![all], &[]), m];
+        let mut s = spec();
+        s.app_target_group = Some("tg-old".into());
+        let err = plan_attach(&snapshot(rules), &s).unwrap_err().to_string();
+        assert!(err.contains("maintenance page"), "{err}");
+    }
+}

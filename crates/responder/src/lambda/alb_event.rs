@@ -1,0 +1,250 @@
+//! The ALB event in: turns a target-group event (raw JSON) into the core's [`Request`] and the
+//! header mode the answer must use. The answer goes out through [`super::alb_response`].
+//!
+//! Why it is careful: a failed event parse would be an invocation error, which the ALB answers
+//! with its own bare 502. So reading never fails: a one-pass fast path for the events an ALB
+//! sends (`alb_event/plain.rs`), then the typed `aws_lambda_events` parse, then a lenient
+//! `serde_json::Value` walk when that refuses the event, and a default request when the payload
+//! is not even an object. Sources: AWS, "Lambda
+//! functions as targets" (docs.aws.amazon.com/elasticloadbalancing/latest/application/
+//! lambda-functions.html) and the community reports collected in the README's "Limits".
+
+use aws_lambda_events::alb::AlbTargetGroupRequest;
+use serde_json::Value;
+
+use maintenance_core::respond::request::{READ_QUERY, Request, is_read};
+
+mod plain;
+
+/// Which header map the target group expects in the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderMode {
+    /// `lambda.multi_value_headers.enabled=false` (the default): answer in `headers`.
+    Single,
+    /// Multi-value mode: answer in `multiValueHeaders`.
+    Multi,
+    /// The event does not tell: answer in both, which works in either mode.
+    Unknown,
+}
+
+impl HeaderMode {
+    /// The mode an event tells by which maps it fills: one of them, or it does not tell.
+    fn from_maps(single: bool, multi: bool) -> Self {
+        match (single, multi) {
+            (true, false) => Self::Single,
+            (false, true) => Self::Multi,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Single => "Single",
+            Self::Multi => "Multi",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+/// How the event was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseKind {
+    /// `aws_lambda_events` accepted it.
+    Typed,
+    /// The typed parse refused it; fields were read one by one.
+    Lenient,
+    /// Not a JSON object: answered as a `GET /` with no headers.
+    Unreadable,
+}
+
+impl ParseKind {
+    /// Name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Typed => "Typed",
+            Self::Lenient => "Lenient",
+            Self::Unreadable => "Unreadable",
+        }
+    }
+}
+
+/// An ALB event, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The request.
+    pub request: Request,
+    /// The header mode to answer in.
+    pub mode: HeaderMode,
+    /// How it was read.
+    pub parse: ParseKind,
+}
+
+/// Longest path kept; the ALB itself limits the request line to 16 KiB.
+const MAX_PATH: usize = 16 * 1024;
+/// Most header fields the fast path reads in one map; a larger event takes the full parse.
+const MAX_HEADERS: usize = 200;
+/// Most values of the header fields the core reads
+/// ([`maintenance_core::respond::request::READ_HEADERS`]) kept from one event. Counted after the
+/// other fields are left out, so any number of other headers never hides a `User-Agent` (a health
+/// check) or an `Accept`.
+const MAX_READ_VALUES: usize = 64;
+
+impl Event {
+    /// Reads an event. Never fails.
+    pub fn parse(raw: &str) -> Self {
+        Self::parse_plain(raw).unwrap_or_else(|| Self::parse_full(raw))
+    }
+
+    /// The fast path of [`Event::parse`], for the events an ALB sends (see `alb/plain.rs`):
+    /// `None` when the event needs the full parse.
+    pub fn parse_plain(raw: &str) -> Option<Self> {
+        plain::parse(raw)
+    }
+
+    /// [`Event::parse`] without its fast path for plain events: the typed parse, then the
+    /// lenient walk. Public so that tests can hold the two paths to the same answers.
+    pub fn parse_full(raw: &str) -> Self {
+        match serde_json::from_str::<AlbTargetGroupRequest>(raw) {
+            Ok(typed) => Self::from_typed(typed),
+            Err(_) => match serde_json::from_str::<Value>(raw).or_else(|e| {
+                // Lone UTF-16 surrogate escapes (`"\ud800"`) are valid JSON text but not valid
+                // strings; replace them with U+FFFD and try once more.
+                replace_surrogate_escapes(raw)
+                    .ok_or(e)
+                    .and_then(|t| serde_json::from_str(&t))
+            }) {
+                Ok(value @ Value::Object(_)) => Self::from_value(&value),
+                _ => Self {
+                    request: Request::get("/"),
+                    mode: HeaderMode::Unknown,
+                    parse: ParseKind::Unreadable,
+                },
+            },
+        }
+    }
+
+    fn from_typed(typed: AlbTargetGroupRequest) -> Self {
+        let multi = !typed.multi_value_headers.is_empty()
+            || !typed.multi_value_query_string_parameters.is_empty();
+        let single = !typed.headers.is_empty() || !typed.query_string_parameters.is_empty();
+        let mode = HeaderMode::from_maps(single, multi);
+        let headers = [&typed.headers, &typed.multi_value_headers]
+            .into_iter()
+            .flat_map(|map| map.iter())
+            .filter(|(name, _)| is_read(name.as_str()))
+            .take(MAX_READ_VALUES)
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let next = typed
+            .query_string_parameters
+            .first(READ_QUERY)
+            .or_else(|| typed.multi_value_query_string_parameters.first(READ_QUERY))
+            .map(str::to_string);
+        Self {
+            request: Request {
+                method: typed.http_method.as_str().to_ascii_uppercase(),
+                path: clean_path(typed.path.as_deref()),
+                headers,
+                next,
+                target_group_arn: typed.request_context.elb.target_group_arn,
+            },
+            mode,
+            parse: ParseKind::Typed,
+        }
+    }
+
+    fn from_value(value: &Value) -> Self {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        let single = value.get("headers").and_then(Value::as_object);
+        let multi = value.get("multiValueHeaders").and_then(Value::as_object);
+        let single_values = single
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, v)| Some((name, v.as_str()?)));
+        let multi_values = multi.into_iter().flatten().flat_map(|(name, values)| {
+            let values = values.as_array().map(Vec::as_slice).unwrap_or_default();
+            values.iter().filter_map(move |v| Some((name, v.as_str()?)))
+        });
+        let headers = single_values
+            .chain(multi_values)
+            .filter(|(name, _)| is_read(name))
+            .take(MAX_READ_VALUES)
+            .map(|(name, v)| (name.to_ascii_lowercase(), v.to_string()))
+            .collect();
+        let mode = HeaderMode::from_maps(single.is_some(), multi.is_some());
+        let method = text(value.get("httpMethod"))
+            .filter(|m| {
+                !m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphabetic())
+            })
+            .map_or_else(|| "GET".to_string(), |m| m.to_ascii_uppercase());
+        let target_group_arn = text(value.pointer("/requestContext/elb/targetGroupArn"));
+        let next = value
+            .pointer("/queryStringParameters/next")
+            .and_then(Value::as_str)
+            .or_else(|| {
+                value
+                    .pointer("/multiValueQueryStringParameters/next/0")
+                    .and_then(Value::as_str)
+            })
+            .map(str::to_string);
+        Self {
+            request: Request {
+                method,
+                path: clean_path(value.get("path").and_then(Value::as_str)),
+                headers,
+                next,
+                target_group_arn,
+            },
+            mode,
+            parse: ParseKind::Lenient,
+        }
+    }
+}
+
+/// Whether the payload is JSON at all, as the Lambda runtime needs it to be before the handler
+/// runs (it captures the payload as raw JSON). Every JSON value passes — any shape, nulls, lone
+/// surrogate escapes — since [`Event::parse`] answers each of them; only non-JSON text fails.
+pub fn check_is_json(raw: &str) -> Result<(), serde_json::Error> {
+    serde_json::from_str::<serde::de::IgnoredAny>(raw).map(|_| ())
+}
+
+/// Replaces every `\uD800`–`\uDFFF` escape with `\uFFFD`; `None` when there is none.
+fn replace_surrogate_escapes(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut replaced = false;
+    let mut rest = raw;
+    while let Some(pos) = rest.find('\\') {
+        out.push_str(&rest[..pos]);
+        let escape = &rest[pos..];
+        let surrogate = escape
+            .get(2..6)
+            .filter(|_| escape.as_bytes().get(1) == Some(&b'u'))
+            .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+            .is_some_and(|cp| (0xD800..=0xDFFF).contains(&cp));
+        if surrogate {
+            out.push_str("\\ufffd");
+            replaced = true;
+            rest = &escape[6..];
+        } else {
+            // Copy the backslash and the escaped character (ASCII in valid JSON) unchanged.
+            let len = escape.chars().take(2).map(char::len_utf8).sum::<usize>();
+            out.push_str(&escape[..len]);
+            rest = &escape[len..];
+        }
+    }
+    out.push_str(rest);
+    replaced.then_some(out)
+}
+
+fn clean_path(path: Option<&str>) -> String {
+    match path {
+        Some(p) if p.starts_with('/') && p.len() <= MAX_PATH => p.to_string(),
+        _ => "/".to_string(),
+    }
+}

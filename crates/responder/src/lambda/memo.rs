@@ -1,0 +1,536 @@
+//! Rendered responses, kept per decision: the Lambda answers most requests with the JSON it
+//! already rendered and encoded for the ALB, instead of rendering the same page again.
+//!
+//! A response depends on the request only through its [`Decision`], and the trace id is the one
+//! part of a decision taken from the request as it is. So an entry is the response JSON of one
+//! decision with the request's trace id at known places, and a later request with an equal
+//! decision gets a copy with its own trace id written into those places. An entry is kept only
+//! after a check at render time: rendered again with a stand-in trace id, the response must be
+//! the entry with the stand-in in exactly those places and nowhere else. A content value that
+//! happens to hold the trace id, for instance, fails the check, and that decision is rendered
+//! afresh on every request. tests/responder/alb.rs compares kept and fresh answers over generated
+//! events.
+//!
+//! Entries are dropped when the content changes. The health route is never kept: its body
+//! reports the content's age, which changes every second.
+//!
+//! Negotiation results are kept too ([`Negotiations`]): clients send the same few `Accept` and
+//! `Accept-Language` strings again and again (one pair per kind of browser or API client), and
+//! parsing them with their q-values was the largest part of a request's own work after the
+//! rendering.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::lambda::alb_event::HeaderMode;
+use crate::lambda::alb_response;
+use maintenance_core::content::Content;
+use maintenance_core::page_kind::PageKind;
+use maintenance_core::respond::negotiate::Format;
+use maintenance_core::respond::request::Request;
+use maintenance_core::respond::{
+    Decision, Negotiated, RetryAfter, decide_negotiated, negotiation, render,
+};
+use maintenance_core::site::Site;
+
+/// Most entries kept, most recently used first; the least recently used one makes room.
+/// Decisions vary by page, format, language, method, header mode and `Retry-After` (every
+/// second with an end time), and a sandbox's traffic keeps a handful of them busy; the list
+/// is searched in order, so the busiest are found first.
+const MAX_ENTRIES: usize = 32;
+
+/// Most negotiation results kept, most recently used first.
+const MAX_NEGOTIATIONS: usize = 16;
+
+/// Longest header value whose negotiation is kept; a longer one is negotiated every time (a
+/// client sending ever new long values must not fill the table with them).
+const MAX_NEGOTIATED_VALUE: usize = 256;
+
+/// Length of a trace id root (`1-` + 8 + `-` + 24 hex digits), checked by `Request::trace_root`.
+const TRACE_ID_LEN: usize = 35;
+
+/// Stand-in trace ids for the render-time check (two, in case a request carries one of them).
+const STAND_INS: [&str; 2] = [
+    "1-00000000-000000000000000000000000",
+    "1-ffffffff-ffffffffffffffffffffffff",
+];
+
+/// Rendered responses for one site, keyed by decision and header mode.
+#[derive(Debug, Default)]
+pub struct RenderedResponses {
+    table: Mutex<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    /// The content every entry was rendered from.
+    content: Option<Arc<Content>>,
+    entries: Vec<(Key, Entry)>,
+}
+
+/// A decision without the trace id's value (only whether there is one), plus the header mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    page: PageKind,
+    format: Format,
+    language: Box<str>,
+    head: bool,
+    retry: Option<RetryAfter>,
+    traced: bool,
+    mode: HeaderMode,
+}
+
+impl Key {
+    fn new(decision: &Decision<'_>, mode: HeaderMode) -> Self {
+        Self {
+            page: decision.page,
+            format: decision.format,
+            language: decision.language.into(),
+            head: decision.head,
+            retry: decision.retry.clone(),
+            traced: decision.trace_id.is_some(),
+            mode,
+        }
+    }
+
+    /// Equal to `Key::new(decision, mode)`, without building it.
+    fn matches(&self, decision: &Decision<'_>, mode: HeaderMode) -> bool {
+        self.page == decision.page
+            && self.format == decision.format
+            && *self.language == *decision.language
+            && self.head == decision.head
+            && self.retry == decision.retry
+            && self.traced == decision.trace_id.is_some()
+            && self.mode == mode
+    }
+}
+
+#[derive(Debug)]
+enum Entry {
+    /// The response JSON and the byte offsets where the trace id goes.
+    Kept { json: String, trace_at: Vec<usize> },
+    /// Failed the check: rendered afresh every time.
+    Fresh,
+}
+
+impl RenderedResponses {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The ALB response JSON for a decision: a kept copy when there is one, else rendered by
+    /// the core (and kept when it passes the check). Always the bytes the core would give:
+    /// `alb_response::encode(&mut render(decision, content, site), mode)`.
+    ///
+    /// `content` is shared: the Lambda hands the same `Arc` until the content changes, and the
+    /// table recognizes it by pointer before comparing texts.
+    pub fn response(
+        &self,
+        decision: &Decision<'_>,
+        content: &Arc<Content>,
+        site: &Site,
+        mode: HeaderMode,
+    ) -> String {
+        let fresh = || alb_response::encode(&mut render(decision, content, site), mode);
+        if decision.page == PageKind::Health
+            || decision.trace_id.is_some_and(|t| t.len() != TRACE_ID_LEN)
+        {
+            return fresh();
+        }
+        let known = {
+            let mut table = self.lock();
+            let same_arc = table
+                .content
+                .as_ref()
+                .is_some_and(|k| Arc::ptr_eq(k, content));
+            if !same_arc {
+                if !table.rendered_from(content) {
+                    table.entries.clear();
+                }
+                table.content = Some(Arc::clone(content));
+            }
+            let found = table
+                .entries
+                .iter()
+                .position(|(key, _)| key.matches(decision, mode));
+            if let Some(at) = found {
+                table.entries[..=at].rotate_right(1);
+            }
+            match found.map(|_| &table.entries[0].1) {
+                Some(Entry::Kept { json, trace_at }) => {
+                    return with_trace_id(json, trace_at, decision.trace_id.unwrap_or(""));
+                }
+                Some(Entry::Fresh) => true,
+                None => false,
+            }
+        };
+        let json = fresh();
+        if known {
+            return json;
+        }
+        let entry = match decision.trace_id {
+            None => Entry::Kept {
+                json: json.clone(),
+                trace_at: Vec::new(),
+            },
+            Some(trace_id) => check_trace_places(&json, trace_id, decision, content, site, mode),
+        };
+        let mut table = self.lock();
+        if table.rendered_from(content) {
+            // Another request may have filled it meanwhile (the preview server is threaded).
+            table
+                .entries
+                .retain(|(key, _)| !key.matches(decision, mode));
+            table.entries.truncate(MAX_ENTRIES - 1);
+            table.entries.insert(0, (Key::new(decision, mode), entry));
+        }
+        json
+    }
+
+    /// Number of kept entries (for tests and the bench).
+    pub fn len(&self) -> usize {
+        self.lock()
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Kept { .. }))
+            .count()
+    }
+
+    /// Whether no entry is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        lock(&self.table)
+    }
+}
+
+/// Negotiation results for one site, keyed by the raw `Accept` and `Accept-Language` values.
+/// [`Negotiations::decide`] is always [`maintenance_core::respond::decide`]; tests/responder/alb.rs
+/// holds the two equal over generated events.
+#[derive(Debug, Default)]
+pub struct Negotiations {
+    entries: Mutex<Vec<NegotiationEntry>>,
+}
+
+#[derive(Debug)]
+struct NegotiationEntry {
+    accept: Option<Box<str>>,
+    accept_language: Option<Box<str>>,
+    format: Format,
+    /// The catalog's own spelling of the language tag.
+    language: Box<str>,
+}
+
+impl Negotiations {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// [`maintenance_core::respond::decide`], with format and language from a kept negotiation of
+    /// the request's `Accept` and `Accept-Language` values when there is one. `site` must be the
+    /// same site on every call.
+    pub fn decide<'a>(
+        &self,
+        request: &'a Request,
+        page: PageKind,
+        content: &Content,
+        site: &'a Site,
+        now: time::OffsetDateTime,
+    ) -> Decision<'a> {
+        let accept = request.list_header("accept");
+        let accept_language = request.list_header("accept-language");
+        let negotiated = self.negotiation(accept.as_deref(), accept_language.as_deref(), site);
+        decide_negotiated(request, page, negotiated, content, site, now)
+    }
+
+    /// [`maintenance_core::respond::negotiation`], kept.
+    fn negotiation<'s>(
+        &self,
+        accept: Option<&str>,
+        accept_language: Option<&str>,
+        site: &'s Site,
+    ) -> Negotiated<'s> {
+        let mut entries = lock(&self.entries);
+        let found = entries.iter().position(|e| {
+            e.accept.as_deref() == accept && e.accept_language.as_deref() == accept_language
+        });
+        if let Some(at) = found {
+            entries[..=at].rotate_right(1);
+            let kept = &entries[0];
+            if let Some(language) = site.catalog.canonical_tag(&kept.language) {
+                return Negotiated {
+                    format: kept.format,
+                    language,
+                };
+            }
+        }
+        let fresh = negotiation(accept, accept_language, site);
+        let keep = found.is_none()
+            && [accept, accept_language]
+                .iter()
+                .all(|v| v.is_none_or(|v| v.len() <= MAX_NEGOTIATED_VALUE))
+            // Kept by its spelling in the catalog, so only a language given in that spelling.
+            && site.catalog.canonical_tag(fresh.language) == Some(fresh.language);
+        if keep {
+            entries.truncate(MAX_NEGOTIATIONS - 1);
+            entries.insert(
+                0,
+                NegotiationEntry {
+                    accept: accept.map(Box::from),
+                    accept_language: accept_language.map(Box::from),
+                    format: fresh.format,
+                    language: fresh.language.into(),
+                },
+            );
+        }
+        fresh
+    }
+
+    /// Number of kept negotiations (for tests).
+    pub fn len(&self) -> usize {
+        lock(&self.entries).len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Locks one of the tables. A panic while holding the lock leaves only a cache behind; keep
+/// using it.
+fn lock<T>(table: &Mutex<T>) -> MutexGuard<'_, T> {
+    table.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `json` with `trace_id` written at each offset (every place holds a trace id of the same
+/// length; no places, as for a request without one, is a plain copy).
+fn with_trace_id(json: &str, trace_at: &[usize], trace_id: &str) -> String {
+    let mut out = json.to_string();
+    for &at in trace_at {
+        out.replace_range(at..at + TRACE_ID_LEN, trace_id);
+    }
+    out
+}
+
+impl Table {
+    /// Whether the entries were rendered from this content: the same `Arc`, or equal texts.
+    fn rendered_from(&self, content: &Arc<Content>) -> bool {
+        self.content
+            .as_ref()
+            .is_some_and(|kept| Arc::ptr_eq(kept, content) || same_texts(kept, content))
+    }
+}
+
+/// Renders the decision again with a stand-in trace id and keeps `json` only if the two
+/// differ in exactly the places where `json` holds the trace id.
+fn check_trace_places(
+    json: &str,
+    trace_id: &str,
+    decision: &Decision<'_>,
+    content: &Content,
+    site: &Site,
+    mode: HeaderMode,
+) -> Entry {
+    let Some(stand_in) = STAND_INS.into_iter().find(|s| *s != trace_id) else {
+        return Entry::Fresh;
+    };
+    let other = Decision {
+        trace_id: Some(stand_in),
+        ..decision.clone()
+    };
+    let with_stand_in = alb_response::encode(&mut render(&other, content, site), mode);
+    let trace_at: Vec<usize> = json.match_indices(trace_id).map(|(at, _)| at).collect();
+    if with_trace_id(json, &trace_at, stand_in) == with_stand_in
+        && with_stand_in.matches(stand_in).count() == trace_at.len()
+    {
+        Entry::Kept {
+            json: json.to_string(),
+            trace_at,
+        }
+    } else {
+        Entry::Fresh
+    }
+}
+
+/// Equal content for rendering: everything but the state (where it came from and its age,
+/// which only the health route shows).
+fn same_texts(a: &Content, b: &Content) -> bool {
+    let Content {
+        maintenance,
+        retry,
+        status_page,
+        contact,
+        // A bypass answer is never kept; the token changes no page.
+        bypass_token: _,
+        time_zone,
+        state: _,
+    } = a;
+    *maintenance == b.maintenance
+        && *time_zone == b.time_zone
+        && *retry == b.retry
+        && *status_page == b.status_page
+        && *contact == b.contact
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use maintenance_core::respond::decide;
+    use maintenance_core::respond::request::Request;
+    use time::macros::datetime;
+
+    const TRACE: &str = "1-693ec9fb-4ef0a17b0db1b3fb480f31bc";
+
+    fn request(trace: &str) -> Request {
+        Request::get("/")
+            .with_header("Accept", "text/html")
+            .with_header("X-Amzn-Trace-Id", &format!("Root={trace}"))
+    }
+
+    fn answer(rendered: &RenderedResponses, req: &Request, content: &Content) -> (String, String) {
+        let site = Site::embedded();
+        let now = datetime!(2026-11-22 04:00 UTC);
+        let decision = decide(req, PageKind::Maintenance, content, &site, now);
+        // A new Arc each time: equal texts must be recognized without the pointer.
+        let shared = Arc::new(content.clone());
+        let kept = rendered.response(&decision, &shared, &site, HeaderMode::Single);
+        let fresh =
+            alb_response::encode(&mut render(&decision, content, &site), HeaderMode::Single);
+        (kept, fresh)
+    }
+
+    #[test]
+    fn a_kept_response_carries_each_requests_own_trace_id() {
+        let rendered = RenderedResponses::new();
+        let content = Content::default();
+        let (first, fresh) = answer(&rendered, &request(TRACE), &content);
+        assert_eq!(first, fresh);
+        assert_eq!(rendered.len(), 1);
+        let other = "1-5759e988-bd862e3fe1be46a994272793";
+        let (second, fresh) = answer(&rendered, &request(other), &content);
+        assert_eq!(second, fresh);
+        assert!(second.contains(other) && !second.contains(TRACE));
+        assert_eq!(rendered.len(), 1, "answered from the kept entry");
+    }
+
+    #[test]
+    fn content_holding_the_trace_id_is_rendered_afresh() {
+        let rendered = RenderedResponses::new();
+        let content = Content {
+            contact: Some(format!("mailto:{TRACE}@example.com")),
+            ..Content::default()
+        };
+        let (first, fresh) = answer(&rendered, &request(TRACE), &content);
+        assert_eq!(first, fresh);
+        assert_eq!(rendered.len(), 0, "the check refused to keep it");
+        let other = "1-5759e988-bd862e3fe1be46a994272793";
+        let (second, fresh) = answer(&rendered, &request(other), &content);
+        assert_eq!(second, fresh);
+        assert!(second.contains(TRACE), "the content's text is left alone");
+    }
+
+    #[test]
+    fn the_table_keeps_the_most_recently_used_entries_and_no_more() {
+        let rendered = RenderedResponses::new();
+        let mut content = Content::default();
+        for seconds in 0..(MAX_ENTRIES as u64 + 8) {
+            content.retry = Some(maintenance_core::content::Retry::Seconds(120 + seconds));
+            // Each value is new content, which drops the entries kept for the one before.
+            let (kept, fresh) = answer(&rendered, &request(TRACE), &content);
+            assert_eq!(kept, fresh);
+        }
+        assert_eq!(rendered.len(), 1, "a content change drops every entry");
+        let site = Site::embedded();
+        let req = request(TRACE);
+        let content = Arc::new(Content::default());
+        for seconds in 0..(MAX_ENTRIES as i64 + 8) {
+            let now = datetime!(2026-11-22 04:00 UTC) + time::Duration::seconds(seconds);
+            let mut decision = decide(&req, PageKind::Maintenance, &content, &site, now);
+            decision.retry = Some(maintenance_core::respond::retry_after(
+                Some(maintenance_core::content::Retry::Until(
+                    datetime!(2026-11-22 05:00 UTC),
+                )),
+                &site,
+                now,
+            ));
+            let kept = rendered.response(&decision, &content, &site, HeaderMode::Single);
+            let fresh =
+                alb_response::encode(&mut render(&decision, &content, &site), HeaderMode::Single);
+            assert_eq!(kept, fresh);
+        }
+        assert_eq!(rendered.len(), MAX_ENTRIES);
+    }
+
+    #[test]
+    fn kept_negotiations_decide_as_the_core_does() {
+        let site = Site::embedded();
+        let negotiations = Negotiations::new();
+        let content = Content::default();
+        let now = datetime!(2026-11-22 04:00 UTC);
+        let accepts = [
+            None,
+            Some("text/html"),
+            Some("application/json"),
+            Some("text/plain"),
+        ];
+        let languages = [
+            None,
+            Some("ja"),
+            Some("en-GB,en;q=0.9"),
+            Some("fr, JA;q=0.5"),
+        ];
+        for _ in 0..2 {
+            for accept in accepts {
+                for language in languages {
+                    let mut req = request(TRACE);
+                    req.headers.retain(|(n, _)| n != "accept");
+                    if let Some(a) = accept {
+                        req = req.with_header("Accept", a);
+                    }
+                    if let Some(l) = language {
+                        req = req.with_header("Accept-Language", l);
+                    }
+                    for page in [PageKind::Maintenance, PageKind::Health, PageKind::NotFound] {
+                        assert_eq!(
+                            negotiations.decide(&req, page, &content, &site, now),
+                            decide(&req, page, &content, &site, now),
+                            "{accept:?} {language:?} {page:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(negotiations.len(), MAX_NEGOTIATIONS, "the table is bounded");
+        let long = "text/html;q=0.9, ".repeat(20);
+        let req = request(TRACE).with_header("Accept-Language", &long);
+        negotiations.decide(&req, PageKind::Maintenance, &content, &site, now);
+        negotiations.decide(&req, PageKind::Maintenance, &content, &site, now);
+        assert!(
+            negotiations
+                .entries
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|e| e.accept_language.as_deref() != Some(long.as_str())),
+            "a long value is negotiated every time, not kept"
+        );
+    }
+
+    #[test]
+    fn new_content_drops_the_kept_entries() {
+        let rendered = RenderedResponses::new();
+        let (before, _) = answer(&rendered, &request(TRACE), &Content::default());
+        let content = Content {
+            status_page: Some("https://status.example.com/".into()),
+            ..Content::default()
+        };
+        let (after, fresh) = answer(&rendered, &request(TRACE), &content);
+        assert_eq!(after, fresh);
+        assert_ne!(before, after);
+        assert!(after.contains("status.example.com"));
+    }
+}

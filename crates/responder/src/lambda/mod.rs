@@ -1,0 +1,292 @@
+//! The Lambda path: what is built once per sandbox from the environment (site, SSM client,
+//! content cache: [`Function::from_environment`]) and the per-invocation glue around the pure
+//! core ([`Function::handle_invocation`]): read the ALB event ([`alb_event`]), pick the content
+//! (the health route never waits on SSM), decide and render through the core with the memo of
+//! earlier renderings ([`memo`]), encode for the ALB ([`alb_response`]), guard against panics,
+//! and log one JSON line per request.
+
+pub mod alb_event;
+pub mod alb_response;
+pub mod memo;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::content_cache::{CacheSettings, ContentCache, Refresh};
+use crate::lambda::alb_event::Event;
+use crate::lambda::memo::{Negotiations, RenderedResponses};
+use crate::logging::RequestLine;
+use crate::ssm::ParameterStore;
+use maintenance_core::content::Content;
+use maintenance_core::deploy_names::env;
+use maintenance_core::deploy_names::parameters::check_prefix;
+use maintenance_core::page_kind::PageKind;
+use maintenance_core::respond::negotiate::Format;
+use maintenance_core::respond::{bypass, select_page};
+use maintenance_core::site::Site;
+
+/// Settings read from the environment once at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSettings {
+    /// SSM prefix, if content comes from SSM.
+    pub ssm_prefix: Option<String>,
+    /// Cache timing.
+    pub cache: CacheSettings,
+}
+
+/// A problem found at start; the function still serves (with defaults) and logs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartProblem(pub String);
+
+impl FunctionSettings {
+    /// Reads the SSM settings. Bad values fall back to defaults and are reported.
+    pub fn from_env(lookup: &impl Fn(&str) -> Option<String>) -> (Self, Vec<StartProblem>) {
+        let mut problems = Vec::new();
+        let mut cache = CacheSettings::default();
+        let mut number = |var: &'static str, max: u64| -> Option<u64> {
+            let raw = lookup(var)?;
+            match raw.trim().parse::<u64>() {
+                Ok(n) if n <= max => Some(n),
+                _ => {
+                    problems.push(StartProblem(format!(
+                        "environment variable {var}={raw:?} is not a whole number up to {max}; using the default"
+                    )));
+                    None
+                }
+            }
+        };
+        if let Some(s) = number(env::SSM_TTL_SECONDS, 3600) {
+            cache.ttl = Duration::from_secs(s);
+        }
+        if let Some(ms) = number(env::SSM_INIT_BUDGET_MS, 10_000) {
+            cache.init_budget = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number(env::SSM_REFRESH_BUDGET_MS, 10_000) {
+            cache.refresh_budget = Duration::from_millis(ms);
+        }
+        let ssm_prefix = lookup(env::SSM_PREFIX)
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .and_then(|p| match check_prefix(&p) {
+                Ok(()) => Some(p),
+                Err(problem) => {
+                    problems.push(StartProblem(format!(
+                        "environment variable {}: {problem}; serving embedded content",
+                        env::SSM_PREFIX
+                    )));
+                    None
+                }
+            });
+        (Self { ssm_prefix, cache }, problems)
+    }
+}
+
+/// The function: site and, when configured, the SSM content cache.
+pub struct Function<S> {
+    site: Site,
+    cache: Option<ContentCache<S>>,
+    rendered: RenderedResponses,
+    negotiations: Negotiations,
+    /// The content without SSM.
+    defaults: Arc<Content>,
+}
+
+impl Function<aws_sdk_ssm::Client> {
+    /// The function exactly as the Lambda builds it at start, from its environment (`lookup`
+    /// reads one variable): the site ([`Site::from_env_or_embedded`]), the SSM settings and,
+    /// when a prefix is configured, the SSM client from the standard AWS chain. Problems are
+    /// returned for logging: the function still serves, with defaults in their place. Call
+    /// [`Function::init`] next for the cold-start fetch.
+    pub async fn from_environment(
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> (Self, Vec<StartProblem>) {
+        let (site, config_problems) = Site::from_env_or_embedded(lookup);
+        let (settings, settings_problems) = FunctionSettings::from_env(lookup);
+        let problems = config_problems
+            .iter()
+            .map(|e| StartProblem(e.to_string()))
+            .chain(settings_problems)
+            .collect();
+        let store = match &settings.ssm_prefix {
+            Some(_) => {
+                let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .load()
+                    .await;
+                Some(crate::aws::lambda_ssm_client(&base, &settings.cache))
+            }
+            None => None,
+        };
+        (Self::with_store(site, &settings, store), problems)
+    }
+}
+
+impl<S: ParameterStore> Function<S> {
+    /// A function serving from a site and an optional cache.
+    pub fn new(site: Site, cache: Option<ContentCache<S>>) -> Self {
+        Self {
+            site,
+            cache,
+            rendered: RenderedResponses::new(),
+            negotiations: Negotiations::new(),
+            defaults: Arc::new(Content::default()),
+        }
+    }
+
+    /// Builds the cache for a store, if a prefix is configured.
+    pub fn with_store(site: Site, settings: &FunctionSettings, store: Option<S>) -> Self {
+        let cache = match (&settings.ssm_prefix, store) {
+            (Some(prefix), Some(store)) => Some(ContentCache::new(
+                store,
+                prefix.clone(),
+                Arc::new(site.catalog.clone()),
+                settings.cache,
+            )),
+            _ => None,
+        };
+        Self::new(site, cache)
+    }
+
+    /// The site.
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    /// The content cache, if SSM is configured.
+    pub fn cache(&self) -> Option<&ContentCache<S>> {
+        self.cache.as_ref()
+    }
+
+    /// The cold-start fetch (within the init budget); logs what happened.
+    pub async fn init(&self) {
+        if let Some(cache) = &self.cache {
+            log_refresh(&cache.init(Instant::now()).await);
+        }
+    }
+
+    /// The rendered responses kept so far.
+    pub fn rendered(&self) -> &RenderedResponses {
+        &self.rendered
+    }
+
+    /// The negotiation results kept so far.
+    pub fn negotiations(&self) -> &Negotiations {
+        &self.negotiations
+    }
+
+    /// Answers one raw ALB event with the response JSON for the ALB. Never fails and never
+    /// panics outward.
+    pub async fn handle(&self, raw: &str) -> Box<RawValue> {
+        self.handle_invocation(raw, "").await
+    }
+
+    /// [`Function::handle`] for one Lambda invocation: the request log line also carries the
+    /// invocation's request id.
+    pub async fn handle_invocation(&self, raw: &str, request_id: &str) -> Box<RawValue> {
+        let started = std::time::Instant::now();
+        let event = Event::parse(raw);
+        let page = select_page(&event.request, &self.site);
+        let content = self.content_for(page).await;
+        let now = OffsetDateTime::now_utc();
+        let answered = catch_unwind(AssertUnwindSafe(|| {
+            let log = |page: PageKind, format: Format, language: &str, trace_id: Option<&str>| {
+                crate::logging::served(&RequestLine {
+                    page: page.name(),
+                    status: page.status(),
+                    format: format.name(),
+                    language,
+                    trace_id: trace_id.unwrap_or(""),
+                    method: &event.request.method,
+                    parse: event.parse.name(),
+                    header_mode: event.mode.name(),
+                    duration_us: started.elapsed().as_micros() as u64,
+                    request_id,
+                });
+            };
+            // The bypass link: rare, never kept (its cookie holds the window's token).
+            let bypass = page
+                .is_page()
+                .then(|| bypass::answer(&event.request, &content, &self.site, now))
+                .flatten();
+            if let Some(mut response) = bypass {
+                let json = alb_response::encode(&mut response, event.mode);
+                let served = &response.served;
+                log(
+                    served.page,
+                    served.format,
+                    &served.language,
+                    served.trace_id.as_deref(),
+                );
+                return json;
+            }
+            let decision =
+                self.negotiations
+                    .decide(&event.request, page, &content, &self.site, now);
+            let json = self
+                .rendered
+                .response(&decision, &content, &self.site, event.mode);
+            log(
+                decision.page,
+                decision.format,
+                decision.language,
+                decision.trace_id,
+            );
+            json
+        }));
+        let json = answered.unwrap_or_else(|_| {
+            tracing::error!(parse = ?event.parse, "the core panicked; served the last-resort page");
+            alb_response::last_resort_json(event.mode)
+        });
+        // The JSON comes from serde_json; should it ever not parse, the last resort does.
+        RawValue::from_string(json).unwrap_or_else(|_| {
+            tracing::error!("the response was not valid JSON; served the last-resort page");
+            RawValue::from_string(alb_response::last_resort_json(event.mode))
+                .unwrap_or_else(|_| RawValue::NULL.to_owned())
+        })
+    }
+
+    /// The content to answer with. Shared, not copied, on the page path; the health route gets
+    /// its own copy with the state of this moment, which is what it reports.
+    async fn content_for(&self, page: PageKind) -> Arc<Content> {
+        let Some(cache) = &self.cache else {
+            return Arc::clone(&self.defaults);
+        };
+        let now = Instant::now();
+        if page == PageKind::Health {
+            return Arc::new(cache.peek(now).await);
+        }
+        let (content, refresh) = cache.get_shared(now).await;
+        if let Some(refresh) = refresh {
+            log_refresh(&refresh);
+        }
+        content
+    }
+}
+
+fn log_refresh(refresh: &Refresh) {
+    match refresh {
+        Refresh::Fetched(warnings) => {
+            for w in warnings {
+                tracing::warn!(
+                    parameter = w.parameter.as_str(),
+                    problem = w.problem.as_str(),
+                    "ssm content warning"
+                );
+            }
+            tracing::debug!("ssm content refreshed");
+        }
+        Refresh::Partial { pages } => {
+            tracing::info!(
+                pages,
+                "ssm content read part-way within the budget; the next request goes on from there"
+            );
+        }
+        Refresh::Failed(e) => {
+            tracing::warn!(error = %e, "ssm refresh failed; serving the last good content or the defaults");
+        }
+    }
+}

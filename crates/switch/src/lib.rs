@@ -1,0 +1,402 @@
+//! The `maintenance-switch` Lambda (issue #15): maintenance that switches itself, on a
+//! schedule or an alarm, through the same switching engine as `maintctl`
+//! (`maintenance_engine::ops::switch` with no one to ask: it plans when it runs, from the live
+//! listeners, under the lease, with room-making, re-reads, rollback and the record).
+//!
+//! - [`event`]: what it accepts — a switch request (a schedule's `Input`) or a CloudWatch alarm
+//!   event in either shape — read and validated without I/O;
+//! - [`decide`]: what it does about it (pure): which switch, for whom
+//!   ([`maintenance_engine::ops::Owner`]), why, or why nothing;
+//! - [`SwitchFunction::handle`]: the two, then the switch; [`report`]: the answer, the same
+//!   JSON document `maintctl on --output json` prints plus the event.
+//!
+//! The rules it keeps: it switches only its own environment
+//! ([`maintenance_core::deploy_names::switch::ENVIRONMENT`]); ALARM switches on with the reason
+//! `automatic: <alarm name>` and joins the maintenance's owners; OK lets that alarm go (the
+//! maintenance goes off when its last owner has let go), and not at all with
+//! `ON_ALARM_OK=stay`; a window's end lets its window go the same way; an alarm on the responder itself
+//! (`FALLBACK_ALARMS`) only swaps the page while maintenance is on — ALARM the fallback page,
+//! OK the responder's again where that alarm put the fallback live; a listener no lease can be
+//! taken for is refused. Who owns a maintenance, and which events are stale (an alarm's event
+//! not newer than the last one handled, a cancelled window's), is `maintenance_engine::ops::owners`'. Bad input is refused with the reason, logged, and changes nothing; it never
+//! panics.
+
+pub mod event;
+pub mod report;
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use time::OffsetDateTime;
+
+use maintenance_core::deploy_names::switch as names;
+use maintenance_engine::listeners::{Aws, Listeners, Targets};
+use maintenance_engine::ops::{
+    self, Confirmation, Coordination, LeaseHolder, LeaseOptions, Operator, Outcome, Owner,
+    SwitchParameters, SwitchPlan, SwitchRequest, WindowContent,
+};
+use maintenance_engine::planner::{BypassOptions, Direction, Live, environment_name};
+
+pub use event::{AlarmEvent, AlarmState, Invocation, ScheduledSwitch};
+pub use report::EventReport;
+
+/// What an alarm's OK does to the maintenance that alarm switched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnAlarmOk {
+    /// Switch it off (the default).
+    SwitchOff,
+    /// Leave it on until a person ends it.
+    Stay,
+}
+
+/// The function's settings, from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The environment it switches; `None`: it refuses everything.
+    pub environment: Option<String>,
+    /// What an alarm's OK does.
+    pub on_alarm_ok: OnAlarmOk,
+    /// The alarms it acts on; `None`: any.
+    pub alarm_names: Option<Vec<String>>,
+    /// The alarms on the responder: they change only which page is live during maintenance
+    /// (ALARM: the fallback page, OK: the responder's), and may act even when not in
+    /// `alarm_names`.
+    pub fallback_alarms: Vec<String>,
+    /// How long it waits for a lease another writer holds.
+    pub lease_wait: Duration,
+}
+
+impl Settings {
+    /// Reads the settings through `get` (the environment); each problem is said, and the
+    /// setting keeps its safe default.
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
+        let mut problems = Vec::new();
+        let environment = match get(names::ENVIRONMENT) {
+            None => {
+                problems.push(format!(
+                    "{} is not set: every event is refused (set it to the environment the \
+                     function switches)",
+                    names::ENVIRONMENT
+                ));
+                None
+            }
+            Some(env) => match environment_name(&env) {
+                Ok(env) => Some(env),
+                Err(e) => {
+                    problems.push(format!(
+                        "{}: {e}; every event is refused",
+                        names::ENVIRONMENT
+                    ));
+                    None
+                }
+            },
+        };
+        let on_alarm_ok = match get(names::ON_ALARM_OK).as_deref().map(str::trim) {
+            None | Some("" | "off") => OnAlarmOk::SwitchOff,
+            Some("stay") => OnAlarmOk::Stay,
+            Some(other) => {
+                problems.push(format!(
+                    "{}={other:?} is neither \"off\" nor \"stay\": staying on after OK (the safe \
+                     reading)",
+                    names::ON_ALARM_OK
+                ));
+                OnAlarmOk::Stay
+            }
+        };
+        let list = |value: String| -> Vec<String> {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let alarm_names = get(names::ALARM_NAMES).map(list);
+        let fallback_alarms = get(names::FALLBACK_ALARMS).map(list).unwrap_or_default();
+        let lease_wait = match get(names::LEASE_WAIT_SECONDS).map(|s| s.trim().parse::<u64>()) {
+            None => names::DEFAULT_LEASE_WAIT_SECONDS,
+            Some(Ok(s)) if s <= 60 => s,
+            Some(_) => {
+                problems.push(format!(
+                    "{} is not a number of seconds up to 60: using {}",
+                    names::LEASE_WAIT_SECONDS,
+                    names::DEFAULT_LEASE_WAIT_SECONDS
+                ));
+                names::DEFAULT_LEASE_WAIT_SECONDS
+            }
+        };
+        let settings = Self {
+            environment,
+            on_alarm_ok,
+            alarm_names,
+            fallback_alarms,
+            lease_wait: Duration::from_secs(lease_wait),
+        };
+        (settings, problems)
+    }
+}
+
+/// A decision: the switch to make, or why there is none (outcome and message).
+pub type Decision = Result<SwitchRequest, (Outcome, String)>;
+
+/// What to do about an event (pure): the switch request, with its owner, reason and content.
+pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
+    let Some(environment) = &settings.environment else {
+        return Err((
+            Outcome::Refused,
+            format!(
+                "refused: the function has no {}, so it does not know which environment to \
+                 switch; nothing was changed",
+                names::ENVIRONMENT
+            ),
+        ));
+    };
+    let mut event_time = None;
+    let (direction, reason, owner, content, live) = match invocation {
+        Invocation::SwitchRequest(s) => {
+            if s.environment != *environment {
+                return Err((
+                    Outcome::Refused,
+                    format!(
+                        "refused: this function switches environment {environment:?}, not {:?}; \
+                         nothing was changed",
+                        s.environment
+                    ),
+                ));
+            }
+            let content = s.end.clone().map(|end| WindowContent {
+                end,
+                timezone: s.timezone.clone(),
+            });
+            let reason = format!(
+                "scheduled: window {} by {}: {}",
+                s.window, s.scheduled_by, s.reason
+            );
+            (
+                s.direction,
+                reason,
+                Owner::Window(s.window.clone()),
+                content,
+                Live::Responder,
+            )
+        }
+        Invocation::Alarm(a) => {
+            let switch = alarm_switch(a, settings)?;
+            event_time = Some(alarm_time(a)?);
+            switch
+        }
+    };
+    Ok(SwitchRequest {
+        direction,
+        targets: Targets {
+            environment: Some(environment.clone()),
+            ..Targets::default()
+        },
+        reason: Some(reason),
+        dry_run: false,
+        confirmed: true,
+        verify: None,
+        // The bypass link's token is set (`on`) and rotated (`off`) as by maintctl; the link
+        // is left out of the answer (`EventReport::switched`).
+        bypass: BypassOptions::default(),
+        live,
+        // The preflight invokes the responder (maintctl's Lambda SDK probe): not the switch's to
+        // run.
+        preflight: None,
+        force: false,
+        coordination: Coordination {
+            lease: LeaseOptions {
+                wait: settings.lease_wait,
+                required: true,
+                ..LeaseOptions::default()
+            },
+            owner,
+            content,
+            event_time,
+        },
+    })
+}
+
+/// When an alarm entered the state of its event: what tells a late or repeated delivery from
+/// a new state change. AWS sends it with every alarm event.
+fn alarm_time(a: &AlarmEvent) -> Result<OffsetDateTime, (Outcome, String)> {
+    a.at.as_deref()
+        .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        .ok_or_else(|| {
+            (
+                Outcome::Refused,
+                format!(
+                    "refused: the event of alarm {} has no time (alarmData.state.timestamp or \
+                     time), so a late or repeated delivery cannot be told from a new state \
+                     change; nothing was changed",
+                    a.alarm
+                ),
+            )
+        })
+}
+
+type AlarmSwitch = (Direction, String, Owner, Option<WindowContent>, Live);
+
+fn alarm_switch(a: &AlarmEvent, settings: &Settings) -> Result<AlarmSwitch, (Outcome, String)> {
+    if settings.fallback_alarms.contains(&a.alarm) {
+        return page_switch(a);
+    }
+    if let Some(allowed) = &settings.alarm_names
+        && !allowed.contains(&a.alarm)
+    {
+        return Err((
+            Outcome::Refused,
+            format!(
+                "refused: alarm {:?} is not one this function acts on ({}: {}); nothing was \
+                 changed",
+                a.alarm,
+                names::ALARM_NAMES,
+                allowed.join(", ")
+            ),
+        ));
+    }
+    let owner = Owner::Alarm(a.alarm.clone());
+    match a.state {
+        AlarmState::Alarm => Ok((
+            Direction::On,
+            format!("automatic: {}", a.alarm),
+            owner,
+            None,
+            Live::Responder,
+        )),
+        AlarmState::Ok if settings.on_alarm_ok == OnAlarmOk::Stay => Err((
+            Outcome::NothingToDo,
+            format!(
+                "alarm {} is OK; maintenance stays on until a person ends it ({}=stay)",
+                a.alarm,
+                names::ON_ALARM_OK
+            ),
+        )),
+        AlarmState::Ok => Ok((
+            Direction::Off,
+            format!("automatic: {} is OK", a.alarm),
+            owner,
+            None,
+            Live::Responder,
+        )),
+        AlarmState::InsufficientData => Err((
+            Outcome::NothingToDo,
+            format!("alarm {} has insufficient data: nothing to do", a.alarm),
+        )),
+    }
+}
+
+/// An alarm on the responder: ALARM puts the fallback page live in the responder's place,
+/// OK puts the responder's page back; both only while maintenance is on
+/// (`maintenance_engine::ops::owners`), neither switches maintenance on or off.
+fn page_switch(a: &AlarmEvent) -> Result<AlarmSwitch, (Outcome, String)> {
+    let (live, reason) = match a.state {
+        AlarmState::Alarm => (
+            Live::Fallback,
+            format!(
+                "automatic: {} (the responder is failing): the fallback page",
+                a.alarm
+            ),
+        ),
+        AlarmState::Ok => (
+            Live::Responder,
+            format!("automatic: {} is OK: the responder's page", a.alarm),
+        ),
+        AlarmState::InsufficientData => {
+            return Err((
+                Outcome::NothingToDo,
+                format!("alarm {} has insufficient data: nothing to do", a.alarm),
+            ));
+        }
+    };
+    let owner = Owner::PageAlarm {
+        alarm: a.alarm.clone(),
+        live,
+    };
+    Ok((Direction::On, reason, owner, None, live))
+}
+
+/// The operator of a switch no one watches: it says yes, and logs a wait for the lease.
+struct Logged;
+
+impl Operator for Logged {
+    fn confirm(&mut self, _plan: &SwitchPlan) -> Confirmation {
+        Confirmation::Confirmed
+    }
+
+    fn waiting(&mut self, holder: &LeaseHolder, wait: Duration) {
+        tracing::warn!(
+            holder = holder.holder.as_str(),
+            since = holder.since.as_str(),
+            doing = holder.doing.as_str(),
+            wait_s = wait.as_secs(),
+            "waiting for the lease"
+        );
+    }
+}
+
+/// The function: its settings and clients.
+pub struct SwitchFunction<L, P> {
+    listeners: L,
+    parameters: P,
+    settings: Settings,
+}
+
+impl SwitchFunction<Aws, aws_sdk_ssm::Client> {
+    /// Built from the environment (settings, and the SDK's standard chain), once per sandbox;
+    /// with the configuration problems found.
+    pub async fn from_environment(get: &dyn Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
+        let (settings, problems) = Settings::from_lookup(get);
+        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let function = Self::new(
+            Aws::new(&config),
+            aws_sdk_ssm::Client::new(&config),
+            settings,
+        );
+        (function, problems)
+    }
+}
+
+impl<L: Listeners, P: SwitchParameters> SwitchFunction<L, P> {
+    /// A function over any clients (tests inject faults).
+    pub fn new(listeners: L, parameters: P, settings: Settings) -> Self {
+        Self {
+            listeners,
+            parameters,
+            settings,
+        }
+    }
+
+    /// One invocation: read the event, decide, switch. Never fails: every way it can end is a
+    /// report.
+    pub async fn handle(&self, payload: &str) -> EventReport {
+        let invocation = match event::parse(payload, OffsetDateTime::now_utc()) {
+            Ok(invocation) => invocation,
+            Err(reason) => {
+                return EventReport::stopped(
+                    None,
+                    Outcome::Refused,
+                    format!("refused: {reason}; nothing was changed"),
+                );
+            }
+        };
+        let request = match decide(&invocation, &self.settings) {
+            Ok(request) => request,
+            Err((outcome, message)) => {
+                return EventReport::stopped(Some(invocation), outcome, message);
+            }
+        };
+        // Boxed: the switch's future is deep, and it runs once per invocation.
+        let mut operator = Logged;
+        let switched = Box::pin(ops::switch(
+            &self.listeners,
+            &self.parameters,
+            &request,
+            &mut operator,
+        ));
+        match switched.await {
+            Ok(report) => EventReport::switched(invocation, report),
+            Err(e) => EventReport::failed(invocation, &e),
+        }
+    }
+}

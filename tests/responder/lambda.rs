@@ -1,0 +1,338 @@
+//! End to end: the real `maintenance-responder` binary against a Lambda Runtime API on
+//! loopback, with and without SSM (moto, and an SSM endpoint that never answers), checking every
+//! response against the ALB contract and the one-line JSON request log.
+
+use crate::common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::runtime_api::{Answer, RuntimeApi};
+use common::{FakeServer, Moto, unique};
+use maintenance_responder::lambda::alb_event::HeaderMode;
+use maintenance_responder::lambda::alb_response::check_contract;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn spawn(api: &RuntimeApi, extra: &[(&str, String)]) -> Child {
+    Command::new(common::workspace_bin("maintenance-responder"))
+        .env_clear()
+        .envs(api.env())
+        .envs(extra.iter().cloned())
+        .env("AWS_LAMBDA_LOG_LEVEL", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start maintenance-responder")
+}
+
+fn response(answer: Answer) -> Value {
+    match answer {
+        Answer::Response(body) => {
+            let json: Value = serde_json::from_str(&body).unwrap();
+            let mode = if json["multiValueHeaders"]
+                .as_object()
+                .is_some_and(|m| !m.is_empty())
+                && json["headers"].as_object().is_some_and(|m| m.is_empty())
+            {
+                HeaderMode::Multi
+            } else if json["multiValueHeaders"]
+                .as_object()
+                .is_some_and(|m| m.is_empty())
+            {
+                HeaderMode::Single
+            } else {
+                HeaderMode::Unknown
+            };
+            check_contract(&body, mode).unwrap_or_else(|e| panic!("{e}: {body}"));
+            json
+        }
+        Answer::Error(body) => panic!("invocation error (the ALB would answer 502): {body}"),
+    }
+}
+
+#[tokio::test]
+async fn the_binary_answers_every_fixture_and_odd_events_and_logs_one_json_line_each() {
+    let api = RuntimeApi::start().await;
+    let mut child = spawn(&api, &[]);
+    let mut logs = BufReader::new(child.stdout.take().unwrap()).lines();
+    let fixtures = common::request_fixtures();
+    for (name, raw) in &fixtures {
+        let json = response(api.invoke(raw).await);
+        let expected = if raw.contains("ELB-HealthChecker/2.0") {
+            200
+        } else {
+            503
+        };
+        assert_eq!(json["statusCode"], expected, "{name}");
+    }
+    for odd in [
+        "{}",
+        "[]",
+        "\"text\"",
+        "42",
+        "null",
+        r#"{"Records":[]}"#,
+        r#"{"httpMethod":null,"headers":{"a":1}}"#,
+    ] {
+        let json = response(api.invoke(odd).await);
+        assert_eq!(json["statusCode"], 503, "{odd}");
+    }
+    // One JSON log line per request, with the fields ops search by.
+    let mut served = 0;
+    while served < fixtures.len() + 7 {
+        let line = tokio::time::timeout(Duration::from_secs(5), logs.next_line())
+            .await
+            .expect("log line")
+            .unwrap()
+            .expect("stdout open");
+        let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+            panic!("not JSON: {line}")
+        };
+        if entry["fields"]["message"] == "served" {
+            for field in [
+                "page",
+                "status",
+                "format",
+                "language",
+                "trace_id",
+                "duration_us",
+                "request_id",
+            ] {
+                assert!(
+                    !entry["fields"][field].is_null(),
+                    "{field} missing in {line}"
+                );
+            }
+            assert!(
+                entry["fields"]["request_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("req-")),
+                "the invocation's request id in {line}"
+            );
+            served += 1;
+        }
+    }
+}
+
+/// With the level at `warn` the per-request lines go, the problems stay.
+#[tokio::test]
+async fn the_log_level_setting_drops_the_request_lines_and_keeps_the_problems() {
+    let api = RuntimeApi::start().await;
+    let mut child = Command::new(common::workspace_bin("maintenance-responder"))
+        .env_clear()
+        .envs(api.env())
+        .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
+        .env("MAINTENANCE_CONFIG", "default_page = \"teapot\"")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start maintenance-responder");
+    let mut logs = BufReader::new(child.stdout.take().unwrap()).lines();
+    let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
+    for _ in 0..3 {
+        assert_eq!(response(api.invoke(&raw).await)["statusCode"], 503);
+    }
+    child.kill().await.unwrap();
+    let mut lines = Vec::new();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(2), logs.next_line()).await
+    {
+        lines.push(line);
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("configuration problem")),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("\"served\"")), "{lines:?}");
+}
+
+#[tokio::test]
+async fn content_comes_from_ssm_and_health_reports_it() {
+    let moto = Moto::shared();
+    let prefix = format!("/maintenance/{}", unique("lambda"));
+    let client = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
+    // An end time three days ahead (at most a week is accepted), in whole seconds.
+    let end = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        + time::Duration::days(3);
+    let end_text = end
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    for (name, value) in [
+        ("en/title", "Upgrading payments"),
+        ("retry-after", end_text.as_str()),
+    ] {
+        client
+            .put_parameter()
+            .name(format!("{prefix}/{name}"))
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+    }
+    // warm moto's lazy SSM backend before anything is timed
+    client
+        .get_parameters_by_path()
+        .path(&prefix)
+        .send()
+        .await
+        .unwrap();
+    let api = RuntimeApi::start().await;
+    let mut env = moto.env();
+    env.push(("MAINTENANCE_SSM_PREFIX", prefix.clone()));
+    env.push(("MAINTENANCE_SSM_INIT_BUDGET_MS", "10000".into()));
+    let started = Instant::now();
+    let _child = spawn(&api, &env);
+    let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
+    let json = response(api.invoke(&raw).await);
+    println!(
+        "cold start with SSM reachable (moto, debug build): {:?} to the first response",
+        started.elapsed()
+    );
+    assert!(
+        json["body"]
+            .as_str()
+            .unwrap()
+            .contains("Upgrading payments")
+    );
+    assert_eq!(
+        json["headers"]["retry-after"],
+        maintenance_core::respond::http_date(end)
+    );
+    let health = response(
+        api.invoke(
+            &std::fs::read_to_string(common::fixture("rust-runtime-alb_health_check.json"))
+                .unwrap(),
+        )
+        .await,
+    );
+    assert_eq!(health["statusCode"], 200);
+    assert!(
+        health["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("ok\ncontent: fresh"),
+        "{}",
+        health["body"]
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_ssm_costs_at_most_the_init_budget_and_the_page_still_arrives() {
+    let ssm = FakeServer::start(|_, _| None).await;
+    let api = RuntimeApi::start().await;
+    let mut env = common::aws_env(&ssm.endpoint);
+    env.push(("MAINTENANCE_SSM_PREFIX", "/maintenance/shop".into()));
+    let started = Instant::now();
+    let _child = spawn(&api, &env);
+    let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
+    let json = response(api.invoke(&raw).await);
+    let cold = started.elapsed();
+    println!(
+        "cold start with SSM hanging (debug build, 200 ms init budget): {cold:?} to the first response"
+    );
+    assert_eq!(json["statusCode"], 503);
+    assert!(
+        json["body"]
+            .as_str()
+            .unwrap()
+            .contains("We&#39;ll be back soon")
+    );
+    assert!(cold < Duration::from_millis(200 + 1500), "{cold:?}");
+    let health = response(
+        api.invoke(
+            &std::fs::read_to_string(common::fixture("rust-runtime-alb_health_check.json"))
+                .unwrap(),
+        )
+        .await,
+    );
+    // Not the same words as "no SSM configured" (issue #16, item 8: both used to say just
+    // "defaults").
+    assert_eq!(
+        health["body"],
+        "ok\ncontent: defaults (SSM not reached yet: 1 attempt failed, the last timed out)\n"
+    );
+}
+
+#[tokio::test]
+async fn invalid_configuration_is_reported_and_the_embedded_one_serves() {
+    let api = RuntimeApi::start().await;
+    let mut child = spawn(
+        &api,
+        &[
+            ("MAINTENANCE_CONFIG", "default_page = \"teapot\"".into()),
+            ("MAINTENANCE_SSM_PREFIX", "not a prefix".into()),
+        ],
+    );
+    let mut logs = BufReader::new(child.stdout.take().unwrap()).lines();
+    let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
+    let json = response(api.invoke(&raw).await);
+    assert_eq!(json["statusCode"], 503);
+    assert!(api.init_error().is_none());
+    let mut problems = Vec::new();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(2), logs.next_line()).await
+    {
+        let served = line.contains("\"served\"");
+        if line.contains("configuration problem") {
+            problems.push(line);
+        }
+        if served {
+            break;
+        }
+    }
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].contains("MAINTENANCE_CONFIG") && problems[0].contains("teapot"),
+        "{}",
+        problems[0]
+    );
+    assert!(
+        problems[1].contains("MAINTENANCE_SSM_PREFIX"),
+        "{}",
+        problems[1]
+    );
+}
+
+/// Issue #16, item 16, through the real binary: a typo in one variable is reported and left
+/// out; the fallback listener's other override still turns its answers into 404s.
+#[tokio::test]
+async fn one_bad_override_leaves_the_others_in_force() {
+    let api = RuntimeApi::start().await;
+    let mut child = spawn(
+        &api,
+        &[
+            ("MAINTENANCE_HEALTH_PATH", "healthz".into()),
+            ("MAINTENANCE_DEFAULT_PAGE", "not-found".into()),
+        ],
+    );
+    let mut logs = BufReader::new(child.stdout.take().unwrap()).lines();
+    let raw = std::fs::read_to_string(common::fixture("seed-get-query.json")).unwrap();
+    let json = response(api.invoke(&raw).await);
+    assert_eq!(
+        json["statusCode"], 404,
+        "MAINTENANCE_DEFAULT_PAGE still applies"
+    );
+    let mut problems = Vec::new();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(2), logs.next_line()).await
+    {
+        if line.contains("configuration problem") {
+            problems.push(line.clone());
+        }
+        if line.contains("\"served\"") {
+            break;
+        }
+    }
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("MAINTENANCE_HEALTH_PATH"),
+        "{problems:?}"
+    );
+}

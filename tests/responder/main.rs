@@ -1,0 +1,12 @@
+//! The responder's path, one test binary (the module of each file says what it holds):
+//! [`alb`] the ALB contract through the library (every fixture, hostile events, the property
+//! test), [`lambda`] the real `maintenance-responder` binary against a loopback Lambda Runtime
+//! API, [`preview`] the local preview (`maintctl serve` / `preview`) against the Lambda's own
+//! path.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod alb;
+mod lambda;
+mod preview;
