@@ -29,6 +29,7 @@ mod message;
 mod on;
 mod output;
 mod preview;
+mod reference;
 mod schedule;
 mod status;
 mod switch;
@@ -89,6 +90,10 @@ enum Command {
     /// The switching lease: who holds it, and breaking one whose holder is gone.
     #[command(subcommand)]
     Lease(lease::LeaseCommand),
+    /// Print the shell completion script for bash, zsh, fish or powershell.
+    Completions(reference::CompletionsArgs),
+    /// Print the manual page maintctl(1), or write every page into a directory.
+    Man(reference::ManArgs),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -110,6 +115,8 @@ async fn main() -> ExitCode {
         Command::Schedule(cmd) => cmd.run(&globals).await,
         Command::Bypass(cmd) => cmd.run(&globals).await,
         Command::Lease(cmd) => cmd.run(&globals).await,
+        Command::Completions(args) => args.run(),
+        Command::Man(args) => args.run(),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,158 @@
+//! What an operator installing a release meets (issue #22): the version `maintctl --version`
+//! prints is the workspace's and has its CHANGELOG section, both licence files are there, the
+//! shell completions and the manual page come out of the binary and are what their readers
+//! accept (`bash -n`, `man -l`).
+
+use std::process::{Command, Output, Stdio};
+
+fn maintctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_maintctl"))
+        .args(args)
+        .output()
+        .expect("run maintctl")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "maintctl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).expect("UTF-8 output")
+}
+
+fn repository_file(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The `## [X.Y.Z] - YYYY-MM-DD` headings of a Keep a Changelog file, newest first.
+fn changelog_versions(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("## ["))
+        .filter_map(|l| l.split_once(']'))
+        .map(|(version, _)| version.to_string())
+        .collect()
+}
+
+#[test]
+fn the_version_is_the_workspaces_and_the_changelog_describes_it() {
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        stdout(&maintctl(&["--version"])).trim(),
+        format!("maintctl {version}")
+    );
+    let changelog = repository_file("CHANGELOG.md");
+    assert!(
+        changelog.contains("Keep a Changelog"),
+        "not in Keep a Changelog form"
+    );
+    let versions = changelog_versions(&changelog);
+    let released: Vec<_> = versions.iter().filter(|v| *v != "Unreleased").collect();
+    assert_eq!(
+        released.first().map(|v| v.as_str()),
+        Some(version),
+        "the newest release in CHANGELOG.md is not the workspace's version: {versions:?}"
+    );
+    // The checker reads headings: a changelog without this release's heading fails it.
+    assert!(
+        changelog_versions("## [0.1.0] - 2026-01-01\n")
+            .iter()
+            .all(|v| v != version)
+    );
+}
+
+#[test]
+fn both_licences_cargo_names_are_in_the_repository() {
+    let manifest = repository_file("Cargo.toml");
+    assert!(manifest.contains(r#"license = "MIT OR Apache-2.0""#));
+    assert!(repository_file("LICENSE-MIT").contains("Permission is hereby granted"));
+    assert!(repository_file("LICENSE-APACHE").contains("Apache License"));
+}
+
+#[test]
+fn the_bash_completion_parses_and_every_shell_gets_a_script_naming_the_subcommands() {
+    let bash = stdout(&maintctl(&["completions", "bash"]));
+    let mut check = Command::new("bash")
+        .args(["-n", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bash");
+    use std::io::Write as _;
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(bash.as_bytes())
+        .unwrap();
+    let parsed = check.wait_with_output().unwrap();
+    assert!(
+        parsed.status.success(),
+        "bash -n rejects the completion script: {}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    // bash -n can fail: a script cut short is rejected.
+    let cut = &bash[..bash.len() / 2];
+    let rejected = Command::new("bash")
+        .args(["-n", "-c", cut])
+        .output()
+        .unwrap();
+    assert!(!rejected.status.success(), "bash -n accepted half a script");
+
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let script = stdout(&maintctl(&["completions", shell]));
+        for word in ["schedule", "dry-run", "load-balancer", "completions"] {
+            assert!(script.contains(word), "the {shell} completion lacks {word}");
+        }
+    }
+    let unknown = maintctl(&["completions", "tcsh"]);
+    assert_eq!(
+        unknown.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}
+
+#[test]
+fn the_manual_page_renders_with_man_and_each_subcommand_gets_one() {
+    let page = stdout(&maintctl(&["man"]));
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH maintctl 1"),
+        "not roff: {page:.200}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("maintctl.1");
+    std::fs::write(&file, &page).unwrap();
+    let rendered = Command::new("man")
+        .arg("-l")
+        .arg(&file)
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .expect("man (man-db) is installed");
+    let text = stdout(&rendered);
+    for section in ["NAME", "SYNOPSIS", "SUBCOMMANDS", "VERSION"] {
+        assert!(text.contains(section), "man -l shows no {section}:\n{text}");
+    }
+    assert!(
+        text.contains("maintctl-on(1)") || text.contains("maintctl-on"),
+        "{text}"
+    );
+
+    let pages = dir.path().join("pages");
+    let out = maintctl(&["man", "--out-dir", pages.to_str().unwrap()]);
+    stdout(&out);
+    for name in [
+        "maintctl.1",
+        "maintctl-on.1",
+        "maintctl-off.1",
+        "maintctl-schedule-create.1",
+    ] {
+        assert!(
+            pages.join(name).is_file(),
+            "maintctl man --out-dir wrote no {name}"
+        );
+    }
+}
