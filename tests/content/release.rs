@@ -156,3 +156,92 @@ fn the_manual_page_renders_with_man_and_each_subcommand_gets_one() {
         );
     }
 }
+
+/// Each flag renamed in 0.2.0 (CHANGELOG.md, "Changed"): the old spelling still parses where it
+/// had one meaning in its command, and only the new one is shown.
+#[test]
+fn renamed_flags_keep_their_old_spelling_as_a_hidden_alias() {
+    let renamed: [(&[&str], &str, &str); 4] = [
+        (&["message", "set"], "--until", "--expected-back"),
+        (
+            &["message", "set"],
+            "--no-fallback",
+            "--no-fallback-refresh",
+        ),
+        (&["attach"], "--no-fallback", "--no-fallback-rule"),
+        (&["serve"], "--from-ssm", "--prefix"),
+    ];
+    for (command, old, new) in renamed {
+        let value: &[&str] = match old {
+            "--until" | "--from-ssm" => &["X"],
+            _ => &[],
+        };
+        // clap reads every flag before it prints the help: an unknown one is a usage error.
+        let args = [command, &[old], value, &["--help"]].concat();
+        let out = maintctl(&args);
+        let help = stdout(&out);
+        assert!(help.contains(new), "{command:?} --help does not show {new}");
+        let shown_old = help
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("{old} ")) || l.trim() == old);
+        assert!(!shown_old, "{command:?} --help still shows {old}:\n{help}");
+    }
+    let made_up = maintctl(&["attach", "--no-fallbacks", "--help"]);
+    assert_eq!(
+        made_up.status.code(),
+        Some(2),
+        "the check sees an unknown flag"
+    );
+}
+
+/// `off` takes only what switching off uses; `-n`, `-y`, `-e`, `-o` are the short flags.
+#[test]
+fn off_has_its_own_flags_and_the_short_flags_are_the_expected_ones() {
+    let off = stdout(&maintctl(&["off", "--help"]));
+    for on_only in [
+        "--host",
+        "--no-bypass-link",
+        "--until",
+        "--timezone",
+        "--fallback",
+        "--force",
+    ] {
+        assert!(!off.contains(on_only), "off --help lists {on_only}:\n{off}");
+    }
+    let on = stdout(&maintctl(&["on", "--help"]));
+    for short in [
+        "-n, --dry-run",
+        "-y, --yes",
+        "-e, --environment",
+        "-o, --output",
+    ] {
+        assert!(on.contains(short), "on --help lacks {short}");
+    }
+}
+
+/// One table of exit codes, printed by `maintctl --help`; the commands point to it.
+#[test]
+fn the_exit_code_table_is_in_maintctl_help() {
+    let help = stdout(&maintctl(&["--help"]));
+    let table: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Exit codes"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    let codes: Vec<&str> = table
+        .iter()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.parse::<u8>().is_ok())
+        .collect();
+    assert_eq!(codes, ["0", "1", "2", "3", "4", "5", "6"], "{help}");
+    for command in [
+        &["off", "--help"][..],
+        &["doctor", "--help"],
+        &["bypass", "link", "--help"],
+    ] {
+        let text = stdout(&maintctl(command));
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains("maintctl --help lists them"), "{command:?}");
+    }
+}

@@ -82,5 +82,13 @@ mod tests {
             check("```\ncargo run --bin maintctl -- serv\n```"),
             ["doc.md:2: `maintctl` has no subcommand serv"]
         );
+        // A short flag's value is a value: `-e shop` names no subcommand.
+        assert_eq!(
+            check("`maintctl -e shop statu -n`, `maintctl -o json -e shop on -x`"),
+            [
+                "doc.md:1: `maintctl` has no subcommand statu",
+                "doc.md:1: `maintctl` has no flag -x"
+            ]
+        );
     }
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::Cli;
+use crate::{Cli, Globals};
 
 /// Arguments of `maintctl completions`.
 #[derive(Debug, clap::Args)]
@@ -45,7 +45,8 @@ pub struct ManArgs {
 
 impl CompletionsArgs {
     /// Prints the completion script on stdout.
-    pub fn run(self) -> anyhow::Result<ExitCode> {
+    pub fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        globals.text_only("completions");
         let shell = match self.shell {
             CompletionShell::Bash => Shell::Bash,
             CompletionShell::Zsh => Shell::Zsh,
@@ -61,7 +62,8 @@ impl CompletionsArgs {
 
 impl ManArgs {
     /// Prints maintctl(1), or writes every page into `--out-dir`.
-    pub fn run(self) -> anyhow::Result<ExitCode> {
+    pub fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        globals.text_only("man");
         let command = Cli::command();
         match self.out_dir {
             Some(dir) => {
