@@ -245,3 +245,22 @@ fn the_exit_code_table_is_in_maintctl_help() {
         assert!(text.contains("maintctl --help lists them"), "{command:?}");
     }
 }
+
+/// The on-call card (docs/on-call.md) shows the exit codes as `maintctl --help` prints them,
+/// word for word: the table is stated once, in exit.rs, and the card is checked against it.
+#[test]
+fn the_on_call_card_shows_the_exit_code_table_of_maintctl_help() {
+    let help = stdout(&maintctl(&["--help"]));
+    let table: String = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Exit codes"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(table.lines().count() > 7, "{help}");
+    let card = repository_file("docs/on-call.md");
+    assert!(
+        card.contains(&format!("```text\n{}\n```", table.trim_end())),
+        "docs/on-call.md does not show maintctl --help's exit codes:\n{table}"
+    );
+    assert!(!card.contains(&format!("```text\n{}\n```", table.replace('6', "7"))));
+}
