@@ -87,3 +87,54 @@ impl ManArgs {
         Ok(ExitCode::SUCCESS)
     }
 }
+
+/// The book's CLI reference (`docs/cli-reference.md`) is every command's `--help`, generated:
+/// this test fails when the file differs from the definition, and writes it anew with
+/// `UPDATE_CLI_REFERENCE=1`.
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    fn pages(command: &mut clap::Command, path: &str, out: &mut String) {
+        let help = command.render_long_help().to_string();
+        out.push_str(&format!(
+            "\n## {path}\n\n```text\n{}\n```\n",
+            help.trim_end()
+        ));
+        let mut subcommands: Vec<clap::Command> = command.get_subcommands().cloned().collect();
+        for sub in subcommands.iter_mut().filter(|s| s.get_name() != "help") {
+            pages(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    fn reference() -> String {
+        let mut command = crate::Cli::command().term_width(100).max_term_width(100);
+        command.build();
+        let mut out = String::from(
+            "# Every command's --help\n\nGenerated from the definition maintctl parses its flags \
+             with (`src/bin/maintctl/reference.rs`), so it cannot drift; the map of the commands \
+             is the [CLI reference](cli.md).\n",
+        );
+        pages(&mut command, "maintctl", &mut out);
+        out
+    }
+
+    #[test]
+    fn the_books_cli_reference_is_every_commands_help() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/cli-reference.md");
+        let generated = reference();
+        if std::env::var_os("UPDATE_CLI_REFERENCE").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let written = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            generated.contains("## maintctl schedule create\n"),
+            "{generated:.300}"
+        );
+        assert!(
+            written == generated,
+            "docs/cli-reference.md is not maintctl's --help: UPDATE_CLI_REFERENCE=1 cargo test \
+             --bin maintctl the_books_cli_reference writes it anew"
+        );
+    }
+}
