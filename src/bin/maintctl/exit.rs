@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use maintenance_engine::ops::Outcome;
 
 /// The exit codes and their meaning: `maintctl --help` prints this.
-pub const TABLE: &str = "\
-Exit codes (the same meaning for every command):
+/// A raw string: it is a table, laid out as printed.
+pub const TABLE: &str = r"Exit codes (the same meaning for every command):
   0  done as asked (doctor: no check failed; warnings are printed)
   1  failed before changing anything (bad input, an AWS error); nothing changed
   2  usage error: a flag missing, unknown or not for this command; nothing changed

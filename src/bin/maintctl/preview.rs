@@ -63,16 +63,9 @@ impl ContentArgs {
     ) -> anyhow::Result<(Loaded, ServeOptions)> {
         let site = preview::site_from(self.config.as_deref(), &|name| std::env::var(name).ok())?;
         globals.text_only(command);
-        let prefix = match &self.content {
-            Some(_) => None,
-            None => globals.selection.prefix(self.prefix.clone()),
-        };
-        let source = match (&self.content, prefix) {
+        let source = match (&self.content, globals.selection.prefix(self.prefix.clone())) {
             (Some(path), _) => Source::File(path.clone()),
-            (None, Some(prefix)) => Source::Ssm {
-                client: aws_sdk_ssm::Client::new(&globals.aws.load().await),
-                prefix: prefix.value,
-            },
+            (None, Some(p)) => Source::ssm(&globals.aws.load().await, p.value),
             (None, None) => Source::Embedded,
         };
         let loaded = preview::load(site, source).await?;
