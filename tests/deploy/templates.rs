@@ -2798,12 +2798,13 @@ fn as_list(value: &Value) -> Vec<Value> {
 }
 
 /// The SSM actions the responder calls: the operations of its one SSM client implementation
-/// (`impl ParameterStore for aws_sdk_ssm::Client` in src/ssm.rs), as IAM action names.
+/// (`impl ParameterStore for aws_sdk_ssm::Client` in crates/responder/src/ssm.rs), as IAM
+/// action names.
 fn responder_ssm_actions() -> Vec<String> {
-    let text = read(&root().join("src/ssm.rs"));
+    let text = read(&root().join("crates/responder/src/ssm.rs"));
     let at = text
         .find("impl ParameterStore for aws_sdk_ssm::Client")
-        .expect("src/ssm.rs: the responder's SSM client");
+        .expect("crates/responder/src/ssm.rs: the responder's SSM client");
     let block = braced(&text, at);
     // An SDK operation is the method called on the client itself: `self` then `.operation()`.
     let lines: Vec<&str> = block.lines().map(str::trim).collect();
