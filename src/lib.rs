@@ -3,6 +3,8 @@
 //! a trait → report); the page is `maintenance_core`'s and the Lambda path
 //! `maintenance_responder`'s. This library holds maintctl's own parts:
 //!
+//! - [`environment`]: `maintctl.toml`, the environment selected and every setting in force
+//!   with where it came from (`maintctl config show`);
 //! - [`preview`] (`maintctl serve`, `maintctl preview`): turns HTTP into ALB events and runs the
 //!   responder's own `Function::handle`, so the preview cannot drift from the Lambda;
 //! - [`probe::api`]: the responder probe of `maintctl doctor` over the Lambda SDK;
@@ -13,6 +15,7 @@
 //! dependency trees have no Lambda or Scheduler SDK, no CLI parser, no HTTP server, and no
 //! HTTP client of ours (`scripts/test` checks).
 
+pub mod environment;
 pub mod preview;
 pub mod verify;
 

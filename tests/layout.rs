@@ -694,3 +694,146 @@ fn every_message_the_cli_and_the_functions_print_is_prose_without_runs_of_spaces
     }
     assert!(found.is_empty(), "{found:#?}");
 }
+
+/// The anchor a Markdown heading gets (GitHub's and mdBook's rule: lower case, letters, digits,
+/// `-` and `_` kept, spaces to `-`, everything else dropped; a repeated one gets `-1`, `-2`…).
+fn heading_anchors(text: &str) -> std::collections::BTreeSet<String> {
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    let mut anchors = std::collections::BTreeSet::new();
+    let mut fence = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fence = !fence;
+        }
+        let Some(title) = line.strip_prefix('#').filter(|_| !fence) else {
+            continue;
+        };
+        let title = title.trim_start_matches('#').trim();
+        let slug: String = title
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect();
+        let n = seen.entry(slug.clone()).or_insert(0);
+        anchors.insert(if *n == 0 {
+            slug.clone()
+        } else {
+            format!("{slug}-{n}")
+        });
+        *n += 1;
+    }
+    anchors
+}
+
+/// The relative link targets of a Markdown text (`[text](target)`), outside code, with their
+/// line numbers.
+fn relative_links(text: &str) -> Vec<(usize, String)> {
+    let mut links = Vec::new();
+    let mut fence = false;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fence = !fence;
+            continue;
+        }
+        if fence {
+            continue;
+        }
+        // Drop inline code spans.
+        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        for (i, _) in prose.match_indices("](") {
+            let rest = &prose[i + 2..];
+            let Some(end) = rest.find(')') else { continue };
+            let target = rest[..end].split_whitespace().next().unwrap_or("");
+            let external = ["http://", "https://", "mailto:"]
+                .iter()
+                .any(|s| target.starts_with(s));
+            if !target.is_empty() && !external {
+                links.push((n + 1, target.to_string()));
+            }
+        }
+    }
+    links
+}
+
+/// `a/b/../c` as `a/c`, without asking the file system.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// What is wrong with the relative links of the Markdown files: a file that does not exist, an
+/// anchor no heading of its file has.
+fn broken_links(files: &[(PathBuf, String)]) -> Vec<String> {
+    let texts: std::collections::BTreeMap<&Path, &String> =
+        files.iter().map(|(p, t)| (p.as_path(), t)).collect();
+    let mut broken = Vec::new();
+    for (path, text) in files {
+        for (line, target) in relative_links(text) {
+            let (file, anchor) = match target.split_once('#') {
+                Some((file, anchor)) => (file, Some(anchor)),
+                None => (target.as_str(), None),
+            };
+            let resolved = match file {
+                "" => path.clone(),
+                file => path.parent().unwrap().join(file),
+            };
+            let at = format!("{}:{line}: {target}", path.display());
+            let resolved = lexical(&resolved);
+            let known = texts.get(resolved.as_path());
+            if known.is_none() && !resolved.exists() {
+                broken.push(format!("{at}: no such file"));
+                continue;
+            }
+            if let Some(anchor) = anchor {
+                match known {
+                    Some(t) if heading_anchors(t).contains(anchor) => {}
+                    Some(_) => broken.push(format!("{at}: no heading #{anchor}")),
+                    None => broken.push(format!("{at}: not a Markdown file of the project")),
+                }
+            }
+        }
+    }
+    broken
+}
+
+#[test]
+fn every_relative_link_of_the_docs_resolves() {
+    let markdown: Vec<(PathBuf, String)> = project_files()
+        .into_iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    let links: usize = markdown.iter().map(|(_, t)| relative_links(t).len()).sum();
+    assert!(links > 20, "only {links} relative links found");
+    let broken = broken_links(&markdown);
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn the_link_check_finds_a_missing_file_and_a_missing_heading() {
+    let dir = root().join("docs");
+    let page = (
+        dir.join("page.md"),
+        "# A page\n## Once: attach\n[ok](#once-attach) [x](#nope) [y](missing.md) `[z](no.md)`\n"
+            .to_string(),
+    );
+    let broken = broken_links(&[page]);
+    assert_eq!(broken.len(), 2, "{broken:?}");
+    assert!(broken[0].ends_with("#nope: no heading #nope"), "{broken:?}");
+    assert!(
+        broken[1].ends_with("missing.md: no such file"),
+        "{broken:?}"
+    );
+}

@@ -186,7 +186,7 @@ pub enum Source {
     Embedded,
     /// A TOML file in the SSM layout (`--content FILE`).
     File(PathBuf),
-    /// SSM Parameter Store under a prefix (`--from-ssm PREFIX`).
+    /// SSM Parameter Store under a prefix (`--prefix PREFIX`, or the environment's).
     Ssm {
         /// SDK client.
         client: aws_sdk_ssm::Client,
@@ -196,6 +196,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// SSM Parameter Store under `prefix`, through a client of `config`.
+    pub fn ssm(config: &aws_config::SdkConfig, prefix: String) -> Self {
+        Self::Ssm {
+            client: aws_sdk_ssm::Client::new(config),
+            prefix,
+        }
+    }
+
     /// One line for the console and the index page.
     pub fn describe(&self) -> String {
         match self {

@@ -110,8 +110,8 @@ pub enum Preflight {
     Run,
 }
 
-/// The real `maintctl` against the emulator, stdin not a terminal, `MAINTENANCE_SSM_PREFIX`
-/// not inherited; `on` forced past its preflight or not, as `preflight` says.
+/// The real `maintctl` against the emulator, stdin not a terminal, `MAINTENANCE_SSM_PREFIX`,
+/// `MAINTCTL_ENVIRONMENT` and the user's maintctl configuration not inherited; `on` forced past its preflight or not, as `preflight` says.
 pub fn command(moto: &Moto, args: &[&str], preflight: Preflight) -> Command {
     let forced = preflight == Preflight::Forced
         && args.first() == Some(&"on")
@@ -122,6 +122,9 @@ pub fn command(moto: &Moto, args: &[&str], preflight: Preflight) -> Command {
         .args(if forced { &["--force"][..] } else { &[] })
         .envs(moto.env())
         .env_remove("MAINTENANCE_SSM_PREFIX")
+        // No environment from the caller's shell or maintctl.toml in their config directory.
+        .env_remove("MAINTCTL_ENVIRONMENT")
+        .env("XDG_CONFIG_HOME", "/nonexistent/maintctl-tests")
         .stdin(Stdio::null());
     cmd
 }

@@ -1753,7 +1753,7 @@ fn sam_template_passes_cfn_lint() {
     }
 }
 
-/// deploy/README.md's arm64 recipe for SAM (which packages only the literal CodeUri): the copy it
+/// docs/deploy.md's arm64 recipe for SAM (which packages only the literal CodeUri): the copy it
 /// makes names the arm64 packages of both functions and lints as clean as the original.
 #[test]
 fn sam_arm64_copy_of_the_template_lints_clean() {
@@ -1771,14 +1771,14 @@ fn sam_arm64_copy_of_the_template_lints_clean() {
         2,
         "the recipe replaces two lines"
     );
-    let readme = read(&root().join("deploy/README.md"));
+    let readme = read(&root().join("docs/deploy.md"));
     let mut copy_text = text.clone();
     for (x86, arm) in X86.iter().zip(ARM) {
         assert_eq!(text.matches(x86).count(), 1, "{x86}");
         let (x86, arm) = (x86.trim_end(), arm.trim_end());
         assert!(
             readme.contains(&format!("s|{x86}|{arm}|")),
-            "deploy/README.md's arm64 recipe: s|{x86}|{arm}|"
+            "docs/deploy.md's arm64 recipe: s|{x86}|{arm}|"
         );
         copy_text = copy_text.replace(x86, arm);
     }
@@ -3087,7 +3087,8 @@ fn as_list(value: &Value) -> Vec<Value> {
 }
 
 /// The SSM actions the responder calls: the operations of its one SSM client implementation
-/// (`impl ParameterStore for aws_sdk_ssm::Client` in crates/responder/src/ssm.rs), as IAM action names.
+/// (`impl ParameterStore for aws_sdk_ssm::Client` in crates/responder/src/ssm.rs), as IAM
+/// action names.
 fn responder_ssm_actions() -> Vec<String> {
     let text = read(&root().join("crates/responder/src/ssm.rs"));
     let at = text

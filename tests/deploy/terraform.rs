@@ -9,7 +9,7 @@
 //! - every IAM policy the docs print is the one the module rendered in that apply;
 //! - the SAM template expanded (`Fn::ForEach`) and translated (aws-sam-translator) as
 //!   CloudFormation would, created in moto's CloudFormation with every condition true, and what
-//!   moto cannot create named (deploy/README.md keeps the same list);
+//!   moto cannot create named (docs/deploy.md keeps the same list);
 //! - checkov on the module with every option on and on the translated template, clean but for
 //!   the skips with their reasons in `deploy/.checkov.yaml`, and failing on a finding put back.
 //!
@@ -77,7 +77,7 @@ fn apply_sandbox(moto: &Moto, name: &str, every_option: bool, fallthrough: bool)
     fs::write(tf.path.join("terraform.tfvars.json"), vars.to_string()).unwrap();
     tf.init();
     // The module's rule counts depend on app_target_group_arn being known at plan time (see
-    // deploy/README.md, Terraform): the application's target group comes first.
+    // docs/deploy.md, Terraform): the application's target group comes first.
     for args in [
         &[
             "apply",
@@ -511,7 +511,7 @@ fn terraform_with_fallthrough_and_no_catch_all_parks_no_rule_answering_a_bare_50
 
 // ----------------------------------------------------------------------- SAM
 
-/// What moto 5.2's CloudFormation cannot create of the translated template (deploy/README.md,
+/// What moto 5.2's CloudFormation cannot create of the translated template (docs/deploy.md,
 /// "Checking the templates against moto", lists the same), and why.
 const MOTO_CANNOT_CREATE: [&str; 6] = [
     "AWS::CloudWatch::Alarm",
@@ -582,11 +582,11 @@ async fn sam_template_translates_and_moto_creates_what_it_can() {
     let report = sam_deploy(&moto, "maint-shop", &parameters);
     assert_eq!(report["stack_status"], "CREATE_COMPLETE", "{report:#}");
     assert_eq!(report["unsupported_types"], json!(MOTO_CANNOT_CREATE));
-    let readme = fs::read_to_string(root().join("deploy/README.md")).unwrap();
+    let readme = fs::read_to_string(root().join("docs/deploy.md")).unwrap();
     for t in MOTO_CANNOT_CREATE {
         assert!(
             readme.contains(&format!("`{t}`")),
-            "deploy/README.md does not name {t}"
+            "docs/deploy.md does not name {t}"
         );
     }
     // Every resource type of the translated template is created or named as left out.

@@ -1,6 +1,6 @@
 //! The docs' `maintctl` command lines against a clap `Command` (maintctl's own: the unit test
 //! in `src/bin/maintctl/doc_commands.rs` includes this file and hands it `Cli::command()`):
-//! every Markdown file git tracks (README, deploy/README, an mdBook under `docs/` later), every
+//! every Markdown file git tracks (README, the mdBook under `docs/`, the contributor guides), every
 //! code block and inline code span; each `maintctl …` line (with its `\` continuations) must
 //! name subcommands that exist and flags that exist on them (or globally). Placeholders
 //! (`<ENV>`, `ENV`, `ARN…`) stand for values; `on|off` for each of the alternatives.
@@ -243,12 +243,18 @@ pub fn problems(root: &Command, words: &[String]) -> Vec<String> {
             && !shorts.is_empty()
             && shorts.chars().all(|c| c.is_ascii_alphabetic())
         {
+            let mut takes_value = false;
             for path in &paths {
                 for s in shorts.chars() {
-                    if find_short(path, s).is_none() {
-                        problems.push(format!("`{}` has no flag -{s}", path[0].get_name()));
+                    match find_short(path, s) {
+                        Some(arg) => takes_value |= arg.get_action().takes_values(),
+                        None => problems.push(format!("`{}` has no flag -{s}", path[0].get_name())),
                     }
                 }
+            }
+            // `-e NAME`: the value is the next word.
+            if takes_value {
+                i += 1;
             }
             continue;
         }

@@ -174,7 +174,13 @@ async fn on_fallback_without_a_fallback_rule_is_refused_and_changes_nothing() {
     let client = aws(moto).await;
     let alb = build_alb(moto, "fb-none", &[10, 20]);
     let env = common::unique("env-fbn");
-    let out = attach(moto, &alb, &env, "/maintenance/fbn", &["--no-fallback"]);
+    let out = attach(
+        moto,
+        &alb,
+        &env,
+        "/maintenance/fbn",
+        &["--no-fallback-rule"],
+    );
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(snapshot(&client, &alb.http).await.fallback_rule().is_none());
     let before = priorities(&client, &alb.http).await;
@@ -187,7 +193,7 @@ async fn on_fallback_without_a_fallback_rule_is_refused_and_changes_nothing() {
         text(&on)
     );
     assert_eq!(priorities(&client, &alb.http).await, before);
-    // attach without --no-fallback adds it to the attached listener.
+    // attach without --no-fallback-rule adds it to the attached listener.
     let out = attach(moto, &alb, &env, "/maintenance/fbn", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let s = snapshot(&client, &alb.http).await;
@@ -254,7 +260,7 @@ async fn message_set_puts_the_new_content_on_the_fallback_rules_of_its_prefix() 
             &prefix,
             "--title",
             title,
-            "--until",
+            "--expected-back",
             &until(),
             "--output",
             "json",
@@ -306,7 +312,7 @@ async fn message_set_puts_the_new_content_on_the_fallback_rules_of_its_prefix() 
         "{}",
         text(&same)
     );
-    // --no-fallback leaves the rules alone.
+    // --no-fallback-refresh leaves the rules alone.
     let skip = maintctl(
         moto,
         &[
@@ -316,7 +322,7 @@ async fn message_set_puts_the_new_content_on_the_fallback_rules_of_its_prefix() 
             &prefix,
             "--title",
             "Other",
-            "--no-fallback",
+            "--no-fallback-refresh",
         ],
     );
     assert_eq!(code(&skip), 0, "{}", text(&skip));

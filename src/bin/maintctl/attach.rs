@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use maintenance_core::deploy_names::DEFAULT_PARKED_PRIORITY;
 use maintenance_core::site::Site;
 use maintenance_engine::ops::{self, AttachRequest, fallback};
-use maintenance_engine::planner::{AttachSpec, FallbackSpec, environment_name};
+use maintenance_engine::planner::{AttachSpec, FallbackSpec};
 
 use crate::{Globals, output};
 
@@ -23,8 +23,9 @@ use crate::{Globals, output};
     with the same options changes nothing."
 )]
 pub struct AttachArgs {
-    /// Listener ARN to attach to (repeat for several, e.g. HTTP and HTTPS).
-    #[arg(long = "listener", value_name = "ARN", required = true)]
+    /// Listener ARN to attach to (repeat for several, e.g. HTTP and HTTPS) [default: the
+    /// environment's listeners].
+    #[arg(long = "listener", value_name = "ARN")]
     listeners: Vec<String>,
     /// The responder's target group (target type lambda).
     #[arg(long, value_name = "ARN")]
@@ -34,13 +35,11 @@ pub struct AttachArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PARKED_PRIORITY,
           value_parser = clap::value_parser!(u32).range(1..=50_000))]
     priority: u32,
-    /// Environment name, so `--environment NAME` finds these rules later (stored as a tag:
-    /// letters, digits, spaces and _ . : / = + - @, at most 256 characters).
-    #[arg(long, value_name = "NAME", value_parser = environment_name)]
-    environment: Option<String>,
-    /// SSM prefix of the responder's content (its MAINTENANCE_SSM_PREFIX), tagged on the
-    /// maintenance rule so that switching finds the bypass token, end time and lease there.
-    #[arg(long = "prefix", value_name = "PREFIX", env = "MAINTENANCE_SSM_PREFIX")]
+    /// SSM prefix of the responder's content (the function's MAINTENANCE_SSM_PREFIX), tagged
+    /// on the maintenance rule so that switching finds the bypass token, end time and lease
+    /// there [default: the environment's prefix]. The environment (--environment) is tagged on
+    /// the rules too, so that -e NAME finds them later.
+    #[arg(long = "prefix", value_name = "PREFIX")]
     content_prefix: Option<String>,
     /// Clients from this address or CIDR reach the application while maintenance is on
     /// (repeatable, up to 5). Matched against the connection's real source address, which
@@ -68,14 +67,14 @@ pub struct AttachArgs {
     #[arg(long)]
     allow_bypass_everyone: bool,
     /// Do not create the fallback rule (a fixed-response 503 page that needs no Lambda, for
-    /// maintctl on --fallback).
-    #[arg(long)]
-    no_fallback: bool,
+    /// maintctl on --fallback). Formerly --no-fallback.
+    #[arg(long, alias = "no-fallback")]
+    no_fallback_rule: bool,
     /// Parked priority of the fallback rule [default: --priority minus 5].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=50_000))]
     fallback_priority: Option<u32>,
     /// Print what would be created and create nothing.
-    #[arg(long)]
+    #[arg(long, short = 'n')]
     dry_run: bool,
 }
 
@@ -100,20 +99,30 @@ impl AttachArgs {
         let spec = AttachSpec {
             target_group: self.target_group,
             parked: self.priority,
-            environment: self.environment,
-            content_prefix: self.content_prefix,
+            environment: globals.environment.clone(),
+            content_prefix: globals
+                .selection
+                .prefix(self.content_prefix)
+                .map(|p| p.value),
             bypass_cidrs: self.bypass_cidrs,
             bypass_header: self.bypass_header,
             bypass_link: self.bypass_link,
             app_target_group: self.app_target_group,
             allow_fallthrough: self.allow_fallthrough,
             allow_bypass_everyone: self.allow_bypass_everyone,
-            fallback: (!self.no_fallback).then(|| FallbackSpec {
+            fallback: (!self.no_fallback_rule).then(|| FallbackSpec {
                 priority: self.fallback_priority,
                 body: fallback::default_page(&Site::embedded()),
             }),
         };
-        let request = match AttachRequest::new(self.listeners, spec, self.dry_run) {
+        let (listeners, _) = globals.selection.targets(self.listeners, Vec::new());
+        if listeners.value.is_empty() {
+            crate::globals::usage(
+                "name the listeners to attach to: --listener ARN, or the environment's \
+                 listeners = [...] in maintctl.toml",
+            );
+        }
+        let request = match AttachRequest::new(listeners.value, spec, self.dry_run) {
             Ok(request) => request,
             Err(e) => return output::stopped(e.into()),
         };

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use maintenance_core::deploy_names::DEFAULT_BYPASS_PATH;
 use maintenance_engine::ops::{self, LinkRequest};
 use maintenance_engine::planner::BypassOptions;
 use maintenance_engine::planner::bypass::{check_bypass_path, check_host};
@@ -25,9 +24,10 @@ pub struct LinkArgs {
     /// listener's certificate that is not a wildcard.
     #[arg(long, value_name = "HOST", value_parser = host)]
     host: Option<String>,
-    /// The responder's bypass_path, when it is not the default.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_BYPASS_PATH, value_parser = path)]
-    bypass_path: String,
+    /// The responder's bypass_path, when it is not the default [default: the environment's
+    /// bypass-path, else /__maintenance/bypass].
+    #[arg(long, value_name = "PATH", value_parser = path)]
+    bypass_path: Option<String>,
 }
 
 fn host(text: &str) -> Result<String, String> {
@@ -39,11 +39,15 @@ fn path(text: &str) -> Result<String, String> {
 }
 
 impl LinkArgs {
-    /// The library's options (`skip`: set no link this window).
-    pub fn options(&self, skip: bool) -> anyhow::Result<BypassOptions> {
+    /// The library's options (`skip`: set no link this window), the flags else the
+    /// environment's host and bypass-path.
+    pub fn options(&self, globals: &Globals, skip: bool) -> anyhow::Result<BypassOptions> {
+        let selection = &globals.selection;
+        let host = selection.pick(self.host.clone(), |t| t.host.as_ref());
+        let path = selection.bypass_path(self.bypass_path.clone());
         Ok(BypassOptions::new(
-            self.host.clone(),
-            &self.bypass_path,
+            host.map(|h| h.value),
+            &path.value,
             skip,
         )?)
     }
@@ -51,12 +55,10 @@ impl LinkArgs {
 
 /// Arguments of `maintctl bypass link`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("target").required(true).multiple(true)
-    .args(["listeners", "load_balancers", "environment"])))]
 #[command(
     after_help = "Prints the link only while maintenance is on, and only when the token in SSM \
-    and on the cookie bypass rules agree. Exit codes: 0 printed, 1 failed to read, 4 no link \
-    (maintenance is off, or no cookie bypass rule), 6 the token in SSM and on the rules differ."
+    and on the cookie bypass rules agree (maintenance off or no cookie bypass rule: exit 4; the \
+    two tokens differ: exit 6). Exit codes: maintctl --help lists them."
 )]
 pub struct BypassLinkArgs {
     #[command(flatten)]
@@ -70,8 +72,8 @@ impl BypassCommand {
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         let Self::Link(args) = self;
         let request = LinkRequest {
-            targets: args.targets.into_targets(),
-            options: args.link.options(false)?,
+            targets: args.targets.required(globals),
+            options: args.link.options(globals, false)?,
         };
         let (listeners, ssm) = globals.listeners_and_ssm().await;
         let report = match ops::bypass_link(&listeners, &ssm, &request).await {

@@ -31,7 +31,13 @@ mod tests {
         let cli = Cli::command();
         let mut found = 0;
         let mut wrong = Vec::new();
-        for path in tracked_markdown(&root) {
+        // The book's CLI reference is clap's own --help, checked equal to the definition by
+        // reference.rs: its prose is not command lines.
+        let generated = "docs/cli-reference.md";
+        for path in tracked_markdown(&root)
+            .into_iter()
+            .filter(|p| p != generated)
+        {
             let text = std::fs::read_to_string(root.join(&path)).unwrap();
             for c in commands_in_markdown(&path, &text) {
                 found += 1;
@@ -81,6 +87,14 @@ mod tests {
         assert_eq!(
             check("```\ncargo run --bin maintctl -- serv\n```"),
             ["doc.md:2: `maintctl` has no subcommand serv"]
+        );
+        // A short flag's value is a value: `-e shop` names no subcommand.
+        assert_eq!(
+            check("`maintctl -e shop statu -n`, `maintctl -o json -e shop on -x`"),
+            [
+                "doc.md:1: `maintctl` has no subcommand statu",
+                "doc.md:1: `maintctl` has no flag -x"
+            ]
         );
     }
 }

@@ -34,11 +34,11 @@ pub struct RenderArgs {
 /// Arguments of `maintctl fallback refresh`.
 #[derive(Debug, clap::Args)]
 pub struct RefreshArgs {
-    /// SSM parameter prefix, e.g. /maintenance/shop.
-    #[arg(long, env = "MAINTENANCE_SSM_PREFIX")]
-    prefix: String,
+    /// SSM parameter prefix, e.g. /maintenance/shop [default: the environment's prefix].
+    #[arg(long, value_name = "PREFIX")]
+    prefix: Option<String>,
     /// Print the page and the rules it would go on, and modify nothing.
-    #[arg(long)]
+    #[arg(long, short = 'n')]
     dry_run: bool,
 }
 
@@ -48,6 +48,7 @@ impl FallbackCommand {
         let site = Site::embedded();
         match self {
             Self::Render(args) => {
+                globals.text_only("fallback render");
                 let page = fallback::default_page(&site);
                 match args.out {
                     Some(path) => std::fs::write(&path, &page)
@@ -63,7 +64,7 @@ impl FallbackCommand {
                 let report = fallback::refresh(
                     &listeners,
                     &ssm,
-                    &args.prefix,
+                    &globals.prefix(args.prefix),
                     &[],
                     args.dry_run,
                     &site,

@@ -20,7 +20,7 @@ use crate::Globals;
 )]
 pub struct InvokeArgs {
     /// ALB event JSON file, or - for standard input.
-    #[arg(long, short = 'e', value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     event: PathBuf,
     /// Print the response body as text after the JSON, for reading.
     #[arg(long)]

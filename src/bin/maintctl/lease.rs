@@ -27,13 +27,21 @@ pub enum LeaseCommand {
 #[derive(Debug, clap::Args)]
 pub struct PrefixArg {
     /// SSM parameter prefix of the content (the maintenance rule's content-prefix tag), e.g.
-    /// /maintenance/shop.
+    /// /maintenance/shop [default: the environment's prefix].
     #[arg(long, value_name = "PREFIX", value_parser = prefix)]
-    prefix: String,
+    prefix: Option<String>,
 }
 
 fn prefix(text: &str) -> Result<String, String> {
     check_prefix(text).map(|()| text.to_string())
+}
+
+/// `--prefix`, else the environment's (checked like the flag).
+fn content_prefix(globals: &Globals, arg: PrefixArg) -> anyhow::Result<String> {
+    let prefix = globals.prefix(arg.prefix);
+    check_prefix(&prefix)
+        .map_err(|problem| anyhow::anyhow!("the environment's prefix: {problem}"))?;
+    Ok(prefix)
 }
 
 /// Arguments of `maintctl lease break`.
@@ -52,8 +60,11 @@ impl LeaseCommand {
         let ssm = aws_sdk_ssm::Client::new(&globals.aws.load().await);
         let ttl = LeaseOptions::default().ttl;
         let report = match self {
-            Self::Show(a) => lease::show(&ssm, &a.prefix, ttl).await?,
-            Self::Break(a) => lease::break_lease(&ssm, &a.prefix.prefix, &a.id, ttl).await?,
+            Self::Show(a) => lease::show(&ssm, &content_prefix(globals, a)?, ttl).await?,
+            Self::Break(a) => {
+                let prefix = content_prefix(globals, a.prefix)?;
+                lease::break_lease(&ssm, &prefix, &a.id, ttl).await?
+            }
         };
         output::emit(globals.output, &report)
     }

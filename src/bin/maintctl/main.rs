@@ -16,6 +16,7 @@ macro_rules! say {
 
 mod attach;
 mod bypass;
+mod config;
 #[cfg(test)]
 mod doc_commands;
 mod doctor;
@@ -29,6 +30,7 @@ mod message;
 mod on;
 mod output;
 mod preview;
+mod reference;
 mod schedule;
 mod status;
 mod switch;
@@ -39,13 +41,13 @@ mod verify;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use maintenance_engine::planner::Direction;
 
 pub use globals::{Globals, Output};
 
 /// Serve maintenance and fallback pages from a Lambda behind your ALB, and switch them on and off.
 #[derive(Debug, Parser)]
 #[command(name = "maintctl", version, about, long_about = None, propagate_version = true)]
+#[command(after_long_help = exit::TABLE)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,6 +82,10 @@ enum Command {
     On(on::OnArgs),
     /// Switch maintenance off: move the maintenance rule back to its parked priority.
     Off(switch::SwitchArgs),
+    /// The settings in force: maintctl.toml's environment, the flags, and where each value
+    /// came from.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Schedule maintenance windows that switch themselves (create, list, cancel, extend).
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
@@ -89,12 +95,20 @@ enum Command {
     /// The switching lease: who holds it, and breaking one whose holder is gone.
     #[command(subcommand)]
     Lease(lease::LeaseCommand),
+    /// Print the shell completion script for bash, zsh, fish or powershell.
+    Completions(reference::CompletionsArgs),
+    /// Print the manual page maintctl(1), or write every page into a directory.
+    Man(reference::ManArgs),
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     logging::init_cli();
+    if let Err(err) = cli.globals.select() {
+        eprintln!("maintctl: error: {err:#}; nothing was changed");
+        return ExitCode::from(exit::FAILED);
+    }
     let globals = cli.globals;
     let result = match cli.command {
         Command::Invoke(args) => args.run(&globals).await,
@@ -106,10 +120,13 @@ async fn main() -> ExitCode {
         Command::Status(args) => args.run(&globals).await,
         Command::Doctor(args) => args.run(&globals).await,
         Command::On(args) => args.run(&globals).await,
-        Command::Off(args) => args.run(&globals, Direction::Off).await,
+        Command::Off(args) => args.run(&globals).await,
+        Command::Config(cmd) => cmd.run(&globals),
         Command::Schedule(cmd) => cmd.run(&globals).await,
         Command::Bypass(cmd) => cmd.run(&globals).await,
         Command::Lease(cmd) => cmd.run(&globals).await,
+        Command::Completions(args) => args.run(&globals),
+        Command::Man(args) => args.run(&globals),
     };
     match result {
         Ok(code) => code,

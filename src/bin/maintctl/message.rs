@@ -24,9 +24,9 @@ pub enum MessageCommand {
 /// Arguments of `maintctl message show`.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
-    /// SSM parameter prefix, e.g. /maintenance/shop.
-    #[arg(long, env = "MAINTENANCE_SSM_PREFIX")]
-    prefix: String,
+    /// SSM parameter prefix, e.g. /maintenance/shop [default: the environment's prefix].
+    #[arg(long, value_name = "PREFIX")]
+    prefix: Option<String>,
 }
 
 /// Arguments of `maintctl message set`.
@@ -36,12 +36,12 @@ pub struct ShowArgs {
     written. An existing parameter keeps its type (a SecureString stays a SecureString, under its \
     own key); new ones are String, or SecureString with --secure. Then the page of every fallback \
     rule of this prefix is rendered from the new content and put on the rule (ModifyRule), \
-    unless --no-fallback."
+    unless --no-fallback-refresh."
 )]
 pub struct SetArgs {
-    /// SSM parameter prefix, e.g. /maintenance/shop.
-    #[arg(long, env = "MAINTENANCE_SSM_PREFIX")]
-    prefix: String,
+    /// SSM parameter prefix, e.g. /maintenance/shop [default: the environment's prefix].
+    #[arg(long, value_name = "PREFIX")]
+    prefix: Option<String>,
     /// Language of --title and --message (a language of config/content.toml: en, ja).
     #[arg(long, default_value = "en")]
     lang: String,
@@ -55,14 +55,15 @@ pub struct SetArgs {
     #[arg(
         long,
         value_name = "SECONDS",
-        conflicts_with = "until",
+        conflicts_with = "expected_back",
         allow_hyphen_values = true
     )]
     retry_after: Option<String>,
-    /// Expected end time, RFC 3339 (e.g. 2026-11-22T06:00:00Z), at most a week ahead:
-    /// Retry-After becomes an HTTP-date.
-    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
-    until: Option<String>,
+    /// The end the page announces ("expected back"), RFC 3339 (e.g. 2026-11-22T06:00:00Z), at
+    /// most a week ahead: Retry-After becomes an HTTP-date. Switches nothing off (on --until
+    /// does). Formerly --until.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true, alias = "until")]
+    expected_back: Option<String>,
     /// Status page URL (https://).
     #[arg(long)]
     status_page: Option<String>,
@@ -73,12 +74,12 @@ pub struct SetArgs {
     #[arg(long)]
     secure: bool,
     /// Print what would be written and write nothing.
-    #[arg(long)]
+    #[arg(long, short = 'n')]
     dry_run: bool,
     /// Do not refresh the fallback rules' page (found through the maintenance rules tagged
-    /// with this prefix) after writing.
-    #[arg(long)]
-    no_fallback: bool,
+    /// with this prefix) after writing. Formerly --no-fallback.
+    #[arg(long, alias = "no-fallback")]
+    no_fallback_refresh: bool,
 }
 
 impl MessageCommand {
@@ -89,11 +90,13 @@ impl MessageCommand {
         match self {
             Self::Show(args) => {
                 let client = aws_sdk_ssm::Client::new(&globals.aws.load().await);
-                let report = message::show(&client, &args.prefix, &catalog, now).await?;
+                let prefix = globals.prefix(args.prefix);
+                let report = message::show(&client, &prefix, &catalog, now).await?;
                 output::emit(globals.output, &report)
             }
             Self::Set(args) => {
-                let retry = match (&args.retry_after, &args.until) {
+                let prefix = globals.prefix(args.prefix.clone());
+                let retry = match (&args.retry_after, &args.expected_back) {
                     (Some(seconds), _) => Some(RetryOption::Seconds(seconds)),
                     (None, Some(until)) => Some(RetryOption::Until(until)),
                     (None, None) => None,
@@ -107,7 +110,7 @@ impl MessageCommand {
                     contact: args.contact.as_deref(),
                 };
                 let request = SetRequest::new(
-                    &args.prefix,
+                    &prefix,
                     &change,
                     retry,
                     args.secure,
@@ -118,7 +121,7 @@ impl MessageCommand {
                 let client = aws_sdk_ssm::Client::new(&globals.aws.load().await);
                 let listeners = globals.listeners().await;
                 let site = Site::embedded();
-                let refresh = !args.no_fallback;
+                let refresh = !args.no_fallback_refresh;
                 let report =
                     fallback::set_message(&client, &listeners, &request, refresh, &site, now)
                         .await?;

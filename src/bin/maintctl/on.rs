@@ -1,4 +1,5 @@
-//! `maintctl on`: the flags of `off` (`switch.rs`), which page goes live, and the preflight
+//! `maintctl on`: the flags of `off` (`switch.rs`) and what only `on` takes: which page goes
+//! live, the bypass link, the deadline (`until.rs`), and the preflight
 //! (`ops::doctor::preflight`) that runs first unless the fallback page goes live.
 
 use std::process::ExitCode;
@@ -7,10 +8,13 @@ use maintctl::probe::api::Lambda;
 use maintenance_engine::ops::doctor::{self, DoctorRequest};
 use maintenance_engine::planner::{Direction, Live};
 
-use crate::switch::SwitchArgs;
+use crate::bypass::LinkArgs;
+use crate::switch::{OnOnly, SwitchArgs};
+use crate::until::DeadlineArgs;
 use crate::{Globals, output};
 
-/// Arguments of `maintctl on`: those of `off`, which page goes live, and `--force`.
+/// Arguments of `maintctl on`: those of `off`, which page goes live, the bypass link, the
+/// deadline, and `--force`.
 #[derive(Debug, clap::Args)]
 pub struct OnArgs {
     #[command(flatten)]
@@ -24,6 +28,14 @@ pub struct OnArgs {
     /// 200, or the content is invalid); its failures are printed as warnings.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    link: LinkArgs,
+    /// No bypass link this window: the cookie bypass rules get a token that is neither stored
+    /// nor shown (for when SSM cannot be written; old links stay dead).
+    #[arg(long)]
+    no_bypass_link: bool,
+    #[command(flatten)]
+    deadline: DeadlineArgs,
 }
 
 impl OnArgs {
@@ -33,13 +45,15 @@ impl OnArgs {
             true => Live::Fallback,
             false => Live::Responder,
         };
+        let bypass = self.link.options(globals, self.no_bypass_link)?;
+        let deadline = self.deadline.deadline(globals);
         // The fallback page needs no Lambda: nothing the preflight checks would change it.
         let preflight = match live {
             Live::Fallback => None,
             Live::Responder => {
                 let request = DoctorRequest {
-                    targets: self.switch.targets(),
-                    health_path: None,
+                    targets: self.switch.targets(globals),
+                    health_path: self.switch.health_path(globals),
                 };
                 let config = globals.aws.load().await;
                 let ssm = aws_sdk_ssm::Client::new(&config);
@@ -50,8 +64,13 @@ impl OnArgs {
                 }
             }
         };
-        self.switch
-            .run_live(globals, Direction::On, live, preflight, self.force)
-            .await
+        let on = OnOnly {
+            live: Some(live),
+            bypass,
+            preflight,
+            force: self.force,
+            deadline,
+        };
+        self.switch.run_switch(globals, Direction::On, on).await
     }
 }

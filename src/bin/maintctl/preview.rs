@@ -18,11 +18,12 @@ use crate::Globals;
 pub struct ContentArgs {
     /// Live content from a TOML file in the SSM layout (see config/content.example.toml);
     /// re-read on change.
-    #[arg(long, value_name = "FILE", conflicts_with = "from_ssm")]
+    #[arg(long, value_name = "FILE", conflicts_with = "prefix")]
     content: Option<PathBuf>,
-    /// Live content from SSM Parameter Store under PREFIX (read-only; uses your AWS profile).
-    #[arg(long, value_name = "PREFIX")]
-    from_ssm: Option<String>,
+    /// Live content from SSM Parameter Store under PREFIX (read-only; uses your AWS profile)
+    /// [default: the environment's prefix, else the embedded texts]. Formerly --from-ssm.
+    #[arg(long, value_name = "PREFIX", alias = "from-ssm")]
+    prefix: Option<String>,
     /// Responder configuration (brand colour, logo, paths) instead of the embedded
     /// config/responder.toml; MAINTENANCE_* variables apply on top, as on the Lambda.
     #[arg(long, value_name = "FILE")]
@@ -61,12 +62,10 @@ impl ContentArgs {
         command: &str,
     ) -> anyhow::Result<(Loaded, ServeOptions)> {
         let site = preview::site_from(self.config.as_deref(), &|name| std::env::var(name).ok())?;
-        let source = match (&self.content, &self.from_ssm) {
+        globals.text_only(command);
+        let source = match (&self.content, globals.selection.prefix(self.prefix.clone())) {
             (Some(path), _) => Source::File(path.clone()),
-            (None, Some(prefix)) => Source::Ssm {
-                client: aws_sdk_ssm::Client::new(&globals.aws.load().await),
-                prefix: prefix.clone(),
-            },
+            (None, Some(p)) => Source::ssm(&globals.aws.load().await, p.value),
             (None, None) => Source::Embedded,
         };
         let loaded = preview::load(site, source).await?;

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use maintctl::schedules::Scheduler;
 use maintenance_engine::listeners::Aws;
 use maintenance_engine::ops::schedule::{self, CreateRequest, ScheduleError, WindowRequest};
-use maintenance_engine::planner::environment_name;
 
 use crate::{Globals, exit, output};
 
@@ -21,26 +20,16 @@ pub enum ScheduleCommand {
     /// Schedule a maintenance window: on at --start, off at --end.
     Create(CreateArgs),
     /// The environment's windows, upcoming and running.
-    List(EnvironmentArg),
+    List,
     /// Delete a window's schedules; its events go stale (its maintenance stays on, now yours).
     Cancel(WindowArgs),
     /// Move a window's end: its end schedule and the page's end time together.
     Extend(ExtendArgs),
 }
 
-/// The environment.
-#[derive(Debug, clap::Args)]
-pub struct EnvironmentArg {
-    /// The environment (its maintenance rules' environment tag).
-    #[arg(long, value_name = "NAME", value_parser = environment_name)]
-    environment: String,
-}
-
 /// Arguments of `schedule create`.
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
-    #[command(flatten)]
-    environment: EnvironmentArg,
     /// When maintenance goes on: RFC 3339 (2026-11-22T04:00:00Z) or a local time in
     /// --timezone (2026-11-22T13:00).
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
@@ -55,20 +44,18 @@ pub struct CreateArgs {
     #[arg(long, value_name = "TEXT")]
     reason: String,
     /// Print the schedules and create nothing.
-    #[arg(long)]
+    #[arg(long, short = 'n')]
     dry_run: bool,
 }
 
 /// Arguments of `schedule cancel` (and the window of `extend`).
 #[derive(Debug, clap::Args)]
 pub struct WindowArgs {
-    #[command(flatten)]
-    environment: EnvironmentArg,
     /// The window's id (from schedule create or schedule list).
     #[arg(value_name = "WINDOW")]
     window: String,
     /// Print what would change and change nothing.
-    #[arg(long)]
+    #[arg(long, short = 'n')]
     dry_run: bool,
 }
 
@@ -86,9 +73,9 @@ pub struct ExtendArgs {
 }
 
 impl WindowArgs {
-    fn request(self, end: Option<String>, timezone: Option<String>) -> WindowRequest {
+    fn request(self, env: String, end: Option<String>, timezone: Option<String>) -> WindowRequest {
         WindowRequest {
-            environment: self.environment.environment,
+            environment: env,
             window: self.window,
             end,
             timezone,
@@ -103,10 +90,16 @@ impl ScheduleCommand {
         let config = globals.aws.load().await;
         let (elb, scheduler) = (Aws::new(&config), Scheduler::new(&config));
         let ssm = aws_sdk_ssm::Client::new(&config);
+        let Some(env) = globals.environment.clone() else {
+            crate::globals::usage(
+                "a window belongs to an environment: --environment NAME (-e) or \
+                 MAINTCTL_ENVIRONMENT",
+            );
+        };
         let report = match self {
             Self::Create(a) => {
                 let request = CreateRequest {
-                    environment: a.environment.environment,
+                    environment: env,
                     start: a.start,
                     end: a.end,
                     timezone: a.timezone,
@@ -115,12 +108,12 @@ impl ScheduleCommand {
                 };
                 schedule::create(&elb, &scheduler, &request).await
             }
-            Self::List(a) => schedule::list(&scheduler, &a.environment).await,
+            Self::List => schedule::list(&scheduler, &env).await,
             Self::Cancel(w) => {
-                schedule::cancel(&elb, &ssm, &scheduler, &w.request(None, None)).await
+                schedule::cancel(&elb, &ssm, &scheduler, &w.request(env, None, None)).await
             }
             Self::Extend(a) => {
-                let request = a.window.request(Some(a.end), a.timezone);
+                let request = a.window.request(env, Some(a.end), a.timezone);
                 schedule::extend(&elb, &ssm, &scheduler, &request).await
             }
         };

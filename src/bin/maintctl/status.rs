@@ -7,33 +7,46 @@ use std::process::ExitCode;
 use maintctl::schedules::Scheduler;
 use maintenance_engine::listeners::{Aws, Targets};
 use maintenance_engine::ops;
-use maintenance_engine::planner::environment_name;
 
 use crate::{Globals, output};
 
-/// Which listeners to act on. Several options add up; `--environment` also filters.
+/// Which listeners to act on. Several options add up; the environment (`--environment`, a
+/// global option) also filters, and its table in maintctl.toml gives them when no flag does.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
     /// Listener ARN (repeat for several, e.g. the HTTP and the HTTPS listener).
     #[arg(long = "listener", value_name = "ARN")]
-    listeners: Vec<String>,
+    pub listeners: Vec<String>,
     /// Load balancer ARN: each of its listeners that has a maintenance rule (repeatable).
     #[arg(long = "load-balancer", value_name = "ARN")]
-    load_balancers: Vec<String>,
-    /// Only maintenance rules tagged with this environment; on its own, searches every load
-    /// balancer in the region.
-    #[arg(long, value_name = "NAME", value_parser = environment_name)]
-    environment: Option<String>,
+    pub load_balancers: Vec<String>,
 }
 
 impl TargetArgs {
-    /// The targets named.
-    pub fn into_targets(self) -> Targets {
+    /// The targets named by the flags, else by the environment's table, filtered by the
+    /// environment's tag.
+    pub fn into_targets(self, globals: &Globals) -> Targets {
+        let (listeners, load_balancers) = globals
+            .selection
+            .targets(self.listeners, self.load_balancers);
         Targets {
-            listeners: self.listeners,
-            load_balancers: self.load_balancers,
-            environment: self.environment,
+            listeners: listeners.value,
+            load_balancers: load_balancers.value,
+            environment: globals.environment.clone(),
         }
+    }
+
+    /// [`Self::into_targets`], where a command needs at least one target (a usage error, exit
+    /// 2, otherwise).
+    pub fn required(self, globals: &Globals) -> Targets {
+        let targets = self.into_targets(globals);
+        if targets.is_empty() {
+            crate::globals::usage(
+                "name the listeners: --listener ARN, --load-balancer ARN or --environment NAME \
+                 (-e, or MAINTCTL_ENVIRONMENT; its table in maintctl.toml may list them)",
+            );
+        }
+        targets
     }
 }
 
@@ -51,7 +64,7 @@ pub struct StatusArgs {
 impl StatusArgs {
     /// Runs `maintctl status`.
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
-        let targets = self.targets.into_targets();
+        let targets = self.targets.into_targets(globals);
         let config = globals.aws.load().await;
         let (elb, scheduler) = (Aws::new(&config), Scheduler::new(&config));
         let ssm = aws_sdk_ssm::Client::new(&config);

@@ -1,31 +1,26 @@
-//! `maintctl on` and `off`: flags → `ops::SwitchRequest` → `ops::switch` (or, with
-//! `on --until`, `ops::deadline::on_until`, `until.rs`) → the report, with the terminal as the
-//! operator (`terminal.rs`: it prints the plan, then asks before anything changes).
+//! `maintctl off`, and the flags `on` shares with it: flags → `ops::SwitchRequest` →
+//! `ops::switch` (or, with `on --until`, `ops::deadline::on_until`, `until.rs`) → the report,
+//! with the terminal as the operator (`terminal.rs`: it prints the plan, then asks before
+//! anything changes). What only `on` takes is in `on.rs`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-use maintenance_engine::listeners::{Aws, Targets};
-use maintenance_engine::ops::preflight::Preflight;
-use maintenance_engine::ops::{self, SwitchRequest};
-use maintenance_engine::planner::{Direction, Live};
+use maintenance_engine::listeners::Aws;
+use maintenance_engine::ops::{self, Coordination, LeaseOptions, SwitchRequest};
+use maintenance_engine::planner::{BypassOptions, Direction, Live};
 
-use crate::bypass::LinkArgs;
 use crate::status::TargetArgs;
 use crate::terminal::Terminal;
-use crate::until::CoordinationArgs;
+use crate::until::Deadline;
 use crate::verify::VerifyArgs;
 use crate::{Globals, Output, output};
 
-/// Arguments of `maintctl on` and `maintctl off`.
+/// Arguments of `maintctl off`, and those `on` shares.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("target").required(true).multiple(true)
-    .args(["listeners", "load_balancers", "environment"])))]
 #[command(
     after_help = "Prints the plan (every rule's priority now and after) before changing \
-    anything. Exit codes: 0 done, 1 failed before changing anything, 3 nothing to do, \
-    4 refused (not confirmed, the listener changed, or another switch holds the lease), \
-    5 failed and rolled back, 6 inconsistent (needs a person; the report says where each \
-    listener stands)."
+    anything. Exit codes: maintctl --help lists them."
 )]
 pub struct SwitchArgs {
     #[command(flatten)]
@@ -34,63 +29,84 @@ pub struct SwitchArgs {
     #[arg(long, value_name = "TEXT")]
     reason: Option<String>,
     /// Print the plan and change nothing.
-    #[arg(long)]
+    #[arg(long, short = 'n')]
     dry_run: bool,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     yes: bool,
     #[command(flatten)]
     verify: VerifyArgs,
-    #[command(flatten)]
-    link: LinkArgs,
-    /// on: no bypass link this window: the cookie bypass rules get a token that is neither
-    /// stored nor shown (for when SSM cannot be written; old links stay dead).
-    #[arg(long)]
-    no_bypass_link: bool,
-    #[command(flatten)]
-    coordination: CoordinationArgs,
+    /// How long to wait for the lease when another switch (a schedule, an alarm, a colleague)
+    /// is running on the same listeners.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    lease_wait: u64,
+}
+
+/// What only `on` adds to a switch.
+#[derive(Debug, Default)]
+pub struct OnOnly {
+    /// The page that goes live.
+    pub live: Option<Live>,
+    /// The bypass link's options.
+    pub bypass: BypassOptions,
+    /// The preflight's report.
+    pub preflight: Option<ops::preflight::Preflight>,
+    /// Switch even though the preflight failed.
+    pub force: bool,
+    /// `on --until`.
+    pub deadline: Option<Deadline>,
 }
 
 impl SwitchArgs {
     /// Runs `maintctl off`.
-    pub async fn run(self, globals: &Globals, direction: Direction) -> anyhow::Result<ExitCode> {
-        self.run_live(globals, direction, Live::Responder, None, false)
+    pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        self.run_switch(globals, Direction::Off, OnOnly::default())
             .await
     }
 
-    /// The listeners named.
-    pub fn targets(&self) -> Targets {
-        self.targets.clone().into_targets()
+    /// The listeners named (a usage error when none is).
+    pub fn targets(&self, globals: &Globals) -> maintenance_engine::listeners::Targets {
+        self.targets.clone().required(globals)
     }
 
-    /// Runs `maintctl on` with the page to put live, or `off`.
-    pub async fn run_live(
+    /// The health route given (the flag, else the environment's), if any.
+    pub fn health_path(&self, globals: &Globals) -> Option<String> {
+        self.verify.health_path(globals)
+    }
+
+    /// Runs `maintctl on` (with what only it takes) or `off`.
+    pub async fn run_switch(
         self,
         globals: &Globals,
         direction: Direction,
-        live: Live,
-        preflight: Option<Preflight>,
-        force: bool,
+        on: OnOnly,
     ) -> anyhow::Result<ExitCode> {
-        let verify = self.verify.request()?;
-        let until = self.coordination.until(direction)?;
+        let targets = self.targets(globals);
+        let verify = self.verify.request(globals)?;
         let request = SwitchRequest {
             direction,
-            targets: self.targets.into_targets(),
+            targets,
             reason: self.reason,
             dry_run: self.dry_run,
             confirmed: self.yes,
             verify,
-            bypass: self.link.options(self.no_bypass_link)?,
-            live,
-            preflight,
-            force,
-            coordination: self.coordination.coordination(),
+            bypass: on.bypass,
+            live: on.live.unwrap_or(Live::Responder),
+            preflight: on.preflight,
+            force: on.force,
+            coordination: Coordination {
+                lease: LeaseOptions {
+                    wait: Duration::from_secs(self.lease_wait),
+                    ..LeaseOptions::default()
+                },
+                ..Coordination::default()
+            },
         };
         let mut terminal = Terminal(globals.output);
         let config = globals.aws.load().await;
-        if let Some(until) = until {
-            return crate::until::on_until(globals, &config, &request, &until, &mut terminal).await;
+        if let Some(until) = on.deadline {
+            return crate::until::on_until(globals, &config, &request, &until.0, &mut terminal)
+                .await;
         }
         let (elb, ssm) = (Aws::new(&config), aws_sdk_ssm::Client::new(&config));
         let report = match ops::switch(&elb, &ssm, &request, &mut terminal).await {

@@ -10,6 +10,8 @@ use maintctl::verify::{VerifyError, VerifyTarget};
 use maintenance_core::deploy_names::DEFAULT_HEALTH_PATH;
 use maintenance_engine::ops::VerifyRequest;
 
+use crate::Globals;
+
 /// How to check the live endpoint after switching.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
@@ -18,9 +20,11 @@ pub struct VerifyArgs {
     /// (off), and the health route answers 200.
     #[arg(long, value_name = "URL")]
     verify_url: Option<String>,
-    /// Health route checked with --verify-url (same host).
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_HEALTH_PATH)]
-    health_path: String,
+    /// The responder's health route: checked with --verify-url (same host) and by on's
+    /// preflight [default: the environment's health-path; else /healthz for --verify-url, and
+    /// the preflight's: the responder target group's health-check path, else /healthz].
+    #[arg(long, value_name = "PATH")]
+    health_path: Option<String>,
     /// How long --verify-url keeps trying (the ALB takes a few seconds to apply changes).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     verify_timeout: u64,
@@ -35,14 +39,26 @@ pub struct VerifyArgs {
 }
 
 impl VerifyArgs {
-    /// The probe asked for, if any.
-    pub fn request(&self) -> Result<Option<VerifyRequest>, VerifyError> {
-        let Some(url) = &self.verify_url else {
+    /// The health route given (the flag, else the environment's), if any.
+    pub fn health_path(&self, globals: &Globals) -> Option<String> {
+        globals
+            .selection
+            .pick(self.health_path.clone(), |t| t.health_path.as_ref())
+            .map(|p| p.value)
+    }
+
+    /// The probe asked for (the flag, else the environment's verify-url), if any.
+    pub fn request(&self, globals: &Globals) -> Result<Option<VerifyRequest>, VerifyError> {
+        let picked = globals
+            .selection
+            .pick(self.verify_url.clone(), |t| t.verify_url.as_ref());
+        let Some(url) = picked.map(|p| p.value) else {
             return Ok(None);
         };
+        let health_path = self.health_path(globals);
         let target = VerifyTarget::parse_with(
-            url,
-            &self.health_path,
+            &url,
+            health_path.as_deref().unwrap_or(DEFAULT_HEALTH_PATH),
             self.verify_ca.as_deref(),
             self.verify_address.as_deref(),
         )?;

@@ -34,7 +34,7 @@ pub enum MessageError {
     /// An option's value is not usable.
     #[error("{option}: {problem}; nothing was written")]
     Option {
-        /// The option, e.g. `--until`.
+        /// The option, e.g. `--expected-back`.
         option: &'static str,
         /// Why.
         problem: String,
@@ -208,7 +208,7 @@ impl Report for ShowReport {
 pub enum RetryOption<'a> {
     /// `--retry-after SECONDS` (as typed: a negative number gets its own message).
     Seconds(&'a str),
-    /// `--until TIME` (RFC 3339).
+    /// `--expected-back TIME` (RFC 3339).
     Until(&'a str),
 }
 
@@ -270,7 +270,7 @@ impl SetRequest {
 fn parse_retry(retry: RetryOption<'_>, now: OffsetDateTime) -> Result<Retry, MessageError> {
     let (option, text) = match retry {
         RetryOption::Seconds(s) => ("--retry-after", s),
-        RetryOption::Until(t) => ("--until", t),
+        RetryOption::Until(t) => ("--expected-back", t),
     };
     let fail = |problem: String| MessageError::Option { option, problem };
     let parsed = Retry::parse(text, now).map_err(|e| fail(e.to_string()))?;
@@ -378,8 +378,8 @@ impl fmt::Display for SetReport {
         if self.writes.is_empty() {
             return writeln!(
                 f,
-                "nothing to write; give --title, --message, --retry-after, --until, --status-page \
-                 or --contact"
+                "nothing to write; give --title, --message, --retry-after, --expected-back, \
+                 --status-page or --contact"
             );
         }
         let verb = if self.dry_run { "would write" } else { "wrote" };
