@@ -105,11 +105,13 @@ where
     R: std::fmt::Debug,
 {
     match &err {
-        SdkError::TimeoutError(_) => FetchError::SdkTimeout(aws_smithy_error_text(&err)),
+        SdkError::TimeoutError(_) => FetchError::SdkTimeout(maintenance_core::causes::chain(&err)),
         SdkError::DispatchFailure(d) if d.is_timeout() => {
-            FetchError::SdkTimeout(aws_smithy_error_text(&err))
+            FetchError::SdkTimeout(maintenance_core::causes::chain(&err))
         }
-        SdkError::DispatchFailure(_) => FetchError::Unreachable(aws_smithy_error_text(&err)),
+        SdkError::DispatchFailure(_) => {
+            FetchError::Unreachable(maintenance_core::causes::chain(&err))
+        }
         _ => {
             let code = err.code().unwrap_or("Unknown").to_string();
             let message = err.message().unwrap_or("").to_string();
@@ -123,21 +125,6 @@ where
             }
         }
     }
-}
-
-fn aws_smithy_error_text<E, R>(err: &SdkError<E, R>) -> String
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl ParameterStore for aws_sdk_ssm::Client {

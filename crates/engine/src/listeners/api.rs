@@ -631,7 +631,7 @@ where
     let message = match (&code, err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.clone(),
-        _ => causes(&err),
+        _ => maintenance_core::causes::chain(&err),
     };
     ListenersError::Call {
         operation,
@@ -640,23 +640,6 @@ where
         message,
         outcome_unknown,
     }
-}
-
-/// An error and its causes, each said once: `dispatch failure: io error: … Connection refused`.
-/// (`DisplayErrorContext` adds the whole chain again in `Debug` form; a cause whose text its
-/// parent already holds is left out.)
-pub(super) fn causes(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        let text = cause.to_string();
-        if !text.is_empty() && !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = cause.source();
-    }
-    out
 }
 
 fn is_throttling(code: Option<&str>) -> bool {

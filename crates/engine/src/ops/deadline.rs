@@ -301,10 +301,15 @@ pub async fn status_with_windows(
         match group_target(schedules, &env).await {
             Ok((group, _)) => match schedule::group_windows(schedules, &group).await {
                 Ok((windows, _)) => out.windows.push((env, windows)),
-                Err(e) => out.notes.push(format!("{env}: {}", chain(&e))),
+                Err(e) => out
+                    .notes
+                    .push(format!("{env}: {}", maintenance_core::causes::chain(&e))),
             },
             Err(e) if targets.environment.is_some() => {
-                out.notes.push(format!("{env}: no windows: {}", chain(&e)));
+                out.notes.push(format!(
+                    "{env}: no windows: {}",
+                    maintenance_core::causes::chain(&e)
+                ));
             }
             Err(_) => {}
         }
@@ -334,17 +339,6 @@ async fn owners_by_environment(
         }
     }
     (out, notes)
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl StatusWithWindows {
