@@ -19,4 +19,6 @@ pub mod read;
 
 pub use api::{Aws, DESCRIBE_TAGS_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, Listeners};
 pub use error::ListenersError;
-pub use read::{Selection, Skipped, Targets, read_listener, select, tags_of, target_groups_of};
+pub use read::{
+    Selection, Skipped, Targets, read_listener, read_rules, select, tags_of, target_groups_of,
+};

@@ -14,11 +14,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::listeners::{Listeners, Targets, select};
-use crate::ops::coordinate::{Owner, SwitchParameters, WindowContent};
+use crate::ops::coordinate::SwitchParameters;
 use crate::ops::lease::unique_u64;
+use crate::ops::owner::Owner;
 use crate::ops::owners;
 use crate::ops::schedule::{self, ScheduleError, group_target, time_zone};
 use crate::ops::status::{self, StatusReport};
+use crate::ops::switch::plan::WindowContent;
 use crate::ops::switch::{Operator, SwitchReport, SwitchRequest, switch};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::owners::{OwnerEntry, OwnerKind};
