@@ -6,6 +6,9 @@
 //! function's dependency tree holds only what it uses. (What each crate may touch at all is its
 //! `Cargo.toml`: the compiler keeps that.)
 
+#[path = "layout/imports.rs"]
+mod imports;
+
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -253,6 +256,119 @@ fn no_import_cycle_among_the_modules_of_a_crate() {
         }
     }
     assert!(modules >= 15, "found only {modules} top-level modules");
+}
+
+/// The files of each crate, for [`imports::file_graph`]: the libraries' (by source dir) and
+/// maintctl's binary (`src/bin/maintctl`, a crate of its own).
+fn crates_files() -> Vec<(String, Vec<imports::SourceFile>)> {
+    let mut crates: std::collections::BTreeMap<String, Vec<imports::SourceFile>> =
+        Default::default();
+    for (krate, module, _, text) in library_modules() {
+        let module = module
+            .split("::")
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        crates
+            .entry(krate)
+            .or_default()
+            .push(imports::SourceFile { module, text });
+    }
+    let bin = "src/bin/maintctl";
+    for (file, text) in source_files() {
+        if let Some(rel) = file.strip_prefix(&format!("{bin}/")) {
+            let name = rel.trim_end_matches(".rs");
+            let module = if name == "main" {
+                Vec::new()
+            } else {
+                name.split('/').map(String::from).collect()
+            };
+            crates
+                .entry(bin.to_string())
+                .or_default()
+                .push(imports::SourceFile { module, text });
+        }
+    }
+    crates.into_iter().collect()
+}
+
+/// No two files of a crate import each other, directly or around a cycle: what two files
+/// share goes down into a third that both import (the issue #21 bar). Paths are resolved as
+/// the compiler does, through the re-exports of a module's front door (`imports`).
+#[test]
+fn no_import_cycle_among_the_files_of_a_crate() {
+    let (mut files, mut found) = (0, Vec::new());
+    for (krate, sources) in crates_files() {
+        files += sources.len();
+        let graph = imports::file_graph(&sources);
+        for cycle in imports::cycles(&graph) {
+            let edges: Vec<String> = cycle
+                .iter()
+                .flat_map(|a| {
+                    graph[a]
+                        .iter()
+                        .filter(|b| cycle.contains(b))
+                        .map(move |b| format!("{a} -> {b}"))
+                })
+                .collect();
+            found.push(format!("{krate}: {}", edges.join(", ")));
+        }
+    }
+    assert!(files >= 80, "found only {files} files");
+    assert!(
+        found.is_empty(),
+        "files that import each other (move what they share into a file both import): \
+         {found:#?}"
+    );
+}
+
+/// The file graph follows `super::`, `crate::` and a front door's re-exports, leaves out
+/// `#[cfg(test)]` items, and finds the cycle they make.
+#[test]
+fn the_file_graph_sees_a_cycle_through_reexports() {
+    let crate_of = |ops_mod: &str| {
+        [
+            ("", "pub mod ops; pub mod planner;"),
+            ("ops", ops_mod),
+            (
+                "ops::a",
+                "use super::Error; use crate::planner::Plan; pub struct Alpha; \
+                 #[cfg(test)] mod tests { use crate::ops::b::Beta; }",
+            ),
+            (
+                "ops::b",
+                "use crate::ops::Alpha; pub struct Beta; \
+                 fn g() -> super::super::planner::plan::Plan { todo!() }",
+            ),
+            ("planner", "mod plan; pub use plan::Plan;"),
+            ("planner::plan", "pub struct Plan;"),
+        ]
+        .map(|(module, text)| imports::SourceFile {
+            module: module
+                .split("::")
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            text: text.to_string(),
+        })
+    };
+    let knotted = crate_of(
+        "pub mod a; pub mod b; pub use a::Alpha; pub use b::Beta; pub enum Error { X(Beta) }",
+    );
+    let graph = imports::file_graph(&knotted);
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+    assert_eq!(graph["ops::a"], set(&["ops", "planner::plan"]));
+    assert_eq!(graph["ops::b"], set(&["ops::a", "planner::plan"]));
+    assert_eq!(graph["ops"], set(&["ops::b"]));
+    assert_eq!(graph["planner"], set(&[]));
+    assert_eq!(graph["crate"], set(&[]));
+    assert_eq!(imports::cycles(&graph), [vec!["ops", "ops::a", "ops::b"]]);
+    let untied =
+        crate_of("pub mod a; pub mod b; pub use a::Alpha; pub use b::Beta; pub enum Error { X }");
+    assert_eq!(
+        imports::cycles(&imports::file_graph(&untied)),
+        Vec::<Vec<String>>::new()
+    );
 }
 
 /// A cycle of `graph`, if it has one.
