@@ -112,6 +112,11 @@ impl LeaseStop {
                 ),
                 held_by: Some(holder.clone()),
             },
+            LeaseError::Random(source) => Self {
+                outcome: Outcome::Failed,
+                message: format!("{e} ({source}); nothing was changed"),
+                held_by: None,
+            },
             LeaseError::Store { source, .. } => Self {
                 outcome: Outcome::Failed,
                 message: format!("{e}: {source}; nothing was changed"),

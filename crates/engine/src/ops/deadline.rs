@@ -18,7 +18,7 @@ use crate::ops::coordinate::SwitchParameters;
 use crate::ops::lease::unique_u64;
 use crate::ops::owner::Owner;
 use crate::ops::owners;
-use crate::ops::schedule::{self, ScheduleError, group_target, time_zone};
+use crate::ops::schedule::{self, ScheduleError, group_target, no_window_id, time_zone};
 use crate::ops::status::{self, StatusReport};
 use crate::ops::switch::plan::WindowContent;
 use crate::ops::switch::{Operator, SwitchReport, SwitchRequest, switch};
@@ -178,7 +178,10 @@ async fn deadline_spec(
     schedule::refuse_overlap(&existing, None, now, end)
         .map_err(|e| refused(format!("--until: {e}")))?;
     Ok(WindowSpec {
-        id: window::window_id(now, unique_u64()),
+        id: window::window_id(
+            now,
+            unique_u64().map_err(|e| DeadlineError::Schedule(no_window_id(e)))?,
+        ),
         environment,
         group,
         reason: request

@@ -29,7 +29,6 @@
 //!   the one case the lease cannot cover; [`LeaseOptions::ttl`] is chosen well above the
 //!   longest switch (retries and rollback included).
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -166,6 +165,9 @@ pub enum LeaseError {
         #[source]
         source: FetchError,
     },
+    /// No lease id could be drawn.
+    #[error("no lease id could be drawn: the operating system's random number generator failed")]
+    Random(#[source] getrandom::Error),
 }
 
 /// The lease parameter of a content prefix.
@@ -182,21 +184,16 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
-/// A number no other writer draws: the time, a counter and the process id, hashed with a
-/// random key (std's `RandomState` is seeded from the operating system). Not a secret.
-pub fn unique_u64() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_i128(OffsetDateTime::now_utc().unix_timestamp_nanos());
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    h.finish()
+/// A number no other writer draws (a lease's or a window's id): 64 bits from the operating
+/// system's random number generator, as the bypass token's. Not a secret.
+pub fn unique_u64() -> Result<u64, getrandom::Error> {
+    getrandom::u64()
 }
 
 /// A fresh lease id.
-fn new_id(_now: OffsetDateTime) -> String {
-    format!("{:016x}", unique_u64())
+fn new_id() -> Result<String, LeaseError> {
+    let id = unique_u64().map_err(LeaseError::Random)?;
+    Ok(format!("{id:016x}"))
 }
 
 /// A lease as read: who holds it and when it expires; an unreadable value (written by hand, or
@@ -291,7 +288,7 @@ pub async fn acquire(
         let expires = now + options.ttl;
         let value = LeaseValue {
             holder: holder.to_string(),
-            id: new_id(now),
+            id: new_id()?,
             acquired_at: rfc3339(now),
             expires_at: rfc3339(expires),
             doing: doing.to_string(),
@@ -660,7 +657,6 @@ mod tests {
 
     #[test]
     fn ids_differ() {
-        let now = OffsetDateTime::now_utc();
-        assert_ne!(new_id(now), new_id(now));
+        assert_ne!(new_id().unwrap(), new_id().unwrap());
     }
 }

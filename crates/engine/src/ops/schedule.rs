@@ -340,7 +340,7 @@ pub async fn create(
         .await
         .unwrap_or_else(|_| "unknown".into());
     let spec = WindowSpec {
-        id: window::window_id(start, unique_u64()),
+        id: window::window_id(start, unique_u64().map_err(no_window_id)?),
         environment: request.environment.clone(),
         group: group.clone(),
         reason: request.reason.clone(),
@@ -813,4 +813,11 @@ pub fn write_window(f: &mut std::fmt::Formatter<'_>, w: &Window) -> std::fmt::Re
         w.timezone
     )?;
     writeln!(f, "  {} — scheduled by {}", w.reason, w.scheduled_by)
+}
+/// A window id could not be drawn: refused, nothing changed.
+pub(crate) fn no_window_id(e: getrandom::Error) -> ScheduleError {
+    ScheduleError::Refused(format!(
+        "no window id could be drawn: the operating system's random number generator failed \
+         ({e}); nothing was changed"
+    ))
 }
