@@ -26,6 +26,7 @@ use crate::planner::{
     ActionSummary, Condition, FixedResponse, ListenerInfo, MAX_PRIORITY, MIN_PRIORITY, NewRule,
     PlanningError, QueryPair, RuleView, TargetGroupHealth, TargetGroupInfo, TargetState,
 };
+use crate::retry::Backoff;
 
 /// Most ARNs DescribeTags accepts in one call.
 pub const DESCRIBE_TAGS_BATCH: usize = 20;
@@ -351,8 +352,7 @@ impl Listeners for Aws {
         // No SDK retries here: a retry after a timeout could re-send a call that was carried
         // out, and its answer would hide that. Throttling (a rejected call) is retried here;
         // anything else goes back to the caller, which finds out what happened by re-reading.
-        let mut delay = Duration::from_millis(200);
-        let mut attempt = 1;
+        let mut backoff = Backoff::doubling(Duration::from_millis(200)).attempts(6);
         loop {
             let result = self
                 .elb
@@ -367,11 +367,7 @@ impl Listeners for Aws {
                 .await;
             match result {
                 Ok(_) => return Ok(()),
-                Err(e) if attempt < 6 && is_throttling(e.code()) => {
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
+                Err(e) if is_throttling(e.code()) && backoff.wait().await => {}
                 Err(e) => return Err(call_error("SetRulePriorities", &resource, e)),
             }
         }

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::retry::Backoff;
 use maintenance_core::deploy_names::parameters;
 use maintenance_responder::ssm::{FetchError, LockParameters};
 
@@ -281,7 +282,13 @@ pub async fn acquire(
     let name = lease_parameter(prefix);
     let started = Instant::now();
     let mut told = false;
-    let mut delay = Duration::from_millis(100);
+    // 100 ms, doubled up to 1 s, never past the wait but never under 20 ms (an expired lease
+    // another writer is taking over is read again after the wait too).
+    let floor = Duration::from_millis(20);
+    let mut backoff = Backoff::doubling(Duration::from_millis(100))
+        .at_most(Duration::from_secs(1))
+        .at_least(floor)
+        .until(started + options.wait);
     let mut took_over: Option<LeaseHolder> = None;
     loop {
         let now = OffsetDateTime::now_utc();
@@ -331,9 +338,7 @@ pub async fn acquire(
                 told = true;
             }
         }
-        let left = options.wait.saturating_sub(started.elapsed());
-        tokio::time::sleep(delay.min(left).max(Duration::from_millis(20))).await;
-        delay = (delay * 2).min(Duration::from_secs(1));
+        tokio::time::sleep(backoff.next_delay().unwrap_or(floor)).await;
     }
 }
 

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::listeners::{Listeners, ListenersError};
+use crate::retry::Backoff;
 
 /// The command that empties the given record keys of a rule.
 pub(crate) fn clear_command(rule: &str, keys: &[String]) -> String {
@@ -25,23 +26,17 @@ pub(crate) async fn add_tags_retried(
     arn: &str,
     tags: &[(String, String)],
 ) -> Result<(), ListenersError> {
-    let mut delay = Duration::from_millis(200);
-    let mut attempt = 1;
+    let mut backoff = Backoff::doubling(Duration::from_millis(200)).attempts(TAG_ATTEMPTS);
     loop {
         match client.add_tags(arn, tags).await {
             Ok(()) => return Ok(()),
             Err(e)
-                if attempt >= TAG_ATTEMPTS
-                    || e.code() == Some("TooManyTags")
-                    || matches!(e, ListenersError::Invalid(_)) =>
+                if e.code() == Some("TooManyTags") || matches!(e, ListenersError::Invalid(_)) =>
             {
                 return Err(e);
             }
-            Err(_) => {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                attempt += 1;
-            }
+            Err(e) if !backoff.wait().await => return Err(e),
+            Err(_) => {}
         }
     }
 }
