@@ -1,9 +1,10 @@
 //! Rules the tree keeps that the compiler cannot say, checked on every run (they are cheap): the
 //! project is self-contained — nothing it builds, tests, benches or scripts reads the folder
 //! beside the checkout that only the developers' machines have; every module says what it owns;
-//! binaries stay thin and functions short; inside a crate, no two top-level modules import each
-//! other, the planner stays pure and one file talks to the load balancer SDK; and each Lambda
-//! function's dependency tree holds only what it uses. (What each crate may touch at all is its
+//! binaries stay thin, functions short and files under 800 lines; inside a crate, no two
+//! top-level modules import each other and no two files either (`layout/imports.rs`), the
+//! planner stays pure and one file talks to the load balancer SDK; and each Lambda function's
+//! dependency tree holds only what it uses. (What each crate may touch at all is its
 //! `Cargo.toml`: the compiler keeps that.)
 
 #[path = "layout/imports.rs"]
@@ -185,6 +186,65 @@ fn code_outside_tests(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// How many lines of a file are outside its `#[cfg(test)]` modules (comments and docs count).
+fn lines_outside_tests(text: &str) -> usize {
+    let mut count = 0;
+    let mut skip_to: Option<String> = None;
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if let Some(end) = &skip_to {
+            if line == end {
+                skip_to = None;
+            }
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("#[cfg(test)]")
+            && lines
+                .peek()
+                .is_some_and(|next| next.trim_start().starts_with("mod "))
+        {
+            let indent = &line[..line.len() - trimmed.len()];
+            skip_to = Some(format!("{indent}}}"));
+            lines.next();
+            continue;
+        }
+        count += 1;
+    }
+    count
+}
+
+/// Most lines a source file may have outside its tests.
+const MAX_FILE_LINES: usize = 800;
+
+/// The files over [`MAX_FILE_LINES`] outside their tests, with their counts.
+fn big_files(files: &[(String, String)]) -> Vec<String> {
+    files
+        .iter()
+        .map(|(file, text)| (file, lines_outside_tests(text)))
+        .filter(|(_, n)| *n > MAX_FILE_LINES)
+        .map(|(file, n)| format!("{file}: {n} lines outside its tests"))
+        .collect()
+}
+
+/// A file holds one job, read whole: past 800 lines (its tests not counted) a file has always
+/// held several (issue #21: the priority planner's types, errors, algorithms and simulator in
+/// one file of 1,600 lines; the doctor's four data sources in one). Split it along its jobs.
+#[test]
+fn no_source_file_is_over_eight_hundred_lines_outside_its_tests() {
+    let tests = format!(
+        "#[cfg(test)]\nmod tests {{\n{}}}\n",
+        "    // t\n".repeat(900)
+    );
+    let fine = format!("{}{tests}", "fn f() {}\n".repeat(MAX_FILE_LINES));
+    let big = format!("{}{tests}", "fn f() {}\n".repeat(MAX_FILE_LINES + 1));
+    assert_eq!(lines_outside_tests(&fine), MAX_FILE_LINES);
+    let sample = [("fine.rs".to_string(), fine), ("big.rs".to_string(), big)];
+    assert_eq!(big_files(&sample), ["big.rs: 801 lines outside its tests"]);
+    let found = big_files(&source_files());
+    assert!(found.is_empty(), "split these along their jobs: {found:#?}");
 }
 
 /// The top-level library modules a file's code refers to through `crate::NAME`.
