@@ -31,5 +31,7 @@ pub mod planner;
 pub mod probe;
 pub mod retry;
 pub mod schedules;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use ops::{attach, status, switch};

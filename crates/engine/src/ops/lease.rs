@@ -192,9 +192,8 @@ pub fn unique_u64() -> Result<u64, getrandom::Error> {
 }
 
 /// A fresh lease id.
-fn new_id() -> Result<String, LeaseError> {
-    let id = unique_u64().map_err(LeaseError::Random)?;
-    Ok(format!("{id:016x}"))
+fn new_id() -> Result<String, getrandom::Error> {
+    Ok(format!("{:016x}", unique_u64()?))
 }
 
 /// A lease as read: who holds it and when it expires; an unreadable value (written by hand, or
@@ -295,7 +294,7 @@ pub async fn acquire(
         let expires = now + options.ttl;
         let value = LeaseValue {
             holder: holder.to_string(),
-            id: new_id()?,
+            id: new_id().map_err(LeaseError::Random)?,
             acquired_at: rfc3339(now),
             expires_at: rfc3339(expires),
             doing: doing.to_string(),

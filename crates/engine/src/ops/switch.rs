@@ -32,6 +32,8 @@ use crate::planner::{Direction, Live, plan_switch_finishing, plan_switch_live};
 
 pub mod plan;
 pub mod report;
+#[cfg(test)]
+mod tests;
 
 pub use plan::{
     Confirmation, Coordination, Operator, SwitchPlan, SwitchRequest, Unattended, WindowContent,
