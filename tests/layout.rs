@@ -156,9 +156,9 @@ fn library_modules() -> Vec<(String, String, String, String)> {
         .collect()
 }
 
-/// The code of a file without its `#[cfg(test)]` modules and without comments.
-fn code_outside_tests(text: &str) -> String {
-    let mut out = String::new();
+/// The lines of a file outside its `#[cfg(test)]` modules (comments and docs included).
+fn lines_outside_test_modules(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
     let mut skip_to: Option<String> = None;
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
@@ -179,41 +179,26 @@ fn code_outside_tests(text: &str) -> String {
             lines.next();
             continue;
         }
-        if trimmed.starts_with("//") {
-            continue;
+        out.push(line);
+    }
+    out
+}
+
+/// The code of a file without its `#[cfg(test)]` modules and without comments.
+fn code_outside_tests(text: &str) -> String {
+    let mut out = String::new();
+    for line in lines_outside_test_modules(text) {
+        if !line.trim_start().starts_with("//") {
+            out.push_str(line);
+            out.push('\n');
         }
-        out.push_str(line);
-        out.push('\n');
     }
     out
 }
 
 /// How many lines of a file are outside its `#[cfg(test)]` modules (comments and docs count).
 fn lines_outside_tests(text: &str) -> usize {
-    let mut count = 0;
-    let mut skip_to: Option<String> = None;
-    let mut lines = text.lines().peekable();
-    while let Some(line) = lines.next() {
-        if let Some(end) = &skip_to {
-            if line == end {
-                skip_to = None;
-            }
-            continue;
-        }
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("#[cfg(test)]")
-            && lines
-                .peek()
-                .is_some_and(|next| next.trim_start().starts_with("mod "))
-        {
-            let indent = &line[..line.len() - trimmed.len()];
-            skip_to = Some(format!("{indent}}}"));
-            lines.next();
-            continue;
-        }
-        count += 1;
-    }
-    count
+    lines_outside_test_modules(text).len()
 }
 
 /// Most lines a source file may have outside its tests.
