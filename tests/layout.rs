@@ -1,10 +1,14 @@
 //! Rules the tree keeps that the compiler cannot say, checked on every run (they are cheap): the
 //! project is self-contained — nothing it builds, tests, benches or scripts reads the folder
 //! beside the checkout that only the developers' machines have; every module says what it owns;
-//! binaries stay thin and functions short; inside a crate, no two top-level modules import each
-//! other, the planner stays pure and one file talks to the load balancer SDK; and each Lambda
-//! function's dependency tree holds only what it uses. (What each crate may touch at all is its
+//! binaries stay thin, functions short and files under 800 lines; inside a crate, no two
+//! top-level modules import each other and no two files either (`layout/imports.rs`), the
+//! planner stays pure and one file talks to the load balancer SDK; and each Lambda function's
+//! dependency tree holds only what it uses. (What each crate may touch at all is its
 //! `Cargo.toml`: the compiler keeps that.)
+
+#[path = "layout/imports.rs"]
+mod imports;
 
 use std::path::{Path, PathBuf};
 
@@ -152,9 +156,9 @@ fn library_modules() -> Vec<(String, String, String, String)> {
         .collect()
 }
 
-/// The code of a file without its `#[cfg(test)]` modules and without comments.
-fn code_outside_tests(text: &str) -> String {
-    let mut out = String::new();
+/// The lines of a file outside its `#[cfg(test)]` modules (comments and docs included).
+fn lines_outside_test_modules(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
     let mut skip_to: Option<String> = None;
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
@@ -175,13 +179,57 @@ fn code_outside_tests(text: &str) -> String {
             lines.next();
             continue;
         }
-        if trimmed.starts_with("//") {
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
+        out.push(line);
     }
     out
+}
+
+/// The code of a file without its `#[cfg(test)]` modules and without comments.
+fn code_outside_tests(text: &str) -> String {
+    let mut out = String::new();
+    for line in lines_outside_test_modules(text) {
+        if !line.trim_start().starts_with("//") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// How many lines of a file are outside its `#[cfg(test)]` modules (comments and docs count).
+fn lines_outside_tests(text: &str) -> usize {
+    lines_outside_test_modules(text).len()
+}
+
+/// Most lines a source file may have outside its tests.
+const MAX_FILE_LINES: usize = 800;
+
+/// The files over [`MAX_FILE_LINES`] outside their tests, with their counts.
+fn big_files(files: &[(String, String)]) -> Vec<String> {
+    files
+        .iter()
+        .map(|(file, text)| (file, lines_outside_tests(text)))
+        .filter(|(_, n)| *n > MAX_FILE_LINES)
+        .map(|(file, n)| format!("{file}: {n} lines outside its tests"))
+        .collect()
+}
+
+/// A file holds one job, read whole: past 800 lines (its tests not counted) a file has always
+/// held several (issue #21: the priority planner's types, errors, algorithms and simulator in
+/// one file of 1,600 lines; the doctor's four data sources in one). Split it along its jobs.
+#[test]
+fn no_source_file_is_over_eight_hundred_lines_outside_its_tests() {
+    let tests = format!(
+        "#[cfg(test)]\nmod tests {{\n{}}}\n",
+        "    // t\n".repeat(900)
+    );
+    let fine = format!("{}{tests}", "fn f() {}\n".repeat(MAX_FILE_LINES));
+    let big = format!("{}{tests}", "fn f() {}\n".repeat(MAX_FILE_LINES + 1));
+    assert_eq!(lines_outside_tests(&fine), MAX_FILE_LINES);
+    let sample = [("fine.rs".to_string(), fine), ("big.rs".to_string(), big)];
+    assert_eq!(big_files(&sample), ["big.rs: 801 lines outside its tests"]);
+    let found = big_files(&source_files());
+    assert!(found.is_empty(), "split these along their jobs: {found:#?}");
 }
 
 /// The top-level library modules a file's code refers to through `crate::NAME`.
@@ -253,6 +301,119 @@ fn no_import_cycle_among_the_modules_of_a_crate() {
         }
     }
     assert!(modules >= 15, "found only {modules} top-level modules");
+}
+
+/// The files of each crate, for [`imports::file_graph`]: the libraries' (by source dir) and
+/// maintctl's binary (`src/bin/maintctl`, a crate of its own).
+fn crates_files() -> Vec<(String, Vec<imports::SourceFile>)> {
+    let mut crates: std::collections::BTreeMap<String, Vec<imports::SourceFile>> =
+        Default::default();
+    for (krate, module, _, text) in library_modules() {
+        let module = module
+            .split("::")
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        crates
+            .entry(krate)
+            .or_default()
+            .push(imports::SourceFile { module, text });
+    }
+    let bin = "src/bin/maintctl";
+    for (file, text) in source_files() {
+        if let Some(rel) = file.strip_prefix(&format!("{bin}/")) {
+            let name = rel.trim_end_matches(".rs");
+            let module = if name == "main" {
+                Vec::new()
+            } else {
+                name.split('/').map(String::from).collect()
+            };
+            crates
+                .entry(bin.to_string())
+                .or_default()
+                .push(imports::SourceFile { module, text });
+        }
+    }
+    crates.into_iter().collect()
+}
+
+/// No two files of a crate import each other, directly or around a cycle: what two files
+/// share goes down into a third that both import (the issue #21 bar). Paths are resolved as
+/// the compiler does, through the re-exports of a module's front door (`imports`).
+#[test]
+fn no_import_cycle_among_the_files_of_a_crate() {
+    let (mut files, mut found) = (0, Vec::new());
+    for (krate, sources) in crates_files() {
+        files += sources.len();
+        let graph = imports::file_graph(&sources);
+        for cycle in imports::cycles(&graph) {
+            let edges: Vec<String> = cycle
+                .iter()
+                .flat_map(|a| {
+                    graph[a]
+                        .iter()
+                        .filter(|b| cycle.contains(b))
+                        .map(move |b| format!("{a} -> {b}"))
+                })
+                .collect();
+            found.push(format!("{krate}: {}", edges.join(", ")));
+        }
+    }
+    assert!(files >= 80, "found only {files} files");
+    assert!(
+        found.is_empty(),
+        "files that import each other (move what they share into a file both import): \
+         {found:#?}"
+    );
+}
+
+/// The file graph follows `super::`, `crate::` and a front door's re-exports, leaves out
+/// `#[cfg(test)]` items, and finds the cycle they make.
+#[test]
+fn the_file_graph_sees_a_cycle_through_reexports() {
+    let crate_of = |ops_mod: &str| {
+        [
+            ("", "pub mod ops; pub mod planner;"),
+            ("ops", ops_mod),
+            (
+                "ops::a",
+                "use super::Error; use crate::planner::Plan; pub struct Alpha; \
+                 #[cfg(test)] mod tests { use crate::ops::b::Beta; }",
+            ),
+            (
+                "ops::b",
+                "use crate::ops::Alpha; pub struct Beta; \
+                 fn g() -> super::super::planner::plan::Plan { todo!() }",
+            ),
+            ("planner", "mod plan; pub use plan::Plan;"),
+            ("planner::plan", "pub struct Plan;"),
+        ]
+        .map(|(module, text)| imports::SourceFile {
+            module: module
+                .split("::")
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            text: text.to_string(),
+        })
+    };
+    let knotted = crate_of(
+        "pub mod a; pub mod b; pub use a::Alpha; pub use b::Beta; pub enum Error { X(Beta) }",
+    );
+    let graph = imports::file_graph(&knotted);
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+    assert_eq!(graph["ops::a"], set(&["ops", "planner::plan"]));
+    assert_eq!(graph["ops::b"], set(&["ops::a", "planner::plan"]));
+    assert_eq!(graph["ops"], set(&["ops::b"]));
+    assert_eq!(graph["planner"], set(&[]));
+    assert_eq!(graph["crate"], set(&[]));
+    assert_eq!(imports::cycles(&graph), [vec!["ops", "ops::a", "ops::b"]]);
+    let untied =
+        crate_of("pub mod a; pub mod b; pub use a::Alpha; pub use b::Beta; pub enum Error { X }");
+    assert_eq!(
+        imports::cycles(&imports::file_graph(&untied)),
+        Vec::<Vec<String>>::new()
+    );
 }
 
 /// A cycle of `graph`, if it has one.

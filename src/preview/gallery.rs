@@ -20,7 +20,8 @@ use maintenance_responder::ssm::ParameterStore;
 use super::TARGET_GROUP_ARN;
 use super::emulate::{Answer, Origin, alb_event, invoke};
 use super::index::{KindHeading, PREVIEW_CSS, language_name, mode_label};
-use super::server::{Forced, ServeOptions};
+use super::options::ServeOptions;
+use super::server::Forced;
 
 /// The trace id the gallery's events carry, so its files do not change from run to run.
 const GALLERY_TRACE_ID: &str = "Root=1-67a1b2c3-0123456789abcdef01234567";

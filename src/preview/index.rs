@@ -20,7 +20,7 @@ use maintenance_responder::lambda::alb_event::HeaderMode;
 
 use super::PAGE_PATH;
 use super::emulate::Answer;
-use super::server::ServeOptions;
+use super::options::ServeOptions;
 use super::source::forced_target_group_arn;
 
 /// The stylesheet of the index and the gallery (not of the pages: those use

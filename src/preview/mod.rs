@@ -33,12 +33,14 @@
 mod emulate;
 mod gallery;
 mod index;
+mod options;
 mod server;
 mod source;
 
 pub use emulate::{Answer, Origin, alb_event, invoke, new_trace_id};
 pub use gallery::{GalleryError, extension, write_gallery};
-pub use server::{ServeOptions, serve};
+pub use options::ServeOptions;
+pub use server::serve;
 pub use source::{
     ContentFileError, FileStore, LoadError, Loaded, Source, StaticStore, Store,
     forced_target_group_arn, load, parameters_from_toml, site, site_from,

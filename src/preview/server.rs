@@ -26,45 +26,16 @@ use maintenance_core::page_kind::PageKind;
 use maintenance_core::respond::negotiate::Format;
 use maintenance_core::site::Site;
 use maintenance_responder::lambda::Function;
-use maintenance_responder::lambda::alb_event::HeaderMode;
 use maintenance_responder::ssm::ParameterStore;
 
 use super::emulate::{Answer, Origin, alb_event, invoke, query_pairs};
 use super::index::index_page;
+use super::options::ServeOptions;
 use super::source::forced_target_group_arn;
 use super::{INDEX_PATH, MAX_REQUEST_BODY, PAGE_PATH, TARGET_GROUP_ARN};
 
 /// How long a graceful shutdown waits for requests in flight before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// How the server builds its events and describes itself.
-#[derive(Debug, Clone)]
-pub struct ServeOptions {
-    /// Single-value (default) or multi-value events.
-    pub mode: HeaderMode,
-    /// Where the content comes from, shown on the index page.
-    pub source: String,
-}
-
-impl ServeOptions {
-    /// What `maintctl serve` says it serves: `content: …; ALB events: single-value`.
-    pub fn describe(&self) -> String {
-        let events = match self.mode {
-            HeaderMode::Multi => "multi-value",
-            _ => "single-value",
-        };
-        format!("content: {}; ALB events: {events}", self.source)
-    }
-}
-
-impl From<HeaderMode> for ServeOptions {
-    fn from(mode: HeaderMode) -> Self {
-        Self {
-            mode,
-            source: "embedded defaults".into(),
-        }
-    }
-}
 
 struct Shared<S> {
     function: Arc<Function<S>>,

@@ -41,19 +41,7 @@ where
     let message = match (err.code(), err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_string(),
-        _ => {
-            let mut text = err.to_string();
-            let mut next = std::error::Error::source(&err);
-            while let Some(cause) = next {
-                let t = cause.to_string();
-                if !text.contains(&t) {
-                    text.push_str(": ");
-                    text.push_str(&t);
-                }
-                next = cause.source();
-            }
-            text
-        }
+        _ => maintenance_core::causes::chain(&err),
     };
     ProbeError {
         operation,

@@ -41,16 +41,7 @@ fn failed<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::De
     let message = match (e.code(), e.message()) {
         (Some(code), Some(m)) => format!("{code}: {m}"),
         (Some(code), None) => code.to_string(),
-        _ => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                text.push_str(": ");
-                text.push_str(&s.to_string());
-                source = s.source();
-            }
-            text
-        }
+        _ => maintenance_core::causes::chain(&e),
     };
     SchedulesError {
         operation,

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use maintenance_engine::listeners::{self, Aws, Listeners};
 use maintenance_engine::ops::{self, AttachRequest};
@@ -207,43 +207,12 @@ pub async fn maintenance_tags(client: &impl Listeners, listener: &str) -> BTreeM
         .clone()
 }
 
-/// Runs the real `maintctl` against moto, stdin not a terminal.
-///
-/// The emulator cannot run the responder (its Lambda Invoke needs Docker, and these target
-/// groups have no function registered), so the preflight of `on` fails here: every `on` is
-/// forced (`--force`), as in tests/switching/switching.rs; the preflight itself is tested in
-/// tests/switching/doctor.rs.
-pub fn maintctl(moto: &Moto, args: &[&str]) -> Output {
-    let force: &[&str] = if args.first() == Some(&"on") {
-        &["--force"]
-    } else {
-        &[]
-    };
-    Command::new(env!("CARGO_BIN_EXE_maintctl"))
-        .args(args)
-        .args(force)
-        .envs(moto.env())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run maintctl")
-}
-
-pub fn code(out: &Output) -> i32 {
-    out.status.code().expect("exited normally")
-}
-
-pub fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-pub fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
-}
+/// The real `maintctl` against moto, and what it printed: the helpers every test binary
+/// shares (tests/common/alb.rs); `on` is forced past its preflight, which the emulator cannot
+/// pass (tested in tests/switching/doctor.rs). (tests/packages includes this file and uses
+/// only some of them.)
+#[allow(unused_imports)]
+pub use crate::common::alb::{code, json, maintctl, text};
 
 /// The value of one SSM parameter, if it exists.
 pub async fn parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Option<String> {

@@ -2516,7 +2516,7 @@ fn both_templates_can_add_the_switch_function_off_by_default() {
 #[test]
 fn the_switch_function_and_the_scheduler_may_do_what_they_do_and_no_more() {
     let lease_calls = sdk_actions(
-        "crates/responder/src/ssm.rs",
+        "crates/responder/src/ssm/sdk.rs",
         "ssm",
         &["put_parameter", "get_parameter", "delete_parameter"],
     );
@@ -2538,7 +2538,7 @@ fn the_switch_function_and_the_scheduler_may_do_what_they_do_and_no_more() {
     assert_eq!(
         lease["Action"],
         json!(lease_calls),
-        "the lease's calls (crates/responder/src/ssm.rs, LockParameters)"
+        "the lease's calls (crates/responder/src/ssm/sdk.rs, LockParameters)"
     );
     let parameter = |rest: &str| {
         json!({ "Fn::Sub": format!(
@@ -3087,13 +3087,13 @@ fn as_list(value: &Value) -> Vec<Value> {
 }
 
 /// The SSM actions the responder calls: the operations of its one SSM client implementation
-/// (`impl ParameterStore for aws_sdk_ssm::Client` in crates/responder/src/ssm.rs), as IAM
+/// (`impl ParameterStore for aws_sdk_ssm::Client` in crates/responder/src/ssm/sdk.rs), as IAM
 /// action names.
 fn responder_ssm_actions() -> Vec<String> {
-    let text = read(&root().join("crates/responder/src/ssm.rs"));
+    let text = read(&root().join("crates/responder/src/ssm/sdk.rs"));
     let at = text
         .find("impl ParameterStore for aws_sdk_ssm::Client")
-        .expect("crates/responder/src/ssm.rs: the responder's SSM client");
+        .expect("crates/responder/src/ssm/sdk.rs: the responder's SSM client");
     let block = braced(&text, at);
     // An SDK operation is the method called on the client itself: `self` then `.operation()`.
     let lines: Vec<&str> = block.lines().map(str::trim).collect();

@@ -9,7 +9,8 @@
 //! **The vocabulary** (pure data and rules, shared by every other crate of the workspace):
 //! [`page_kind`] (what a request is answered with, its status) · [`content`] (the live content
 //! and the validation every value passes) · [`catalog`] (the built-in texts per language) ·
-//! [`config`] (the TOML schema, the overrides the environment may give) · [`site`] (the
+//! [`config`] (the TOML schema, the overrides the environment may give) · [`causes`] (an
+//! error and its causes on one line, the one printer of error chains) · [`site`] (the
 //! [`Site`] prepared once: stylesheet, CSP, logo) · [`deploy_names`] (names shared with
 //! `deploy/`: environment variables, tags, SSM parameters).
 //!
@@ -24,6 +25,7 @@
 //! the bypass token, the names of the tags) and `maintctl` (the preview).
 
 pub mod catalog;
+pub mod causes;
 pub mod config;
 pub mod content;
 pub mod deploy_names;

@@ -14,6 +14,7 @@
 //!                (listeners/acm.rs to ACM, for the certificates' names)
 //!   probe        the ResponderProbe trait (doctor invokes the responder); its Lambda SDK adapter is maintctl's
 //!   schedules    the Schedules trait (maintenance windows); its Scheduler SDK adapter is maintctl's
+//!   retry        the one retry and back-off policy (Backoff)
 //! ```
 //!
 //! The content and the lease live in SSM, through `maintenance_responder::ssm`'s traits; the
@@ -28,6 +29,9 @@ pub mod listeners;
 pub mod ops;
 pub mod planner;
 pub mod probe;
+pub mod retry;
 pub mod schedules;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use ops::{attach, status, switch};

@@ -47,16 +47,7 @@ impl EventReport {
     /// The switch stopped before it changed anything (no listener of the environment, a read
     /// that failed): no maintenance rule is refused, the rest failed and may be retried.
     pub fn failed(event: Invocation, error: &Error) -> Self {
-        let chain = {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(s) = source {
-                text.push_str(": ");
-                text.push_str(&s.to_string());
-                source = s.source();
-            }
-            text
-        };
+        let chain = maintenance_core::causes::chain(error);
         let outcome = match error {
             Error::NoListener { .. } => Outcome::Refused,
             other => other.outcome(),

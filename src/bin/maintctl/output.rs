@@ -22,6 +22,21 @@ pub fn emit(output: Output, report: &impl Report) -> anyhow::Result<ExitCode> {
     Ok(exit::code(report.outcome()))
 }
 
+/// Prints the report once, and the complaint on stderr in text mode.
+pub fn finish(
+    out: Output,
+    report: &impl Report,
+    complaint: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let code = emit(out, report)?;
+    if out == Output::Text
+        && let Some(message) = complaint
+    {
+        eprintln!("maintctl: {message}");
+    }
+    Ok(code)
+}
+
 /// Prints text whose every line ends in a newline; nothing at all for none. A closed stdout
 /// (`maintctl status | head`) is not an error.
 pub fn text(shown: &impl Display) {

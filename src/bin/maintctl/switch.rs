@@ -14,7 +14,7 @@ use crate::status::TargetArgs;
 use crate::terminal::Terminal;
 use crate::until::Deadline;
 use crate::verify::VerifyArgs;
-use crate::{Globals, Output, output};
+use crate::{Globals, output};
 
 /// Arguments of `maintctl off`, and those `on` shares.
 #[derive(Debug, clap::Args)]
@@ -113,21 +113,6 @@ impl SwitchArgs {
             Ok(report) => report,
             Err(e) => return output::stopped(e),
         };
-        finish(globals.output, &report, report.complaint())
+        output::finish(globals.output, &report, report.complaint())
     }
-}
-
-/// Prints the report once, and the complaint on stderr in text mode.
-pub fn finish(
-    out: Output,
-    report: &impl ops::Report,
-    complaint: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    let code = output::emit(out, report)?;
-    if out == Output::Text
-        && let Some(message) = complaint
-    {
-        eprintln!("maintctl: {message}");
-    }
-    Ok(code)
 }

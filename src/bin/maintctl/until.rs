@@ -59,7 +59,7 @@ pub async fn on_until(
     let (elb, ssm) = (Aws::new(config), aws_sdk_ssm::Client::new(config));
     let scheduler = Scheduler::new(config);
     match deadline::on_until(&elb, &ssm, &scheduler, request, until, terminal).await {
-        Ok(report) => crate::switch::finish(globals.output, &report, report.switch.complaint()),
+        Ok(report) => crate::output::finish(globals.output, &report, report.switch.complaint()),
         Err(e) if e.outcome() == ops::Outcome::Refused => {
             eprintln!("maintctl: refused: {e}; nothing was changed");
             Ok(exit::code(e.outcome()))

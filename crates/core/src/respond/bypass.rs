@@ -112,22 +112,21 @@ pub fn safe_next(raw: &str) -> Option<String> {
     fine.then_some(decoded)
 }
 
-/// Decodes `%XX` once; `None` for a malformed escape or bytes that are not UTF-8.
+/// Decodes `%XX` once; `None` for a malformed escape (a `%` not followed by two hex digits,
+/// which `percent_encoding` would keep as it is) or bytes that are not UTF-8.
 fn percent_decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = raw.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let escaped = |(i, _): (usize, &str)| {
+        raw.as_bytes()
+            .get(i + 1..i + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    };
+    if !raw.match_indices('%').all(escaped) {
+        return None;
     }
-    String::from_utf8(out).ok()
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()?;
+    Some(decoded.into_owned())
 }
 
 #[cfg(test)]

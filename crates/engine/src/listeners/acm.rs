@@ -56,7 +56,7 @@ where
     let message = match (&code, err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.clone(),
-        _ => crate::listeners::api::causes(&err),
+        _ => maintenance_core::causes::chain(&err),
     };
     ListenersError::Call {
         operation: "DescribeCertificate",

@@ -1,5 +1,5 @@
-//! The ELBv2 and STS operations `maintctl` uses, as the small [`Listeners`] trait, and [`Aws`],
-//! its implementation over the SDK clients. The only file that knows the SDK: conditions,
+//! [`Aws`], the implementation of the `crate::listeners::Listeners` trait over the ELBv2 and
+//! STS SDK clients. The only file that knows the SDK: conditions,
 //! actions, listeners and errors are converted here into `crate::planner`'s types and
 //! [`ListenersError`].
 //!
@@ -22,111 +22,12 @@ use elbv2::types::{
 
 use crate::listeners::ListenersError;
 use crate::listeners::acm::Acm;
+use crate::listeners::calls::{DESCRIBE_TAGS_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, Listeners};
 use crate::planner::{
     ActionSummary, Condition, FixedResponse, ListenerInfo, MAX_PRIORITY, MIN_PRIORITY, NewRule,
     PlanningError, QueryPair, RuleView, TargetGroupHealth, TargetGroupInfo, TargetState,
 };
-
-/// Most ARNs DescribeTags accepts in one call.
-pub const DESCRIBE_TAGS_BATCH: usize = 20;
-/// Most ARNs [`Listeners::target_groups`] asks DescribeTargetGroups about in one call (the API
-/// states no limit on ARNs; its pages hold up to 400 target groups).
-pub const DESCRIBE_TARGET_GROUPS_BATCH: usize = 20;
-
-/// The ELBv2 (and STS) operations `maintctl` uses. Implemented by [`Aws`]; tests wrap it to
-/// inject failures.
-pub trait Listeners {
-    /// ARNs of every load balancer in the region.
-    fn load_balancers(&self) -> impl Future<Output = Result<Vec<String>, ListenersError>> + Send;
-    /// Every listener of a load balancer.
-    fn listeners(
-        &self,
-        load_balancer: &str,
-    ) -> impl Future<Output = Result<Vec<ListenerInfo>, ListenersError>> + Send;
-    /// One listener ([`ListenersError::ListenerNotFound`] if it does not exist).
-    fn listener(
-        &self,
-        listener: &str,
-    ) -> impl Future<Output = Result<ListenerInfo, ListenersError>> + Send;
-    /// Every rule of a listener (all pages), without tags, sorted by priority, default last.
-    fn rules(
-        &self,
-        listener: &str,
-    ) -> impl Future<Output = Result<Vec<RuleView>, ListenersError>> + Send;
-    /// Tags of at most [`DESCRIBE_TAGS_BATCH`] resources.
-    fn tags(
-        &self,
-        arns: &[String],
-    ) -> impl Future<Output = Result<HashMap<String, BTreeMap<String, String>>, ListenersError>> + Send;
-    /// What kind of target group each of at most [`DESCRIBE_TARGET_GROUPS_BATCH`] ARNs is
-    /// (DescribeTargetGroups), by ARN.
-    fn target_groups(
-        &self,
-        arns: &[String],
-    ) -> impl Future<Output = Result<BTreeMap<String, TargetGroupInfo>, ListenersError>> + Send;
-    /// One SetRulePriorities call.
-    fn set_rule_priorities(
-        &self,
-        priorities: &[(String, u32)],
-    ) -> impl Future<Output = Result<(), ListenersError>> + Send;
-    /// Adds (or overwrites) tags on one resource.
-    fn add_tags(
-        &self,
-        arn: &str,
-        tags: &[(String, String)],
-    ) -> impl Future<Output = Result<(), ListenersError>> + Send;
-    /// Creates a forwarding rule; returns its ARN.
-    fn create_rule(
-        &self,
-        rule: &NewRule,
-    ) -> impl Future<Output = Result<String, ListenersError>> + Send;
-    /// Replaces one rule's conditions (ModifyRule with conditions only: its actions stay). Used
-    /// on the cookie bypass rule only, to set the bypass link's token.
-    fn modify_rule_conditions(
-        &self,
-        rule: &str,
-        conditions: &[Condition],
-    ) -> impl Future<Output = Result<(), ListenersError>> + Send;
-    /// The names on a listener's certificates, the default certificate's first
-    /// (DescribeListenerCertificates, then ACM's DescribeCertificate); none for a listener
-    /// without certificates.
-    fn certificate_names(
-        &self,
-        listener: &str,
-    ) -> impl Future<Output = Result<Vec<String>, ListenersError>> + Send;
-    /// The caller's identity (STS ARN).
-    fn caller(&self) -> impl Future<Output = Result<String, ListenersError>> + Send;
-    /// Replaces a rule's actions with one fixed response (ModifyRule; its conditions, priority
-    /// and tags stay): how `maintctl message set` refreshes the fallback page.
-    fn modify_fixed_response(
-        &self,
-        _rule: &str,
-        _response: &FixedResponse,
-    ) -> impl Future<Output = Result<(), ListenersError>> + Send {
-        async { Err(unsupported("ModifyRule")) }
-    }
-    /// A listener's attributes, by key (DescribeListenerAttributes): `maintctl doctor` looks
-    /// for the response headers the ALB would overwrite.
-    fn listener_attributes(
-        &self,
-        _listener: &str,
-    ) -> impl Future<Output = Result<BTreeMap<String, String>, ListenersError>> + Send {
-        async { Err(unsupported("DescribeListenerAttributes")) }
-    }
-    /// A target group's health check settings and its targets' health (DescribeTargetGroups,
-    /// DescribeTargetHealth): the responder's function is the target of its target group.
-    fn target_group_health(
-        &self,
-        _target_group: &str,
-    ) -> impl Future<Output = Result<TargetGroupHealth, ListenersError>> + Send {
-        async { Err(unsupported("DescribeTargetHealth")) }
-    }
-}
-
-/// What a client that does not implement an operation answers.
-fn unsupported(operation: &str) -> ListenersError {
-    ListenersError::Invalid(format!("this client does not implement {operation}"))
-}
+use crate::retry::Backoff;
 
 /// The real thing: ELBv2 and STS SDK clients (and ACM's, for the certificates' names).
 #[derive(Debug, Clone)]
@@ -351,8 +252,7 @@ impl Listeners for Aws {
         // No SDK retries here: a retry after a timeout could re-send a call that was carried
         // out, and its answer would hide that. Throttling (a rejected call) is retried here;
         // anything else goes back to the caller, which finds out what happened by re-reading.
-        let mut delay = Duration::from_millis(200);
-        let mut attempt = 1;
+        let mut backoff = Backoff::doubling(Duration::from_millis(200)).attempts(6);
         loop {
             let result = self
                 .elb
@@ -367,11 +267,7 @@ impl Listeners for Aws {
                 .await;
             match result {
                 Ok(_) => return Ok(()),
-                Err(e) if attempt < 6 && is_throttling(e.code()) => {
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
+                Err(e) if is_throttling(e.code()) && backoff.wait().await => {}
                 Err(e) => return Err(call_error("SetRulePriorities", &resource, e)),
             }
         }
@@ -631,7 +527,7 @@ where
     let message = match (&code, err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.clone(),
-        _ => causes(&err),
+        _ => maintenance_core::causes::chain(&err),
     };
     ListenersError::Call {
         operation,
@@ -640,23 +536,6 @@ where
         message,
         outcome_unknown,
     }
-}
-
-/// An error and its causes, each said once: `dispatch failure: io error: … Connection refused`.
-/// (`DisplayErrorContext` adds the whole chain again in `Debug` form; a cause whose text its
-/// parent already holds is left out.)
-pub(super) fn causes(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        let text = cause.to_string();
-        if !text.is_empty() && !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = cause.source();
-    }
-    out
 }
 
 fn is_throttling(code: Option<&str>) -> bool {

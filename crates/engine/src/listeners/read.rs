@@ -1,7 +1,7 @@
 //! Reading listeners through the [`Listeners`] trait: one listener with its rules, their tags
 //! and the types of the target groups they forward to ([`read_listener`]), and the listeners a
 //! command is about ([`Targets`] resolved by [`select`] into a [`Selection`], with the ones
-//! left out and why).
+//! left out and why), and a listener's rules as the planner sees them ([`read_rules`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::listeners::{
     DESCRIBE_TAGS_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, Listeners, ListenersError,
 };
-use crate::planner::{ListenerSnapshot, TargetGroupInfo, environment_name, short_listener};
+use crate::planner::{ListenerSnapshot, Rule, TargetGroupInfo, environment_name, short_listener};
 
 /// Tags of any number of resources, [`DESCRIBE_TAGS_BATCH`] per call.
 pub async fn tags_of(
@@ -190,4 +190,12 @@ fn skip_reason(
         (None, Some(env)) => Some(format!("no maintenance rule of environment {env:?}")),
         _ => None,
     }
+}
+
+/// The planner's view of a listener as it is now.
+pub async fn read_rules(
+    client: &impl Listeners,
+    listener: &str,
+) -> Result<Vec<Rule>, ListenersError> {
+    Ok(read_listener(client, listener).await?.planner_rules()?)
 }

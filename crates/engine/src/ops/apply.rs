@@ -12,21 +12,26 @@
 //! rule's priority before and now ([`RulePriority`]).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::listeners::{Listeners, ListenersError, read_listener};
+use crate::listeners::{Listeners, ListenersError, read_rules};
 use crate::ops::Outcome;
-use crate::ops::coordinate::{Owner, owner_tags};
+use crate::ops::owner::{Owner, owner_tags};
+use crate::ops::rule_tags::{add_tags_retried, clear_command, tag_failure};
 use crate::ops::undo::roll_back;
+
+pub mod report;
+
 use crate::planner::{
     Direction, Planned, Rule, RuleView, State, decode_displaced, displaced_keys, encode_displaced,
-    rule_id, short_listener, state, tag_value,
+    rule_id, state, tag_value,
 };
 use maintenance_core::deploy_names::tags;
+pub use report::{ApplyReport, ListenerOutcome, ListenerReport, RulePriority};
+pub(super) use report::{Progress, Stopped, priorities_table};
 
 /// Who switched, when and why: written as tags on each maintenance rule switched.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -52,88 +57,6 @@ impl Record {
             owner: Owner::Person,
         })
     }
-}
-
-/// How one listener ended. Displayed as what it means for the operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ListenerOutcome {
-    /// Switched and verified.
-    Applied,
-    /// Already in the requested state; not touched.
-    AlreadyDone,
-    /// Not touched by this run.
-    NotApplied,
-    /// Switched (part-way), then put back exactly as it was.
-    RolledBack,
-    /// Neither as planned nor as before: see the priorities.
-    Inconsistent,
-}
-
-impl std::fmt::Display for ListenerOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ListenerOutcome::Applied => "switched, read back as planned",
-            ListenerOutcome::AlreadyDone => "already as requested, not touched",
-            ListenerOutcome::NotApplied => "not changed",
-            ListenerOutcome::RolledBack => "ROLLED BACK: exactly as before",
-            ListenerOutcome::Inconsistent => "INCONSISTENT: needs a person",
-        })
-    }
-}
-
-/// A rule's priority before the run and as last read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RulePriority {
-    /// Rule ARN.
-    pub rule: String,
-    /// Priority when planned (`None`: the rule did not exist).
-    pub before: Option<u32>,
-    /// Priority as last read (`None`: the rule is gone, or the listener could not be read).
-    pub now: Option<u32>,
-}
-
-/// Where one listener stands after a switch.
-#[derive(Debug, Clone, Serialize)]
-pub struct ListenerReport {
-    /// Listener ARN.
-    pub listener: String,
-    /// How it ended.
-    pub outcome: ListenerOutcome,
-    /// What happened, when anything went wrong.
-    pub message: Option<String>,
-    /// Every rule's priority, before and now.
-    pub priorities: Vec<RulePriority>,
-}
-
-/// The result of [`apply`]. Displayed as one paragraph per listener (with the priority table
-/// wherever a listener is not simply switched or untouched), then the warnings.
-#[derive(Debug, Clone, Serialize)]
-pub struct ApplyReport {
-    /// Overall outcome.
-    pub outcome: Outcome,
-    /// Per listener, in plan order.
-    pub listeners: Vec<ListenerReport>,
-    /// Problems that did not change the outcome (e.g. recording the reason failed).
-    pub warnings: Vec<String>,
-}
-
-/// Progress of the apply phase on one listener.
-pub(super) struct Progress {
-    pub(super) index: usize,
-    /// Steps completed.
-    pub(super) completed: usize,
-    /// The displaced-record tags as they were, if this run overwrote them.
-    pub(super) old_tags: Option<(String, Vec<(String, String)>)>,
-}
-
-/// Where the apply phase stopped: the listeners switched completely, the one it stopped on,
-/// the error, and whether that was the displaced-rule record (not a call).
-pub(super) struct Stopped {
-    pub(super) done: Vec<Progress>,
-    pub(super) failed: Progress,
-    pub(super) error: ListenersError,
-    pub(super) at_record: bool,
 }
 
 /// Applies planned switches: re-check, record, call, and on failure undo; then verify and
@@ -418,94 +341,6 @@ async fn clear_displaced(
     }
 }
 
-/// The command that empties the given record keys of a rule.
-pub(super) fn clear_command(rule: &str, keys: &[String]) -> String {
-    let tags: Vec<String> = keys.iter().map(|k| format!("Key={k},Value=")).collect();
-    format!(
-        "aws elbv2 add-tags --resource-arns {rule} --tags {}",
-        tags.join(" ")
-    )
-}
-
-/// Attempts at a tag write before giving up (tag writes are idempotent).
-const TAG_ATTEMPTS: u32 = 3;
-
-/// Writes tags, trying up to [`TAG_ATTEMPTS`] times, 200 ms then 400 ms apart; a full tag
-/// quota or a write refused before it was sent is not tried again.
-pub(super) async fn add_tags_retried(
-    client: &impl Listeners,
-    arn: &str,
-    tags: &[(String, String)],
-) -> Result<(), ListenersError> {
-    let mut delay = Duration::from_millis(200);
-    let mut attempt = 1;
-    loop {
-        match client.add_tags(arn, tags).await {
-            Ok(()) => return Ok(()),
-            Err(e)
-                if attempt >= TAG_ATTEMPTS
-                    || e.code() == Some("TooManyTags")
-                    || matches!(e, ListenersError::Invalid(_)) =>
-            {
-                return Err(e);
-            }
-            Err(_) => {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                attempt += 1;
-            }
-        }
-    }
-}
-
-/// A failed tag write for a message: the error, and what to do about a full tag quota.
-pub(super) fn tag_failure(e: &ListenersError) -> String {
-    if e.code() == Some("TooManyTags") {
-        format!(
-            "{e} (the rule has as many tags as it may have: remove tags maintctl does not use; \
-             its own start with maintenance-responder:)"
-        )
-    } else if matches!(e, ListenersError::Invalid(_)) {
-        e.to_string()
-    } else {
-        format!("{e} (tried {TAG_ATTEMPTS} times)")
-    }
-}
-
-/// The planner's view of a listener as it is now.
-pub(super) async fn read_rules(
-    client: &impl Listeners,
-    listener: &str,
-) -> Result<Vec<Rule>, ListenersError> {
-    Ok(read_listener(client, listener).await?.planner_rules()?)
-}
-
-/// Every rule's priority before the run and now (`now` `None`: the listener could not be
-/// read), in priority order; rules created meanwhile come with no `before`.
-pub(super) fn priorities_table(before: &[Rule], now: Option<&[Rule]>) -> Vec<RulePriority> {
-    let mut out: Vec<RulePriority> = before
-        .iter()
-        .map(|r| RulePriority {
-            rule: r.arn.clone(),
-            before: Some(r.priority),
-            now: now
-                .and_then(|n| n.iter().find(|x| x.arn == r.arn))
-                .map(|x| x.priority),
-        })
-        .collect();
-    for r in now.unwrap_or_default() {
-        if !before.iter().any(|b| b.arn == r.arn) {
-            out.push(RulePriority {
-                rule: r.arn.clone(),
-                before: None,
-                now: Some(r.priority),
-            });
-        }
-    }
-    out.sort_by_key(|r| (r.before.or(r.now), r.now));
-    out
-}
-
 /// The first differences between two views of a listener, for messages.
 fn describe_change(before: &[Rule], now: &[Rule]) -> Option<String> {
     let mut diffs = Vec::new();
@@ -536,47 +371,4 @@ fn describe_change(before: &[Rule], now: &[Rule]) -> Option<String> {
         text.push_str(&format!("; and {more} more"));
     }
     Some(text)
-}
-
-impl std::fmt::Display for ApplyReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for l in &self.listeners {
-            writeln!(f, "listener {}: {}", short_listener(&l.listener), l.outcome)?;
-            if let Some(m) = &l.message {
-                writeln!(f, "  {m}")?;
-            }
-            let changed = l.priorities.iter().any(|r| r.before != r.now);
-            if matches!(
-                l.outcome,
-                ListenerOutcome::Inconsistent | ListenerOutcome::RolledBack
-            ) || changed && l.outcome != ListenerOutcome::Applied
-            {
-                write_priorities(f, &l.priorities)?;
-            }
-        }
-        for w in &self.warnings {
-            writeln!(f, "warning: {w}")?;
-        }
-        Ok(())
-    }
-}
-
-fn write_priorities(f: &mut std::fmt::Formatter<'_>, rows: &[RulePriority]) -> std::fmt::Result {
-    writeln!(f, "  {:<16}  {:>7}  {:>7}", "rule", "before", "now")?;
-    for r in rows {
-        let show = |p: Option<u32>| p.map_or("-".to_string(), |p| p.to_string());
-        let mark = if r.before != r.now {
-            "  <- changed"
-        } else {
-            ""
-        };
-        writeln!(
-            f,
-            "  {:<16}  {:>7}  {:>7}{mark}",
-            rule_id(&r.rule),
-            show(r.before),
-            show(r.now)
-        )?;
-    }
-    Ok(())
 }

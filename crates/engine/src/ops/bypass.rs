@@ -4,10 +4,10 @@
 //! - [`plan`], with the switch's plan: the cookie rules of the selected listeners by content
 //!   prefix (`crate::planner::plan_tokens`) and how each prefix's token parameter is stored;
 //! - [`start_window`], for `on`, after the confirmation and before any rule moves: a new token
-//!   ([`new_token`]) on every cookie rule (ModifyRule, conditions only), then in SSM
-//!   (`SecureString`). Each cookie rule is re-read first, and the switch is refused if one
-//!   changed since planning (another switch wrote its token), so a concurrent `on` does not
-//!   overwrite a link already handed out. If a write fails, the rules already changed get
+//!   (`crate::ops::token::new_token`) on every cookie rule (ModifyRule, conditions only),
+//!   then in SSM (`SecureString`). Each cookie rule is re-read first, and the switch is
+//!   refused if one changed since planning (another switch wrote its token), so a concurrent
+//!   `on` does not overwrite a link already handed out. If a write fails, the rules already changed get
 //!   their previous token back; the link is printed only once everything is in place;
 //! - [`rotate`], for `off`, after the rules are parked: a new token nobody is given, on the
 //!   rules and in SSM, so an old link never works in a later window. A failure there is a
@@ -17,16 +17,16 @@
 //!   `--host` or the HTTPS listeners' certificates.
 //!
 //! The token is never in a plan, an error message or a log line: errors are scrubbed of it
-//! ([`scrub`]), and [`BypassLink`], the only thing that holds it in a report, hides it from
-//! `Debug`.
+//! (`crate::ops::token::scrub`), and [`BypassLink`], the only thing that holds it in a
+//! report, hides it from `Debug`.
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use serde::Serialize;
 
 use crate::listeners::{Listeners, ListenersError};
 use crate::ops::Outcome;
+use crate::ops::token::{TokenError, TokenStore, new_token, scrub};
 use crate::planner::bypass::{
     cookie_condition, is_cookie_condition, link_host, link_url, rule_token,
 };
@@ -37,73 +37,7 @@ use crate::planner::{
 use maintenance_core::content::BypassToken;
 use maintenance_core::deploy_names::tags;
 use maintenance_responder::content_cache::CacheSettings;
-use maintenance_responder::ssm::{FetchError, ParameterStore, ParameterWriter, StoredType, Write};
-
-/// Where the token goes: the responder's content in SSM. The SSM client is one.
-pub trait TokenStore: ParameterStore + ParameterWriter {}
-
-impl<T: ParameterStore + ParameterWriter> TokenStore for T {}
-
-/// Random bytes in a token: 256 bits. As URL-safe base64 without padding that is 43
-/// characters; compared without case (as the ALB compares) more than 200 bits are left.
-pub const TOKEN_BYTES: usize = 32;
-
-/// Why the token step cannot start. Messages never hold a token.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    /// The operating system's random number generator failed.
-    #[error(
-        "no bypass token could be generated: the operating system's random number generator failed ({0})"
-    )]
-    Random(String),
-    /// How the token parameter is stored could not be read.
-    #[error(
-        "failed to read how {parameter} is stored (ssm:DescribeParameters); pass \
-         --no-bypass-link to switch without a bypass link"
-    )]
-    Read {
-        /// The parameter.
-        parameter: String,
-        /// Why.
-        #[source]
-        source: FetchError,
-    },
-    /// The token parameter exists with a type that would show the token.
-    #[error(
-        "{parameter} is a {kind} parameter, but the bypass token must be a SecureString: delete \
-         it (aws ssm delete-parameter --name {parameter}) and run the command again"
-    )]
-    Type {
-        /// The parameter.
-        parameter: String,
-        /// Its type.
-        kind: StoredType,
-    },
-}
-
-/// A new token: [`TOKEN_BYTES`] from the operating system's CSPRNG, URL-safe base64.
-pub fn new_token() -> Result<BypassToken, TokenError> {
-    let mut bytes = [0u8; TOKEN_BYTES];
-    getrandom::fill(&mut bytes).map_err(|e| TokenError::Random(e.to_string()))?;
-    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    BypassToken::parse(&text).map_err(|e| TokenError::Random(e.to_string()))
-}
-
-/// `text` with every occurrence of `token` replaced by `(token)`, compared without case (as an
-/// echo by the ALB might spell it).
-pub fn scrub(text: &str, token: &BypassToken) -> String {
-    let needle = token.expose().to_ascii_lowercase();
-    let lower = text.to_ascii_lowercase();
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    while let Some(i) = lower[at..].find(&needle) {
-        out.push_str(&text[at..at + i]);
-        out.push_str("(token)");
-        at += i + needle.len();
-    }
-    out.push_str(&text[at..]);
-    out
-}
+use maintenance_responder::ssm::{FetchError, StoredType, Write};
 
 /// The token step of one switch: the cookie rules, how each prefix's parameter is stored, and
 /// how the link is printed. Shown with the switch's plan (never a token).

@@ -8,7 +8,8 @@
 use serde::Serialize;
 
 use crate::listeners::{Listeners, Skipped, Targets, select};
-use crate::ops::bypass::{BypassLink, TokenStore, group_link, stored_token, write_links};
+use crate::ops::bypass::{BypassLink, group_link, stored_token, write_links};
+use crate::ops::token::TokenStore;
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{BypassOptions, ListenerSnapshot, State, plan_tokens, rule_id};
 

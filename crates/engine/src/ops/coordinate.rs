@@ -6,143 +6,31 @@
 //!   two writers never wait on each other. A listener with no content prefix cannot be leased:
 //!   `maintctl` says so and switches it ([`unleased_warnings`]); the switch function refuses it
 //!   ([`LeaseOptions::required`]).
-//! - **who a switch is for** ([`Owner`]): a person, a window, an alarm, or an alarm on the
-//!   responder. Who owns the maintenance is `crate::ops::owners`' record; the maintenance rule's
-//!   tags say who switched it on (`tags::WINDOW`, `tags::ALARM`: [`owner_tags`]), and a window
-//!   that joins a maintenance already on is tagged there too ([`adopt`]).
+//! - **who a switch is for** (`crate::ops::owner::Owner`: a person, a window, an alarm, or an
+//!   alarm on the responder). Who owns the maintenance is `crate::ops::owners`' record; the
+//!   maintenance rule's tags say who switched it on (`crate::ops::owner::owner_tags`), and a
+//!   window that joins a maintenance already on is tagged there too ([`adopt`]).
 //! - **the window's content** ([`write_content`]): at a window's start (and `on --until`), the
 //!   end time goes into `{prefix}/retry-after` (the page's "back at", an HTTP-date
 //!   `Retry-After`) and the window's time zone into `{prefix}/timezone`, before any rule moves.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use serde::Serialize;
+use std::collections::BTreeSet;
 
 use crate::listeners::Listeners;
-use crate::ops::bypass::TokenStore;
+use crate::ops::Outcome;
 use crate::ops::lease::{self, HeldLease, LeaseError, LeaseHolder, LeaseOptions, Released};
-use crate::ops::switch::{Operator, SwitchPlan};
-use crate::ops::{Outcome, apply};
-use crate::planner::{Direction, Live, Planned, short_listener, tag_value};
+use crate::ops::owner::{Owner, owner_tags};
+use crate::ops::rule_tags::{add_tags_retried, tag_failure};
+use crate::ops::switch::plan::{Coordination, Operator, SwitchPlan, WindowContent};
+use crate::ops::token::TokenStore;
+use crate::planner::{Direction, Planned, short_listener};
 use maintenance_core::deploy_names::{parameters, tags};
 use maintenance_responder::ssm::{LockParameters, StoredType, Write};
 
 /// The parameters a switch reads and writes: the lease, the window's content, and the bypass
-/// link's token (`crate::ops::bypass::TokenStore`). The SSM client is one.
+/// link's token (`crate::ops::token::TokenStore`). The SSM client is one.
 pub trait SwitchParameters: LockParameters + TokenStore {}
 impl<T: LockParameters + TokenStore> SwitchParameters for T {}
-
-/// How a switch shares the listeners with the other writers.
-#[derive(Debug, Clone, Default)]
-pub struct Coordination {
-    /// How the lease is taken.
-    pub lease: LeaseOptions,
-    /// Who the switch is made for.
-    pub owner: Owner,
-    /// For a switch on: the window's end and time zone, written for the page.
-    pub content: Option<WindowContent>,
-    /// When the event asking for the switch happened (an alarm's state change): an event not
-    /// newer than the last one handled for its owner is stale (`crate::ops::owners`).
-    pub event_time: Option<time::OffsetDateTime>,
-}
-
-/// Who a switch is made for, and so who owns the maintenance a switch on leaves.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "name", rename_all = "kebab-case")]
-pub enum Owner {
-    /// A person (`maintctl on` / `off`): an off ends any maintenance; an on belongs to no
-    /// window or alarm.
-    #[default]
-    Person,
-    /// A window (its id): `maintctl schedule`, `on --until`, the schedules' switches.
-    Window(String),
-    /// A CloudWatch alarm (its name): the switch function on ALARM and OK.
-    Alarm(String),
-    /// An alarm on the responder (the switch function's fallback alarms): it changes only
-    /// which page is live while maintenance is on — `live` is the page it puts in front — and
-    /// owns nothing: the maintenance keeps its owner ([`page_stop`]).
-    PageAlarm {
-        /// The alarm's name.
-        alarm: String,
-        /// The page it puts live: the fallback page on ALARM, the responder's on OK.
-        live: Live,
-    },
-}
-
-impl std::fmt::Display for Owner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Owner::Person => f.write_str("a person"),
-            Owner::Window(w) => write!(f, "window {w}"),
-            Owner::Alarm(a) => write!(f, "alarm {a}"),
-            Owner::PageAlarm { alarm, live } => write!(f, "alarm {alarm} (putting {live} live)"),
-        }
-    }
-}
-
-impl Owner {
-    /// The tag an on by this owner sets, and its value (`None` for a person).
-    fn tag(&self) -> Option<(&'static str, String)> {
-        match self {
-            Owner::Person => None,
-            Owner::Window(w) => Some((tags::WINDOW, tag_value(w))),
-            Owner::Alarm(a) => Some((tags::ALARM, tag_value(a))),
-            Owner::PageAlarm { .. } => None,
-        }
-    }
-}
-
-/// A window's end and time zone, as the page shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WindowContent {
-    /// End time, RFC 3339 (already validated as `{prefix}/retry-after` takes it).
-    pub end: String,
-    /// IANA time zone the page shows the end in; `None` removes a previous window's.
-    pub timezone: Option<String>,
-}
-
-/// The owner tags a switch writes with its record: on by a window or an alarm sets that tag;
-/// every other switch empties both. A tag that is neither set nor already on the rule is not
-/// written, so that a plain switch adds no tag keys (a rule's tag quota counts keys).
-pub fn owner_tags(
-    owner: &Owner,
-    direction: Direction,
-    current: &BTreeMap<String, String>,
-) -> Vec<(String, String)> {
-    let present = |key: &str| current.get(key).is_some_and(|v| !v.is_empty());
-    if let Owner::PageAlarm { alarm, live } = owner {
-        // The page changes, the owner stays: only the fallback alarm's own tag is written.
-        let value = match live {
-            Live::Fallback => tag_value(alarm),
-            Live::Responder => String::new(),
-        };
-        return (!value.is_empty() || present(tags::FALLBACK_ALARM))
-            .then(|| (tags::FALLBACK_ALARM.to_string(), value))
-            .into_iter()
-            .collect();
-    }
-    let mut written: Vec<(String, String)> = Vec::new();
-    // Any other switch ends what a fallback alarm did (off parks the fallback page; a
-    // person's or window's on chooses the page itself).
-    if present(tags::FALLBACK_ALARM) {
-        written.push((tags::FALLBACK_ALARM.to_string(), String::new()));
-    }
-    let set = match direction {
-        Direction::On => owner.tag(),
-        Direction::Off => None,
-    };
-    [tags::WINDOW, tags::ALARM]
-        .into_iter()
-        .filter_map(|key| {
-            let value = match &set {
-                Some((k, v)) if *k == key => v.clone(),
-                _ => String::new(),
-            };
-            (!value.is_empty() || present(key)).then(|| (key.to_string(), value))
-        })
-        .chain(written)
-        .collect()
-}
 
 /// The content prefixes of the listeners, each once, in the order their leases are taken.
 fn prefixes(listeners: &[Planned]) -> BTreeSet<String> {
@@ -223,6 +111,11 @@ impl LeaseStop {
                         .unwrap_or(&holder.parameter)
                 ),
                 held_by: Some(holder.clone()),
+            },
+            LeaseError::Random(source) => Self {
+                outcome: Outcome::Failed,
+                message: format!("{e} ({source}); nothing was changed"),
+                held_by: None,
             },
             LeaseError::Store { source, .. } => Self {
                 outcome: Outcome::Failed,
@@ -358,12 +251,12 @@ pub async fn adopt(client: &impl Listeners, plan: &SwitchPlan, owner: &Owner) ->
         if tags.is_empty() {
             continue;
         }
-        if let Err(e) = apply::add_tags_retried(client, &m.arn, &tags).await {
+        if let Err(e) = add_tags_retried(client, &m.arn, &tags).await {
             warnings.push(format!(
                 "listener {}: maintenance is on, but recording {owner} on rule {} failed: {}",
                 short_listener(&p.snapshot.listener.arn),
                 m.arn,
-                apply::tag_failure(&e)
+                tag_failure(&e)
             ));
         }
     }
@@ -437,73 +330,4 @@ async fn write_prefix(
             .map_err(|e| format!("{zone}: {e}"))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn owner_tags_set_what_an_on_owns_and_clear_the_rest_without_new_keys() {
-        let none = BTreeMap::new();
-        let w = Owner::Window("w-1".into());
-        let a = Owner::Alarm("shop down".into());
-        assert!(owner_tags(&Owner::Person, Direction::On, &none).is_empty());
-        assert!(owner_tags(&w, Direction::Off, &none).is_empty());
-        assert_eq!(
-            owner_tags(&w, Direction::On, &none),
-            [(tags::WINDOW.to_string(), "w-1".to_string())]
-        );
-        let mut tagged = BTreeMap::new();
-        tagged.insert(tags::WINDOW.to_string(), "w-1".to_string());
-        tagged.insert(tags::ALARM.to_string(), String::new());
-        assert_eq!(
-            owner_tags(&a, Direction::On, &tagged),
-            [
-                (tags::WINDOW.to_string(), String::new()),
-                (tags::ALARM.to_string(), "shop down".to_string())
-            ]
-        );
-        assert_eq!(
-            owner_tags(&Owner::Person, Direction::Off, &tagged),
-            [(tags::WINDOW.to_string(), String::new())]
-        );
-    }
-
-    #[test]
-    fn owner_tags_of_an_alarm_on_the_responder_touch_only_its_own_tag() {
-        let page = |live| Owner::PageAlarm {
-            alarm: "mr throttles".into(),
-            live,
-        };
-        let owned: BTreeMap<String, String> = [
-            (tags::WINDOW.to_string(), "w-1".to_string()),
-            (tags::ALARM.to_string(), "shop down".to_string()),
-        ]
-        .into();
-        // The fallback page: the alarm's tag set; the window's and the owning alarm's stay.
-        assert_eq!(
-            owner_tags(&page(Live::Fallback), Direction::On, &owned),
-            [(tags::FALLBACK_ALARM.to_string(), "mr throttles".to_string())]
-        );
-        // Back to the responder's page: emptied when present, no new key when not.
-        let mut swapped = owned.clone();
-        swapped.insert(tags::FALLBACK_ALARM.into(), "mr throttles".into());
-        assert_eq!(
-            owner_tags(&page(Live::Responder), Direction::On, &swapped),
-            [(tags::FALLBACK_ALARM.to_string(), String::new())]
-        );
-        assert!(owner_tags(&page(Live::Responder), Direction::On, &owned).is_empty());
-        // Any other switch ends what the alarm did: off, or a person's on.
-        for (owner, direction) in [
-            (Owner::Person, Direction::Off),
-            (Owner::Person, Direction::On),
-        ] {
-            let written = owner_tags(&owner, direction, &swapped);
-            assert!(
-                written.contains(&(tags::FALLBACK_ALARM.to_string(), String::new())),
-                "{owner} {direction}: {written:?}"
-            );
-        }
-    }
 }

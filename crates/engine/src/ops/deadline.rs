@@ -14,11 +14,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::listeners::{Listeners, Targets, select};
-use crate::ops::coordinate::{Owner, SwitchParameters, WindowContent};
+use crate::ops::coordinate::SwitchParameters;
 use crate::ops::lease::unique_u64;
+use crate::ops::owner::Owner;
 use crate::ops::owners;
-use crate::ops::schedule::{self, ScheduleError, group_target, time_zone};
+use crate::ops::schedule::{self, ScheduleError, group_target, no_window_id, time_zone};
 use crate::ops::status::{self, StatusReport};
+use crate::ops::switch::plan::WindowContent;
 use crate::ops::switch::{Operator, SwitchReport, SwitchRequest, switch};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::owners::{OwnerEntry, OwnerKind};
@@ -176,7 +178,10 @@ async fn deadline_spec(
     schedule::refuse_overlap(&existing, None, now, end)
         .map_err(|e| refused(format!("--until: {e}")))?;
     Ok(WindowSpec {
-        id: window::window_id(now, unique_u64()),
+        id: window::window_id(
+            now,
+            unique_u64().map_err(|e| DeadlineError::Schedule(no_window_id(e)))?,
+        ),
         environment,
         group,
         reason: request
@@ -301,10 +306,15 @@ pub async fn status_with_windows(
         match group_target(schedules, &env).await {
             Ok((group, _)) => match schedule::group_windows(schedules, &group).await {
                 Ok((windows, _)) => out.windows.push((env, windows)),
-                Err(e) => out.notes.push(format!("{env}: {}", chain(&e))),
+                Err(e) => out
+                    .notes
+                    .push(format!("{env}: {}", maintenance_core::causes::chain(&e))),
             },
             Err(e) if targets.environment.is_some() => {
-                out.notes.push(format!("{env}: no windows: {}", chain(&e)));
+                out.notes.push(format!(
+                    "{env}: no windows: {}",
+                    maintenance_core::causes::chain(&e)
+                ));
             }
             Err(_) => {}
         }
@@ -334,17 +344,6 @@ async fn owners_by_environment(
         }
     }
     (out, notes)
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl StatusWithWindows {

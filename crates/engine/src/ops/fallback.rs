@@ -269,21 +269,9 @@ pub async fn set_message(
     .await;
     match refreshed {
         Ok(r) => report.fallback = Some(r),
-        Err(e) => report.fallback_error = Some(anyhow_like(&e)),
+        Err(e) => report.fallback_error = Some(maintenance_core::causes::chain(&e)),
     }
     Ok(report)
-}
-
-/// An error and its causes on one line, each said once.
-fn anyhow_like(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    out
 }
 
 impl MessageReport {

@@ -29,13 +29,13 @@
 //!   the one case the lease cannot cover; [`LeaseOptions::ttl`] is chosen well above the
 //!   longest switch (retries and rollback included).
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::retry::Backoff;
 use maintenance_core::deploy_names::parameters;
 use maintenance_responder::ssm::{FetchError, LockParameters};
 
@@ -166,6 +166,9 @@ pub enum LeaseError {
         #[source]
         source: FetchError,
     },
+    /// No lease id could be drawn.
+    #[error("no lease id could be drawn: the operating system's random number generator failed")]
+    Random(#[source] getrandom::Error),
 }
 
 /// The lease parameter of a content prefix.
@@ -182,21 +185,15 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
-/// A number no other writer draws: the time, a counter and the process id, hashed with a
-/// random key (std's `RandomState` is seeded from the operating system). Not a secret.
-pub fn unique_u64() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_i128(OffsetDateTime::now_utc().unix_timestamp_nanos());
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    h.finish()
+/// A number no other writer draws (a lease's or a window's id): 64 bits from the operating
+/// system's random number generator, as the bypass token's. Not a secret.
+pub fn unique_u64() -> Result<u64, getrandom::Error> {
+    getrandom::u64()
 }
 
 /// A fresh lease id.
-fn new_id(_now: OffsetDateTime) -> String {
-    format!("{:016x}", unique_u64())
+fn new_id() -> Result<String, getrandom::Error> {
+    Ok(format!("{:016x}", unique_u64()?))
 }
 
 /// A lease as read: who holds it and when it expires; an unreadable value (written by hand, or
@@ -284,14 +281,20 @@ pub async fn acquire(
     let name = lease_parameter(prefix);
     let started = Instant::now();
     let mut told = false;
-    let mut delay = Duration::from_millis(100);
+    // 100 ms, doubled up to 1 s, never past the wait but never under 20 ms (an expired lease
+    // another writer is taking over is read again after the wait too).
+    let floor = Duration::from_millis(20);
+    let mut backoff = Backoff::doubling(Duration::from_millis(100))
+        .at_most(Duration::from_secs(1))
+        .at_least(floor)
+        .until(started + options.wait);
     let mut took_over: Option<LeaseHolder> = None;
     loop {
         let now = OffsetDateTime::now_utc();
         let expires = now + options.ttl;
         let value = LeaseValue {
             holder: holder.to_string(),
-            id: new_id(now),
+            id: new_id().map_err(LeaseError::Random)?,
             acquired_at: rfc3339(now),
             expires_at: rfc3339(expires),
             doing: doing.to_string(),
@@ -334,9 +337,7 @@ pub async fn acquire(
                 told = true;
             }
         }
-        let left = options.wait.saturating_sub(started.elapsed());
-        tokio::time::sleep(delay.min(left).max(Duration::from_millis(20))).await;
-        delay = (delay * 2).min(Duration::from_secs(1));
+        tokio::time::sleep(backoff.next_delay().unwrap_or(floor)).await;
     }
 }
 
@@ -660,7 +661,6 @@ mod tests {
 
     #[test]
     fn ids_differ() {
-        let now = OffsetDateTime::now_utc();
-        assert_ne!(new_id(now), new_id(now));
+        assert_ne!(new_id().unwrap(), new_id().unwrap());
     }
 }

@@ -22,9 +22,11 @@ use time::OffsetDateTime;
 
 use crate::listeners::{Listeners, Targets, select};
 use crate::ops::Outcome;
-use crate::ops::coordinate::{Coordination, Owner, SwitchParameters, release_leases};
+use crate::ops::coordinate::{SwitchParameters, release_leases};
 use crate::ops::lease::{self, LeaseOptions};
-use crate::ops::switch::SwitchPlan;
+use crate::ops::owner::Owner;
+use crate::ops::switch::plan::Coordination;
+use crate::ops::switch::plan::SwitchPlan;
 use crate::planner::owners::{OwnerEntry, OwnerKind, OwnerRecord, WindowState, entry};
 use crate::planner::{Direction, ListenerSnapshot, Live, State, short_listener};
 use maintenance_core::deploy_names::parameters;

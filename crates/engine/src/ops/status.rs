@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::listeners::{Listeners, Selection, Skipped, Targets, select};
-use crate::ops::apply::clear_command;
+use crate::ops::rule_tags::clear_command;
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::bypass::hide_token;
 use crate::planner::routing::KindAnswer;

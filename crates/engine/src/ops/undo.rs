@@ -4,12 +4,13 @@
 //! as made when the listener shows it was. Every listener's report then says exactly where it
 //! stands.
 
+use crate::listeners::read_rules;
 use crate::listeners::{Listeners, ListenersError};
 use crate::ops::Outcome;
-use crate::ops::apply::{
-    ApplyReport, ListenerOutcome, Progress, RulePriority, Stopped, add_tags_retried,
-    priorities_table, read_rules, tag_failure,
+use crate::ops::apply::report::{
+    ApplyReport, ListenerOutcome, Progress, RulePriority, Stopped, priorities_table,
 };
+use crate::ops::rule_tags::{add_tags_retried, tag_failure};
 use crate::planner::{Planned, Rule, Step, plan_undo};
 
 /// Undoes this run's changes after the apply phase stopped: first on the failed listener, then

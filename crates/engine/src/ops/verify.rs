@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::ops::{Outcome, Report};
 use crate::planner::{Direction, Live};
+use crate::retry::Backoff;
 
 /// The future of a [`LiveEndpoint`] call (boxed: a [`VerifyRequest`] holds its endpoint as a
 /// trait object).
@@ -232,6 +233,7 @@ pub async fn verify_live(
 ) -> Verification {
     let target = &request.target;
     let deadline = Instant::now() + request.timeout;
+    let mut backoff = Backoff::fixed(Duration::from_secs(2)).until(deadline);
     let mut seen = Verification {
         url: target.page_url(),
         status: None,
@@ -269,10 +271,9 @@ pub async fn verify_live(
             }
         }
         seen.ok = seen.looks_right(direction, live);
-        if seen.ok || permanent || Instant::now() >= deadline {
+        if seen.ok || permanent || !backoff.wait().await {
             return seen;
         }
-        tokio::time::sleep(Duration::from_secs(2).min(deadline - Instant::now())).await;
     }
 }
 

@@ -1,6 +1,7 @@
-//! The fallback rule as data and plans: the fixed response it answers with ([`FixedResponse`]:
+//! The fallback rule as data and plans: the fixed response it answers with
+//! (`crate::planner::fixed_response::FixedResponse`:
 //! a 503 `text/html` page of at most `maintenance_core::respond::fallback::MAX_CHARS` characters,
-//! rendered by `maintenance_core::respond::fallback`), where `attach` parks it ([`FallbackSpec`]:
+//! rendered by `maintenance_core::respond::fallback`), where `attach` parks it (`crate::planner::attach::spec::FallbackSpec`:
 //! by default `FALLBACK_PARKED_OFFSET` above the maintenance rule, 49995 beside 50000, which leaves
 //! room for four bypass rules in between) and the step that creates it ([`attach_step`]), and
 //! whether a listener's fallback rule can go live ([`refuse_unusable_fallback`]).
@@ -9,92 +10,13 @@
 //! fallback` with its parked priority, moved only by `on --fallback` (instead of the
 //! maintenance rule) and `off`; its body is refreshed by `maintctl message set`.
 
-use serde::Serialize;
-
-use crate::planner::attach::{AttachError, AttachSpec, AttachStep};
+use crate::planner::attach::spec::{AttachError, AttachSpec, AttachStep};
+use crate::planner::fixed_response::FixedResponse;
 use crate::planner::listener::{
     ActionSummary, Condition, ListenerSnapshot, NewRule, PlanningError, RuleView,
 };
-use crate::planner::priorities::{MAX_PRIORITY, MIN_PRIORITY, Role};
-use maintenance_core::deploy_names::{
-    FALLBACK_CONTENT_TYPE, FALLBACK_PARKED_OFFSET, FALLBACK_STATUS, tags,
-};
-use maintenance_core::respond::fallback::MAX_CHARS;
-
-/// The fixed response of a rule: what the ALB answers itself, with no headers of ours.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FixedResponse {
-    /// `503`.
-    pub status_code: String,
-    /// `text/html`.
-    pub content_type: String,
-    /// The page, at most [`MAX_CHARS`] characters (not in the JSON documents).
-    #[serde(skip)]
-    pub body: String,
-}
-
-impl FixedResponse {
-    /// The fallback page: a 503 `text/html` response with `body`.
-    pub fn page(body: impl Into<String>) -> Self {
-        Self {
-            status_code: FALLBACK_STATUS.into(),
-            content_type: FALLBACK_CONTENT_TYPE.into(),
-            body: body.into(),
-        }
-    }
-
-    /// Checks the body fits the fixed-response action (at most [`MAX_CHARS`] characters, not
-    /// empty).
-    pub fn check(&self) -> Result<(), String> {
-        let chars = self.body.chars().count();
-        if chars == 0 || chars > MAX_CHARS {
-            return Err(format!(
-                "the fallback page has {chars} characters; a fixed response takes 1 to \
-                 {MAX_CHARS}"
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The fallback rule `attach` creates: where it is parked and the page it answers with.
-#[derive(Debug, Clone)]
-pub struct FallbackSpec {
-    /// Its parked priority; `None`: `FALLBACK_PARKED_OFFSET` above the maintenance rule.
-    pub priority: Option<u32>,
-    /// The page (`maintenance_core::respond::fallback::body`).
-    pub body: String,
-}
-
-impl FallbackSpec {
-    /// The parked priority beside a maintenance rule parked at `parked`.
-    pub fn parked(&self, parked: u32) -> Option<u32> {
-        self.priority
-            .or_else(|| parked.checked_sub(FALLBACK_PARKED_OFFSET))
-            .filter(|p| (MIN_PRIORITY..=MAX_PRIORITY).contains(p))
-    }
-
-    /// Checks the priority (in range, not the maintenance rule's, not among the four directly
-    /// above it where bypass rules go) and the body.
-    pub fn validate(&self, parked: u32) -> Result<(), AttachError> {
-        let Some(p) = self.parked(parked) else {
-            return Err(AttachError::Invalid(format!(
-                "no room for the fallback rule {FALLBACK_PARKED_OFFSET} priorities above \
-                 --priority {parked}: pass --fallback-priority N, or --no-fallback"
-            )));
-        };
-        if (parked.saturating_sub(FALLBACK_PARKED_OFFSET - 1)..=parked).contains(&p) {
-            return Err(AttachError::Invalid(format!(
-                "--fallback-priority {p} is the maintenance rule's priority or one of the {} \
-                 directly above it, where bypass rules go: choose another",
-                FALLBACK_PARKED_OFFSET - 1
-            )));
-        }
-        FixedResponse::page(self.body.as_str())
-            .check()
-            .map_err(AttachError::Invalid)
-    }
-}
+use crate::planner::priorities::Role;
+use maintenance_core::deploy_names::{FALLBACK_CONTENT_TYPE, FALLBACK_STATUS, tags};
 
 impl ListenerSnapshot {
     /// The fallback rule, if there is one (the first, should there be several).
@@ -214,32 +136,4 @@ pub fn refuse_unusable_fallback(snapshot: &ListenerSnapshot) -> Result<(), Plann
             rule.arn
         ),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_priority_leaves_room_for_bypass_rules() {
-        let spec = FallbackSpec {
-            priority: None,
-            body: "<p>x</p>".into(),
-        };
-        assert_eq!(spec.parked(50_000), Some(49_995));
-        assert_eq!(spec.validate(50_000), Ok(()));
-        assert!(spec.validate(5).is_err(), "no room above priority 5");
-        for taken in 49_996..=50_000 {
-            let spec = FallbackSpec {
-                priority: Some(taken),
-                body: "<p>x</p>".into(),
-            };
-            assert!(spec.validate(50_000).is_err(), "{taken}");
-        }
-        let long = FallbackSpec {
-            priority: None,
-            body: "é".repeat(MAX_CHARS + 1),
-        };
-        assert!(long.validate(50_000).is_err());
-    }
 }

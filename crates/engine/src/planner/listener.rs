@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::planner::fallback::FixedResponse;
 use crate::planner::findings::Finding;
+use crate::planner::fixed_response::FixedResponse;
+use crate::planner::names::{short_listener, short_target_group};
 use crate::planner::priorities::{self, MAX_PRIORITY, PlanError, Role, Rule, State};
 use crate::planner::record::{decode_displaced, rule_id};
 use maintenance_core::deploy_names::tags;
@@ -381,22 +382,6 @@ impl ListenerSnapshot {
             .map(String::as_str)
     }
 
-    /// The findings that make switching or attaching this listener unsafe, as an error.
-    pub fn refuse_unrecognised(&self) -> Result<(), PlanningError> {
-        let findings: Vec<Finding> = self
-            .findings()
-            .into_iter()
-            .filter(Finding::blocks)
-            .collect();
-        if findings.is_empty() {
-            return Ok(());
-        }
-        Err(PlanningError::Unrecognised {
-            listener: self.listener.arn.clone(),
-            findings,
-        })
-    }
-
     fn bad_rule(&self, rule: &str, problem: String) -> PlanningError {
         PlanningError::BadRule {
             listener: self.listener.arn.clone(),
@@ -484,17 +469,6 @@ impl ListenerSnapshot {
                 && r.catches_everything()
         })
     }
-}
-
-/// A listener ARN without the `arn:…:listener/` prefix: `app/NAME/LB_ID/LISTENER_ID`.
-pub fn short_listener(arn: &str) -> &str {
-    arn.split_once(":listener/").map_or(arn, |(_, rest)| rest)
-}
-
-/// A target group ARN without the `arn:…:targetgroup/` prefix: `NAME/ID`.
-pub fn short_target_group(arn: &str) -> &str {
-    arn.split_once(":targetgroup/")
-        .map_or(arn, |(_, rest)| rest)
 }
 
 #[cfg(test)]

@@ -6,11 +6,14 @@
 //!   off them: the maintenance and bypass rules, the environment, the state;
 //! - [`findings`]: what the rules do that their tags do not say (a maintenance rule that lost
 //!   its tag, an untagged rule forwarding to the responder, …), recognised by what they do;
+//! - [`names`]: the short names of ARNs in messages; [`fixed_response`]: a rule's fixed
+//!   response (the fallback page) as data;
 //! - [`record`]: what the tags mean — the displaced-priority record, safe tag values;
 //! - [`priorities`]: the priority planner behind `on` and `off` (every plan a list of valid
 //!   `SetRulePriorities` calls, app rules never reordered);
 //! - [`switch`]: one [`Planned`] switch per listener, from snapshots and a [`Direction`];
-//! - [`attach`]: what `attach` creates on a listener, or why it refuses;
+//! - [`attach`]: what `attach` creates on a listener, or why it refuses ([`attach::spec`]: what
+//!   it is asked, its steps, its refusals);
 //! - [`bypass`]: the cookie bypass rule (the bypass link's token on the listener), the tokens a
 //!   switch sets and the link it prints;
 //! - [`doctor`]: the target group facts `maintctl doctor` reads, as data;
@@ -26,7 +29,9 @@ pub mod bypass;
 pub mod doctor;
 pub mod fallback;
 pub mod findings;
+pub mod fixed_response;
 pub mod listener;
+pub mod names;
 pub mod owners;
 pub mod priorities;
 pub mod record;
@@ -34,15 +39,17 @@ pub mod routing;
 pub mod switch;
 pub mod window;
 
+pub use attach::FallbackSpec;
 pub use attach::{AttachError, AttachSpec, AttachStep, plan_attach, same_condition};
 pub use bypass::{BypassError, BypassOptions, CookieRule, TokenGroup, TokenPlan, plan_tokens};
 pub use doctor::{TargetGroupHealth, TargetState};
-pub use fallback::{FallbackSpec, FixedResponse};
 pub use findings::Finding;
+pub use fixed_response::FixedResponse;
 pub use listener::{
     ActionSummary, Condition, ListenerInfo, ListenerSnapshot, NewRule, PlanningError, QueryPair,
-    RuleView, TargetGroupInfo, short_listener, short_target_group,
+    RuleView, TargetGroupInfo,
 };
+pub use names::{short_listener, short_target_group};
 pub use priorities::{
     Direction, Displaced, Live, MAX_PRIORITY, MIN_PRIORITY, Move, Notice, Plan, PlanError,
     PlanKind, Role, Rule, State, Step, check, live, plan_off, plan_off_finishing, plan_on,

@@ -14,81 +14,11 @@ use serde_json::Value;
 
 use maintenance_core::respond::request::{READ_QUERY, Request, is_read};
 
+mod event;
 mod plain;
 
-/// Which header map the target group expects in the answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeaderMode {
-    /// `lambda.multi_value_headers.enabled=false` (the default): answer in `headers`.
-    Single,
-    /// Multi-value mode: answer in `multiValueHeaders`.
-    Multi,
-    /// The event does not tell: answer in both, which works in either mode.
-    Unknown,
-}
-
-impl HeaderMode {
-    /// The mode an event tells by which maps it fills: one of them, or it does not tell.
-    fn from_maps(single: bool, multi: bool) -> Self {
-        match (single, multi) {
-            (true, false) => Self::Single,
-            (false, true) => Self::Multi,
-            _ => Self::Unknown,
-        }
-    }
-
-    /// Name for logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Single => "Single",
-            Self::Multi => "Multi",
-            Self::Unknown => "Unknown",
-        }
-    }
-}
-
-/// How the event was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParseKind {
-    /// `aws_lambda_events` accepted it.
-    Typed,
-    /// The typed parse refused it; fields were read one by one.
-    Lenient,
-    /// Not a JSON object: answered as a `GET /` with no headers.
-    Unreadable,
-}
-
-impl ParseKind {
-    /// Name for logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Typed => "Typed",
-            Self::Lenient => "Lenient",
-            Self::Unreadable => "Unreadable",
-        }
-    }
-}
-
-/// An ALB event, read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// The request.
-    pub request: Request,
-    /// The header mode to answer in.
-    pub mode: HeaderMode,
-    /// How it was read.
-    pub parse: ParseKind,
-}
-
-/// Longest path kept; the ALB itself limits the request line to 16 KiB.
-const MAX_PATH: usize = 16 * 1024;
-/// Most header fields the fast path reads in one map; a larger event takes the full parse.
-const MAX_HEADERS: usize = 200;
-/// Most values of the header fields the core reads
-/// ([`maintenance_core::respond::request::READ_HEADERS`]) kept from one event. Counted after the
-/// other fields are left out, so any number of other headers never hides a `User-Agent` (a health
-/// check) or an `Accept`.
-const MAX_READ_VALUES: usize = 64;
+pub use event::{Event, HeaderMode, ParseKind};
+use event::{MAX_READ_VALUES, clean_path};
 
 impl Event {
     /// Reads an event. Never fails.
@@ -240,11 +170,4 @@ fn replace_surrogate_escapes(raw: &str) -> Option<String> {
     }
     out.push_str(rest);
     replaced.then_some(out)
-}
-
-fn clean_path(path: Option<&str>) -> String {
-    match path {
-        Some(p) if p.starts_with('/') && p.len() <= MAX_PATH => p.to_string(),
-        _ => "/".to_string(),
-    }
 }

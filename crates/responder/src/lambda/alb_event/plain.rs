@@ -14,7 +14,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{Event, HeaderMode, MAX_HEADERS, MAX_READ_VALUES, ParseKind, clean_path};
+use super::event::{Event, HeaderMode, MAX_HEADERS, MAX_READ_VALUES, ParseKind, clean_path};
 use maintenance_core::respond::request::{READ_HEADERS, READ_QUERY, Request, is_read};
 
 /// Reads a plain ALB event, or `None` when the event needs the full parse.

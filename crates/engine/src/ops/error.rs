@@ -1,0 +1,97 @@
+//! [`Error`]: why an operation stopped before it changed anything, and whether that is a
+//! refusal or a failure.
+
+use crate::listeners::{ListenersError, Skipped};
+use crate::ops::Outcome;
+use crate::ops::token::TokenError;
+use crate::planner::{AttachError, BypassError, PlanningError};
+
+/// Why an operation stopped before it changed anything.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the listeners to select failed.
+    #[error("failed to read the listeners")]
+    Select(#[source] ListenersError),
+    /// Reading one named listener failed. (The cause names the listener.)
+    #[error("nothing was created: reading a listener failed")]
+    Read {
+        /// The listener ARN.
+        listener: String,
+        /// Why.
+        #[source]
+        source: ListenersError,
+    },
+    /// Reading the target groups `attach` was given failed.
+    #[error("failed to read the target groups named by --target-group and --app-target-group")]
+    TargetGroups {
+        /// Why.
+        #[source]
+        source: ListenersError,
+    },
+    /// No listener with a maintenance rule is selected.
+    #[error(
+        "no listener with a maintenance rule matches: check the ARNs, --environment and \
+         --region, or attach first with maintctl attach"
+    )]
+    NoListener {
+        /// The listeners looked at, and why each was left out.
+        skipped: Vec<Skipped>,
+    },
+    /// A listener cannot be attached as asked.
+    #[error(transparent)]
+    Attach(#[from] AttachError),
+    /// A listener cannot be switched.
+    #[error(transparent)]
+    Plan(#[from] PlanningError),
+    /// The preflight (`crate::ops::doctor::preflight`) found what makes the switch useless:
+    /// the responder does not answer as it must, or the content is invalid.
+    #[error(
+        "the preflight failed, so nothing was changed: {}; see maintctl doctor with the same \
+         --listener/--load-balancer/--environment, fix it, or pass --force to switch anyway",
+        failed.join("; and ")
+    )]
+    Preflight {
+        /// The failed checks, one line each.
+        failed: Vec<String>,
+    },
+    /// The `--verify-url` endpoint's certificate is not trusted: it could not be verified
+    /// after the switch, so nothing was switched.
+    #[error("--verify-url cannot be verified, so nothing was changed: {0}")]
+    Verify(String),
+    /// The time of the switch could not be written down.
+    #[error("failed to format the time")]
+    Clock(#[source] time::error::Format),
+    /// A cookie bypass rule cannot get a token as asked.
+    #[error(transparent)]
+    Bypass(#[from] BypassError),
+    /// The bypass token cannot be generated or stored as it must be.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+impl Error {
+    /// Refused (the request or the listeners make it unsafe) or failed.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Error::Attach(_) | Error::Plan(_) | Error::Bypass(_) | Error::Preflight { .. } => {
+                Outcome::Refused
+            }
+            Error::Token(TokenError::Type { .. }) => Outcome::Refused,
+            _ => Outcome::Failed,
+        }
+    }
+
+    /// What else to tell the operator about a refusal.
+    pub fn note(&self) -> Option<&'static str> {
+        match self {
+            Error::Attach(AttachError::Fallthrough { .. } | AttachError::Alone { .. }) => {
+                Some("nothing was created on any listener")
+            }
+            Error::Plan(_)
+            | Error::Bypass(_)
+            | Error::Token(TokenError::Type { .. })
+            | Error::Preflight { .. } => Some("nothing was changed on any listener"),
+            _ => None,
+        }
+    }
+}
