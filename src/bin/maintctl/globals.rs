@@ -5,7 +5,6 @@
 use std::fmt::Display;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use clap::CommandFactory;
 use maintctl::environment::{ConfigFile, ENVIRONMENT_VARIABLE, Selection};
 use maintenance_engine::listeners::Aws;
 use maintenance_engine::planner::environment_name;
@@ -99,9 +98,13 @@ impl Globals {
 
 /// Stops with clap's usage error (exit 2) saying what is missing.
 pub fn usage(message: impl Display) -> ! {
-    crate::Cli::command()
-        .error(clap::error::ErrorKind::MissingRequiredArgument, message)
-        .exit()
+    // clap's own error (its format, exit 2), without the definition: it lives in main.rs,
+    // which imports this file.
+    clap::Error::raw(
+        clap::error::ErrorKind::MissingRequiredArgument,
+        format!("{message}\n"),
+    )
+    .exit()
 }
 
 /// How results are printed.

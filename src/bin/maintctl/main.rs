@@ -125,8 +125,8 @@ async fn main() -> ExitCode {
         Command::Schedule(cmd) => cmd.run(&globals).await,
         Command::Bypass(cmd) => cmd.run(&globals).await,
         Command::Lease(cmd) => cmd.run(&globals).await,
-        Command::Completions(args) => args.run(&globals),
-        Command::Man(args) => args.run(&globals),
+        Command::Completions(args) => args.run(&globals, <Cli as clap::CommandFactory>::command()),
+        Command::Man(args) => args.run(&globals, <Cli as clap::CommandFactory>::command()),
     };
     match result {
         Ok(code) => code,

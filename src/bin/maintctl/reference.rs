@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::{Cli, Globals};
+use crate::globals::Globals;
 
 /// Arguments of `maintctl completions`.
 #[derive(Debug, clap::Args)]
@@ -45,7 +44,7 @@ pub struct ManArgs {
 
 impl CompletionsArgs {
     /// Prints the completion script on stdout.
-    pub fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+    pub fn run(self, globals: &Globals, mut cli: clap::Command) -> anyhow::Result<ExitCode> {
         globals.text_only("completions");
         let shell = match self.shell {
             CompletionShell::Bash => Shell::Bash,
@@ -54,7 +53,7 @@ impl CompletionsArgs {
             CompletionShell::Powershell => Shell::PowerShell,
         };
         let mut out = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), "maintctl", &mut out);
+        clap_complete::generate(shell, &mut cli, "maintctl", &mut out);
         crate::output::text(&String::from_utf8(out).context("the completion script is not UTF-8")?);
         Ok(ExitCode::SUCCESS)
     }
@@ -62,9 +61,8 @@ impl CompletionsArgs {
 
 impl ManArgs {
     /// Prints maintctl(1), or writes every page into `--out-dir`.
-    pub fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+    pub fn run(self, globals: &Globals, command: clap::Command) -> anyhow::Result<ExitCode> {
         globals.text_only("man");
-        let command = Cli::command();
         match self.out_dir {
             Some(dir) => {
                 std::fs::create_dir_all(&dir)
