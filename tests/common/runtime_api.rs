@@ -72,8 +72,13 @@ impl RuntimeApi {
 
     /// The environment a function process needs to run against this server.
     pub fn env(&self) -> Vec<(&'static str, String)> {
+        Self::env_for(&self.address)
+    }
+
+    /// [`RuntimeApi::env`] for a Runtime API at `address` (`HOST:PORT`), this one or another.
+    pub fn env_for(address: &str) -> Vec<(&'static str, String)> {
         vec![
-            ("AWS_LAMBDA_RUNTIME_API", self.address.clone()),
+            ("AWS_LAMBDA_RUNTIME_API", address.to_string()),
             ("AWS_LAMBDA_FUNCTION_NAME", "maintenance-responder".into()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
