@@ -6,13 +6,12 @@
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
-use maintenance_engine::listeners::{self, Aws, Listeners};
+use maintenance_engine::listeners::{Aws, Listeners};
 use maintenance_engine::ops::{self, AttachRequest};
-use maintenance_engine::planner::{
-    AttachSpec, FallbackSpec, ListenerSnapshot, Role, RuleView, State,
-};
+use maintenance_engine::planner::{AttachSpec, FallbackSpec, Role, State};
 use serde_json::Value;
 
+pub use crate::common::listeners::{consistent_state, priorities, snapshot};
 use crate::common::{self, Moto};
 
 /// One ALB built by `tests/support/alb_fixture.py`, attached with a content prefix.
@@ -139,51 +138,12 @@ pub async fn ssm(moto: &Moto) -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(&moto.sdk_config().await)
 }
 
-pub async fn snapshot(client: &impl Listeners, listener: &str) -> ListenerSnapshot {
-    listeners::read_listener(client, listener)
-        .await
-        .expect("read listener")
-}
-
-/// Every non-default rule's priority.
-pub async fn priorities(client: &impl Listeners, listener: &str) -> BTreeMap<String, u32> {
-    snapshot(client, listener)
-        .await
-        .rules
-        .iter()
-        .filter_map(|r| Some((r.arn.clone(), r.priority?)))
-        .collect()
-}
-
 /// Both listeners' priorities.
 pub async fn all_priorities(client: &impl Listeners, alb: &Alb) -> [BTreeMap<String, u32>; 2] {
     [
         priorities(client, &alb.http).await,
         priorities(client, &alb.https).await,
     ]
-}
-
-/// The maintenance state, after the checks every listener must pass at any moment: distinct
-/// priorities within range, the default rule last, the app rules in their original order.
-pub async fn consistent_state(client: &impl Listeners, listener: &str) -> State {
-    let s = snapshot(client, listener).await;
-    let p: Vec<u32> = s.rules.iter().filter_map(|r| r.priority).collect();
-    let mut sorted = p.clone();
-    sorted.sort_unstable();
-    sorted.dedup();
-    assert_eq!(
-        p, sorted,
-        "duplicate or unsorted priorities on {listener}: {p:?}"
-    );
-    assert!(
-        p.iter().all(|p| (1..=50_000).contains(p)),
-        "priority out of range: {p:?}"
-    );
-    assert!(
-        s.rules.last().is_some_and(RuleView::is_default),
-        "default rule not last"
-    );
-    s.state().expect("planner view")
 }
 
 /// App rules' ARNs in priority order.

@@ -10,7 +10,7 @@ use maintenance_engine::listeners::{self, Aws, Listeners, ListenersError, Target
 use maintenance_engine::ops::SwitchRequest;
 use maintenance_engine::planner::{
     Condition, Direction, FixedResponse, ListenerInfo, ListenerSnapshot, Live, NewRule, RuleView,
-    TargetGroupHealth, TargetGroupInfo,
+    State, TargetGroupHealth, TargetGroupInfo,
 };
 
 use super::Moto;
@@ -26,6 +26,29 @@ pub async fn snapshot(client: &impl Listeners, listener: &str) -> ListenerSnapsh
     listeners::read_listener(client, listener)
         .await
         .expect("read listener")
+}
+
+/// Maintenance state, plus the checks every listener must pass at any time: distinct
+/// priorities within range and the default rule last.
+pub async fn consistent_state(client: &impl Listeners, listener: &str) -> State {
+    let s = snapshot(client, listener).await;
+    let p: Vec<u32> = s.rules.iter().filter_map(|r| r.priority).collect();
+    let mut sorted = p.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        p, sorted,
+        "duplicate or unsorted priorities on {listener}: {p:?}"
+    );
+    assert!(
+        p.iter().all(|p| (1..=50_000).contains(p)),
+        "priority out of range: {p:?}"
+    );
+    assert!(
+        s.rules.last().is_some_and(RuleView::is_default),
+        "default rule not last"
+    );
+    s.state().expect("planner view")
 }
 
 /// Every non-default rule's priority.

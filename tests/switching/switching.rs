@@ -17,12 +17,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use common::Moto;
 use common::alb::{self, Alb, Preflight, code, json, maintctl, text};
-use common::listeners::{Faults, Faulty, aws, both_priorities, priorities, snapshot, switch_on};
+use common::listeners::{
+    Faults, Faulty, aws, both_priorities, consistent_state, priorities, snapshot, switch_on,
+};
 use maintenance_core::deploy_names::tags;
 use maintenance_engine::listeners::{self, Aws, Listeners, ListenersError};
 use maintenance_engine::ops::{self, AttachRequest, ListenerOutcome, Outcome, Record};
 use maintenance_engine::planner::{
-    self, AttachSpec, Direction, ListenerSnapshot, Role, RuleView, State, TargetGroupInfo,
+    self, AttachSpec, Direction, ListenerSnapshot, Role, State, TargetGroupInfo,
 };
 use serde_json::Value;
 
@@ -45,29 +47,6 @@ fn attach(moto: &Moto, alb: &Alb, environment: &str) -> Output {
 
 async fn raw_elb(moto: &Moto) -> elbv2::Client {
     elbv2::Client::new(&moto.sdk_config().await)
-}
-
-/// Maintenance state, plus the checks every listener must pass at any time: distinct
-/// priorities within range and the default rule last.
-async fn consistent_state(client: &impl Listeners, listener: &str) -> State {
-    let s = snapshot(client, listener).await;
-    let p: Vec<u32> = s.rules.iter().filter_map(|r| r.priority).collect();
-    let mut sorted = p.clone();
-    sorted.sort_unstable();
-    sorted.dedup();
-    assert_eq!(
-        p, sorted,
-        "duplicate or unsorted priorities on {listener}: {p:?}"
-    );
-    assert!(
-        p.iter().all(|p| (1..=50_000).contains(p)),
-        "priority out of range: {p:?}"
-    );
-    assert!(
-        s.rules.last().is_some_and(RuleView::is_default),
-        "default rule not last"
-    );
-    s.state().expect("planner view")
 }
 
 /// App rules' ARNs in priority order.
