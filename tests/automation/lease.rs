@@ -6,7 +6,6 @@
 use crate::automation;
 use crate::common;
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,15 +15,14 @@ use automation::{
     maintenance_tags, ssm, text,
 };
 use common::Moto;
+use common::listeners::{Faults, Faulty};
 use maintenance_core::deploy_names::tags;
 use maintenance_engine::listeners::{Aws, Listeners, ListenersError, Targets};
 use maintenance_engine::ops::lease::{self, LeaseError, LeaseValue, Released};
 use maintenance_engine::ops::{
     self, Coordination, LeaseOptions, Outcome, SwitchRequest, Unattended,
 };
-use maintenance_engine::planner::{
-    Direction, ListenerInfo, Live, NewRule, RuleView, State, TargetGroupInfo,
-};
+use maintenance_engine::planner::{Direction, Live, State};
 use tokio::sync::Notify;
 
 fn options(wait_ms: u64, ttl_s: u64) -> LeaseOptions {
@@ -240,10 +238,10 @@ type CallLog = Arc<Mutex<Vec<(&'static str, Vec<(String, u32)>)>>>;
 
 /// The real client, logging each SetRulePriorities call with the writer's name, pausing after
 /// each (a slow switch), telling `first_call` after the first, and hanging for ever on the
-/// `hang_on`-th (a writer killed mid-way: the test drops its future).
+/// `hang_on`-th (a writer killed mid-way: the test drops its future). The client is
+/// [`Faulty`]: every other call goes to moto unchanged.
 struct Writer {
     name: &'static str,
-    inner: Aws,
     log: CallLog,
     calls: AtomicUsize,
     pause: Duration,
@@ -252,50 +250,30 @@ struct Writer {
 }
 
 impl Writer {
-    async fn new(moto: &Moto, name: &'static str, log: &CallLog) -> Self {
-        Self {
+    async fn new(moto: &Moto, name: &'static str, log: &CallLog) -> Faulty<Self> {
+        let writer = Self {
             name,
-            inner: aws(moto).await,
             log: log.clone(),
             calls: AtomicUsize::new(0),
             pause: Duration::ZERO,
             first_call: None,
             hang_on: None,
-        }
+        };
+        Faulty::new(moto, writer).await
     }
 }
 
-impl Listeners for Writer {
-    async fn load_balancers(&self) -> Result<Vec<String>, ListenersError> {
-        self.inner.load_balancers().await
-    }
-    async fn listeners(&self, lb: &str) -> Result<Vec<ListenerInfo>, ListenersError> {
-        self.inner.listeners(lb).await
-    }
-    async fn listener(&self, listener: &str) -> Result<ListenerInfo, ListenersError> {
-        self.inner.listener(listener).await
-    }
-    async fn rules(&self, listener: &str) -> Result<Vec<RuleView>, ListenersError> {
-        self.inner.rules(listener).await
-    }
-    async fn tags(
+impl Faults for Writer {
+    async fn set_rule_priorities(
         &self,
-        arns: &[String],
-    ) -> Result<HashMap<String, BTreeMap<String, String>>, ListenersError> {
-        self.inner.tags(arns).await
-    }
-    async fn target_groups(
-        &self,
-        arns: &[String],
-    ) -> Result<BTreeMap<String, TargetGroupInfo>, ListenersError> {
-        self.inner.target_groups(arns).await
-    }
-    async fn set_rule_priorities(&self, p: &[(String, u32)]) -> Result<(), ListenersError> {
+        real: &Aws,
+        p: &[(String, u32)],
+    ) -> Result<(), ListenersError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if self.hang_on == Some(n) {
             std::future::pending::<()>().await;
         }
-        self.inner.set_rule_priorities(p).await?;
+        real.set_rule_priorities(p).await?;
         self.log.lock().unwrap().push((self.name, p.to_vec()));
         if n == 1
             && let Some(first) = &self.first_call
@@ -305,42 +283,8 @@ impl Listeners for Writer {
         tokio::time::sleep(self.pause).await;
         Ok(())
     }
-    async fn add_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ListenersError> {
-        self.inner.add_tags(arn, tags).await
-    }
-    async fn create_rule(&self, rule: &NewRule) -> Result<String, ListenersError> {
-        self.inner.create_rule(rule).await
-    }
-    async fn modify_rule_conditions(
-        &self,
-        rule: &str,
-        conditions: &[maintenance_engine::planner::Condition],
-    ) -> Result<(), ListenersError> {
-        self.inner.modify_rule_conditions(rule, conditions).await
-    }
-    async fn certificate_names(&self, listener: &str) -> Result<Vec<String>, ListenersError> {
-        self.inner.certificate_names(listener).await
-    }
-    async fn modify_fixed_response(
-        &self,
-        rule: &str,
-        response: &maintenance_engine::planner::FixedResponse,
-    ) -> Result<(), ListenersError> {
-        self.inner.modify_fixed_response(rule, response).await
-    }
-    async fn listener_attributes(
-        &self,
-        listener: &str,
-    ) -> Result<std::collections::BTreeMap<String, String>, ListenersError> {
-        self.inner.listener_attributes(listener).await
-    }
-    async fn target_group_health(
-        &self,
-        target_group: &str,
-    ) -> Result<maintenance_engine::planner::TargetGroupHealth, ListenersError> {
-        self.inner.target_group_health(target_group).await
-    }
-    async fn caller(&self) -> Result<String, ListenersError> {
+    /// Each writer is its own caller, so a lease names who holds it.
+    async fn caller(&self, _real: &Aws) -> Result<String, ListenersError> {
         Ok(format!(
             "arn:aws:sts::123456789012:assumed-role/test/{}",
             self.name
@@ -381,8 +325,8 @@ async fn a_switch_started_while_another_runs_waits_for_it_and_never_interleaves(
     let log: CallLog = Arc::default();
     let first = Arc::new(Notify::new());
     let mut slow = Writer::new(moto, "on", &log).await;
-    slow.pause = Duration::from_millis(400);
-    slow.first_call = Some(first.clone());
+    slow.faults.pause = Duration::from_millis(400);
+    slow.faults.first_call = Some(first.clone());
     let other = Writer::new(moto, "off", &log).await;
     let on = request(&alb, Direction::On, options(20_000, 60));
     let off = request(&alb, Direction::Off, options(20_000, 60));
@@ -434,7 +378,7 @@ async fn a_switch_killed_mid_way_is_finished_by_the_next_writer_taking_over_its_
     let mut doomed = Writer::new(moto, "doomed", &log).await;
     // HTTP takes four calls (three app rules move down one at a time, then the managed
     // rules); the fifth is the first on HTTPS.
-    doomed.hang_on = Some(5);
+    doomed.faults.hang_on = Some(5);
     let on = request(&alb, Direction::On, options(0, 3));
     // Killed during its fifth call: no rollback, no release, HTTP on and HTTPS not.
     let killed = tokio::time::timeout(

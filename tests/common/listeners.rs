@@ -128,6 +128,10 @@ pub trait Faults: Sync {
     ) -> impl Future<Output = Result<(), ListenersError>> + Send {
         real.modify_rule_conditions(rule, conditions)
     }
+    /// The caller's identity (the lease's holder).
+    fn caller(&self, real: &Aws) -> impl Future<Output = Result<String, ListenersError>> + Send {
+        real.caller()
+    }
 }
 
 /// The real client over the emulator, except for the calls its [`Faults`] change: every other
@@ -200,7 +204,7 @@ impl<F: Faults> Listeners for Faulty<F> {
         self.real.certificate_names(listener).await
     }
     async fn caller(&self) -> Result<String, ListenersError> {
-        self.real.caller().await
+        self.faults.caller(&self.real).await
     }
     async fn modify_fixed_response(
         &self,
