@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use maintenance_core::deploy_names::{DEFAULT_BYPASS_PATH, DEFAULT_HEALTH_PATH};
+use maintenance_core::deploy_names::DEFAULT_BYPASS_PATH;
 use serde::{Deserialize, Serialize};
 
 /// The file's name in a working directory or one of its parents.
@@ -347,10 +347,11 @@ impl Selection {
         })
     }
 
-    /// The responder's health route: `--health-path`, the table's, else `/healthz`.
-    pub fn health_path(&self, flag: Option<String>) -> Sourced<String> {
-        let picked = self.pick(flag, |t| t.health_path.as_ref());
-        self.or_default(picked, DEFAULT_HEALTH_PATH)
+    /// The responder's health route given: `--health-path`, else the table's. Without one,
+    /// commands follow the rule of `ops::doctor::health_path`: the responder target group's
+    /// health-check path, else `/healthz`.
+    pub fn health_path(&self, flag: Option<String>) -> Option<Sourced<String>> {
+        self.pick(flag, |t| t.health_path.as_ref())
     }
 
     /// The responder's bypass path: `--bypass-path`, the table's, else the default.
@@ -463,8 +464,9 @@ impl Selection {
             path("bypass-path", self.bypass_path(given.bypass_path)),
             one(
                 "health-path",
-                self.pick(given.health_path, |t| t.health_path.as_ref()),
-                "/healthz; doctor and on's preflight try the target group's health-check path first",
+                self.health_path(given.health_path),
+                "the responder target group's health-check path (when its health checks are \
+                 on), else /healthz",
             ),
         ];
         Shown {
@@ -568,7 +570,7 @@ region = "eu-west-1"
             ("us-east-1", Source::Variable("AWS_REGION".into()))
         );
         assert_eq!(s.prefix(None).unwrap().value, "/maintenance/shop");
-        assert_eq!(s.health_path(None).value, "/status");
+        assert_eq!(s.health_path(None).unwrap().value, "/status");
         assert_eq!(s.bypass_path(None).source, Source::Default);
         let (listeners, lbs) = s.targets(vec![], vec![]);
         assert_eq!(listeners.value, ["arn:listener/1"]);

@@ -289,6 +289,30 @@ async fn schedule_list_cancel_and_extend_keep_the_schedules_and_the_page_togethe
         let out = run(moto, &args);
         assert_eq!(code(&out), 4, "{args:?}: {}", text(&out));
     }
+    // --reason follows the rule of on and off (tests/switching/switching.rs): optional, its
+    // absence recorded, an empty one a usage error.
+    let window = |reason: &[&str]| {
+        let mut args = s(&["schedule", "create", "--environment", &env, "--dry-run"]);
+        args.extend(s(&["--start", &in_minutes(300).to_string()]));
+        args.extend(s(&[
+            "--end",
+            &in_minutes(400).to_string(),
+            "--output",
+            "json",
+        ]));
+        args.extend(s(reason));
+        run(moto, &args)
+    };
+    let unsaid = window(&[]);
+    assert_eq!(code(&unsaid), 0, "{}", text(&unsaid));
+    assert_eq!(
+        json(&unsaid)["windows"][0]["reason"],
+        "no reason given",
+        "{}",
+        text(&unsaid)
+    );
+    let empty = window(&["--reason", " "]);
+    assert_eq!(code(&empty), 2, "{}", text(&empty));
     let elsewhere = run(
         moto,
         &s(&["schedule", "list", "--environment", "no-such-env"]),

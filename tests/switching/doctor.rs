@@ -227,7 +227,7 @@ async fn a_responder_that_does_not_answer_fails_and_on_refuses_unless_forced() {
     }
     assert_eq!(
         maintenance_engine::ops::Report::outcome(&report),
-        Outcome::Inconsistent
+        Outcome::CheckFailed
     );
     // The preflight holds only the checks that can block, and switch refuses on it.
     let aws = Aws::new(&moto.sdk_config().await);
@@ -274,7 +274,7 @@ async fn the_real_binary_finds_the_responder_missing_and_on_refuses() {
     let moto = Moto::shared();
     let (alb, env, _prefix) = setup(moto, "doc-cli", &[10, 20]).await;
     let out = maintctl_with_preflight(moto, &["doctor", "--environment", &env]);
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("FAIL  responder-page") && stdout.contains("fix: "),
@@ -435,4 +435,83 @@ async fn no_room_at_the_top_says_which_rules_move() {
     );
     let https = rooms.iter().find(|c| !c.scope.contains(http_id)).unwrap();
     assert_eq!(https.status, Status::Pass, "{https:?}");
+}
+
+/// One rule for the responder's health route in `doctor`, the preflight and `--verify-url`
+/// (`doctor::health_route`): the path given, else the target group's health-check path (read
+/// from moto's ELBv2) while its health checks are on, else `/healthz`.
+#[tokio::test]
+async fn the_health_route_is_the_path_given_else_the_target_groups_else_healthz() {
+    let moto = Moto::shared();
+    let (alb, env, prefix) = setup(moto, "doc-hp", &[10]).await;
+    let aws = Aws::new(&moto.sdk_config().await);
+    let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
+    let probe = InProcess::new(moto, &prefix, Some(100)).await;
+    let checks_on = |path: &'static str, enabled: bool| {
+        let alb = &alb;
+        async move {
+            elb(moto)
+                .await
+                .modify_target_group()
+                .target_group_arn(&alb.lambda_target_group)
+                .health_check_enabled(enabled)
+                .health_check_path(path)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    let given = |path: Option<&str>| DoctorRequest {
+        health_path: path.map(str::to_string),
+        ..request(&env)
+    };
+    // Nothing given: the target group's path, in every check that requests it.
+    checks_on("/status", true).await;
+    assert_eq!(
+        doctor::health_route(&aws, &request(&env)).await.unwrap(),
+        "/status"
+    );
+    let report = run(moto, &probe, &env).await;
+    let route = only(&report, "health-route");
+    assert!(route.summary.contains("/status answered 200"), "{route:?}");
+    assert_eq!(only(&report, "health-check").status, Status::Pass);
+    let routing = only(&report, "routing");
+    assert!(routing.summary.contains("GET /status"), "{routing:?}");
+    let preflight = doctor::preflight(&aws, &probe, &ssm, &request(&env))
+        .await
+        .unwrap();
+    assert!(
+        only(&preflight, "health-route")
+            .summary
+            .contains("/status answered 200"),
+        "{preflight}"
+    );
+    // A path given wins everywhere, and the health check on another path warns.
+    let ping = given(Some("/ping"));
+    assert_eq!(doctor::health_route(&aws, &ping).await.unwrap(), "/ping");
+    let report = doctor::doctor(&aws, &probe, &ssm, &ping).await.unwrap();
+    assert!(
+        only(&report, "health-route")
+            .summary
+            .contains("/ping answered 200")
+    );
+    let check = only(&report, "health-check");
+    assert_eq!(check.status, Status::Warn, "{check:?}");
+    assert!(
+        check
+            .summary
+            .contains("requests /status, not the responder's health route /ping")
+    );
+    // Health checks off: their path is not the route; the built-in default is.
+    checks_on("/status", false).await;
+    assert_eq!(
+        doctor::health_route(&aws, &request(&env)).await.unwrap(),
+        "/healthz"
+    );
+    let report = run(moto, &probe, &env).await;
+    assert!(
+        only(&report, "health-route")
+            .summary
+            .contains("/healthz answered 200")
+    );
 }

@@ -774,8 +774,13 @@ async fn two_ons_at_the_same_time_leave_a_consistent_listener() {
 }
 
 /// A loopback HTTP server answering like the ALB in maintenance: 503 with Retry-After and
-/// `Cache-Control: no-store` on every path but the health route, which answers 200.
+/// `Cache-Control: no-store` on every path but the health route (`/healthz`), which answers 200.
 fn maintenance_endpoint() -> String {
+    maintenance_endpoint_at("/healthz")
+}
+
+/// [`maintenance_endpoint`] with its health route at `health_path`.
+fn maintenance_endpoint_at(health_path: &'static str) -> String {
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", server.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -792,7 +797,7 @@ fn maintenance_endpoint() -> String {
                     break;
                 }
             }
-            let response = if line.starts_with("GET /healthz ") {
+            let response = if line.starts_with(&format!("GET {health_path} ")) {
                 "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             } else {
                 "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncache-control: no-store\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
@@ -838,7 +843,7 @@ async fn verify_url_checks_the_live_endpoint() {
             "json",
         ],
     );
-    assert_eq!(code(&off), 6, "{}", text(&off));
+    assert_eq!(code(&off), 7, "{}", text(&off));
     let doc = json(&off);
     assert_eq!(doc["verification"]["status"], 503);
     assert_eq!(doc["verification"]["ok"], false);
@@ -876,7 +881,7 @@ async fn verify_url_checks_the_live_endpoint() {
             "1",
         ],
     );
-    assert_eq!(code(&off), 6, "{}", text(&off));
+    assert_eq!(code(&off), 7, "{}", text(&off));
     assert!(!text(&off).contains("s3cret-pw"), "{}", text(&off));
     assert!(
         stderr(&off).contains("still answered with the maintenance page"),
@@ -904,6 +909,107 @@ async fn verify_url_checks_the_live_endpoint() {
         "{}",
         text(&https)
     );
+}
+
+/// `--reason` is one rule for every command that changes production: optional, recorded as
+/// "no reason given" when absent, and a usage error (exit 2, nothing changed) when it is empty
+/// or unfit (schedule create: tests/automation/schedule.rs).
+#[tokio::test]
+async fn reason_is_optional_and_its_absence_is_recorded() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let alb = alb::build_with(moto, "reason", &[10], &[10], Some(40_000));
+    let env = common::unique("env-reason");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let before = priorities(&client, &alb.http).await;
+    for bad in ["", "   ", "two\nlines"] {
+        for command in ["on", "off"] {
+            let out = maintctl(
+                moto,
+                &[command, "--environment", &env, "--yes", "--reason", bad],
+            );
+            assert_eq!(code(&out), 2, "{command} --reason {bad:?}: {}", text(&out));
+            assert!(stderr(&out).contains("--reason"), "{}", text(&out));
+        }
+    }
+    assert_eq!(
+        priorities(&client, &alb.http).await,
+        before,
+        "nothing changed"
+    );
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let t = maintenance_tags(&client, &alb.http).await;
+    assert_eq!(t[tags::REASON], "no reason given");
+    let status = maintctl(moto, &["status", "--environment", &env]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains(": no reason given"),
+        "{}",
+        text(&status)
+    );
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    assert_eq!(
+        maintenance_tags(&client, &alb.http).await[tags::REASON],
+        "no reason given"
+    );
+}
+
+/// `--verify-url` checks the health route `doctor` and the preflight check, by one rule: the
+/// path given, else the responder target group's health-check path (read from ELBv2), else
+/// `/healthz` (the rule itself: tests/switching/doctor.rs).
+#[tokio::test]
+async fn verify_url_checks_the_target_groups_health_check_path_unless_one_is_given() {
+    let moto = Moto::shared();
+    let alb = alb::build_with(moto, "verify-hp", &[10], &[10], Some(40_000));
+    let env = common::unique("env-verify-hp");
+    assert_eq!(code(&attach(moto, &alb, &env)), 0);
+    let client = aws(moto).await;
+    let elb = elbv2::Client::new(&moto.sdk_config().await);
+    elb.modify_target_group()
+        .target_group_arn(&alb.lambda_target_group)
+        .health_check_enabled(true)
+        .health_check_path("/status")
+        .send()
+        .await
+        .unwrap();
+    // The endpoint's health route is /status: /healthz answers 503 like every other page.
+    let url = maintenance_endpoint_at("/status");
+    let on = |extra: &[&str]| {
+        let mut args = vec!["on", "--environment", &env, "--yes", "--verify-url", &url];
+        args.extend(["--verify-timeout", "1", "--output", "json"]);
+        args.extend(extra);
+        maintctl(moto, &args)
+    };
+    let picked = on(&[]);
+    assert_eq!(code(&picked), 0, "{}", text(&picked));
+    let doc = json(&picked);
+    assert_eq!(doc["verification"]["ok"], true, "{}", text(&picked));
+    assert!(
+        doc["verification"]["health_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/status"),
+        "{}",
+        text(&picked)
+    );
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    // A path given wins over the target group's: /healthz answers 503 here, so the probe
+    // (run after the switch) does not see the switch.
+    let given = on(&["--health-path", "/healthz"]);
+    assert_eq!(code(&given), 7, "{}", text(&given));
+    let doc = json(&given);
+    assert_eq!(doc["verification"]["ok"], false, "{}", text(&given));
+    assert!(
+        doc["verification"]["health_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/healthz"),
+        "{}",
+        text(&given)
+    );
+    assert_eq!(consistent_state(&client, &alb.http).await, State::On);
 }
 
 /// The flip under load (issue #7): `maintctl on` and `off` against the emulator, twice, while

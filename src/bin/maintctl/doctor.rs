@@ -7,6 +7,7 @@ use maintctl::probe::api::Lambda;
 use maintenance_engine::ops::doctor::{self, DoctorRequest};
 
 use crate::status::TargetArgs;
+use crate::verify::HealthPathArg;
 use crate::{Globals, output};
 
 /// Arguments of `maintctl doctor`.
@@ -17,16 +18,14 @@ use crate::{Globals, output};
     Retry-After and the live content, and its health route with 200 (a real lambda:Invoke); its \
     reserved concurrency and the account's; listener attributes that overwrite the page's \
     headers; the maintenance, bypass and fallback rules; room for on; the target group's health \
-    check. maintctl on runs the checks that can block first. A failed check: exit 6. Exit codes: \
+    check. maintctl on runs the checks that can block first. A failed check: exit 8. Exit codes: \
     maintctl --help lists them."
 )]
 pub struct DoctorArgs {
     #[command(flatten)]
     targets: TargetArgs,
-    /// The responder's health route [default: the environment's health-path, else the
-    /// responder target group's health-check path, else /healthz].
-    #[arg(long, value_name = "PATH")]
-    health_path: Option<String>,
+    #[command(flatten)]
+    health: HealthPathArg,
 }
 
 impl DoctorArgs {
@@ -34,10 +33,7 @@ impl DoctorArgs {
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         let request = DoctorRequest {
             targets: self.targets.required(globals),
-            health_path: globals
-                .selection
-                .pick(self.health_path, |t| t.health_path.as_ref())
-                .map(|p| p.value),
+            health_path: self.health.given(globals),
         };
         let config = globals.aws.load().await;
         let listeners = globals.listeners().await;

@@ -18,9 +18,13 @@ pub const TABLE: &str = r"Exit codes (the same meaning for every command):
   4  refused, nothing changed: not confirmed, the listener changed since it was
      read, the lease is held, a check blocks, or there is nothing to show
   5  failed part-way, and every change already made was undone
-  6  needs a person: something live is not as it should be (a listener left
-     between states, the endpoint not showing the switch, a failed doctor
-     check, bypass tokens that differ); the report says where and what to do";
+  6  needs a person: a change was left half-made (a listener between states; a
+     rule, token or schedule not put back; content written but the fallback
+     page not refreshed) or bypass tokens differ; the report says where and
+     what to do
+  7  switched as planned, but --verify-url did not show it in time (a CDN or
+     cache in front?): check the endpoint and maintctl status
+  8  doctor: a check failed; nothing was changed; each failed check says its fix";
 
 /// Failed before anything was changed.
 pub const FAILED: u8 = Outcome::Failed.exit_code();
@@ -52,6 +56,8 @@ mod tests {
             Outcome::Refused,
             Outcome::RolledBack,
             Outcome::Inconsistent,
+            Outcome::Unverified,
+            Outcome::CheckFailed,
         ];
         let mut codes: Vec<u8> = outcomes.iter().map(|o| o.exit_code()).collect();
         codes.push(2); // clap's usage error

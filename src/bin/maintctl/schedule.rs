@@ -7,6 +7,7 @@ use maintctl::schedules::Scheduler;
 use maintenance_engine::listeners::Aws;
 use maintenance_engine::ops::schedule::{self, CreateRequest, ScheduleError, WindowRequest};
 
+use crate::status::ReasonArg;
 use crate::{Globals, exit, output};
 
 /// `maintctl schedule` subcommands.
@@ -40,9 +41,8 @@ pub struct CreateArgs {
     /// IANA time zone of local times, the schedules and the end time the page shows (UTC).
     #[arg(long, value_name = "ZONE")]
     timezone: Option<String>,
-    /// Why (recorded on the rules, shown by status).
-    #[arg(long, value_name = "TEXT")]
-    reason: String,
+    #[command(flatten)]
+    reason: ReasonArg,
     /// Print the schedules and create nothing.
     #[arg(long, short = 'n')]
     dry_run: bool,
@@ -103,7 +103,7 @@ impl ScheduleCommand {
                     start: a.start,
                     end: a.end,
                     timezone: a.timezone,
-                    reason: a.reason,
+                    reason: a.reason.text(),
                     dry_run: a.dry_run,
                 };
                 schedule::create(&elb, &scheduler, &request).await

@@ -1,12 +1,16 @@
 //! `maintctl status`: flags → `listeners::Targets` → `ops::status` (with each environment's
-//! deadline and next window, `ops::deadline::status_with_windows`) → the report; and the
-//! target flags `on` and `off` share.
+//! deadline and next window, `ops::deadline::status_with_windows`) → the report; the target
+//! flags `on` and `off` share; and `--reason`, one rule for every command that changes
+//! production (`on`, `off`, `on --until`, `schedule create`): optional; when given, a usage
+//! error (exit 2, nothing changed) unless `planner::window::check_reason` accepts it; when not,
+//! the record says `planner::window::NO_REASON` rather than nothing or an invented one.
 
 use std::process::ExitCode;
 
 use maintctl::schedules::Scheduler;
 use maintenance_engine::listeners::{Aws, Targets};
 use maintenance_engine::ops;
+use maintenance_engine::planner::window::{NO_REASON, check_reason};
 
 use crate::{Globals, output};
 
@@ -73,4 +77,24 @@ impl StatusArgs {
             Err(e) => output::stopped(e),
         }
     }
+}
+
+/// Why: the one `--reason` flag.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReasonArg {
+    /// Why: recorded with your identity and the time on the rules (and the window), shown by
+    /// status [default: "no reason given"].
+    #[arg(long, value_name = "TEXT", value_parser = parse_reason)]
+    reason: Option<String>,
+}
+
+impl ReasonArg {
+    /// The reason to record: the one given, else [`NO_REASON`].
+    pub fn text(&self) -> String {
+        self.reason.clone().unwrap_or_else(|| NO_REASON.into())
+    }
+}
+
+fn parse_reason(reason: &str) -> Result<String, String> {
+    check_reason(reason).map(|()| reason.to_string())
 }

@@ -10,7 +10,7 @@ use maintenance_engine::listeners::Aws;
 use maintenance_engine::ops::{self, Coordination, LeaseOptions, SwitchRequest};
 use maintenance_engine::planner::{BypassOptions, Direction, Live};
 
-use crate::status::TargetArgs;
+use crate::status::{ReasonArg, TargetArgs};
 use crate::terminal::Terminal;
 use crate::until::Deadline;
 use crate::verify::VerifyArgs;
@@ -25,9 +25,8 @@ use crate::{Globals, output};
 pub struct SwitchArgs {
     #[command(flatten)]
     targets: TargetArgs,
-    /// Why: recorded on the maintenance rule (tag) with your identity and the time.
-    #[arg(long, value_name = "TEXT")]
-    reason: Option<String>,
+    #[command(flatten)]
+    reason: ReasonArg,
     /// Print the plan and change nothing.
     #[arg(long, short = 'n')]
     dry_run: bool,
@@ -82,11 +81,13 @@ impl SwitchArgs {
         on: OnOnly,
     ) -> anyhow::Result<ExitCode> {
         let targets = self.targets(globals);
-        let verify = self.verify.request(globals)?;
+        let verify = (self.verify)
+            .request(globals, &globals.listeners().await, &targets)
+            .await?;
         let request = SwitchRequest {
             direction,
             targets,
-            reason: self.reason,
+            reason: Some(self.reason.text()),
             dry_run: self.dry_run,
             confirmed: self.yes,
             verify,

@@ -116,7 +116,7 @@ pub async fn on_until(
         Ok(r) => {
             matches!(
                 r.outcome,
-                Outcome::Done | Outcome::NothingToDo | Outcome::Inconsistent
+                Outcome::Done | Outcome::NothingToDo | Outcome::Inconsistent | Outcome::Unverified
             ) && !r.dry_run
                 && r.lease_held_by.is_none()
         }
@@ -187,7 +187,7 @@ async fn deadline_spec(
         reason: request
             .reason
             .clone()
-            .unwrap_or_else(|| "manual maintenance".into()),
+            .unwrap_or_else(|| window::NO_REASON.into()),
         scheduled_by: listeners
             .caller()
             .await

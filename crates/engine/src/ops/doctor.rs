@@ -26,18 +26,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::listeners::{Listeners, Skipped, Targets, select};
+use crate::listeners::{Listeners, ListenersError, Skipped, Targets, select};
 use crate::ops::preflight::{Check, Preflight, Status};
 use crate::ops::{Error, Outcome, Report};
-use crate::planner::{ListenerInfo, ListenerSnapshot};
+use crate::planner::{ListenerInfo, ListenerSnapshot, TargetGroupHealth};
 use crate::probe::ResponderProbe;
-use maintenance_core::deploy_names::DEFAULT_HEALTH_PATH;
 use maintenance_core::site::Site;
 use maintenance_responder::ssm::{self, ParameterStore};
 
 mod responder;
 mod rules;
 
+pub use responder::health_path;
 use responder::{Responder, account_check};
 use rules::{headers_check, managed_rules_check, no_prefix_check, room_check, routing_check};
 
@@ -46,8 +46,8 @@ use rules::{headers_check, managed_rules_check, no_prefix_check, room_check, rou
 pub struct DoctorRequest {
     /// The listeners (as `on` selects them).
     pub targets: Targets,
-    /// The responder's health route; `None`: the target group's health-check path, else
-    /// `/healthz`.
+    /// The responder's health route given (`--health-path`, the environment's); `None`: the
+    /// rule of [`health_path`] picks it.
     pub health_path: Option<String>,
 }
 
@@ -85,11 +85,11 @@ impl From<DoctorReport> for Preflight {
     }
 }
 
-/// 0 when nothing failed (warnings are printed), 6 (needs a person) when a check failed.
+/// 0 when nothing failed (warnings are printed), 8 (a check failed) when one did.
 impl Report for DoctorReport {
     fn outcome(&self) -> Outcome {
         if self.count(Status::Fail) > 0 {
-            Outcome::Inconsistent
+            Outcome::CheckFailed
         } else {
             Outcome::Done
         }
@@ -170,6 +170,16 @@ async fn run(
         checks.push(check);
         titles.insert(prefix, title);
     }
+    // Each responder target group, read once: its health-check path is the health route
+    // ([`health_path`]) of the routing check and the health-route check.
+    let mut groups: BTreeMap<String, Result<TargetGroupHealth, ListenersError>> = BTreeMap::new();
+    for (tg, _) in responders(&selection.listeners) {
+        if let std::collections::btree_map::Entry::Vacant(entry) = groups.entry(tg) {
+            let health = listeners.target_group_health(entry.key()).await;
+            entry.insert(health);
+        }
+    }
+    let given = request.health_path.as_deref();
     for s in &selection.listeners {
         if s.maintenance_rule().is_some() && s.content_prefix().is_none() && !preflight {
             checks.push(no_prefix_check(s));
@@ -177,27 +187,25 @@ async fn run(
         if !preflight {
             checks.push(managed_rules_check(s));
             checks.push(room_check(s));
-            let health = request
-                .health_path
-                .as_deref()
-                .unwrap_or(DEFAULT_HEALTH_PATH);
-            checks.push(routing_check(s, health));
+            let group = responder_group(s).and_then(|tg| groups.get(&tg)?.as_ref().ok());
+            checks.push(routing_check(s, &health_path(given, group)));
             checks.push(headers_check(listeners, s, &site).await);
         }
     }
     let mut seen = BTreeSet::new();
     for (tg, prefix) in responders(&selection.listeners) {
-        if !seen.insert(tg.clone()) {
+        let Some(health) = groups.get(&tg).filter(|_| seen.insert(tg.clone())) else {
             continue;
-        }
+        };
         let title = prefix.and_then(|p| titles.get(&p).cloned().flatten());
         let responder = Responder {
             target_group: &tg,
             title: title.as_deref(),
-            health_path: request.health_path.as_deref(),
+            health,
+            health_path: given,
             preflight,
         };
-        checks.extend(responder.checks(listeners, probe).await);
+        checks.extend(responder.checks(probe).await);
     }
     if !preflight && !seen.is_empty() {
         checks.push(account_check(probe).await);
@@ -226,12 +234,38 @@ fn prefixes(snapshots: &[ListenerSnapshot]) -> BTreeSet<String> {
 fn responders(snapshots: &[ListenerSnapshot]) -> Vec<(String, Option<String>)> {
     snapshots
         .iter()
-        .filter_map(|s| {
-            let m = s.maintenance_rule()?;
-            let tg = m.action.target_groups().first()?;
-            Some((tg.clone(), s.content_prefix().map(str::to_string)))
-        })
+        .filter_map(|s| Some((responder_group(s)?, s.content_prefix().map(str::to_string))))
         .collect()
+}
+
+/// The responder's target group on a listener: the one its maintenance rule forwards to.
+fn responder_group(s: &ListenerSnapshot) -> Option<String> {
+    let m = s.maintenance_rule()?;
+    m.action.target_groups().first().cloned()
+}
+
+/// The responder's health route on the listeners `request` names, by the rule of
+/// [`health_path`]: the path given, else the health-check path of the first responder target
+/// group (read with DescribeTargetGroups and DescribeTargetHealth), else `/healthz`. What
+/// `--verify-url` checks: the route `doctor` and the preflight check.
+pub async fn health_route(
+    listeners: &impl Listeners,
+    request: &DoctorRequest,
+) -> Result<String, Error> {
+    if let Some(given) = &request.health_path {
+        return Ok(given.clone());
+    }
+    let selection = select(listeners, &request.targets)
+        .await
+        .map_err(Error::Select)?;
+    let Some(tg) = selection.listeners.iter().find_map(responder_group) else {
+        return Ok(health_path(None, None));
+    };
+    let group = listeners
+        .target_group_health(&tg)
+        .await
+        .map_err(|source| Error::HealthRoute { source })?;
+    Ok(health_path(None, Some(&group)))
 }
 
 /// The content under `prefix`, validated as the responder reads it; the title in the default

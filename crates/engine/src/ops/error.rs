@@ -28,6 +28,16 @@ pub enum Error {
         #[source]
         source: ListenersError,
     },
+    /// Reading the responder's target group for its health-check path failed.
+    #[error(
+        "nothing was changed: reading the responder's target group failed, so its health-check \
+         path (the health route --verify-url checks) is unknown; pass --health-path"
+    )]
+    HealthRoute {
+        /// Why.
+        #[source]
+        source: ListenersError,
+    },
     /// No listener with a maintenance rule is selected.
     #[error(
         "no listener with a maintenance rule matches: check the ARNs, --environment and \

@@ -17,9 +17,16 @@ pub enum Outcome {
     Refused,
     /// 5: failed part-way, and every change already made was undone.
     RolledBack,
-    /// 6: inconsistent: a listener is neither as before nor as planned, or the endpoint does
-    /// not show the switch; it needs a person.
+    /// 6: inconsistent, it needs a person: a change was left half-made (a listener neither as
+    /// before nor as planned; a rule, token or schedule not put back; content written but the
+    /// fallback page not refreshed) or two copies of one thing differ (bypass tokens).
     Inconsistent,
+    /// 7: unverified: switched as planned, but the live endpoint (`--verify-url`) did not show
+    /// it in time (a CDN or cache in front, DNS to another load balancer, the ALB still
+    /// applying the change).
+    Unverified,
+    /// 8: a check failed (`doctor`): nothing was changed; each failed check says its fix.
+    CheckFailed,
 }
 
 impl Outcome {
@@ -32,6 +39,8 @@ impl Outcome {
             Outcome::Refused => 4,
             Outcome::RolledBack => 5,
             Outcome::Inconsistent => 6,
+            Outcome::Unverified => 7,
+            Outcome::CheckFailed => 8,
         }
     }
 
@@ -44,6 +53,8 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::RolledBack => "rolled-back",
             Outcome::Inconsistent => "inconsistent",
+            Outcome::Unverified => "unverified",
+            Outcome::CheckFailed => "check-failed",
         }
     }
 

@@ -589,6 +589,7 @@ fn applied_message(outcome: Outcome, direction: Direction) -> (Outcome, String) 
         Outcome::Inconsistent => {
             "failed: at least one listener is neither as before nor as planned; see above"
         }
+        Outcome::Unverified | Outcome::CheckFailed => "see above",
     };
     (outcome, message.into())
 }
@@ -619,5 +620,5 @@ fn verified_message(
             .map(|e| format!(" (last error: {e})"))
             .unwrap_or_default()
     );
-    (Outcome::Inconsistent, message)
+    (Outcome::Unverified, message)
 }

@@ -180,13 +180,13 @@ impl Verification {
     }
 }
 
-/// Done when it looked right, else inconsistent (switched, but the endpoint does not show it).
+/// Done when it looked right, else unverified (switched, but the endpoint does not show it).
 impl Report for Verification {
     fn outcome(&self) -> Outcome {
         if self.ok {
             Outcome::Done
         } else {
-            Outcome::Inconsistent
+            Outcome::Unverified
         }
     }
 }
@@ -358,6 +358,6 @@ mod tests {
         assert!(!seen.ok);
         assert_eq!(seen.attempts, 1, "a permanent error is not retried");
         assert_eq!(seen.error.as_deref(), Some(untrusted.message.as_str()));
-        assert_eq!(seen.outcome(), Outcome::Inconsistent);
+        assert_eq!(seen.outcome(), Outcome::Unverified);
     }
 }

@@ -198,6 +198,10 @@ pub fn check_window(
     Ok(())
 }
 
+/// The reason recorded for a switch or a window when none is given: `--reason` is optional
+/// everywhere, and its absence is recorded, not hidden.
+pub const NO_REASON: &str = "no reason given";
+
 /// A reason: not empty, at most [`MAX_REASON`] characters, no control characters.
 pub fn check_reason(reason: &str) -> Result<(), String> {
     if reason.trim().is_empty() {

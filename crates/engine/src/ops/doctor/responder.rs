@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::listeners::Listeners;
+use crate::listeners::ListenersError;
 use crate::ops::preflight::{Check, Status};
 use crate::planner::{TargetGroupHealth, short_target_group};
 use crate::probe::{Invocation, ResponderProbe, unqualified};
@@ -17,18 +17,29 @@ use maintenance_responder::lambda::alb_response::check_contract;
 pub(super) struct Responder<'a> {
     pub(super) target_group: &'a str,
     pub(super) title: Option<&'a str>,
+    /// The target group's settings and targets, as read (DescribeTargetGroups and
+    /// DescribeTargetHealth).
+    pub(super) health: &'a Result<TargetGroupHealth, ListenersError>,
+    /// The health route given (`--health-path` or the environment's), if any.
     pub(super) health_path: Option<&'a str>,
     pub(super) preflight: bool,
 }
 
+/// The responder's health route, by the one rule for `doctor`, `on`'s preflight and
+/// `--verify-url`: the path given (`--health-path`, else the environment's `health-path`),
+/// else the path the responder's target group health-checks (when its health checks are on:
+/// the route the ALB itself requests), else the responder's built-in default (`/healthz`).
+pub fn health_path(given: Option<&str>, target_group: Option<&TargetGroupHealth>) -> String {
+    let checked = target_group
+        .filter(|h| h.health_check_enabled == Some(true))
+        .and_then(|h| h.health_check_path.as_deref());
+    given.or(checked).unwrap_or(DEFAULT_HEALTH_PATH).to_string()
+}
+
 impl Responder<'_> {
-    pub(super) async fn checks(
-        &self,
-        listeners: &impl Listeners,
-        probe: &impl ResponderProbe,
-    ) -> Vec<Check> {
+    pub(super) async fn checks(&self, probe: &impl ResponderProbe) -> Vec<Check> {
         let scope = short_target_group(self.target_group);
-        let health = match listeners.target_group_health(self.target_group).await {
+        let health = match self.health {
             Ok(h) => h,
             Err(e) => {
                 let check = Check::new(
@@ -44,7 +55,7 @@ impl Responder<'_> {
         };
         let mut checks = Vec::new();
         if !self.preflight {
-            checks.push(health_check_check(&health, self.health_path));
+            checks.push(health_check_check(health, self.health_path));
         }
         if health.targets.is_empty() {
             checks.push(
@@ -64,16 +75,7 @@ impl Responder<'_> {
                 .blocking(),
             );
         }
-        // The target group's path, when it health-checks at all (its default path is `/`).
-        let checked_path = health
-            .health_check_path
-            .clone()
-            .filter(|_| health.health_check_enabled == Some(true));
-        let path = self
-            .health_path
-            .map(str::to_string)
-            .or(checked_path)
-            .unwrap_or_else(|| DEFAULT_HEALTH_PATH.to_string());
+        let path = health_path(self.health_path, Some(health));
         for target in &health.targets {
             let page = probe
                 .invoke(&target.id, &event(self.target_group, "/", false))
@@ -274,10 +276,11 @@ pub(super) fn health_route_check(
     check
 }
 
-/// The target group's health check setting.
-pub(super) fn health_check_check(h: &TargetGroupHealth, health_path: Option<&str>) -> Check {
+/// The target group's health check setting: on, and on the responder's health route when one
+/// is given ([`health_path`]).
+pub(super) fn health_check_check(h: &TargetGroupHealth, given: Option<&str>) -> Check {
     let scope = short_target_group(&h.arn);
-    let path = health_path.unwrap_or(DEFAULT_HEALTH_PATH);
+    let path = health_path(given, Some(h));
     match (h.health_check_enabled, h.health_check_path.as_deref()) {
         (Some(false), _) => Check::new(
             "health-check",
@@ -288,7 +291,7 @@ pub(super) fn health_check_check(h: &TargetGroupHealth, health_path: Option<&str
                 .into(),
         )
         .fix("turn them on with the responder's health path (HealthCheckEnabled in the templates)"),
-        (_, Some(p)) if health_path.is_some() && p != path => Check::new(
+        (_, Some(p)) if given.is_some() && p != path => Check::new(
             "health-check",
             scope,
             Status::Warn,
