@@ -6,6 +6,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use aws_config::SdkConfig;
+use maintenance_core::deploy_names::events;
+use maintenance_engine::announce::{self, Channels, EventBus};
 use maintenance_engine::listeners::Aws;
 use maintenance_engine::ops::{self, Coordination, LeaseOptions, SwitchRequest};
 use maintenance_engine::planner::{BypassOptions, Direction, Live};
@@ -40,6 +43,9 @@ pub struct SwitchArgs {
     /// is running on the same listeners.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     lease_wait: u64,
+    /// The EventBridge bus the switch is announced on (a name or an ARN; docs/events.md).
+    #[arg(long, value_name = "BUS", env = events::MAINTCTL_BUS, default_value = events::DEFAULT_BUS)]
+    event_bus: String,
 }
 
 /// What only `on` adds to a switch.
@@ -104,15 +110,34 @@ impl SwitchArgs {
         };
         let mut terminal = Terminal(globals.output);
         let config = globals.aws.load().await;
+        let channels = channels(&config, &self.event_bus);
         if let Some(until) = on.deadline {
-            return crate::until::on_until(globals, &config, &request, &until.0, &mut terminal)
-                .await;
+            let until = crate::until::OnUntil {
+                request: &request,
+                until: &until.0,
+                channels: &channels,
+            };
+            return crate::until::on_until(globals, &config, until, &mut terminal).await;
         }
         let (elb, ssm) = (Aws::new(&config), aws_sdk_ssm::Client::new(&config));
         let report = match ops::switch(&elb, &ssm, &request, &mut terminal).await {
             Ok(report) => report,
             Err(e) => return output::stopped(e),
         };
-        output::finish(globals.output, &report, report.complaint())
+        let warnings = announce::after_switch(&channels, &report, &request).await;
+        let code = output::finish(globals.output, &report, report.complaint());
+        output::warnings(&warnings);
+        code
+    }
+}
+
+/// Where maintctl's switches are announced and recorded: the bus, and SSM.
+pub type MaintctlChannels = Channels<EventBus, aws_sdk_ssm::Client>;
+
+/// The channels of a switch: the bus named, and the history in SSM.
+pub fn channels(config: &SdkConfig, bus: &str) -> MaintctlChannels {
+    Channels {
+        bus: EventBus::new(config, bus),
+        history: aws_sdk_ssm::Client::new(config),
     }
 }
