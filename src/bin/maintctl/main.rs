@@ -14,6 +14,7 @@ macro_rules! say {
     }};
 }
 
+mod announce;
 mod attach;
 mod bypass;
 mod config;

@@ -6,9 +6,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aws_config::SdkConfig;
 use maintenance_core::deploy_names::events;
-use maintenance_engine::announce::{self, Channels, EventBus};
+use maintenance_engine::announce;
 use maintenance_engine::listeners::Aws;
 use maintenance_engine::ops::{self, Coordination, LeaseOptions, SwitchRequest};
 use maintenance_engine::planner::{BypassOptions, Direction, Live};
@@ -110,7 +109,7 @@ impl SwitchArgs {
         };
         let mut terminal = Terminal(globals.output);
         let config = globals.aws.load().await;
-        let channels = channels(&config, &self.event_bus);
+        let channels = crate::announce::channels(&config, &self.event_bus);
         if let Some(until) = on.deadline {
             let until = crate::until::OnUntil {
                 request: &request,
@@ -128,16 +127,5 @@ impl SwitchArgs {
         let code = output::finish(globals.output, &report, report.complaint());
         output::warnings(&warnings);
         code
-    }
-}
-
-/// Where maintctl's switches are announced and recorded: the bus, and SSM.
-pub type MaintctlChannels = Channels<EventBus, aws_sdk_ssm::Client>;
-
-/// The channels of a switch: the bus named, and the history in SSM.
-pub fn channels(config: &SdkConfig, bus: &str) -> MaintctlChannels {
-    Channels {
-        bus: EventBus::new(config, bus),
-        history: aws_sdk_ssm::Client::new(config),
     }
 }

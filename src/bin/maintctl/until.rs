@@ -11,7 +11,7 @@ use maintenance_engine::listeners::Aws;
 use maintenance_engine::ops::deadline::{self, Until};
 use maintenance_engine::ops::{self, Owner, SwitchRequest};
 
-use crate::switch::MaintctlChannels;
+use crate::announce::MaintctlChannels;
 use crate::terminal::Terminal;
 use crate::{Globals, exit};
 
