@@ -834,6 +834,12 @@ data "aws_iam_policy_document" "switching" {
     actions   = ["ssm:GetParameterHistory"]
     resources = ["${local.ssm_parameter_arns[0]}/switch/history"]
   }
+  # maintctl doctor: the bus exists and a rule routes the events.
+  statement {
+    sid       = "CheckTheRoutes"
+    actions   = ["events:DescribeEventBus", "events:ListRules"]
+    resources = [local.event_bus_arn, "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/*"]
+  }
 
   # Windows (switch_function): maintctl schedule create|list|cancel|extend and on --until write
   # one-time schedules in this environment's group, read where they go from its tags, and hand

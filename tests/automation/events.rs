@@ -68,6 +68,13 @@ fn one_event(captured: Vec<Value>, environment: &str, direction: &str, token: &s
     let event = captured.into_iter().next().unwrap();
     assert_eq!(event["source"], events::SOURCE, "{event:#}");
     let detail = &event["detail"];
+    // The schema of docs/events.md: every field there, in every event.
+    for field in DETAIL_FIELDS {
+        assert!(
+            detail.get(field).is_some(),
+            "the event lost {field}: {event:#}"
+        );
+    }
     assert_eq!(detail["schema_version"], 1, "{event:#}");
     assert_eq!(detail["environment"], environment, "{event:#}");
     assert_eq!(detail["direction"], direction, "{event:#}");
@@ -88,6 +95,23 @@ fn one_event(captured: Vec<Value>, environment: &str, direction: &str, token: &s
     );
     event
 }
+
+/// The fields of an event's detail (docs/events.md), pinned.
+const DETAIL_FIELDS: [&str; 13] = [
+    "schema_version",
+    "at",
+    "environment",
+    "direction",
+    "live",
+    "outcome",
+    "message",
+    "who",
+    "reason",
+    "window",
+    "alarm",
+    "deadline",
+    "listeners",
+];
 
 /// The bypass token as SSM holds it.
 async fn token(moto: &Moto, prefix: &str) -> String {

@@ -15,6 +15,7 @@
 pub mod event;
 pub mod eventbridge;
 pub mod history;
+pub mod routes;
 
 use std::collections::BTreeSet;
 use std::future::Future;

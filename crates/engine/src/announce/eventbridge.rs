@@ -15,6 +15,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use crate::announce::Publisher;
 use crate::announce::event::SwitchEvent;
+use crate::announce::routes::Routes;
 use maintenance_core::deploy_names::events;
 
 /// How long one `PutEvents` may take, retries included.
@@ -74,5 +75,45 @@ impl Publisher for EventBus {
             ));
         }
         Ok(())
+    }
+}
+
+impl Routes for EventBus {
+    fn bus(&self) -> &str {
+        &self.bus
+    }
+
+    async fn routes(&self) -> Result<Option<Vec<String>>, String> {
+        let describe = self
+            .client
+            .describe_event_bus()
+            .name(&self.bus)
+            .send()
+            .await;
+        match describe {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) => return Err(maintenance_core::causes::chain(&e)),
+        }
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..20 {
+            let page = (self.client.list_rules())
+                .event_bus_name(&self.bus)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| maintenance_core::causes::chain(&e))?;
+            names.extend(page.rules().iter().filter_map(|r| {
+                let pattern = r.event_pattern()?;
+                let name = r.name()?;
+                pattern.contains(events::SOURCE).then(|| name.to_string())
+            }));
+            match page.next_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(Some(names))
     }
 }
