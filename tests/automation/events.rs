@@ -307,6 +307,38 @@ async fn every_switch_is_announced_once_and_listed_newest_first() {
     let last = shown.find("why: deploy CHG-1").expect(&shown);
     assert!(first < last, "newest first:\n{shown}");
 
+    // doctor: the bus routes the events (the capture rule), and a missing bus is a warning.
+    let notifications = |bus: &str| {
+        let out = maintctl(
+            moto,
+            &["doctor", "-e", &env, "--event-bus", bus, "--output", "json"],
+        );
+        let doc = json(&out);
+        let checks = doc["checks"].as_array().expect("checks").clone();
+        checks
+            .into_iter()
+            .find(|c| c["check"] == "notifications")
+            .unwrap_or_else(|| panic!("no notifications check: {doc:#}"))
+    };
+    let routed = notifications(events::DEFAULT_BUS);
+    assert_eq!(routed["status"], "pass", "{routed:#}");
+    assert!(
+        routed["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("capture-{env}")),
+        "{routed:#}"
+    );
+    let missing = notifications("no-such-bus");
+    assert_eq!(missing["status"], "warn", "{missing:#}");
+    assert!(
+        missing["summary"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{missing:#}"
+    );
+
     // status shows the last one.
     let status = maintctl(moto, &["status", "-e", &env]);
     let status_text = String::from_utf8_lossy(&status.stdout).to_string();

@@ -2368,7 +2368,7 @@ fn hcl_statement<'a>(block: &'a str, sid: &str) -> &'a str {
 
 /// The `(Sid, Action)` pairs of the switch function's role: what `ops::switch` calls, with no
 /// one to ask and no preflight, and nothing more.
-const SWITCH_ROLE_ACTIONS: [(&str, &str); 22] = [
+const SWITCH_ROLE_ACTIONS: [(&str, &str); 23] = [
     ("Logs", "logs:CreateLogStream"),
     ("Logs", "logs:PutLogEvents"),
     (
@@ -2389,6 +2389,8 @@ const SWITCH_ROLE_ACTIONS: [(&str, &str); 22] = [
     ("WindowZoneRemoved", "ssm:DeleteParameter"),
     ("ParameterTypes", "ssm:DescribeParameters"),
     ("DeadLetters", "sqs:SendMessage"),
+    // Every switch announced on the event bus (issue #23).
+    ("AnnounceSwitches", "events:PutEvents"),
     ("SecureStrings", "kms:Encrypt"),
     ("SecureStrings", "kms:GenerateDataKey"),
     ("SetBypassLinkToken", "elasticloadbalancing:ModifyRule"),
