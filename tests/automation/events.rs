@@ -472,3 +472,43 @@ async fn an_unattended_switch_refused_is_announced_as_refused() {
             .contains("not one this function acts on")
     );
 }
+
+#[tokio::test]
+async fn the_history_reads_every_page_and_keeps_the_last_hundred() {
+    use maintenance_engine::announce::{SwitchEvent, Who, history};
+    let moto = Moto::shared();
+    let ssm = automation::ssm(moto).await;
+    let prefix = format!("/maintenance/{}", common::unique("history-pages"));
+    let prefixes = [prefix.clone()];
+    for i in 0..105 {
+        let event = SwitchEvent::refused(
+            Some("pages".into()),
+            None,
+            Who::of(
+                &maintenance_engine::ops::Owner::Person,
+                "arn:aws:iam::123456789012:user/ana",
+            ),
+            Some(format!("switch {i:03}")),
+            "refused".into(),
+            time::OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(i),
+        );
+        assert_eq!(
+            history::record(&ssm, &prefixes, &event).await,
+            Vec::<String>::new()
+        );
+    }
+    let report = history::read(&ssm, "pages", &prefixes, 100)
+        .await
+        .expect("read");
+    let reasons: Vec<String> = report
+        .switches
+        .iter()
+        .map(|s| s.reason.clone().unwrap())
+        .collect();
+    // SSM keeps the last 100 versions: 104 newest first down to 005.
+    assert_eq!(reasons.len(), 100);
+    assert_eq!(
+        (reasons[0].as_str(), reasons[99].as_str()),
+        ("switch 104", "switch 005")
+    );
+}

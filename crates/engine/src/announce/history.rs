@@ -219,3 +219,64 @@ pub fn write_entry(f: &mut impl std::fmt::Write, s: &SwitchEvent) -> std::fmt::R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::announce::event::{ListenerChange, Moved, SCHEMA_VERSION, Who};
+
+    fn event(message: String, listeners: usize) -> SwitchEvent {
+        let listener = |i: usize| {
+            ListenerChange {
+            listener: format!("arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shop/0123456789abcdef/{i:016}"),
+            outcome: "applied".into(),
+            moved: (0..5)
+                .map(|r| Moved {
+                    rule: format!("arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/shop/0123456789abcdef/{i:016}/{r:016}"),
+                    before: Some(50_000),
+                    now: Some(1),
+                })
+                .collect(),
+        }
+        };
+        SwitchEvent {
+            schema_version: SCHEMA_VERSION,
+            at: "2026-12-07T02:00:00Z".into(),
+            environment: Some("shop".into()),
+            direction: "on".into(),
+            live: Some("responder".into()),
+            outcome: "applied".into(),
+            message,
+            who: Who {
+                kind: "person".into(),
+                caller: "arn:aws:sts::123456789012:assumed-role/ops/ana".into(),
+                name: None,
+            },
+            reason: Some("deploy".into()),
+            window: None,
+            alarm: None,
+            deadline: None,
+            listeners: (0..listeners).map(listener).collect(),
+        }
+    }
+
+    #[test]
+    fn a_small_entry_is_the_event_itself() {
+        let e = event("maintenance is on".into(), 2);
+        let back: SwitchEvent = serde_json::from_str(&entry(&e)).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn a_large_entry_is_shortened_to_fit_a_standard_parameter() {
+        let e = event("x".repeat(10_000), 50);
+        assert!(serde_json::to_string(&e).unwrap().len() > ENTRY_LIMIT);
+        let value = entry(&e);
+        assert!(value.len() <= ENTRY_LIMIT, "{} bytes", value.len());
+        let back: SwitchEvent = serde_json::from_str(&value).unwrap();
+        assert_eq!(
+            (back.direction, back.reason, back.who),
+            (e.direction, e.reason, e.who)
+        );
+    }
+}
