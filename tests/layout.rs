@@ -587,12 +587,15 @@ const SERVER: [&str; 2] = [
     r#"hyper-util feature "server""#,
 ];
 
-/// The responder: no load balancer, ACM, Scheduler or Lambda SDK, no CLI parser, no HTTP
-/// server, no switching engine. (STS comes with aws-config, for assumed roles.)
+/// The responder: no load balancer, ACM, EventBridge, Scheduler or Lambda SDK, no CLI parser,
+/// no HTTP server, no switching engine. (STS comes with aws-config, for assumed roles.) The
+/// switch function does put events on EventBridge (issue #23: its switches are announced), so
+/// only the responder is kept from that SDK.
 const RESPONDER: Forbidden = Forbidden {
     packages: &[
         "aws-sdk-elasticloadbalancingv2",
         "aws-sdk-acm",
+        "aws-sdk-eventbridge",
         "aws-sdk-scheduler",
         "aws-sdk-lambda",
         "clap",

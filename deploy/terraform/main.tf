@@ -821,6 +821,26 @@ data "aws_iam_policy_document" "switching" {
     ]
   }
 
+  # Every switch is announced on the event bus and appended to {ssm_prefix}/switch/history
+  # (issue #23); maintctl history reads that parameter's versions. PutEvents is scoped to the
+  # bus's ARN (EventBridge User Guide, "Using identity-based policies for EventBridge").
+  statement {
+    sid       = "AnnounceSwitches"
+    actions   = ["events:PutEvents"]
+    resources = [local.event_bus_arn]
+  }
+  statement {
+    sid       = "ReadTheHistory"
+    actions   = ["ssm:GetParameterHistory"]
+    resources = ["${local.ssm_parameter_arns[0]}/switch/history"]
+  }
+  # maintctl doctor: the bus exists and a rule routes the events.
+  statement {
+    sid       = "CheckTheRoutes"
+    actions   = ["events:DescribeEventBus", "events:ListRules"]
+    resources = [local.event_bus_arn, "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/*"]
+  }
+
   # Windows (switch_function): maintctl schedule create|list|cancel|extend and on --until write
   # one-time schedules in this environment's group, read where they go from its tags, and hand
   # Scheduler its role.

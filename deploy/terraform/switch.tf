@@ -146,6 +146,14 @@ data "aws_iam_policy_document" "switch" {
     resources = ["${local.ssm_parameter}/switch/*"]
   }
 
+  # Every switch is announced on the event bus (issue #23): PutEvents is scoped to the bus's
+  # ARN (EventBridge User Guide, "Using identity-based policies for EventBridge").
+  statement {
+    sid       = "AnnounceSwitches"
+    actions   = ["events:PutEvents"]
+    resources = [local.event_bus_arn]
+  }
+
   # A window's start writes its end (the page's "back at", Retry-After) and zone.
   statement {
     sid       = "WindowEnd"
@@ -286,6 +294,8 @@ resource "aws_lambda_function" "switch" {
       # Only the alarm of this module switches (it exists with auto_switch_alarm = true).
       MAINTENANCE_SWITCH_ALARM_NAMES = local.switch_alarm
       # auto_fallback: the responder's alarms swap the page during maintenance.
+      # The bus its switches are announced on (issue #23).
+      MAINTENANCE_SWITCH_EVENT_BUS       = var.event_bus_name
       MAINTENANCE_SWITCH_FALLBACK_ALARMS = local.want_fallback_alarms ? join(",", [for a in ["throttles", "errors", "alb-502", "lambda-user-error"] : "${local.name}-${a}"]) : ""
     }
   }

@@ -450,3 +450,43 @@ variable "auto_switch_evaluation_periods" {
     error_message = "auto_switch_evaluation_periods must be between 1 and 30."
   }
 }
+
+variable "event_bus_name" {
+  description = "The EventBridge bus every switch is announced on (maintctl on/off and the switch function put one event each; docs/events.md): \"default\", the account's default bus, or the name of a bus of yours. maintctl reads it from --event-bus or MAINTCTL_EVENT_BUS."
+  type        = string
+  default     = "default"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/-]{1,256}$", var.event_bus_name))
+    error_message = "event_bus_name is a bus name: letters, digits, . _ / - (up to 256)."
+  }
+}
+
+variable "notifications" {
+  description = "Route the switch events to people: an EventBridge rule on event_bus_name sends every switch of this environment to an SNS topic (notification_topic_arn, or a new one) in the custom-notification format of Amazon Q Developer in chat applications (Slack, Microsoft Teams). Off by default. See docs/events.md."
+  type        = bool
+  default     = false
+}
+
+variable "notification_topic_arn" {
+  description = "With notifications: an existing SNS topic to send to (its policy must let events.amazonaws.com publish). Empty: a new topic maintenance-responder-<environment>-notifications, encrypted with alias/aws/sns."
+  type        = string
+  default     = ""
+}
+
+variable "hand_edit_alarm" {
+  description = "With notifications: an EventBridge rule on CloudTrail's ELB calls (SetRulePriorities, ModifyRule, CreateRule, DeleteRule, AddTags, RemoveTags) made by a role other than the switch function's and tool_role_names, sent to the same topic: \"someone changed the listener's rules by hand\". Needs a CloudTrail trail with management events. Off by default."
+  type        = bool
+  default     = false
+}
+
+variable "tool_role_names" {
+  description = "With hand_edit_alarm: the IAM role names maintctl runs as (your operators' roles); their ELB calls are not reported as hand edits. The switch function's role is always left out."
+  type        = list(string)
+  default     = []
+}
+
+variable "switch_errors_alarm" {
+  description = "With switch_function: an alarm on the switch function's Errors (an invocation that failed: Lambda retries it, then it goes to the dead-letter queue), notifying alarm_topic_arn if set. Off by default: one standard alarm, USD 0.10 a month beyond the account's 10 free ones."
+  type        = bool
+  default     = false
+}

@@ -3,7 +3,8 @@
 //! `maintenance-switch` binary on alarms and schedules, [`bypass_window`] a whole window with a
 //! bypass link through the real responder; [`disorder`] late, repeated and out-of-order events,
 //! several owners, windows that meet (issue #20); [`crash`] the switch function killed at every
-//! write of a switch. Their helpers are [`automation`] (`mod.rs` here).
+//! write of a switch; [`events`] every switch announced on EventBridge and kept in
+//! `maintctl history` (issue #23). Their helpers are [`automation`] (`mod.rs` here).
 
 #[path = "mod.rs"]
 mod automation;
@@ -13,6 +14,7 @@ mod common;
 mod bypass_window;
 mod crash;
 mod disorder;
+mod events;
 mod lease;
 mod schedule;
 mod switch_function;

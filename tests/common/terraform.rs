@@ -76,11 +76,12 @@ pub fn copy_tf_files(from: &Path, to: &Path) {
 
 /// The services the module and `deploy/terraform/test/sandbox` call (the provider's endpoint
 /// names).
-const ENDPOINTS: [&str; 13] = [
+const ENDPOINTS: [&str; 14] = [
     "acm",
     "cloudwatch",
     "ec2",
     "elbv2",
+    "events",
     "iam",
     "kms",
     "lambda",

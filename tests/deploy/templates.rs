@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common::terraform::{Root, cli_config as terraform_cli_config, terraform_bin};
-use maintenance_core::deploy_names::{self, env as vars, function, parameters, switch, tags};
+use maintenance_core::deploy_names::{
+    self, env as vars, events, function, parameters, switch, tags,
+};
 use maintenance_engine::planner::listener::{
     ActionSummary, Condition, ListenerInfo, ListenerSnapshot, RuleView,
 };
@@ -287,7 +289,7 @@ fn hcl_strings(list: &str) -> Vec<String> {
 
 // ---------------------------------------------------------------------- names
 
-const ALL_ENV_VARS: [&str; 14] = [
+const ALL_ENV_VARS: [&str; 15] = [
     vars::SSM_PREFIX,
     vars::SSM_TTL_SECONDS,
     vars::SSM_INIT_BUDGET_MS,
@@ -302,6 +304,7 @@ const ALL_ENV_VARS: [&str; 14] = [
     switch::ALARM_NAMES,
     switch::FALLBACK_ALARMS,
     switch::LEASE_WAIT_SECONDS,
+    events::SWITCH_BUS,
 ];
 
 const ALL_TAG_KEYS: [&str; 13] = [
@@ -603,6 +606,86 @@ fn templates_name_only_known_environment_variables_and_tag_keys() {
             assert!(ALL_TAG_KEYS.contains(&key), "{file}: unknown tag key {key}");
         }
     }
+}
+
+// ------------------------------------------------------------ the switch events (issue #23)
+
+/// A chat notification as the rules' input transformers write it, with every placeholder
+/// filled: the custom-notification format of Amazon Q Developer in chat applications.
+fn assert_chat_notification(template: &str, file: &str) {
+    let mut filled = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..]
+            .find('>')
+            .map_or(rest.len(), |e| start + e + 1);
+        filled.push_str(&rest[..start]);
+        filled.push_str("value");
+        rest = &rest[end..];
+    }
+    filled.push_str(rest);
+    let doc: Value = serde_json::from_str(filled.trim())
+        .unwrap_or_else(|e| panic!("{file}: the input template is not JSON ({e}): {template}"));
+    assert_eq!(doc["version"], "1.0", "{file}: {doc:#}");
+    assert_eq!(doc["source"], "custom", "{file}: {doc:#}");
+    for field in ["textType", "title", "description"] {
+        assert!(
+            doc["content"][field].is_string(),
+            "{file}: no content.{field}: {doc:#}"
+        );
+    }
+}
+
+#[test]
+fn the_switch_events_routes_use_the_names_of_the_code() {
+    let tpl = sam();
+    assert_eq!(
+        sam_parameter(&tpl, "EventBusName")["Default"],
+        events::DEFAULT_BUS
+    );
+    let variables =
+        &sam_resource(&tpl, "MaintenanceSwitch")["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        variables[events::SWITCH_BUS],
+        json!({ "Ref": "EventBusName" })
+    );
+    let rule = &sam_resource(&tpl, "SwitchEventsRule")["Properties"];
+    assert_eq!(rule["EventPattern"]["source"], json!([events::SOURCE]));
+    assert_eq!(
+        rule["EventPattern"]["detail-type"],
+        json!([events::SWITCHED, events::REFUSED])
+    );
+    assert_eq!(rule["EventBusName"], json!({ "Ref": "EventBusName" }));
+    let template = rule["Targets"][0]["InputTransformer"]["InputTemplate"]
+        .as_str()
+        .expect("an input template");
+    assert_chat_notification(template, "SAM template");
+    let policy = sam_resource(&tpl, "SwitchingPolicy").to_string();
+    assert!(
+        policy.contains(&format!("/{}", parameters::HISTORY)),
+        "{policy}"
+    );
+    assert!(policy.contains("events:PutEvents"), "{policy}");
+    let role = sam_resource(&tpl, "SwitchRole").to_string();
+    assert!(role.contains("events:PutEvents") && role.contains("event-bus/${EventBusName}"));
+
+    let tf = terraform();
+    for name in [
+        events::SOURCE,
+        events::SWITCHED,
+        events::REFUSED,
+        events::SWITCH_BUS,
+    ] {
+        assert!(tf.contains(name), "Terraform module: no {name}");
+    }
+    assert!(tf.contains(&format!("default     = {}", quoted(events::DEFAULT_BUS))));
+    assert!(tf.contains(&format!("/{}", parameters::HISTORY)));
+    let template = tf
+        .split("input_template = <<-EOT")
+        .nth(1)
+        .and_then(|t| t.split("EOT").next())
+        .expect("the switch events' input template");
+    assert_chat_notification(template, "Terraform module");
 }
 
 // ------------------------------------------------------------ rules on every listener
@@ -2285,7 +2368,7 @@ fn hcl_statement<'a>(block: &'a str, sid: &str) -> &'a str {
 
 /// The `(Sid, Action)` pairs of the switch function's role: what `ops::switch` calls, with no
 /// one to ask and no preflight, and nothing more.
-const SWITCH_ROLE_ACTIONS: [(&str, &str); 22] = [
+const SWITCH_ROLE_ACTIONS: [(&str, &str); 23] = [
     ("Logs", "logs:CreateLogStream"),
     ("Logs", "logs:PutLogEvents"),
     (
@@ -2306,6 +2389,8 @@ const SWITCH_ROLE_ACTIONS: [(&str, &str); 22] = [
     ("WindowZoneRemoved", "ssm:DeleteParameter"),
     ("ParameterTypes", "ssm:DescribeParameters"),
     ("DeadLetters", "sqs:SendMessage"),
+    // Every switch announced on the event bus (issue #23).
+    ("AnnounceSwitches", "events:PutEvents"),
     ("SecureStrings", "kms:Encrypt"),
     ("SecureStrings", "kms:GenerateDataKey"),
     ("SetBypassLinkToken", "elasticloadbalancing:ModifyRule"),

@@ -513,10 +513,11 @@ fn terraform_with_fallthrough_and_no_catch_all_parks_no_rule_answering_a_bare_50
 
 /// What moto 5.2's CloudFormation cannot create of the translated template (docs/deploy.md,
 /// "Checking the templates against moto", lists the same), and why.
-const MOTO_CANNOT_CREATE: [&str; 6] = [
+const MOTO_CANNOT_CREATE: [&str; 7] = [
     "AWS::CloudWatch::Alarm",
     "AWS::Lambda::Alias",
     "AWS::Lambda::EventInvokeConfig",
+    "AWS::SNS::TopicPolicy",
     "AWS::SQS::QueuePolicy",
     "AWS::Scheduler::ScheduleGroup",
     "AWS::SecretsManager::Secret",

@@ -99,6 +99,9 @@ pub mod parameters {
     /// `{prefix}/switch/owners`: who owns the maintenance and which switch events were
     /// handled (JSON, `crate::planner::owners`), written under the lease.
     pub const OWNERS: &str = "switch/owners";
+    /// `{prefix}/switch/history`: every switch of the prefix's listeners, one JSON entry per
+    /// version (`maintenance_engine::announce::history`); SSM keeps the last 100 versions.
+    pub const HISTORY: &str = "switch/history";
 
     /// Checks a parameter prefix: starts with `/`, no trailing `/`, SSM's name characters only.
     pub fn check_prefix(prefix: &str) -> Result<(), String> {
@@ -178,6 +181,24 @@ pub mod function {
     /// `zoneinfo/`, and Lambda unzips the package to `/var/task`): `provided.al2023` may have
     /// no `/usr/share/zoneinfo`, and the page shows the end time in a display zone.
     pub const BUNDLED_ZONEINFO: &str = "/var/task/zoneinfo";
+}
+
+/// The switch events (issue #23): what every switch puts on an EventBridge bus
+/// (`maintenance_engine::announce`), and the settings that name the bus. The templates' rules
+/// match on [`events::SOURCE`] and the detail types; `tests/deploy/templates.rs` checks them.
+pub mod events {
+    /// The events' `source`.
+    pub const SOURCE: &str = "maintenance-responder";
+    /// `detail-type` of a switch that changed (or tried to change) the listeners.
+    pub const SWITCHED: &str = "Maintenance Switched";
+    /// `detail-type` of a switch no one watched (a window, an alarm) that was refused.
+    pub const REFUSED: &str = "Maintenance Switch Refused";
+    /// The bus when none is named: the account's default event bus.
+    pub const DEFAULT_BUS: &str = "default";
+    /// The switch function's setting: the bus it puts its events on (name or ARN).
+    pub const SWITCH_BUS: &str = "MAINTENANCE_SWITCH_EVENT_BUS";
+    /// maintctl's setting (and `--event-bus`): the bus `on` and `off` put their events on.
+    pub const MAINTCTL_BUS: &str = "MAINTCTL_EVENT_BUS";
 }
 
 /// The `maintenance-switch` Lambda (issue #15): the function that switches on a schedule or an

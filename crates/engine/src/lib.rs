@@ -15,6 +15,8 @@
 //!   probe        the ResponderProbe trait (doctor invokes the responder); its Lambda SDK adapter is maintctl's
 //!   schedules    the Schedules trait (maintenance windows); its Scheduler SDK adapter is maintctl's
 //!   retry        the one retry and back-off policy (Backoff)
+//! announce       every switch told (an EventBridge event; announce/eventbridge.rs is the one
+//!                file that talks to EventBridge) and kept (the history in SSM, announce::history)
 //! ```
 //!
 //! The content and the lease live in SSM, through `maintenance_responder::ssm`'s traits; the
@@ -25,6 +27,7 @@
 //! What it may not touch (its `Cargo.toml`): the Scheduler and Lambda SDKs, a CLI parser, an
 //! HTTP client or server of its own; [`planner`] stays pure (no tokio, AWS or environment).
 
+pub mod announce;
 pub mod listeners;
 pub mod ops;
 pub mod planner;

@@ -23,6 +23,6 @@ pub mod store;
 
 pub use layout::{Change, Warning, content_from_parameters, plan_writes};
 pub use store::{
-    FetchError, LockParameters, Parameter, ParameterPage, ParameterStore, ParameterWriter,
-    StoredType, Write,
+    FetchError, HistoryParameters, LockParameters, Parameter, ParameterPage, ParameterStore,
+    ParameterWriter, StoredType, Version, Write,
 };

@@ -29,7 +29,8 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use time::OffsetDateTime;
 
-use maintenance_core::deploy_names::switch as names;
+use maintenance_core::deploy_names::{events, switch as names};
+use maintenance_engine::announce::{self, Announcer, Channels, EventBus, Silent, SwitchEvent, Who};
 use maintenance_engine::listeners::{Aws, Listeners, Targets};
 use maintenance_engine::ops::{
     self, Confirmation, Coordination, LeaseHolder, LeaseOptions, Operator, Outcome, Owner,
@@ -64,6 +65,8 @@ pub struct Settings {
     pub fallback_alarms: Vec<String>,
     /// How long it waits for a lease another writer holds.
     pub lease_wait: Duration,
+    /// The EventBridge bus its switches are announced on (`default` unless set).
+    pub event_bus: String,
 }
 
 impl Settings {
@@ -125,12 +128,17 @@ impl Settings {
                 names::DEFAULT_LEASE_WAIT_SECONDS
             }
         };
+        let event_bus = get(events::SWITCH_BUS)
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| events::DEFAULT_BUS.to_string());
         let settings = Self {
             environment,
             on_alarm_ok,
             alarm_names,
             fallback_alarms,
             lease_wait: Duration::from_secs(lease_wait),
+            event_bus,
         };
         (settings, problems)
     }
@@ -335,35 +343,57 @@ impl Operator for Logged {
     }
 }
 
-/// The function: its settings and clients.
-pub struct SwitchFunction<L, P> {
+/// The function: its settings and clients, and where its switches are announced.
+pub struct SwitchFunction<L, P, A = Silent> {
     listeners: L,
     parameters: P,
     settings: Settings,
+    announcer: A,
 }
 
-impl SwitchFunction<Aws, aws_sdk_ssm::Client> {
+/// Where the deployed function announces and records its switches: its bus, and SSM.
+pub type FunctionChannels = Channels<EventBus, aws_sdk_ssm::Client>;
+
+impl SwitchFunction<Aws, aws_sdk_ssm::Client, FunctionChannels> {
     /// Built from the environment (settings, and the SDK's standard chain), once per sandbox;
     /// with the configuration problems found.
     pub async fn from_environment(get: &dyn Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
         let (settings, problems) = Settings::from_lookup(get);
         let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        let function = Self::new(
+        let channels = Channels {
+            bus: EventBus::new(&config, &settings.event_bus),
+            history: aws_sdk_ssm::Client::new(&config),
+        };
+        let function = SwitchFunction::new(
             Aws::new(&config),
             aws_sdk_ssm::Client::new(&config),
             settings,
-        );
+        )
+        .announcing(channels);
         (function, problems)
     }
 }
 
 impl<L: Listeners, P: SwitchParameters> SwitchFunction<L, P> {
-    /// A function over any clients (tests inject faults).
+    /// A function over any clients (tests inject faults) that announces nothing.
     pub fn new(listeners: L, parameters: P, settings: Settings) -> Self {
         Self {
             listeners,
             parameters,
             settings,
+            announcer: Silent,
+        }
+    }
+}
+
+impl<L: Listeners, P: SwitchParameters, A: Announcer> SwitchFunction<L, P, A> {
+    /// The same function, announcing its switches through `announcer`.
+    pub fn announcing<B: Announcer>(self, announcer: B) -> SwitchFunction<L, P, B> {
+        SwitchFunction {
+            listeners: self.listeners,
+            parameters: self.parameters,
+            settings: self.settings,
+            announcer,
         }
     }
 
@@ -373,17 +403,22 @@ impl<L: Listeners, P: SwitchParameters> SwitchFunction<L, P> {
         let invocation = match event::parse(payload, OffsetDateTime::now_utc()) {
             Ok(invocation) => invocation,
             Err(reason) => {
-                return EventReport::stopped(
-                    None,
-                    Outcome::Refused,
-                    format!("refused: {reason}; nothing was changed"),
-                );
+                let message = format!("refused: {reason}; nothing was changed");
+                let mut report = EventReport::stopped(None, Outcome::Refused, message);
+                let event = self.refusal(&report);
+                report.announcement_warnings = self.announcer.announce(&event, &[]).await;
+                return report;
             }
         };
         let request = match decide(&invocation, &self.settings) {
             Ok(request) => request,
             Err((outcome, message)) => {
-                return EventReport::stopped(Some(invocation), outcome, message);
+                let mut report = EventReport::stopped(Some(invocation), outcome, message);
+                if outcome == Outcome::Refused {
+                    let event = self.refusal(&report);
+                    report.announcement_warnings = self.announcer.announce(&event, &[]).await;
+                }
+                return report;
             }
         };
         // Boxed: the switch's future is deep, and it runs once per invocation.
@@ -395,8 +430,52 @@ impl<L: Listeners, P: SwitchParameters> SwitchFunction<L, P> {
             &mut operator,
         ));
         match switched.await {
-            Ok(report) => EventReport::switched(invocation, report),
+            Ok(report) => {
+                let warnings = announce::after_switch(&self.announcer, &report, &request).await;
+                let mut answer = EventReport::switched(invocation, report);
+                answer.announcement_warnings = warnings;
+                answer
+            }
             Err(e) => EventReport::failed(invocation, &e),
         }
+    }
+
+    /// The event of an invocation refused before any switch was planned: who asked (the
+    /// window or the alarm), for which environment, and why it was refused. It is in no
+    /// history: no listener was read, so no content prefix is known.
+    fn refusal(&self, report: &EventReport) -> SwitchEvent {
+        let (environment, direction, who, reason) = match &report.event {
+            Some(Invocation::SwitchRequest(s)) => (
+                Some(s.environment.clone()),
+                Some(s.direction),
+                Who::of(&Owner::Window(s.window.clone()), &s.scheduled_by),
+                Some(s.reason.clone()),
+            ),
+            Some(Invocation::Alarm(a)) => (
+                self.settings.environment.clone(),
+                None,
+                Who::of(&Owner::Alarm(a.alarm.clone()), "cloudwatch"),
+                None,
+            ),
+            None => (
+                self.settings.environment.clone(),
+                None,
+                Who {
+                    kind: "unknown".into(),
+                    caller: "unknown".into(),
+                    name: None,
+                },
+                None,
+            ),
+        };
+        let now = OffsetDateTime::now_utc();
+        SwitchEvent::refused(
+            environment,
+            direction,
+            who,
+            reason,
+            report.message.clone(),
+            now,
+        )
     }
 }

@@ -30,6 +30,9 @@ pub struct EventReport {
     pub message: String,
     /// Whether a later attempt may succeed (see the module documentation).
     pub retry: bool,
+    /// What went wrong telling about it (`maintenance_engine::announce`): its event not put on
+    /// the bus, its history not written. They never change the outcome; each is logged.
+    pub announcement_warnings: Vec<String>,
 }
 
 impl EventReport {
@@ -41,6 +44,7 @@ impl EventReport {
             outcome,
             message,
             retry: false,
+            announcement_warnings: Vec::new(),
         }
     }
 
@@ -58,6 +62,7 @@ impl EventReport {
             outcome,
             message: format!("{chain}; nothing was changed"),
             retry: outcome == Outcome::Failed,
+            announcement_warnings: Vec::new(),
         }
     }
 
@@ -99,6 +104,7 @@ impl EventReport {
             switch: Some(report),
             message,
             retry,
+            announcement_warnings: Vec::new(),
         }
     }
 
@@ -134,6 +140,13 @@ impl EventReport {
             Outcome::Refused => line!(warn),
             _ => line!(error),
         }
+        for warning in &self.announcement_warnings {
+            tracing::warn!(
+                request_id,
+                warning = warning.as_str(),
+                "switch not announced"
+            );
+        }
     }
 }
 
@@ -162,6 +175,10 @@ impl Serialize for EventReport {
         doc.insert("exit_code".into(), self.outcome.exit_code().into());
         doc.insert("message".into(), self.message.clone().into());
         doc.insert("retry".into(), self.retry.into());
+        doc.insert(
+            "announcement_warnings".into(),
+            self.announcement_warnings.clone().into(),
+        );
         doc.serialize(s)
     }
 }

@@ -1,5 +1,5 @@
-//! The unit test that keeps the docs' `maintctl` command lines true: it walks clap's own
-//! definition (`Cli::command()`), so no copy of it and no hidden subcommand is needed. The
+//! The unit tests that keep the docs' `maintctl` command lines true, and clap's definition
+//! consistent: the first walks clap's own definition (`Cli::command()`), so no copy of it and no hidden subcommand is needed. The
 //! checker (extracting the command lines of every tracked Markdown file, walking the
 //! definition) is test support, `tests/support/doc_commands.rs`, included here by path.
 
@@ -97,4 +97,9 @@ mod tests {
             ]
         );
     }
+}
+
+#[test]
+fn cli_definition_is_consistent() {
+    <crate::Cli as clap::CommandFactory>::command().debug_assert();
 }

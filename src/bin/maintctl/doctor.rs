@@ -1,9 +1,12 @@
 //! `maintctl doctor`: flags → `ops::doctor::DoctorRequest` → `ops::doctor::doctor` (the
-//! listeners through ELBv2, the responder through Lambda, the content through SSM) → the report.
+//! listeners through ELBv2, the responder through Lambda, the content through SSM), with the
+//! `notifications` check of the event bus (`announce::routes`) → the report.
 
 use std::process::ExitCode;
 
 use maintctl::probe::api::Lambda;
+use maintenance_core::deploy_names::events;
+use maintenance_engine::announce::{EventBus, routes};
 use maintenance_engine::ops::doctor::{self, DoctorRequest};
 
 use crate::status::TargetArgs;
@@ -26,6 +29,9 @@ pub struct DoctorArgs {
     targets: TargetArgs,
     #[command(flatten)]
     health: HealthPathArg,
+    /// The EventBridge bus the switches are announced on: doctor checks that a rule routes them.
+    #[arg(long, value_name = "BUS", env = events::MAINTCTL_BUS, default_value = events::DEFAULT_BUS)]
+    event_bus: String,
 }
 
 impl DoctorArgs {
@@ -39,7 +45,11 @@ impl DoctorArgs {
         let listeners = globals.listeners().await;
         let ssm = aws_sdk_ssm::Client::new(&config);
         match doctor::doctor(&listeners, &Lambda::new(&config), &ssm, &request).await {
-            Ok(report) => output::emit(globals.output, &report),
+            Ok(mut report) => {
+                let bus = EventBus::new(&config, &self.event_bus);
+                report.checks.push(routes::check(&bus).await);
+                output::emit(globals.output, &report)
+            }
             Err(e) => output::stopped(e),
         }
     }

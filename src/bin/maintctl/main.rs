@@ -14,6 +14,7 @@ macro_rules! say {
     }};
 }
 
+mod announce;
 mod attach;
 mod bypass;
 mod config;
@@ -23,6 +24,7 @@ mod doctor;
 mod exit;
 mod fallback;
 mod globals;
+mod history;
 mod invoke;
 mod lease;
 mod logging;
@@ -82,6 +84,8 @@ enum Command {
     On(on::OnArgs),
     /// Switch maintenance off: move the maintenance rule back to its parked priority.
     Off(switch::SwitchArgs),
+    /// The switches of an environment, newest first: when, which way, who, why, the outcome.
+    History(history::HistoryArgs),
     /// The settings in force: maintctl.toml's environment, the flags, and where each value
     /// came from.
     #[command(subcommand)]
@@ -121,6 +125,7 @@ async fn main() -> ExitCode {
         Command::Doctor(args) => args.run(&globals).await,
         Command::On(args) => args.run(&globals).await,
         Command::Off(args) => args.run(&globals).await,
+        Command::History(args) => args.run(&globals).await,
         Command::Config(cmd) => cmd.run(&globals),
         Command::Schedule(cmd) => cmd.run(&globals).await,
         Command::Bypass(cmd) => cmd.run(&globals).await,
@@ -134,16 +139,5 @@ async fn main() -> ExitCode {
             eprintln!("maintctl: error: {err:#}");
             ExitCode::from(exit::FAILED)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
     }
 }

@@ -37,6 +37,14 @@ pub fn finish(
     Ok(code)
 }
 
+/// Prints what went wrong after the switch without changing its outcome (its event not
+/// published, its history not written), on stderr, after the report.
+pub fn warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("maintctl: warning: {w}");
+    }
+}
+
 /// Prints text whose every line ends in a newline; nothing at all for none. A closed stdout
 /// (`maintctl status | head`) is not an error.
 pub fn text(shown: &impl Display) {

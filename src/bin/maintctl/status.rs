@@ -8,6 +8,7 @@
 use std::process::ExitCode;
 
 use maintctl::schedules::Scheduler;
+use maintenance_engine::announce::{SwitchEvent, history};
 use maintenance_engine::listeners::{Aws, Targets};
 use maintenance_engine::ops;
 use maintenance_engine::planner::window::{NO_REASON, check_reason};
@@ -72,10 +73,53 @@ impl StatusArgs {
         let config = globals.aws.load().await;
         let (elb, scheduler) = (Aws::new(&config), Scheduler::new(&config));
         let ssm = aws_sdk_ssm::Client::new(&config);
-        match ops::deadline::status_with_windows(&elb, &ssm, &scheduler, &targets).await {
-            Ok(report) => output::emit(globals.output, &report),
-            Err(e) => output::stopped(e),
+        let report =
+            match ops::deadline::status_with_windows(&elb, &ssm, &scheduler, &targets).await {
+                Ok(report) => report,
+                Err(e) => return output::stopped(e),
+            };
+        let mut prefixes: Vec<String> = (report.status.listeners.iter())
+            .filter_map(|l| l.maintenance.as_ref()?.content_prefix.clone())
+            .collect();
+        prefixes.sort();
+        prefixes.dedup();
+        let last_switch = match history::last(&ssm, &prefixes).await {
+            Ok(last) => last,
+            Err(e) => {
+                eprintln!("maintctl: warning: the last switch is not shown: {e}");
+                None
+            }
+        };
+        let shown = WithLastSwitch {
+            report,
+            last_switch,
+        };
+        output::emit(globals.output, &shown)
+    }
+}
+
+/// The status, and the last switch of its listeners' history (`maintctl history`).
+#[derive(serde::Serialize)]
+struct WithLastSwitch {
+    #[serde(flatten)]
+    report: ops::deadline::StatusWithWindows,
+    last_switch: Option<SwitchEvent>,
+}
+
+impl ops::Report for WithLastSwitch {
+    fn outcome(&self) -> ops::Outcome {
+        ops::Report::outcome(&self.report)
+    }
+}
+
+impl std::fmt::Display for WithLastSwitch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.report)?;
+        if let Some(last) = &self.last_switch {
+            write!(f, "last switch: ")?;
+            history::write_entry(f, last)?;
         }
+        Ok(())
     }
 }
 

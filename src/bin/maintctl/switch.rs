@@ -6,6 +6,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use maintenance_core::deploy_names::events;
+use maintenance_engine::announce;
 use maintenance_engine::listeners::Aws;
 use maintenance_engine::ops::{self, Coordination, LeaseOptions, SwitchRequest};
 use maintenance_engine::planner::{BypassOptions, Direction, Live};
@@ -39,6 +41,9 @@ pub struct SwitchArgs {
     /// is running on the same listeners.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     lease_wait: u64,
+    /// The EventBridge bus the switch is announced on (a name or an ARN; docs/events.md).
+    #[arg(long, value_name = "BUS", env = events::MAINTCTL_BUS, default_value = events::DEFAULT_BUS)]
+    event_bus: String,
 }
 
 /// What only `on` adds to a switch.
@@ -105,15 +110,23 @@ impl SwitchArgs {
         };
         let mut terminal = Terminal(globals.output);
         let config = globals.aws.load().await;
+        let channels = crate::announce::channels(&config, &self.event_bus);
         if let Some(until) = on.deadline {
-            return crate::until::on_until(globals, &config, &request, &until.0, &mut terminal)
-                .await;
+            let until = crate::until::OnUntil {
+                request: &request,
+                until: &until.0,
+                channels: &channels,
+            };
+            return crate::until::on_until(globals, &config, until, &mut terminal).await;
         }
         let (elb, ssm) = (Aws::new(&config), aws_sdk_ssm::Client::new(&config));
         let report = match ops::switch(&elb, &ssm, &request, &mut terminal).await {
             Ok(report) => report,
             Err(e) => return output::stopped(e),
         };
-        output::finish(globals.output, &report, report.complaint())
+        let warnings = announce::after_switch(&channels, &report, &request).await;
+        let code = output::finish(globals.output, &report, report.complaint());
+        output::warnings(&warnings);
+        code
     }
 }

@@ -6,10 +6,12 @@ use std::process::ExitCode;
 
 use aws_config::SdkConfig;
 use maintctl::schedules::Scheduler;
+use maintenance_engine::announce;
 use maintenance_engine::listeners::Aws;
 use maintenance_engine::ops::deadline::{self, Until};
-use maintenance_engine::ops::{self, SwitchRequest};
+use maintenance_engine::ops::{self, Owner, SwitchRequest};
 
+use crate::announce::MaintctlChannels;
 use crate::terminal::Terminal;
 use crate::{Globals, exit};
 
@@ -48,18 +50,35 @@ impl DeadlineArgs {
     }
 }
 
-/// `maintctl on --until`: the end schedule, then the switch on.
+/// What `on --until` switches with: the request, the deadline, where it is announced.
+pub struct OnUntil<'a> {
+    /// The switch on.
+    pub request: &'a SwitchRequest,
+    /// The deadline.
+    pub until: &'a Until,
+    /// Where the switch is announced.
+    pub channels: &'a MaintctlChannels,
+}
+
+/// `maintctl on --until`: the end schedule, then the switch on, announced as its window's.
 pub async fn on_until(
     globals: &Globals,
     config: &SdkConfig,
-    request: &SwitchRequest,
-    until: &Until,
+    on: OnUntil<'_>,
     terminal: &mut Terminal,
 ) -> anyhow::Result<ExitCode> {
     let (elb, ssm) = (Aws::new(config), aws_sdk_ssm::Client::new(config));
     let scheduler = Scheduler::new(config);
-    match deadline::on_until(&elb, &ssm, &scheduler, request, until, terminal).await {
-        Ok(report) => crate::output::finish(globals.output, &report, report.switch.complaint()),
+    match deadline::on_until(&elb, &ssm, &scheduler, on.request, on.until, terminal).await {
+        Ok(report) => {
+            let mut request = on.request.clone();
+            request.coordination.owner = Owner::Window(report.window.clone());
+            request.coordination.content = report.content.clone();
+            let warnings = announce::after_switch(on.channels, &report.switch, &request).await;
+            let code = crate::output::finish(globals.output, &report, report.switch.complaint());
+            crate::output::warnings(&warnings);
+            code
+        }
         Err(e) if e.outcome() == ops::Outcome::Refused => {
             eprintln!("maintctl: refused: {e}; nothing was changed");
             Ok(exit::code(e.outcome()))

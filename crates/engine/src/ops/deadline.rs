@@ -53,6 +53,8 @@ pub struct DeadlineReport {
     pub outcome: Outcome,
     /// The closing message.
     pub message: String,
+    /// The window's end and time zone, as the switch on wrote them for the page.
+    pub content: Option<WindowContent>,
 }
 
 impl Report for DeadlineReport {
@@ -147,6 +149,7 @@ pub async fn on_until(
         window: spec.id,
         scheduled: keep,
         message,
+        content: request.coordination.content.clone(),
     })
 }
 

@@ -77,6 +77,11 @@ pub enum Error {
     /// The bypass token cannot be generated or stored as it must be.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// The switches' history (`crate::announce::history`) could not be read.
+    #[error(
+        "the switch history could not be read: {0} (the caller needs ssm:GetParameterHistory on it)"
+    )]
+    History(String),
 }
 
 impl Error {

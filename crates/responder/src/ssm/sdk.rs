@@ -5,8 +5,8 @@ use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::ParameterType;
 
 use super::store::{
-    FetchError, LockParameters, Parameter, ParameterPage, ParameterStore, ParameterWriter,
-    StoredType, Write,
+    FetchError, HistoryParameters, LockParameters, Parameter, ParameterPage, ParameterStore,
+    ParameterWriter, StoredType, Version, Write,
 };
 
 fn classify<E, R>(err: SdkError<E, R>) -> FetchError
@@ -183,5 +183,45 @@ impl LockParameters for aws_sdk_ssm::Client {
             .await
             .map(|_| ())
             .map_err(classify)
+    }
+}
+
+impl HistoryParameters for aws_sdk_ssm::Client {
+    async fn versions(&self, name: &str) -> Result<Vec<Version>, FetchError> {
+        // GetParameterHistory pages oldest first, at most 50 a page. Parameter Store retains
+        // the 100 most recent versions and deletes the oldest when a new one is written, unless
+        // it has a label (SSM API reference, ParameterMaxVersionLimitExceeded): a few pages.
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..10 {
+            let page = self
+                .get_parameter_history()
+                .name(name)
+                .max_results(50)
+                .set_next_token(token.take())
+                .send()
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) if e.code() == Some("ParameterNotFound") => return Ok(Vec::new()),
+                Err(e) => return Err(classify(e)),
+            };
+            out.extend(
+                page.parameters
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| {
+                        Some(Version {
+                            written: p.last_modified_date.map(|d| d.secs()),
+                            value: p.value?,
+                        })
+                    }),
+            );
+            match page.next_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 }

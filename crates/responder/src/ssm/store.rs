@@ -159,3 +159,22 @@ pub trait LockParameters: Send + Sync {
         value: &str,
     ) -> impl Future<Output = Result<(), FetchError>> + Send;
 }
+
+/// One stored version of a parameter, as `GetParameterHistory` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// Its value.
+    pub value: String,
+    /// When it was written (Unix seconds), when SSM says.
+    pub written: Option<i64>,
+}
+
+/// The history of a parameter whose versions are a log (`{prefix}/switch/history`, written with
+/// [`LockParameters::overwrite`]: every write is one more version). The SDK client implements
+/// it; tests may stand in.
+pub trait HistoryParameters: LockParameters {
+    /// Every stored version of `name`, oldest first (SSM keeps the last 100); empty when the
+    /// parameter does not exist.
+    fn versions(&self, name: &str)
+    -> impl Future<Output = Result<Vec<Version>, FetchError>> + Send;
+}

@@ -1,6 +1,7 @@
 # The module with every option on: arm64, capacity and logging settings, every alarm with a topic,
 # every bypass rule (the bypass link's cookie rule too), a customer-managed KMS key, the NLB in front of the ALB, both operator
 # policies, the switch function with its schedule group, queue and HealthyHostCount alarm, extra
+# switch events routed to a chat topic with the hand-edit rule and the switch errors alarm,
 # tags. Checked by tests/deploy/templates.rs with `terraform validate` (no AWS account
 # involved).
 
@@ -81,6 +82,13 @@ module "maintenance" {
   auto_switch_period_seconds      = 120
   auto_switch_evaluation_periods  = 5
   auto_fallback                   = true
+  switch_errors_alarm             = true
+
+  event_bus_name         = "shop-events"
+  notifications          = true
+  notification_topic_arn = "arn:aws:sns:eu-west-1:123456789012:ops-chat"
+  hand_edit_alarm        = true
+  tool_role_names        = ["ops-maintenance"]
 
   tags = { team = "platform", cost-center = "1234" }
 }

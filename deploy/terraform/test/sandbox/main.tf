@@ -271,6 +271,9 @@ module "maintenance" {
   function_alarms     = var.every_option
   alb_alarms          = var.every_option
   alarm_topic_arn     = var.every_option ? aws_sns_topic.ops[0].arn : ""
+  notifications       = var.every_option
+  hand_edit_alarm     = var.every_option
+  switch_errors_alarm = var.every_option
   ssm_kms_key_arn     = var.every_option ? aws_kms_key.content[0].arn : ""
 
   bypass_link         = !var.fallthrough
