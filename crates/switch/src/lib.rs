@@ -200,10 +200,9 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
         // is left out of the answer (`EventReport::switched`).
         bypass: BypassOptions::default(),
         live,
-        // The preflight invokes the responder (maintctl's Lambda SDK probe): not the switch's to
-        // run.
-        preflight: None,
-        force: false,
+        // No preflight: it invokes the responder (maintctl's Lambda SDK probe), not the
+        // switch's to run.
+        warnings: Vec::new(),
         coordination: Coordination {
             lease: LeaseOptions {
                 wait: settings.lease_wait,

@@ -1,6 +1,7 @@
 //! `maintctl on`: the flags of `off` (`switch.rs`) and what only `on` takes: which page goes
 //! live, the bypass link, the deadline (`until.rs`), and the preflight
-//! (`ops::doctor::preflight`) that runs first unless the fallback page goes live.
+//! (`ops::doctor::preflight`, then `Preflight::gate`) that runs first unless the fallback page
+//! goes live: it refuses before anything is switched, unless `--force`.
 
 use std::process::ExitCode;
 
@@ -64,11 +65,18 @@ impl OnArgs {
                 }
             }
         };
+        // The preflight is this command's step: it refuses here, before anything is switched,
+        // or (forced) hands the switch its failures as warnings.
+        let gate = preflight.as_ref().map(|p| p.gate(self.force)).transpose();
+        let warnings = match gate {
+            Ok(warnings) => warnings.unwrap_or_default(),
+            Err(e) => return output::stopped(e),
+        };
         let on = OnOnly {
             live: Some(live),
             bypass,
             preflight,
-            force: self.force,
+            warnings,
             deadline,
         };
         self.switch.run_switch(globals, Direction::On, on).await

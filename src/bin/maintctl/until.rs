@@ -8,6 +8,7 @@ use aws_config::SdkConfig;
 use maintctl::schedules::Scheduler;
 use maintenance_engine::listeners::Aws;
 use maintenance_engine::ops::deadline::{self, Until};
+use maintenance_engine::ops::preflight::Check;
 use maintenance_engine::ops::{self, SwitchRequest};
 
 use crate::terminal::Terminal;
@@ -48,18 +49,23 @@ impl DeadlineArgs {
     }
 }
 
-/// `maintctl on --until`: the end schedule, then the switch on.
+/// `maintctl on --until`: the end schedule, then the switch on; `checks` are the preflight's,
+/// for the report.
 pub async fn on_until(
     globals: &Globals,
     config: &SdkConfig,
     request: &SwitchRequest,
     until: &Until,
+    checks: Option<Vec<Check>>,
     terminal: &mut Terminal,
 ) -> anyhow::Result<ExitCode> {
     let (elb, ssm) = (Aws::new(config), aws_sdk_ssm::Client::new(config));
     let scheduler = Scheduler::new(config);
     match deadline::on_until(&elb, &ssm, &scheduler, request, until, terminal).await {
-        Ok(report) => crate::output::finish(globals.output, &report, report.switch.complaint()),
+        Ok(mut report) => {
+            report.switch.preflight = checks;
+            crate::output::finish(globals.output, &report, report.switch.complaint())
+        }
         Err(e) if e.outcome() == ops::Outcome::Refused => {
             eprintln!("maintctl: refused: {e}; nothing was changed");
             Ok(exit::code(e.outcome()))

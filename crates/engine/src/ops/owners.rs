@@ -22,8 +22,8 @@ use time::OffsetDateTime;
 
 use crate::listeners::{Listeners, Targets, select};
 use crate::ops::Outcome;
-use crate::ops::coordinate::{SwitchParameters, release_leases};
-use crate::ops::lease::{self, LeaseOptions};
+use crate::ops::coordinate::{LeaseGuard, SwitchParameters};
+use crate::ops::lease::LeaseOptions;
 use crate::ops::owner::Owner;
 use crate::ops::switch::plan::Coordination;
 use crate::ops::switch::plan::SwitchPlan;
@@ -595,26 +595,16 @@ pub async fn amend(
 ) -> Result<(Option<String>, Vec<String>), String> {
     let read = |e: crate::listeners::ListenersError| format!("reading the listeners failed: {e}");
     let first = select(client, targets).await.map_err(read)?;
-    let mut prefixes: Vec<String> = first
+    let prefixes = first
         .listeners
         .iter()
-        .filter_map(|s| s.content_prefix().map(str::to_string))
-        .collect();
-    prefixes.sort();
-    prefixes.dedup();
+        .filter_map(|s| s.content_prefix().map(str::to_string));
     let options = LeaseOptions::default();
-    let mut held = Vec::new();
-    for prefix in &prefixes {
-        match lease::acquire(store, prefix, holder, doing, &options, |_| {}).await {
-            Ok(l) => held.push(l),
-            Err(e) => {
-                release_leases(store, &held).await;
-                return Err(format!("{e}"));
-            }
-        }
-    }
+    let guard = LeaseGuard::take_prefixes(store, prefixes, holder, doing, &options, |_| {})
+        .await
+        .map_err(|e| format!("{e}"))?;
     let result = amend_held(client, store, targets, change).await;
-    let warnings = release_leases(store, &held).await;
+    let (_, warnings) = guard.release(store).await;
     result.map(|said| (said, warnings))
 }
 
