@@ -27,7 +27,7 @@ pub mod report;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use maintenance_core::deploy_names::switch as names;
 use maintenance_engine::listeners::{Aws, Listeners, Targets};
@@ -218,9 +218,9 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
 
 /// When an alarm entered the state of its event: what tells a late or repeated delivery from
 /// a new state change. AWS sends it with every alarm event.
-fn alarm_time(a: &AlarmEvent) -> Result<OffsetDateTime, (Outcome, String)> {
+fn alarm_time(a: &AlarmEvent) -> Result<Timestamp, (Outcome, String)> {
     a.at.as_deref()
-        .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| maintenance_core::rfc3339::parse(t).ok())
         .ok_or_else(|| {
             (
                 Outcome::Refused,
@@ -369,7 +369,7 @@ impl<L: Listeners, P: SwitchParameters> SwitchFunction<L, P> {
     /// One invocation: read the event, decide, switch. Never fails: every way it can end is a
     /// report.
     pub async fn handle(&self, payload: &str) -> EventReport {
-        let invocation = match event::parse(payload, OffsetDateTime::now_utc()) {
+        let invocation = match event::parse(payload, Timestamp::now()) {
             Ok(invocation) => invocation,
             Err(reason) => {
                 return EventReport::stopped(

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use maintctl::probe::api::Lambda;
 use maintenance_engine::ops::doctor::{self, DoctorRequest};
+use maintenance_engine::ops::preflight::Preflight;
 use maintenance_engine::planner::{Direction, Live};
 
 use crate::bypass::LinkArgs;
@@ -49,7 +50,7 @@ impl OnArgs {
         let bypass = self.link.options(globals, self.no_bypass_link)?;
         let deadline = self.deadline.deadline(globals);
         // The fallback page needs no Lambda: nothing the preflight checks would change it.
-        let preflight = match live {
+        let preflight: Option<Preflight> = match live {
             Live::Fallback => None,
             Live::Responder => {
                 let request = DoctorRequest {

@@ -2,7 +2,7 @@
 //! plan's content prefixes and what the switch's owner decides ([`owners`]), and, for a switch
 //! that asked its operator before it took the lease, the same again under the lease ([`again`]).
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::ops::Outcome;
 use crate::ops::coordinate::SwitchParameters;
@@ -18,12 +18,7 @@ pub(super) async fn owners(
     let records = owners::read(parameters, plan)
         .await
         .map_err(|e| (Outcome::Failed, format!("{e}; nothing was changed")))?;
-    let decision = owners::decide(
-        plan,
-        &request.coordination,
-        &records,
-        OffsetDateTime::now_utc(),
-    );
+    let decision = owners::decide(plan, &request.coordination, &records, Timestamp::now());
     Ok((records, decision))
 }
 

@@ -230,7 +230,7 @@ pub struct Coordination {
     pub content: Option<WindowContent>,
     /// When the event asking for the switch happened (an alarm's state change): an event not
     /// newer than the last one handled for its owner is stale (`crate::ops::owners`).
-    pub event_time: Option<time::OffsetDateTime>,
+    pub event_time: Option<jiff::Timestamp>,
 }
 
 /// A window's end and time zone, as the page shows them.

@@ -3,7 +3,7 @@
 //! through `crate::ops::apply`), or only the owner record when no rule moves ([`stay`]). Each
 //! returns what it did as [`Steps`].
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::listeners::Listeners;
 use crate::ops::apply::{Record, apply};
@@ -36,7 +36,7 @@ pub(super) async fn stay(
                 message,
             },
         )) => {
-            let now = OffsetDateTime::now_utc();
+            let now = Timestamp::now();
             if let Err(e) = owners::write(parameters, &records, &record, now).await {
                 return Steps::ended((Outcome::Failed, format!("{e}; nothing was changed")));
             }
@@ -127,11 +127,11 @@ pub(super) async fn switch_rules(
     else {
         return Ok(Steps::ended((Outcome::Done, String::new())));
     };
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let reason = request.reason.as_deref().unwrap_or_default();
     let record = Record {
         owner: request.coordination.owner.clone(),
-        ..Record::now(&plan.caller, reason).map_err(Error::Clock)?
+        ..Record::now(&plan.caller, reason)
     };
     if let Some(before) = &before
         && let Err(e) = owners::write(parameters, records, before, now).await
