@@ -264,7 +264,7 @@ fn request_error(
         (Some(tls), Some(rustls::Error::InvalidCertificate(cert))) => GetError {
             message: format!(
                 "the TLS certificate of {host} is not trusted ({cert:?}): {}",
-                certificate_hint(&cert, host, tls)
+                certificate_hint(cert, host, tls)
             ),
             permanent: true,
         },

@@ -314,7 +314,7 @@ impl OwnerRecord {
     /// Forgets what no longer matters: windows a day past their end; then, while the record is
     /// over [`MAX_RECORD_BYTES`], the oldest seen windows and alarms.
     pub fn prune(&mut self, now: Timestamp) {
-        let day = jiff::SignedDuration::from_hours(24 * 1);
+        let day = jiff::SignedDuration::from_hours(24);
         self.windows
             .retain(|_, w| parse(&w.until).is_none_or(|until| until + day > now));
         while self.to_json().len() > MAX_RECORD_BYTES {
