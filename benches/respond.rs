@@ -44,7 +44,7 @@ fn events() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn once(raw: &str, content: &Content, site: &Site, now: time::OffsetDateTime) -> String {
+fn once(raw: &str, content: &Content, site: &Site, now: jiff::Timestamp) -> String {
     let handled = alb_response::handle(raw, content, site, now);
     serde_json::to_string(&handled.alb).expect("serializes")
 }
@@ -52,7 +52,7 @@ fn once(raw: &str, content: &Content, site: &Site, now: time::OffsetDateTime) ->
 fn main() {
     let site = Site::embedded();
     let content = Content::default();
-    let now = time::OffsetDateTime::now_utc();
+    let now = jiff::Timestamp::now();
     let mut criterion = Criterion::default().configure_from_args();
     for (name, raw) in events() {
         criterion.bench_function(&format!("event_to_response/{name}"), |b| {

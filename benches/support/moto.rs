@@ -13,11 +13,10 @@ use std::time::Duration;
 /// The end time the benches' SSM data announces: three days ahead (the responder accepts at
 /// most a week).
 pub static END_TIME: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    (time::OffsetDateTime::now_utc() + time::Duration::days(3))
-        .replace_nanosecond(0)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    let end = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 3);
+    jiff::Timestamp::from_second(end.as_second())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string()
 });
 
 /// A running moto server.

@@ -107,9 +107,7 @@ const ALARM: &str = r#"{"source":"aws.cloudwatch","alarmArn":"arn:aws:cloudwatch
 /// The alarm event of a state change now: an event not newer than the last one handled is
 /// stale, and every run is a new state change.
 fn alarm_now() -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let now = jiff::Timestamp::now().to_string();
     ALARM.replace("TIME", &now)
 }
 

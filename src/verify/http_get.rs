@@ -1,23 +1,31 @@
 //! One uncached `GET` of the live endpoint for `maintenance_engine::ops::verify`, over `http://` or
-//! `https://` ([`get`]): a connection of its own to the URL's host — or to one address given
-//! ([`Connect::address`], an ALB node) while the host name is still sent as SNI and `Host` —
-//! TLS through rustls (the stack the AWS SDK links already) with the system's roots or the CA
-//! of `--verify-ca` ([`Tls`]), HTTP/1.1, and the status, `Retry-After` and `Cache-Control` of
-//! the answer. A certificate the roots do not vouch for is said plainly, and is not retried.
+//! `https://` ([`get`]): hyper-util's client on a connection of its own to the URL's host — or
+//! to one address given ([`Connect::address`], an ALB node) while the host name is still sent
+//! as SNI and `Host` — TLS through hyper-rustls on the rustls the AWS SDK links (its aws-lc-rs
+//! provider) with the system's roots or the CA of `--verify-ca` ([`Tls`]), HTTP/1.1, and the
+//! status, `Retry-After` and `Cache-Control` of the answer. A certificate the roots do not vouch
+//! for is said plainly, and is not retried.
 
+use std::error::Error;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http_body_util::Empty;
 use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
+use hyper_rustls::HttpsConnectorBuilder;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::Connect as Connector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
+use maintenance_core::causes;
 use maintenance_engine::ops::verify::{Answer, GetError};
 
 /// How long one request may take, connection and TLS handshake included.
@@ -45,7 +53,7 @@ pub enum TlsError {
 /// The certificates an `https://` endpoint's chain must lead to.
 #[derive(Clone)]
 pub struct Tls {
-    connector: TlsConnector,
+    config: Arc<rustls::ClientConfig>,
     /// Where the roots come from, for messages: `the system's roots` or the `--verify-ca` file.
     pub roots: String,
 }
@@ -100,6 +108,7 @@ impl Tls {
         ))
     }
 
+    /// The AWS SDK's provider (aws-lc-rs) and protocol versions, with these roots.
     fn with_roots(roots: rustls::RootCertStore, described: String) -> Self {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -108,7 +117,7 @@ impl Tls {
             .with_root_certificates(roots)
             .with_no_client_auth();
         Self {
-            connector: TlsConnector::from(Arc::new(config)),
+            config: Arc::new(config),
             roots: described,
         }
     }
@@ -144,53 +153,45 @@ pub async fn get(uri: &hyper::Uri, connect: &Connect) -> Result<Answer, GetError
 }
 
 async fn request(uri: &hyper::Uri, connect: &Connect) -> Result<Answer, GetError> {
-    let host = uri.host().unwrap_or_default();
-    let https = uri.scheme_str() == Some("https");
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let host_name = host.trim_start_matches('[').trim_end_matches(']');
-    let tcp = match connect.address {
-        Some(addr) => TcpStream::connect(addr).await,
-        None => TcpStream::connect((host_name, port)).await,
-    }
-    .map_err(|e| {
-        let to = connect
-            .address
-            .map_or(format!("{host_name}:{port}"), |a| a.to_string());
-        transient(format!("connecting to {to} failed: {e}"))
-    })?;
-    let authority = uri.authority().map_or(host, |a| a.as_str()).to_string();
-    match (&connect.tls, https) {
+    let dial = Dial {
+        address: connect.address,
+    };
+    match (&connect.tls, uri.scheme_str() == Some("https")) {
         (Some(tls), true) => {
-            let name = ServerName::try_from(host_name.to_string())
-                .map_err(|e| transient(format!("{host_name} is not a TLS name: {e}")))?;
-            let stream = tls
-                .connector
-                .connect(name, tcp)
+            let https = HttpsConnectorBuilder::new()
+                .with_tls_config(rustls::ClientConfig::clone(&tls.config))
+                .https_only()
+                .enable_http1()
+                .wrap_connector(dial);
+            exchange(https, uri)
                 .await
-                .map_err(|e| tls_error(&e, host_name, tls))?;
-            exchange(TokioIo::new(stream), uri, &authority).await
+                .map_err(|e| request_error(&e, uri, Some(tls)))
         }
         (None, true) => Err(GetError {
             message: "no TLS configuration for an https:// URL".into(),
             permanent: true,
         }),
-        (_, false) => exchange(TokioIo::new(tcp), uri, &authority).await,
+        (_, false) => exchange(dial, uri)
+            .await
+            .map_err(|e| request_error(&e, uri, None)),
     }
 }
 
-/// The request and its answer over an open connection.
-async fn exchange<T>(io: TokioIo<T>, uri: &hyper::Uri, authority: &str) -> Result<Answer, GetError>
+/// The request and its answer, on a connection of its own (no pool: every probe sees the
+/// endpoint anew).
+async fn exchange<C>(
+    connector: C,
+    uri: &hyper::Uri,
+) -> Result<Answer, hyper_util::client::legacy::Error>
 where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    C: Connector + Clone + Send + Sync + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| transient(format!("HTTP handshake failed: {e}")))?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let request = hyper::Request::get(path)
+    let client: Client<C, Empty<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(connector);
+    let host = uri.host().unwrap_or_default();
+    let authority = uri.authority().map_or(host, |a| a.as_str());
+    let request = hyper::Request::get(uri.clone())
         .header("host", authority)
         .header(
             "user-agent",
@@ -199,11 +200,8 @@ where
         .header("cache-control", "no-cache")
         .header("connection", "close")
         .body(Empty::<Bytes>::new())
-        .map_err(|e| transient(e.to_string()))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| transient(e.to_string()))?;
+        .expect("a GET of a URL already checked");
+    let response = client.request(request).await?;
     let header = |name: &str| {
         response
             .headers()
@@ -218,33 +216,104 @@ where
     })
 }
 
-/// A failed TLS handshake, said for the operator: an untrusted or mismatched certificate is
-/// permanent and names the way out.
-fn tls_error(e: &std::io::Error, host: &str, tls: &Tls) -> GetError {
-    let rustls_error = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-    match rustls_error {
-        Some(rustls::Error::InvalidCertificate(cert)) => {
-            let hint = match cert {
-                rustls::CertificateError::NotValidForName
-                | rustls::CertificateError::NotValidForNameContext { .. } => format!(
-                    "the certificate is not for {host}: the URL's host must be a name on the \
-                     endpoint's certificate (with --verify-address too)"
-                ),
-                rustls::CertificateError::UnknownIssuer => format!(
-                    "it is not signed by {}: for a private CA pass --verify-ca FILE with the CA \
-                     certificate",
-                    tls.roots
-                ),
-                _ => format!("checked against {}", tls.roots),
+/// The TCP connection: to the address given, else to the URL's host and port.
+#[derive(Clone)]
+struct Dial {
+    address: Option<SocketAddr>,
+}
+
+impl tower_service::Service<hyper::Uri> for Dial {
+    type Response = TokioIo<TcpStream>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: hyper::Uri) -> Self::Future {
+        let address = self.address;
+        Box::pin(async move {
+            let https = uri.scheme_str() == Some("https");
+            let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+            let host = uri.host().unwrap_or_default();
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let tcp = match address {
+                Some(addr) => TcpStream::connect(addr).await,
+                None => TcpStream::connect((host, port)).await,
             };
-            GetError {
-                message: format!("the TLS certificate of {host} is not trusted ({cert:?}): {hint}"),
-                permanent: true,
-            }
+            tcp.map(TokioIo::new).map_err(|e| {
+                let to = address.map_or(format!("{host}:{port}"), |a| a.to_string());
+                std::io::Error::new(e.kind(), format!("connecting to {to} failed: {e}"))
+            })
+        })
+    }
+}
+
+/// A failed request, said for the operator: an untrusted or mismatched certificate is
+/// permanent and names the way out; anything else (no connection, a handshake or an answer
+/// that failed) may pass when tried again.
+fn request_error(
+    e: &hyper_util::client::legacy::Error,
+    uri: &hyper::Uri,
+    tls: Option<&Tls>,
+) -> GetError {
+    let host = uri.host().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match (tls, rustls_error(e)) {
+        (Some(tls), Some(rustls::Error::InvalidCertificate(cert))) => GetError {
+            message: format!(
+                "the TLS certificate of {host} is not trusted ({cert:?}): {}",
+                certificate_hint(cert, host, tls)
+            ),
+            permanent: true,
+        },
+        (_, Some(other)) => transient(format!("TLS handshake with {host} failed: {other}")),
+        (_, None) => transient(innermost(e)),
+    }
+}
+
+/// What to do about a certificate the roots do not vouch for.
+fn certificate_hint(cert: &rustls::CertificateError, host: &str, tls: &Tls) -> String {
+    match cert {
+        rustls::CertificateError::NotValidForName
+        | rustls::CertificateError::NotValidForNameContext { .. } => format!(
+            "the certificate is not for {host}: the URL's host must be a name on the endpoint's \
+             certificate (with --verify-address too)"
+        ),
+        rustls::CertificateError::UnknownIssuer => format!(
+            "it is not signed by {}: for a private CA pass --verify-ca FILE with the CA \
+             certificate",
+            tls.roots
+        ),
+        _ => format!("checked against {}", tls.roots),
+    }
+}
+
+/// The rustls error behind a failed request, if a TLS handshake is what failed: the client's
+/// error holds the connector's, which holds (in `std::io::Error`s) the handshake's.
+fn rustls_error<'a>(e: &'a (dyn Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(found) = err.downcast_ref::<rustls::Error>() {
+            return Some(found);
         }
-        Some(other) => transient(format!("TLS handshake with {host} failed: {other}")),
-        None => transient(format!("TLS handshake with {host} failed: {e}")),
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| rustls_error(inner))
+        {
+            return Some(inner);
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// What failed, without the client's own wrapping (`client error (Connect)`): the causes.
+fn innermost(e: &hyper_util::client::legacy::Error) -> String {
+    match e.source() {
+        Some(source) => causes::chain(source),
+        None => e.to_string(),
     }
 }

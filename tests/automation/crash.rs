@@ -20,12 +20,11 @@ use crate::automation::{
 };
 use crate::common::Moto;
 use crate::common::proxy::{Proxy, Stop};
+use jiff::Timestamp;
 use maintenance_core::deploy_names::tags;
 use maintenance_engine::listeners::Aws;
 use maintenance_engine::planner::{Condition, State};
 use serde_json::json;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// An ALB ready for one crash test, and the proxy the killed function goes through.
 struct Bench {
@@ -331,8 +330,9 @@ async fn an_alarm_s_switch_off_killed_at_every_step_ends_off_after_its_retry() {
 async fn a_window_s_start_killed_at_every_step_ends_on_owned_with_its_end_on_the_page() {
     let bench = Bench::new("crash-w").await;
     let moto = Moto::shared();
-    let end = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + time::Duration::hours(2);
-    let end_text = end.format(&Rfc3339).unwrap();
+    let end = Timestamp::from_second(Timestamp::now().as_second()).unwrap()
+        + jiff::SignedDuration::from_hours(2);
+    let end_text = end.to_string();
     let request = |action: &str, point: usize| {
         let mut v = json!({
             "action": action,

@@ -14,6 +14,7 @@ use crate::automation::{
     owners, parameter, schedule_group, snapshot, ssm, states, text,
 };
 use crate::common::Moto;
+use jiff::Timestamp;
 use maintenance_core::deploy_names::tags;
 use maintenance_engine::ops::lease::{self, LeaseOptions, LeaseValue};
 use maintenance_engine::planner::{Live, State};
@@ -21,14 +22,12 @@ use maintenance_responder::ssm::{
     FetchError, LockParameters, ParameterPage, ParameterStore, ParameterWriter, StoredType, Write,
 };
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 const ON: [State; 2] = [State::On, State::On];
 const OFF: [State; 2] = [State::Off, State::Off];
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap()
+fn rfc3339(t: Timestamp) -> String {
+    t.to_string()
 }
 
 fn message(report: &Value) -> String {
@@ -36,7 +35,7 @@ fn message(report: &Value) -> String {
 }
 
 /// A window's switch request, as `maintctl schedule` writes it.
-fn window(action: &str, alb: &Alb, id: &str, end: Option<OffsetDateTime>) -> String {
+fn window(action: &str, alb: &Alb, id: &str, end: Option<Timestamp>) -> String {
     let mut v = json!({
         "action": action,
         "environment": alb.environment,
@@ -50,8 +49,9 @@ fn window(action: &str, alb: &Alb, id: &str, end: Option<OffsetDateTime>) -> Str
     v.to_string()
 }
 
-fn in_hours(h: i64) -> OffsetDateTime {
-    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + time::Duration::hours(h)
+fn in_hours(h: i64) -> Timestamp {
+    Timestamp::from_second(Timestamp::now().as_second()).unwrap()
+        + jiff::SignedDuration::from_hours(h)
 }
 
 /// Asserts how an event ended, and that the message says `says`.
@@ -199,7 +199,7 @@ async fn a_window_s_start_and_end_delivered_late_twice_or_out_of_order_change_no
         "on",
         &alb,
         "w-late",
-        Some(in_hours(0) - time::Duration::minutes(1)),
+        Some(in_hours(0) - jiff::SignedDuration::from_mins(1)),
     );
     ended(
         &f.invoke(&late).await,
@@ -319,7 +319,7 @@ async fn every_owner_is_kept_and_maintenance_ends_with_the_last_or_a_person() {
 
 /// `maintctl schedule create` of a window from `start` to `end` minutes from now; its id.
 fn create_window(moto: &Moto, env: &str, start: i64, end: i64) -> String {
-    let minutes = |m: i64| rfc3339(OffsetDateTime::now_utc() + time::Duration::minutes(m));
+    let minutes = |m: i64| rfc3339(Timestamp::now() + jiff::SignedDuration::from_mins(m));
     let (start, end) = (minutes(start), minutes(end));
     let args = [
         "schedule",
@@ -352,7 +352,7 @@ async fn windows_never_take_each_other_over() {
     let alb = attached_alb(moto, "overlap", &[1, 2]).await;
     let group = schedule_group(moto, &alb.environment).await;
     let env = alb.environment.clone();
-    let minutes = |m: i64| rfc3339(OffsetDateTime::now_utc() + time::Duration::minutes(m));
+    let minutes = |m: i64| rfc3339(Timestamp::now() + jiff::SignedDuration::from_mins(m));
     let create = |start: i64, end: i64| create_window(moto, &env, start, end);
     let a = create(10, 70);
     let b = create(80, 140);
@@ -790,15 +790,10 @@ async fn time_zones_are_taken_only_as_the_database_spells_them() {
     schedule_group(moto, &alb.environment).await;
     let env = alb.environment.clone();
     let local = |m: i64| {
-        let t = OffsetDateTime::now_utc() + time::Duration::minutes(m) + time::Duration::hours(9);
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}",
-            t.year(),
-            t.month() as u8,
-            t.day(),
-            t.hour(),
-            t.minute()
-        )
+        let t = Timestamp::now()
+            + jiff::SignedDuration::from_mins(m)
+            + jiff::SignedDuration::from_hours(9);
+        t.strftime("%Y-%m-%dT%H:%M").to_string()
     };
     let create = |zone: &str, dry: bool| {
         let (start, end) = (local(10), local(70));

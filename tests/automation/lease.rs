@@ -305,8 +305,7 @@ fn request(alb: &Alb, direction: Direction, lease: LeaseOptions) -> SwitchReques
         verify: None,
         bypass: Default::default(),
         live: Live::Responder,
-        preflight: None,
-        force: false,
+        warnings: Vec::new(),
         coordination: Coordination {
             lease,
             ..Coordination::default()

@@ -16,24 +16,18 @@ use automation::{
     snapshot, ssm, text,
 };
 use common::Moto;
+use jiff::Timestamp;
 use maintenance_core::deploy_names::tags;
 use maintenance_engine::listeners::Listeners;
 use maintenance_engine::planner::{Live, State};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap()
+fn rfc3339(t: Timestamp) -> String {
+    t.to_string()
 }
 
 /// A schedule's switch request, as `maintctl schedule` writes it.
-fn switch_request(
-    action: &str,
-    environment: &str,
-    window: &str,
-    end: Option<OffsetDateTime>,
-) -> Value {
+fn switch_request(action: &str, environment: &str, window: &str, end: Option<Timestamp>) -> Value {
     let mut v = json!({
         "action": action,
         "environment": environment,
@@ -425,7 +419,8 @@ async fn a_scheduled_switch_and_maintctl_on_at_the_same_moment_both_own_the_main
     let alb = attached_alb(moto, "sched-race", &[1, 2, 3]).await;
     let original = all_priorities(&client, &alb).await;
     let f = SwitchFn::start(moto, &alb.environment, 1, &[]).await;
-    let end = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + time::Duration::hours(2);
+    let end = Timestamp::from_second(Timestamp::now().as_second()).unwrap()
+        + jiff::SignedDuration::from_hours(2);
     let start = switch_request("on", &alb.environment, "w-race", Some(end)).to_string();
     let env = alb.environment.clone();
     let person = tokio::task::spawn_blocking(move || {
@@ -530,8 +525,8 @@ async fn malformed_and_hostile_events_are_refused_with_their_reason_and_change_n
         &[("MAINTENANCE_SWITCH_ALARM_NAMES", "app-healthy-hosts".into())],
     )
     .await;
-    let now = OffsetDateTime::now_utc();
-    let good_end = Some(now + time::Duration::hours(1));
+    let now = Timestamp::now();
+    let good_end = Some(now + jiff::SignedDuration::from_hours(1));
     let with = |change: &dyn Fn(&mut Value)| {
         let mut v = switch_request("on", env, "w-1", good_end);
         change(&mut v);
@@ -555,8 +550,8 @@ async fn malformed_and_hostile_events_are_refused_with_their_reason_and_change_n
         (with(&|v| v["environment"] = "shop-other".into()), "switches environment"),
         (with(&|v| v["environment"] = "x; rm -rf /".into()), "cannot be stored as a tag"),
         (with(&|v| { v.as_object_mut().unwrap().remove("end"); }), "needs the window's \"end\""),
-        (with(&|v| v["end"] = rfc3339(now - time::Duration::minutes(5)).into()), "before this start was delivered"),
-        (with(&|v| v["end"] = rfc3339(now + time::Duration::days(30)).into()), "more than 7 days"),
+        (with(&|v| v["end"] = rfc3339(now - jiff::SignedDuration::from_mins(5)).into()), "before this start was delivered"),
+        (with(&|v| v["end"] = rfc3339(now + jiff::SignedDuration::from_hours(24 * 30)).into()), "more than 7 days"),
         (with(&|v| v["end"] = "tomorrow".into()), "not an RFC 3339"),
         (switch_request("off", env, "w-1", good_end).to_string(), "takes no \"end\""),
         (with(&|v| v["timezone"] = "Mars/Olympus_Mons".into()), "not in the time zone database"),

@@ -289,15 +289,13 @@ logo_svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect wi
 "##,
         )
         .unwrap();
-        let until = time::OffsetDateTime::now_utc() + time::Duration::hours(2);
+        let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2);
         let example = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("config/content.example.toml"),
         )
         .unwrap();
         let content = work.path().join("content.toml");
-        let end = until
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap();
+        let end = until.to_string();
         std::fs::write(
             &content,
             example.replace(

@@ -84,8 +84,7 @@ pub fn switch_on(targets: Targets) -> SwitchRequest {
         verify: None,
         bypass: Default::default(),
         live: Live::Responder,
-        preflight: None,
-        force: false,
+        warnings: Vec::new(),
         coordination: Default::default(),
     }
 }

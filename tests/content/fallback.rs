@@ -5,15 +5,14 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use maintenance_core::content::{Content, Retry, Text, check_message, check_title};
 use maintenance_core::respond::fallback::{MAX_CHARS, body};
 use maintenance_core::site::Site;
 use maintenance_engine::planner::FixedResponse;
 use proptest::prelude::*;
-use time::OffsetDateTime;
-use time::macros::datetime;
 
-const NOW: OffsetDateTime = datetime!(2026-11-22 04:00 UTC);
+const NOW: Timestamp = jiff::Timestamp::constant(1_795_320_000, 0); // 2026-11-22T04:00:00Z
 
 /// The elements the template writes; void elements have no end tag.
 const ELEMENTS: [&str; 10] = [
@@ -119,7 +118,7 @@ proptest! {
             prop_assert_eq!(check_message(message), Ok(()));
             maintenance.insert(tag.to_string(), Text { title: title.clone(), message: message.clone() });
         }
-        let end = end_minutes.map(|m| NOW + time::Duration::minutes(m));
+        let end = end_minutes.map(|m| NOW + jiff::SignedDuration::from_mins(m));
         let content = Content {
             maintenance,
             retry: end.map(Retry::Until),

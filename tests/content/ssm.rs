@@ -126,7 +126,7 @@ async fn layout_is_read_in_one_pass_with_pagination_decryption_and_per_value_val
         &prefix,
         &params,
         &catalog(),
-        time::OffsetDateTime::now_utc(),
+        jiff::Timestamp::now(),
     );
     assert_eq!(content.maintenance["en"].title, "Database upgrade");
     assert_eq!(

@@ -9,9 +9,8 @@ use maintenance_responder::lambda::alb_event::{self, HeaderMode, ParseKind};
 use maintenance_responder::lambda::alb_response::{self, check_contract};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use time::macros::datetime;
 
-const NOW: time::OffsetDateTime = datetime!(2026-11-22 04:00 UTC);
+const NOW: jiff::Timestamp = jiff::Timestamp::constant(1_795_320_000, 0); // 2026-11-22T04:00:00Z
 
 fn answer(raw: &str) -> (alb_response::Handled, Value) {
     static SITE: std::sync::OnceLock<Site> = std::sync::OnceLock::new();
@@ -569,7 +568,9 @@ fn contents() -> Vec<Content> {
     );
     texts.status_page = Some("https://status.example.com/".into());
     let mut until = texts.clone();
-    until.retry = Some(Retry::Until(datetime!(2026-11-22 05:30 UTC)));
+    until.retry = Some(Retry::Until(
+        "2026-11-22T05:30:00Z".parse::<jiff::Timestamp>().unwrap(),
+    ));
     let seconds = Content {
         retry: Some(Retry::Seconds(90)),
         ..Content::default()
@@ -633,7 +634,7 @@ proptest! {
             event["httpMethod"] = method.into();
         }
         let event = Event::parse(&event.to_string());
-        let now = NOW + time::Duration::seconds(seconds);
+        let now = NOW + jiff::SignedDuration::from_secs(seconds);
         let page = select_page(&event.request, site);
         let decision = decide(&event.request, page, content, site, now);
         let negotiations = NEGOTIATIONS.get_or_init(Negotiations::new);

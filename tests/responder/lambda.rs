@@ -156,13 +156,9 @@ async fn content_comes_from_ssm_and_health_reports_it() {
     let prefix = format!("/maintenance/{}", unique("lambda"));
     let client = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
     // An end time three days ahead (at most a week is accepted), in whole seconds.
-    let end = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap()
-        + time::Duration::days(3);
-    let end_text = end
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let end = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap()
+        + jiff::SignedDuration::from_hours(24 * 3);
+    let end_text = end.to_string();
     for (name, value) in [
         ("en/title", "Upgrading payments"),
         ("retry-after", end_text.as_str()),

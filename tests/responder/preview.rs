@@ -593,9 +593,7 @@ async fn content_file_is_validated_like_ssm() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("content.toml");
     // An end time two days ahead (at most a week is accepted).
-    let end = (time::OffsetDateTime::now_utc() + time::Duration::days(2))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let end = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 2)).to_string();
     std::fs::write(
         &file,
         format!("retry-after = \"{end}\"\n[links]\ncontact = \"javascript:alert(1)\"\n[en]\ntitle = \"Database <upgrade>\"\n[de]\ntitle = \"Wartung\"\n"),
@@ -1002,7 +1000,7 @@ fn example_content_file_is_valid() {
         "/x",
         &params,
         &catalog,
-        time::OffsetDateTime::now_utc(),
+        jiff::Timestamp::now(),
     );
     assert!(warnings.is_empty(), "{warnings:?}");
     let languages: BTreeMap<_, _> = content.maintenance.iter().collect();

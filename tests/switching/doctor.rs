@@ -21,7 +21,7 @@ use common::listeners::{aws, priorities, switch_on};
 use maintenance_core::site::Site;
 use maintenance_engine::listeners::{self, Aws, Targets};
 use maintenance_engine::ops::doctor::{self, DoctorReport, DoctorRequest};
-use maintenance_engine::ops::preflight::{Check, Status};
+use maintenance_engine::ops::preflight::{Check, Preflight, Status};
 use maintenance_engine::ops::{self, Outcome};
 use maintenance_engine::planner::State;
 use maintenance_engine::probe::{AccountConcurrency, Invocation, ProbeError, ResponderProbe};
@@ -237,12 +237,10 @@ async fn a_responder_that_does_not_answer_fails_and_on_refuses_unless_forced() {
         .unwrap();
     assert!(preflight.checks.iter().all(|c| c.blocking), "{preflight}");
     assert_eq!(preflight.blocking_failures().len(), 2, "{preflight}");
+    // maintctl on refuses on it before it switches (Preflight::gate), and goes past it forced.
     let before = priorities(&aws, &alb.http).await;
-    let mut switch = switch_on(request(&env).targets);
-    switch.preflight = Some(preflight.into());
-    let err = ops::switch(&aws, &ssm, &switch, &mut ops::Unattended)
-        .await
-        .unwrap_err();
+    let preflight: Preflight = preflight.into();
+    let err = preflight.gate(false).unwrap_err();
     assert_eq!(err.outcome(), Outcome::Refused);
     let message = err.to_string();
     assert!(
@@ -252,7 +250,8 @@ async fn a_responder_that_does_not_answer_fails_and_on_refuses_unless_forced() {
         "{message}"
     );
     assert_eq!(priorities(&aws, &alb.http).await, before, "nothing changed");
-    switch.force = true;
+    let mut switch = switch_on(request(&env).targets);
+    switch.warnings = preflight.gate(true).unwrap();
     let report = ops::switch(&aws, &ssm, &switch, &mut ops::Unattended)
         .await
         .unwrap();

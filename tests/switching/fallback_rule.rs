@@ -340,9 +340,8 @@ async fn message_set_puts_the_new_content_on_the_fallback_rules_of_its_prefix() 
 
 /// An end time two hours ahead, RFC 3339.
 fn until() -> String {
-    let t = time::OffsetDateTime::now_utc() + time::Duration::hours(2);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
+    let t = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2);
+    t.to_string()
 }
 
 #[test]

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
+
+use crate::rfc3339::Rfc3339Error;
 
 use serde::Deserialize;
 
@@ -34,7 +36,7 @@ pub enum Retry {
     /// A delay in seconds from any moment the page is served.
     Seconds(u64),
     /// A fixed end time.
-    Until(OffsetDateTime),
+    Until(Timestamp),
 }
 
 impl Retry {
@@ -42,7 +44,7 @@ impl Retry {
     /// one week ([`MAX_RETRY_SECONDS`]) — a delay of at most a week, an end time at most a week
     /// after `now` (a mistyped year must not send crawlers away for decades). An end time
     /// already past is accepted: the page then falls back to the configured delay.
-    pub fn parse(value: &str, now: OffsetDateTime) -> Result<Self, ValueError> {
+    pub fn parse(value: &str, now: Timestamp) -> Result<Self, ValueError> {
         let value = value.trim();
         if value.is_empty() {
             return Err(ValueError::Empty);
@@ -57,9 +59,12 @@ impl Retry {
         if value.starts_with('-') {
             return Err(ValueError::NegativeRetry);
         }
-        let until = OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| ValueError::Retry(value.chars().take(40).collect()))?;
-        if until - now > time::Duration::seconds(MAX_RETRY_SECONDS as i64) {
+        let until = crate::rfc3339::parse(value).map_err(|e| match e {
+            // Past 9999-12-30: surely more than a week ahead.
+            Rfc3339Error::OutOfRange => ValueError::EndTooFar,
+            Rfc3339Error::Invalid => ValueError::Retry(value.chars().take(40).collect()),
+        })?;
+        if until.duration_since(now) > jiff::SignedDuration::from_secs(MAX_RETRY_SECONDS as i64) {
             return Err(ValueError::EndTooFar);
         }
         Ok(Self::Until(until))
@@ -69,10 +74,7 @@ impl Retry {
     pub fn to_parameter_value(&self) -> String {
         match self {
             Self::Seconds(s) => s.to_string(),
-            Self::Until(t) => t
-                .to_offset(time::UtcOffset::UTC)
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            Self::Until(t) => crate::rfc3339::format(*t),
         }
     }
 }
@@ -271,8 +273,7 @@ impl DisplayZone {
 
     /// `2026-11-22 16:39 JST`: the time in this zone, to the minute, with the zone's
     /// abbreviation (or its offset, where the database has no abbreviation).
-    pub fn show(&self, at: OffsetDateTime) -> Option<String> {
-        let at = jiff::Timestamp::new(at.unix_timestamp(), at.nanosecond() as i32).ok()?;
+    pub fn show(&self, at: Timestamp) -> Option<String> {
         Some(
             at.to_zoned_datetime(self.zone.clone())
                 .strftime("%Y-%m-%d %H:%M %Z")
@@ -563,7 +564,7 @@ mod tests {
 
     #[test]
     fn retry_parse_table() {
-        let until = time::macros::datetime!(2026-11-22 06:00 UTC);
+        let until = "2026-11-22T06:00:00Z".parse::<jiff::Timestamp>().unwrap();
         let cases: &[(&str, Result<Retry, ValueError>)] = &[
             ("900", Ok(Retry::Seconds(900))),
             (" 0 ", Ok(Retry::Seconds(0))),
@@ -578,7 +579,9 @@ mod tests {
             // The end time within the same week as the delay (issue #16, item 6).
             (
                 "2026-11-29T04:00:00Z",
-                Ok(Retry::Until(time::macros::datetime!(2026-11-29 04:00 UTC))),
+                Ok(Retry::Until(
+                    "2026-11-29T04:00:00Z".parse::<jiff::Timestamp>().unwrap(),
+                )),
             ),
             ("2026-11-29T04:00:01Z", Err(ValueError::EndTooFar)),
             ("9999-12-31T23:59:59Z", Err(ValueError::EndTooFar)),
@@ -586,10 +589,12 @@ mod tests {
             // Past end times are accepted (the page falls back to the configured delay).
             (
                 "2001-01-01T00:00:00Z",
-                Ok(Retry::Until(time::macros::datetime!(2001-01-01 00:00 UTC))),
+                Ok(Retry::Until(
+                    "2001-01-01T00:00:00Z".parse::<jiff::Timestamp>().unwrap(),
+                )),
             ),
         ];
-        let now = time::macros::datetime!(2026-11-22 04:00 UTC);
+        let now = "2026-11-22T04:00:00Z".parse::<jiff::Timestamp>().unwrap();
         for (input, expected) in cases {
             assert_eq!(&Retry::parse(input, now), expected, "input {input:?}");
         }

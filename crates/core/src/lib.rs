@@ -31,6 +31,7 @@ pub mod content;
 pub mod deploy_names;
 pub mod page_kind;
 pub mod respond;
+pub mod rfc3339;
 pub mod site;
 
 pub use respond::{decide, render, respond};

@@ -262,7 +262,7 @@ impl<S: ParameterStore> ContentCache<S> {
             &self.prefix,
             &fetch.parameters,
             &self.catalog,
-            time::OffsetDateTime::now_utc(),
+            jiff::Timestamp::now(),
         );
         if fetch.parameters.is_empty() {
             warnings.push(Warning {

@@ -26,10 +26,10 @@
 //!   "previousState": {…}}}` — CloudWatch User Guide, "Alarm events and EventBridge"
 //!   (docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html).
 
+use jiff::Timestamp;
+use maintenance_core::rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use maintenance_engine::planner::window::{SwitchInput, check_timezone_spelling, check_window_id};
 use maintenance_engine::planner::{Direction, environment_name};
@@ -37,7 +37,7 @@ use maintenance_engine::planner::{Direction, environment_name};
 /// Largest payload read: Scheduler's `Input` and alarm events are a few kB.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 /// Longest window: the page's `retry-after` takes an end at most a week ahead.
-pub const MAX_WINDOW: time::Duration = time::Duration::days(7);
+pub const MAX_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24);
 /// Longest `reason` and `scheduled_by` (they become tag values of at most 256 characters).
 pub const MAX_TEXT: usize = 256;
 /// Longest alarm name CloudWatch allows.
@@ -127,7 +127,7 @@ struct StateValue {
 }
 
 /// Reads and validates one payload; the error is the reason it is refused.
-pub fn parse(payload: &str, now: OffsetDateTime) -> Result<Invocation, String> {
+pub fn parse(payload: &str, now: Timestamp) -> Result<Invocation, String> {
     if payload.len() > MAX_PAYLOAD_BYTES {
         return Err(format!(
             "the payload has {} bytes, more than any switch request or alarm event \
@@ -230,15 +230,24 @@ fn check_alarm(
 /// An alarm event's time, as CloudWatch writes it (`2019-10-02T17:20:48.551+0000`) or in
 /// RFC 3339; normalized to RFC 3339 in UTC.
 pub fn alarm_time(text: &str) -> Result<String, String> {
-    let cloudwatch = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory][offset_minute]"
-    );
-    let at = OffsetDateTime::parse(text, &Rfc3339)
-        .or_else(|_| OffsetDateTime::parse(text, cloudwatch))
+    let at = rfc3339::parse(text)
+        .or_else(|_| rfc3339::parse(&cloudwatch_offset(text)))
         .map_err(|_| format!("the alarm's time {:?} is not a time", clip(text)))?;
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .map_err(|e| e.to_string())
+    Ok(rfc3339::format(at))
+}
+
+/// CloudWatch's offset (`+0000`) as RFC 3339 writes it (`+00:00`); anything else as it is.
+fn cloudwatch_offset(text: &str) -> String {
+    let split = text.len().saturating_sub(5);
+    match (text.get(..split), text.get(split..)) {
+        (Some(time), Some(offset))
+            if offset.starts_with(['+', '-'])
+                && offset[1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{time}{}:{}", &offset[..3], &offset[3..])
+        }
+        _ => text.to_string(),
+    }
 }
 
 fn alarm_state(value: &str) -> Result<AlarmState, String> {
@@ -288,7 +297,7 @@ pub fn check_timezone(name: &str) -> Result<(), String> {
     }
 }
 
-fn check_switch(input: SwitchInput, now: OffsetDateTime) -> Result<ScheduledSwitch, String> {
+fn check_switch(input: SwitchInput, now: Timestamp) -> Result<ScheduledSwitch, String> {
     let direction = match input.action.as_str() {
         "on" => Direction::On,
         "off" => Direction::Off,
@@ -332,28 +341,26 @@ fn check_switch(input: SwitchInput, now: OffsetDateTime) -> Result<ScheduledSwit
 
 /// The window's end: RFC 3339, after now (a start delivered after its window's end must not
 /// switch on), at most [`MAX_WINDOW`] ahead; normalized to UTC.
-fn check_end(end: &str, now: OffsetDateTime) -> Result<String, String> {
-    let at = OffsetDateTime::parse(end, &Rfc3339)
-        .map_err(|_| format!("end {:?} is not an RFC 3339 time", clip(end)))?;
+fn check_end(end: &str, now: Timestamp) -> Result<String, String> {
+    let at =
+        rfc3339::parse(end).map_err(|_| format!("end {:?} is not an RFC 3339 time", clip(end)))?;
     if at <= now {
         return Err(format!(
             "the window ended at {end}, before this start was delivered: not switching on (the \
              end schedule has run or will find maintenance off)"
         ));
     }
-    if at - now > MAX_WINDOW {
+    if at.duration_since(now) > MAX_WINDOW {
         return Err(format!("end {end} is more than 7 days ahead"));
     }
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .map_err(|e| e.to_string())
+    Ok(rfc3339::format(at))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const NOW: OffsetDateTime = time::macros::datetime!(2026-11-22 04:00 UTC);
+    const NOW: Timestamp = jiff::Timestamp::constant(1_795_320_000, 0); // 2026-11-22T04:00:00Z
 
     fn on(extra: &str) -> String {
         format!(
@@ -368,7 +375,13 @@ mod tests {
         };
         assert_eq!(s.direction, Direction::On);
         assert_eq!(s.end.as_deref(), Some("2026-11-22T05:00:00Z"));
-        assert!(parse(&on(""), time::macros::datetime!(2026-11-22 05:00:01 UTC)).is_err());
+        assert!(
+            parse(
+                &on(""),
+                "2026-11-22T05:00:01Z".parse::<jiff::Timestamp>().unwrap()
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub mod report;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use maintenance_core::deploy_names::{events, switch as names};
 use maintenance_engine::announce::{self, Announcer, Channels, EventBus, Silent, SwitchEvent, Who};
@@ -208,10 +208,9 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
         // is left out of the answer (`EventReport::switched`).
         bypass: BypassOptions::default(),
         live,
-        // The preflight invokes the responder (maintctl's Lambda SDK probe): not the switch's to
-        // run.
-        preflight: None,
-        force: false,
+        // No preflight: it invokes the responder (maintctl's Lambda SDK probe), not the
+        // switch's to run.
+        warnings: Vec::new(),
         coordination: Coordination {
             lease: LeaseOptions {
                 wait: settings.lease_wait,
@@ -227,9 +226,9 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
 
 /// When an alarm entered the state of its event: what tells a late or repeated delivery from
 /// a new state change. AWS sends it with every alarm event.
-fn alarm_time(a: &AlarmEvent) -> Result<OffsetDateTime, (Outcome, String)> {
+fn alarm_time(a: &AlarmEvent) -> Result<Timestamp, (Outcome, String)> {
     a.at.as_deref()
-        .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| maintenance_core::rfc3339::parse(t).ok())
         .ok_or_else(|| {
             (
                 Outcome::Refused,
@@ -400,7 +399,7 @@ impl<L: Listeners, P: SwitchParameters, A: Announcer> SwitchFunction<L, P, A> {
     /// One invocation: read the event, decide, switch. Never fails: every way it can end is a
     /// report.
     pub async fn handle(&self, payload: &str) -> EventReport {
-        let invocation = match event::parse(payload, OffsetDateTime::now_utc()) {
+        let invocation = match event::parse(payload, Timestamp::now()) {
             Ok(invocation) => invocation,
             Err(reason) => {
                 let message = format!("refused: {reason}; nothing was changed");

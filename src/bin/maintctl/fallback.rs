@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use jiff::Timestamp;
 use maintenance_core::site::Site;
 use maintenance_engine::ops::fallback;
-use time::OffsetDateTime;
 
 use crate::{Globals, output};
 
@@ -60,7 +60,7 @@ impl FallbackCommand {
             Self::Refresh(args) => {
                 let ssm = aws_sdk_ssm::Client::new(&globals.aws.load().await);
                 let listeners = globals.listeners().await;
-                let now = OffsetDateTime::now_utc();
+                let now = Timestamp::now();
                 let report = fallback::refresh(
                     &listeners,
                     &ssm,

@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
+use jiff::Timestamp;
 use maintenance_core::catalog::Catalog;
 use maintenance_core::site::Site;
 use maintenance_engine::ops::fallback;
 use maintenance_engine::ops::message::{self, RetryOption, SetRequest};
 use maintenance_responder::ssm::Change;
-use time::OffsetDateTime;
 
 use crate::{Globals, output};
 
@@ -86,7 +86,7 @@ impl MessageCommand {
     /// Runs the command.
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         let catalog = Catalog::embedded();
-        let now = OffsetDateTime::now_utc();
+        let now = Timestamp::now();
         match self {
             Self::Show(args) => {
                 let client = aws_sdk_ssm::Client::new(&globals.aws.load().await);

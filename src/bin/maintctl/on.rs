@@ -1,11 +1,13 @@
 //! `maintctl on`: the flags of `off` (`switch.rs`) and what only `on` takes: which page goes
 //! live, the bypass link, the deadline (`until.rs`), and the preflight
-//! (`ops::doctor::preflight`) that runs first unless the fallback page goes live.
+//! (`ops::doctor::preflight`, then `Preflight::gate`) that runs first unless the fallback page
+//! goes live: it refuses before anything is switched, unless `--force`.
 
 use std::process::ExitCode;
 
 use maintctl::probe::api::Lambda;
 use maintenance_engine::ops::doctor::{self, DoctorRequest};
+use maintenance_engine::ops::preflight::Preflight;
 use maintenance_engine::planner::{Direction, Live};
 
 use crate::bypass::LinkArgs;
@@ -48,7 +50,7 @@ impl OnArgs {
         let bypass = self.link.options(globals, self.no_bypass_link)?;
         let deadline = self.deadline.deadline(globals);
         // The fallback page needs no Lambda: nothing the preflight checks would change it.
-        let preflight = match live {
+        let preflight: Option<Preflight> = match live {
             Live::Fallback => None,
             Live::Responder => {
                 let request = DoctorRequest {
@@ -64,11 +66,18 @@ impl OnArgs {
                 }
             }
         };
+        // The preflight is this command's step: it refuses here, before anything is switched,
+        // or (forced) hands the switch its failures as warnings.
+        let gate = preflight.as_ref().map(|p| p.gate(self.force)).transpose();
+        let warnings = match gate {
+            Ok(warnings) => warnings.unwrap_or_default(),
+            Err(e) => return output::stopped(e),
+        };
         let on = OnOnly {
             live: Some(live),
             bypass,
             preflight,
-            force: self.force,
+            warnings,
             deadline,
         };
         self.switch.run_switch(globals, Direction::On, on).await

@@ -53,10 +53,10 @@ pub struct OnOnly {
     pub live: Option<Live>,
     /// The bypass link's options.
     pub bypass: BypassOptions,
-    /// The preflight's report.
+    /// The preflight's checks, for the report.
     pub preflight: Option<ops::preflight::Preflight>,
-    /// Switch even though the preflight failed.
-    pub force: bool,
+    /// The preflight's failures `--force` switches past.
+    pub warnings: Vec<String>,
     /// `on --until`.
     pub deadline: Option<Deadline>,
 }
@@ -98,8 +98,7 @@ impl SwitchArgs {
             verify,
             bypass: on.bypass,
             live: on.live.unwrap_or(Live::Responder),
-            preflight: on.preflight,
-            force: on.force,
+            warnings: on.warnings,
             coordination: Coordination {
                 lease: LeaseOptions {
                     wait: Duration::from_secs(self.lease_wait),
@@ -111,19 +110,22 @@ impl SwitchArgs {
         let mut terminal = Terminal(globals.output);
         let config = globals.aws.load().await;
         let channels = crate::announce::channels(&config, &self.event_bus);
+        let checks = on.preflight.map(|p| p.checks);
         if let Some(until) = on.deadline {
             let until = crate::until::OnUntil {
                 request: &request,
                 until: &until.0,
                 channels: &channels,
+                checks,
             };
             return crate::until::on_until(globals, &config, until, &mut terminal).await;
         }
         let (elb, ssm) = (Aws::new(&config), aws_sdk_ssm::Client::new(&config));
-        let report = match ops::switch(&elb, &ssm, &request, &mut terminal).await {
+        let mut report = match ops::switch(&elb, &ssm, &request, &mut terminal).await {
             Ok(report) => report,
             Err(e) => return output::stopped(e),
         };
+        report.preflight = checks;
         let warnings = announce::after_switch(&channels, &report, &request).await;
         let code = output::finish(globals.output, &report, report.complaint());
         output::warnings(&warnings);

@@ -9,6 +9,7 @@ use maintctl::schedules::Scheduler;
 use maintenance_engine::announce;
 use maintenance_engine::listeners::Aws;
 use maintenance_engine::ops::deadline::{self, Until};
+use maintenance_engine::ops::preflight::Check;
 use maintenance_engine::ops::{self, Owner, SwitchRequest};
 
 use crate::announce::MaintctlChannels;
@@ -50,7 +51,8 @@ impl DeadlineArgs {
     }
 }
 
-/// What `on --until` switches with: the request, the deadline, where it is announced.
+/// What `on --until` switches with: the request, the deadline, where it is announced, the
+/// preflight's checks (for the report).
 pub struct OnUntil<'a> {
     /// The switch on.
     pub request: &'a SwitchRequest,
@@ -58,6 +60,8 @@ pub struct OnUntil<'a> {
     pub until: &'a Until,
     /// Where the switch is announced.
     pub channels: &'a MaintctlChannels,
+    /// The preflight's checks, when it ran.
+    pub checks: Option<Vec<Check>>,
 }
 
 /// `maintctl on --until`: the end schedule, then the switch on, announced as its window's.
@@ -70,7 +74,8 @@ pub async fn on_until(
     let (elb, ssm) = (Aws::new(config), aws_sdk_ssm::Client::new(config));
     let scheduler = Scheduler::new(config);
     match deadline::on_until(&elb, &ssm, &scheduler, on.request, on.until, terminal).await {
-        Ok(report) => {
+        Ok(mut report) => {
+            report.switch.preflight = on.checks;
             let mut request = on.request.clone();
             request.coordination.owner = Owner::Window(report.window.clone());
             request.coordination.content = report.content.clone();

@@ -10,7 +10,7 @@
 //! `SameSite=Lax`, `Path=/`, `Secure` when the request came over HTTPS, and lasts until the
 //! window's announced end (else 12 hours); the answer is never cached and never memoized.
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::content::{BypassToken, Content, Retry};
 use crate::deploy_names::BYPASS_COOKIE;
@@ -31,7 +31,7 @@ pub fn answer(
     request: &Request,
     content: &Content,
     site: &Site,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Option<Response> {
     let token = content.bypass_token.as_ref()?;
     if !request.is_get_or_head() || !is_link(request, token, &site.config.bypass_path) {
@@ -43,7 +43,7 @@ pub fn answer(
         .and_then(safe_next)
         .unwrap_or_else(|| "/".to_string());
     let max_age = match content.retry {
-        Some(Retry::Until(end)) if end > now => (end - now).whole_seconds().max(1),
+        Some(Retry::Until(end)) if end > now => end.duration_since(now).as_secs().max(1),
         _ => DEFAULT_MAX_AGE_SECONDS,
     };
     let secure = request
@@ -132,9 +132,8 @@ fn percent_decode(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
 
-    const NOW: OffsetDateTime = datetime!(2026-11-22 04:00 UTC);
+    const NOW: Timestamp = jiff::Timestamp::constant(1_795_320_000, 0); // 2026-11-22T04:00:00Z
     const TOKEN: &str = "Q2xhcmEtYW5kLUppbW15LXR3MDI2";
 
     fn content(retry: Option<Retry>) -> Content {
@@ -169,7 +168,7 @@ mod tests {
     #[test]
     fn the_cookie_lasts_until_the_announced_end_and_is_secure_over_https_only() {
         let site = Site::embedded();
-        let end = Retry::Until(datetime!(2026-11-22 06:30 UTC));
+        let end = Retry::Until("2026-11-22T06:30:00Z".parse::<jiff::Timestamp>().unwrap());
         let request = Request::get(&format!("/__maintenance/bypass/{TOKEN}"))
             .with_header("x-forwarded-proto", "http");
         let response = answer(&request, &content(Some(end)), &site, NOW).unwrap();
@@ -180,7 +179,7 @@ mod tests {
             )
         );
         // A past end time: the default lifetime.
-        let past = Retry::Until(datetime!(2026-11-22 03:00 UTC));
+        let past = Retry::Until("2026-11-22T03:00:00Z".parse::<jiff::Timestamp>().unwrap());
         let response = answer(&request, &content(Some(past)), &site, NOW).unwrap();
         assert!(
             response

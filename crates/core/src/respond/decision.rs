@@ -2,7 +2,7 @@
 //! ([`decide`]): format and language by negotiation, `HEAD`, `Retry-After`, the trace id. The
 //! result, a [`Decision`], is all that [`super::render`] needs.
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::content::{Content, Retry};
 use crate::page_kind::PageKind;
@@ -16,7 +16,7 @@ pub struct RetryAfter {
     /// The delay in seconds (never negative).
     pub seconds: u64,
     /// The end time, when the content gives one that is still ahead.
-    pub expected_back: Option<OffsetDateTime>,
+    pub expected_back: Option<Timestamp>,
 }
 
 impl RetryAfter {
@@ -35,7 +35,7 @@ impl RetryAfter {
 ///
 /// An end time is rounded up to the whole second (an HTTP-date has no fractions): a client is
 /// never told a moment before the stated end.
-pub fn retry_after(retry: Option<Retry>, site: &Site, now: OffsetDateTime) -> RetryAfter {
+pub fn retry_after(retry: Option<Retry>, site: &Site, now: Timestamp) -> RetryAfter {
     let seconds_only = |seconds: u64| RetryAfter {
         seconds,
         expected_back: None,
@@ -44,10 +44,10 @@ pub fn retry_after(retry: Option<Retry>, site: &Site, now: OffsetDateTime) -> Re
         Some(Retry::Seconds(seconds)) => seconds_only(seconds),
         Some(Retry::Until(until)) if until > now => {
             let until = ceil_to_second(until);
-            let delta = until - now;
+            let delta = until.duration_since(now);
             // Round up, so a client never retries before the stated time.
-            let seconds = u64::try_from(delta.whole_seconds()).unwrap_or(0)
-                + u64::from(delta.subsec_nanoseconds() > 0);
+            let seconds =
+                u64::try_from(delta.as_secs()).unwrap_or(0) + u64::from(delta.subsec_nanos() > 0);
             RetryAfter {
                 seconds,
                 expected_back: Some(until),
@@ -59,20 +59,18 @@ pub fn retry_after(retry: Option<Retry>, site: &Site, now: OffsetDateTime) -> Re
 }
 
 /// The time itself when it is a whole second, else the next whole second.
-fn ceil_to_second(at: OffsetDateTime) -> OffsetDateTime {
-    match at.nanosecond() {
+fn ceil_to_second(at: Timestamp) -> Timestamp {
+    match at.subsec_nanosecond() {
         0 => at,
-        nanos => at + time::Duration::nanoseconds(1_000_000_000 - i64::from(nanos)),
+        nanos => at + jiff::SignedDuration::from_nanos(1_000_000_000 - i64::from(nanos)),
     }
 }
 
 /// Formats an IMF-fixdate (`Sun, 22 Nov 2026 06:00:00 GMT`), as RFC 9110 §5.6.7 requires.
-pub fn http_date(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    at.format(time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    ))
-    .unwrap_or_default()
+pub fn http_date(at: Timestamp) -> String {
+    jiff::fmt::rfc2822::DateTimePrinter::new()
+        .timestamp_to_rfc9110_string(&at)
+        .unwrap_or_default()
 }
 
 /// Every choice behind one response, made by [`decide`]; [`super::render`] builds the response from
@@ -134,7 +132,7 @@ pub fn decide<'a>(
     page: PageKind,
     content: &Content,
     site: &'a Site,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Decision<'a> {
     // The health and robots routes answer in text whatever `Accept` says: not worth parsing.
     let accept = page
@@ -157,7 +155,7 @@ pub fn decide_negotiated<'a>(
     negotiated: Negotiated<'a>,
     content: &Content,
     site: &'a Site,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Decision<'a> {
     let format = if page.is_page() {
         negotiated.format

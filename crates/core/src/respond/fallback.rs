@@ -6,7 +6,7 @@
 //! Everything from the content is escaped by askama, and the cut is measured after escaping.
 
 use askama::Template;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::content::{Content, Retry};
 use crate::respond::pages::ExpectedBack;
@@ -28,7 +28,7 @@ struct FallbackHtml<'a> {
 
 /// The fallback page in `lang` (a language of the catalog; else the first one), from the live
 /// content as of `now`: at most [`MAX_CHARS`] characters, whatever the content holds.
-pub fn body(content: &Content, site: &Site, lang: &str, now: OffsetDateTime) -> String {
+pub fn body(content: &Content, site: &Site, lang: &str, now: Timestamp) -> String {
     let (lang, pack) = match site.catalog.pack(lang) {
         Some(pack) => (site.catalog.canonical_tag(lang).unwrap_or(lang), pack),
         None => site.catalog.first(),
@@ -103,9 +103,8 @@ fn longest_fitting(
 mod tests {
     use super::*;
     use crate::content::Text;
-    use time::macros::datetime;
 
-    const NOW: OffsetDateTime = datetime!(2026-11-22 04:00 UTC);
+    const NOW: Timestamp = jiff::Timestamp::constant(1_795_320_000, 0); // 2026-11-22T04:00:00Z
 
     #[test]
     fn the_default_content_fits_whole_in_every_language() {
@@ -149,7 +148,9 @@ mod tests {
                 },
             )]
             .into(),
-            retry: Some(Retry::Until(datetime!(2026-11-22 06:00:30 UTC))),
+            retry: Some(Retry::Until(
+                "2026-11-22T06:00:30Z".parse::<jiff::Timestamp>().unwrap(),
+            )),
             ..Content::default()
         };
         let page = body(&content, &site, "en", NOW);

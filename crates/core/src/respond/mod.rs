@@ -21,7 +21,7 @@ pub mod request;
 pub mod response;
 pub mod select;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::content::Content;
 use crate::page_kind::PageKind;
@@ -36,7 +36,7 @@ pub use response::{Response, Served, render};
 pub use select::select_page;
 
 /// Answers one request. Pure: the same inputs always give the same response.
-pub fn respond(request: &Request, content: &Content, site: &Site, now: OffsetDateTime) -> Response {
+pub fn respond(request: &Request, content: &Content, site: &Site, now: Timestamp) -> Response {
     respond_as(request, select_page(request, site), content, site, now)
 }
 
@@ -48,7 +48,7 @@ pub fn respond_as(
     page: PageKind,
     content: &Content,
     site: &Site,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Response {
     if page.is_page()
         && let Some(response) = bypass::answer(request, content, site, now)
@@ -62,9 +62,8 @@ pub fn respond_as(
 mod tests {
     use super::*;
     use crate::content::{ContentState, Retry};
-    use time::macros::datetime;
 
-    const NOW: OffsetDateTime = datetime!(2026-11-22 04:00 UTC);
+    const NOW: Timestamp = jiff::Timestamp::constant(1_795_320_000, 0); // 2026-11-22T04:00:00Z
 
     fn site() -> Site {
         let mut site = Site::embedded();
@@ -156,13 +155,19 @@ mod tests {
             (Some(Retry::Seconds(900)), "900", 900, false),
             (Some(Retry::Seconds(0)), "0", 0, false),
             (
-                Some(Retry::Until(datetime!(2026-11-22 06:00 UTC))),
+                Some(Retry::Until(
+                    "2026-11-22T06:00:00Z".parse::<jiff::Timestamp>().unwrap(),
+                )),
                 "Sun, 22 Nov 2026 06:00:00 GMT",
                 7200,
                 true,
             ),
             (
-                Some(Retry::Until(datetime!(2026-11-22 15:00 +09:00))),
+                Some(Retry::Until(
+                    "2026-11-22T15:00:00+09:00"
+                        .parse::<jiff::Timestamp>()
+                        .unwrap(),
+                )),
                 "Sun, 22 Nov 2026 06:00:00 GMT",
                 7200,
                 true,
@@ -170,13 +175,17 @@ mod tests {
             (
                 // Rounded up: never a moment before the stated end (issue #16, item 18; this
                 // line used to expect 04:00:00, half a second early).
-                Some(Retry::Until(datetime!(2026-11-22 04:00:00.5 UTC))),
+                Some(Retry::Until(
+                    "2026-11-22T04:00:00.5Z".parse::<jiff::Timestamp>().unwrap(),
+                )),
                 "Sun, 22 Nov 2026 04:00:01 GMT",
                 1,
                 true,
             ),
             (
-                Some(Retry::Until(datetime!(2026-11-22 03:00 UTC))),
+                Some(Retry::Until(
+                    "2026-11-22T03:00:00Z".parse::<jiff::Timestamp>().unwrap(),
+                )),
                 "60",
                 60,
                 false,
@@ -195,7 +204,9 @@ mod tests {
     fn maintenance_page_has_status_headers_and_texts() {
         let site = site();
         let content = Content {
-            retry: Some(Retry::Until(datetime!(2026-11-22 06:00 UTC))),
+            retry: Some(Retry::Until(
+                "2026-11-22T06:00:00Z".parse::<jiff::Timestamp>().unwrap(),
+            )),
             status_page: Some("https://status.example.com/".into()),
             ..Content::default()
         };
@@ -340,7 +351,9 @@ mod tests {
         );
         assert!(text.body.contains("about 3 hours"), "{}", text.body);
         let until = Content {
-            retry: Some(Retry::Until(datetime!(2026-11-22 09:00 UTC))),
+            retry: Some(Retry::Until(
+                "2026-11-22T09:00:00Z".parse::<jiff::Timestamp>().unwrap(),
+            )),
             ..Content::default()
         };
         let text = respond(
@@ -427,7 +440,9 @@ mod tests {
         let mut site = site();
         site.config.retry_after_seconds = 120;
         let content = Content {
-            retry: Some(Retry::Until(datetime!(2026-11-22 09:00 UTC))),
+            retry: Some(Retry::Until(
+                "2026-11-22T09:00:00Z".parse::<jiff::Timestamp>().unwrap(),
+            )),
             ..Content::default()
         };
         let unplanned = [
@@ -477,25 +492,27 @@ mod tests {
         let site = site();
         for (end, header, seconds, display) in [
             (
-                datetime!(2026-11-22 06:00:00.5 UTC),
+                "2026-11-22T06:00:00.5Z".parse::<jiff::Timestamp>().unwrap(),
                 "Sun, 22 Nov 2026 06:00:01 GMT",
                 7201,
                 "2026-11-22 06:01 UTC",
             ),
             (
-                datetime!(2026-11-22 06:00:30 UTC),
+                "2026-11-22T06:00:30Z".parse::<jiff::Timestamp>().unwrap(),
                 "Sun, 22 Nov 2026 06:00:30 GMT",
                 7230,
                 "2026-11-22 06:01 UTC",
             ),
             (
-                datetime!(2026-11-22 06:00:00 UTC),
+                "2026-11-22T06:00:00Z".parse::<jiff::Timestamp>().unwrap(),
                 "Sun, 22 Nov 2026 06:00:00 GMT",
                 7200,
                 "2026-11-22 06:00 UTC",
             ),
             (
-                datetime!(2026-11-22 06:59:59.999 UTC),
+                "2026-11-22T06:59:59.999Z"
+                    .parse::<jiff::Timestamp>()
+                    .unwrap(),
                 "Sun, 22 Nov 2026 07:00:00 GMT",
                 10800,
                 "2026-11-22 07:00 UTC",
@@ -554,7 +571,7 @@ mod tests {
     fn the_end_time_is_shown_in_the_zone_a_visitor_reads() {
         use crate::content::DisplayZone;
         let site = site();
-        let end = Retry::Until(datetime!(2026-11-22 07:39 UTC));
+        let end = Retry::Until("2026-11-22T07:39:00Z".parse::<jiff::Timestamp>().unwrap());
         let page = |lang: &str, window: Option<&str>, accept: &str| {
             let content = Content {
                 retry: Some(end),

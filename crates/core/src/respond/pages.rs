@@ -3,8 +3,8 @@
 //! header decisions here; [`mod@crate::respond`] picks the page and the headers.
 
 use askama::Template;
+use jiff::Timestamp;
 use serde::Serialize;
-use time::OffsetDateTime;
 
 use crate::catalog::Labels;
 use crate::content::DisplayZone;
@@ -24,27 +24,18 @@ impl ExpectedBack {
     /// Formats an end time, shown in `zone` (UTC when none). The display has minutes only, so
     /// a time within a minute is shown as the next whole minute: never a moment before the
     /// stated end.
-    pub fn new(at: OffsetDateTime, zone: Option<&DisplayZone>) -> Self {
-        let at = at.to_offset(time::UtcOffset::UTC);
-        let iso = at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        let past_minute = time::Duration::seconds(i64::from(at.second()))
-            + time::Duration::nanoseconds(i64::from(at.nanosecond()));
+    pub fn new(at: Timestamp, zone: Option<&DisplayZone>) -> Self {
+        let iso = crate::rfc3339::format(at);
+        let past_minute = jiff::SignedDuration::from_secs(at.as_second().rem_euclid(60))
+            + jiff::SignedDuration::from_nanos(i64::from(at.subsec_nanosecond()));
         let minute_up = if past_minute.is_zero() {
             at
         } else {
-            at - past_minute + time::Duration::MINUTE
+            at - past_minute + jiff::SignedDuration::from_mins(1)
         };
         let display = zone
             .and_then(|zone| zone.show(minute_up))
-            .unwrap_or_else(|| {
-                minute_up
-                    .format(time::macros::format_description!(
-                        "[year]-[month]-[day] [hour]:[minute] UTC"
-                    ))
-                    .unwrap_or_default()
-            });
+            .unwrap_or_else(|| minute_up.strftime("%Y-%m-%d %H:%M UTC").to_string());
         Self { iso, display }
     }
 }

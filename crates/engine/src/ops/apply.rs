@@ -13,9 +13,8 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use serde::Serialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::listeners::{Listeners, ListenersError, read_rules};
 use crate::ops::Outcome;
@@ -49,13 +48,13 @@ pub struct Record {
 
 impl Record {
     /// A record made now.
-    pub fn now(by: &str, reason: &str) -> Result<Self, time::error::Format> {
-        Ok(Self {
+    pub fn now(by: &str, reason: &str) -> Self {
+        Self {
             by: by.to_string(),
-            at: OffsetDateTime::now_utc().format(&Rfc3339)?,
+            at: maintenance_core::rfc3339::format(Timestamp::now()),
             reason: reason.to_string(),
             owner: Owner::Person,
-        })
+        }
     }
 }
 

@@ -1,9 +1,9 @@
 //! What surrounds a switch now that several writers exist (issue #15): schedules, alarms and
 //! people. `crate::ops::switch` calls these around its plan → apply:
 //!
-//! - **the lease** ([`take_leases`], [`release_leases`]): one per content prefix of the
-//!   selected listeners (the maintenance rule's `content-prefix` tag), taken in sorted order so
-//!   two writers never wait on each other. A listener with no content prefix cannot be leased:
+//! - **the lease** ([`LeaseGuard`]): one per content prefix of the selected listeners (the
+//!   maintenance rule's `content-prefix` tag), taken in sorted order so two writers never wait
+//!   on each other, held as one value until the switch ends and released there. A listener with no content prefix cannot be leased:
 //!   `maintctl` says so and switches it ([`unleased_warnings`]); the switch function refuses it
 //!   ([`LeaseOptions::required`]).
 //! - **who a switch is for** (`crate::ops::owner::Owner`: a person, a window, an alarm, or an
@@ -135,39 +135,107 @@ fn doing(plan: &SwitchPlan, owner: &Owner) -> String {
     text
 }
 
-/// Takes the lease of every content prefix of the plan's listeners, in sorted order; on a
-/// failure, releases those taken and says why nothing was changed.
-pub async fn take_leases(
-    store: &impl LockParameters,
-    plan: &SwitchPlan,
-    coordination: &Coordination,
-    operator: &mut impl Operator,
-) -> Result<Vec<HeldLease>, LeaseStop> {
-    let options = &coordination.lease;
-    if options.required
-        && let Some(p) = unleasable(&plan.listeners).first()
-    {
-        return Err(LeaseStop::refused(format!(
-            "refused: {}; nothing was changed",
-            no_prefix(p)
-        )));
-    }
-    let doing = doing(plan, &coordination.owner);
-    let mut held = Vec::new();
-    for prefix in prefixes(&plan.listeners) {
-        let taken = lease::acquire(store, &prefix, &plan.caller, &doing, options, |h| {
+/// The leases a switch (or any writer of the owner record) holds: one per content prefix, taken
+/// together in sorted order and given back together. A writer takes them once, keeps this value
+/// for as long as it writes, and gives it to [`LeaseGuard::release`] at its end: dropping it
+/// cannot release them (that waits on SSM), and a lease never released expires after its TTL.
+#[derive(Debug)]
+#[must_use = "the leases stay held until released"]
+pub struct LeaseGuard {
+    held: Vec<HeldLease>,
+}
+
+impl LeaseGuard {
+    /// Takes the lease of every content prefix of the plan's listeners, in sorted order; on a
+    /// failure, releases those taken and says why nothing was changed.
+    pub async fn take(
+        store: &impl LockParameters,
+        plan: &SwitchPlan,
+        coordination: &Coordination,
+        operator: &mut impl Operator,
+    ) -> Result<Self, LeaseStop> {
+        let options = &coordination.lease;
+        if options.required
+            && let Some(p) = unleasable(&plan.listeners).first()
+        {
+            return Err(LeaseStop::refused(format!(
+                "refused: {}; nothing was changed",
+                no_prefix(p)
+            )));
+        }
+        let doing = doing(plan, &coordination.owner);
+        let prefixes = prefixes(&plan.listeners);
+        Self::take_prefixes(store, prefixes, &plan.caller, &doing, options, |h| {
             operator.waiting(h, options.wait)
         })
-        .await;
-        match taken {
-            Ok(lease) => held.push(lease),
-            Err(e) => {
-                release_leases(store, &held).await;
-                return Err(LeaseStop::from_error(&e));
+        .await
+        .map_err(|e| LeaseStop::from_error(&e))
+    }
+
+    /// Takes the lease of each prefix (sorted, each once) for `holder`, doing `doing`;
+    /// `waiting` is told of a holder this writer waits for. On a failure, releases those taken.
+    pub async fn take_prefixes(
+        store: &impl LockParameters,
+        prefixes: impl IntoIterator<Item = String>,
+        holder: &str,
+        doing: &str,
+        options: &LeaseOptions,
+        mut waiting: impl FnMut(&LeaseHolder),
+    ) -> Result<Self, LeaseError> {
+        let prefixes: BTreeSet<String> = prefixes.into_iter().collect();
+        let mut guard = Self { held: Vec::new() };
+        for prefix in prefixes {
+            match lease::acquire(store, &prefix, holder, doing, options, &mut waiting).await {
+                Ok(lease) => guard.held.push(lease),
+                Err(e) => {
+                    guard.release(store).await;
+                    return Err(e);
+                }
             }
         }
+        Ok(guard)
     }
-    Ok(held)
+
+    /// Whether no lease is held (the listeners name no content prefix).
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// Whether the leases cover every listener of a plan made under them (the prefixes could
+    /// change between the first read and the plan); the refusal when not.
+    pub fn uncovered(&self, plan: &SwitchPlan) -> Option<(Outcome, String)> {
+        let missing: Vec<String> = prefixes(&plan.listeners)
+            .into_iter()
+            .filter(|p| {
+                !self
+                    .held
+                    .iter()
+                    .any(|l| l.parameter == lease::lease_parameter(p))
+            })
+            .collect();
+        (!missing.is_empty()).then(|| {
+            (
+                Outcome::Refused,
+                format!(
+                    "refused: the listeners' content prefixes changed while the lease was taken \
+                     ({} is new); nothing was changed: run again",
+                    missing.join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Releases the leases (in the reverse order of their taking): the leases as they were
+    /// held, for the report, and what could not be released, as warnings.
+    pub async fn release(self, store: &impl LockParameters) -> (Vec<HeldLease>, Vec<String>) {
+        let mut warnings = Vec::new();
+        for l in self.held.iter().rev() {
+            if let Some(warning) = release_warning(store, l).await {
+                warnings.push(warning);
+            }
+        }
+        (self.held, warnings)
+    }
 }
 
 /// For a dry run: who holds a lease the switch would need now (a real run would wait for it).
@@ -190,52 +258,25 @@ pub async fn held_notes(
     notes
 }
 
-/// Releases the leases; what could not be released, as warnings.
-pub async fn release_leases(store: &impl LockParameters, leases: &[HeldLease]) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for l in leases.iter().rev() {
-        match lease::release(store, l).await {
-            Ok(Released::Released) => {}
-            Ok(Released::Expired) => warnings.push(format!(
-                "the lease {} expired before this switch was done; it is left for the next \
-                 writer to take over",
-                l.parameter
-            )),
-            Ok(Released::Gone) => warnings.push(format!(
-                "the lease {} was taken over by another writer before this switch was done: \
-                 check with maintctl status",
-                l.parameter
-            )),
-            Err(e) => warnings.push(format!(
-                "{e:#}: it expires at {} and is then taken over by the next writer",
-                l.expires_at
-            )),
-        }
+/// Releases one lease; what a release that did not happen means, as a warning.
+async fn release_warning(store: &impl LockParameters, l: &HeldLease) -> Option<String> {
+    match lease::release(store, l).await {
+        Ok(Released::Released) => None,
+        Ok(Released::Expired) => Some(format!(
+            "the lease {} expired before this switch was done; it is left for the next writer \
+             to take over",
+            l.parameter
+        )),
+        Ok(Released::Gone) => Some(format!(
+            "the lease {} was taken over by another writer before this switch was done: check \
+             with maintctl status",
+            l.parameter
+        )),
+        Err(e) => Some(format!(
+            "{e:#}: it expires at {} and is then taken over by the next writer",
+            l.expires_at
+        )),
     }
-    warnings
-}
-
-/// Whether the held leases cover every listener of a plan made under them (the prefixes
-/// could change between the first read and the plan); the refusal when not.
-pub fn uncovered(plan: &SwitchPlan, leases: &[HeldLease]) -> Option<(Outcome, String)> {
-    let missing: Vec<String> = prefixes(&plan.listeners)
-        .into_iter()
-        .filter(|p| {
-            !leases
-                .iter()
-                .any(|l| l.parameter == lease::lease_parameter(p))
-        })
-        .collect();
-    (!missing.is_empty()).then(|| {
-        (
-            Outcome::Refused,
-            format!(
-                "refused: the listeners' content prefixes changed while the lease was taken \
-                 ({} is new); nothing was changed: run again",
-                missing.join(", ")
-            ),
-        )
-    })
 }
 
 /// A window's start that finds maintenance on everywhere and joins its owners: its tag on

@@ -23,8 +23,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use jiff::Timestamp;
 use serde::Serialize;
-use time::OffsetDateTime;
 
 use crate::listeners::{Listeners, ListenersError, Skipped, Targets, select};
 use crate::ops::preflight::{Check, Preflight, Status};
@@ -161,7 +161,7 @@ async fn run(
         });
     }
     let site = Site::embedded();
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let mut checks = Vec::new();
     // The content of each prefix, and the title the responder should show from it.
     let mut titles: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -274,7 +274,7 @@ async fn content_check(
     ssm: &impl ParameterStore,
     prefix: &str,
     site: &Site,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> (Check, Option<String>) {
     let params = match ssm.parameters_by_path(prefix).await {
         Ok(params) => params,

@@ -68,9 +68,6 @@ pub enum Error {
     /// after the switch, so nothing was switched.
     #[error("--verify-url cannot be verified, so nothing was changed: {0}")]
     Verify(String),
-    /// The time of the switch could not be written down.
-    #[error("failed to format the time")]
-    Clock(#[source] time::error::Format),
     /// A cookie bypass rule cannot get a token as asked.
     #[error(transparent)]
     Bypass(#[from] BypassError),

@@ -9,8 +9,8 @@
 //! the refresh. `maintctl fallback refresh` is [`refresh`] alone, `maintctl fallback render`
 //! prints [`default_page`] (what `deploy/fallback.html` holds for the templates).
 
+use jiff::Timestamp;
 use serde::Serialize;
-use time::OffsetDateTime;
 
 use crate::listeners::{Listeners, ListenersError, Targets, select};
 use crate::ops::message::{self, MessageError, SetReport, SetRequest};
@@ -23,14 +23,14 @@ use maintenance_responder::ssm::{
 };
 
 /// The fallback page for `content` as of `now`, in the site's default language.
-pub fn page(content: &Content, site: &Site, now: OffsetDateTime) -> String {
+pub fn page(content: &Content, site: &Site, now: Timestamp) -> String {
     maintenance_core::respond::fallback::body(content, site, &site.config.default_language, now)
 }
 
 /// The fallback page of the embedded texts (no end time): what `attach` and the templates
 /// create the rule with, until `maintctl message set` puts the live content in.
 pub fn default_page(site: &Site) -> String {
-    page(&Content::default(), site, OffsetDateTime::UNIX_EPOCH)
+    page(&Content::default(), site, Timestamp::UNIX_EPOCH)
 }
 
 /// Why the fallback rules could not be refreshed.
@@ -104,7 +104,7 @@ pub async fn refresh(
     pending: &[Write],
     dry_run: bool,
     site: &Site,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Result<RefreshReport, RefreshError> {
     maintenance_core::deploy_names::parameters::check_prefix(prefix)
         .map_err(RefreshError::Prefix)?;
@@ -245,7 +245,7 @@ pub async fn set_message(
     request: &SetRequest,
     refresh_fallback: bool,
     site: &Site,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Result<MessageReport, MessageError> {
     let set = message::set(ssm, request).await?;
     let mut report = MessageReport {

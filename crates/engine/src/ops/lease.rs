@@ -31,12 +31,12 @@
 
 use std::time::{Duration, Instant};
 
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::retry::Backoff;
 use maintenance_core::deploy_names::parameters;
+use maintenance_core::rfc3339::format as rfc3339;
 use maintenance_responder::ssm::{FetchError, LockParameters};
 
 /// How far two writers' clocks may disagree: a lease counts as expired only this long after
@@ -129,7 +129,7 @@ pub struct HeldLease {
     /// The expired lease it took over (its holder crashed or stalled), if any.
     pub took_over: Option<LeaseHolder>,
     #[serde(skip)]
-    expires: OffsetDateTime,
+    expires: Timestamp,
 }
 
 /// What releasing a lease did.
@@ -180,11 +180,6 @@ fn marker_parameter(prefix: &str, key: &str) -> String {
     format!("{prefix}/{}/takeover/{key}", parameters::SWITCH_DIR)
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
-
 /// A number no other writer draws (a lease's or a window's id): 64 bits from the operating
 /// system's random number generator, as the bypass token's. Not a secret.
 pub fn unique_u64() -> Result<u64, getrandom::Error> {
@@ -201,12 +196,12 @@ fn new_id() -> Result<String, getrandom::Error> {
 struct Found {
     key: String,
     holder: LeaseHolder,
-    expires: OffsetDateTime,
+    expires: Timestamp,
 }
 
 impl Found {
     fn parse(parameter: &str, raw: &str, modified: Option<i64>, ttl: Duration) -> Found {
-        let written = modified.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok());
+        let written = modified.and_then(|s| Timestamp::from_second(s).ok());
         if let Some((v, expires)) = readable(raw, written) {
             return Found {
                 key: v.id,
@@ -220,10 +215,10 @@ impl Found {
                 expires,
             };
         }
-        let written = written.unwrap_or_else(OffsetDateTime::now_utc);
+        let written = written.unwrap_or_else(Timestamp::now);
         let expires = written + ttl;
         Found {
-            key: format!("unreadable-{}", written.unix_timestamp()),
+            key: format!("unreadable-{}", written.as_second()),
             holder: LeaseHolder {
                 parameter: parameter.into(),
                 holder: "unknown (the lease value is not maintctl's, or its times are \
@@ -237,19 +232,20 @@ impl Found {
         }
     }
 
-    fn expired(&self, now: OffsetDateTime) -> bool {
+    fn expired(&self, now: Timestamp) -> bool {
         now > self.expires + CLOCK_SKEW
     }
 }
 
 /// A lease value that is maintctl's, with possible times, and when it expires: at its
 /// `expires_at`, but no later than its own TTL after SSM's last write of it (`written`).
-fn readable(raw: &str, written: Option<OffsetDateTime>) -> Option<(LeaseValue, OffsetDateTime)> {
+fn readable(raw: &str, written: Option<Timestamp>) -> Option<(LeaseValue, Timestamp)> {
     let v = serde_json::from_str::<LeaseValue>(raw).ok()?;
-    let acquired = OffsetDateTime::parse(&v.acquired_at, &Rfc3339).ok()?;
-    let expires = OffsetDateTime::parse(&v.expires_at, &Rfc3339).ok()?;
-    let own_ttl = expires - acquired;
-    let possible = own_ttl > time::Duration::ZERO && own_ttl <= MAX_TTL;
+    let acquired = maintenance_core::rfc3339::parse(&v.acquired_at).ok()?;
+    let expires = maintenance_core::rfc3339::parse(&v.expires_at).ok()?;
+    let own_ttl = expires.duration_since(acquired);
+    let possible = own_ttl > SignedDuration::ZERO
+        && own_ttl <= SignedDuration::from_secs(MAX_TTL.as_secs() as i64);
     let id_ok = !v.id.is_empty() && v.id.bytes().all(|b| b.is_ascii_alphanumeric());
     if !possible || !id_ok {
         return None;
@@ -290,7 +286,7 @@ pub async fn acquire(
         .until(started + options.wait);
     let mut took_over: Option<LeaseHolder> = None;
     loop {
-        let now = OffsetDateTime::now_utc();
+        let now = Timestamp::now();
         let expires = now + options.ttl;
         let value = LeaseValue {
             holder: holder.to_string(),
@@ -322,7 +318,7 @@ pub async fn acquire(
             .map_err(store_error(&name, "read"))?;
         if let Some((raw, modified)) = read {
             let found = Found::parse(&name, &raw, modified, options.ttl);
-            if found.expired(OffsetDateTime::now_utc()) {
+            if found.expired(Timestamp::now()) {
                 if take_over(store, prefix, &name, &found, options.ttl, holder).await? {
                     took_over = Some(found.holder);
                     continue;
@@ -352,7 +348,7 @@ async fn take_over(
     holder: &str,
 ) -> Result<bool, LeaseError> {
     let marker = marker_parameter(prefix, &found.key);
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let mark = serde_json::json!({"holder": holder, "at": rfc3339(now)}).to_string();
     if !store
         .create_new(&marker, &mark)
@@ -366,7 +362,7 @@ async fn take_over(
             .await
             .map_err(store_error(&marker, "read"))?
             .and_then(|(_, modified)| modified)
-            .is_some_and(|m| now.unix_timestamp() - m > MARKER_TTL.as_secs() as i64);
+            .is_some_and(|m| now.as_second() - m > MARKER_TTL.as_secs() as i64);
         if stale {
             store
                 .delete(&marker)
@@ -397,7 +393,7 @@ pub async fn release(
     store: &impl LockParameters,
     lease: &HeldLease,
 ) -> Result<Released, LeaseError> {
-    if OffsetDateTime::now_utc() + CLOCK_SKEW >= lease.expires {
+    if Timestamp::now() + CLOCK_SKEW >= lease.expires {
         return Ok(Released::Expired);
     }
     let name = &lease.parameter;
@@ -454,7 +450,7 @@ pub async fn inspect(
     Ok(read.map(|(raw, modified)| {
         let found = Found::parse(&name, &raw, modified, ttl);
         LeaseView {
-            expired: found.expired(OffsetDateTime::now_utc()),
+            expired: found.expired(Timestamp::now()),
             id: found.key,
             holder: found.holder,
         }
@@ -590,7 +586,7 @@ mod tests {
             Duration::from_secs(60),
         );
         assert_eq!(f.key, "unreadable-1000");
-        assert_eq!(f.expires.unix_timestamp(), 1_060);
+        assert_eq!(f.expires.as_second(), 1_060);
         assert!(f.holder.holder.starts_with("unknown"));
         let ok = LeaseValue {
             holder: "arn:aws:sts::1:assumed-role/r/s".into(),
@@ -635,7 +631,7 @@ mod tests {
         // Written (SSM's clock) at 1_000: it expires two minutes after that, not in 2031.
         let f = Found::parse("/p", &raw, Some(1_000), Duration::from_secs(60));
         assert_eq!(f.key, "00ff");
-        assert_eq!(f.expires.unix_timestamp(), 1_120);
+        assert_eq!(f.expires.as_second(), 1_120);
         assert!(f.holder.expires_at.starts_with("1970-01-01T00:18:40"));
         for (acquired, expires) in [
             ("2026-01-01T00:02:00Z", "2026-01-01T00:00:00Z"),
@@ -655,7 +651,7 @@ mod tests {
                 Duration::from_secs(60),
             );
             assert!(f.key.starts_with("unreadable-"), "{acquired} {expires}");
-            assert_eq!(f.expires.unix_timestamp(), 1_060);
+            assert_eq!(f.expires.as_second(), 1_060);
         }
     }
 

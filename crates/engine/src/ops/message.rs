@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use jiff::Timestamp;
 use serde::Serialize;
-use time::OffsetDateTime;
 
 use crate::ops::{Outcome, Report};
 use maintenance_core::catalog::Catalog;
@@ -90,7 +90,7 @@ pub async fn show(
     store: &impl ParameterStore,
     prefix: &str,
     catalog: &Catalog,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Result<ShowReport, MessageError> {
     maintenance_core::deploy_names::parameters::check_prefix(prefix)
         .map_err(MessageError::Prefix)?;
@@ -232,7 +232,7 @@ impl SetRequest {
         secure: bool,
         dry_run: bool,
         catalog: &Catalog,
-        now: OffsetDateTime,
+        now: Timestamp,
     ) -> Result<Self, MessageError> {
         let retry = retry.map(|r| parse_retry(r, now)).transpose()?;
         let change = Change { retry, ..*change };
@@ -267,7 +267,7 @@ impl SetRequest {
     }
 }
 
-fn parse_retry(retry: RetryOption<'_>, now: OffsetDateTime) -> Result<Retry, MessageError> {
+fn parse_retry(retry: RetryOption<'_>, now: Timestamp) -> Result<Retry, MessageError> {
     let (option, text) = match retry {
         RetryOption::Seconds(s) => ("--retry-after", s),
         RetryOption::Until(t) => ("--expected-back", t),

@@ -15,8 +15,8 @@
 //! - [`bypass`]: the bypass link's token, which every switch sets (`on`) and rotates (`off`);
 //!   [`bypass_link()`]: [`LinkRequest`] → [`LinkReport`], the current window's link again.
 //! - [`doctor::doctor`]: every check a switch relies on; [`doctor::preflight`], the checks
-//!   that can stop `on` (the caller's step: passed as a [`preflight::Preflight`] in
-//!   [`SwitchRequest::preflight`]);
+//!   that can stop `on` (the caller's step, before the switch: [`preflight::Preflight::gate`]
+//!   refuses, or gives the switch its failures as [`SwitchRequest::warnings`]);
 //! - [`fallback::refresh`] and [`fallback::set_message`] (`message set`): the fallback rules'
 //!   page, kept up to date with the content.
 //!

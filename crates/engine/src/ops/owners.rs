@@ -18,18 +18,19 @@
 //! what the rule's tags say (`OwnerRecord::from_tags`), as for a maintenance switched on
 //! before there was a record.
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::listeners::{Listeners, Targets, select};
 use crate::ops::Outcome;
-use crate::ops::coordinate::{SwitchParameters, release_leases};
-use crate::ops::lease::{self, LeaseOptions};
+use crate::ops::coordinate::{LeaseGuard, SwitchParameters};
+use crate::ops::lease::LeaseOptions;
 use crate::ops::owner::Owner;
 use crate::ops::switch::plan::Coordination;
 use crate::ops::switch::plan::SwitchPlan;
 use crate::planner::owners::{OwnerEntry, OwnerKind, OwnerRecord, WindowState, entry};
 use crate::planner::{Direction, ListenerSnapshot, Live, State, short_listener};
 use maintenance_core::deploy_names::parameters;
+use maintenance_core::rfc3339::format as rfc3339;
 use maintenance_responder::ssm::LockParameters;
 
 /// The owner record's parameter under a content prefix.
@@ -125,7 +126,7 @@ pub async fn write(
     store: &impl LockParameters,
     records: &Records,
     record: &OwnerRecord,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Result<(), String> {
     let mut record = record.clone();
     record.prune(now);
@@ -209,7 +210,7 @@ pub fn decide(
     plan: &SwitchPlan,
     coordination: &Coordination,
     records: &Records,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Decision {
     let all = |s: State| plan.listeners.iter().all(|p| p.state == s);
     let mut record = records.merged.clone();
@@ -270,7 +271,7 @@ fn switch_off(
     after: OwnerRecord,
     unfinished: bool,
     who: String,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Decision {
     let mut before = record.clone();
     before.owners.clear();
@@ -289,11 +290,6 @@ fn switch_off(
     }
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
-
 /// Notes the event as handled in `after`: a window's start or end, an alarm's state change.
 fn saw(
     after: &mut OwnerRecord,
@@ -301,7 +297,7 @@ fn saw(
     name: &str,
     on: bool,
     coordination: &Coordination,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) {
     match kind {
         OwnerKind::Window => {
@@ -329,7 +325,7 @@ fn decide_on(
     record: OwnerRecord,
     mut after: OwnerRecord,
     (kind, name): (OwnerKind, String),
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Decision {
     let reason = plan.reason.as_deref().unwrap_or_default();
     let until = coordination.content.as_ref().map(|c| c.end.as_str());
@@ -399,7 +395,7 @@ fn decide_release(
     record: OwnerRecord,
     mut after: OwnerRecord,
     (kind, name): (OwnerKind, String),
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Decision {
     let was_owner = after.release(kind, &name);
     let all_on = plan.listeners.iter().all(|p| p.state == State::On);
@@ -567,8 +563,7 @@ fn not_on_everywhere(plan: &SwitchPlan, alarm: &str) -> String {
 /// later (a start never shortens the end the page announces for a maintenance that lasts
 /// longer).
 pub fn end_is_latest(record: &OwnerRecord, window: &str, end: &str) -> bool {
-    let at =
-        |t: &str| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok();
+    let at = |t: &str| maintenance_core::rfc3339::parse(t).ok();
     let Some(end) = at(end) else {
         return true;
     };
@@ -595,26 +590,16 @@ pub async fn amend(
 ) -> Result<(Option<String>, Vec<String>), String> {
     let read = |e: crate::listeners::ListenersError| format!("reading the listeners failed: {e}");
     let first = select(client, targets).await.map_err(read)?;
-    let mut prefixes: Vec<String> = first
+    let prefixes = first
         .listeners
         .iter()
-        .filter_map(|s| s.content_prefix().map(str::to_string))
-        .collect();
-    prefixes.sort();
-    prefixes.dedup();
+        .filter_map(|s| s.content_prefix().map(str::to_string));
     let options = LeaseOptions::default();
-    let mut held = Vec::new();
-    for prefix in &prefixes {
-        match lease::acquire(store, prefix, holder, doing, &options, |_| {}).await {
-            Ok(l) => held.push(l),
-            Err(e) => {
-                release_leases(store, &held).await;
-                return Err(format!("{e}"));
-            }
-        }
-    }
+    let guard = LeaseGuard::take_prefixes(store, prefixes, holder, doing, &options, |_| {})
+        .await
+        .map_err(|e| format!("{e}"))?;
     let result = amend_held(client, store, targets, change).await;
-    let warnings = release_leases(store, &held).await;
+    let (_, warnings) = guard.release(store).await;
     result.map(|said| (said, warnings))
 }
 
@@ -641,6 +626,6 @@ async fn amend_held(
         record.fallback_alarm = None;
     }
     let said = change(&mut record, on);
-    write(store, &records, &record, OffsetDateTime::now_utc()).await?;
+    write(store, &records, &record, Timestamp::now()).await?;
     Ok(said)
 }

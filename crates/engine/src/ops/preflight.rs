@@ -1,10 +1,13 @@
 //! What the checks before a switch found, as the switch takes them: a [`Preflight`], the
 //! checks (each a [`Check`] that passes, warns or fails and says what to do) whose blocking
-//! failures stop `on`. Running them is the caller's step (`maintctl on` runs
-//! `crate::ops::doctor::preflight`, which makes these checks); `crate::ops::switch` only
-//! refuses on a blocking failure, or warns when forced, and reports the checks.
+//! failures stop `on`. Running them is the caller's step, before the switch (`maintctl on` runs
+//! `crate::ops::doctor::preflight`, which makes these checks, then [`Preflight::gate`]): it
+//! refuses on a blocking failure, or, forced, gives `crate::ops::switch` the failures as
+//! warnings (`SwitchRequest::warnings`), and puts the checks in the switch's report.
 
 use serde::Serialize;
+
+use crate::ops::Error;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -93,5 +96,22 @@ impl Preflight {
     /// The checks that stop `on`.
     pub fn blocking_failures(&self) -> Vec<&Check> {
         self.checks.iter().filter(|c| c.blocks()).collect()
+    }
+
+    /// Whether a switch may go ahead: refused (nothing changed) on a blocking failure unless
+    /// `force`; forced, the failures as the warnings the switch shows
+    /// (`crate::ops::SwitchRequest::warnings`).
+    pub fn gate(&self, force: bool) -> Result<Vec<String>, Error> {
+        let failed: Vec<String> = self.blocking_failures().iter().map(|c| c.line()).collect();
+        if failed.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !force {
+            return Err(Error::Preflight { failed });
+        }
+        Ok(failed
+            .into_iter()
+            .map(|f| format!("preflight failed: {f} (switching anyway: --force)"))
+            .collect())
     }
 }

@@ -23,11 +23,11 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use maintenance_core::deploy_names::tags;
+use maintenance_core::rfc3339::format as rfc3339;
 
 /// Most bytes an SSM parameter of the standard tier holds.
 pub const MAX_RECORD_BYTES: usize = 4096;
@@ -154,13 +154,8 @@ pub struct OwnerRecord {
 /// Why an event is stale.
 pub type Stale = String;
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
-
-fn parse(t: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(t, &Rfc3339).ok()
+fn parse(t: &str) -> Option<Timestamp> {
+    maintenance_core::rfc3339::parse(t).ok()
 }
 
 impl OwnerRecord {
@@ -242,7 +237,7 @@ impl OwnerRecord {
         kind: OwnerKind,
         name: &str,
         on: bool,
-        event_time: Option<OffsetDateTime>,
+        event_time: Option<Timestamp>,
     ) -> Option<Stale> {
         match kind {
             OwnerKind::Person => None,
@@ -287,7 +282,7 @@ impl OwnerRecord {
         &mut self,
         id: &str,
         state: WindowState,
-        now: OffsetDateTime,
+        now: Timestamp,
         until: Option<&str>,
     ) {
         let until = until
@@ -305,7 +300,7 @@ impl OwnerRecord {
     }
 
     /// Notes that an alarm's state change of `at` was handled (never moving back in time).
-    pub fn saw_alarm(&mut self, name: &str, at: OffsetDateTime) {
+    pub fn saw_alarm(&mut self, name: &str, at: Timestamp) {
         let newer = self
             .alarms
             .get(name)
@@ -318,8 +313,8 @@ impl OwnerRecord {
 
     /// Forgets what no longer matters: windows a day past their end; then, while the record is
     /// over [`MAX_RECORD_BYTES`], the oldest seen windows and alarms.
-    pub fn prune(&mut self, now: OffsetDateTime) {
-        let day = time::Duration::days(1);
+    pub fn prune(&mut self, now: Timestamp) {
+        let day = jiff::SignedDuration::from_hours(24);
         self.windows
             .retain(|_, w| parse(&w.until).is_none_or(|until| until + day > now));
         while self.to_json().len() > MAX_RECORD_BYTES {
@@ -358,7 +353,7 @@ pub fn clip(reason: &str) -> String {
 pub fn entry(
     kind: OwnerKind,
     name: &str,
-    now: OffsetDateTime,
+    now: Timestamp,
     by: &str,
     reason: &str,
     until: Option<&str>,
@@ -376,9 +371,8 @@ pub fn entry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
 
-    const NOW: OffsetDateTime = datetime!(2026-12-05 04:00 UTC);
+    const NOW: Timestamp = jiff::Timestamp::constant(1_796_443_200, 0); // 2026-12-05T04:00:00Z
 
     fn owner(kind: OwnerKind, name: &str) -> OwnerEntry {
         entry(
@@ -417,8 +411,8 @@ mod tests {
     #[test]
     fn stale_events_are_named() {
         let mut r = OwnerRecord::default();
-        let t1 = datetime!(2026-12-05 03:00 UTC);
-        let t2 = datetime!(2026-12-05 03:05 UTC);
+        let t1 = "2026-12-05T03:00:00Z".parse::<jiff::Timestamp>().unwrap();
+        let t2 = "2026-12-05T03:05:00Z".parse::<jiff::Timestamp>().unwrap();
         r.saw_alarm("db-down", t2);
         r.saw_alarm("db-down", t1);
         assert!(
@@ -434,7 +428,7 @@ mod tests {
                 OwnerKind::Alarm,
                 "db-down",
                 true,
-                Some(t2 + time::Duration::SECOND)
+                Some(t2 + jiff::SignedDuration::from_secs(1))
             )
             .is_none()
         );
@@ -470,10 +464,13 @@ mod tests {
             r.saw_window(
                 &format!("w-20261205t0400z-{i:04x}"),
                 WindowState::Ended,
-                NOW + time::Duration::minutes(i),
+                NOW + jiff::SignedDuration::from_mins(i),
                 Some("2026-12-06T00:00:00Z"),
             );
-            r.saw_alarm(&format!("alarm-{i}"), NOW + time::Duration::minutes(i));
+            r.saw_alarm(
+                &format!("alarm-{i}"),
+                NOW + jiff::SignedDuration::from_mins(i),
+            );
         }
         r.prune(NOW);
         assert!(r.to_json().len() <= MAX_RECORD_BYTES);
@@ -481,7 +478,7 @@ mod tests {
             r.windows.contains_key("w-20261205t0400z-00c7"),
             "the newest stay"
         );
-        r.prune(datetime!(2026-12-08 00:00 UTC));
+        r.prune("2026-12-08T00:00:00Z".parse::<jiff::Timestamp>().unwrap());
         assert!(r.windows.is_empty(), "a day past their end");
         assert_eq!(OwnerRecord::parse(&r.to_json()), Some(r));
         assert_eq!(OwnerRecord::parse("garbage"), None);

@@ -8,8 +8,8 @@
 use aws_lambda_events::alb::AlbTargetGroupResponse;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue};
+use jiff::Timestamp;
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use crate::lambda::alb_event::{Event, HeaderMode, ParseKind};
 use maintenance_core::content::Content;
@@ -71,7 +71,7 @@ pub struct Handled {
 }
 
 /// Event JSON in, ALB response out, through the pure core.
-pub fn handle(raw: &str, content: &Content, site: &Site, now: OffsetDateTime) -> Handled {
+pub fn handle(raw: &str, content: &Content, site: &Site, now: Timestamp) -> Handled {
     let event = Event::parse(raw);
     let mut response = respond(&event.request, content, site, now);
     Handled {

@@ -238,7 +238,7 @@ impl Negotiations {
         page: PageKind,
         content: &Content,
         site: &'a Site,
-        now: time::OffsetDateTime,
+        now: jiff::Timestamp,
     ) -> Decision<'a> {
         let accept = request.list_header("accept");
         let accept_language = request.list_header("accept-language");
@@ -381,7 +381,6 @@ mod tests {
     use super::*;
     use maintenance_core::respond::decide;
     use maintenance_core::respond::request::Request;
-    use time::macros::datetime;
 
     const TRACE: &str = "1-693ec9fb-4ef0a17b0db1b3fb480f31bc";
 
@@ -393,7 +392,7 @@ mod tests {
 
     fn answer(rendered: &RenderedResponses, req: &Request, content: &Content) -> (String, String) {
         let site = Site::embedded();
-        let now = datetime!(2026-11-22 04:00 UTC);
+        let now = "2026-11-22T04:00:00Z".parse::<jiff::Timestamp>().unwrap();
         let decision = decide(req, PageKind::Maintenance, content, &site, now);
         // A new Arc each time: equal texts must be recognized without the pointer.
         let shared = Arc::new(content.clone());
@@ -448,11 +447,12 @@ mod tests {
         let req = request(TRACE);
         let content = Arc::new(Content::default());
         for seconds in 0..(MAX_ENTRIES as i64 + 8) {
-            let now = datetime!(2026-11-22 04:00 UTC) + time::Duration::seconds(seconds);
+            let now = "2026-11-22T04:00:00Z".parse::<jiff::Timestamp>().unwrap()
+                + jiff::SignedDuration::from_secs(seconds);
             let mut decision = decide(&req, PageKind::Maintenance, &content, &site, now);
             decision.retry = Some(maintenance_core::respond::retry_after(
                 Some(maintenance_core::content::Retry::Until(
-                    datetime!(2026-11-22 05:00 UTC),
+                    "2026-11-22T05:00:00Z".parse::<jiff::Timestamp>().unwrap(),
                 )),
                 &site,
                 now,
@@ -470,7 +470,7 @@ mod tests {
         let site = Site::embedded();
         let negotiations = Negotiations::new();
         let content = Content::default();
-        let now = datetime!(2026-11-22 04:00 UTC);
+        let now = "2026-11-22T04:00:00Z".parse::<jiff::Timestamp>().unwrap();
         let accepts = [
             None,
             Some("text/html"),

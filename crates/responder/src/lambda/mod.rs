@@ -13,8 +13,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use serde_json::value::RawValue;
-use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use crate::content_cache::{CacheSettings, ContentCache, Refresh};
@@ -191,7 +191,7 @@ impl<S: ParameterStore> Function<S> {
         let event = Event::parse(raw);
         let page = select_page(&event.request, &self.site);
         let content = self.content_for(page).await;
-        let now = OffsetDateTime::now_utc();
+        let now = Timestamp::now();
         let answered = catch_unwind(AssertUnwindSafe(|| {
             let log = |page: PageKind, format: Format, language: &str, trace_id: Option<&str>| {
                 crate::logging::served(&RequestLine {

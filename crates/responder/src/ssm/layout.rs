@@ -2,7 +2,7 @@
 //! per-value validation ([`content_from_parameters`], each bad value a [`Warning`]), and the
 //! writes `maintctl message set` makes, all validated first ([`plan_writes`]).
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use super::store::{Parameter, Write};
 use maintenance_core::catalog::Catalog;
@@ -30,7 +30,7 @@ pub fn content_from_parameters(
     prefix: &str,
     params: &[Parameter],
     catalog: &Catalog,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> (Content, Vec<Warning>) {
     let mut content = Content {
         state: ContentState::Fresh {
@@ -226,7 +226,7 @@ pub fn plan_writes(
 mod tests {
     use super::*;
 
-    const NOW: OffsetDateTime = time::macros::datetime!(2026-11-22 04:00 UTC);
+    const NOW: Timestamp = jiff::Timestamp::constant(1_795_320_000, 0); // 2026-11-22T04:00:00Z
 
     fn p(name: &str, value: &str) -> Parameter {
         Parameter {

@@ -116,7 +116,7 @@ pub(super) async fn stale_window(
         environment: Some(request.environment.clone()),
         ..Targets::default()
     };
-    let now = time::OffsetDateTime::now_utc();
+    let now = jiff::Timestamp::now();
     let doing = format!("schedule cancel {id} by {caller}");
     let change = |record: &mut OwnerRecord, on: bool| {
         record.saw_window(&id, WindowState::Cancelled, now, until);

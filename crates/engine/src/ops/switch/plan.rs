@@ -9,7 +9,6 @@ use crate::listeners::{Skipped, Targets};
 use crate::ops::bypass::BypassPlan;
 use crate::ops::lease::{LeaseHolder, LeaseOptions};
 use crate::ops::owner::Owner;
-use crate::ops::preflight::Preflight;
 use crate::ops::verify::VerifyRequest;
 use crate::planner::{BypassOptions, Direction, Live, Planned, rule_id, tag_value};
 
@@ -33,12 +32,10 @@ pub struct SwitchRequest {
     /// Which page `on` puts live: the responder's (default) or the fallback rule's
     /// (`maintctl on --fallback`). `off` parks both.
     pub live: Live,
-    /// The checks run before switching (`crate::ops::doctor::preflight`), if they were run (a
-    /// caller with nothing to check passes `None`): a blocking failure refuses the switch,
-    /// nothing changed, unless `force`.
-    pub preflight: Option<Preflight>,
-    /// Switch even when the preflight failed (its failures are warnings then).
-    pub force: bool,
+    /// What the caller's own checks found and it switches anyway (`maintctl on --force` past
+    /// a failed preflight: `crate::ops::preflight::Preflight::gate`): shown as the plan's last
+    /// warnings.
+    pub warnings: Vec<String>,
     /// The lease, who the switch is for, and the window's content (issue #15).
     pub coordination: Coordination,
 }
@@ -86,6 +83,16 @@ impl SwitchPlan {
             notes.extend(self.bypass.notes(self.direction));
         }
         notes
+    }
+
+    /// The plan of a switch that moves no rule after all (who owns the maintenance decided
+    /// so): no listener's plan makes a call.
+    pub(super) fn settled(mut self) -> Self {
+        for p in &mut self.listeners {
+            p.plan.steps.clear();
+            p.plan.displaced.clear();
+        }
+        self
     }
 
     /// How many listeners the switch changes.
@@ -223,7 +230,7 @@ pub struct Coordination {
     pub content: Option<WindowContent>,
     /// When the event asking for the switch happened (an alarm's state change): an event not
     /// newer than the last one handled for its owner is stale (`crate::ops::owners`).
-    pub event_time: Option<time::OffsetDateTime>,
+    pub event_time: Option<jiff::Timestamp>,
 }
 
 /// A window's end and time zone, as the page shows them.

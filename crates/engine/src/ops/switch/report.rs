@@ -1,6 +1,8 @@
 //! How a switch ended ([`SwitchReport`]): the plan, the outcome and its message, the apply
 //! report, the probe, the bypass link, the leases held. Displayed as what follows the plan;
-//! serialized as the `--output json` document of `maintctl on` and `off`.
+//! serialized as the `--output json` document of `maintctl on` and `off`. Made once, at the
+//! end, from what happened ([`Happened`]: the plan shown, what the steps did ([`Steps`]), the
+//! leases and the probe).
 
 use serde::Serialize;
 
@@ -11,7 +13,7 @@ use crate::ops::coordinate::LeaseStop;
 use crate::ops::lease::{HeldLease, LeaseHolder};
 use crate::ops::preflight::Check;
 use crate::ops::switch::plan::{SwitchPlan, SwitchRequest};
-use crate::ops::verify::Verification;
+use crate::ops::verify::{Verification, VerifyRequest};
 use crate::ops::{Outcome, Report};
 use crate::planner::{Direction, ListenerInfo, Live, Plan, State};
 
@@ -36,7 +38,8 @@ pub struct SwitchReport {
     /// The link holds the token: a caller that logs the report (a Lambda) sets this to `None`
     /// first.
     pub bypass: Option<BypassReport>,
-    /// The preflight's checks, if it was run.
+    /// The preflight's checks, when the caller ran one (`maintctl on` puts them here: they
+    /// are its step, not the switch's).
     pub preflight: Option<Vec<Check>>,
     /// The leases this switch held.
     pub leases: Vec<HeldLease>,
@@ -50,49 +53,6 @@ impl SwitchReport {
         (!self.outcome.went_well()).then_some(self.message.as_str())
     }
 
-    /// A report of a switch that stopped before it applied anything.
-    pub(super) fn stopped(
-        plan: SwitchPlan,
-        request: &SwitchRequest,
-        stop: (Outcome, String),
-    ) -> Self {
-        Self {
-            plan,
-            dry_run: request.dry_run,
-            outcome: stop.0,
-            message: stop.1,
-            applied: None,
-            verification: None,
-            bypass: None,
-            preflight: request.preflight.as_ref().map(|p| p.checks.clone()),
-            leases: Vec::new(),
-            lease_held_by: None,
-        }
-    }
-
-    pub(super) fn stopped_by_lease(&mut self, stop: LeaseStop) {
-        (self.outcome, self.message) = (stop.outcome, stop.message);
-        self.lease_held_by = stop.held_by;
-    }
-
-    /// Adds warnings found after the plan was shown: to the apply report, which is printed
-    /// after it, when there is one.
-    pub(super) fn warn(&mut self, warnings: Vec<String>) {
-        match &mut self.applied {
-            Some(applied) => applied.warnings.extend(warnings),
-            None => self.plan.warnings.extend(warnings),
-        }
-    }
-
-    /// A switch that moves no rule after all (who owns the maintenance decided so): its plans
-    /// make no call.
-    pub(super) fn settle(&mut self) {
-        for p in &mut self.plan.listeners {
-            p.plan.steps.clear();
-            p.plan.displaced.clear();
-        }
-    }
-
     fn outcome_name(&self) -> &'static str {
         if self.dry_run && self.outcome == Outcome::Done && self.applied.is_none() {
             "dry-run"
@@ -100,6 +60,142 @@ impl SwitchReport {
             self.outcome.name()
         }
     }
+}
+
+/// How the last step of a switch ended it: the outcome, what it means, and who held a lease
+/// it needed when that is why.
+pub(super) struct Ending {
+    outcome: Outcome,
+    message: String,
+    held_by: Option<LeaseHolder>,
+}
+
+impl From<(Outcome, String)> for Ending {
+    fn from((outcome, message): (Outcome, String)) -> Self {
+        Self {
+            outcome,
+            message,
+            held_by: None,
+        }
+    }
+}
+
+impl From<LeaseStop> for Ending {
+    fn from(stop: LeaseStop) -> Self {
+        Self {
+            outcome: stop.outcome,
+            message: stop.message,
+            held_by: stop.held_by,
+        }
+    }
+}
+
+/// What the steps of a switch did once its plan was shown: how they ended it, the apply report
+/// and the bypass link when the rules were switched, and the warnings found on the way.
+pub(super) struct Steps {
+    pub(super) ending: Ending,
+    pub(super) applied: Option<ApplyReport>,
+    pub(super) bypass: Option<BypassReport>,
+    pub(super) warnings: Vec<String>,
+}
+
+impl Steps {
+    /// Steps that ended the switch as `ending` says, having switched nothing.
+    pub(super) fn ended(ending: impl Into<Ending>) -> Self {
+        Self {
+            ending: ending.into(),
+            applied: None,
+            bypass: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Everything a switch did: the plan shown, what its steps did, the leases it held, what the
+/// probe saw. Turned into the [`SwitchReport`] at the end ([`Happened::report`]).
+pub(super) struct Happened {
+    pub(super) plan: SwitchPlan,
+    pub(super) steps: Steps,
+    pub(super) leases: Vec<HeldLease>,
+    pub(super) verification: Option<Verification>,
+}
+
+impl Happened {
+    pub(super) fn new(plan: SwitchPlan, steps: Steps) -> Self {
+        Self {
+            plan,
+            steps,
+            leases: Vec::new(),
+            verification: None,
+        }
+    }
+
+    /// Whether the rules were switched as planned: what the probe then checks.
+    pub(super) fn switched(&self) -> bool {
+        self.steps.applied.is_some() && self.steps.ending.outcome == Outcome::Done
+    }
+
+    /// The report: the outcome and message of the last step, or of the probe when there was
+    /// one; the warnings found after the plan was shown go with the apply report, printed after
+    /// it, when there is one.
+    pub(super) fn report(self, request: &SwitchRequest) -> SwitchReport {
+        let Happened {
+            mut plan,
+            steps,
+            leases,
+            verification,
+        } = self;
+        let (outcome, message) = match (&verification, &request.verify) {
+            (Some(v), Some(probe)) => verified_message(v, probe, plan.direction, request.live),
+            _ => (steps.ending.outcome, steps.ending.message),
+        };
+        let mut applied = steps.applied;
+        match &mut applied {
+            Some(applied) => applied.warnings.extend(steps.warnings),
+            None => plan.warnings.extend(steps.warnings),
+        }
+        SwitchReport {
+            plan,
+            dry_run: request.dry_run,
+            outcome,
+            message,
+            applied,
+            verification,
+            bypass: steps.bypass,
+            preflight: None,
+            leases,
+            lease_held_by: steps.ending.held_by,
+        }
+    }
+}
+
+/// The outcome and message of a switch probed on the live endpoint: what the endpoint kept
+/// answering, said as it was seen.
+fn verified_message(
+    verification: &Verification,
+    probe: &VerifyRequest,
+    direction: Direction,
+    live: Live,
+) -> (Outcome, String) {
+    if verification.ok {
+        return (
+            Outcome::Done,
+            format!("maintenance is {direction}, verified"),
+        );
+    }
+    let v = verification;
+    let message = format!(
+        "the listeners are switched {direction}, but after {} s ({} attempt(s)) {}{}: check the \
+         endpoint (a CDN or cache in front?) and maintctl status",
+        probe.timeout.as_secs(),
+        v.attempts,
+        v.seen(direction, live).join(" and "),
+        v.error
+            .as_deref()
+            .map(|e| format!(" (last error: {e})"))
+            .unwrap_or_default()
+    );
+    (Outcome::Unverified, message)
 }
 
 impl Report for SwitchReport {

@@ -44,8 +44,7 @@ fn request(direction: Direction) -> SwitchRequest {
         verify: None,
         bypass: Default::default(),
         live: Live::Responder,
-        preflight: None,
-        force: false,
+        warnings: Vec::new(),
         coordination: Coordination::default(),
     }
 }
