@@ -588,9 +588,15 @@ const SERVER: [&str; 2] = [
 ];
 
 /// The responder: no load balancer, ACM, Scheduler or Lambda SDK, no CLI parser, no HTTP
-/// server, no switching engine. (STS comes with aws-config, for assumed roles.)
+/// server, no switching engine; and not aws-config's standard chain with the STS and SSO SDKs
+/// it brings (its SSM client is configured from the Lambda environment, `aws::lambda_environment`:
+/// issue #25, BENCHMARKS-coldstart.md).
 const RESPONDER: Forbidden = Forbidden {
     packages: &[
+        "aws-config",
+        "aws-sdk-sts",
+        "aws-sdk-sso",
+        "aws-sdk-ssooidc",
         "aws-sdk-elasticloadbalancingv2",
         "aws-sdk-acm",
         "aws-sdk-scheduler",
@@ -717,8 +723,8 @@ fn the_dependency_check_sees_what_it_forbids() {
     );
     assert_eq!(
         violations(tree, &RESPONDER).len(),
-        4,
-        "the switch function itself, clap, the engine, the server"
+        5,
+        "the switch function itself, clap, the engine, the server, aws-config"
     );
     let clean =
         "0maintenance-switch v0.1.0 (/w/crates/switch)\n1aws-config v1.13.0\n2rustls v0.23.46\n";
