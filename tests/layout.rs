@@ -588,11 +588,17 @@ const SERVER: [&str; 2] = [
 ];
 
 /// The responder: no load balancer, ACM, EventBridge, Scheduler or Lambda SDK, no CLI parser,
-/// no HTTP server, no switching engine. (STS comes with aws-config, for assumed roles.) The
-/// switch function does put events on EventBridge (issue #23: its switches are announced), so
-/// only the responder is kept from that SDK.
+/// no HTTP server, no switching engine; and not aws-config's standard chain with the STS and SSO
+/// SDKs it brings (its SSM client is configured from the Lambda environment,
+/// `aws::lambda_environment`: issue #25, BENCHMARKS-coldstart.md). The switch function does put
+/// events on EventBridge (issue #23: its switches are announced), so only the responder is kept
+/// from that SDK.
 const RESPONDER: Forbidden = Forbidden {
     packages: &[
+        "aws-config",
+        "aws-sdk-sts",
+        "aws-sdk-sso",
+        "aws-sdk-ssooidc",
         "aws-sdk-elasticloadbalancingv2",
         "aws-sdk-acm",
         "aws-sdk-eventbridge",
@@ -720,8 +726,8 @@ fn the_dependency_check_sees_what_it_forbids() {
     );
     assert_eq!(
         violations(tree, &RESPONDER).len(),
-        4,
-        "the switch function itself, clap, the engine, the server"
+        5,
+        "the switch function itself, clap, the engine, the server, aws-config"
     );
     let clean =
         "0maintenance-switch v0.1.0 (/w/crates/switch)\n1aws-config v1.13.0\n2rustls v0.23.46\n";

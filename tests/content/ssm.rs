@@ -214,7 +214,10 @@ async fn ssm_calls_over_10000_invocations_are_one_per_window() {
         ))
     })
     .await;
-    let client = lambda_ssm_client(&sdk_config_for(&server.endpoint).await, &settings());
+    let client = lambda_ssm_client(
+        (&sdk_config_for(&server.endpoint).await).into(),
+        &settings(),
+    );
     let cache = ContentCache::new(
         client,
         "/p".into(),
@@ -250,7 +253,7 @@ async fn connection_refused_serves_defaults_then_the_page() {
         .unwrap()
         .port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let client = lambda_ssm_client(&sdk_config_for(&endpoint).await, &settings());
+    let client = lambda_ssm_client((&sdk_config_for(&endpoint).await).into(), &settings());
     let cache = ContentCache::new(client, "/p".into(), catalog(), settings());
     let refresh = cache.init(Instant::now()).await;
     assert!(
@@ -275,7 +278,10 @@ async fn an_endpoint_that_never_answers_is_cut_at_the_budget_and_the_page_still_
         refresh_budget: Duration::from_millis(100),
         ..CacheSettings::default()
     };
-    let client = lambda_ssm_client(&sdk_config_for(&server.endpoint).await, &cache_settings);
+    let client = lambda_ssm_client(
+        (&sdk_config_for(&server.endpoint).await).into(),
+        &cache_settings,
+    );
     let function = Function::with_store(
         Site::embedded(),
         &FunctionSettings {
@@ -322,7 +328,10 @@ async fn throttling_and_server_errors_keep_the_last_good_content_and_back_off() 
         _ => Some((200, good.replace("From SSM", "Recovered"))),
     })
     .await;
-    let client = lambda_ssm_client(&sdk_config_for(&server.endpoint).await, &settings());
+    let client = lambda_ssm_client(
+        (&sdk_config_for(&server.endpoint).await).into(),
+        &settings(),
+    );
     let cache = ContentCache::new(client, "/p".into(), catalog(), settings());
     let t0 = Instant::now();
     assert!(matches!(cache.init(t0).await, Refresh::Fetched(_)));

@@ -48,8 +48,16 @@ impl InvokeArgs {
                  ALB answers that with its own 502 (an ALB always sends JSON)"
             );
         }
+        // The SSM client from the standard chain (profiles, SSO), not only the variables a
+        // Lambda has: this runs on an operator's machine.
         let (function, problems) =
-            Function::from_environment(&|name| std::env::var(name).ok()).await;
+            Function::from_environment_with(&|name| std::env::var(name).ok(), async || {
+                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .load()
+                    .await;
+                ((&config).into(), Vec::new())
+            })
+            .await;
         for problem in &problems {
             eprintln!("maintctl invoke: warning: {}", problem.0);
         }

@@ -99,25 +99,39 @@ pub struct Function<S> {
 impl Function<aws_sdk_ssm::Client> {
     /// The function exactly as the Lambda builds it at start, from its environment (`lookup`
     /// reads one variable): the site ([`Site::from_env_or_embedded`]), the SSM settings and,
-    /// when a prefix is configured, the SSM client from the standard AWS chain. Problems are
-    /// returned for logging: the function still serves, with defaults in their place. Call
-    /// [`Function::init`] next for the cold-start fetch.
+    /// when a prefix is configured, the SSM client configured from the variables Lambda sets
+    /// ([`crate::aws::lambda_environment`]). Problems are returned for logging: the function
+    /// still serves, with defaults in their place. Call [`Function::init`] next for the
+    /// cold-start fetch.
     pub async fn from_environment(
         lookup: &impl Fn(&str) -> Option<String>,
     ) -> (Self, Vec<StartProblem>) {
+        Self::from_environment_with(lookup, async || crate::aws::lambda_environment(lookup)).await
+    }
+
+    /// [`Function::from_environment`] with the SSM client's configuration from `ssm_config`,
+    /// called only when a prefix is configured, with what it found missing (`maintctl invoke`:
+    /// the standard chain of an operator's machine, profiles and SSO included).
+    pub async fn from_environment_with(
+        lookup: &impl Fn(&str) -> Option<String>,
+        ssm_config: impl AsyncFnOnce() -> (aws_sdk_ssm::config::Builder, Vec<String>),
+    ) -> (Self, Vec<StartProblem>) {
         let (site, config_problems) = Site::from_env_or_embedded(lookup);
         let (settings, settings_problems) = FunctionSettings::from_env(lookup);
-        let problems = config_problems
+        let mut problems: Vec<StartProblem> = config_problems
             .iter()
             .map(|e| StartProblem(e.to_string()))
             .chain(settings_problems)
             .collect();
         let store = match &settings.ssm_prefix {
             Some(_) => {
-                let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .load()
-                    .await;
-                Some(crate::aws::lambda_ssm_client(&base, &settings.cache))
+                let (config, missing) = ssm_config().await;
+                problems.extend(missing.into_iter().map(|m| {
+                    StartProblem(format!(
+                        "SSM client: {m}; the content will be the embedded texts if SSM cannot be read"
+                    ))
+                }));
+                Some(crate::aws::lambda_ssm_client(config, &settings.cache))
             }
             None => None,
         };
