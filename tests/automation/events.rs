@@ -189,13 +189,10 @@ async fn every_switch_is_announced_once_and_listed_newest_first() {
 
     // A window's start and end, delivered to the switch function as Scheduler would.
     let f = SwitchFn::start(moto, &env, 1, &[]).await;
-    let end = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap()
-        + time::Duration::hours(2);
-    let end = end
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let now = jiff::Timestamp::now();
+    let end = jiff::Timestamp::from_second(now.as_second()).unwrap()
+        + jiff::SignedDuration::from_hours(2);
+    let end = end.to_string();
     let request = |action: &str| {
         let mut r = json!({
             "action": action, "environment": env, "reason": "upgrade CHG-42", "window": "w-7",
@@ -490,7 +487,7 @@ async fn the_history_reads_every_page_and_keeps_the_last_hundred() {
             ),
             Some(format!("switch {i:03}")),
             "refused".into(),
-            time::OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(i),
+            jiff::Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_mins(i),
         );
         assert_eq!(
             history::record(&ssm, &prefixes, &event).await,

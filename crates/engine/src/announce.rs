@@ -20,8 +20,6 @@ pub mod routes;
 use std::collections::BTreeSet;
 use std::future::Future;
 
-use time::OffsetDateTime;
-
 use crate::ops::{SwitchReport, SwitchRequest};
 use maintenance_responder::ssm::LockParameters;
 
@@ -94,7 +92,7 @@ pub async fn after_switch(
     report: &SwitchReport,
     request: &SwitchRequest,
 ) -> Vec<String> {
-    let Some(event) = SwitchEvent::of(report, request, OffsetDateTime::now_utc()) else {
+    let Some(event) = SwitchEvent::of(report, request, jiff::Timestamp::now()) else {
         return Vec::new();
     };
     let prefixes: BTreeSet<String> = report

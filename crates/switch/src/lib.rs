@@ -467,7 +467,7 @@ impl<L: Listeners, P: SwitchParameters, A: Announcer> SwitchFunction<L, P, A> {
                 None,
             ),
         };
-        let now = OffsetDateTime::now_utc();
+        let now = jiff::Timestamp::now();
         SwitchEvent::refused(
             environment,
             direction,

@@ -6,9 +6,8 @@
 //! It never holds the bypass link's token: it is built from the plan's listeners, the apply
 //! report's priorities and the closing message, never from `SwitchReport::bypass`.
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::ops::apply::ListenerOutcome;
 use crate::ops::{Outcome, Owner, SwitchReport, SwitchRequest};
@@ -91,7 +90,7 @@ impl SwitchEvent {
     /// nothing to do, a switch that stopped before applying anything (the person running it
     /// saw why) — except a refusal of a switch no one watched (a window's, an alarm's), which
     /// is announced as refused.
-    pub fn of(report: &SwitchReport, request: &SwitchRequest, at: OffsetDateTime) -> Option<Self> {
+    pub fn of(report: &SwitchReport, request: &SwitchRequest, at: Timestamp) -> Option<Self> {
         if report.dry_run || report.outcome == Outcome::NothingToDo {
             return None;
         }
@@ -147,7 +146,7 @@ impl SwitchEvent {
         who: Who,
         reason: Option<String>,
         message: String,
-        at: OffsetDateTime,
+        at: Timestamp,
     ) -> Self {
         let (window, alarm) = match who.kind.as_str() {
             "window" => (who.name.clone(), None),
@@ -259,10 +258,7 @@ fn live_name(live: Live) -> String {
 }
 
 /// A time as the events write it: RFC 3339, UTC, whole seconds.
-pub fn rfc3339(at: OffsetDateTime) -> String {
-    let at = at
-        .to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(at);
-    at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
+pub fn rfc3339(at: Timestamp) -> String {
+    let whole = Timestamp::from_second(at.as_second()).unwrap_or(at);
+    maintenance_core::rfc3339::format(whole)
 }
