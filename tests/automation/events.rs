@@ -508,4 +508,19 @@ async fn the_history_reads_every_page_and_keeps_the_last_hundred() {
         (reasons[0].as_str(), reasons[99].as_str()),
         ("switch 104", "switch 005")
     );
+    // status's last switch (the parameter's current value) is the history's newest; and still
+    // is when the current value is not a switch (then the versions are read, skipping it).
+    let last = history::last(&ssm, &prefixes).await.expect("last");
+    assert_eq!(last.as_ref(), report.switches.first());
+    let name = history::parameter(&prefixes[0]);
+    ssm.put_parameter()
+        .name(&name)
+        .value("written by hand")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("overwrite by hand");
+    let last = history::last(&ssm, &prefixes).await.expect("last");
+    assert_eq!(last.and_then(|s| s.reason).as_deref(), Some("switch 104"));
 }

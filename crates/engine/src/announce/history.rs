@@ -111,13 +111,28 @@ pub async fn history(
         .map_err(|e| Error::History(e.to_string()))
 }
 
-/// The last switch recorded under any of `prefixes` (`maintctl status`).
+/// The last switch recorded under any of `prefixes` (`maintctl status`): each history
+/// parameter's current value is its newest version, so one read per prefix, not its whole
+/// version history; only when a current value is not a switch (written by hand) are the
+/// versions read, as `maintctl history` reads them.
 pub async fn last(
     store: &impl HistoryParameters,
     prefixes: &[String],
 ) -> Result<Option<SwitchEvent>, FetchError> {
-    let report = read(store, "", prefixes, 1).await?;
-    Ok(report.switches.into_iter().next())
+    let mut newest: Option<SwitchEvent> = None;
+    for prefix in prefixes {
+        let Some((value, _)) = store.read(&parameter(prefix)).await? else {
+            continue;
+        };
+        let Ok(event) = serde_json::from_str::<SwitchEvent>(&value) else {
+            let report = read(store, "", prefixes, 1).await?;
+            return Ok(report.switches.into_iter().next());
+        };
+        if newest.as_ref().is_none_or(|n| event.at >= n.at) {
+            newest = Some(event);
+        }
+    }
+    Ok(newest)
 }
 
 /// The switches of one environment, newest first.
