@@ -88,6 +88,10 @@ pub mod parameters {
     /// `{prefix}/bypass/token` (`SecureString`): the bypass link's token of the current
     /// window, set by `maintctl on` and rotated by `off`.
     pub const BYPASS_TOKEN: &str = "bypass/token";
+    /// `{prefix}/return/state` (`SecureString`): the gradual return under way
+    /// (`crate::admission::ReturnState`, JSON), written by the switching side at every step and
+    /// deleted when the return ends or is aborted.
+    pub const RETURN_STATE: &str = "return/state";
     /// `{prefix}/timezone`: the IANA time zone (`Asia/Tokyo`) the page shows the end time in,
     /// written with the window's end by a scheduled switch (`maintctl schedule --timezone`).
     pub const TIMEZONE: &str = "timezone";
@@ -142,6 +146,12 @@ pub const HEALTH_CHECK_USER_AGENT: &str = "ELB-HealthChecker/2.0";
 pub const DEFAULT_BYPASS_PATH: &str = "/__maintenance/bypass";
 /// Name of the bypass cookie; the cookie bypass rule matches `*maint_bypass=TOKEN*`.
 pub const BYPASS_COOKIE: &str = "maint_bypass";
+/// Name of the admission cookie of a gradual return (`crate::admission`): the admission rules
+/// match `*maint_admit=TOKEN*`.
+pub const ADMIT_COOKIE: &str = "maint_admit";
+/// Name of the cookie holding a visitor's place in a gradual return's queue
+/// (`crate::admission::Ticket`).
+pub const TICKET_COOKIE: &str = "maint_ticket";
 
 /// The Lambda function the templates under `deploy/` create, and the defaults of its capacity and
 /// logging settings (README, "Capacity"). `tests/deploy/templates.rs` checks both templates against these.

@@ -12,7 +12,8 @@
 //! [`config`] (the TOML schema, the overrides the environment may give) · [`causes`] (an
 //! error and its causes on one line, the one printer of error chains) · [`site`] (the
 //! [`Site`] prepared once: stylesheet, CSP, logo) · [`deploy_names`] (names shared with
-//! `deploy/`: environment variables, tags, SSM parameters).
+//! `deploy/`: environment variables, tags, SSM parameters) · [`admission`] (a gradual return's
+//! state, tickets and who is let through).
 //!
 //! **The response** ([`mod@respond`]): `select_page` -> `decide` -> `render` -> `Response`.
 //! [`respond::decide`] and [`respond::render`] are the two steps the responder Lambda's hot path
@@ -24,6 +25,7 @@
 //! used by `maintenance-responder` (the Lambda), `maintenance-engine` (the fallback rule's page,
 //! the bypass token, the names of the tags) and `maintctl` (the preview).
 
+pub mod admission;
 pub mod catalog;
 pub mod causes;
 pub mod config;
