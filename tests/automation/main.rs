@@ -4,7 +4,8 @@
 //! bypass link through the real responder; [`disorder`] late, repeated and out-of-order events,
 //! several owners, windows that meet (issue #20); [`crash`] the switch function killed at every
 //! write of a switch; [`events`] every switch announced on EventBridge and kept in
-//! `maintctl history` (issue #23). Their helpers are [`automation`] (`mod.rs` here).
+//! `maintctl history` (issue #23); [`gradual`] a gradual return, its steps and its aborts
+//! (issue #24). Their helpers are [`automation`] (`mod.rs` here).
 
 #[path = "mod.rs"]
 mod automation;
@@ -15,6 +16,7 @@ mod bypass_window;
 mod crash;
 mod disorder;
 mod events;
+mod gradual;
 mod lease;
 mod schedule;
 mod switch_function;

@@ -37,6 +37,14 @@ pub mod tags {
     pub const ROLE_BYPASS: &str = "bypass";
     /// Value of [`ROLE`] on the fallback rule (a fixed-response 503 that needs no Lambda).
     pub const ROLE_FALLBACK: &str = "fallback";
+    /// Value of [`ROLE`] on an admission rule of a gradual return (`maintctl off --gradual`,
+    /// `crate::admission`): created at the return's start, deleted at its end or abort.
+    pub const ROLE_ADMISSION: &str = "admission";
+    /// On an admission rule: the id of the return it belongs to.
+    pub const RETURN: &str = "maintenance-responder:return";
+    /// On an admission rule: the CloudWatch alarm (`off --gradual --abort-alarm`) whose ALARM,
+    /// delivered to the switch function, aborts the return; empty when none was named.
+    pub const ABORT_ALARM: &str = "maintenance-responder:abort-alarm";
     /// Environment name, so `maintctl --environment NAME` finds every rule of one environment.
     pub const ENVIRONMENT: &str = "maintenance-responder:environment";
     /// Priority the rule returns to when maintenance is switched off.

@@ -16,6 +16,19 @@
 //! `timezone` (IANA) only with `"on"`, `end` required there; a start delivered after its end
 //! is refused (switching on then would leave a maintenance no end schedule ends).
 //!
+//! **Return step** (issue #24, `maintctl off --gradual`; `deny_unknown_fields`, every field
+//! checked: `maintenance_engine::planner::return_plan::ReturnStepInput`):
+//!
+//! ```json
+//! {"action": "return-step", "environment": "shop-prod", "return": "r-20261207t1300z-3f9a",
+//!  "step": 2, "share_percent": 25, "scheduled_by": "arn:aws:sts::123456789012:assumed-role/ops/ana"}
+//! ```
+//!
+//! `step` from 2 (step 1 is applied by `maintctl` itself), `share_percent` 1 to 100; 100 is
+//! the return's final step, the ordinary `off`. Whether it changes anything (the return under
+//! way, a share above the current one) is decided under the lease
+//! (`maintenance_engine::ops::gradual::step`).
+//!
 //! **CloudWatch alarm events** (extra fields are ignored: AWS adds fields over time):
 //! - the direct Lambda alarm action payload, `{"source": "aws.cloudwatch", "alarmArn": …,
 //!   "alarmData": {"alarmName": …, "state": {"value": "ALARM", "reason": …}, "previousState":
@@ -31,6 +44,7 @@ use maintenance_core::rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use maintenance_engine::planner::return_plan::{ReturnStepInput, STEP_ACTION};
 use maintenance_engine::planner::window::{SwitchInput, check_timezone_spelling, check_window_id};
 use maintenance_engine::planner::{Direction, environment_name};
 
@@ -108,6 +122,8 @@ pub enum Invocation {
     SwitchRequest(ScheduledSwitch),
     /// An alarm changed state.
     Alarm(AlarmEvent),
+    /// A scheduled step of a gradual return.
+    ReturnStep(ReturnStepInput),
 }
 
 #[derive(Deserialize)]
@@ -144,6 +160,11 @@ pub fn parse(payload: &str, now: Timestamp) -> Result<Invocation, String> {
         ));
     };
     let text = |key: &str| object.get(key).and_then(Value::as_str);
+    if text("action") == Some(STEP_ACTION) {
+        let input: ReturnStepInput = serde_json::from_value(value.clone())
+            .map_err(|e| format!("not a valid return step: {e}"))?;
+        return check_step(input).map(Invocation::ReturnStep);
+    }
     if object.contains_key("action") {
         let input: SwitchInput = serde_json::from_value(value.clone())
             .map_err(|e| format!("not a valid switch request: {e}"))?;
@@ -181,6 +202,26 @@ pub fn parse(payload: &str, now: Timestamp) -> Result<Invocation, String> {
         })?;
     let time = text("time").map(str::to_string);
     check_alarm(data, shape, time).map(Invocation::Alarm)
+}
+
+fn check_step(input: ReturnStepInput) -> Result<ReturnStepInput, String> {
+    environment_name(&input.environment)?;
+    maintenance_core::admission::check_id(&input.return_id).map_err(|e| e.to_string())?;
+    check_text("scheduled_by", &input.scheduled_by, MAX_TEXT)?;
+    if input.step < 2 {
+        return Err(format!(
+            "return step {} is not a scheduled step (they count from 2; step 1 is applied by \
+             maintctl off --gradual itself)",
+            input.step
+        ));
+    }
+    if !(1..=100).contains(&input.share_percent) {
+        return Err(format!(
+            "return share {} is not within 1..=100 percent",
+            input.share_percent
+        ));
+    }
+    Ok(input)
 }
 
 fn kind(v: &Value) -> &'static str {

@@ -7,7 +7,10 @@
 //!   event in either shape — read and validated without I/O;
 //! - [`decide`]: what it does about it (pure): which switch, for whom
 //!   ([`maintenance_engine::ops::Owner`]), why, or why nothing;
-//! - [`SwitchFunction::handle`]: the two, then the switch; [`report`]: the answer, the same
+//! - [`SwitchFunction::handle`]: the two, then the switch; a gradual return's step
+//!   (`maintenance_engine::ops::gradual::step`), and the abort alarm of a return under way
+//!   (`gradual::abort`: its ALARM aborts the return before anything else; the remaining step
+//!   schedules are left to fire and change nothing, as the function has no Scheduler client); [`report`]: the answer, the same
 //!   JSON document `maintctl on --output json` prints plus the event.
 //!
 //! The rules it keeps: it switches only its own environment
@@ -34,7 +37,7 @@ use maintenance_engine::announce::{self, Announcer, Channels, EventBus, Silent, 
 use maintenance_engine::listeners::{Aws, Listeners, Targets};
 use maintenance_engine::ops::{
     self, Confirmation, Coordination, LeaseHolder, LeaseOptions, Operator, Outcome, Owner,
-    SwitchParameters, SwitchPlan, SwitchRequest, WindowContent,
+    SwitchParameters, SwitchPlan, SwitchRequest, WindowContent, gradual,
 };
 use maintenance_engine::planner::{BypassOptions, Direction, Live, environment_name};
 
@@ -188,6 +191,14 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
                 Live::Responder,
             )
         }
+        Invocation::ReturnStep(_) => {
+            return Err((
+                Outcome::Refused,
+                "refused: a return step is not a switch request (SwitchFunction::handle runs it); \
+                 nothing was changed"
+                    .into(),
+            ));
+        }
         Invocation::Alarm(a) => {
             let switch = alarm_switch(a, settings)?;
             event_time = Some(alarm_time(a)?);
@@ -220,6 +231,7 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
             owner,
             content,
             event_time,
+            lease_held: false,
         },
     })
 }
@@ -409,6 +421,9 @@ impl<L: Listeners, P: SwitchParameters, A: Announcer> SwitchFunction<L, P, A> {
                 return report;
             }
         };
+        if let Some(answer) = self.gradual(&invocation).await {
+            return answer;
+        }
         let request = match decide(&invocation, &self.settings) {
             Ok(request) => request,
             Err((outcome, message)) => {
@@ -439,6 +454,68 @@ impl<L: Listeners, P: SwitchParameters, A: Announcer> SwitchFunction<L, P, A> {
         }
     }
 
+    /// A gradual return's step, or the ALARM of a return's abort alarm (named by `maintctl off
+    /// --gradual --abort-alarm`, kept as a tag on the admission rules, so it aborts whether or
+    /// not `MAINTENANCE_SWITCH_ALARM_NAMES` lists it): the answer; `None` for anything else.
+    async fn gradual(&self, invocation: &Invocation) -> Option<EventReport> {
+        let environment = self.settings.environment.clone()?;
+        let lease = LeaseOptions {
+            wait: self.settings.lease_wait,
+            required: true,
+            ..LeaseOptions::default()
+        };
+        match invocation {
+            Invocation::ReturnStep(step) => {
+                if step.environment != environment {
+                    return Some(EventReport::stopped(
+                        Some(invocation.clone()),
+                        Outcome::Refused,
+                        format!(
+                            "refused: this function switches environment {environment:?}, not \
+                             {:?}; nothing was changed",
+                            step.environment
+                        ),
+                    ));
+                }
+                let report = Box::pin(gradual::step(
+                    &self.listeners,
+                    &self.parameters,
+                    None::<&gradual::NoSchedules>,
+                    &self.announcer,
+                    step,
+                    &lease,
+                ))
+                .await;
+                Some(EventReport::gradual(invocation.clone(), report))
+            }
+            Invocation::Alarm(a)
+                if a.state == AlarmState::Alarm
+                    && !self.settings.fallback_alarms.contains(&a.alarm) =>
+            {
+                let request = gradual::AbortRequest {
+                    environment,
+                    owner: Owner::Alarm(a.alarm.clone()),
+                    reason: Some(format!("automatic: {}", a.alarm)),
+                    lease,
+                };
+                let report = gradual::abort(
+                    &self.listeners,
+                    &self.parameters,
+                    None::<&gradual::NoSchedules>,
+                    &self.announcer,
+                    &request,
+                )
+                .await;
+                // Not a return's abort alarm (or no return): the alarm's ordinary switch.
+                report
+                    .return_id
+                    .is_some()
+                    .then(|| EventReport::gradual(invocation.clone(), report))
+            }
+            _ => None,
+        }
+    }
+
     /// The event of an invocation refused before any switch was planned: who asked (the
     /// window or the alarm), for which environment, and why it was refused. It is in no
     /// history: no listener was read, so no content prefix is known.
@@ -449,6 +526,12 @@ impl<L: Listeners, P: SwitchParameters, A: Announcer> SwitchFunction<L, P, A> {
                 Some(s.direction),
                 Who::of(&Owner::Window(s.window.clone()), &s.scheduled_by),
                 Some(s.reason.clone()),
+            ),
+            Some(Invocation::ReturnStep(s)) => (
+                Some(s.environment.clone()),
+                None,
+                Who::of(&Owner::Person, &s.scheduled_by),
+                Some(format!("gradual return {} step {}", s.return_id, s.step)),
             ),
             Some(Invocation::Alarm(a)) => (
                 self.settings.environment.clone(),

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::event::Invocation;
+use maintenance_engine::ops::gradual::GradualReport;
 use maintenance_engine::ops::{Error, Outcome, Report, SwitchReport};
 use maintenance_engine::planner::Direction;
 
@@ -64,6 +65,21 @@ impl EventReport {
             retry: outcome == Outcome::Failed,
             announcement_warnings: Vec::new(),
         }
+    }
+
+    /// A gradual return's step or abort was run (`maintenance_engine::ops::gradual`): its
+    /// final step's switch, when there was one, is the answer's switch.
+    pub fn gradual(event: Invocation, report: GradualReport) -> Self {
+        let retry = matches!(report.outcome, Outcome::Failed | Outcome::RolledBack);
+        let mut answer = match report.switch {
+            Some(switch) => Self::switched(event, *switch),
+            None => Self::stopped(Some(event), report.outcome, String::new()),
+        };
+        answer.outcome = report.outcome;
+        answer.message = report.message;
+        answer.retry = retry;
+        answer.announcement_warnings = report.warnings;
+        answer
     }
 
     /// A switch was run. The bypass links are left out (they hold the token, and this answer
@@ -120,6 +136,7 @@ impl EventReport {
         let kind = match &self.event {
             Some(Invocation::SwitchRequest(_)) => "switch-request",
             Some(Invocation::Alarm(_)) => "alarm",
+            Some(Invocation::ReturnStep(_)) => "return-step",
             None => "unreadable",
         };
         macro_rules! line {

@@ -24,6 +24,7 @@ mod doctor;
 mod exit;
 mod fallback;
 mod globals;
+mod gradual;
 mod history;
 mod invoke;
 mod lease;
@@ -83,7 +84,7 @@ enum Command {
     /// above every other rule.
     On(on::OnArgs),
     /// Switch maintenance off: move the maintenance rule back to its parked priority.
-    Off(switch::SwitchArgs),
+    Off(gradual::OffArgs),
     /// The switches of an environment, newest first: when, which way, who, why, the outcome.
     History(history::HistoryArgs),
     /// The settings in force: maintctl.toml's environment, the flags, and where each value

@@ -73,6 +73,13 @@ impl OnArgs {
             Ok(warnings) => warnings.unwrap_or_default(),
             Err(e) => return output::stopped(e),
         };
+        // A return under way is aborted first: everyone back on the page at once.
+        if !self.switch.is_dry_run()
+            && let Some(code) =
+                crate::gradual::abort_first(globals, &self.switch, "maintctl on").await?
+        {
+            return Ok(code);
+        }
         let on = OnOnly {
             live: Some(live),
             bypass,

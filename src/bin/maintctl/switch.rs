@@ -68,6 +68,26 @@ impl SwitchArgs {
             .await
     }
 
+    /// `--dry-run`.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// The reason to record.
+    pub fn reason_text(&self) -> String {
+        self.reason.text()
+    }
+
+    /// `--lease-wait`, in seconds.
+    pub fn lease_wait_seconds(&self) -> u64 {
+        self.lease_wait
+    }
+
+    /// `--event-bus`.
+    pub fn event_bus(&self) -> &str {
+        &self.event_bus
+    }
+
     /// The listeners named (a usage error when none is).
     pub fn targets(&self, globals: &Globals) -> maintenance_engine::listeners::Targets {
         self.targets.clone().required(globals)

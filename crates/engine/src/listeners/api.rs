@@ -323,6 +323,16 @@ impl Listeners for Aws {
             })
     }
 
+    async fn delete_rule(&self, rule: &str) -> Result<(), ListenersError> {
+        self.elb
+            .delete_rule()
+            .rule_arn(rule)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| call_error("DeleteRule", rule, e))
+    }
+
     async fn modify_rule_conditions(
         &self,
         rule: &str,

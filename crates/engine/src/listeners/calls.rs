@@ -88,6 +88,10 @@ pub trait Listeners {
     ) -> impl Future<Output = Result<(), ListenersError>> + Send {
         async { Err(unsupported("ModifyRule")) }
     }
+    /// Deletes one rule (DeleteRule): a gradual return's admission rules at its end or abort.
+    fn delete_rule(&self, _rule: &str) -> impl Future<Output = Result<(), ListenersError>> + Send {
+        async { Err(unsupported("DeleteRule")) }
+    }
     /// A listener's attributes, by key (DescribeListenerAttributes): `maintctl doctor` looks
     /// for the response headers the ALB would overwrite.
     fn listener_attributes(

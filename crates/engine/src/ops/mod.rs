@@ -17,6 +17,7 @@
 //! - [`doctor::doctor`]: every check a switch relies on; [`doctor::preflight`], the checks
 //!   that can stop `on` (the caller's step, before the switch: [`preflight::Preflight::gate`]
 //!   refuses, or gives the switch its failures as [`SwitchRequest::warnings`]);
+//! - [`gradual`]: the gradual return (`off --gradual`, its scheduled steps, its abort);
 //! - [`fallback::refresh`] and [`fallback::set_message`] (`message set`): the fallback rules'
 //!   page, kept up to date with the content.
 //!
@@ -36,6 +37,7 @@ pub mod deadline;
 pub mod doctor;
 pub mod error;
 pub mod fallback;
+pub mod gradual;
 pub mod lease;
 pub mod message;
 pub mod outcome;

@@ -102,7 +102,7 @@ impl<C: Listeners, P: SwitchParameters, O: Operator> Run<'_, C, P, O> {
     /// The lease the writes need: held already, or taken now. True when it was taken now
     /// (and holds a prefix): what was decided before must be decided again under it.
     async fn hold(&mut self, plan: &SwitchPlan) -> Result<bool, LeaseStop> {
-        if self.lease.is_some() {
+        if self.lease.is_some() || self.request.coordination.lease_held {
             return Ok(false);
         }
         let coordination = &self.request.coordination;

@@ -254,6 +254,12 @@ impl RuleView {
         }
     }
 
+    /// True for an admission rule of a gradual return (role `admission`): a rule the return
+    /// creates and deletes, never moved by a switch, so no plan of `on` or `off` counts it.
+    pub fn is_admission(&self) -> bool {
+        self.tags.get(tags::ROLE).map(String::as_str) == Some(tags::ROLE_ADMISSION)
+    }
+
     /// True for the listener's default rule.
     pub fn is_default(&self) -> bool {
         self.priority.is_none()
@@ -398,7 +404,13 @@ impl ListenerSnapshot {
             None => BTreeMap::new(),
         };
         let mut out = Vec::new();
-        for view in self.rules.iter().filter(|r| !r.is_default()) {
+        // Admission rules sit above the managed rules for a return's length and are deleted
+        // before any switch moves a rule (`crate::ops::gradual`): not the planner's to move.
+        for view in self
+            .rules
+            .iter()
+            .filter(|r| !r.is_default() && !r.is_admission())
+        {
             let role = self.tagged_role(view)?;
             let home = match role {
                 Role::App => displaced.get(rule_id(&view.arn)).copied(),

@@ -19,6 +19,7 @@
 //! - [`doctor`]: the target group facts `maintctl doctor` reads, as data;
 //! - [`fallback`]: the fallback rule (a fixed-response 503): its page, where `attach` parks it,
 //!   whether it can go live;
+//! - [`return_plan`]: a gradual return's steps, schedules and admission rules;
 //! - [`window`]: maintenance windows as one-time EventBridge Scheduler schedules, and back;
 //! - [`owners`]: who owns a maintenance and which switch events were handled (the record kept
 //!   beside the lease);
@@ -35,6 +36,7 @@ pub mod names;
 pub mod owners;
 pub mod priorities;
 pub mod record;
+pub mod return_plan;
 pub mod routing;
 pub mod switch;
 pub mod window;

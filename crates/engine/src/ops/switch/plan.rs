@@ -231,6 +231,9 @@ pub struct Coordination {
     /// When the event asking for the switch happened (an alarm's state change): an event not
     /// newer than the last one handled for its owner is stale (`crate::ops::owners`).
     pub event_time: Option<jiff::Timestamp>,
+    /// The caller holds the leases of the listeners' content prefixes already (a gradual
+    /// return's final `off`, `crate::ops::gradual`): the switch takes none and releases none.
+    pub lease_held: bool,
 }
 
 /// A window's end and time zone, as the page shows them.
