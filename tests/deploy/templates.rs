@@ -1103,6 +1103,7 @@ fn sam_rules_created(tpl: &Value, given: &Value, listener: &str) -> Vec<RuleView
         };
         rules.push(RuleView {
             arn: format!("{listener}/{name}"),
+            actions: Vec::new(),
             priority: Some(text(&p["Priority"]).parse().unwrap()),
             conditions,
             action,
@@ -1131,6 +1132,7 @@ fn answers_while_off(
     };
     let mut rules = vec![RuleView {
         arn: "app-rule".into(),
+        actions: Vec::new(),
         priority: Some(10),
         conditions: vec![Condition::PathPattern {
             values: vec!["/app/*".into()],
@@ -1145,6 +1147,7 @@ fn answers_while_off(
     rules.sort_by_key(|r| r.priority);
     rules.push(RuleView {
         arn: "default".into(),
+        actions: Vec::new(),
         priority: None,
         conditions: Vec::new(),
         action: ActionSummary::FixedResponse {

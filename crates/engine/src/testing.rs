@@ -121,6 +121,7 @@ impl FakeListeners {
         };
         let rule = RuleView {
             arn: arn.clone(),
+            actions: Vec::new(),
             priority,
             conditions,
             action,
@@ -323,6 +324,7 @@ impl Listeners for FakeListeners {
             .find(|r| r.arn == arn)
             .expect("inserted");
         created.conditions = rule.conditions.clone();
+        created.actions = rule.actions.clone();
         Ok(arn)
     }
 

@@ -16,16 +16,20 @@ use std::time::Duration;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use elbv2::error::{ProvideErrorMetadata, SdkError};
 use elbv2::types::{
-    Action, ActionTypeEnum, FixedResponseActionConfig, HttpHeaderConditionConfig,
-    PathPatternConditionConfig, RuleCondition, RulePriorityPair, SourceIpConditionConfig, Tag,
+    Action, ActionTypeEnum, FixedResponseActionConfig, ForwardActionConfig,
+    HostHeaderConditionConfig, HttpHeaderConditionConfig, HttpRequestMethodConditionConfig,
+    PathPatternConditionConfig, QueryStringConditionConfig, QueryStringKeyValuePair,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, RuleCondition, RulePriorityPair,
+    SourceIpConditionConfig, Tag, TargetGroupStickinessConfig, TargetGroupTuple,
 };
 
 use crate::listeners::ListenersError;
 use crate::listeners::acm::Acm;
 use crate::listeners::calls::{DESCRIBE_TAGS_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, Listeners};
 use crate::planner::{
-    ActionSummary, Condition, FixedResponse, ListenerInfo, MAX_PRIORITY, MIN_PRIORITY, NewRule,
-    PlanningError, QueryPair, RuleView, TargetGroupHealth, TargetGroupInfo, TargetState,
+    ActionSummary, Condition, FixedResponse, Forward, ListenerInfo, MAX_PRIORITY, MIN_PRIORITY,
+    NewRule, PlanningError, QueryPair, Redirect, RuleAction, RuleView, TargetGroupHealth,
+    TargetGroupInfo, TargetState, WeightedTargetGroup,
 };
 use crate::retry::Backoff;
 
@@ -296,12 +300,20 @@ impl Listeners for Aws {
             .iter()
             .map(condition_to_sdk)
             .collect::<Result<Vec<_>, _>>()?;
-        let action = match &rule.fixed_response {
-            Some(response) => fixed_response_action(response),
-            None => Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .target_group_arn(&rule.target_group)
-                .build(),
+        let actions = if !rule.actions.is_empty() {
+            rule.actions
+                .iter()
+                .enumerate()
+                .map(|(i, a)| action_to_sdk(a, i as i32 + 1))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            vec![match &rule.fixed_response {
+                Some(response) => fixed_response_action(response),
+                None => Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .target_group_arn(&rule.target_group)
+                    .build(),
+            }]
         };
         let out = self
             .elb
@@ -309,7 +321,7 @@ impl Listeners for Aws {
             .listener_arn(&rule.listener)
             .priority(rule.priority as i32)
             .set_conditions(Some(conditions))
-            .actions(action)
+            .set_actions(Some(actions))
             .set_tags(Some(sdk_tags(&rule.tags)))
             .send()
             .await
@@ -595,6 +607,7 @@ fn rule_view(listener: &str, rule: &elbv2::types::Rule) -> Result<RuleView, List
         priority,
         conditions: rule.conditions().iter().map(condition_from_sdk).collect(),
         action: action_from_sdk(rule.actions()),
+        actions: actions_from_sdk(rule.actions()),
         tags: BTreeMap::new(),
     })
 }
@@ -609,6 +622,20 @@ fn condition_from_sdk(c: &RuleCondition) -> Condition {
             v.to_vec()
         }
     };
+    let regex = c
+        .path_pattern_config()
+        .is_some_and(|p| !p.regex_values().is_empty())
+        || c.host_header_config()
+            .is_some_and(|p| !p.regex_values().is_empty())
+        || c.http_header_config()
+            .is_some_and(|p| !p.regex_values().is_empty());
+    if regex {
+        // Regex values: a condition this tool does not model, shown but never copied.
+        return Condition::Other {
+            name: format!("{field} (regex)"),
+            values: legacy,
+        };
+    }
     match field {
         "path-pattern" => Condition::PathPattern {
             values: or_legacy(
@@ -686,6 +713,33 @@ fn condition_to_sdk(condition: &Condition) -> Result<RuleCondition, ListenersErr
                 .set_values(Some(values.clone()))
                 .build(),
         ),
+        Condition::HostHeader { values } => b.field("host-header").host_header_config(
+            HostHeaderConditionConfig::builder()
+                .set_values(Some(values.clone()))
+                .build(),
+        ),
+        Condition::HttpRequestMethod { values } => {
+            b.field("http-request-method").http_request_method_config(
+                HttpRequestMethodConditionConfig::builder()
+                    .set_values(Some(values.clone()))
+                    .build(),
+            )
+        }
+        Condition::QueryString { values } => b.field("query-string").query_string_config(
+            QueryStringConditionConfig::builder()
+                .set_values(Some(
+                    values
+                        .iter()
+                        .map(|p| {
+                            QueryStringKeyValuePair::builder()
+                                .set_key(p.key.clone())
+                                .value(&p.value)
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build(),
+        ),
         other => {
             return Err(ListenersError::Invalid(format!(
                 "cannot create a rule with condition {other}"
@@ -748,4 +802,146 @@ fn action_from_sdk(actions: &[Action]) -> ActionSummary {
             kind: other.map(|t| t.as_str().to_string()).unwrap_or_default(),
         },
     }
+}
+
+/// A rule's actions in full, in their order.
+fn actions_from_sdk(actions: &[Action]) -> Vec<RuleAction> {
+    let mut sorted: Vec<&Action> = actions.iter().collect();
+    sorted.sort_by_key(|a| a.order().unwrap_or(0));
+    sorted.into_iter().map(rule_action_from_sdk).collect()
+}
+
+fn rule_action_from_sdk(a: &Action) -> RuleAction {
+    match a.r#type() {
+        Some(ActionTypeEnum::Forward) => {
+            let config = a.forward_config();
+            let tuples = config.map(|c| c.target_groups()).unwrap_or_default();
+            let mut target_groups: Vec<WeightedTargetGroup> = tuples
+                .iter()
+                .map(|t| WeightedTargetGroup {
+                    arn: t.target_group_arn().unwrap_or_default().to_string(),
+                    // A weight defaults to 1 (ELBv2 API, TargetGroupTuple).
+                    weight: t.weight().map_or(1, |w| w.max(0) as u32),
+                })
+                .collect();
+            if target_groups.is_empty()
+                && let Some(arn) = a.target_group_arn()
+            {
+                target_groups.push(WeightedTargetGroup {
+                    arn: arn.to_string(),
+                    weight: 1,
+                });
+            }
+            let stickiness = config
+                .and_then(|c| c.target_group_stickiness_config())
+                .filter(|s| s.enabled() == Some(true));
+            RuleAction::Forward(Forward {
+                target_groups,
+                stickiness_seconds: stickiness
+                    .map(|s| s.duration_seconds().unwrap_or(0).max(0) as u32),
+                weighted: a.target_group_arn().is_none() || tuples.len() > 1,
+            })
+        }
+        Some(ActionTypeEnum::FixedResponse) => {
+            let config = a.fixed_response_config();
+            let field = |get: fn(&FixedResponseActionConfig) -> Option<&str>| {
+                config.and_then(get).unwrap_or_default().to_string()
+            };
+            RuleAction::FixedResponse(FixedResponse {
+                status_code: field(|c| c.status_code()),
+                content_type: field(|c| c.content_type()),
+                body: field(|c| c.message_body()),
+            })
+        }
+        Some(ActionTypeEnum::Redirect) => {
+            let c = a.redirect_config();
+            let field = |get: fn(&RedirectActionConfig) -> Option<&str>| {
+                c.and_then(get).map(str::to_string)
+            };
+            RuleAction::Redirect(Redirect {
+                protocol: field(|c| c.protocol()),
+                port: field(|c| c.port()),
+                host: field(|c| c.host()),
+                path: field(|c| c.path()),
+                query: field(|c| c.query()),
+                status_code: c
+                    .and_then(|c| c.status_code())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            })
+        }
+        Some(
+            kind @ (ActionTypeEnum::AuthenticateOidc
+            | ActionTypeEnum::AuthenticateCognito
+            | ActionTypeEnum::JwtValidation),
+        ) => RuleAction::Authenticate {
+            kind: kind.as_str().to_string(),
+        },
+        other => RuleAction::Other {
+            kind: other.map(|t| t.as_str().to_string()).unwrap_or_default(),
+        },
+    }
+}
+
+/// One action to write, at `order`.
+fn action_to_sdk(action: &RuleAction, order: i32) -> Result<Action, ListenersError> {
+    let b = Action::builder().order(order);
+    Ok(match action {
+        RuleAction::Forward(f) if !f.weighted && f.stickiness_seconds.is_none() => b
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(f.target_groups.first().map_or("", |t| t.arn.as_str()))
+            .build(),
+        RuleAction::Forward(f) => {
+            let mut config = ForwardActionConfig::builder().set_target_groups(Some(
+                f.target_groups
+                    .iter()
+                    .map(|t| {
+                        TargetGroupTuple::builder()
+                            .target_group_arn(&t.arn)
+                            .weight(t.weight as i32)
+                            .build()
+                    })
+                    .collect(),
+            ));
+            if let Some(seconds) = f.stickiness_seconds {
+                config = config.target_group_stickiness_config(
+                    TargetGroupStickinessConfig::builder()
+                        .enabled(true)
+                        .duration_seconds(seconds as i32)
+                        .build(),
+                );
+            }
+            b.r#type(ActionTypeEnum::Forward)
+                .forward_config(config.build())
+                .build()
+        }
+        RuleAction::FixedResponse(r) => b
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code(&r.status_code)
+                    .content_type(&r.content_type)
+                    .message_body(&r.body)
+                    .build(),
+            )
+            .build(),
+        RuleAction::Redirect(r) => b
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .set_protocol(r.protocol.clone())
+                    .set_port(r.port.clone())
+                    .set_host(r.host.clone())
+                    .set_path(r.path.clone())
+                    .set_query(r.query.clone())
+                    .status_code(RedirectActionStatusCodeEnum::from(r.status_code.as_str()))
+                    .build(),
+            )
+            .build(),
+        RuleAction::Authenticate { kind } | RuleAction::Other { kind } => {
+            return Err(ListenersError::Invalid(format!(
+                "cannot create a rule with a {kind} action"
+            )));
+        }
+    })
 }

@@ -228,6 +228,7 @@ fn maintenance_to_create(
             }],
             target_group: spec.target_group.clone(),
             fixed_response: None,
+            actions: Vec::new(),
             tags: t,
         },
     })
@@ -308,6 +309,7 @@ fn bypass_to_create(
                 conditions: vec![wanted],
                 target_group: spec.app_target_group.clone().expect("validated"),
                 fixed_response: None,
+                actions: Vec::new(),
                 tags: rule_tags,
             },
         });
@@ -329,6 +331,7 @@ mod tests {
     ) -> RuleView {
         RuleView {
             arn: arn.into(),
+            actions: Vec::new(),
             priority,
             conditions,
             action: ActionSummary::Forward {

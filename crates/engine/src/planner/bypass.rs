@@ -371,6 +371,7 @@ mod tests {
     fn cookie_rule(conditions: Vec<Condition>) -> RuleView {
         RuleView {
             arn: "rule/c".into(),
+            actions: Vec::new(),
             priority: Some(49_997),
             conditions,
             action: ActionSummary::Forward {
@@ -469,6 +470,7 @@ mod tests {
         }
         let mut all = vec![RuleView {
             arn: "rule/catch-all".into(),
+            actions: Vec::new(),
             priority: Some(10),
             conditions: vec![Condition::PathPattern {
                 values: vec!["/*".into()],

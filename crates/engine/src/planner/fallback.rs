@@ -86,6 +86,7 @@ pub fn attach_step(
             }],
             target_group: String::new(),
             fixed_response: Some(FixedResponse::page(fallback.body.as_str())),
+            actions: Vec::new(),
             tags: spec.base_tags(tags::ROLE_FALLBACK, priority),
         },
     }))

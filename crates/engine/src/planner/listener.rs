@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::planner::action::RuleAction;
 use crate::planner::findings::Finding;
 use crate::planner::fixed_response::FixedResponse;
 use crate::planner::names::{short_listener, short_target_group};
@@ -239,6 +240,10 @@ pub struct RuleView {
     pub conditions: Vec<Condition>,
     /// What it does.
     pub action: ActionSummary,
+    /// Its actions in full, in order (authentication first), as read; empty when not read
+    /// (then [`RuleAction::from_summary`] says what can be known from `action`).
+    #[serde(skip)]
+    pub actions: Vec<RuleAction>,
     /// Tags (empty for the default rule, whose tags are never read).
     pub tags: BTreeMap<String, String>,
 }
@@ -295,6 +300,10 @@ pub struct NewRule {
     /// A fixed response to answer with instead of forwarding (the fallback rule).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed_response: Option<FixedResponse>,
+    /// The actions in full, when they are not one forward or fixed response (a mirror rule,
+    /// `crate::planner::mirror`): written instead of `target_group` and `fixed_response`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<RuleAction>,
     /// Tags set at creation.
     pub tags: Vec<(String, String)>,
 }

@@ -23,8 +23,14 @@
 //! - [`window`]: maintenance windows as one-time EventBridge Scheduler schedules, and back;
 //! - [`owners`]: who owns a maintenance and which switch events were handled (the record kept
 //!   beside the lease);
-//! - [`routing`]: which rule answers a request, evaluated as the ALB does.
+//! - [`action`]: a rule's actions in full (forwards with weights and stickiness, redirects,
+//!   fixed responses), what mirror rules copy;
+//! - [`mirror`]: mirror rules, a copy of the listener's routing behind one more condition (the
+//!   bypass rules on listeners with several target groups, the gradual return's admission);
+//! - [`routing`]: which rule answers a request and which target group it reaches, evaluated as
+//!   the ALB does.
 
+pub mod action;
 pub mod attach;
 pub mod bypass;
 pub mod doctor;
@@ -32,6 +38,7 @@ pub mod fallback;
 pub mod findings;
 pub mod fixed_response;
 pub mod listener;
+pub mod mirror;
 pub mod names;
 pub mod owners;
 pub mod priorities;
@@ -41,6 +48,7 @@ pub mod routing;
 pub mod switch;
 pub mod window;
 
+pub use action::{Forward, Redirect, RuleAction, WeightedTargetGroup};
 pub use attach::FallbackSpec;
 pub use attach::{AttachError, AttachSpec, AttachStep, plan_attach, same_condition};
 pub use bypass::{BypassError, BypassOptions, CookieRule, TokenGroup, TokenPlan, plan_tokens};

@@ -18,13 +18,23 @@
 //! match part of such requests (a bypass rule for some clients). That is how `maintctl status`
 //! and `doctor` name what answers a page request, a path no rule names and a health check,
 //! whatever the priorities say.
+//!
+//! Where the answering rule sends the request ([`reach`], [`Destination`]): its last action
+//! (authentication actions before it are passed, as for a signed-in visitor). A forward to
+//! several target groups picks one by weight (0–999; a weight-0 group is never chosen) with a
+//! caller-given draw, so a test samples distinct visitors deterministically ([`visitor_draw`]);
+//! with target-group stickiness on, a visitor whose `AWSALBTG` cookie names one of the
+//! action's groups with a weight above 0 stays on it. The ALB's cookie value is opaque
+//! (encrypted); this model takes the target group's ARN as its value
+//! ([`STICKINESS_COOKIE`]), which is what a [`Destination::TargetGroup`] says to set.
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::planner::listener::{Condition, ListenerSnapshot, RuleView};
+use crate::planner::action::{Forward, RuleAction};
+use crate::planner::listener::{ActionSummary, Condition, ListenerSnapshot, RuleView};
 use crate::planner::priorities::{Role, State};
 use crate::planner::record::rule_id;
 use maintenance_core::deploy_names::HEALTH_CHECK_USER_AGENT;
@@ -426,6 +436,145 @@ fn source_matches(values: &[String], source: Option<IpAddr>) -> Match {
     }
 }
 
+/// The ALB's target-group stickiness cookie.
+pub const STICKINESS_COOKIE: &str = "AWSALBTG";
+
+/// Where a request ends up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "to", rename_all = "kebab-case")]
+pub enum Destination {
+    /// A target group.
+    TargetGroup {
+        /// Its ARN.
+        arn: String,
+        /// With target-group stickiness on: the `AWSALBTG` value the answer sets (the ARN in
+        /// this model) and for how many seconds.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sticky_seconds: Option<u32>,
+    },
+    /// The ALB answers itself.
+    FixedResponse {
+        /// Its status code.
+        status: String,
+    },
+    /// A redirect.
+    Redirect,
+    /// A forward whose every target group has weight 0 (the ALB refuses such an action; a
+    /// listener as read never has one).
+    NoTargetGroup,
+    /// An action this model does not follow.
+    Other {
+        /// Its type.
+        kind: String,
+    },
+}
+
+impl Destination {
+    /// The target group, if it is one.
+    pub fn target_group(&self) -> Option<&str> {
+        match self {
+            Destination::TargetGroup { arn, .. } => Some(arn),
+            _ => None,
+        }
+    }
+}
+
+/// The rule that answers a request and where it sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reached<'a> {
+    /// The rule (see [`answer`]).
+    pub answer: Answer<'a>,
+    /// Where its action sends the request.
+    pub destination: Destination,
+}
+
+/// Where `request` ends up on a listener with `rules`: the rule that answers ([`answer`]) and
+/// its last action; `draw` (any `u64`, uniform over visitors: [`visitor_draw`]) picks the
+/// target group of a weighted forward. `None` only for a listener without a default rule.
+pub fn reach<'a>(rules: &'a [RuleView], request: &Request, draw: u64) -> Option<Reached<'a>> {
+    let answer = answer(rules, request)?;
+    let actions = if answer.rule.actions.is_empty() {
+        RuleAction::from_summary(&answer.rule.action).unwrap_or_default()
+    } else {
+        answer.rule.actions.clone()
+    };
+    let destination = match actions.last() {
+        Some(RuleAction::Forward(f)) => match pick(f, draw, sticky_group(request).as_deref()) {
+            Some(arn) => Destination::TargetGroup {
+                arn: arn.to_string(),
+                sticky_seconds: f.stickiness_seconds,
+            },
+            None => Destination::NoTargetGroup,
+        },
+        Some(RuleAction::FixedResponse(r)) => Destination::FixedResponse {
+            status: r.status_code.clone(),
+        },
+        Some(RuleAction::Redirect(_)) => Destination::Redirect,
+        Some(other) => Destination::Other {
+            kind: other.kind().to_string(),
+        },
+        None => match &answer.rule.action {
+            ActionSummary::Redirect => Destination::Redirect,
+            other => Destination::Other {
+                kind: other.to_string(),
+            },
+        },
+    };
+    Some(Reached {
+        answer,
+        destination,
+    })
+}
+
+/// The target group a forward sends a visitor to: the one its stickiness cookie names (with
+/// stickiness on, among the action's groups of weight above 0), else by weight with `draw`.
+/// `None` when every weight is 0.
+pub fn pick<'f>(forward: &'f Forward, draw: u64, sticky: Option<&str>) -> Option<&'f str> {
+    let live = || forward.target_groups.iter().filter(|t| t.weight > 0);
+    if forward.stickiness_seconds.is_some()
+        && let Some(stuck) = sticky
+        && let Some(t) = live().find(|t| t.arn == stuck)
+    {
+        return Some(&t.arn);
+    }
+    let total: u64 = live().map(|t| u64::from(t.weight)).sum();
+    if total == 0 {
+        return None;
+    }
+    // `draw` scaled to 0..total: uniform when `draw` is uniform over u64.
+    let mut point = ((u128::from(draw) * u128::from(total)) >> 64) as u64;
+    for t in live() {
+        let w = u64::from(t.weight);
+        if point < w {
+            return Some(&t.arn);
+        }
+        point -= w;
+    }
+    None
+}
+
+/// The target group the request's `AWSALBTG` cookie names, if it carries one.
+fn sticky_group(request: &Request) -> Option<String> {
+    request
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+        .flat_map(|(_, v)| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == STICKINESS_COOKIE).then(|| value.to_string())
+        })
+}
+
+/// A visitor's draw from its number (SplitMix64): distinct, evenly spread draws for
+/// visitors 0, 1, 2, …
+pub fn visitor_draw(visitor: u64) -> u64 {
+    let mut z = visitor.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// `pattern` (`*` any run, `?` one character) against `text`, case-insensitively.
 fn wildcard_nocase(pattern: &str, text: &str) -> bool {
     wildcard(
@@ -467,6 +616,7 @@ mod tests {
     fn rule(id: &str, priority: Option<u32>, conditions: Vec<Condition>) -> RuleView {
         RuleView {
             arn: id.into(),
+            actions: Vec::new(),
             priority,
             conditions,
             action: ActionSummary::Redirect,
@@ -590,5 +740,129 @@ mod tests {
             values: vec![],
         };
         assert_eq!(condition_matches(&other, &r), Match::Maybe);
+    }
+
+    fn weighted(groups: &[(&str, u32)], sticky: Option<u32>) -> Forward {
+        Forward {
+            target_groups: groups
+                .iter()
+                .map(
+                    |(arn, weight)| crate::planner::action::WeightedTargetGroup {
+                        arn: arn.to_string(),
+                        weight: *weight,
+                    },
+                )
+                .collect(),
+            stickiness_seconds: sticky,
+            weighted: true,
+        }
+    }
+
+    #[test]
+    fn a_weighted_forward_splits_visitors_by_weight_and_never_picks_weight_zero() {
+        let f = weighted(&[("a", 1), ("zero", 0), ("b", 3)], None);
+        let mut counts = BTreeMap::new();
+        for v in 0..40_000 {
+            *counts
+                .entry(pick(&f, visitor_draw(v), None).unwrap())
+                .or_insert(0u32) += 1;
+        }
+        assert!(!counts.contains_key("zero"), "{counts:?}");
+        let a = f64::from(counts["a"]) / 40_000.0;
+        assert!((a - 0.25).abs() < 0.01, "share of a {a}");
+        assert_eq!(pick(&weighted(&[("z", 0)], None), 7, None), None);
+        // The extremes of the draw land in the first and last groups.
+        assert_eq!(pick(&f, 0, None), Some("a"));
+        assert_eq!(pick(&f, u64::MAX, None), Some("b"));
+    }
+
+    #[test]
+    fn target_group_stickiness_keeps_a_visitor_on_its_group() {
+        let sticky = weighted(&[("a", 1), ("b", 1), ("off", 0)], Some(3600));
+        let draw_b = (0..)
+            .map(visitor_draw)
+            .find(|d| pick(&sticky, *d, None) == Some("b"));
+        let draw_b = draw_b.unwrap();
+        assert_eq!(pick(&sticky, draw_b, Some("a")), Some("a"));
+        assert_eq!(
+            pick(&sticky, draw_b, Some("off")),
+            Some("b"),
+            "weight 0: not kept"
+        );
+        let loose = weighted(&[("a", 1), ("b", 1)], None);
+        assert_eq!(pick(&loose, draw_b, Some("a")), Some("b"), "no stickiness");
+
+        let mut rule = rule("r", Some(1), vec![path(&["/*"])]);
+        rule.actions = vec![RuleAction::Forward(sticky)];
+        let rules = vec![
+            rule,
+            RuleView {
+                actions: Vec::new(),
+                ..rule_default()
+            },
+        ];
+        let request = Request::get("/").header("Cookie", "x=1; AWSALBTG=a; y=2");
+        let reached = reach(&rules, &request, draw_b).unwrap();
+        assert_eq!(
+            reached.destination,
+            Destination::TargetGroup {
+                arn: "a".into(),
+                sticky_seconds: Some(3600)
+            }
+        );
+        assert_eq!(reached.answer.rule.arn, "r");
+    }
+
+    fn rule_default() -> RuleView {
+        let mut d = rule("default", None, vec![]);
+        d.action = ActionSummary::FixedResponse {
+            status: "404".into(),
+            content_type: "text/plain".into(),
+            body: String::new(),
+        };
+        d
+    }
+
+    #[test]
+    fn a_request_reaches_the_target_group_of_its_path() {
+        let mut api = rule("api", Some(1), vec![path(&["/api/*"])]);
+        api.action = ActionSummary::Forward {
+            target_groups: vec!["tg-api".into()],
+            weights: vec![],
+        };
+        let mut cookie = rule(
+            "cookie",
+            Some(2),
+            vec![Condition::HttpHeader {
+                name: "cookie".into(),
+                values: vec!["*maint_admit=t0k*".into()],
+            }],
+        );
+        cookie.action = ActionSummary::Forward {
+            target_groups: vec!["tg-web".into()],
+            weights: vec![],
+        };
+        let rules = vec![api, cookie, rule_default()];
+        let to = |r: &Request| reach(&rules, r, 0).unwrap().destination;
+        assert_eq!(to(&Request::get("/api/x")).target_group(), Some("tg-api"));
+        let mut admitted = Request::get("/shop").header("Cookie", "a=b; maint_admit=t0k");
+        admitted.headers_complete = true;
+        assert_eq!(to(&admitted).target_group(), Some("tg-web"));
+        let mut other = Request::get("/shop").header("Cookie", "maint_admit=old");
+        other.headers_complete = true;
+        assert_eq!(
+            to(&other),
+            Destination::FixedResponse {
+                status: "404".into()
+            }
+        );
+        let mut redirect = rule("r", Some(1), vec![path(&["/*"])]);
+        redirect.action = ActionSummary::Redirect;
+        assert_eq!(
+            reach(&[redirect], &Request::get("/"), 0)
+                .unwrap()
+                .destination,
+            Destination::Redirect
+        );
     }
 }

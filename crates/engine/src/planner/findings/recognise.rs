@@ -334,6 +334,7 @@ mod tests {
     ) -> RuleView {
         RuleView {
             arn: arn.into(),
+            actions: Vec::new(),
             priority,
             conditions: vec![Condition::PathPattern {
                 values: vec![path.into()],
