@@ -494,7 +494,10 @@ pub async fn start(
                 });
                 rules.extend(planned.into_iter().map(|(r, _)| r));
             }
-            Err(e) => return refused(report, format!("{e}; nothing was changed")),
+            Err(e) => {
+                let e = crate::ops::token::scrub(&e, &token);
+                return refused(report, format!("{e}; nothing was changed"));
+            }
         }
     }
     if request.dry_run {

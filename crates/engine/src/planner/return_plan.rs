@@ -2,9 +2,8 @@
 //! ([`check_steps`], [`check_duration`], [`parse_duration`]), when each step is due
 //! ([`step_times`]), the one-time schedules that run the later steps and the final `off`
 //! ([`return_schedules`], each delivering a [`ReturnStepInput`] to the switch function), the
-//! admission rules of one listener ([`admission_rules`]: a mirror of each application rule and
-//! of the default action, plus the admission cookie condition, placed directly above the
-//! managed rules), and what a scheduled step does to the state ([`step_decision`]).
+//! admission rules of one listener ([`admission_rules`]: the mirrors of its routing,
+//! `crate::planner::mirror`, behind the admission cookie condition), and what a scheduled step does to the state ([`step_decision`]).
 //!
 //! The return's state itself is `maintenance_core::admission::ReturnState`; its I/O is
 //! `crate::ops::gradual`'s.
@@ -12,8 +11,9 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::planner::mirror::{MirrorLimits, plan_mirrors};
 use crate::planner::window::{Schedule, ScheduleTarget, at_expression};
-use crate::planner::{ActionSummary, Condition, ListenerSnapshot, NewRule, RuleView, rule_id};
+use crate::planner::{Condition, ListenerSnapshot, NewRule, rule_id};
 use maintenance_core::admission::ReturnState;
 use maintenance_core::deploy_names::{ADMIT_COOKIE, switch as names, tags};
 
@@ -30,9 +30,6 @@ pub const MIN_DURATION_SECONDS: i64 = 5 * 60;
 pub const MAX_DURATION_SECONDS: i64 = 24 * 3600;
 /// Shortest step: schedules fire within their minute.
 pub const MIN_STEP_SECONDS: i64 = 60;
-/// Most condition values an ALB rule may hold (Elastic Load Balancing quotas, "Condition
-/// values per rule").
-pub const MAX_CONDITION_VALUES: usize = 5;
 /// The `action` of a step's schedule input.
 pub const STEP_ACTION: &str = "return-step";
 
@@ -303,27 +300,11 @@ impl AdmissionView {
     }
 }
 
-/// The application rules of a listener: rules `maintctl` does not manage that forward
-/// somewhere, then the default action; each with what the admission rule needs.
-fn application_rules(snapshot: &ListenerSnapshot) -> Vec<&RuleView> {
-    snapshot
-        .rules
-        .iter()
-        .filter(|r| {
-            !r.is_admission()
-                && r.tags.get(tags::ROLE).is_none()
-                && matches!(r.action, ActionSummary::Forward { .. })
-        })
-        .collect()
-}
-
-/// The admission rules of one listener (maintenance on): for each application rule, in
-/// order, its conditions plus the admission cookie condition, forwarding where it forwards;
-/// the default action's last, with the cookie condition only. They take the priorities
-/// directly above the highest managed rule (maintenance, bypass, fallback), keeping the
-/// application rules' order. Refused with the rule that cannot be mirrored: more than
-/// [`MAX_CONDITION_VALUES`] condition values with the cookie's, a weighted forward, no
-/// free priorities there. Each comes with the id of the rule it mirrors (`default`).
+/// The admission rules of one listener (maintenance on): the mirrors of its routing
+/// (`crate::planner::mirror::plan_mirrors`) with the admission cookie as the extra condition,
+/// directly above the maintenance rule, each tagged role `admission` with the environment, the
+/// return and the abort alarm. Refused with the rule that cannot be mirrored (the ALB's quotas,
+/// too few free priorities). Each comes with what it mirrors (a rule id, or `default`).
 pub fn admission_rules(
     snapshot: &ListenerSnapshot,
     token: &str,
@@ -332,104 +313,38 @@ pub fn admission_rules(
     abort_alarm: Option<&str>,
 ) -> Result<Vec<(NewRule, String)>, String> {
     let listener = &snapshot.listener;
-    let apps = application_rules(snapshot);
-    let top = snapshot
-        .rules
-        .iter()
-        .filter(|r| !r.is_admission() && r.tags.contains_key(tags::ROLE))
-        .filter_map(|r| r.priority)
-        .min()
+    let before = snapshot
+        .maintenance_rule()
+        .and_then(|r| r.priority)
         .ok_or_else(|| format!("listener {listener}: no maintenance rule"))?;
-    let needed = u32::try_from(apps.len()).expect("rules per listener are few");
-    if needed >= top {
-        return Err(format!(
-            "listener {listener}: {needed} admission rule(s) need free priorities directly above \
-             the maintenance rules (at {top}), and there are only {} there: move the application \
-             rules down (higher priority numbers) so that maintctl on leaves room",
-            top - 1
+    let mirrors = plan_mirrors(
+        snapshot,
+        &admission_condition(token),
+        before,
+        &MirrorLimits::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut rule_tags = vec![
+        (tags::ROLE.to_string(), tags::ROLE_ADMISSION.to_string()),
+        (tags::ENVIRONMENT.to_string(), environment.to_string()),
+        (tags::RETURN.to_string(), return_id.to_string()),
+    ];
+    if let Some(alarm) = abort_alarm {
+        rule_tags.push((
+            tags::ABORT_ALARM.to_string(),
+            crate::planner::tag_value(alarm),
         ));
     }
-    let first = top - needed;
-    if let Some(taken) = snapshot
-        .rules
+    Ok(mirrors
         .iter()
-        .find(|r| r.priority.is_some_and(|p| (first..top).contains(&p)))
-    {
-        return Err(format!(
-            "listener {listener}: priority {} is taken by rule {}: the admission rules need \
-             {first}..{} free",
-            taken.priority.unwrap_or_default(),
-            rule_id(&taken.arn),
-            top - 1
-        ));
-    }
-    let cookie = admission_condition(token);
-    let mut out = Vec::new();
-    for (priority, rule) in (first..).zip(&apps) {
-        let mirrors = if rule.is_default() {
-            "default".to_string()
-        } else {
-            rule_id(&rule.arn).to_string()
-        };
-        let groups = rule.action.target_groups();
-        let target_group = match groups {
-            [one] => one.clone(),
-            _ => {
-                return Err(format!(
-                    "listener {listener}: rule {mirrors} forwards to {} target groups (a weighted \
-                     forward), which this return cannot mirror yet",
-                    groups.len()
-                ));
-            }
-        };
-        let mut conditions = rule.conditions.clone();
-        conditions.push(cookie.clone());
-        let values: usize = conditions.iter().map(condition_values).sum();
-        if values > MAX_CONDITION_VALUES {
-            return Err(format!(
-                "listener {listener}: rule {mirrors} has {} condition values; with the admission \
-                 cookie's its mirror would have {values}, above the ALB's {MAX_CONDITION_VALUES} \
-                 per rule: split the rule in two, or end the maintenance with an ordinary off",
-                values - 1
-            ));
-        }
-        let mut rule_tags = vec![
-            (tags::ROLE.to_string(), tags::ROLE_ADMISSION.to_string()),
-            (tags::ENVIRONMENT.to_string(), environment.to_string()),
-            (tags::RETURN.to_string(), return_id.to_string()),
-        ];
-        if let Some(alarm) = abort_alarm {
-            rule_tags.push((
-                tags::ABORT_ALARM.to_string(),
-                crate::planner::tag_value(alarm),
-            ));
-        }
-        out.push((
-            NewRule {
-                listener: listener.arn.clone(),
-                priority,
-                conditions,
-                target_group,
-                fixed_response: None,
-                tags: rule_tags,
-            },
-            mirrors,
-        ));
-    }
-    Ok(out)
-}
-
-/// How many values a condition counts against the per-rule quota.
-fn condition_values(c: &Condition) -> usize {
-    match c {
-        Condition::PathPattern { values }
-        | Condition::HostHeader { values }
-        | Condition::SourceIp { values }
-        | Condition::HttpRequestMethod { values }
-        | Condition::HttpHeader { values, .. }
-        | Condition::Other { values, .. } => values.len(),
-        Condition::QueryString { values } => values.len(),
-    }
+        .map(|m| {
+            let mirrors = m
+                .source
+                .as_deref()
+                .map_or("default".to_string(), |arn| rule_id(arn).to_string());
+            (m.new_rule(&listener.arn, rule_tags.clone()), mirrors)
+        })
+        .collect())
 }
 
 /// What a scheduled step does, given the return state now.
