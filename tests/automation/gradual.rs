@@ -473,6 +473,27 @@ async fn a_gradual_return_lets_each_step_s_share_through_to_the_right_target_gro
     let mut shares = Vec::new();
     let (through, first) = sample(moto, &site, &mut crowd).await;
     assert_share(through, 10);
+    // status's line and schedule list's steps.
+    let shown = gradual::returning(&client, &ssm(moto).await, &schedules, &site.environment)
+        .await
+        .unwrap()
+        .expect("a return under way");
+    assert_eq!((shown.share_percent, shown.step, shown.steps), (10, 1, 4));
+    assert!(
+        shown
+            .to_string()
+            .starts_with("returning: 10 % let through (step 1 of 4), next step at "),
+        "{shown}"
+    );
+    let listed = ops::schedule::list(&schedules, &site.environment)
+        .await
+        .unwrap();
+    let listed: Vec<(u32, u8)> = listed
+        .return_steps
+        .iter()
+        .map(|s| (s.step, s.share_percent))
+        .collect();
+    assert_eq!(listed, [(2, 25), (3, 50), (4, 100)]);
     shares.push(first);
     // In order, twice, then out of order: only the steps after the one in force change it.
     let deliveries: [(u32, u8, &str); 4] = [

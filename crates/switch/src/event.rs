@@ -425,6 +425,36 @@ mod tests {
         );
     }
 
+    fn step(extra: &str, step: u32, share: u32) -> String {
+        format!(
+            r#"{{"action":"return-step","environment":"shop-prod","return":"r-20261122t0400z-3f9a","step":{step},"share_percent":{share},"scheduled_by":"me"{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn a_return_step_is_read_and_checked() {
+        let Invocation::ReturnStep(s) = parse(&step("", 2, 25), NOW).unwrap() else {
+            panic!("not a return step")
+        };
+        assert_eq!((s.step, s.share_percent), (2, 25));
+        assert_eq!(s.return_id, "r-20261122t0400z-3f9a");
+        assert!(matches!(
+            parse(&step("", 4, 100), NOW),
+            Ok(Invocation::ReturnStep(_))
+        ));
+        let extra = parse(&step(r#","window":"w-1""#, 2, 25), NOW).unwrap_err();
+        assert!(extra.contains("unknown field"), "{extra}");
+        assert!(
+            parse(&step("", 1, 10), NOW)
+                .unwrap_err()
+                .contains("count from 2")
+        );
+        assert!(parse(&step("", 2, 0), NOW).unwrap_err().contains("1..=100"));
+        assert!(parse(&step("", 2, 101), NOW).is_err());
+        let bad_id = step("", 2, 25).replace("r-20261122t0400z-3f9a", "r 1");
+        assert!(parse(&bad_id, NOW).is_err());
+    }
+
     #[test]
     fn both_alarm_shapes_are_read() {
         let direct = r#"{"source":"aws.cloudwatch","alarmArn":"arn","alarmData":{"alarmName":"a","state":{"value":"ALARM"},"previousState":{"value":"OK"}}}"#;

@@ -11,6 +11,7 @@ use maintctl::schedules::Scheduler;
 use maintenance_engine::announce::{SwitchEvent, history};
 use maintenance_engine::listeners::{Aws, Targets};
 use maintenance_engine::ops;
+use maintenance_engine::ops::gradual;
 use maintenance_engine::planner::window::{NO_REASON, check_reason};
 
 use crate::{Globals, output};
@@ -90,8 +91,22 @@ impl StatusArgs {
                 None
             }
         };
+        let mut environments: Vec<String> = (report.status.listeners.iter())
+            .filter_map(|l| l.maintenance.as_ref()?.environment.clone())
+            .collect();
+        environments.sort();
+        environments.dedup();
+        let mut returning = Vec::new();
+        for env in &environments {
+            match gradual::returning(&elb, &ssm, &scheduler, env).await {
+                Ok(Some(r)) => returning.push(r),
+                Ok(None) => {}
+                Err(e) => eprintln!("maintctl: warning: the gradual return is not shown: {e}"),
+            }
+        }
         let shown = WithLastSwitch {
             report,
+            returning,
             last_switch,
         };
         output::emit(globals.output, &shown)
@@ -103,6 +118,8 @@ impl StatusArgs {
 struct WithLastSwitch {
     #[serde(flatten)]
     report: ops::deadline::StatusWithWindows,
+    /// The gradual returns under way (`maintctl off --gradual`).
+    returning: Vec<gradual::Returning>,
     last_switch: Option<SwitchEvent>,
 }
 
@@ -115,6 +132,9 @@ impl ops::Report for WithLastSwitch {
 impl std::fmt::Display for WithLastSwitch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.report)?;
+        for r in &self.returning {
+            write!(f, "{r}")?;
+        }
         if let Some(last) = &self.last_switch {
             write!(f, "last switch: ")?;
             history::write_entry(f, last)?;

@@ -16,7 +16,9 @@
 //!   has room at the top or says which rules move;
 //! - `routing`: which rule answers a page, a path no rule names and a health check, evaluated
 //!   as the ALB does (`crate::planner::routing`): no parked rule may answer;
-//! - `health-check`: the target group's health check setting.
+//! - `health-check`: the target group's health check setting;
+//! - `gradual-return` (only while a return has left something): its state and its admission
+//!   rules go together; one without the other is a return left part-way (fix: `maintctl on`).
 //!
 //! The checks marked blocking (the content, the page, the health route, a target registered)
 //! are the preflight: `on` refuses (nothing changed) while one fails, unless forced.
@@ -179,6 +181,11 @@ async fn run(
             entry.insert(health);
         }
     }
+    if !preflight {
+        for prefix in prefixes(&selection.listeners) {
+            checks.extend(return_check(ssm, &prefix, &selection.listeners).await);
+        }
+    }
     let given = request.health_path.as_deref();
     for s in &selection.listeners {
         if s.maintenance_rule().is_some() && s.content_prefix().is_none() && !preflight {
@@ -220,6 +227,82 @@ async fn run(
         checks,
         preflight,
     })
+}
+
+/// `gradual-return`, when a gradual return has left anything under `prefix` or on its
+/// listeners: its state and its admission rules go together (`crate::ops::gradual`); one
+/// without the other is a return left part-way, and the fix is `maintctl on`, which deletes
+/// both (maintenance stays on).
+async fn return_check(
+    ssm: &impl ParameterStore,
+    prefix: &str,
+    snapshots: &[ListenerSnapshot],
+) -> Option<Check> {
+    let name = crate::ops::gradual::state_parameter(prefix);
+    let dir = name.rsplit_once('/').map_or(name.as_str(), |(d, _)| d);
+    let state = match ssm.parameters_by_path(dir).await {
+        Ok(found) => found.into_iter().find(|p| p.name == name),
+        Err(e) => {
+            return Some(Check::new(
+                "gradual-return",
+                prefix,
+                Status::Warn,
+                format!("reading {name} failed: {e}"),
+            ));
+        }
+    };
+    let mine: Vec<&ListenerSnapshot> = snapshots
+        .iter()
+        .filter(|s| s.content_prefix() == Some(prefix))
+        .collect();
+    let rules = mine
+        .iter()
+        .flat_map(|s| s.rules.iter())
+        .filter(|r| r.is_admission())
+        .count();
+    let environment = mine.iter().find_map(|s| s.environment()).unwrap_or("NAME");
+    let state = state.map(|p| maintenance_core::admission::ReturnState::parse(&p.value));
+    let fix = format!(
+        "maintctl on --environment {environment} deletes the admission rules and the return          state (maintenance stays on); then maintctl off, or off --gradual again"
+    );
+    match (state, rules) {
+        (None, 0) => None,
+        (Some(Ok(s)), n) if n > 0 => Some(Check::new(
+            "gradual-return",
+            prefix,
+            Status::Pass,
+            format!(
+                "return {} under way: {} % let through (step {}), {n} admission rule(s)",
+                s.id, s.share_percent, s.step
+            ),
+        )),
+        (Some(Ok(s)), _) => Some(
+            Check::new(
+                "gradual-return",
+                prefix,
+                Status::Fail,
+                format!(
+                    "{name} holds return {} but no listener has an admission rule: visitors the                      responder lets through are sent back to the page",
+                    s.id
+                ),
+            )
+            .fix(fix),
+        ),
+        (Some(Err(e)), _) => Some(
+            Check::new("gradual-return", prefix, Status::Fail, e.to_string()).fix(fix),
+        ),
+        (None, n) => Some(
+            Check::new(
+                "gradual-return",
+                prefix,
+                Status::Fail,
+                format!(
+                    "{n} admission rule(s) but no {name}: a gradual return was left part-way                      (their cookie may still let visitors through)"
+                ),
+            )
+            .fix(fix),
+        ),
+    }
 }
 
 /// The content prefixes the maintenance rules are tagged with, each once.

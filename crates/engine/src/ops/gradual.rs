@@ -1221,3 +1221,135 @@ fn no_scheduler(operation: &'static str, resource: &str) -> SchedulesError {
         message: "no Scheduler client here".into(),
     }
 }
+
+/// A return under way as `maintctl status` shows it: "returning: N % let through (step i of
+/// n), next step at …".
+#[derive(Debug, Clone, Serialize)]
+pub struct Returning {
+    /// The environment.
+    pub environment: String,
+    /// The return's id.
+    pub id: String,
+    /// The share let through now.
+    pub share_percent: u8,
+    /// The step in force.
+    pub step: u32,
+    /// How many steps the return has, the final `off` included (from its schedules; the step
+    /// in force when none is left).
+    pub steps: u32,
+    /// When the next step is due (RFC 3339), if one is scheduled.
+    pub next_step_at: Option<String>,
+    /// Its share (100: the final off).
+    pub next_share_percent: Option<u8>,
+    /// When the final `off` is due.
+    pub ends_at: String,
+    /// What is inconsistent (admission rules without state, or the reverse), with the fix.
+    pub problem: Option<String>,
+}
+
+impl std::fmt::Display for Returning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "returning: {} % let through (step {} of {}), ",
+            self.share_percent, self.step, self.steps
+        )?;
+        match (&self.next_step_at, self.next_share_percent) {
+            (Some(at), Some(100)) => writeln!(f, "next step at {at}: the final off")?,
+            (Some(at), Some(share)) => writeln!(f, "next step at {at}: {share} %")?,
+            _ => writeln!(
+                f,
+                "no step scheduled (the final off is due at {})",
+                self.ends_at
+            )?,
+        }
+        writeln!(
+            f,
+            "  return {} of environment {}; maintctl on aborts it",
+            self.id, self.environment
+        )?;
+        if let Some(p) = &self.problem {
+            writeln!(f, "  warning: {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The return under way in `environment`, with its step schedules: `None` when there is none
+/// (neither state nor admission rules).
+pub async fn returning(
+    client: &impl Listeners,
+    store: &impl SwitchParameters,
+    schedules: &impl Schedules,
+    environment: &str,
+) -> Result<Option<Returning>, String> {
+    let (listeners, _) = self::environment(client, environment).await?;
+    let found = under_way(store, &listeners).await;
+    if !found.any() {
+        return Ok(None);
+    }
+    let problem = found.inconsistency(environment);
+    let Some(state) = found.state else {
+        return Ok(Some(Returning {
+            environment: environment.to_string(),
+            id: admission_of(&listeners)
+                .into_iter()
+                .find_map(|(_, _, id)| id)
+                .unwrap_or_else(|| "?".into()),
+            share_percent: 0,
+            step: 0,
+            steps: 0,
+            next_step_at: None,
+            next_share_percent: None,
+            ends_at: "?".into(),
+            problem,
+        }));
+    };
+    let mut steps = steps_of(schedules, environment, &state.id).await;
+    steps.sort_by_key(|(input, _)| input.step);
+    let next = steps.iter().find(|(input, _)| input.step > state.step);
+    Ok(Some(Returning {
+        environment: environment.to_string(),
+        id: state.id.clone(),
+        share_percent: state.share_percent,
+        step: state.step,
+        steps: steps
+            .iter()
+            .map(|(i, _)| i.step)
+            .max()
+            .unwrap_or(state.step)
+            .max(state.step),
+        next_step_at: next.map(|(_, at)| at.clone()),
+        next_share_percent: next.map(|(i, _)| i.share_percent),
+        ends_at: maintenance_core::rfc3339::format(state.ends_at),
+        problem,
+    }))
+}
+
+/// The step schedules of return `id` in the environment's group, with when each is due.
+pub async fn steps_of(
+    schedules: &impl Schedules,
+    environment: &str,
+    id: &str,
+) -> Vec<(ReturnStepInput, String)> {
+    let Ok(group) = names::schedule_group(environment) else {
+        return Vec::new();
+    };
+    let prefix = format!("{id}-step-");
+    let Ok(found) = schedules.names(&group).await else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for name in found.into_iter().filter(|n| n.starts_with(&prefix)) {
+        if let Ok(Some(s)) = schedules.get(&group, &name).await
+            && let Some(input) = return_plan::step_of(&s)
+        {
+            let at = jiff::tz::TimeZone::get(&s.timezone)
+                .ok()
+                .and_then(|tz| crate::planner::window::parse_at(&s.expression, &tz))
+                .map_or_else(|| s.expression.clone(), maintenance_core::rfc3339::format);
+            out.push((input, at));
+        }
+    }
+    out
+}

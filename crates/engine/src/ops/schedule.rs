@@ -89,7 +89,9 @@ pub struct ScheduleReport {
     pub schedules: Vec<Schedule>,
     /// The schedules deleted (or that would be).
     pub deleted: Vec<String>,
-    /// Schedules of the group that are not a window's.
+    /// The steps of a gradual return (`maintctl off --gradual`) scheduled in the group.
+    pub return_steps: Vec<ScheduledStep>,
+    /// Schedules of the group that are neither a window's nor a return's step.
     pub other_schedules: Vec<String>,
     /// What did not stop the command.
     pub warnings: Vec<String>,
@@ -116,6 +118,7 @@ impl ScheduleReport {
             windows: Vec::new(),
             schedules: Vec::new(),
             deleted: Vec::new(),
+            return_steps: Vec::new(),
             other_schedules: Vec::new(),
             warnings: Vec::new(),
             outcome: Outcome::Done,
@@ -422,15 +425,57 @@ pub async fn list(
     environment: &str,
 ) -> Result<ScheduleReport, ScheduleError> {
     let (group, _) = group_target(schedules, environment).await?;
-    let (windows, other) = group_windows(schedules, &group).await?;
+    let all = group_schedules(schedules, &group).await?;
+    let (windows, other) = window::windows(&all, &resolve, Timestamp::now());
+    let mut steps: Vec<ScheduledStep> = all.iter().filter_map(ScheduledStep::of).collect();
+    steps.sort_by(|a, b| (&a.return_id, a.step).cmp(&(&b.return_id, b.step)));
     let mut report = ScheduleReport::new("list", false, environment, &group);
-    let message = match windows.len() {
+    let mut message = match windows.len() {
         0 => format!("no window is scheduled for {environment}"),
         n => format!("{n} window(s) for {environment}"),
     };
+    if !steps.is_empty() {
+        message.push_str(&format!("; {} step(s) of a gradual return", steps.len()));
+    }
     report.windows = windows;
-    report.other_schedules = other;
+    report.other_schedules = other
+        .into_iter()
+        .filter(|n| !steps.iter().any(|s| &s.schedule == n))
+        .collect();
+    report.return_steps = steps;
     Ok(report.end(Outcome::Done, message))
+}
+
+/// A scheduled step of a gradual return, as `schedule list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduledStep {
+    /// The return's id.
+    pub return_id: String,
+    /// The step's number.
+    pub step: u32,
+    /// Its share (100: the final off).
+    pub share_percent: u8,
+    /// When it is due (RFC 3339, or the schedule's expression when it cannot be read).
+    pub at: String,
+    /// The schedule's name.
+    pub schedule: String,
+}
+
+impl ScheduledStep {
+    /// The step a schedule delivers, if it is one.
+    pub fn of(s: &Schedule) -> Option<Self> {
+        let input = crate::planner::return_plan::step_of(s)?;
+        let at = resolve(&s.timezone)
+            .and_then(|tz| window::parse_at(&s.expression, &tz))
+            .map_or_else(|| s.expression.clone(), maintenance_core::rfc3339::format);
+        Some(Self {
+            return_id: input.return_id,
+            step: input.step,
+            share_percent: input.share_percent,
+            at,
+            schedule: s.name.clone(),
+        })
+    }
 }
 
 /// A window of the group, by id; refused when it has no schedule left.
@@ -485,6 +530,17 @@ impl std::fmt::Display for ScheduleReport {
         }
         for d in &self.deleted {
             writeln!(f, "  {verb}delete schedule {}/{d}", self.group)?;
+        }
+        for s in &self.return_steps {
+            let what = match s.share_percent {
+                100 => "the final off".to_string(),
+                share => format!("{share} % let through"),
+            };
+            writeln!(
+                f,
+                "return {} step {} at {}: {what} (schedule {})",
+                s.return_id, s.step, s.at, s.schedule
+            )?;
         }
         if !self.other_schedules.is_empty() {
             writeln!(
