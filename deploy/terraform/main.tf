@@ -913,6 +913,81 @@ data "aws_iam_policy_document" "attach" {
   }
 }
 
+# maintctl off --gradual (docs/return.md), with the switching policy: admission rules created
+# only with role admission and this environment as their tags (tagged as created), deleted only
+# with those tags; the return's state. ELBv2 has no condition key on a rule's actions (Service
+# Authorization Reference, Elastic Load Balancing V2; IAM User Guide, aws:RequestTag).
+data "aws_iam_policy_document" "gradual_return" {
+  statement {
+    sid       = "CreateAdmissionRules"
+    actions   = ["elasticloadbalancing:CreateRule"]
+    resources = [local.alb_listeners]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/maintenance-responder:role"
+      values   = ["admission"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/maintenance-responder:environment"
+      values   = [var.environment]
+    }
+  }
+
+  statement {
+    sid       = "TagAdmissionRulesOnCreate"
+    actions   = ["elasticloadbalancing:AddTags"]
+    resources = [local.alb_rules]
+    condition {
+      test     = "StringEquals"
+      variable = "elasticloadbalancing:CreateAction"
+      values   = ["CreateRule"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/maintenance-responder:role"
+      values   = ["admission"]
+    }
+  }
+
+  statement {
+    sid       = "DeleteAdmissionRules"
+    actions   = ["elasticloadbalancing:DeleteRule"]
+    resources = [local.alb_rules]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/maintenance-responder:role"
+      values   = ["admission"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/maintenance-responder:environment"
+      values   = [var.environment]
+    }
+  }
+
+  statement {
+    sid       = "ReturnState"
+    actions   = ["ssm:PutParameter", "ssm:DeleteParameter"]
+    resources = ["${local.ssm_parameter}/return/state"]
+  }
+
+  statement {
+    sid       = "ReadReturnState"
+    actions   = ["ssm:GetParametersByPath"]
+    resources = ["${local.ssm_parameter}/return"]
+  }
+}
+
+resource "aws_iam_policy" "gradual_return" {
+  count = var.create_switching_policy ? 1 : 0
+
+  name        = "${local.iam_name}-gradual-return"
+  description = "maintctl off --gradual for ${var.environment}: create and delete the admission rules (tagged role admission), write and delete the return state. Attach together with the switching policy."
+  policy      = data.aws_iam_policy_document.gradual_return.json
+  tags        = local.common_tags
+}
+
 resource "aws_iam_policy" "switching" {
   count = var.create_switching_policy ? 1 : 0
 

@@ -167,6 +167,39 @@ data "aws_iam_policy_document" "switch" {
     resources = ["${local.ssm_parameter}/timezone"]
   }
 
+  # A gradual return (maintctl off --gradual, docs/return.md): its scheduled steps rewrite
+  # {prefix}/return/state (read back decrypted by path), its final step and its abort alarm
+  # delete it and the admission rules, found by their tags (role admission, this environment;
+  # ELBv2 has no condition key on a rule's actions: Service Authorization Reference, Elastic
+  # Load Balancing V2).
+  statement {
+    sid       = "ReturnState"
+    actions   = ["ssm:PutParameter", "ssm:DeleteParameter"]
+    resources = ["${local.ssm_parameter}/return/state"]
+  }
+
+  statement {
+    sid       = "ReadReturnState"
+    actions   = ["ssm:GetParametersByPath"]
+    resources = ["${local.ssm_parameter}/return"]
+  }
+
+  statement {
+    sid       = "DeleteAdmissionRules"
+    actions   = ["elasticloadbalancing:DeleteRule"]
+    resources = [local.alb_rules]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/maintenance-responder:role"
+      values   = ["admission"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/maintenance-responder:environment"
+      values   = [var.environment]
+    }
+  }
+
   # How each value is stored (a SecureString keeps its key); not resource-scoped.
   statement {
     sid       = "ParameterTypes"
@@ -185,7 +218,7 @@ data "aws_iam_policy_document" "switch" {
     for_each = local.has_kms_key ? [var.ssm_kms_key_arn] : []
     content {
       sid       = "SecureStrings"
-      actions   = ["kms:Encrypt", "kms:GenerateDataKey"]
+      actions   = ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"]
       resources = [statement.value]
       condition {
         test     = "StringEquals"

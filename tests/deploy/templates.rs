@@ -2371,7 +2371,7 @@ fn hcl_statement<'a>(block: &'a str, sid: &str) -> &'a str {
 
 /// The `(Sid, Action)` pairs of the switch function's role: what `ops::switch` calls, with no
 /// one to ask and no preflight, and nothing more.
-const SWITCH_ROLE_ACTIONS: [(&str, &str); 23] = [
+const SWITCH_ROLE_ACTIONS: [(&str, &str); 28] = [
     ("Logs", "logs:CreateLogStream"),
     ("Logs", "logs:PutLogEvents"),
     (
@@ -2396,6 +2396,12 @@ const SWITCH_ROLE_ACTIONS: [(&str, &str); 23] = [
     ("AnnounceSwitches", "events:PutEvents"),
     ("SecureStrings", "kms:Encrypt"),
     ("SecureStrings", "kms:GenerateDataKey"),
+    // A gradual return's state, read back decrypted (issue #24).
+    ("SecureStrings", "kms:Decrypt"),
+    ("ReturnState", "ssm:PutParameter"),
+    ("ReturnState", "ssm:DeleteParameter"),
+    ("ReadReturnState", "ssm:GetParametersByPath"),
+    ("DeleteAdmissionRules", "elasticloadbalancing:DeleteRule"),
     ("SetBypassLinkToken", "elasticloadbalancing:ModifyRule"),
     ("BypassLinkToken", "ssm:PutParameter"),
     (
@@ -3618,4 +3624,75 @@ fn the_switch_function_is_capped_and_the_nlb_matches_the_alb() {
     );
     let variable = hcl_block(&text, r#"variable "nlb_deletion_protection" {"#);
     assert_eq!(hcl_value(&variable, "default"), "true");
+}
+
+/// The gradual return (issue #24): operators get a policy of its own (beside the switching
+/// policy, which still never creates a rule) that creates and deletes admission rules only with
+/// their role and environment as tags; the switch function deletes them only by those tags.
+#[test]
+fn a_gradual_return_creates_and_deletes_admission_rules_only_by_their_tags() {
+    let tpl = sam();
+    let policy = sam_resource(&tpl, "ReturnPolicy");
+    assert!(policy.get("Condition").is_none(), "always created");
+    let document = &policy["Properties"]["PolicyDocument"];
+    let role_key = |kind: &str| format!("aws:{kind}/{}", tags::ROLE);
+    let env_key = |kind: &str| format!("aws:{kind}/{}", tags::ENVIRONMENT);
+    let (_, create) = sam_statement(document, "CreateAdmissionRules");
+    assert_eq!(create["Action"], "elasticloadbalancing:CreateRule");
+    assert_eq!(
+        create["Condition"]["StringEquals"][role_key("RequestTag")],
+        tags::ROLE_ADMISSION
+    );
+    assert_eq!(
+        create["Condition"]["StringEquals"][env_key("RequestTag")],
+        r("Environment")
+    );
+    let (_, tag) = sam_statement(document, "TagAdmissionRulesOnCreate");
+    assert_eq!(
+        tag["Condition"]["StringEquals"]["elasticloadbalancing:CreateAction"],
+        "CreateRule"
+    );
+    for (name, role) in [
+        ("ReturnPolicy", document),
+        (
+            "SwitchRole",
+            &sam_resource(&tpl, "SwitchRole")["Properties"]["Policies"][0]["PolicyDocument"],
+        ),
+    ] {
+        let (_, delete) = sam_statement(role, "DeleteAdmissionRules");
+        assert_eq!(delete["Action"], "elasticloadbalancing:DeleteRule", "{name}");
+        assert_eq!(
+            delete["Condition"]["StringEquals"][role_key("ResourceTag")],
+            tags::ROLE_ADMISSION,
+            "{name}"
+        );
+        assert_eq!(
+            delete["Condition"]["StringEquals"][env_key("ResourceTag")],
+            r("Environment"),
+            "{name}"
+        );
+        let (_, state) = sam_statement(role, "ReturnState");
+        assert!(
+            state["Resource"]["Fn::Sub"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("${{SsmPrefix}}/{}", parameters::RETURN_STATE)),
+            "{name}: {state}"
+        );
+    }
+    let text = terraform();
+    let block = hcl_block(&text, r#"data "aws_iam_policy_document" "gradual_return""#);
+    for sid in [
+        "CreateAdmissionRules",
+        "TagAdmissionRulesOnCreate",
+        "DeleteAdmissionRules",
+        "ReturnState",
+        "ReadReturnState",
+    ] {
+        assert!(block.contains(&quoted(sid)), "terraform lacks {sid}");
+    }
+    assert_eq!(block.matches(&quoted(tags::ROLE_ADMISSION)).count(), 3);
+    let switch = hcl_block(&text, r#"data "aws_iam_policy_document" "switch""#);
+    assert!(switch.contains(&quoted("elasticloadbalancing:DeleteRule")));
+    assert!(switch.contains(&format!("/{}", parameters::RETURN_STATE)));
 }
