@@ -30,7 +30,7 @@ use std::process::Command;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use maintenance_core::admission::{ReturnState, Ticket};
 use maintenance_core::deploy_names::{ADMIT_COOKIE, TICKET_COOKIE, tags};
-use maintenance_engine::announce::{Channels, EventBus, history};
+use maintenance_engine::announce::{self, Channels, EventBus, history};
 use maintenance_engine::listeners::{Aws, Targets};
 use maintenance_engine::ops::gradual::{self, AbortRequest, GradualRequest};
 use maintenance_engine::ops::{
@@ -410,14 +410,7 @@ async fn a_gradual_return_lets_each_step_s_share_through_to_the_right_target_gro
     let schedules = scheduler(moto).await;
     let mut dry = gradual_request(&site, &[10, 25, 50], None);
     dry.dry_run = true;
-    let plan = gradual::start(
-        &client,
-        &ssm(moto).await,
-        &schedules,
-        &channels(moto).await,
-        &dry,
-    )
-    .await;
+    let plan = gradual::start(&client, &ssm(moto).await, &schedules, &dry).await;
     assert_eq!(plan.outcome.name(), "applied", "{plan}");
     let text = plan.to_string();
     assert!(
@@ -438,7 +431,6 @@ async fn a_gradual_return_lets_each_step_s_share_through_to_the_right_target_gro
         &client,
         &ssm(moto).await,
         &schedules,
-        &channels(moto).await,
         &gradual_request(&site, &[10, 25, 50], None),
     )
     .await;
@@ -457,7 +449,6 @@ async fn a_gradual_return_lets_each_step_s_share_through_to_the_right_target_gro
         &client,
         &ssm(moto).await,
         &schedules,
-        &channels(moto).await,
         &gradual_request(&site, &[20], None),
     )
     .await;
@@ -591,7 +582,6 @@ async fn an_abort_sends_everyone_back_to_the_page_and_no_earlier_cookie_still_wo
         &client,
         &ssm(moto).await,
         &schedules,
-        &channels(moto).await,
         &gradual_request(&site, &[30, 60], Some(&alarm)),
     )
     .await;
@@ -610,7 +600,6 @@ async fn an_abort_sends_everyone_back_to_the_page_and_no_earlier_cookie_still_wo
         &client,
         &ssm(moto).await,
         Some(&schedules),
-        &channels(moto).await,
         &AbortRequest {
             environment: site.environment.clone(),
             owner: Owner::Person,
@@ -620,6 +609,8 @@ async fn an_abort_sends_everyone_back_to_the_page_and_no_earlier_cookie_still_wo
     )
     .await;
     assert_eq!(abort.outcome.name(), "applied", "{abort}");
+    let warnings = announce::after_return(&channels(moto).await, &abort).await;
+    assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(state(moto, &site).await, None);
     assert!(
         schedule_names(moto, &group.name).await.is_empty(),
@@ -654,7 +645,6 @@ async fn an_abort_sends_everyone_back_to_the_page_and_no_earlier_cookie_still_wo
         &client,
         &ssm(moto).await,
         &schedules,
-        &channels(moto).await,
         &gradual_request(&site, &[5], Some(&alarm)),
     )
     .await;

@@ -3660,7 +3660,10 @@ fn a_gradual_return_creates_and_deletes_admission_rules_only_by_their_tags() {
         ),
     ] {
         let (_, delete) = sam_statement(role, "DeleteAdmissionRules");
-        assert_eq!(delete["Action"], "elasticloadbalancing:DeleteRule", "{name}");
+        assert_eq!(
+            delete["Action"], "elasticloadbalancing:DeleteRule",
+            "{name}"
+        );
         assert_eq!(
             delete["Condition"]["StringEquals"][role_key("ResourceTag")],
             tags::ROLE_ADMISSION,

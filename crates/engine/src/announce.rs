@@ -4,7 +4,8 @@
 //! [`eventbridge::EventBus`]) and appended to the environment's history in SSM ([`history`]).
 //!
 //! [`after_switch`] is the one place every writer calls once its switch has ended: `maintctl
-//! on` and `off` (and `on --until`) and the switch function. What it returns are warnings, never
+//! on` and `off` (and `on --until`) and the switch function; [`after_return`] the same for a
+//! gradual return's start, step and abort (`crate::ops::gradual`). What it returns are warnings, never
 //! errors: an event that could not be published or a history not written never fails or undoes
 //! the switch; the caller says so (maintctl on stderr, the function in its log and answer) and
 //! keeps its exit code.
@@ -20,6 +21,7 @@ pub mod routes;
 use std::collections::BTreeSet;
 use std::future::Future;
 
+use crate::ops::gradual::GradualReport;
 use crate::ops::{SwitchReport, SwitchRequest};
 use maintenance_responder::ssm::LockParameters;
 
@@ -103,5 +105,23 @@ pub async fn after_switch(
         .map(str::to_string)
         .collect();
     let prefixes: Vec<String> = prefixes.into_iter().collect();
+    announcer.announce(&event, &prefixes).await
+}
+
+/// Announces a gradual return's start or abort, or its final step's switch, and records it
+/// (the same channels and history as [`after_switch`]): the warnings. Nothing for a dry run, a
+/// step that changed nothing or only raised the share.
+pub async fn after_return(announcer: &impl Announcer, report: &GradualReport) -> Vec<String> {
+    if let (Some(switch), Some(request)) = (&report.switch, &report.switch_request) {
+        return after_switch(announcer, switch, request).await;
+    }
+    let Some(event) = SwitchEvent::of_return(report, jiff::Timestamp::now()) else {
+        return Vec::new();
+    };
+    let prefixes = report
+        .announcement
+        .as_ref()
+        .map(|a| a.prefixes.clone())
+        .unwrap_or_default();
     announcer.announce(&event, &prefixes).await
 }

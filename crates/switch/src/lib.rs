@@ -481,12 +481,14 @@ impl<L: Listeners, P: SwitchParameters, A: Announcer> SwitchFunction<L, P, A> {
                     &self.listeners,
                     &self.parameters,
                     None::<&gradual::NoSchedules>,
-                    &self.announcer,
                     step,
                     &lease,
                 ))
                 .await;
-                Some(EventReport::gradual(invocation.clone(), report))
+                let warnings = announce::after_return(&self.announcer, &report).await;
+                let mut answer = EventReport::gradual(invocation.clone(), report);
+                answer.announcement_warnings.extend(warnings);
+                Some(answer)
             }
             Invocation::Alarm(a)
                 if a.state == AlarmState::Alarm
@@ -502,15 +504,15 @@ impl<L: Listeners, P: SwitchParameters, A: Announcer> SwitchFunction<L, P, A> {
                     &self.listeners,
                     &self.parameters,
                     None::<&gradual::NoSchedules>,
-                    &self.announcer,
                     &request,
                 )
                 .await;
                 // Not a return's abort alarm (or no return): the alarm's ordinary switch.
-                report
-                    .return_id
-                    .is_some()
-                    .then(|| EventReport::gradual(invocation.clone(), report))
+                report.return_id.as_ref()?;
+                let warnings = announce::after_return(&self.announcer, &report).await;
+                let mut answer = EventReport::gradual(invocation.clone(), report);
+                answer.announcement_warnings.extend(warnings);
+                Some(answer)
             }
             _ => None,
         }

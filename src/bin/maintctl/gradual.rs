@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use maintctl::schedules::Scheduler;
+use maintenance_engine::announce;
 use maintenance_engine::listeners::Aws;
 use maintenance_engine::ops::gradual::{self, AbortRequest, GradualRequest};
 use maintenance_engine::ops::{LeaseOptions, Owner};
@@ -38,7 +39,6 @@ pub struct OffArgs {
 /// The shares of `--steps`.
 #[derive(Debug, Clone)]
 struct Steps(Vec<u8>);
-
 fn parse_steps_arg(text: &str) -> Result<Steps, String> {
     parse_steps(text).map(Steps)
 }
@@ -61,11 +61,8 @@ impl OffArgs {
             );
         };
         let config = globals.aws.load().await;
-        let (elb, ssm, scheduler) = (
-            Aws::new(&config),
-            aws_sdk_ssm::Client::new(&config),
-            Scheduler::new(&config),
-        );
+        let (elb, ssm) = (Aws::new(&config), aws_sdk_ssm::Client::new(&config));
+        let scheduler = Scheduler::new(&config);
         let channels = crate::announce::channels(&config, self.switch.event_bus());
         let request = GradualRequest {
             environment,
@@ -79,11 +76,13 @@ impl OffArgs {
             dry_run: self.switch.is_dry_run(),
             lease: self.switch.lease_options(),
         };
-        let report = gradual::start(&elb, &ssm, &scheduler, &channels, &request).await;
+        let report = gradual::start(&elb, &ssm, &scheduler, &request).await;
+        let warnings = announce::after_return(&channels, &report).await;
         let code = output::emit(globals.output, &report)?;
         if !report.outcome.went_well() {
             eprintln!("maintctl: {}", report.message);
         }
+        output::warnings(&warnings);
         Ok(code)
     }
 }
@@ -100,11 +99,8 @@ pub async fn abort_first(
         return Ok(None);
     };
     let config = globals.aws.load().await;
-    let (elb, ssm, scheduler) = (
-        Aws::new(&config),
-        aws_sdk_ssm::Client::new(&config),
-        Scheduler::new(&config),
-    );
+    let (elb, ssm) = (Aws::new(&config), aws_sdk_ssm::Client::new(&config));
+    let scheduler = Scheduler::new(&config);
     let channels = crate::announce::channels(&config, switch.event_bus());
     let request = AbortRequest {
         environment,
@@ -112,11 +108,13 @@ pub async fn abort_first(
         reason: Some(format!("{by}: {}", switch.reason_text())),
         lease: switch.lease_options(),
     };
-    let report = gradual::abort(&elb, &ssm, Some(&scheduler), &channels, &request).await;
+    let report = gradual::abort(&elb, &ssm, Some(&scheduler), &request).await;
     if report.return_id.is_none() {
         return Ok(None);
     }
+    let warnings = announce::after_return(&channels, &report).await;
     let code = output::emit(globals.output, &report)?;
+    output::warnings(&warnings);
     if !report.outcome.went_well() {
         eprintln!("maintctl: {}", report.message);
         return Ok(Some(code));
@@ -125,10 +123,25 @@ pub async fn abort_first(
 }
 
 impl SwitchArgs {
+    /// `--dry-run`.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// The reason to record.
+    pub fn reason_text(&self) -> String {
+        self.reason.text()
+    }
+
+    /// `--event-bus`.
+    pub fn event_bus(&self) -> &str {
+        &self.event_bus
+    }
+
     /// `--lease-wait` as lease options.
     pub fn lease_options(&self) -> LeaseOptions {
         LeaseOptions {
-            wait: Duration::from_secs(self.lease_wait_seconds()),
+            wait: Duration::from_secs(self.lease_wait),
             ..LeaseOptions::default()
         }
     }

@@ -10,8 +10,7 @@ use std::process::ExitCode;
 use maintctl::schedules::Scheduler;
 use maintenance_engine::announce::{SwitchEvent, history};
 use maintenance_engine::listeners::{Aws, Targets};
-use maintenance_engine::ops;
-use maintenance_engine::ops::gradual;
+use maintenance_engine::ops::{self, gradual};
 use maintenance_engine::planner::window::{NO_REASON, check_reason};
 
 use crate::{Globals, output};
@@ -84,26 +83,14 @@ impl StatusArgs {
             .collect();
         prefixes.sort();
         prefixes.dedup();
-        let last_switch = match history::last(&ssm, &prefixes).await {
-            Ok(last) => last,
-            Err(e) => {
-                eprintln!("maintctl: warning: the last switch is not shown: {e}");
-                None
-            }
-        };
-        let mut environments: Vec<String> = (report.status.listeners.iter())
-            .filter_map(|l| l.maintenance.as_ref()?.environment.clone())
-            .collect();
-        environments.sort();
-        environments.dedup();
-        let mut returning = Vec::new();
-        for env in &environments {
-            match gradual::returning(&elb, &ssm, &scheduler, env).await {
-                Ok(Some(r)) => returning.push(r),
-                Ok(None) => {}
-                Err(e) => eprintln!("maintctl: warning: the gradual return is not shown: {e}"),
-            }
-        }
+        let last_switch = history::last(&ssm, &prefixes).await.unwrap_or_else(|e| {
+            eprintln!("maintctl: warning: the last switch is not shown: {e}");
+            None
+        });
+        let envs = (report.status.listeners.iter())
+            .filter_map(|l| l.maintenance.as_ref()?.environment.clone());
+        let (returning, problems) = gradual::returning_all(&elb, &ssm, &scheduler, envs).await;
+        output::warnings(&problems);
         let shown = WithLastSwitch {
             report,
             returning,
@@ -118,7 +105,6 @@ impl StatusArgs {
 struct WithLastSwitch {
     #[serde(flatten)]
     report: ops::deadline::StatusWithWindows,
-    /// The gradual returns under way (`maintctl off --gradual`).
     returning: Vec<gradual::Returning>,
     last_switch: Option<SwitchEvent>,
 }
@@ -132,9 +118,7 @@ impl ops::Report for WithLastSwitch {
 impl std::fmt::Display for WithLastSwitch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.report)?;
-        for r in &self.returning {
-            write!(f, "{r}")?;
-        }
+        self.returning.iter().try_for_each(|r| write!(f, "{r}"))?;
         if let Some(last) = &self.last_switch {
             write!(f, "last switch: ")?;
             history::write_entry(f, last)?;

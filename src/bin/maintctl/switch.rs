@@ -28,10 +28,10 @@ pub struct SwitchArgs {
     #[command(flatten)]
     targets: TargetArgs,
     #[command(flatten)]
-    reason: ReasonArg,
+    pub(crate) reason: ReasonArg,
     /// Print the plan and change nothing.
     #[arg(long, short = 'n')]
-    dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     yes: bool,
@@ -40,10 +40,10 @@ pub struct SwitchArgs {
     /// How long to wait for the lease when another switch (a schedule, an alarm, a colleague)
     /// is running on the same listeners.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    lease_wait: u64,
+    pub(crate) lease_wait: u64,
     /// The EventBridge bus the switch is announced on (a name or an ARN; docs/events.md).
     #[arg(long, value_name = "BUS", env = events::MAINTCTL_BUS, default_value = events::DEFAULT_BUS)]
-    event_bus: String,
+    pub(crate) event_bus: String,
 }
 
 /// What only `on` adds to a switch.
@@ -66,26 +66,6 @@ impl SwitchArgs {
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         self.run_switch(globals, Direction::Off, OnOnly::default())
             .await
-    }
-
-    /// `--dry-run`.
-    pub fn is_dry_run(&self) -> bool {
-        self.dry_run
-    }
-
-    /// The reason to record.
-    pub fn reason_text(&self) -> String {
-        self.reason.text()
-    }
-
-    /// `--lease-wait`, in seconds.
-    pub fn lease_wait_seconds(&self) -> u64 {
-        self.lease_wait
-    }
-
-    /// `--event-bus`.
-    pub fn event_bus(&self) -> &str {
-        &self.event_bus
     }
 
     /// The listeners named (a usage error when none is).

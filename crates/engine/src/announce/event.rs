@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::ops::apply::ListenerOutcome;
+use crate::ops::gradual::GradualReport;
 use crate::ops::{Outcome, Owner, SwitchReport, SwitchRequest};
 use crate::planner::{Direction, Live};
 use maintenance_core::deploy_names::events;
@@ -182,6 +183,52 @@ impl SwitchEvent {
     /// The listeners' ARNs (the event's `resources`).
     pub fn resources(&self) -> Vec<String> {
         self.listeners.iter().map(|l| l.listener.clone()).collect()
+    }
+}
+
+impl SwitchEvent {
+    /// The event of a gradual return's start or abort (`crate::ops::gradual`): no rule moved,
+    /// the listeners' outcome says how the admission rules' writes ended. `None` for a dry run
+    /// and anything that changed nothing.
+    pub fn of_return(report: &GradualReport, at: Timestamp) -> Option<Self> {
+        let a = report.announcement.as_ref()?;
+        if report.dry_run || report.outcome == Outcome::NothingToDo {
+            return None;
+        }
+        let outcome = match report.outcome {
+            Outcome::Done => "applied",
+            Outcome::Refused => "refused",
+            Outcome::RolledBack => "rolled-back",
+            Outcome::Inconsistent => "inconsistent",
+            _ => "failed",
+        };
+        let who = Who::of(&a.owner, &a.caller);
+        Some(Self {
+            schema_version: SCHEMA_VERSION,
+            at: rfc3339(at),
+            environment: Some(a.environment.clone()),
+            direction: a.direction.to_string(),
+            live: a.live.map(live_name),
+            outcome: outcome.to_string(),
+            message: report.message.clone(),
+            alarm: match &a.owner {
+                Owner::Alarm(name) => Some(name.clone()),
+                _ => None,
+            },
+            who,
+            reason: a.reason.clone(),
+            window: None,
+            deadline: a.deadline.clone(),
+            listeners: a
+                .listeners
+                .iter()
+                .map(|l| ListenerChange {
+                    listener: l.clone(),
+                    outcome: outcome.to_string(),
+                    moved: Vec::new(),
+                })
+                .collect(),
+        })
     }
 }
 

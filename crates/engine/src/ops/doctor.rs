@@ -263,7 +263,8 @@ async fn return_check(
     let environment = mine.iter().find_map(|s| s.environment()).unwrap_or("NAME");
     let state = state.map(|p| maintenance_core::admission::ReturnState::parse(&p.value));
     let fix = format!(
-        "maintctl on --environment {environment} deletes the admission rules and the return          state (maintenance stays on); then maintctl off, or off --gradual again"
+        "maintctl on --environment {environment} deletes the admission rules and the return \
+         state (maintenance stays on); then maintctl off, or off --gradual again"
     );
     match (state, rules) {
         (None, 0) => None,
@@ -282,22 +283,24 @@ async fn return_check(
                 prefix,
                 Status::Fail,
                 format!(
-                    "{name} holds return {} but no listener has an admission rule: visitors the                      responder lets through are sent back to the page",
+                    "{name} holds return {} but no listener has an admission rule: visitors the \
+                     responder lets through are sent back to the page",
                     s.id
                 ),
             )
             .fix(fix),
         ),
-        (Some(Err(e)), _) => Some(
-            Check::new("gradual-return", prefix, Status::Fail, e.to_string()).fix(fix),
-        ),
+        (Some(Err(e)), _) => {
+            Some(Check::new("gradual-return", prefix, Status::Fail, e.to_string()).fix(fix))
+        }
         (None, n) => Some(
             Check::new(
                 "gradual-return",
                 prefix,
                 Status::Fail,
                 format!(
-                    "{n} admission rule(s) but no {name}: a gradual return was left part-way                      (their cookie may still let visitors through)"
+                    "{n} admission rule(s) but no {name}: a gradual return was left part-way \
+                     (their cookie may still let visitors through)"
                 ),
             )
             .fix(fix),
