@@ -502,6 +502,46 @@ mod tests {
         assert_eq!(rendered.len(), 1, "answered from the kept entry");
     }
 
+    /// Issue #24: the spread differs per request, and a kept answer never freezes one spread
+    /// for everyone: each request gets exactly the bytes a fresh rendering gives, in every
+    /// header mode, with a delay and with an end time, from one entry per decision.
+    #[test]
+    fn a_kept_response_carries_each_requests_own_spread() {
+        let site = Site::embedded();
+        let now = "2026-11-22T04:00:00Z".parse::<jiff::Timestamp>().unwrap();
+        for retry in [
+            maintenance_core::content::Retry::Seconds(900),
+            maintenance_core::content::Retry::Until(
+                "2026-11-22T06:00:00.5Z".parse::<jiff::Timestamp>().unwrap(),
+            ),
+        ] {
+            let content = Arc::new(Content {
+                retry: Some(retry),
+                ..Content::default()
+            });
+            for mode in [HeaderMode::Single, HeaderMode::Multi, HeaderMode::Unknown] {
+                let rendered = RenderedResponses::new();
+                let mut headers = std::collections::BTreeSet::new();
+                for i in 0..200u32 {
+                    let trace = format!("1-693ec9fb-{i:024x}");
+                    for accept in ["text/html", "application/json"] {
+                        let mut req = request(&trace);
+                        req.headers.retain(|(n, _)| n != "accept");
+                        let req = req.with_header("Accept", accept);
+                        let decision = decide(&req, PageKind::Maintenance, &content, &site, now);
+                        let kept = rendered.response(&decision, &content, &site, mode);
+                        let fresh =
+                            alb_response::encode(&mut render(&decision, &content, &site), mode);
+                        assert_eq!(kept, fresh, "{retry:?} {mode:?} {trace} {accept}");
+                        headers.insert(decision.retry.unwrap().header());
+                    }
+                }
+                assert_eq!(rendered.len(), 2, "one entry per format, whatever the spread");
+                assert!(headers.len() > 50, "{retry:?} {mode:?}: {headers:?}");
+            }
+        }
+    }
+
     #[test]
     fn content_holding_the_trace_id_is_rendered_afresh() {
         let rendered = RenderedResponses::new();
