@@ -1,8 +1,10 @@
 //! `maintctl preview --out DIR`: [`write_gallery`] renders every page kind × language × format
 //! through the function, with the response head of each, plus the health and robots routes, and
-//! an `index.html` that shows them side by side, rendered from `templates/preview_gallery.html`
+//! the answers of a gradual return when the content holds one (a visitor let through, one
+//! waiting), and an `index.html` that shows them side by side, rendered from `templates/preview_gallery.html`
 //! (askama escapes every value that reaches it). Also [`extension`] and [`GalleryError`].
 
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -12,6 +14,8 @@ use hyper::Request;
 use hyper::header::HeaderValue;
 use hyper::http::request::Parts;
 
+use maintenance_core::admission::Ticket;
+use maintenance_core::deploy_names::TICKET_COOKIE;
 use maintenance_core::page_kind::PageKind;
 use maintenance_core::respond::negotiate::Format;
 use maintenance_responder::lambda::Function;
@@ -21,7 +25,7 @@ use super::TARGET_GROUP_ARN;
 use super::emulate::{Answer, Origin, alb_event, invoke};
 use super::index::{KindHeading, PREVIEW_CSS, language_name, mode_label};
 use super::options::ServeOptions;
-use super::server::Forced;
+use super::server::{Forced, current_return};
 
 /// The trace id the gallery's events carry, so its files do not change from run to run.
 const GALLERY_TRACE_ID: &str = "Root=1-67a1b2c3-0123456789abcdef01234567";
@@ -137,6 +141,7 @@ pub async fn write_gallery<S: ParameterStore>(
             status: answer.status,
         });
     }
+    routes.extend(return_answers(function, &ask, &mut out).await?);
     let index = GalleryHtml {
         css: PREVIEW_CSS,
         source: &options.source,
@@ -148,6 +153,41 @@ pub async fn write_gallery<S: ParameterStore>(
     .map_err(GalleryError::Render)?;
     out.file("index.html", index.as_bytes())?;
     Ok(out.written)
+}
+
+/// A gradual return's answers, when the content holds one: a visitor let through (ticket 0, in
+/// every share) and one still waiting (the last ticket, in every share but 100).
+async fn return_answers<S: ParameterStore, F: Future<Output = Answer>>(
+    function: &Function<S>,
+    ask: &impl Fn(Parts, String) -> F,
+    out: &mut Files<'_>,
+) -> Result<Vec<Route<'static>>, GalleryError> {
+    let Some(state) = current_return(function).await else {
+        return Ok(Vec::new());
+    };
+    let mut routes = Vec::new();
+    for (file, ticket, label) in [
+        ("return-let-through.txt", 0, "/ (a gradual return: a visitor let through)"),
+        ("return-waiting.html", Ticket::COUNT - 1, "/ (a gradual return: a visitor waiting)"),
+    ] {
+        let mut parts = request("/");
+        let cookie = format!("{TICKET_COOKIE}={ticket}");
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            parts.headers.insert(hyper::header::COOKIE, value);
+        }
+        let mut answer = ask(parts, TARGET_GROUP_ARN.into()).await;
+        // The files show where the token goes, not the token.
+        for (_, value) in &mut answer.headers {
+            *value = value.replace(state.token.expose(), "TOKEN");
+        }
+        out.answer(file, &answer)?;
+        routes.push(Route {
+            path: label,
+            file,
+            status: answer.status,
+        });
+    }
+    Ok(routes)
 }
 
 /// The gallery's file of a page: `<kind>.<lang>.<html|json|txt>`.
@@ -231,7 +271,7 @@ struct File {
     name: String,
 }
 
-/// A route the gallery requested: health and robots.
+/// A route the gallery requested: health and robots, and a gradual return's answers.
 struct Route<'a> {
     path: &'a str,
     file: &'static str,

@@ -21,7 +21,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use maintenance_core::content::BypassToken;
-use maintenance_core::deploy_names::BYPASS_COOKIE;
+use maintenance_core::admission::ReturnState;
+use maintenance_core::deploy_names::{ADMIT_COOKIE, BYPASS_COOKIE};
 use maintenance_core::page_kind::PageKind;
 use maintenance_core::respond::negotiate::Format;
 use maintenance_core::site::Site;
@@ -146,9 +147,14 @@ async fn answer<S: ParameterStore>(
         return index_page(site, &shared.options, link).into_response();
     }
     if let Some(token) = &token
-        && carries_bypass_cookie(&parts.headers, token)
+        && carries_cookie(&parts.headers, BYPASS_COOKIE, token)
     {
-        return would_reach_application(&path).into_response();
+        return would_reach_application(&path, BYPASS_RULE).into_response();
+    }
+    if let Some(state) = current_return(&shared.function).await
+        && carries_cookie(&parts.headers, ADMIT_COOKIE, &state.token)
+    {
+        return would_reach_application(&path, ADMISSION_RULE).into_response();
     }
     if parts.method == Method::TRACE {
         // The ALB refuses TRACE itself, before any target sees it.
@@ -188,11 +194,23 @@ async fn current_token<S: ParameterStore>(function: &Function<S>) -> Option<Bypa
         .bypass_token
 }
 
-/// Whether a request would match the listener's cookie bypass rule: like the ALB's
-/// `http-header` condition `Cookie: *maint_bypass=TOKEN*`, a case-insensitive substring of any
+/// The gradual return of the content the function serves now, if one is under way.
+pub(super) async fn current_return<S: ParameterStore>(
+    function: &Function<S>,
+) -> Option<ReturnState> {
+    function
+        .cache()?
+        .peek(tokio::time::Instant::now())
+        .await
+        .return_state
+}
+
+/// Whether a request would match one of the listener's cookie rules (the cookie bypass rule,
+/// `maint_bypass`; a gradual return's admission rules, `maint_admit`): like the ALB's
+/// `http-header` condition `Cookie: *NAME=TOKEN*`, a case-insensitive substring of any
 /// `Cookie` field.
-fn carries_bypass_cookie(headers: &HeaderMap, token: &BypassToken) -> bool {
-    let wanted = format!("{BYPASS_COOKIE}={}", token.expose()).to_ascii_lowercase();
+fn carries_cookie(headers: &HeaderMap, name: &str, token: &BypassToken) -> bool {
+    let wanted = format!("{name}={}", token.expose()).to_ascii_lowercase();
     headers
         .get_all(hyper::header::COOKIE)
         .iter()
@@ -200,16 +218,24 @@ fn carries_bypass_cookie(headers: &HeaderMap, token: &BypassToken) -> bool {
         .any(|v| v.to_ascii_lowercase().contains(&wanted))
 }
 
-/// What the preview answers where the ALB's cookie bypass rule would forward the request to
-/// the application, which the preview does not have.
-fn would_reach_application(path: &str) -> Answer {
+/// Why [`would_reach_application`]: the cookie bypass rule.
+const BYPASS_RULE: &str = "carries the bypass cookie of the current maintenance window: on your \
+     ALB the cookie bypass rule forwards it to the application, so a tester sees the real \
+     application while everyone else sees the maintenance page.";
+
+/// Why [`would_reach_application`]: a gradual return's admission rules.
+const ADMISSION_RULE: &str = "carries the admission cookie of the gradual return under way: on \
+     your ALB the admission rules forward it where the listener's own rules would, so this \
+     visitor, let through, sees the application while the others still see the maintenance page.";
+
+/// What the preview answers where one of the ALB's cookie rules (`why`) would forward the
+/// request to the application, which the preview does not have.
+fn would_reach_application(path: &str, why: &str) -> Answer {
     let mut answer = Answer::text(
         200,
         format!(
-            "would reach the application\n\nThis request ({path}) carries the bypass cookie of \
-             the current maintenance window: on your ALB the cookie bypass rule forwards it to \
-             the application, so a tester sees the real application while everyone else sees \
-             the maintenance page. (maintctl serve has no application to show.)\n"
+            "would reach the application\n\nThis request ({path}) {why} (maintctl serve has no \
+             application to show.)\n"
         ),
     );
     answer.headers.push((

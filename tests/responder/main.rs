@@ -2,7 +2,7 @@
 //! [`alb`] the ALB contract through the library (every fixture, hostile events, the property
 //! test), [`lambda`] the real `maintenance-responder` binary against a loopback Lambda Runtime
 //! API, [`preview`] the local preview (`maintctl serve` / `preview`) against the Lambda's own
-//! path.
+//! path, [`spread`] the `Retry-After` spread's property test.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -10,3 +10,4 @@ mod common;
 mod alb;
 mod lambda;
 mod preview;
+mod spread;

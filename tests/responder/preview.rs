@@ -782,7 +782,10 @@ async fn maintctl_serve_runs_with_nothing_configured() {
     let serve = Serve::start(&[]);
     let page = get(serve.addr, "/", &[("accept", "text/html")]).await;
     assert_eq!(page.status, 503);
-    assert_eq!(page.header("retry-after"), Some("300"));
+    // The default 300 s, spread for the request's trace id by at most 30 s (issue #24; this line
+    // expected 300).
+    let retry: u64 = page.header("retry-after").unwrap().parse().unwrap();
+    assert!((300..=330).contains(&retry), "{retry}");
     assert!(page.text().contains("<html lang='en'>"));
     let health = get(serve.addr, "/healthz", &[]).await;
     assert_eq!(health.status, 200);
@@ -829,7 +832,9 @@ async fn maintctl_serve_with_the_example_content_and_multi_value_events() {
             .contains("Scheduled maintenance: checkout upgrade")
     );
     assert!(page.text().contains("https://status.example.com/"));
-    assert_eq!(page.header("retry-after"), Some("1800"));
+    // The example's 1800 s, spread by at most 120 s (issue #24; this line expected 1800).
+    let retry: u64 = page.header("retry-after").unwrap().parse().unwrap();
+    assert!((1800..=1920).contains(&retry), "{retry}");
     let index = get(serve.addr, preview::INDEX_PATH, &[]).await;
     assert!(index.text().contains("multi-value"));
     assert!(index.text().contains("content.example.toml"));
@@ -970,8 +975,17 @@ async fn maintctl_preview_reads_live_content_from_ssm() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(read(&dir.path().join("maintenance.en.html")).contains("Live from SSM"));
+    // 1200 s, spread for the gallery's fixed trace id (issue #24; this line expected 1200).
+    let spread = maintenance_core::respond::RetryAfter {
+        seconds: 1200,
+        expected_back: None,
+        spread: 0,
+    }
+    .spread_by(Some("1-67a1b2c3-0123456789abcdef01234567"));
+    assert!(spread.spread > 0 && spread.spread <= 120, "{spread:?}");
     assert!(
-        read(&dir.path().join("maintenance.en.html.headers.txt")).contains("retry-after: 1200")
+        read(&dir.path().join("maintenance.en.html.headers.txt"))
+            .contains(&format!("retry-after: {}", spread.header()))
     );
 
     // SSM unreachable: an error, not a gallery of defaults.
@@ -1010,4 +1024,83 @@ fn example_content_file_is_valid() {
         "every language has example texts"
     );
     assert!(content.status_page.is_some() && content.contact.is_some() && content.retry.is_some());
+}
+
+/// Issue #24: a gradual return in the preview's content. `maintctl serve` answers as the Lambda
+/// does (307 + admission cookie for a visitor let through, the page + ticket cookie for the
+/// others), emulates the admission rules (the cookie reaches "the application"), and the
+/// gallery lists both answers without the token.
+#[tokio::test]
+async fn the_preview_shows_a_visitor_being_let_through() {
+    let token = "UHJldmlldy1yZXR1cm4tdG9rZW4";
+    let ends_at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("returning.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "retry-after = \"600\"\n\n[return]\nstate = '{{\"id\":\"ret-preview\",\"token\":\"{token}\",\"step\":1,\"share_percent\":30,\"ends_at\":\"{ends_at}\"}}'\n"
+        ),
+    )
+    .unwrap();
+    let loaded = preview::load(Site::embedded(), Source::File(file))
+        .await
+        .unwrap();
+    let options = ServeOptions {
+        mode: HeaderMode::Single,
+        source: loaded.source.clone(),
+    };
+    let out = dir.path().join("gallery");
+    preview::write_gallery(&loaded.function, &out, &options)
+        .await
+        .unwrap();
+    let server = Server::start_with(loaded.function, options).await;
+    let mut let_through = 0;
+    for i in 0..300u32 {
+        let trace = format!("Root=1-693ecb6b-{i:024x}");
+        let answer = get(
+            server.addr,
+            "/shop?item=7",
+            &[("x-amzn-trace-id", &trace), ("accept", "text/html")],
+        )
+        .await;
+        let cookie = answer.header("set-cookie").unwrap_or_default().to_string();
+        match answer.status {
+            307 => {
+                let_through += 1;
+                assert_eq!(answer.header("location"), Some("/shop?item=7"));
+                assert!(cookie.starts_with(&format!("maint_admit={token}; Path=/; Max-Age=")), "{cookie}");
+                assert!(cookie.ends_with("HttpOnly; SameSite=Lax"), "{cookie}");
+            }
+            503 => {
+                assert!(cookie.starts_with("maint_ticket="), "{cookie}");
+                assert!(answer.header("retry-after").is_some());
+            }
+            other => panic!("{other}: {}", answer.text()),
+        }
+    }
+    // 30 % of 300 is 90; a binomial's standard deviation here is about 8.
+    assert!((60..=120).contains(&let_through), "{let_through} of 300 let through");
+    // Let through: the admission rule takes the cookie to the application.
+    let cookie = format!("maint_admit={token}");
+    let through = get(server.addr, "/shop?item=7", &[("cookie", &cookie)]).await;
+    assert_eq!(through.status, 200);
+    assert!(through.text().contains("admission cookie"), "{}", through.text());
+    // Waiting with a ticket: the page, the place kept, no new cookie.
+    let waiting = get(server.addr, "/", &[("cookie", "maint_ticket=9999")]).await;
+    assert_eq!(waiting.status, 503);
+    assert_eq!(waiting.header("set-cookie"), None);
+    server.stop().await;
+    // The gallery lists both answers, the token left out.
+    let gallery = read(&out.join("index.html"));
+    assert!(gallery.contains("a visitor let through") && gallery.contains("a visitor waiting"), "{gallery}");
+    let head = read(&out.join("return-let-through.txt.headers.txt"));
+    assert!(head.starts_with("HTTP/1.1 307 Temporary Redirect"), "{head}");
+    assert!(head.contains("set-cookie: maint_admit=TOKEN; Path=/;"), "{head}");
+    assert!(head.contains("location: /"), "{head}");
+    assert!(read(&out.join("return-waiting.html.headers.txt")).starts_with("HTTP/1.1 503"));
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains(token), "the gallery holds the token");
+    }
 }

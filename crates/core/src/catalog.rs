@@ -67,9 +67,11 @@ impl LanguagePack {
             PageKind::BadGateway => &self.bad_gateway,
             PageKind::ServiceUnavailable => &self.service_unavailable,
             PageKind::GatewayTimeout => &self.gateway_timeout,
-            PageKind::Maintenance | PageKind::Health | PageKind::Robots | PageKind::Bypass => {
-                &self.maintenance
-            }
+            PageKind::Maintenance
+            | PageKind::Health
+            | PageKind::Robots
+            | PageKind::Bypass
+            | PageKind::Admit => &self.maintenance,
         }
     }
 }

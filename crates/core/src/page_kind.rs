@@ -28,6 +28,9 @@ pub enum PageKind {
     Robots,
     /// The bypass link of the current maintenance window: 303 with the bypass cookie.
     Bypass,
+    /// A visitor let through by a gradual return: 307 back to the same address with the
+    /// admission cookie (`crate::respond::admission`).
+    Admit,
 }
 
 impl PageKind {
@@ -51,6 +54,7 @@ impl PageKind {
             Self::GatewayTimeout => 504,
             Self::Health | Self::Robots => 200,
             Self::Bypass => 303,
+            Self::Admit => 307,
         }
     }
 
@@ -66,12 +70,16 @@ impl PageKind {
             Self::Health => "health",
             Self::Robots => "robots",
             Self::Bypass => "bypass",
+            Self::Admit => "admit",
         }
     }
 
-    /// True for kinds rendered as pages (not the health, robots or bypass routes).
+    /// True for kinds rendered as pages (not the health, robots, bypass or admission routes).
     pub fn is_page(self) -> bool {
-        !matches!(self, Self::Health | Self::Robots | Self::Bypass)
+        !matches!(
+            self,
+            Self::Health | Self::Robots | Self::Bypass | Self::Admit
+        )
     }
 
     /// True when the page carries `Retry-After`.
@@ -130,6 +138,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
         303 => "See Other",
+        307 => "Temporary Redirect",
         404 => "Not Found",
         405 => "Method Not Allowed",
         500 => "Internal Server Error",

@@ -1,6 +1,12 @@
 //! Every choice behind one response, made from the request, the content, the site and the clock
 //! ([`decide`]): format and language by negotiation, `HEAD`, `Retry-After`, the trace id. The
 //! result, a [`Decision`], is all that [`super::render`] needs.
+//!
+//! `Retry-After` is spread per request ([`RetryAfter::spread_by`]): while maintenance (or a
+//! gradual return) is on, those still on the page are told to come back between the announced
+//! moment and [`spread_bound`] seconds after it (a tenth of the delay, at least
+//! [`MIN_SPREAD_SECONDS`], at most [`MAX_SPREAD_SECONDS`]), drawn from the request's trace id, so
+//! that they do not all come back in the same second. Never before the announced moment.
 
 use jiff::Timestamp;
 
@@ -13,25 +19,86 @@ use crate::site::Site;
 /// The `Retry-After` decision for a 503.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryAfter {
-    /// The delay in seconds (never negative).
+    /// The delay in seconds (never negative), as announced: what the page says.
     pub seconds: u64,
     /// The end time, when the content gives one that is still ahead.
     pub expected_back: Option<Timestamp>,
+    /// Seconds the `Retry-After` header adds to the announced delay or end for this request
+    /// ([`RetryAfter::spread_by`]), so that those still on the page do not all come back in the
+    /// same second; at most [`spread_bound`]`(seconds)`. The page's texts and the problem
+    /// document keep the announced values.
+    pub spread: u64,
+}
+
+/// The least bound of the spread, in seconds: even a short delay is spread over this much.
+pub const MIN_SPREAD_SECONDS: u64 = 5;
+/// The greatest bound of the spread, in seconds: a long maintenance is spread over two minutes
+/// at most.
+pub const MAX_SPREAD_SECONDS: u64 = 120;
+
+/// The bound of the `Retry-After` spread for an announced delay of `seconds`: a tenth of the
+/// delay, at least [`MIN_SPREAD_SECONDS`] and at most [`MAX_SPREAD_SECONDS`]. A request is told
+/// to come back between the announced moment and that many seconds after it.
+pub fn spread_bound(seconds: u64) -> u64 {
+    (seconds / 10).clamp(MIN_SPREAD_SECONDS, MAX_SPREAD_SECONDS)
 }
 
 impl RetryAfter {
-    /// The header value: the end time as an IMF-fixdate when there is one, else the seconds.
-    /// Formatted when a response is rendered, not at each decision.
+    /// The header value: the end time as an IMF-fixdate when there is one, else the seconds;
+    /// either one later by the spread. Formatted when a response is rendered, not at each
+    /// decision.
     pub fn header(&self) -> String {
         match self.expected_back {
-            Some(until) => http_date(until),
-            None => self.seconds.to_string(),
+            Some(until) => {
+                http_date(until + jiff::SignedDuration::from_secs(spread_i64(self.spread)))
+            }
+            None => self.seconds.saturating_add(self.spread).to_string(),
+        }
+    }
+
+    /// This decision spread for one request: the spread is drawn from `seed` (the request's
+    /// trace id: a value no two ALB requests share), uniform over `0..=spread_bound(seconds)`,
+    /// the same for the same seed. No seed (a request that did not come through an ALB): no
+    /// spread.
+    pub fn spread_by(self, seed: Option<&str>) -> Self {
+        let spread = seed.map_or(0, |seed| {
+            spread_hash(seed.as_bytes()) % (spread_bound(self.seconds) + 1)
+        });
+        Self { spread, ..self }
+    }
+
+    /// The decision without its spread: what every request of the same moment shares.
+    pub fn announced(&self) -> Self {
+        Self {
+            spread: 0,
+            ..self.clone()
         }
     }
 }
 
-/// Decides `Retry-After`: seconds as given; an end time still ahead as an HTTP-date; an end
-/// time already past, or no value at all, as the configured delays.
+fn spread_i64(spread: u64) -> i64 {
+    i64::try_from(spread.min(MAX_SPREAD_SECONDS)).unwrap_or(0)
+}
+
+/// FNV-1a over the seed, then SplitMix64's finalizer (so that seeds differing only in their last
+/// characters still spread over the whole range). Cheap, allocation-free, and not a secret:
+/// the spread only shapes load.
+fn spread_hash(seed: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in seed {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// Decides `Retry-After` as announced (no spread; [`RetryAfter::spread_by`] adds the request's):
+/// seconds as given; an end time still ahead as an HTTP-date; an end time already past, or no
+/// value at all, as the configured delays.
 ///
 /// An end time is rounded up to the whole second (an HTTP-date has no fractions): a client is
 /// never told a moment before the stated end.
@@ -39,6 +106,7 @@ pub fn retry_after(retry: Option<Retry>, site: &Site, now: Timestamp) -> RetryAf
     let seconds_only = |seconds: u64| RetryAfter {
         seconds,
         expected_back: None,
+        spread: 0,
     };
     match retry {
         Some(Retry::Seconds(seconds)) => seconds_only(seconds),
@@ -51,6 +119,7 @@ pub fn retry_after(retry: Option<Retry>, site: &Site, now: Timestamp) -> RetryAf
             RetryAfter {
                 seconds,
                 expected_back: Some(until),
+                spread: 0,
             }
         }
         Some(Retry::Until(_)) => seconds_only(site.config.past_end_retry_after_seconds),
@@ -162,6 +231,7 @@ pub fn decide_negotiated<'a>(
     } else {
         Format::Text
     };
+    let trace_id = request.trace_root();
     Decision {
         page,
         format,
@@ -173,8 +243,8 @@ pub fn decide_negotiated<'a>(
             let announced = (page == PageKind::Maintenance)
                 .then_some(content.retry)
                 .flatten();
-            retry_after(announced, site, now)
+            retry_after(announced, site, now).spread_by(trace_id)
         }),
-        trace_id: request.trace_root(),
+        trace_id,
     }
 }

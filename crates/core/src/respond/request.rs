@@ -3,14 +3,29 @@
 
 use std::borrow::Cow;
 
-/// The header fields the core reads; reading an event keeps only these (see [`is_read`]).
-pub const READ_HEADERS: [&str; 5] = [
+use crate::deploy_names::{ADMIT_COOKIE, TICKET_COOKIE};
+
+/// The header fields the core reads; reading an event keeps only these (see [`is_read`]), and
+/// of `Cookie` only the cookies the core reads ([`kept_cookies`]).
+pub const READ_HEADERS: [&str; 6] = [
     "accept",
     "accept-language",
+    "cookie",
     "user-agent",
     "x-amzn-trace-id",
     "x-forwarded-proto",
 ];
+
+/// The cookies the core reads (a gradual return's admission and ticket cookies); reading an
+/// event keeps only these of a `Cookie` field.
+pub const READ_COOKIES: [&str; 2] = [ADMIT_COOKIE, TICKET_COOKIE];
+
+/// Longest cookie value kept (a token is at most 86 characters, a ticket 5).
+const MAX_COOKIE_VALUE: usize = 128;
+/// Most cookies kept from one `Cookie` field.
+const MAX_KEPT_COOKIES: usize = 4;
+/// Longest query string kept; a longer one is dropped (a redirect then goes to the path alone).
+pub const MAX_QUERY: usize = 4096;
 
 /// The one query parameter the core reads: the bypass link's redirect target.
 pub const READ_QUERY: &str = "next";
@@ -18,6 +33,68 @@ pub const READ_QUERY: &str = "next";
 /// Whether the core reads a header field (names compared case-insensitively).
 pub fn is_read(name: &str) -> bool {
     READ_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// The value an event reader keeps of a header field the core reads: the value itself, but of
+/// `Cookie` only the cookies the core reads ([`kept_cookies`]), and no field at all when it
+/// holds none of them. Allocates only for what is kept.
+pub fn kept_value(name: &str, value: &str) -> Option<String> {
+    if name.eq_ignore_ascii_case("cookie") {
+        kept_cookies(value)
+    } else {
+        Some(value.to_string())
+    }
+}
+
+/// The cookies of a `Cookie` field that the core reads ([`READ_COOKIES`]), as a `Cookie` value
+/// of their own (`maint_ticket=42; maint_admit=…`), or `None` when it holds none: a visitor's
+/// other cookies (sessions, trackers) are never copied, kept or logged.
+pub fn kept_cookies(value: &str) -> Option<String> {
+    if !value.contains("maint_") {
+        return None;
+    }
+    let mut kept = String::new();
+    let pairs = value
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, v)| READ_COOKIES.contains(name) && v.len() <= MAX_COOKIE_VALUE)
+        .take(MAX_KEPT_COOKIES);
+    for (name, v) in pairs {
+        if !kept.is_empty() {
+            kept.push_str("; ");
+        }
+        kept.push_str(name);
+        kept.push('=');
+        kept.push_str(v);
+    }
+    (!kept.is_empty()).then_some(kept)
+}
+
+/// A query string from an event's query parameters as the ALB passes them (neither decoded nor
+/// in a guaranteed order): the pairs ordered by name (the values of one name in their order),
+/// joined `name=value&…`; `None` when there are none or the result is longer than
+/// [`MAX_QUERY`]. Every event reader builds it this way, so they agree.
+pub fn query_string<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<String> {
+    let mut pairs: Vec<(&str, &str)> = pairs.collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    let mut query = String::new();
+    for (name, value) in pairs {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(name);
+        if !value.is_empty() {
+            query.push('=');
+            query.push_str(value);
+        }
+        if query.len() > MAX_QUERY {
+            return None;
+        }
+    }
+    Some(query)
 }
 
 /// An incoming request, reduced to what page selection and negotiation need.
@@ -33,6 +110,9 @@ pub struct Request {
     /// The raw (undecoded, as the ALB passes it) `next` query parameter ([`READ_QUERY`]), the
     /// only one the core reads; its first value.
     pub next: Option<String>,
+    /// The whole query string, as [`query_string`] rebuilds it from the event, for the one
+    /// answer that sends a visitor back to the same address (a gradual return's admission).
+    pub query: Option<String>,
     /// ARN of the target group that invoked the function, if the event says.
     pub target_group_arn: Option<String>,
 }
@@ -83,6 +163,22 @@ impl Request {
                 Some(Cow::Owned(joined))
             }
         }
+    }
+
+    /// The value of the first cookie called `name` in the `Cookie` fields.
+    pub fn cookie<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.cookies(name).next()
+    }
+
+    /// The values of every cookie called `name` in the `Cookie` fields (a browser sends one
+    /// per path it was set on).
+    pub fn cookies<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.header_values("cookie")
+            .flat_map(|field| field.split(';'))
+            .filter_map(move |pair| {
+                let (n, v) = pair.trim().split_once('=')?;
+                (n == name).then_some(v.trim())
+            })
     }
 
     /// True for `GET` and `HEAD`.
@@ -140,6 +236,42 @@ mod tests {
             let request = Request::get("/").with_header("X-Amzn-Trace-Id", header);
             assert_eq!(request.trace_root(), *expected, "header {header:?}");
         }
+    }
+
+    #[test]
+    fn only_the_cookies_the_core_reads_are_kept() {
+        assert_eq!(kept_cookies("session=secret; theme=dark"), None);
+        assert_eq!(kept_cookies("maint_bypass=x"), None);
+        assert_eq!(
+            kept_cookies("session=secret; maint_ticket=42;maint_admit=abc ; other=1").as_deref(),
+            Some("maint_ticket=42; maint_admit=abc")
+        );
+        assert_eq!(
+            kept_cookies(&format!("maint_ticket={}", "9".repeat(200))),
+            None
+        );
+        assert_eq!(kept_value("User-Agent", "x").as_deref(), Some("x"));
+        assert_eq!(kept_value("Cookie", "session=secret"), None);
+        let request = Request::get("/")
+            .with_header("Cookie", "maint_ticket=42; maint_admit=a")
+            .with_header("cookie", "maint_admit=b");
+        assert_eq!(request.cookie("maint_ticket"), Some("42"));
+        assert_eq!(
+            request.cookies("maint_admit").collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(request.cookie("maint"), None);
+    }
+
+    #[test]
+    fn the_query_string_is_ordered_by_name_and_bounded() {
+        assert_eq!(query_string(std::iter::empty()), None);
+        assert_eq!(
+            query_string([("b", "2"), ("a", "1"), ("b", "1"), ("flag", "")].into_iter()).as_deref(),
+            Some("a=1&b=2&b=1&flag")
+        );
+        let long = "x".repeat(MAX_QUERY);
+        assert_eq!(query_string([("a", long.as_str())].into_iter()), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use aws_lambda_events::alb::AlbTargetGroupRequest;
 use serde_json::Value;
 
-use maintenance_core::respond::request::{READ_QUERY, Request, is_read};
+use maintenance_core::respond::request::{READ_QUERY, Request, is_read, kept_value, query_string};
 
 mod event;
 mod plain;
@@ -36,7 +36,13 @@ impl Event {
     /// lenient walk. Public so that tests can hold the two paths to the same answers.
     pub fn parse_full(raw: &str) -> Self {
         match serde_json::from_str::<AlbTargetGroupRequest>(raw) {
-            Ok(typed) => Self::from_typed(typed),
+            Ok(typed) => {
+                let mut event = Self::from_typed(typed);
+                event.request.query = serde_json::from_str::<Value>(raw)
+                    .ok()
+                    .and_then(|value| query_of(&value));
+                event
+            }
             Err(_) => match serde_json::from_str::<Value>(raw).or_else(|e| {
                 // Lone UTF-16 surrogate escapes (`"\ud800"`) are valid JSON text but not valid
                 // strings; replace them with U+FFFD and try once more.
@@ -63,13 +69,11 @@ impl Event {
             .into_iter()
             .flat_map(|map| map.iter())
             .filter(|(name, _)| is_read(name.as_str()))
-            .take(MAX_READ_VALUES)
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
+            .filter_map(|(name, value)| {
+                let value = kept_value(name.as_str(), &String::from_utf8_lossy(value.as_bytes()))?;
+                Some((name.as_str().to_string(), value))
             })
+            .take(MAX_READ_VALUES)
             .collect();
         let next = typed
             .query_string_parameters
@@ -82,6 +86,9 @@ impl Event {
                 path: clean_path(typed.path.as_deref()),
                 headers,
                 next,
+                // Filled by `parse_full` from the event's JSON: the typed parse's query maps
+                // lose the order of names and panic on an empty list of values.
+                query: None,
                 target_group_arn: typed.request_context.elb.target_group_arn,
             },
             mode,
@@ -104,8 +111,8 @@ impl Event {
         let headers = single_values
             .chain(multi_values)
             .filter(|(name, _)| is_read(name))
+            .filter_map(|(name, v)| Some((name.to_ascii_lowercase(), kept_value(name, v)?)))
             .take(MAX_READ_VALUES)
-            .map(|(name, v)| (name.to_ascii_lowercase(), v.to_string()))
             .collect();
         let mode = HeaderMode::from_maps(single.is_some(), multi.is_some());
         let method = text(value.get("httpMethod"))
@@ -129,11 +136,37 @@ impl Event {
                 path: clean_path(value.get("path").and_then(Value::as_str)),
                 headers,
                 next,
+                query: query_of(value),
                 target_group_arn,
             },
             mode,
             parse: ParseKind::Lenient,
         }
+    }
+}
+
+/// The query string of an event's query maps (`queryStringParameters`, else
+/// `multiValueQueryStringParameters`), as every reader builds it ([`query_string`]).
+fn query_of(value: &Value) -> Option<String> {
+    let pairs = |pointer: &str| -> Vec<(&str, &str)> {
+        let map = value.pointer(pointer).and_then(Value::as_object);
+        map.into_iter()
+            .flatten()
+            .flat_map(|(name, v)| match v {
+                Value::String(s) => vec![(name.as_str(), s.as_str())],
+                Value::Array(values) => values
+                    .iter()
+                    .filter_map(|v| Some((name.as_str(), v.as_str()?)))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
+    let single = pairs("/queryStringParameters");
+    if single.is_empty() {
+        query_string(pairs("/multiValueQueryStringParameters").into_iter())
+    } else {
+        query_string(single.into_iter())
     }
 }
 

@@ -11,6 +11,12 @@
 //! afresh on every request. tests/responder/alb.rs compares kept and fresh answers over generated
 //! events.
 //!
+//! The `Retry-After` spread (`RetryAfter::spread_by`) is the other part of a decision that
+//! differs between requests: an entry is keyed by the announced value, holds the places of the
+//! header's value, and each request gets its own spread written there (checked at render time
+//! like the trace id). Answers that set a cookie (the bypass link, a gradual return's admission)
+//! are never kept: the Lambda answers them before it asks this table.
+//!
 //! Entries are dropped when the content changes. The health route is never kept: its body
 //! reports the content's age, which changes every second.
 //!
@@ -67,7 +73,8 @@ struct Table {
     entries: Vec<(Key, Entry)>,
 }
 
-/// A decision without the trace id's value (only whether there is one), plus the header mode.
+/// A decision without the trace id's value (only whether there is one) and without the
+/// `Retry-After` spread (only the announced value), plus the header mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Key {
     page: PageKind,
@@ -86,7 +93,7 @@ impl Key {
             format: decision.format,
             language: decision.language.into(),
             head: decision.head,
-            retry: decision.retry.clone(),
+            retry: decision.retry.as_ref().map(RetryAfter::announced),
             traced: decision.trace_id.is_some(),
             mode,
         }
@@ -98,16 +105,30 @@ impl Key {
             && self.format == decision.format
             && *self.language == *decision.language
             && self.head == decision.head
-            && self.retry == decision.retry
+            && same_announcement(self.retry.as_ref(), decision.retry.as_ref())
             && self.traced == decision.trace_id.is_some()
             && self.mode == mode
     }
 }
 
+/// Whether two `Retry-After` decisions announce the same (their spreads aside).
+fn same_announcement(kept: Option<&RetryAfter>, decided: Option<&RetryAfter>) -> bool {
+    match (kept, decided) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.seconds == b.seconds && a.expected_back == b.expected_back,
+        _ => false,
+    }
+}
+
 #[derive(Debug)]
 enum Entry {
-    /// The response JSON and the byte offsets where the trace id goes.
-    Kept { json: String, trace_at: Vec<usize> },
+    /// The response JSON, the byte offsets where the trace id goes, and the places (offset,
+    /// length) of the `Retry-After` header's value, which a request's spread changes.
+    Kept {
+        json: String,
+        trace_at: Vec<usize>,
+        retry_at: Vec<(usize, usize)>,
+    },
     /// Failed the check: rendered afresh every time.
     Fresh,
 }
@@ -157,8 +178,19 @@ impl RenderedResponses {
                 table.entries[..=at].rotate_right(1);
             }
             match found.map(|_| &table.entries[0].1) {
-                Some(Entry::Kept { json, trace_at }) => {
-                    return with_trace_id(json, trace_at, decision.trace_id.unwrap_or(""));
+                Some(Entry::Kept {
+                    json,
+                    trace_at,
+                    retry_at,
+                }) => {
+                    let retry = decision.retry.as_ref().map(RetryAfter::header);
+                    return kept_copy(
+                        json,
+                        trace_at,
+                        retry_at,
+                        decision.trace_id.unwrap_or(""),
+                        retry.as_deref(),
+                    );
                 }
                 Some(Entry::Fresh) => true,
                 None => false,
@@ -169,9 +201,11 @@ impl RenderedResponses {
             return json;
         }
         let entry = match decision.trace_id {
+            // No trace id: no spread either, so nothing of the request is in it.
             None => Entry::Kept {
                 json: json.clone(),
                 trace_at: Vec::new(),
+                retry_at: Vec::new(),
             },
             Some(trace_id) => check_trace_places(&json, trace_id, decision, content, site, mode),
         };
@@ -306,14 +340,53 @@ fn lock<T>(table: &Mutex<T>) -> MutexGuard<'_, T> {
     table.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `json` with `trace_id` written at each offset (every place holds a trace id of the same
-/// length; no places, as for a request without one, is a plain copy).
-fn with_trace_id(json: &str, trace_at: &[usize], trace_id: &str) -> String {
-    let mut out = json.to_string();
+/// `json` with `trace_id` written at each offset of `trace_at` (every place holds a trace id of
+/// the same length) and `retry` at each place of `retry_at` (the `Retry-After` value, whose
+/// length a spread may change); no places, as for a request without a trace id, is a plain
+/// copy. One allocation.
+fn kept_copy(
+    json: &str,
+    trace_at: &[usize],
+    retry_at: &[(usize, usize)],
+    trace_id: &str,
+    retry: Option<&str>,
+) -> String {
+    let mut out = String::with_capacity(json.len() + 2 * RETRY_SLACK);
+    out.push_str(json);
     for &at in trace_at {
         out.replace_range(at..at + TRACE_ID_LEN, trace_id);
     }
+    if let Some(retry) = retry {
+        // From the last place back, so the earlier offsets still hold.
+        for &(at, len) in retry_at.iter().rev() {
+            if out[at..at + len] != *retry {
+                out.replace_range(at..at + len, retry);
+            }
+        }
+    }
     out
+}
+
+/// Room for a longer `Retry-After` value in each of the two header maps (`Unknown` mode).
+const RETRY_SLACK: usize = 8;
+
+/// The places (offset, length) of the `Retry-After` header's value `value` in response JSON:
+/// in `headers` (`"retry-after":"…"`) and in `multiValueHeaders` (`"retry-after":["…"]`). A body
+/// holds no such run (its quotes are escaped).
+fn retry_places(json: &str, value: &str) -> Vec<(usize, usize)> {
+    let mut places: Vec<(usize, usize)> = ["\"retry-after\":\"", "\"retry-after\":[\""]
+        .iter()
+        .flat_map(|pattern| {
+            json.match_indices(pattern)
+                .map(move |(at, _)| at + pattern.len())
+        })
+        .filter(|&start| {
+            json[start..].starts_with(value) && json[start + value.len()..].starts_with('"')
+        })
+        .map(|start| (start, value.len()))
+        .collect();
+    places.sort_unstable();
+    places
 }
 
 impl Table {
@@ -325,8 +398,9 @@ impl Table {
     }
 }
 
-/// Renders the decision again with a stand-in trace id and keeps `json` only if the two
-/// differ in exactly the places where `json` holds the trace id.
+/// Renders the decision again with a stand-in trace id (and another `Retry-After` spread) and
+/// keeps `json` only if the two differ in exactly the places where `json` holds the trace id
+/// and the `Retry-After` value.
 fn check_trace_places(
     json: &str,
     trace_id: &str,
@@ -340,16 +414,26 @@ fn check_trace_places(
     };
     let other = Decision {
         trace_id: Some(stand_in),
+        retry: decision.retry.as_ref().map(|retry| RetryAfter {
+            spread: u64::from(retry.spread == 0),
+            ..retry.clone()
+        }),
         ..decision.clone()
     };
     let with_stand_in = alb_response::encode(&mut render(&other, content, site), mode);
     let trace_at: Vec<usize> = json.match_indices(trace_id).map(|(at, _)| at).collect();
-    if with_trace_id(json, &trace_at, stand_in) == with_stand_in
+    let retry_at = match &decision.retry {
+        Some(retry) => retry_places(json, &retry.header()),
+        None => Vec::new(),
+    };
+    let other_retry = other.retry.as_ref().map(RetryAfter::header);
+    if kept_copy(json, &trace_at, &retry_at, stand_in, other_retry.as_deref()) == with_stand_in
         && with_stand_in.matches(stand_in).count() == trace_at.len()
     {
         Entry::Kept {
             json: json.to_string(),
             trace_at,
+            retry_at,
         }
     } else {
         Entry::Fresh
@@ -366,6 +450,8 @@ fn same_texts(a: &Content, b: &Content) -> bool {
         contact,
         // A bypass answer is never kept; the token changes no page.
         bypass_token: _,
+        // An admission answer is never kept; the return changes no page.
+        return_state: _,
         time_zone,
         state: _,
     } = a;
@@ -414,6 +500,46 @@ mod tests {
         assert_eq!(second, fresh);
         assert!(second.contains(other) && !second.contains(TRACE));
         assert_eq!(rendered.len(), 1, "answered from the kept entry");
+    }
+
+    /// Issue #24: the spread differs per request, and a kept answer never freezes one spread
+    /// for everyone: each request gets exactly the bytes a fresh rendering gives, in every
+    /// header mode, with a delay and with an end time, from one entry per decision.
+    #[test]
+    fn a_kept_response_carries_each_requests_own_spread() {
+        let site = Site::embedded();
+        let now = "2026-11-22T04:00:00Z".parse::<jiff::Timestamp>().unwrap();
+        for retry in [
+            maintenance_core::content::Retry::Seconds(900),
+            maintenance_core::content::Retry::Until(
+                "2026-11-22T06:00:00.5Z".parse::<jiff::Timestamp>().unwrap(),
+            ),
+        ] {
+            let content = Arc::new(Content {
+                retry: Some(retry),
+                ..Content::default()
+            });
+            for mode in [HeaderMode::Single, HeaderMode::Multi, HeaderMode::Unknown] {
+                let rendered = RenderedResponses::new();
+                let mut headers = std::collections::BTreeSet::new();
+                for i in 0..200u32 {
+                    let trace = format!("1-693ec9fb-{i:024x}");
+                    for accept in ["text/html", "application/json"] {
+                        let mut req = request(&trace);
+                        req.headers.retain(|(n, _)| n != "accept");
+                        let req = req.with_header("Accept", accept);
+                        let decision = decide(&req, PageKind::Maintenance, &content, &site, now);
+                        let kept = rendered.response(&decision, &content, &site, mode);
+                        let fresh =
+                            alb_response::encode(&mut render(&decision, &content, &site), mode);
+                        assert_eq!(kept, fresh, "{retry:?} {mode:?} {trace} {accept}");
+                        headers.insert(decision.retry.unwrap().header());
+                    }
+                }
+                assert_eq!(rendered.len(), 2, "one entry per format, whatever the spread");
+                assert!(headers.len() > 50, "{retry:?} {mode:?}: {headers:?}");
+            }
+        }
     }
 
     #[test]

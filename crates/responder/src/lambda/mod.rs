@@ -2,7 +2,8 @@
 //! content cache: [`Function::from_environment`]) and the per-invocation glue around the pure
 //! core ([`Function::handle_invocation`]): read the ALB event ([`alb_event`]), pick the content
 //! (the health route never waits on SSM), decide and render through the core with the memo of
-//! earlier renderings ([`memo`]), encode for the ALB ([`alb_response`]), guard against panics,
+//! earlier renderings ([`memo`]; the bypass link and a gradual return's admission answers are
+//! never kept), encode for the ALB ([`alb_response`]), guard against panics,
 //! and log one JSON line per request.
 
 pub mod alb_event;
@@ -26,8 +27,10 @@ use maintenance_core::content::Content;
 use maintenance_core::deploy_names::env;
 use maintenance_core::deploy_names::parameters::check_prefix;
 use maintenance_core::page_kind::PageKind;
+use maintenance_core::respond::admission::{self, Admission};
 use maintenance_core::respond::negotiate::Format;
-use maintenance_core::respond::{bypass, select_page};
+use maintenance_core::respond::request::Request;
+use maintenance_core::respond::{Decision, Response, bypass, render, select_page};
 use maintenance_core::site::Site;
 
 /// Settings read from the environment once at start.
@@ -221,12 +224,18 @@ impl<S: ParameterStore> Function<S> {
                     request_id,
                 });
             };
-            // The bypass link: rare, never kept (its cookie holds the window's token).
+            // The bypass link and a gradual return's admission: rare, never kept (each sets a
+            // cookie).
             let bypass = page
                 .is_page()
                 .then(|| bypass::answer(&event.request, &content, &self.site, now))
                 .flatten();
-            if let Some(mut response) = bypass {
+            let decision =
+                self.negotiations
+                    .decide(&event.request, page, &content, &self.site, now);
+            let special =
+                bypass.or_else(|| self.admission(&event.request, &decision, &content, now));
+            if let Some(mut response) = special {
                 let json = alb_response::encode(&mut response, event.mode);
                 let served = &response.served;
                 log(
@@ -237,9 +246,6 @@ impl<S: ParameterStore> Function<S> {
                 );
                 return json;
             }
-            let decision =
-                self.negotiations
-                    .decide(&event.request, page, &content, &self.site, now);
             let json = self
                 .rendered
                 .response(&decision, &content, &self.site, event.mode);
@@ -260,6 +266,31 @@ impl<S: ParameterStore> Function<S> {
             tracing::error!("the response was not valid JSON; served the last-resort page");
             RawValue::from_string(alb_response::last_resort_json(event.mode))
                 .unwrap_or_else(|_| RawValue::NULL.to_owned())
+        })
+    }
+
+    /// The answer of a gradual return that sets a cookie (a visitor's first request, or the one
+    /// that lets it through), or `None` for the ordinary page, which the memo may keep.
+    fn admission(
+        &self,
+        request: &Request,
+        decision: &Decision<'_>,
+        content: &Content,
+        now: Timestamp,
+    ) -> Option<Response> {
+        let admission = admission::decide(request, decision.page, decision.format, content, now);
+        if admission == Admission::AlreadyAdmitted {
+            tracing::info!(
+                trace_id = decision.trace_id.unwrap_or(""),
+                "a request with the current admission cookie reached the responder: the \
+                 gradual return's admission rules are not written yet, not propagated yet, or \
+                 do not match this request; it gets the page, not a redirect that would loop"
+            );
+        }
+        (!admission.is_ordinary()).then(|| {
+            admission.apply(request, content, &self.site, || {
+                render(decision, content, &self.site)
+            })
         })
     }
 

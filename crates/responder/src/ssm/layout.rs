@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 
 use super::store::{Parameter, Write};
+use maintenance_core::admission::{ReturnState, ReturnStateError};
 use maintenance_core::catalog::Catalog;
 use maintenance_core::content::Text;
 use maintenance_core::content::{
@@ -63,6 +64,13 @@ pub fn content_from_parameters(
             parameters::BYPASS_TOKEN => {
                 BypassToken::parse(&p.value).map(|t| content.bypass_token = Some(t))
             }
+            parameters::RETURN_STATE => {
+                match ReturnState::parse(&p.value) {
+                    Ok(state) => content.return_state = Some(state),
+                    Err(problem) => warn(&p.name, return_state_problem(&problem)),
+                }
+                Ok(())
+            }
             parameters::TIMEZONE => DisplayZone::load(
                 &p.value,
                 &maintenance_core::content::zoneinfo_dir(
@@ -87,7 +95,7 @@ pub fn content_from_parameters(
                     }
                 }
                 _ => {
-                    warn(&p.name, "not part of the layout (expected {lang}/title, {lang}/message, retry-after, links/status-page, links/contact, bypass/token); ignored".into());
+                    warn(&p.name, "not part of the layout (expected {lang}/title, {lang}/message, retry-after, links/status-page, links/contact, bypass/token, return/state); ignored".into());
                     Ok(())
                 }
             },
@@ -103,6 +111,19 @@ pub fn content_from_parameters(
         maintenance_text(&mut content, lang, catalog).message = message;
     }
     (content, warnings)
+}
+
+/// Why a return state is ignored, without anything of the value: the JSON parser's message
+/// may quote the value, which holds the admission token.
+fn return_state_problem(problem: &ReturnStateError) -> String {
+    match problem {
+        ReturnStateError::Json(_) => {
+            "return state is not the JSON object maintctl writes (the parser's words are left \
+             out: the value holds a secret); no gradual return applies; ignored"
+                .to_string()
+        }
+        other => format!("{other}; no gradual return applies; ignored"),
+    }
 }
 
 /// The maintenance text of a language, started from the built-in one, so a language given only
@@ -341,6 +362,46 @@ mod tests {
         assert!(named[1].1.contains("U+200B"), "{named:?}");
         assert!(named[2].1.contains("U+202E"), "{named:?}");
         assert!(named[3].1.contains("U+2028"), "{named:?}");
+    }
+
+    /// Issue #24: the return state is read with the content; a bad one is ignored with a
+    /// warning that never holds the token, and the rest of the content still applies.
+    #[test]
+    fn the_return_state_is_content_and_a_bad_one_is_ignored_without_its_token() {
+        let catalog = Catalog::embedded();
+        let token = "QWRtaXNzaW9uLXRva2VuLTIwMjY";
+        let good = format!(
+            r#"{{"id":"ret-1","token":"{token}","step":2,"share_percent":25,"ends_at":"2026-11-22T05:00:00Z"}}"#
+        );
+        let (content, warnings) = content_from_parameters(
+            "/m",
+            &[p("/m/return/state", &good), p("/m/en/title", "Back soon")],
+            &catalog,
+            NOW,
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let state = content.return_state.expect("read");
+        assert_eq!((state.step, state.share_percent), (2, 25));
+        for bad in [
+            format!(r#"{{"id":"ret-1","token":"{token}","step":"{token}"}}"#),
+            format!(
+                r#"{{"id":"ret-1","token":"{token}","step":1,"share_percent":101,"ends_at":"2026-11-22T05:00:00Z"}}"#
+            ),
+            format!("garbage {token}"),
+            String::new(),
+        ] {
+            let (content, warnings) = content_from_parameters(
+                "/m",
+                &[p("/m/return/state", &bad), p("/m/en/title", "Back soon")],
+                &catalog,
+                NOW,
+            );
+            assert_eq!(content.return_state, None, "{bad}");
+            assert_eq!(content.maintenance["en"].title, "Back soon");
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert_eq!(warnings[0].parameter, "/m/return/state");
+            assert!(!warnings[0].problem.contains(token), "{warnings:?}");
+        }
     }
 
     #[test]

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::event::{Event, HeaderMode, MAX_HEADERS, MAX_READ_VALUES, ParseKind, clean_path};
-use maintenance_core::respond::request::{READ_HEADERS, READ_QUERY, Request, is_read};
+use maintenance_core::respond::request::{
+    READ_HEADERS, READ_QUERY, Request, is_read, kept_value, query_string,
+};
 
 /// Reads a plain ALB event, or `None` when the event needs the full parse.
 pub(super) fn parse(raw: &str) -> Option<Event> {
@@ -41,8 +43,10 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
         if !valid_name(&name.0) || !valid_value(&value.0) {
             return None;
         }
-        if is_read(&name.0) {
-            headers.push((name.0.to_ascii_lowercase(), value.0.to_string()));
+        if is_read(&name.0)
+            && let Some(value) = kept_value(&name.0, &value.0)
+        {
+            headers.push((name.0.to_ascii_lowercase(), value));
         }
     }
     for (name, Strings(values)) in &multi {
@@ -50,8 +54,12 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
             return None;
         }
         if is_read(&name.0) {
-            let name = name.0.to_ascii_lowercase();
-            headers.extend(values.iter().map(|v| (name.clone(), v.0.to_string())));
+            let lower = name.0.to_ascii_lowercase();
+            headers.extend(
+                values
+                    .iter()
+                    .filter_map(|v| Some((lower.clone(), kept_value(&name.0, &v.0)?))),
+            );
         }
     }
     headers.truncate(MAX_READ_VALUES);
@@ -64,6 +72,11 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
             method: method.to_ascii_uppercase(),
             path: clean_path(event.path.as_ref().map(|p| p.0.as_ref())),
             headers,
+            query: if event.query_string_parameters.entries > 0 {
+                event.query_string_parameters.query()
+            } else {
+                event.multi_value_query_string_parameters.query()
+            },
             next: event
                 .query_string_parameters
                 .next
@@ -235,12 +248,21 @@ impl<'de: 'a, 'a> Deserialize<'de> for Strings<'a> {
 }
 
 /// A query map: strings (`MULTI = false`) or non-empty arrays of strings (`MULTI = true`),
-/// read for its number of entries and the one parameter the core reads (`next`, its first
-/// value). Missing means empty; `null` or any other shape is refused.
+/// read for its number of entries, the one parameter the core reads (`next`, its first
+/// value) and its pairs (for the query string). Missing means empty; `null` or any other shape
+/// is refused.
 #[derive(Default)]
 struct Query<const MULTI: bool> {
     entries: usize,
     next: Option<String>,
+    pairs: Vec<(String, String)>,
+}
+
+impl<const MULTI: bool> Query<MULTI> {
+    /// The query string, as every reader of an event builds it.
+    fn query(&self) -> Option<String> {
+        query_string(self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
 }
 
 impl<'de, const MULTI: bool> Deserialize<'de> for Query<MULTI> {
@@ -254,13 +276,18 @@ impl<'de, const MULTI: bool> Deserialize<'de> for Query<MULTI> {
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let mut query = Query::default();
                 while let Some(key) = map.next_key::<Text<'de>>()? {
-                    let first = if MULTI {
-                        map.next_value::<Strings<'de>>()?.0.into_iter().next()
+                    let values = if MULTI {
+                        map.next_value::<Strings<'de>>()?.0
                     } else {
-                        Some(map.next_value::<Text<'de>>()?)
+                        vec![map.next_value::<Text<'de>>()?]
                     };
                     if key.0 == READ_QUERY && query.next.is_none() {
-                        query.next = first.map(|v| v.0.into_owned());
+                        query.next = values.first().map(|v| v.0.to_string());
+                    }
+                    // A name given twice: the later values, as the typed parse's map keeps them.
+                    query.pairs.retain(|(k, _)| *k != *key.0);
+                    for value in values {
+                        query.pairs.push((key.0.to_string(), value.0.into_owned()));
                     }
                     query.entries += 1;
                 }
