@@ -8,11 +8,10 @@
 //! At each step [`VISITORS`] distinct visitors ask for a page (half of them under `/api/`)
 //! through the ALB evaluator (`maintenance_engine::planner::routing::reach`) over the rules
 //! moto holds. Where a rule sends a visitor to the responder's target group, the responder's
-//! admission answer is MODELLED here with `maintenance_core::admission::Ticket` (the real
-//! responder's admission is the `admission` branch's; this test is to switch to it at merge):
-//! a ticket from the visitor's ticket cookie, else drawn from its trace id and kept; admitted
-//! when below the share in `{prefix}/return/state`, and then given the admission cookie with
-//! the state's token and sent to the same address again.
+//! own answer: `maintenance_core::respond::respond` (what the Lambda runs for each event) with
+//! the return state read from `{prefix}/return/state` as the content: a ticket from the
+//! visitor's ticket cookie, else drawn from its trace id; a 307 back to the same address with
+//! the admission cookie when let through, the 503 page with the ticket cookie otherwise.
 //!
 //! What it checks: each step lets through its share of distinct visitors within
 //! [`TOLERANCE_PERCENT`] points (400 visitors, a share p: the binomial's standard deviation is
@@ -28,8 +27,11 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
-use maintenance_core::admission::{ReturnState, Ticket};
-use maintenance_core::deploy_names::{ADMIT_COOKIE, TICKET_COOKIE, tags};
+use maintenance_core::admission::ReturnState;
+use maintenance_core::content::Content;
+use maintenance_core::deploy_names::{ADMIT_COOKIE, tags};
+use maintenance_core::respond::request::Request as CoreRequest;
+use maintenance_core::respond::respond;
 use maintenance_engine::announce::{self, Channels, EventBus, history};
 use maintenance_engine::listeners::{Aws, Targets};
 use maintenance_engine::ops::gradual::{self, AbortRequest, GradualRequest};
@@ -213,6 +215,8 @@ async fn rule_set(client: &Aws, listener: &str) -> Vec<RuleView> {
 #[derive(Debug, Clone)]
 struct Visitor {
     index: u64,
+    /// False for an API client: no cookie jar, and every request has a new trace id.
+    keeps_cookies: bool,
     path: String,
     trace: String,
     cookies: BTreeMap<String, String>,
@@ -222,6 +226,7 @@ fn visitors() -> Vec<Visitor> {
     (0..VISITORS)
         .map(|i| Visitor {
             index: i as u64,
+            keeps_cookies: true,
             path: if i % 2 == 0 {
                 format!("/api/orders/{i}")
             } else {
@@ -247,19 +252,30 @@ fn request(v: &Visitor) -> Request {
     r.headers_complete = true;
     r.host = Some("shop.example.com".into());
     r.source_ip = Some("203.0.113.7".parse().unwrap());
-    if !v.cookies.is_empty() {
-        let cookie: Vec<String> = v
-            .cookies
-            .iter()
-            .map(|(k, val)| format!("{k}={val}"))
-            .collect();
-        r = r.header("Cookie", &cookie.join("; "));
+    if let Some(cookie) = cookie_header(v) {
+        r = r.header("Cookie", &cookie);
     }
     r
 }
 
-/// One page request through the rules; at the responder, the modelled admission answer (a
-/// redirect with the admission cookie, followed once).
+/// The visitor's cookies as one `Cookie` header.
+fn cookie_header(v: &Visitor) -> Option<String> {
+    let pairs: Vec<String> = v
+        .cookies
+        .iter()
+        .map(|(k, val)| format!("{k}={val}"))
+        .collect();
+    (!pairs.is_empty()).then(|| pairs.join("; "))
+}
+
+/// The responder's site (its embedded configuration), built once.
+fn responder_site() -> &'static maintenance_core::site::Site {
+    static SITE: std::sync::OnceLock<maintenance_core::site::Site> = std::sync::OnceLock::new();
+    SITE.get_or_init(maintenance_core::site::Site::embedded)
+}
+
+/// One page request through the rules; at the responder, its admission answer (a redirect
+/// with the admission cookie, followed once; the page with the ticket cookie).
 fn visit(site: &Site, rules: &[RuleView], state: Option<&ReturnState>, v: &mut Visitor) -> Reached {
     for _ in 0..2 {
         let draw = visitor_draw(v.index);
@@ -270,26 +286,49 @@ fn visit(site: &Site, rules: &[RuleView], state: Option<&ReturnState>, v: &mut V
         if group != site.responder {
             return Reached::App(group);
         }
-        // The responder: its admission answer, while a return is under way.
-        let Some(state) = state else {
-            return Reached::Page;
+        // The responder: its own answer (the core the Lambda runs per event), with the return
+        // state as it reads it from SSM.
+        let content = Content {
+            return_state: state.cloned(),
+            ..Content::default()
         };
-        if v.cookies.get(ADMIT_COOKIE).map(String::as_str) == Some(state.token.expose()) {
-            // Carries the current cookie and still reached the responder: the page, no loop.
-            return Reached::Page;
+        let mut asked = CoreRequest::get(&v.path)
+            .with_header("Accept", "text/html")
+            .with_header("X-Amzn-Trace-Id", &v.trace);
+        if let Some(cookie) = cookie_header(v) {
+            asked = asked.with_header("Cookie", &cookie);
         }
-        let ticket = v
-            .cookies
-            .get(TICKET_COOKIE)
-            .and_then(|t| Ticket::parse(t))
-            .unwrap_or_else(|| Ticket::draw(v.trace.as_bytes()));
-        v.cookies
-            .insert(TICKET_COOKIE.into(), ticket.number().to_string());
-        if !ticket.admitted(state.share_percent) {
-            return Reached::Page;
+        let answer = respond(&asked, &content, responder_site(), jiff::Timestamp::now());
+        for (_, set) in answer
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        {
+            let pair = set.split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                v.cookies
+                    .insert(name.trim().to_string(), value.trim().to_string());
+            }
         }
-        v.cookies
-            .insert(ADMIT_COOKIE.into(), state.token.expose().to_string());
+        if !v.keeps_cookies {
+            v.cookies.clear();
+            v.index += 1;
+            v.trace = format!("Root=1-6751a1b1-{:024x}", v.index);
+        }
+        match answer.status {
+            503 => return Reached::Page,
+            307 => assert_eq!(
+                answer.header("location"),
+                Some(v.path.as_str()),
+                "{}",
+                v.trace
+            ),
+            other => panic!("the responder answered {other} to {}", v.trace),
+        }
+    }
+    if !v.keeps_cookies {
+        // Redirected twice without a cookie to show: still on the page.
+        return Reached::Page;
     }
     panic!("visitor {} was redirected twice", v.trace);
 }
@@ -520,18 +559,19 @@ async fn a_gradual_return_lets_each_step_s_share_through_to_the_right_target_gro
         );
         shares.push(who);
     }
-    // A clientless API caller is never let through before the end.
-    let mut api = vec![Visitor {
-        index: 1_000_000,
-        path: "/api/health".into(),
-        trace: "Root=1-6751a1b0-apiclient".into(),
-        cookies: BTreeMap::new(),
-    }];
-    for _ in 0..3 {
-        api[0].cookies.clear();
-        let (through, _) = sample(moto, &site, &mut api).await;
-        assert_eq!(through, 0);
-    }
+    // API clients that keep no cookies are never let through before the end (each request a new
+    // trace id, so a new ticket; a redirect followed without the cookie is the page again).
+    let mut api: Vec<Visitor> = (0..50)
+        .map(|i| Visitor {
+            index: 1_000_000 + i * 1_000,
+            keeps_cookies: false,
+            path: format!("/api/health/{i}"),
+            trace: format!("Root=1-6751a1b1-{:024x}", 1_000_000 + i * 1_000),
+            cookies: BTreeMap::new(),
+        })
+        .collect();
+    let (through, _) = sample(moto, &site, &mut api).await;
+    assert_eq!(through, 0, "an API client without cookies was let through");
 
     let last = function.handle(&step_payload(&site, &id, 4, 100)).await;
     assert_eq!(last.outcome.name(), "applied", "{}", last.message);
