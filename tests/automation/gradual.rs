@@ -21,7 +21,7 @@
 //! before `on` (every rule's ARN, priority, conditions, action and tags but the bookkeeping
 //! tags of the last switch); a step delivered twice, out of order or after an abort changes
 //! nothing and says why; an abort sends every visitor back to the page and no earlier
-//! admission cookie lets anyone through.
+//! admission cookie lets anyone through; a start that fails part-way deletes what it wrote.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -39,7 +39,9 @@ use maintenance_engine::ops::{
     self, AttachRequest, Coordination, LeaseOptions, Owner, SwitchRequest, Unattended,
 };
 use maintenance_engine::planner::routing::{Destination, Request, answer, reach, visitor_draw};
+use maintenance_engine::planner::window::Schedule;
 use maintenance_engine::planner::{AttachSpec, BypassOptions, Direction, Live, RuleView, State};
+use maintenance_engine::schedules::{ScheduleGroup, Schedules, SchedulesError};
 use maintenance_switch::{Settings, SwitchFunction};
 use serde_json::Value;
 
@@ -712,4 +714,88 @@ async fn an_abort_sends_everyone_back_to_the_page_and_no_earlier_cookie_still_wo
     let s = snapshot(&client, &site.listener).await;
     assert!(!s.rules.iter().any(RuleView::is_admission));
     assert_eq!(s.state().unwrap(), State::On);
+}
+
+/// A Scheduler whose second `CreateSchedule` fails (a quota, a throttle): the rest is moto's.
+struct SecondCreateFails {
+    real: maintctl::schedules::Scheduler,
+    creates: std::sync::atomic::AtomicUsize,
+}
+
+impl Schedules for SecondCreateFails {
+    async fn group(&self, name: &str) -> Result<Option<ScheduleGroup>, SchedulesError> {
+        self.real.group(name).await
+    }
+    async fn names(&self, group: &str) -> Result<Vec<String>, SchedulesError> {
+        self.real.names(group).await
+    }
+    async fn get(&self, group: &str, name: &str) -> Result<Option<Schedule>, SchedulesError> {
+        self.real.get(group, name).await
+    }
+    async fn create(&self, schedule: &Schedule) -> Result<(), SchedulesError> {
+        if self
+            .creates
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            return Err(SchedulesError {
+                operation: "CreateSchedule",
+                resource: schedule.name.clone(),
+                code: Some("ServiceQuotaExceededException".into()),
+                message: "injected".into(),
+            });
+        }
+        self.real.create(schedule).await
+    }
+    async fn update(&self, schedule: &Schedule) -> Result<(), SchedulesError> {
+        self.real.update(schedule).await
+    }
+    async fn delete(&self, group: &str, name: &str) -> Result<bool, SchedulesError> {
+        self.real.delete(group, name).await
+    }
+}
+
+#[tokio::test]
+async fn a_start_that_fails_part_way_deletes_what_it_wrote_and_leaves_the_listener_as_found() {
+    let moto = Moto::shared();
+    let client = aws(moto).await;
+    let site = site(moto, "gradual-undo").await;
+    let group = schedule_group(moto, &site.environment).await;
+    let on = ops::switch(
+        &client,
+        &ssm(moto).await,
+        &switch_request(&site, Direction::On),
+        &mut Unattended,
+    )
+    .await
+    .expect("on");
+    assert_eq!(on.outcome.name(), "applied", "{}", on.message);
+    let before = rule_set(&client, &site.listener).await;
+    let failing = SecondCreateFails {
+        real: scheduler(moto).await,
+        creates: Default::default(),
+    };
+    let started = gradual::start(
+        &client,
+        &ssm(moto).await,
+        &failing,
+        &gradual_request(&site, &[10, 25, 50], None),
+    )
+    .await;
+    assert_eq!(started.outcome.name(), "rolled-back", "{started}");
+    assert!(
+        started.message.contains("deleted again"),
+        "{}",
+        started.message
+    );
+    assert_eq!(
+        rule_set(&client, &site.listener).await,
+        before,
+        "the listener as found"
+    );
+    assert_eq!(state(moto, &site).await, None);
+    assert!(schedule_names(moto, &group.name).await.is_empty());
+    let mut crowd = visitors();
+    let (through, _) = sample(moto, &site, &mut crowd).await;
+    assert_eq!(through, 0, "maintenance is still on for everyone");
 }
