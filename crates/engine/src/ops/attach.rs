@@ -11,7 +11,8 @@ use serde::{Serialize, Serializer};
 use crate::listeners::{Listeners, read_listener, target_groups_of};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
-    AttachError, AttachSpec, AttachStep, ListenerInfo, plan_attach, rule_id, short_target_group,
+    AttachError, AttachSpec, AttachStep, ListenerInfo, RuleAction, plan_attach, rule_id,
+    short_target_group,
 };
 
 /// What to attach, and where: a validated [`AttachSpec`] for every listener named.
@@ -175,6 +176,37 @@ async fn create(
     Ok(())
 }
 
+/// One action of a mirrored rule, in a line: `forward to a (weight 1), b (weight 3), sticky
+/// 600 s`, `redirect HTTP_301 to HTTPS:443`, `fixed response 404`.
+fn action_text(action: &RuleAction) -> String {
+    match action {
+        RuleAction::Forward(f) => {
+            let groups: Vec<String> = f
+                .target_groups
+                .iter()
+                .map(|t| match f.weighted {
+                    true => format!("{} (weight {})", short_target_group(&t.arn), t.weight),
+                    false => short_target_group(&t.arn).to_string(),
+                })
+                .collect();
+            let sticky = f
+                .stickiness_seconds
+                .map(|s| format!(", sticky {s} s"))
+                .unwrap_or_default();
+            format!("forward to {}{sticky}", groups.join(", "))
+        }
+        RuleAction::FixedResponse(r) => format!("fixed response {}", r.status_code),
+        RuleAction::Redirect(r) => format!(
+            "redirect {} to {}:{}{}",
+            r.status_code,
+            r.protocol.as_deref().unwrap_or("#{protocol}"),
+            r.port.as_deref().unwrap_or("#{port}"),
+            r.path.as_deref().unwrap_or("#{path}")
+        ),
+        other => other.kind().to_string(),
+    }
+}
+
 impl Report for AttachReport {
     fn outcome(&self) -> Outcome {
         if self.error.is_some() {
@@ -224,6 +256,11 @@ impl std::fmt::Display for AttachReport {
                                 page.content_type,
                                 page.body.chars().count()
                             ),
+                            None if !rule.actions.is_empty() => {
+                                let all: Vec<String> =
+                                    rule.actions.iter().map(action_text).collect();
+                                all.join(", then ")
+                            }
                             None => {
                                 format!("forward to {}", short_target_group(&rule.target_group))
                             }

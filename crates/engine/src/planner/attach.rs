@@ -11,6 +11,7 @@ use crate::planner::bypass;
 use crate::planner::listener::{
     ActionSummary, Condition, ListenerSnapshot, NewRule, PlanningError, RuleView,
 };
+use crate::planner::mirror::{MirrorLimits, plan_mirrors};
 use crate::planner::priorities::{self, Direction, MIN_PRIORITY, Role, State};
 use crate::planner::record::tag_value;
 use maintenance_core::deploy_names::tags;
@@ -105,7 +106,8 @@ pub fn plan_attach(
             "maintenance is not off; switch it off before adding bypass rules".into(),
         ));
     }
-    steps.extend(bypass_to_create(snapshot, spec, missing)?);
+    let created = bypass_to_create(snapshot, spec, missing, &steps)?;
+    steps.extend(created);
     Ok(steps)
 }
 
@@ -234,8 +236,9 @@ fn maintenance_to_create(
     })
 }
 
-/// Adds a step for every wanted bypass rule already there; returns the conditions of the ones
-/// missing.
+/// Adds a step for every wanted bypass rule already there (a bypass forwarding to one target
+/// group, or every mirror rule of a mirrored bypass: rules whose last condition is the wanted
+/// one); returns the conditions of the ones missing.
 fn bypass_present(
     snapshot: &ListenerSnapshot,
     spec: &AttachSpec,
@@ -244,32 +247,45 @@ fn bypass_present(
     let existing: Vec<&RuleView> = snapshot.bypass_rules().collect();
     let mut missing = Vec::new();
     for wanted in spec.bypass_rules_wanted() {
-        let found = existing.iter().find(|r| {
-            if bypass::is_cookie_condition(&wanted) {
-                bypass::is_cookie_rule(r)
-            } else {
-                r.conditions.len() == 1 && same_condition(&r.conditions[0], &wanted)
-            }
-        });
-        match found {
-            Some(r) => steps.push(AttachStep::Present {
+        let found: Vec<&&RuleView> = existing
+            .iter()
+            .filter(|r| {
+                if bypass::is_cookie_condition(&wanted) {
+                    bypass::is_cookie_rule(r)
+                } else {
+                    r.conditions
+                        .last()
+                        .is_some_and(|last| same_condition(last, &wanted))
+                }
+            })
+            .collect();
+        if found.is_empty() {
+            missing.push(wanted);
+        }
+        for r in found {
+            steps.push(AttachStep::Present {
                 role: Role::Bypass,
                 rule: r.arn.clone(),
                 priority: r.priority.unwrap_or_default(),
-            }),
-            None => missing.push(wanted),
+            });
         }
     }
     missing
 }
 
 /// The missing bypass rules, directly above the parked maintenance rule, skipping priorities
-/// held by bypass rules already there.
+/// held by bypass rules already there: one rule forwarding to `--app-target-group` per
+/// condition, or, without it, the mirror rules of the listener's own rules per condition
+/// ([`bypass_mirrors`]).
 fn bypass_to_create(
     snapshot: &ListenerSnapshot,
     spec: &AttachSpec,
     missing: Vec<Condition>,
+    planned: &[AttachStep],
 ) -> Result<Vec<AttachStep>, AttachError> {
+    let Some(app_target_group) = &spec.app_target_group else {
+        return bypass_mirrors(snapshot, spec, missing, planned);
+    };
     let listener = &snapshot.listener.arn;
     let mut steps = Vec::new();
     let mut next = spec.parked;
@@ -294,27 +310,100 @@ fn bypass_to_create(
                 }
             }
         };
-        let mut rule_tags = spec.base_tags(tags::ROLE_BYPASS, priority);
-        if bypass::is_cookie_condition(&wanted) {
-            rule_tags.push((
-                tags::BYPASS_LINK.to_string(),
-                tags::BYPASS_LINK_COOKIE.to_string(),
-            ));
-        }
         steps.push(AttachStep::Create {
             role: Role::Bypass,
             rule: NewRule {
                 listener: listener.clone(),
                 priority,
-                conditions: vec![wanted],
-                target_group: spec.app_target_group.clone().expect("validated"),
+                conditions: vec![wanted.clone()],
+                target_group: app_target_group.clone(),
                 fixed_response: None,
                 actions: Vec::new(),
-                tags: rule_tags,
+                tags: bypass_tags(spec, &wanted, priority),
             },
         });
     }
     Ok(steps)
+}
+
+fn bypass_tags(spec: &AttachSpec, wanted: &Condition, priority: u32) -> Vec<(String, String)> {
+    let mut rule_tags = spec.base_tags(tags::ROLE_BYPASS, priority);
+    if bypass::is_cookie_condition(wanted) {
+        rule_tags.push((
+            tags::BYPASS_LINK.to_string(),
+            tags::BYPASS_LINK_COOKIE.to_string(),
+        ));
+    }
+    rule_tags
+}
+
+/// The mirrored bypass rules: for each missing condition, the listener's own routing copied
+/// with it as one more condition (`crate::planner::mirror`), directly above the parked
+/// maintenance rule (or the previous condition's mirrors), the ALB's quotas checked against
+/// this listener's rules and everything this attach creates.
+fn bypass_mirrors(
+    snapshot: &ListenerSnapshot,
+    spec: &AttachSpec,
+    missing: Vec<Condition>,
+    planned: &[AttachStep],
+) -> Result<Vec<AttachStep>, AttachError> {
+    let listener = &snapshot.listener.arn;
+    // The rules this attach creates before these count and hold their priorities.
+    let mut known = snapshot.clone();
+    for step in planned {
+        if let AttachStep::Create { rule, .. } = step {
+            known.rules.push(planned_view(rule));
+        }
+    }
+    let mut steps = Vec::new();
+    let mut before = spec.parked;
+    for wanted in missing {
+        let mirrors = plan_mirrors(&known, &wanted, before, &MirrorLimits::default())
+            .map_err(|e| conflict(listener, format!("bypass {}: {e}", shown(&wanted))))?;
+        for m in mirrors {
+            let rule = m.new_rule(listener, bypass_tags(spec, &wanted, m.priority));
+            before = before.min(m.priority);
+            known.rules.push(planned_view(&rule));
+            steps.push(AttachStep::Create {
+                role: Role::Bypass,
+                rule,
+            });
+        }
+    }
+    Ok(steps)
+}
+
+/// A bypass condition as messages show it (a cookie's token hidden).
+fn shown(condition: &Condition) -> String {
+    if bypass::is_cookie_condition(condition) {
+        bypass::cookie_condition(bypass::HIDDEN_TOKEN).to_string()
+    } else {
+        condition.to_string()
+    }
+}
+
+/// A rule about to be created, as if it were there (for the mirror planner's priorities and
+/// rule count).
+fn planned_view(rule: &NewRule) -> RuleView {
+    let action = match &rule.fixed_response {
+        Some(f) => ActionSummary::FixedResponse {
+            status: f.status_code.clone(),
+            content_type: f.content_type.clone(),
+            body: f.body.clone(),
+        },
+        None => ActionSummary::Forward {
+            target_groups: vec![rule.target_group.clone()],
+            weights: Vec::new(),
+        },
+    };
+    RuleView {
+        arn: format!("(planned at priority {})", rule.priority),
+        priority: Some(rule.priority),
+        conditions: rule.conditions.clone(),
+        action,
+        actions: rule.actions.clone(),
+        tags: rule.tags.iter().cloned().collect(),
+    }
 }
 
 #[cfg(test)]
@@ -485,9 +574,10 @@ mod tests {
             Err(AttachError::Conflict { .. })
         ));
 
+        // Without --app-target-group, bypass rules mirror the listener's rules.
         let mut s = spec();
         s.app_target_group = None;
-        assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
+        assert_eq!(s.validate(), Ok(()));
         let mut s = spec();
         s.bypass_header = Some(("X-Bypass".into(), "a*b".into()));
         assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
@@ -602,5 +692,86 @@ mod tests {
         s.app_target_group = Some("tg-old".into());
         let err = plan_attach(&snapshot(rules), &s).unwrap_err().to_string();
         assert!(err.contains("maintenance page"), "{err}");
+    }
+
+    #[test]
+    fn without_an_app_target_group_bypass_rules_mirror_the_listeners_routes() {
+        let path = |v: &str| Condition::PathPattern {
+            values: vec![v.into()],
+        };
+        let mut rules = vec![
+            view("api", Some(10), vec![path("/api/*")], &[]),
+            view("img", Some(11), vec![path("/img/*")], &[]),
+            view("old", Some(12), vec![path("/old/*")], &[]),
+            view("all", Some(20), vec![path("/*")], &[]),
+            view("d", None, vec![], &[]),
+        ];
+        rules[0].action = ActionSummary::Forward {
+            target_groups: vec!["tg-api".into()],
+            weights: Vec::new(),
+        };
+        let mut s = spec();
+        s.app_target_group = None;
+        s.bypass_header = None;
+        s.bypass_link = true;
+        s.fallback = Some(crate::planner::attach::FallbackSpec {
+            priority: None,
+            body: "<p>back soon</p>".into(),
+        });
+        let steps = plan_attach(&snapshot(rules.clone()), &s).unwrap();
+        let created: Vec<(Role, u32, Vec<Condition>)> = steps
+            .iter()
+            .filter_map(|st| match st {
+                AttachStep::Create { role, rule } => {
+                    Some((*role, rule.priority, rule.conditions.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let cidr = Condition::SourceIp {
+            values: vec!["203.0.113.0/24".into()],
+        };
+        let cookie = bypass::cookie_condition(bypass::HIDDEN_TOKEN);
+        let mut want = vec![(Role::Maintenance, 50_000, vec![path("/*")])];
+        want.push((Role::Fallback, 49_995, vec![path("/*")]));
+        // The cidr's mirrors directly above the maintenance rule, in the rules' order; the
+        // cookie's above them, around the fallback rule's parked priority.
+        for (p, c) in [
+            (49_996, "/api/*"),
+            (49_997, "/img/*"),
+            (49_998, "/old/*"),
+            (49_999, "/*"),
+        ] {
+            want.push((Role::Bypass, p, vec![path(c), cidr.clone()]));
+        }
+        for (p, c) in [
+            (49_991, "/api/*"),
+            (49_992, "/img/*"),
+            (49_993, "/old/*"),
+            (49_994, "/*"),
+        ] {
+            want.push((Role::Bypass, p, vec![path(c), cookie.clone()]));
+        }
+        assert_eq!(created, want);
+        let api = steps
+            .iter()
+            .find_map(|st| match st {
+                AttachStep::Create { rule, .. } if rule.priority == 49_996 => Some(rule),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(api.target_group, "tg-api");
+
+        // A rule that cannot take one more condition value is named, and nothing is planned.
+        rules[1].conditions = vec![Condition::PathPattern {
+            values: ["/a", "/b", "/c", "/d", "/e"].map(String::from).to_vec(),
+        }];
+        let err = plan_attach(&snapshot(rules), &s).unwrap_err().to_string();
+        assert!(
+            err.contains("bypass source-ip 203.0.113.0/24")
+                && err.contains("rule img (priority 11) cannot be mirrored")
+                && err.contains("6 condition values"),
+            "{err}"
+        );
     }
 }
