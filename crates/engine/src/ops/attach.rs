@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
-use crate::listeners::{Listeners, read_listener, target_groups_of};
+use crate::listeners::{Listeners, read_listener, rules_elsewhere, target_groups_of};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
     AttachError, AttachSpec, AttachStep, ListenerInfo, RuleAction, plan_attach, rule_id,
@@ -95,14 +95,31 @@ pub async fn attach(
     let mut warnings = check_target_groups(client, &request.spec).await?;
     // Plan every listener before creating anything on any of them.
     let mut listeners = Vec::new();
+    // Rules planned on each load balancer so far: they count against its rule quota when the
+    // next listener's bypass rules are mirrored.
+    let mut planned: BTreeMap<String, usize> = BTreeMap::new();
+    let mirrored =
+        request.spec.app_target_group.is_none() && !request.spec.bypass_rules_wanted().is_empty();
     for listener in &request.listeners {
-        let snapshot = read_listener(client, listener)
-            .await
-            .map_err(|source| Error::Read {
-                listener: listener.clone(),
-                source,
-            })?;
+        let read_error = |source| Error::Read {
+            listener: listener.clone(),
+            source,
+        };
+        let mut snapshot = read_listener(client, listener).await.map_err(read_error)?;
+        if mirrored {
+            let lb = snapshot.listener.load_balancer.clone();
+            let elsewhere = rules_elsewhere(client, &snapshot.listener)
+                .await
+                .map_err(read_error)?;
+            snapshot.rules_elsewhere = Some(elsewhere + planned.get(&lb).copied().unwrap_or(0));
+        }
         let steps = plan_attach(&snapshot, &request.spec)?;
+        *planned
+            .entry(snapshot.listener.load_balancer.clone())
+            .or_default() += steps
+            .iter()
+            .filter(|s| matches!(s, AttachStep::Create { .. }))
+            .count();
         let mut known = snapshot.clone();
         known
             .responder_target_groups

@@ -328,6 +328,19 @@ fn the_rule_quota_counts_the_load_balancer_and_says_who_can_raise_it() {
         plan_mirrors(&s2, &cookie("t"), 150, &crowded),
         Err(MirrorError::TooManyRules { existing: 101, .. })
     ));
+    // The load balancer's other listeners count too.
+    let mut shared = s2.clone();
+    shared.rules_elsewhere = Some(29);
+    assert!(matches!(
+        plan_mirrors(&shared, &cookie("t"), 150, &raised),
+        Err(MirrorError::TooManyRules {
+            existing: 90,
+            new: 61,
+            ..
+        })
+    ));
+    shared.rules_elsewhere = Some(28);
+    assert!(plan_mirrors(&shared, &cookie("t"), 150, &raised).is_ok());
 }
 
 #[test]
