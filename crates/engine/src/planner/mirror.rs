@@ -310,7 +310,6 @@ fn free_priorities(
     let mut out = Vec::with_capacity(needed);
     let mut p = before.min(MAX_PRIORITY + 1);
     while out.len() < needed {
-        p -= 1;
         let no_room = |blocker: Option<&RuleView>| MirrorError::NoRoom {
             listener: snapshot.listener.arn.clone(),
             before,
@@ -319,9 +318,10 @@ fn free_priorities(
             blocker: blocker.map(|b| b.arn.clone()),
             blocker_priority: blocker.and_then(|b| b.priority),
         };
-        if p < MIN_PRIORITY {
+        if p <= MIN_PRIORITY {
             return Err(no_room(None));
         }
+        p -= 1;
         match snapshot.rules.iter().find(|r| r.priority == Some(p)) {
             None => out.push(p),
             Some(holder) if is_application_rule(snapshot, holder) => {

@@ -381,6 +381,16 @@ fn without_free_priorities_it_says_so_and_names_the_rule_in_the_way() {
     ]);
     let mirrors = plan_mirrors(&s, &cookie("t"), 4, &MirrorLimits::default()).unwrap();
     assert_eq!(mirrors.iter().map(|m| m.priority).collect::<Vec<_>>(), [3]);
+    for before in [0, 1] {
+        assert!(matches!(
+            plan_mirrors(&s, &cookie("t"), before, &MirrorLimits::default()),
+            Err(MirrorError::NoRoom {
+                free: 0,
+                blocker: None,
+                ..
+            })
+        ));
+    }
 }
 
 /// A random listener: application rules with path, host, method and query conditions on a
