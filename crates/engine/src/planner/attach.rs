@@ -774,4 +774,125 @@ mod tests {
             "{err}"
         );
     }
+
+    /// Applies a priority plan to rules as read.
+    fn apply(rules: &mut [RuleView], plan: &crate::planner::Plan) {
+        for step in &plan.steps {
+            for m in &step.moves {
+                let r = rules.iter_mut().find(|r| r.arn == m.rule).unwrap();
+                assert_eq!(r.priority, Some(m.from));
+                r.priority = Some(m.to);
+            }
+        }
+        rules.sort_by_key(|r| r.priority.unwrap_or(u32::MAX));
+    }
+
+    proptest::proptest! {
+        /// Attach (mirrored bypass rules), then on: a bypassing request reaches what the
+        /// listener's own rules give it, anyone else the maintenance rule; off puts every
+        /// application rule back where it was.
+        #[test]
+        fn mirrored_bypass_rules_route_as_the_listener_through_on_and_off(
+            app in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["/a/*", "/b*", "/a/b", "/*", "/?"]),
+                    0u32..3,
+                ),
+                0..8,
+            ),
+            first in 1u32..4,
+            paths in proptest::collection::vec(
+                proptest::sample::select(vec!["/", "/a", "/a/b", "/a/x", "/bz", "/c"]),
+                1..5,
+            ),
+        ) {
+            use crate::planner::routing::{Request, reach};
+            let mut rules: Vec<RuleView> = app
+                .iter()
+                .enumerate()
+                .map(|(i, (p, tg))| {
+                    let mut v = view(
+                        &format!("app{i}"),
+                        Some(first + i as u32),
+                        vec![Condition::PathPattern { values: vec![p.to_string()] }],
+                        &[],
+                    );
+                    v.action = ActionSummary::Forward {
+                        target_groups: vec![format!("tg{tg}")],
+                        weights: Vec::new(),
+                    };
+                    v
+                })
+                .collect();
+            let mut default = view("default", None, vec![], &[]);
+            default.action = ActionSummary::Forward {
+                target_groups: vec!["tg-default".into()],
+                weights: Vec::new(),
+            };
+            rules.push(default);
+            let original = rules.clone();
+            let mut s = spec();
+            s.app_target_group = None;
+            s.bypass_link = true;
+            s.allow_fallthrough = true;
+            if app.is_empty() {
+                // A listener with no rule of its own is refused (AttachError::Alone).
+                proptest::prop_assert!(plan_attach(&snapshot(rules), &s).is_err());
+                return Ok(());
+            }
+            let steps = plan_attach(&snapshot(rules.clone()), &s).unwrap();
+            for (i, step) in steps.iter().enumerate() {
+                if let AttachStep::Create { rule, .. } = step {
+                    let mut v = view(&format!("new{i}"), Some(rule.priority), rule.conditions.clone(), &[]);
+                    v.tags = rule.tags.iter().cloned().collect();
+                    v.action = ActionSummary::Forward {
+                        target_groups: vec![rule.target_group.clone()],
+                        weights: Vec::new(),
+                    };
+                    v.actions = rule.actions.clone();
+                    rules.push(v);
+                }
+            }
+            rules.sort_by_key(|r| r.priority.unwrap_or(u32::MAX));
+            let off_state = rules.clone();
+            let planner = snapshot(rules.clone()).planner_rules().unwrap();
+            let on = priorities::plan_on(&planner).unwrap();
+            apply(&mut rules, &on);
+            // `on` records the rules it displaces on the maintenance rule, for `off`.
+            let displaced: BTreeMap<String, u32> = on
+                .displaced
+                .iter()
+                .map(|d| (crate::planner::rule_id(&d.rule).to_string(), d.home))
+                .collect();
+            let record = crate::planner::encode_displaced(&displaced, &[]).unwrap();
+            let m = rules.iter_mut().find(|r| r.role() == Role::Maintenance).unwrap();
+            m.tags.extend(record);
+            proptest::prop_assert_eq!(snapshot(rules.clone()).state().unwrap(), State::On);
+            let request = |path: &str, ip: &str, cookie: bool| {
+                let mut r = Request::get(path);
+                r.host = Some("shop.example.com".into());
+                r.source_ip = Some(ip.parse().unwrap());
+                r.headers_complete = true;
+                if cookie {
+                    r = r.header("Cookie", "maint_bypass=(hidden)");
+                }
+                r
+            };
+            for path in &paths {
+                let own = reach(&original, &request(path, "192.0.2.1", false), 0).unwrap();
+                for bypassing in [request(path, "203.0.113.9", false), request(path, "192.0.2.1", true)] {
+                    let got = reach(&rules, &bypassing, 0).unwrap();
+                    proptest::prop_assert_eq!(&got.destination, &own.destination, "{}", path);
+                }
+                let page = reach(&rules, &request(path, "192.0.2.1", false), 0).unwrap();
+                proptest::prop_assert_eq!(page.destination.target_group(), Some("tg-mr"));
+            }
+            let planner = snapshot(rules.clone()).planner_rules().unwrap();
+            apply(&mut rules, &priorities::plan_off(&planner).unwrap());
+            let priorities_of = |rs: &[RuleView]| -> Vec<(String, Option<u32>)> {
+                rs.iter().map(|r| (r.arn.clone(), r.priority)).collect()
+            };
+            proptest::prop_assert_eq!(priorities_of(&rules), priorities_of(&off_state));
+        }
+    }
 }
