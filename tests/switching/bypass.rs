@@ -627,3 +627,261 @@ async fn a_token_written_by_a_concurrent_switch_is_never_overwritten() {
     assert_eq!(priorities(&client, &alb.http).await, before);
     assert_eq!(stored(moto, &prefix).await, None);
 }
+
+/// A listener routing `/api/*` to a second target group (a weighted forward: the API's group
+/// weight 5, the application's weight 0, with target-group stickiness) and the rest to the
+/// application's (the fixture's catch-all): returns the API's target group.
+async fn add_api_route(moto: &Moto, alb: &Alb) -> String {
+    let elb = elbv2::Client::new(&moto.sdk_config().await);
+    let app = elb
+        .describe_target_groups()
+        .target_group_arns(&alb.app_target_group)
+        .send()
+        .await
+        .unwrap();
+    let vpc = app.target_groups()[0].vpc_id().unwrap().to_string();
+    let name = common::unique("api");
+    let api = elb
+        .create_target_group()
+        .name(&name[name.len().saturating_sub(30)..])
+        .protocol(elbv2::types::ProtocolEnum::Http)
+        .port(9090)
+        .vpc_id(vpc)
+        .target_type(elbv2::types::TargetTypeEnum::Instance)
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string();
+    let tuple = |arn: &str, weight| {
+        elbv2::types::TargetGroupTuple::builder()
+            .target_group_arn(arn)
+            .weight(weight)
+            .build()
+    };
+    elb.create_rule()
+        .listener_arn(&alb.http)
+        .priority(10)
+        .conditions(
+            elbv2::types::RuleCondition::builder()
+                .field("path-pattern")
+                .path_pattern_config(
+                    elbv2::types::PathPatternConditionConfig::builder()
+                        .values("/api/*")
+                        .build(),
+                )
+                .build(),
+        )
+        .actions(
+            elbv2::types::Action::builder()
+                .r#type(elbv2::types::ActionTypeEnum::Forward)
+                .forward_config(
+                    elbv2::types::ForwardActionConfig::builder()
+                        .target_groups(tuple(&api, 5))
+                        .target_groups(tuple(&alb.app_target_group, 0))
+                        .target_group_stickiness_config(
+                            elbv2::types::TargetGroupStickinessConfig::builder()
+                                .enabled(true)
+                                .duration_seconds(600)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    api
+}
+
+/// Where the rules of `listener`, as the emulator holds them, send `GET path` from `ip` with
+/// `cookie` (if any), for each of 20 distinct visitors (the target groups, each once).
+async fn destinations(
+    client: &impl Listeners,
+    listener: &str,
+    path: &str,
+    ip: &str,
+    cookie: Option<&str>,
+) -> Vec<String> {
+    let s = snapshot(client, listener).await;
+    let mut request = planner::routing::Request::get(path);
+    request.host = Some("shop.example.com".into());
+    request.source_ip = Some(ip.parse().unwrap());
+    request.headers_complete = true;
+    if let Some(c) = cookie {
+        request = request.header("Cookie", c);
+    }
+    let mut out: Vec<String> = (0..20)
+        .map(|v| {
+            let reached =
+                planner::routing::reach(&s.rules, &request, planner::routing::visitor_draw(v))
+                    .expect("a default rule");
+            match reached.destination.target_group() {
+                Some(tg) => tg.to_string(),
+                None => format!("{:?}", reached.destination),
+            }
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The application rules of a listener as they route: priority, conditions, actions.
+async fn routing_rules(
+    client: &impl Listeners,
+    listener: &str,
+) -> Vec<(Option<u32>, Vec<Condition>, Vec<planner::RuleAction>)> {
+    snapshot(client, listener)
+        .await
+        .rules
+        .iter()
+        .filter(|r| !r.tags.contains_key(tags::ROLE))
+        .map(|r| (r.priority, r.conditions.clone(), r.actions.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn bypass_on_a_listener_with_two_target_groups_reaches_the_group_of_each_path() {
+    let moto = Moto::shared();
+    let alb = alb::build(moto, "bl-mirror", &[], 40_000);
+    let api = add_api_route(moto, &alb).await;
+    let env = common::unique("env-bl-mirror");
+    let prefix = format!("/maintenance/{}", common::unique("bl-mirror"));
+    let client = aws(moto).await;
+    let before = routing_rules(&client, &alb.http).await;
+    // The weighted forward and its stickiness, as the emulator holds them, are read in full.
+    let Some((_, _, actions)) = before.iter().find(|r| r.0 == Some(10)) else {
+        panic!("the /api/* rule: {before:?}")
+    };
+    let [planner::RuleAction::Forward(f)] = actions.as_slice() else {
+        panic!("a forward: {actions:?}")
+    };
+    assert_eq!(
+        (f.target_groups.len(), f.stickiness_seconds),
+        (2, Some(600))
+    );
+    let attach = [
+        "attach",
+        "--listener",
+        &alb.http,
+        "--target-group",
+        &alb.lambda_target_group,
+        "--environment",
+        &env,
+        "--prefix",
+        &prefix,
+        "--bypass-cidr",
+        "203.0.113.0/24",
+        "--bypass-link",
+    ];
+
+    // The dry run shows the mirrored rules (token hidden) and creates nothing.
+    let mut dry = attach.to_vec();
+    dry.push("--dry-run");
+    let out = maintctl(moto, &dry);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("path /api/* and source-ip 203.0.113.0/24, forward to")
+            && shown.contains("(weight 5)")
+            && shown.contains("sticky 600 s")
+            && shown.contains("path /* and header Cookie: (value hidden)"),
+        "{shown}"
+    );
+    assert!(
+        snapshot(&client, &alb.http)
+            .await
+            .maintenance_rule()
+            .is_none()
+    );
+
+    let out = maintctl(moto, &attach);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let s = snapshot(&client, &alb.http).await;
+    // Per bypass, a mirror of /api/* and one of the catch-all (the default rule after it is
+    // never reached): 4 bypass rules, parked above the maintenance rule.
+    assert_eq!(s.bypass_rules().count(), 4, "{:#?}", s.rules);
+    assert_eq!(s.rules.iter().filter(|r| is_cookie_rule(r)).count(), 2);
+    assert_eq!(routing_rules(&client, &alb.http).await, before);
+    // Parked, they change nothing: every path goes where it went.
+    let tester = "203.0.113.7";
+    let visitor = "192.0.2.1";
+    for ip in [tester, visitor] {
+        assert_eq!(
+            destinations(&client, &alb.http, "/api/x", ip, None).await,
+            vec![api.clone()]
+        );
+        assert_eq!(
+            destinations(&client, &alb.http, "/shop", ip, None).await,
+            vec![alb.app_target_group.clone()]
+        );
+    }
+
+    let on = maintctl(moto, &["on", "--environment", &env, "--yes"]);
+    assert_eq!(code(&on), 0, "{}", text(&on));
+    let (token, _) = stored(moto, &prefix).await.expect("on stored the token");
+    // The token rotation reaches every cookie rule it owns.
+    let s = snapshot(&client, &alb.http).await;
+    for rule in s.rules.iter().filter(|r| is_cookie_rule(r)) {
+        assert_eq!(rule_token(rule).unwrap().expose(), token, "{rule:?}");
+    }
+    let admitted = format!("a=b; {BYPASS_COOKIE}={token}");
+    for (ip, cookie) in [(tester, None), (visitor, Some(admitted.as_str()))] {
+        assert_eq!(
+            destinations(&client, &alb.http, "/api/x", ip, cookie).await,
+            vec![api.clone()],
+            "{ip} {cookie:?}"
+        );
+        assert_eq!(
+            destinations(&client, &alb.http, "/shop", ip, cookie).await,
+            vec![alb.app_target_group.clone()]
+        );
+    }
+    let stale = format!("{BYPASS_COOKIE}=not-the-token");
+    for cookie in [None, Some(stale.as_str())] {
+        for path in ["/api/x", "/shop", "/"] {
+            assert_eq!(
+                destinations(&client, &alb.http, path, visitor, cookie).await,
+                vec![alb.lambda_target_group.clone()],
+                "everyone else gets the maintenance rule: {path} {cookie:?}"
+            );
+        }
+    }
+
+    let off = maintctl(moto, &["off", "--environment", &env, "--yes"]);
+    assert_eq!(code(&off), 0, "{}", text(&off));
+    assert_eq!(
+        routing_rules(&client, &alb.http).await,
+        before,
+        "off leaves the application's rules as before"
+    );
+    let s = snapshot(&client, &alb.http).await;
+    assert_eq!(s.state().unwrap(), State::Off);
+    let rotated: Vec<String> = s
+        .rules
+        .iter()
+        .filter(|r| is_cookie_rule(r))
+        .map(|r| rule_token(r).unwrap().expose().to_string())
+        .collect();
+    assert_eq!(rotated.len(), 2);
+    assert!(
+        rotated[0] == rotated[1] && rotated[0] != token,
+        "rotated once, together"
+    );
+    assert_eq!(
+        destinations(&client, &alb.http, "/shop", visitor, Some(&admitted)).await,
+        vec![alb.app_target_group.clone()]
+    );
+    // Attaching again finds every mirror and creates nothing.
+    let again = maintctl(moto, &attach);
+    assert_eq!(code(&again), 3, "nothing to do: {}", text(&again));
+    assert!(
+        text(&again).contains("already attached"),
+        "{}",
+        text(&again)
+    );
+}

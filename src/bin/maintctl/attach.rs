@@ -18,7 +18,8 @@ use crate::{Globals, output};
     after_help = "Creates, on each listener, a rule forwarding every path (/*) to the \
     responder's target group, parked at --priority where it catches nothing, tagged so maintctl \
     finds it again; plus optional bypass rules directly above it that forward chosen clients to \
-    the application, and the fallback rule (a fixed-response 503 page for maintctl on --fallback, \
+    the application (to --app-target-group, else where the listener's own rules send each \
+    request), and the fallback rule (a fixed-response 503 page for maintctl on --fallback, \
     with the default texts until maintctl message set puts the live content in). Running it again \
     with the same options changes nothing."
 )]
@@ -50,11 +51,14 @@ pub struct AttachArgs {
     /// value secret: anyone who knows it bypasses maintenance.
     #[arg(long, value_name = "NAME=VALUE", value_parser = parse_header)]
     bypass_header: Option<(String, String)>,
-    /// A cookie bypass rule, for the bypass link maintctl on prints (needs --prefix and
-    /// --app-target-group): created with a fresh token nobody is given.
+    /// A cookie bypass rule, for the bypass link maintctl on prints (needs --prefix): created
+    /// with a fresh token nobody is given.
     #[arg(long)]
     bypass_link: bool,
-    /// The application's own target group, where bypass rules forward.
+    /// The application's own target group, where bypass rules forward (one rule per bypass).
+    /// Without it, each bypass copies the listener's own rules with the bypass condition added
+    /// (mirror rules), so that a bypassing request reaches the target group its path would
+    /// reach.
     #[arg(long, value_name = "ARN")]
     app_target_group: Option<String>,
     /// Attach even though no rule catches every request before the parked priority: the

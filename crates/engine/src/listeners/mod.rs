@@ -23,5 +23,6 @@ pub use api::Aws;
 pub use calls::{DESCRIBE_TAGS_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, Listeners};
 pub use error::ListenersError;
 pub use read::{
-    Selection, Skipped, Targets, read_listener, read_rules, select, tags_of, target_groups_of,
+    Selection, Skipped, Targets, read_listener, read_rules, rules_elsewhere, select, tags_of,
+    target_groups_of,
 };

@@ -10,7 +10,9 @@ use serde::Serialize;
 use crate::listeners::{
     DESCRIBE_TAGS_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, Listeners, ListenersError,
 };
-use crate::planner::{ListenerSnapshot, Rule, TargetGroupInfo, environment_name, short_listener};
+use crate::planner::{
+    ListenerInfo, ListenerSnapshot, Rule, TargetGroupInfo, environment_name, short_listener,
+};
 
 /// Tags of any number of resources, [`DESCRIBE_TAGS_BATCH`] per call.
 pub async fn tags_of(
@@ -62,6 +64,26 @@ pub async fn read_listener(
         Err(e) => snapshot.target_groups_unread = Some(e.to_string()),
     }
     Ok(snapshot)
+}
+
+/// How many rules the load balancer of `listener` has on its other listeners, default rules
+/// excluded: what counts against the load balancer's rule quota besides the listener's own.
+pub async fn rules_elsewhere(
+    client: &impl Listeners,
+    listener: &ListenerInfo,
+) -> Result<usize, ListenersError> {
+    let mut count = 0;
+    for other in client.listeners(&listener.load_balancer).await? {
+        if other.arn != listener.arn {
+            count += client
+                .rules(&other.arn)
+                .await?
+                .iter()
+                .filter(|r| !r.is_default())
+                .count();
+        }
+    }
+    Ok(count)
 }
 
 /// Which listeners a command is about.

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
-use crate::listeners::{Listeners, read_listener, target_groups_of};
+use crate::listeners::{Listeners, read_listener, rules_elsewhere, target_groups_of};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{
-    AttachError, AttachSpec, AttachStep, ListenerInfo, plan_attach, rule_id, short_target_group,
+    AttachError, AttachSpec, AttachStep, ListenerInfo, RuleAction, plan_attach, rule_id,
+    short_target_group,
 };
 
 /// What to attach, and where: a validated [`AttachSpec`] for every listener named.
@@ -94,14 +95,31 @@ pub async fn attach(
     let mut warnings = check_target_groups(client, &request.spec).await?;
     // Plan every listener before creating anything on any of them.
     let mut listeners = Vec::new();
+    // Rules planned on each load balancer so far: they count against its rule quota when the
+    // next listener's bypass rules are mirrored.
+    let mut planned: BTreeMap<String, usize> = BTreeMap::new();
+    let mirrored =
+        request.spec.app_target_group.is_none() && !request.spec.bypass_rules_wanted().is_empty();
     for listener in &request.listeners {
-        let snapshot = read_listener(client, listener)
-            .await
-            .map_err(|source| Error::Read {
-                listener: listener.clone(),
-                source,
-            })?;
+        let read_error = |source| Error::Read {
+            listener: listener.clone(),
+            source,
+        };
+        let mut snapshot = read_listener(client, listener).await.map_err(read_error)?;
+        if mirrored {
+            let lb = snapshot.listener.load_balancer.clone();
+            let elsewhere = rules_elsewhere(client, &snapshot.listener)
+                .await
+                .map_err(read_error)?;
+            snapshot.rules_elsewhere = Some(elsewhere + planned.get(&lb).copied().unwrap_or(0));
+        }
         let steps = plan_attach(&snapshot, &request.spec)?;
+        *planned
+            .entry(snapshot.listener.load_balancer.clone())
+            .or_default() += steps
+            .iter()
+            .filter(|s| matches!(s, AttachStep::Create { .. }))
+            .count();
         let mut known = snapshot.clone();
         known
             .responder_target_groups
@@ -175,6 +193,37 @@ async fn create(
     Ok(())
 }
 
+/// One action of a mirrored rule, in a line: `forward to a (weight 1), b (weight 3), sticky
+/// 600 s`, `redirect HTTP_301 to HTTPS:443`, `fixed response 404`.
+fn action_text(action: &RuleAction) -> String {
+    match action {
+        RuleAction::Forward(f) => {
+            let groups: Vec<String> = f
+                .target_groups
+                .iter()
+                .map(|t| match f.weighted {
+                    true => format!("{} (weight {})", short_target_group(&t.arn), t.weight),
+                    false => short_target_group(&t.arn).to_string(),
+                })
+                .collect();
+            let sticky = f
+                .stickiness_seconds
+                .map(|s| format!(", sticky {s} s"))
+                .unwrap_or_default();
+            format!("forward to {}{sticky}", groups.join(", "))
+        }
+        RuleAction::FixedResponse(r) => format!("fixed response {}", r.status_code),
+        RuleAction::Redirect(r) => format!(
+            "redirect {} to {}:{}{}",
+            r.status_code,
+            r.protocol.as_deref().unwrap_or("#{protocol}"),
+            r.port.as_deref().unwrap_or("#{port}"),
+            r.path.as_deref().unwrap_or("#{path}")
+        ),
+        other => other.kind().to_string(),
+    }
+}
+
 impl Report for AttachReport {
     fn outcome(&self) -> Outcome {
         if self.error.is_some() {
@@ -224,6 +273,11 @@ impl std::fmt::Display for AttachReport {
                                 page.content_type,
                                 page.body.chars().count()
                             ),
+                            None if !rule.actions.is_empty() => {
+                                let all: Vec<String> =
+                                    rule.actions.iter().map(action_text).collect();
+                                all.join(", then ")
+                            }
                             None => {
                                 format!("forward to {}", short_target_group(&rule.target_group))
                             }

@@ -205,7 +205,7 @@ pub async fn start_window(
     let mut changed: Vec<&CookieRule> = Vec::new();
     for rule in &rules {
         let set = client
-            .modify_rule_conditions(&rule.rule, &[cookie_condition(token.expose())])
+            .modify_rule_conditions(&rule.rule, &rule.conditions(token.expose()))
             .await;
         if let Err(e) = set {
             if e.outcome_unknown() {
@@ -310,7 +310,7 @@ async fn undo(client: &impl Listeners, changed: &[&CookieRule], what: String) ->
     let mut left = Vec::new();
     for rule in changed.iter().rev() {
         let back = client
-            .modify_rule_conditions(&rule.rule, &[cookie_condition(rule.previous.expose())])
+            .modify_rule_conditions(&rule.rule, &rule.conditions(rule.previous.expose()))
             .await;
         if back.is_err() {
             left.push(rule_id(&rule.rule).to_string());
@@ -358,7 +358,7 @@ pub async fn rotate(
     for (group, kind) in plan.tokens.groups.iter().zip(&plan.kinds) {
         for rule in &group.rules {
             if let Err(e) = client
-                .modify_rule_conditions(&rule.rule, &[cookie_condition(token.expose())])
+                .modify_rule_conditions(&rule.rule, &rule.conditions(token.expose()))
                 .await
             {
                 warnings.push(format!(

@@ -11,6 +11,7 @@ use crate::planner::bypass;
 use crate::planner::listener::{
     ActionSummary, Condition, ListenerSnapshot, NewRule, PlanningError, RuleView,
 };
+use crate::planner::mirror::{MirrorLimits, plan_mirrors};
 use crate::planner::priorities::{self, Direction, MIN_PRIORITY, Role, State};
 use crate::planner::record::tag_value;
 use maintenance_core::deploy_names::tags;
@@ -105,7 +106,8 @@ pub fn plan_attach(
             "maintenance is not off; switch it off before adding bypass rules".into(),
         ));
     }
-    steps.extend(bypass_to_create(snapshot, spec, missing)?);
+    let created = bypass_to_create(snapshot, spec, missing, &steps)?;
+    steps.extend(created);
     Ok(steps)
 }
 
@@ -234,8 +236,9 @@ fn maintenance_to_create(
     })
 }
 
-/// Adds a step for every wanted bypass rule already there; returns the conditions of the ones
-/// missing.
+/// Adds a step for every wanted bypass rule already there (a bypass forwarding to one target
+/// group, or every mirror rule of a mirrored bypass: rules whose last condition is the wanted
+/// one); returns the conditions of the ones missing.
 fn bypass_present(
     snapshot: &ListenerSnapshot,
     spec: &AttachSpec,
@@ -244,32 +247,45 @@ fn bypass_present(
     let existing: Vec<&RuleView> = snapshot.bypass_rules().collect();
     let mut missing = Vec::new();
     for wanted in spec.bypass_rules_wanted() {
-        let found = existing.iter().find(|r| {
-            if bypass::is_cookie_condition(&wanted) {
-                bypass::is_cookie_rule(r)
-            } else {
-                r.conditions.len() == 1 && same_condition(&r.conditions[0], &wanted)
-            }
-        });
-        match found {
-            Some(r) => steps.push(AttachStep::Present {
+        let found: Vec<&&RuleView> = existing
+            .iter()
+            .filter(|r| {
+                if bypass::is_cookie_condition(&wanted) {
+                    bypass::is_cookie_rule(r)
+                } else {
+                    r.conditions
+                        .last()
+                        .is_some_and(|last| same_condition(last, &wanted))
+                }
+            })
+            .collect();
+        if found.is_empty() {
+            missing.push(wanted);
+        }
+        for r in found {
+            steps.push(AttachStep::Present {
                 role: Role::Bypass,
                 rule: r.arn.clone(),
                 priority: r.priority.unwrap_or_default(),
-            }),
-            None => missing.push(wanted),
+            });
         }
     }
     missing
 }
 
 /// The missing bypass rules, directly above the parked maintenance rule, skipping priorities
-/// held by bypass rules already there.
+/// held by bypass rules already there: one rule forwarding to `--app-target-group` per
+/// condition, or, without it, the mirror rules of the listener's own rules per condition
+/// ([`bypass_mirrors`]).
 fn bypass_to_create(
     snapshot: &ListenerSnapshot,
     spec: &AttachSpec,
     missing: Vec<Condition>,
+    planned: &[AttachStep],
 ) -> Result<Vec<AttachStep>, AttachError> {
+    let Some(app_target_group) = &spec.app_target_group else {
+        return bypass_mirrors(snapshot, spec, missing, planned);
+    };
     let listener = &snapshot.listener.arn;
     let mut steps = Vec::new();
     let mut next = spec.parked;
@@ -294,27 +310,100 @@ fn bypass_to_create(
                 }
             }
         };
-        let mut rule_tags = spec.base_tags(tags::ROLE_BYPASS, priority);
-        if bypass::is_cookie_condition(&wanted) {
-            rule_tags.push((
-                tags::BYPASS_LINK.to_string(),
-                tags::BYPASS_LINK_COOKIE.to_string(),
-            ));
-        }
         steps.push(AttachStep::Create {
             role: Role::Bypass,
             rule: NewRule {
                 listener: listener.clone(),
                 priority,
-                conditions: vec![wanted],
-                target_group: spec.app_target_group.clone().expect("validated"),
+                conditions: vec![wanted.clone()],
+                target_group: app_target_group.clone(),
                 fixed_response: None,
                 actions: Vec::new(),
-                tags: rule_tags,
+                tags: bypass_tags(spec, &wanted, priority),
             },
         });
     }
     Ok(steps)
+}
+
+fn bypass_tags(spec: &AttachSpec, wanted: &Condition, priority: u32) -> Vec<(String, String)> {
+    let mut rule_tags = spec.base_tags(tags::ROLE_BYPASS, priority);
+    if bypass::is_cookie_condition(wanted) {
+        rule_tags.push((
+            tags::BYPASS_LINK.to_string(),
+            tags::BYPASS_LINK_COOKIE.to_string(),
+        ));
+    }
+    rule_tags
+}
+
+/// The mirrored bypass rules: for each missing condition, the listener's own routing copied
+/// with it as one more condition (`crate::planner::mirror`), directly above the parked
+/// maintenance rule (or the previous condition's mirrors), the ALB's quotas checked against
+/// this listener's rules and everything this attach creates.
+fn bypass_mirrors(
+    snapshot: &ListenerSnapshot,
+    spec: &AttachSpec,
+    missing: Vec<Condition>,
+    planned: &[AttachStep],
+) -> Result<Vec<AttachStep>, AttachError> {
+    let listener = &snapshot.listener.arn;
+    // The rules this attach creates before these count and hold their priorities.
+    let mut known = snapshot.clone();
+    for step in planned {
+        if let AttachStep::Create { rule, .. } = step {
+            known.rules.push(planned_view(rule));
+        }
+    }
+    let mut steps = Vec::new();
+    let mut before = spec.parked;
+    for wanted in missing {
+        let mirrors = plan_mirrors(&known, &wanted, before, &MirrorLimits::default())
+            .map_err(|e| conflict(listener, format!("bypass {}: {e}", shown(&wanted))))?;
+        for m in mirrors {
+            let rule = m.new_rule(listener, bypass_tags(spec, &wanted, m.priority));
+            before = before.min(m.priority);
+            known.rules.push(planned_view(&rule));
+            steps.push(AttachStep::Create {
+                role: Role::Bypass,
+                rule,
+            });
+        }
+    }
+    Ok(steps)
+}
+
+/// A bypass condition as messages show it (a cookie's token hidden).
+fn shown(condition: &Condition) -> String {
+    if bypass::is_cookie_condition(condition) {
+        bypass::cookie_condition(bypass::HIDDEN_TOKEN).to_string()
+    } else {
+        condition.to_string()
+    }
+}
+
+/// A rule about to be created, as if it were there (for the mirror planner's priorities and
+/// rule count).
+fn planned_view(rule: &NewRule) -> RuleView {
+    let action = match &rule.fixed_response {
+        Some(f) => ActionSummary::FixedResponse {
+            status: f.status_code.clone(),
+            content_type: f.content_type.clone(),
+            body: f.body.clone(),
+        },
+        None => ActionSummary::Forward {
+            target_groups: vec![rule.target_group.clone()],
+            weights: Vec::new(),
+        },
+    };
+    RuleView {
+        arn: format!("(planned at priority {})", rule.priority),
+        priority: Some(rule.priority),
+        conditions: rule.conditions.clone(),
+        action,
+        actions: rule.actions.clone(),
+        tags: rule.tags.iter().cloned().collect(),
+    }
 }
 
 #[cfg(test)]
@@ -485,9 +574,10 @@ mod tests {
             Err(AttachError::Conflict { .. })
         ));
 
+        // Without --app-target-group, bypass rules mirror the listener's rules.
         let mut s = spec();
         s.app_target_group = None;
-        assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
+        assert_eq!(s.validate(), Ok(()));
         let mut s = spec();
         s.bypass_header = Some(("X-Bypass".into(), "a*b".into()));
         assert!(matches!(s.validate(), Err(AttachError::Invalid(_))));
@@ -602,5 +692,207 @@ mod tests {
         s.app_target_group = Some("tg-old".into());
         let err = plan_attach(&snapshot(rules), &s).unwrap_err().to_string();
         assert!(err.contains("maintenance page"), "{err}");
+    }
+
+    #[test]
+    fn without_an_app_target_group_bypass_rules_mirror_the_listeners_routes() {
+        let path = |v: &str| Condition::PathPattern {
+            values: vec![v.into()],
+        };
+        let mut rules = vec![
+            view("api", Some(10), vec![path("/api/*")], &[]),
+            view("img", Some(11), vec![path("/img/*")], &[]),
+            view("old", Some(12), vec![path("/old/*")], &[]),
+            view("all", Some(20), vec![path("/*")], &[]),
+            view("d", None, vec![], &[]),
+        ];
+        rules[0].action = ActionSummary::Forward {
+            target_groups: vec!["tg-api".into()],
+            weights: Vec::new(),
+        };
+        let mut s = spec();
+        s.app_target_group = None;
+        s.bypass_header = None;
+        s.bypass_link = true;
+        s.fallback = Some(crate::planner::attach::FallbackSpec {
+            priority: None,
+            body: "<p>back soon</p>".into(),
+        });
+        let steps = plan_attach(&snapshot(rules.clone()), &s).unwrap();
+        let created: Vec<(Role, u32, Vec<Condition>)> = steps
+            .iter()
+            .filter_map(|st| match st {
+                AttachStep::Create { role, rule } => {
+                    Some((*role, rule.priority, rule.conditions.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let cidr = Condition::SourceIp {
+            values: vec!["203.0.113.0/24".into()],
+        };
+        let cookie = bypass::cookie_condition(bypass::HIDDEN_TOKEN);
+        let mut want = vec![(Role::Maintenance, 50_000, vec![path("/*")])];
+        want.push((Role::Fallback, 49_995, vec![path("/*")]));
+        // The cidr's mirrors directly above the maintenance rule, in the rules' order; the
+        // cookie's above them, around the fallback rule's parked priority.
+        for (p, c) in [
+            (49_996, "/api/*"),
+            (49_997, "/img/*"),
+            (49_998, "/old/*"),
+            (49_999, "/*"),
+        ] {
+            want.push((Role::Bypass, p, vec![path(c), cidr.clone()]));
+        }
+        for (p, c) in [
+            (49_991, "/api/*"),
+            (49_992, "/img/*"),
+            (49_993, "/old/*"),
+            (49_994, "/*"),
+        ] {
+            want.push((Role::Bypass, p, vec![path(c), cookie.clone()]));
+        }
+        assert_eq!(created, want);
+        let api = steps
+            .iter()
+            .find_map(|st| match st {
+                AttachStep::Create { rule, .. } if rule.priority == 49_996 => Some(rule),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(api.target_group, "tg-api");
+
+        // A rule that cannot take one more condition value is named, and nothing is planned.
+        rules[1].conditions = vec![Condition::PathPattern {
+            values: ["/a", "/b", "/c", "/d", "/e"].map(String::from).to_vec(),
+        }];
+        let err = plan_attach(&snapshot(rules), &s).unwrap_err().to_string();
+        assert!(
+            err.contains("bypass source-ip 203.0.113.0/24")
+                && err.contains("rule img (priority 11) cannot be mirrored")
+                && err.contains("6 condition values"),
+            "{err}"
+        );
+    }
+
+    /// Applies a priority plan to rules as read.
+    fn apply(rules: &mut [RuleView], plan: &crate::planner::Plan) {
+        for step in &plan.steps {
+            for m in &step.moves {
+                let r = rules.iter_mut().find(|r| r.arn == m.rule).unwrap();
+                assert_eq!(r.priority, Some(m.from));
+                r.priority = Some(m.to);
+            }
+        }
+        rules.sort_by_key(|r| r.priority.unwrap_or(u32::MAX));
+    }
+
+    proptest::proptest! {
+        /// Attach (mirrored bypass rules), then on: a bypassing request reaches what the
+        /// listener's own rules give it, anyone else the maintenance rule; off puts every
+        /// application rule back where it was.
+        #[test]
+        fn mirrored_bypass_rules_route_as_the_listener_through_on_and_off(
+            app in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["/a/*", "/b*", "/a/b", "/*", "/?"]),
+                    0u32..3,
+                ),
+                0..8,
+            ),
+            first in 1u32..4,
+            paths in proptest::collection::vec(
+                proptest::sample::select(vec!["/", "/a", "/a/b", "/a/x", "/bz", "/c"]),
+                1..5,
+            ),
+        ) {
+            use crate::planner::routing::{Request, reach};
+            let mut rules: Vec<RuleView> = app
+                .iter()
+                .enumerate()
+                .map(|(i, (p, tg))| {
+                    let mut v = view(
+                        &format!("app{i}"),
+                        Some(first + i as u32),
+                        vec![Condition::PathPattern { values: vec![p.to_string()] }],
+                        &[],
+                    );
+                    v.action = ActionSummary::Forward {
+                        target_groups: vec![format!("tg{tg}")],
+                        weights: Vec::new(),
+                    };
+                    v
+                })
+                .collect();
+            let mut default = view("default", None, vec![], &[]);
+            default.action = ActionSummary::Forward {
+                target_groups: vec!["tg-default".into()],
+                weights: Vec::new(),
+            };
+            rules.push(default);
+            let original = rules.clone();
+            let mut s = spec();
+            s.app_target_group = None;
+            s.bypass_link = true;
+            s.allow_fallthrough = true;
+            if app.is_empty() {
+                // A listener with no rule of its own is refused (AttachError::Alone).
+                proptest::prop_assert!(plan_attach(&snapshot(rules), &s).is_err());
+                return Ok(());
+            }
+            let steps = plan_attach(&snapshot(rules.clone()), &s).unwrap();
+            for (i, step) in steps.iter().enumerate() {
+                if let AttachStep::Create { rule, .. } = step {
+                    let mut v = view(&format!("new{i}"), Some(rule.priority), rule.conditions.clone(), &[]);
+                    v.tags = rule.tags.iter().cloned().collect();
+                    v.action = ActionSummary::Forward {
+                        target_groups: vec![rule.target_group.clone()],
+                        weights: Vec::new(),
+                    };
+                    v.actions = rule.actions.clone();
+                    rules.push(v);
+                }
+            }
+            rules.sort_by_key(|r| r.priority.unwrap_or(u32::MAX));
+            let off_state = rules.clone();
+            let planner = snapshot(rules.clone()).planner_rules().unwrap();
+            let on = priorities::plan_on(&planner).unwrap();
+            apply(&mut rules, &on);
+            // `on` records the rules it displaces on the maintenance rule, for `off`.
+            let displaced: BTreeMap<String, u32> = on
+                .displaced
+                .iter()
+                .map(|d| (crate::planner::rule_id(&d.rule).to_string(), d.home))
+                .collect();
+            let record = crate::planner::encode_displaced(&displaced, &[]).unwrap();
+            let m = rules.iter_mut().find(|r| r.role() == Role::Maintenance).unwrap();
+            m.tags.extend(record);
+            proptest::prop_assert_eq!(snapshot(rules.clone()).state().unwrap(), State::On);
+            let request = |path: &str, ip: &str, cookie: bool| {
+                let mut r = Request::get(path);
+                r.host = Some("shop.example.com".into());
+                r.source_ip = Some(ip.parse().unwrap());
+                r.headers_complete = true;
+                if cookie {
+                    r = r.header("Cookie", "maint_bypass=(hidden)");
+                }
+                r
+            };
+            for path in &paths {
+                let own = reach(&original, &request(path, "192.0.2.1", false), 0).unwrap();
+                for bypassing in [request(path, "203.0.113.9", false), request(path, "192.0.2.1", true)] {
+                    let got = reach(&rules, &bypassing, 0).unwrap();
+                    proptest::prop_assert_eq!(&got.destination, &own.destination, "{}", path);
+                }
+                let page = reach(&rules, &request(path, "192.0.2.1", false), 0).unwrap();
+                proptest::prop_assert_eq!(page.destination.target_group(), Some("tg-mr"));
+            }
+            let planner = snapshot(rules.clone()).planner_rules().unwrap();
+            apply(&mut rules, &priorities::plan_off(&planner).unwrap());
+            let priorities_of = |rs: &[RuleView]| -> Vec<(String, Option<u32>)> {
+                rs.iter().map(|r| (r.arn.clone(), r.priority)).collect()
+            };
+            proptest::prop_assert_eq!(priorities_of(&rules), priorities_of(&off_state));
+        }
     }
 }

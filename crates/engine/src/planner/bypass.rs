@@ -91,14 +91,21 @@ pub fn is_cookie_rule(rule: &RuleView) -> bool {
         && rule.tags.get(tags::BYPASS_LINK).map(String::as_str) == Some(tags::BYPASS_LINK_COOKIE)
 }
 
-/// The token a cookie rule's condition holds; `Err` says what is odd about its conditions.
+/// The token a cookie rule's condition holds; `Err` says what is odd about its conditions. The
+/// cookie condition is the rule's last; a mirrored cookie rule (on a listener with several
+/// application target groups, `crate::planner::mirror`) has the mirrored rule's conditions
+/// before it, none of them on the bypass cookie.
 pub fn rule_token(rule: &RuleView) -> Result<BypassToken, String> {
-    let [Condition::HttpHeader { name, values }] = rule.conditions.as_slice() else {
+    let Some((Condition::HttpHeader { name, values }, others)) = rule.conditions.split_last()
+    else {
         return Err(format!(
-            "has {} condition(s), not the one Cookie condition",
+            "has {} condition(s), the last not the Cookie condition",
             rule.conditions.len()
         ));
     };
+    if others.iter().any(is_cookie_condition) {
+        return Err("has more than one condition on the bypass cookie".into());
+    }
     if !name.eq_ignore_ascii_case(COOKIE_HEADER) {
         return Err(format!("matches header {name}, not {COOKIE_HEADER}"));
     }
@@ -140,6 +147,18 @@ pub struct CookieRule {
     /// The token it holds now.
     #[serde(skip)]
     pub previous: BypassToken,
+    /// Its conditions before the cookie condition (a mirrored rule's own; none for a cookie
+    /// rule forwarding to one target group): kept as they are when the token changes.
+    pub others: Vec<Condition>,
+}
+
+impl CookieRule {
+    /// Its conditions with `token` in the cookie condition.
+    pub fn conditions(&self, token: &str) -> Vec<Condition> {
+        let mut out = self.others.clone();
+        out.push(cookie_condition(token));
+        out
+    }
 }
 
 /// The cookie rules of one content prefix: they share one token, stored at `parameter`.
@@ -230,6 +249,7 @@ pub fn plan_tokens<'a>(
                     rule: rule.arn.clone(),
                     priority: rule.priority.unwrap_or_default(),
                     previous,
+                    others: rule.conditions[..rule.conditions.len() - 1].to_vec(),
                 });
         }
     }

@@ -341,6 +341,12 @@ pub struct ListenerSnapshot {
     /// Target groups known to be the responder's from elsewhere: another listener's
     /// maintenance rule in the same selection, or `attach --target-group`.
     pub responder_target_groups: BTreeSet<String>,
+    /// Rules counted against the load balancer's rule quota besides this listener's own (its
+    /// other listeners' rules, default rules excluded, and rules a command plans there), when
+    /// read (`crate::listeners::rules_elsewhere`); `None`: not read. The mirror planner
+    /// (`crate::planner::mirror`) counts them.
+    #[serde(skip)]
+    pub rules_elsewhere: Option<usize>,
 }
 
 impl ListenerSnapshot {
@@ -352,6 +358,7 @@ impl ListenerSnapshot {
             target_groups: BTreeMap::new(),
             target_groups_unread: None,
             responder_target_groups: BTreeSet::new(),
+            rules_elsewhere: None,
         }
     }
 

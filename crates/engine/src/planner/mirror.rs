@@ -37,7 +37,9 @@
 //!   so a source-ip bypass cannot mirror a rule that has a source-ip condition of its own;
 //! - [`DEFAULT_RULES_PER_LOAD_BALANCER`] rules per load balancer, default rules excluded (the
 //!   quota "Rules per Application Load Balancer", which the account can have raised through
-//!   Service Quotas), given with what else counts against it in [`MirrorLimits`];
+//!   Service Quotas), given in [`MirrorLimits`]; counted: this listener's rules, the load
+//!   balancer's other listeners' rules when the snapshot has read them
+//!   (`ListenerSnapshot::rules_elsewhere`), and [`MirrorLimits::rules_besides`];
 //! - priorities 1..=50000 ([`MIN_PRIORITY`], [`MAX_PRIORITY`]); mirrors take free priorities
 //!   only, never moving a rule: with too few free ones above the given rule the planner says so
 //!   ([`MirrorError::NoRoom`]).
@@ -67,8 +69,8 @@ pub struct MirrorLimits {
     /// The load balancer's quota of rules, default rules excluded
     /// ([`DEFAULT_RULES_PER_LOAD_BALANCER`] unless raised).
     pub rules_per_load_balancer: usize,
-    /// Rules that count against it besides this listener's own: the load balancer's other
-    /// listeners' rules, and rules the same command creates besides these mirrors.
+    /// Rules that count against it besides this listener's own and the snapshot's
+    /// `rules_elsewhere`: rules the same command creates besides these mirrors.
     pub rules_besides: usize,
 }
 
@@ -279,7 +281,9 @@ pub fn plan_mirrors(
             actions,
         });
     }
-    let existing = snapshot.rules.iter().filter(|r| !r.is_default()).count() + limits.rules_besides;
+    let existing = snapshot.rules.iter().filter(|r| !r.is_default()).count()
+        + snapshot.rules_elsewhere.unwrap_or(0)
+        + limits.rules_besides;
     if existing + mirrors.len() > limits.rules_per_load_balancer {
         return Err(MirrorError::TooManyRules {
             listener: listener.clone(),
@@ -306,7 +310,6 @@ fn free_priorities(
     let mut out = Vec::with_capacity(needed);
     let mut p = before.min(MAX_PRIORITY + 1);
     while out.len() < needed {
-        p -= 1;
         let no_room = |blocker: Option<&RuleView>| MirrorError::NoRoom {
             listener: snapshot.listener.arn.clone(),
             before,
@@ -315,9 +318,10 @@ fn free_priorities(
             blocker: blocker.map(|b| b.arn.clone()),
             blocker_priority: blocker.and_then(|b| b.priority),
         };
-        if p < MIN_PRIORITY {
+        if p <= MIN_PRIORITY {
             return Err(no_room(None));
         }
+        p -= 1;
         match snapshot.rules.iter().find(|r| r.priority == Some(p)) {
             None => out.push(p),
             Some(holder) if is_application_rule(snapshot, holder) => {

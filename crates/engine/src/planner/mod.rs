@@ -59,6 +59,7 @@ pub use listener::{
     ActionSummary, Condition, ListenerInfo, ListenerSnapshot, NewRule, PlanningError, QueryPair,
     RuleView, TargetGroupInfo,
 };
+pub use mirror::{MirrorError, MirrorLimits, MirrorRule, plan_mirrors};
 pub use names::{short_listener, short_target_group};
 pub use priorities::{
     Direction, Displaced, Live, MAX_PRIORITY, MIN_PRIORITY, Move, Notice, Plan, PlanError,

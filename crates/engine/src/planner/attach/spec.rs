@@ -32,7 +32,9 @@ pub struct AttachSpec {
     /// Bypass by link: the cookie rule, created with a fresh token nobody is given
     /// (`crate::planner::bypass`); `on` sets the window's token.
     pub bypass_link: bool,
-    /// The application's target group, where bypass rules forward.
+    /// The application's target group, where bypass rules forward; `None`: each bypass is a
+    /// set of mirror rules of the listener's own rules (`crate::planner::mirror`), so that a
+    /// bypassing request reaches the target group its path would reach.
     pub app_target_group: Option<String>,
     /// Attach even when no rule catches every request before the parked priority.
     pub allow_fallthrough: bool,
@@ -136,11 +138,6 @@ impl AttachSpec {
                 self.parked,
                 1 + bypass_count
             )));
-        }
-        if bypass_count > 0 && self.app_target_group.is_none() {
-            return Err(AttachError::Invalid(
-                "bypass rules forward to the application: pass --app-target-group ARN".into(),
-            ));
         }
         if let Some(env) = &self.environment {
             environment_name(env).map_err(AttachError::Invalid)?;

@@ -328,6 +328,19 @@ fn the_rule_quota_counts_the_load_balancer_and_says_who_can_raise_it() {
         plan_mirrors(&s2, &cookie("t"), 150, &crowded),
         Err(MirrorError::TooManyRules { existing: 101, .. })
     ));
+    // The load balancer's other listeners count too.
+    let mut shared = s2.clone();
+    shared.rules_elsewhere = Some(29);
+    assert!(matches!(
+        plan_mirrors(&shared, &cookie("t"), 150, &raised),
+        Err(MirrorError::TooManyRules {
+            existing: 90,
+            new: 61,
+            ..
+        })
+    ));
+    shared.rules_elsewhere = Some(28);
+    assert!(plan_mirrors(&shared, &cookie("t"), 150, &raised).is_ok());
 }
 
 #[test]
@@ -368,6 +381,16 @@ fn without_free_priorities_it_says_so_and_names_the_rule_in_the_way() {
     ]);
     let mirrors = plan_mirrors(&s, &cookie("t"), 4, &MirrorLimits::default()).unwrap();
     assert_eq!(mirrors.iter().map(|m| m.priority).collect::<Vec<_>>(), [3]);
+    for before in [0, 1] {
+        assert!(matches!(
+            plan_mirrors(&s, &cookie("t"), before, &MirrorLimits::default()),
+            Err(MirrorError::NoRoom {
+                free: 0,
+                blocker: None,
+                ..
+            })
+        ));
+    }
 }
 
 /// A random listener: application rules with path, host, method and query conditions on a
