@@ -1,7 +1,7 @@
 //! A rule's actions in full ([`RuleAction`]), as read from a listener and as written to a new
 //! rule: what the mirror rules (`crate::planner::mirror`) copy, and what the ALB evaluator
-//! (`crate::planner::routing`) follows to a target group. [`crate::planner::ActionSummary`] is
-//! the one-line summary `status` shows; this is the whole of it.
+//! (`crate::planner::routing`) follows to a target group. [`ActionSummary`] is
+//! the one-line summary `status` shows; [`RuleAction`] is the whole of it.
 //!
 //! The ALB's actions (Elastic Load Balancing, "Listener rules for your Application Load
 //! Balancer", action types; ELBv2 API `Action`, `ForwardActionConfig`, `RedirectActionConfig`):
@@ -13,7 +13,7 @@
 use serde::Serialize;
 
 use crate::planner::fixed_response::FixedResponse;
-use crate::planner::listener::ActionSummary;
+use crate::planner::names::short_target_group;
 
 /// Most target groups one forward action names (ALB quotas: "Target groups per action").
 pub const MAX_TARGET_GROUPS: usize = 5;
@@ -138,6 +138,72 @@ impl RuleAction {
                 body: body.clone(),
             })]),
             ActionSummary::Redirect | ActionSummary::Other { .. } => None,
+        }
+    }
+}
+
+/// What a rule does, summarised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ActionSummary {
+    /// Forward to target groups.
+    Forward {
+        /// Target group ARNs.
+        target_groups: Vec<String>,
+        /// Their weights, in the same order, for a weighted forward (`ForwardConfig`); empty
+        /// for a forward to one target group.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        weights: Vec<u32>,
+    },
+    /// A fixed response.
+    FixedResponse {
+        /// Status code.
+        status: String,
+        /// Its content type (`text/html`), empty when none is set.
+        content_type: String,
+        /// Its body (the fallback page), not in the JSON documents.
+        #[serde(skip)]
+        body: String,
+    },
+    /// A redirect.
+    Redirect,
+    /// Something else.
+    Other {
+        /// The action type.
+        kind: String,
+    },
+}
+
+impl ActionSummary {
+    /// The target groups it forwards to (none for other actions).
+    pub fn target_groups(&self) -> &[String] {
+        match self {
+            ActionSummary::Forward { target_groups, .. } => target_groups,
+            _ => &[],
+        }
+    }
+}
+
+impl std::fmt::Display for ActionSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActionSummary::Forward {
+                target_groups,
+                weights,
+            } => {
+                let names: Vec<String> = target_groups
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| match weights.get(i) {
+                        Some(w) => format!("{} (weight {w})", short_target_group(t)),
+                        None => short_target_group(t).to_string(),
+                    })
+                    .collect();
+                write!(f, "forward {}", names.join(", "))
+            }
+            ActionSummary::FixedResponse { status, .. } => write!(f, "fixed-response {status}"),
+            ActionSummary::Redirect => f.write_str("redirect"),
+            ActionSummary::Other { kind } => f.write_str(kind),
         }
     }
 }

@@ -384,7 +384,7 @@ pub fn link_url(https: bool, host: Option<&str>, bypass_path: &str, token: &Bypa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::listener::ActionSummary;
+    use crate::planner::action::ActionSummary;
 
     const TOKEN: &str = "mKz3Q7p0x1X2c3V4b5N6m7L8k9J0h1G2f3D4s5A6q7W";
 

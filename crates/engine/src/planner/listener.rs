@@ -1,5 +1,5 @@
 //! A listener as data: its identity ([`ListenerInfo`]), its rules as read ([`RuleView`], with
-//! their [`Condition`]s, [`ActionSummary`] and tags), the target groups they forward to
+//! their [`Condition`]s, [`ActionSummary`](crate::planner::action::ActionSummary) and tags), the target groups they forward to
 //! ([`TargetGroupInfo`]), a rule to create ([`NewRule`]), and the [`ListenerSnapshot`] of one
 //! moment with what can be read off it without I/O: the maintenance and bypass rules, the
 //! environment, the planner's view of the rules and the state. No SDK types:
@@ -9,10 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+pub use crate::planner::action::ActionSummary;
 use crate::planner::action::RuleAction;
 use crate::planner::findings::Finding;
 use crate::planner::fixed_response::FixedResponse;
-use crate::planner::names::{short_listener, short_target_group};
+use crate::planner::names::short_listener;
 use crate::planner::priorities::{self, MAX_PRIORITY, PlanError, Role, Rule, State};
 use crate::planner::record::{decode_displaced, rule_id};
 use maintenance_core::deploy_names::tags;
@@ -159,72 +160,6 @@ impl std::fmt::Display for Condition {
                 write!(f, "query {}", pairs.join(" | "))
             }
             Condition::Other { name, values } => write!(f, "{name} {}", values.join(" | ")),
-        }
-    }
-}
-
-/// What a rule does, summarised.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum ActionSummary {
-    /// Forward to target groups.
-    Forward {
-        /// Target group ARNs.
-        target_groups: Vec<String>,
-        /// Their weights, in the same order, for a weighted forward (`ForwardConfig`); empty
-        /// for a forward to one target group.
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        weights: Vec<u32>,
-    },
-    /// A fixed response.
-    FixedResponse {
-        /// Status code.
-        status: String,
-        /// Its content type (`text/html`), empty when none is set.
-        content_type: String,
-        /// Its body (the fallback page), not in the JSON documents.
-        #[serde(skip)]
-        body: String,
-    },
-    /// A redirect.
-    Redirect,
-    /// Something else.
-    Other {
-        /// The action type.
-        kind: String,
-    },
-}
-
-impl ActionSummary {
-    /// The target groups it forwards to (none for other actions).
-    pub fn target_groups(&self) -> &[String] {
-        match self {
-            ActionSummary::Forward { target_groups, .. } => target_groups,
-            _ => &[],
-        }
-    }
-}
-
-impl std::fmt::Display for ActionSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ActionSummary::Forward {
-                target_groups,
-                weights,
-            } => {
-                let names: Vec<String> = target_groups
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| match weights.get(i) {
-                        Some(w) => format!("{} (weight {w})", short_target_group(t)),
-                        None => short_target_group(t).to_string(),
-                    })
-                    .collect();
-                write!(f, "forward {}", names.join(", "))
-            }
-            ActionSummary::FixedResponse { status, .. } => write!(f, "fixed-response {status}"),
-            ActionSummary::Redirect => f.write_str("redirect"),
-            ActionSummary::Other { kind } => f.write_str(kind),
         }
     }
 }

@@ -48,7 +48,7 @@ pub mod routing;
 pub mod switch;
 pub mod window;
 
-pub use action::{Forward, Redirect, RuleAction, WeightedTargetGroup};
+pub use action::{ActionSummary, Forward, Redirect, RuleAction, WeightedTargetGroup};
 pub use attach::FallbackSpec;
 pub use attach::{AttachError, AttachSpec, AttachStep, plan_attach, same_condition};
 pub use bypass::{BypassError, BypassOptions, CookieRule, TokenGroup, TokenPlan, plan_tokens};
@@ -56,8 +56,8 @@ pub use doctor::{TargetGroupHealth, TargetState};
 pub use findings::Finding;
 pub use fixed_response::FixedResponse;
 pub use listener::{
-    ActionSummary, Condition, ListenerInfo, ListenerSnapshot, NewRule, PlanningError, QueryPair,
-    RuleView, TargetGroupInfo,
+    Condition, ListenerInfo, ListenerSnapshot, NewRule, PlanningError, QueryPair, RuleView,
+    TargetGroupInfo,
 };
 pub use mirror::{MirrorError, MirrorLimits, MirrorRule, plan_mirrors};
 pub use names::{short_listener, short_target_group};

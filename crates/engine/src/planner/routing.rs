@@ -33,8 +33,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
+use crate::planner::action::ActionSummary;
 use crate::planner::action::{Forward, RuleAction};
-use crate::planner::listener::{ActionSummary, Condition, ListenerSnapshot, RuleView};
+use crate::planner::listener::{Condition, ListenerSnapshot, RuleView};
 use crate::planner::priorities::{Role, State};
 use crate::planner::record::rule_id;
 use maintenance_core::deploy_names::HEALTH_CHECK_USER_AGENT;
@@ -610,7 +611,8 @@ fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::listener::{ActionSummary, QueryPair};
+    use crate::planner::action::ActionSummary;
+    use crate::planner::listener::QueryPair;
     use std::collections::BTreeMap;
 
     fn rule(id: &str, priority: Option<u32>, conditions: Vec<Condition>) -> RuleView {

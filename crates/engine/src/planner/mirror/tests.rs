@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::*;
+use crate::planner::action::ActionSummary;
 use crate::planner::action::{Forward, Redirect, WeightedTargetGroup};
-use crate::planner::listener::{ActionSummary, ListenerInfo};
+use crate::planner::listener::ListenerInfo;
 use crate::planner::routing::{Request, reach, visitor_draw};
 
 fn info() -> ListenerInfo {
