@@ -1,7 +1,8 @@
 //! AWS SDK setup of the Lambda's SSM client: its configuration read from the variables Lambda
 //! sets in every execution environment ([`lambda_environment`]: region, the execution role's
 //! credentials, `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL`), and the content cache's budgets as
-//! its timeouts ([`lambda_ssm_client`]). No custom endpoint code.
+//! its timeouts ([`lambda_ssm_client`]). No custom endpoint code. And the HTTPS client of every
+//! AWS SDK client of the workspace ([`https_client`]).
 //!
 //! Why not `aws_config`'s standard chain: on Lambda the credentials are always the
 //! environment's, and the chain (profile files, SSO, IMDS, ECS, web identity through STS) is
@@ -11,7 +12,22 @@
 //! ([`crate::Function::from_environment_with`]). (`maintctl`'s `--profile` and `--region` are
 //! its own, `src/bin/maintctl/globals.rs`.)
 
-use aws_sdk_ssm::config::{BehaviorVersion, Builder, Credentials, Region};
+use aws_sdk_ssm::config::{BehaviorVersion, Builder, Credentials, Region, SharedHttpClient};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+
+/// The HTTPS client every AWS SDK configuration of the workspace is given (the responder's SSM
+/// client here, `maintctl`'s and the switch function's configuration loaders, the tests'): the
+/// SDK's own hyper client over rustls with the ring crypto provider, verifying servers against
+/// the system's root certificates. The SDK crates are built without their default HTTPS client
+/// (rustls on aws-lc-rs), so that the workspace links one TLS stack and one crypto provider,
+/// ring, the smaller (BENCHMARKS-coldstart.md). The trade-off: ring has no post-quantum key
+/// exchange, so these connections use X25519 (or a NIST curve) without the X25519MLKEM768 hybrid
+/// that aws-lc-rs would offer.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
 
 /// The variables read, in the order they are documented. AWS, "Defined runtime environment
 /// variables" (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime>):
@@ -52,7 +68,9 @@ pub fn lambda_environment(lookup: &impl Fn(&str) -> Option<String>) -> (Builder,
     let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
     let flag = |name: &str| get(name).map(|v| v.trim().eq_ignore_ascii_case("true"));
     let mut problems = Vec::new();
-    let mut config = Builder::new().behavior_version(BehaviorVersion::latest());
+    let mut config = Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(https_client());
     let region = get(REGION).or_else(|| get(DEFAULT_REGION));
     if region.is_none() {
         problems.push(format!("neither {REGION} nor {DEFAULT_REGION} is set"));
