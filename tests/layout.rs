@@ -599,9 +599,12 @@ const SERVER: [&str; 2] = [
 /// SDKs it brings (its SSM client is configured from the Lambda environment,
 /// `aws::lambda_environment`: issue #25, BENCHMARKS-coldstart.md). The switch function does put
 /// events on EventBridge (issue #23: its switches are announced), so only the responder is kept
-/// from that SDK.
+/// from that SDK. Neither function links aws-lc: one crypto provider, ring, under rustls
+/// (`aws::https_client`; issue #25).
 const RESPONDER: Forbidden = Forbidden {
     packages: &[
+        "aws-lc-rs",
+        "aws-lc-sys",
         "aws-config",
         "aws-sdk-sts",
         "aws-sdk-sso",
@@ -623,7 +626,14 @@ const RESPONDER: Forbidden = Forbidden {
 /// The switch function: the engine, but no Scheduler or Lambda SDK, no CLI parser, no HTTP
 /// server, and not the HTTPS client of `--verify-url` (maintctl's).
 const SWITCH: Forbidden = Forbidden {
-    packages: &["aws-sdk-scheduler", "aws-sdk-lambda", "clap", "maintctl"],
+    packages: &[
+        "aws-sdk-scheduler",
+        "aws-sdk-lambda",
+        "clap",
+        "maintctl",
+        "aws-lc-rs",
+        "aws-lc-sys",
+    ],
     features: &SERVER,
     direct: &[
         "hyper",

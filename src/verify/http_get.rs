@@ -1,10 +1,10 @@
 //! One uncached `GET` of the live endpoint for `maintenance_engine::ops::verify`, over `http://` or
 //! `https://` ([`get`]): hyper-util's client on a connection of its own to the URL's host — or
 //! to one address given ([`Connect::address`], an ALB node) while the host name is still sent
-//! as SNI and `Host` — TLS through hyper-rustls on the rustls the AWS SDK links (its aws-lc-rs
-//! provider) with the system's roots or the CA of `--verify-ca` ([`Tls`]), HTTP/1.1, and the
-//! status, `Retry-After` and `Cache-Control` of the answer. A certificate the roots do not vouch
-//! for is said plainly, and is not retried.
+//! as SNI and `Host` — TLS through hyper-rustls on the rustls the AWS SDK links (its ring
+//! provider, as `maintenance_responder::aws::https_client`) with the system's roots or the CA of
+//! `--verify-ca` ([`Tls`]), HTTP/1.1, and the status, `Retry-After` and `Cache-Control` of the
+//! answer. A certificate the roots do not vouch for is said plainly, and is not retried.
 
 use std::error::Error;
 use std::future::Future;
@@ -108,9 +108,9 @@ impl Tls {
         ))
     }
 
-    /// The AWS SDK's provider (aws-lc-rs) and protocol versions, with these roots.
+    /// The AWS SDK's provider (ring) and protocol versions, with these roots.
     fn with_roots(roots: rustls::RootCertStore, described: String) -> Self {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("the provider's default protocol versions")

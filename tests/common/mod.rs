@@ -135,6 +135,7 @@ impl Moto {
 /// SDK configuration for any endpoint (a fault-injecting server, a closed port, …).
 pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(maintenance_responder::aws::https_client())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_ssm::config::Credentials::new(

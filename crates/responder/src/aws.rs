@@ -1,7 +1,8 @@
 //! AWS SDK setup of the Lambda's SSM client: its configuration read from the variables Lambda
 //! sets in every execution environment ([`lambda_environment`]: region, the execution role's
 //! credentials, `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL`), and the content cache's budgets as
-//! its timeouts ([`lambda_ssm_client`]). No custom endpoint code.
+//! its timeouts ([`lambda_ssm_client`]). No custom endpoint code. And the HTTPS client of every
+//! AWS SDK client of the workspace ([`https_client`]).
 //!
 //! Why not `aws_config`'s standard chain: on Lambda the credentials are always the
 //! environment's, and the chain (profile files, SSO, IMDS, ECS, web identity through STS) is
@@ -11,7 +12,50 @@
 //! ([`crate::Function::from_environment_with`]). (`maintctl`'s `--profile` and `--region` are
 //! its own, `src/bin/maintctl/globals.rs`.)
 
-use aws_sdk_ssm::config::{BehaviorVersion, Builder, Credentials, Region};
+use aws_sdk_ssm::config::{BehaviorVersion, Builder, Credentials, Region, SharedHttpClient};
+use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+
+/// The HTTPS client every AWS SDK configuration of the workspace is given (the responder's SSM
+/// client here, `maintctl`'s and the switch function's configuration loaders, the tests'): the
+/// SDK's own hyper client over rustls with the ring crypto provider, verifying servers against
+/// the system's root certificates. The SDK crates are built without their default HTTPS client
+/// (rustls on aws-lc-rs), so that the workspace links one TLS stack and one crypto provider,
+/// ring, the smaller (BENCHMARKS-coldstart.md). The trade-off: ring has no post-quantum key
+/// exchange, so these connections use X25519 (or a NIST curve) without the X25519MLKEM768 hybrid
+/// that aws-lc-rs would offer.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The SSM client's HTTP client for its endpoint: [`https_client`], except for a plain
+/// `http://` endpoint (an emulator such as moto, named by `AWS_ENDPOINT_URL`), which is never
+/// spoken to over TLS: that client trusts no root certificate at all instead of the system's,
+/// whose loading is the most of the first SSM call's cost (the rustls config is built at the
+/// first request, reading every root of `/etc/ssl/certs`; ≈ 10 million instructions here,
+/// BENCHMARKS-coldstart.md). Should a TLS connection ever be asked of it, every certificate is
+/// refused: nothing is trusted that the standard client would not trust.
+pub fn ssm_http_client(endpoint_url: Option<&str>) -> SharedHttpClient {
+    if !plain_http(endpoint_url) {
+        return https_client();
+    }
+    let no_roots = TlsContext::builder()
+        .with_trust_store(TrustStore::empty())
+        .build()
+        .expect("a TLS context without roots is valid");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(no_roots)
+        .build_https()
+}
+
+/// Whether the endpoint is a plain `http://` URL (no endpoint: SSM's own, over HTTPS).
+fn plain_http(endpoint_url: Option<&str>) -> bool {
+    endpoint_url
+        .and_then(|url| url.get(..7))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+}
 
 /// The variables read, in the order they are documented. AWS, "Defined runtime environment
 /// variables" (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime>):
@@ -67,7 +111,9 @@ pub fn lambda_environment(lookup: &impl Fn(&str) -> Option<String>) -> (Builder,
             "{ACCESS_KEY_ID} and {SECRET_ACCESS_KEY} are not both set"
         )),
     }
-    config.set_endpoint_url(endpoint_url(lookup));
+    let endpoint = endpoint_url(lookup);
+    config.set_http_client(Some(ssm_http_client(endpoint.as_deref())));
+    config.set_endpoint_url(endpoint);
     config.set_use_fips(flag(USE_FIPS_ENDPOINT));
     config.set_use_dual_stack(flag(USE_DUALSTACK_ENDPOINT));
     (config, problems)
@@ -152,6 +198,16 @@ mod tests {
         ];
         assert_eq!(endpoint_url(&env(&ignored)), None);
         assert_eq!(endpoint_url(&env(&[("AWS_ENDPOINT_URL", " ")])), None);
+    }
+
+    #[test]
+    fn only_a_plain_http_endpoint_goes_without_the_system_roots() {
+        assert!(plain_http(Some("http://127.0.0.1:5000")));
+        assert!(plain_http(Some("HTTP://localhost")));
+        assert!(!plain_http(None));
+        assert!(!plain_http(Some("https://ssm.eu-west-1.amazonaws.com")));
+        assert!(!plain_http(Some("httpx://h")));
+        assert!(!plain_http(Some("http:/")));
     }
 
     #[test]

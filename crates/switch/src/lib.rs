@@ -370,7 +370,10 @@ impl SwitchFunction<Aws, aws_sdk_ssm::Client, FunctionChannels> {
     /// with the configuration problems found.
     pub async fn from_environment(get: &dyn Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
         let (settings, problems) = Settings::from_lookup(get);
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(maintenance_responder::aws::https_client())
+            .load()
+            .await;
         let channels = Channels {
             bus: EventBus::new(&config, &settings.event_bus),
             history: aws_sdk_ssm::Client::new(&config),

@@ -132,7 +132,8 @@ impl AwsOptions {
     /// Loads the SDK configuration. Endpoints come from `AWS_ENDPOINT_URL*` as usual, which is
     /// how the tests point the SDK at the emulator.
     pub async fn load(&self) -> SdkConfig {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(maintenance_responder::aws::https_client());
         if let Some(profile) = &self.profile {
             loader = loader.profile_name(profile);
         }

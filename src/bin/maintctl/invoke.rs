@@ -53,6 +53,7 @@ impl InvokeArgs {
         let (function, problems) =
             Function::from_environment_with(&|name| std::env::var(name).ok(), async || {
                 let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .http_client(maintenance_responder::aws::https_client())
                     .load()
                     .await;
                 ((&config).into(), Vec::new())
