@@ -167,8 +167,16 @@ async fn return_answers<S: ParameterStore, F: Future<Output = Answer>>(
     };
     let mut routes = Vec::new();
     for (file, ticket, label) in [
-        ("return-let-through.txt", 0, "/ (a gradual return: a visitor let through)"),
-        ("return-waiting.html", Ticket::COUNT - 1, "/ (a gradual return: a visitor waiting)"),
+        (
+            "return-let-through.txt",
+            0,
+            "/ (a gradual return: a visitor let through)",
+        ),
+        (
+            "return-waiting.html",
+            Ticket::COUNT - 1,
+            "/ (a gradual return: a visitor waiting)",
+        ),
     ] {
         let mut parts = request("/");
         let cookie = format!("{TICKET_COOKIE}={ticket}");

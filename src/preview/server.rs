@@ -20,8 +20,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use maintenance_core::content::BypassToken;
 use maintenance_core::admission::ReturnState;
+use maintenance_core::content::BypassToken;
 use maintenance_core::deploy_names::{ADMIT_COOKIE, BYPASS_COOKIE};
 use maintenance_core::page_kind::PageKind;
 use maintenance_core::respond::negotiate::Format;

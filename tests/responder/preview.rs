@@ -1069,7 +1069,10 @@ async fn the_preview_shows_a_visitor_being_let_through() {
             307 => {
                 let_through += 1;
                 assert_eq!(answer.header("location"), Some("/shop?item=7"));
-                assert!(cookie.starts_with(&format!("maint_admit={token}; Path=/; Max-Age=")), "{cookie}");
+                assert!(
+                    cookie.starts_with(&format!("maint_admit={token}; Path=/; Max-Age=")),
+                    "{cookie}"
+                );
                 assert!(cookie.ends_with("HttpOnly; SameSite=Lax"), "{cookie}");
             }
             503 => {
@@ -1080,12 +1083,19 @@ async fn the_preview_shows_a_visitor_being_let_through() {
         }
     }
     // 30 % of 300 is 90; a binomial's standard deviation here is about 8.
-    assert!((60..=120).contains(&let_through), "{let_through} of 300 let through");
+    assert!(
+        (60..=120).contains(&let_through),
+        "{let_through} of 300 let through"
+    );
     // Let through: the admission rule takes the cookie to the application.
     let cookie = format!("maint_admit={token}");
     let through = get(server.addr, "/shop?item=7", &[("cookie", &cookie)]).await;
     assert_eq!(through.status, 200);
-    assert!(through.text().contains("admission cookie"), "{}", through.text());
+    assert!(
+        through.text().contains("admission cookie"),
+        "{}",
+        through.text()
+    );
     // Waiting with a ticket: the page, the place kept, no new cookie.
     let waiting = get(server.addr, "/", &[("cookie", "maint_ticket=9999")]).await;
     assert_eq!(waiting.status, 503);
@@ -1093,10 +1103,19 @@ async fn the_preview_shows_a_visitor_being_let_through() {
     server.stop().await;
     // The gallery lists both answers, the token left out.
     let gallery = read(&out.join("index.html"));
-    assert!(gallery.contains("a visitor let through") && gallery.contains("a visitor waiting"), "{gallery}");
+    assert!(
+        gallery.contains("a visitor let through") && gallery.contains("a visitor waiting"),
+        "{gallery}"
+    );
     let head = read(&out.join("return-let-through.txt.headers.txt"));
-    assert!(head.starts_with("HTTP/1.1 307 Temporary Redirect"), "{head}");
-    assert!(head.contains("set-cookie: maint_admit=TOKEN; Path=/;"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.1 307 Temporary Redirect"),
+        "{head}"
+    );
+    assert!(
+        head.contains("set-cookie: maint_admit=TOKEN; Path=/;"),
+        "{head}"
+    );
     assert!(head.contains("location: /"), "{head}");
     assert!(read(&out.join("return-waiting.html.headers.txt")).starts_with("HTTP/1.1 503"));
     for entry in std::fs::read_dir(&out).unwrap() {

@@ -536,7 +536,11 @@ mod tests {
                         headers.insert(decision.retry.unwrap().header());
                     }
                 }
-                assert_eq!(rendered.len(), 2, "one entry per format, whatever the spread");
+                assert_eq!(
+                    rendered.len(),
+                    2,
+                    "one entry per format, whatever the spread"
+                );
                 assert!(headers.len() > 50, "{retry:?} {mode:?}: {headers:?}");
             }
         }
