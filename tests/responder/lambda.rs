@@ -339,3 +339,176 @@ async fn one_bad_override_leaves_the_others_in_force() {
         "{problems:?}"
     );
 }
+
+/// A multi-value ALB event: `GET /p?x=1` for HTML with a trace id and, if any, a cookie.
+fn return_event(trace: &str, cookie: Option<&str>) -> String {
+    let mut headers = serde_json::json!({
+        "accept": ["text/html"],
+        "host": ["shop.example"],
+        "x-amzn-trace-id": [trace],
+        "x-forwarded-proto": ["https"],
+    });
+    if let Some(cookie) = cookie {
+        headers["cookie"] = serde_json::json!([format!("session=s3cret; {cookie}")]);
+    }
+    serde_json::json!({
+        "requestContext": {"elb": {"targetGroupArn":
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/maint-prod/0123456789abcdef"}},
+        "httpMethod": "GET",
+        "path": "/p",
+        "multiValueQueryStringParameters": {"x": ["1"]},
+        "multiValueHeaders": headers,
+        "body": "",
+        "isBase64Encoded": false,
+    })
+    .to_string()
+}
+
+/// One visitor's answer: let through (307) or not (503), and the cookies set.
+async fn visit(api: &RuntimeApi, trace: &str, cookie: Option<&str>) -> (bool, Vec<String>) {
+    let json = response(api.invoke(&return_event(trace, cookie)).await);
+    let cookies: Vec<String> = json["multiValueHeaders"]["set-cookie"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    match json["statusCode"].as_u64() {
+        Some(307) => {
+            assert_eq!(json["multiValueHeaders"]["location"][0], "/p?x=1");
+            (true, cookies)
+        }
+        Some(503) => (false, cookies),
+        other => panic!("{other:?}: {json}"),
+    }
+}
+
+/// Issue #24, the responder's side, on the real binary with the return state in SSM (moto,
+/// a `SecureString` read with decryption): about the share of distinct visitors is let through
+/// (307 back to the same address with the admission cookie), the others keep their place (the
+/// ticket cookie), a visitor with a ticket gets the same answer every time, and a larger share
+/// never sends back a visitor a smaller one let through.
+#[tokio::test]
+async fn a_return_lets_through_its_share_and_never_takes_anyone_back() {
+    let moto = Moto::shared();
+    let prefix = format!("/maintenance/{}", unique("return"));
+    let client = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
+    let token = "UmV0dXJuLXRva2VuLWZvci1sYW1iZGE";
+    let ends_at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    let put_share = |share: u8| {
+        let client = client.clone();
+        let name = format!("{prefix}/return/state");
+        let value = format!(
+            r#"{{"id":"ret-lambda","token":"{token}","step":1,"share_percent":{share},"ends_at":"{ends_at}"}}"#
+        );
+        async move {
+            client
+                .put_parameter()
+                .name(name)
+                .value(value)
+                .overwrite(true)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    put_share(25).await;
+    let api = RuntimeApi::start().await;
+    let mut env = moto.env();
+    env.push(("MAINTENANCE_SSM_PREFIX", prefix.clone()));
+    env.push(("MAINTENANCE_SSM_TTL_SECONDS", "1".into()));
+    env.push(("MAINTENANCE_SSM_INIT_BUDGET_MS", "10000".into()));
+    env.push(("MAINTENANCE_SSM_REFRESH_BUDGET_MS", "10000".into()));
+    let mut child = spawn(&api, &env);
+    // Every log line, read as it comes (a full pipe would stop the binary), kept for the end.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let logs = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            kept.push(line);
+        }
+        kept
+    });
+    const VISITORS: u32 = 200;
+    let admit = format!("maint_admit={token}; Path=/; Max-Age=");
+    let mut tickets = Vec::new();
+    let mut let_through = 0;
+    for i in 0..VISITORS {
+        let (through, cookies) = visit(&api, &format!("Root=1-6751a1b0-{i:024x}"), None).await;
+        let ticket = cookies
+            .iter()
+            .find_map(|c| c.strip_prefix("maint_ticket=")?.split(';').next())
+            .unwrap_or_else(|| panic!("a new visitor gets a ticket: {cookies:?}"))
+            .to_string();
+        let number: u16 = ticket.parse().unwrap();
+        assert_eq!(through, number < 2_500, "ticket {number} at 25 %");
+        if through {
+            let_through += 1;
+            assert!(
+                cookies[0].starts_with(&admit),
+                "the admission cookie first: {cookies:?}"
+            );
+            assert!(
+                cookies[0].contains("; Secure; HttpOnly; SameSite=Lax"),
+                "{cookies:?}"
+            );
+        } else {
+            assert_eq!(cookies.len(), 1, "{cookies:?}");
+        }
+        tickets.push((number, through));
+    }
+    // 25 % of 200 is 50; a binomial's standard deviation here is about 6.
+    assert!(
+        (30..=70).contains(&let_through),
+        "{let_through} of {VISITORS} at 25 %"
+    );
+    // A visitor with a ticket: the same answer every time, whatever its trace id.
+    for (i, (number, through)) in tickets.iter().take(10).enumerate() {
+        for again in 0..2u32 {
+            let trace = format!("Root=1-6751a1b1-{:024x}", i as u32 * 10 + again);
+            let (now, cookies) = visit(&api, &trace, Some(&format!("maint_ticket={number}"))).await;
+            assert_eq!(now, *through, "ticket {number}");
+            assert!(
+                !cookies.iter().any(|c| c.starts_with("maint_ticket=")),
+                "{cookies:?}"
+            );
+        }
+    }
+    // A larger share: everyone let through before still is, and about half now.
+    put_share(50).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mut now_through = 0;
+    for (i, (number, before)) in tickets.iter().enumerate() {
+        let trace = format!("Root=1-6751a1b2-{i:024x}");
+        let (through, _) = visit(&api, &trace, Some(&format!("maint_ticket={number}"))).await;
+        assert!(
+            through || !before,
+            "ticket {number}: let through at 25 %, not at 50 %"
+        );
+        now_through += u32::from(through);
+    }
+    // 50 % of 200 is 100; the standard deviation is about 7.
+    assert!(
+        (75..=125).contains(&now_through),
+        "{now_through} of {VISITORS} at 50 %"
+    );
+    // With the current admission cookie (the rules not yet taking it): the page, no loop.
+    let (through, cookies) = visit(
+        &api,
+        "Root=1-6751a1b3-000000000000000000000000",
+        Some(&format!("maint_admit={token}")),
+    )
+    .await;
+    assert!(!through && cookies.is_empty(), "{cookies:?}");
+    drop(child);
+    let logs = logs.await.unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("current admission cookie reached the responder")),
+        "the loop guard says why"
+    );
+    assert!(logs.len() > 400, "{} log lines", logs.len());
+    assert!(
+        !logs.iter().any(|l| l.contains(token)),
+        "a log line holds the token"
+    );
+}

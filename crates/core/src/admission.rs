@@ -24,8 +24,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::content::BypassToken;
 use crate::rfc3339;
+use crate::value::BypassToken;
 
 /// Longest return id accepted.
 pub const MAX_RETURN_ID_CHARS: usize = 64;

@@ -10,9 +10,7 @@ use jiff::Timestamp;
 use crate::admission::ReturnState;
 use crate::rfc3339::Rfc3339Error;
 
-mod value;
-
-pub use value::{BypassToken, MAX_RETRY_SECONDS, ValueError};
+pub use crate::value::{BypassToken, MAX_RETRY_SECONDS, ValueError};
 
 use serde::Deserialize;
 

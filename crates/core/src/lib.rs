@@ -8,7 +8,7 @@
 //!
 //! **The vocabulary** (pure data and rules, shared by every other crate of the workspace):
 //! [`page_kind`] (what a request is answered with, its status) · [`content`] (the live content
-//! and the validation every value passes) · [`catalog`] (the built-in texts per language) ·
+//! and the validation every value passes; [`value`]: why a value is refused, the bypass token) · [`catalog`] (the built-in texts per language) ·
 //! [`config`] (the TOML schema, the overrides the environment may give) · [`causes`] (an
 //! error and its causes on one line, the one printer of error chains) · [`site`] (the
 //! [`Site`] prepared once: stylesheet, CSP, logo) · [`deploy_names`] (names shared with
@@ -35,6 +35,7 @@ pub mod page_kind;
 pub mod respond;
 pub mod rfc3339;
 pub mod site;
+pub mod value;
 
 pub use respond::{decide, render, respond};
 pub use site::Site;

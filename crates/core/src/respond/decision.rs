@@ -49,9 +49,13 @@ impl RetryAfter {
     /// decision.
     pub fn header(&self) -> String {
         match self.expected_back {
-            Some(until) => {
-                http_date(until + jiff::SignedDuration::from_secs(spread_i64(self.spread)))
-            }
+            // At the very end of time (never from the content, which is a week ahead at most):
+            // the announced end itself.
+            Some(until) => http_date(
+                until
+                    .checked_add(jiff::SignedDuration::from_secs(spread_i64(self.spread)))
+                    .unwrap_or(until),
+            ),
             None => self.seconds.saturating_add(self.spread).to_string(),
         }
     }

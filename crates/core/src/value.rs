@@ -1,7 +1,7 @@
-//! What the content's rules refuse and the one secret the content holds, apart from the rest
-//! of the content so that the gradual return's state ([`crate::admission`], which holds a
-//! token of the same form) can be part of the content without an import cycle: [`ValueError`]
-//! (why one value was refused) and [`BypassToken`].
+//! Why a value of the content is refused ([`ValueError`]) and the secret of a bypass link
+//! ([`BypassToken`]), a leaf apart from the rest of the content (`crate::content` re-exports
+//! both) so that the gradual return's state (`crate::admission`, which holds a token of the same
+//! form) can be part of the content without an import cycle.
 
 /// Largest retry delay accepted: one week. Longer than that is not maintenance.
 pub const MAX_RETRY_SECONDS: u64 = 7 * 24 * 3600;
