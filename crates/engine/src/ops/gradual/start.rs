@@ -3,7 +3,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::listeners::Listeners;
+use std::collections::BTreeMap;
+
+use crate::listeners::{Listeners, rules_elsewhere};
 use crate::ops::Outcome;
 use crate::ops::coordinate::{LeaseGuard, SwitchParameters};
 use crate::ops::lease::{LeaseOptions, unique_u64};
@@ -177,7 +179,21 @@ async fn plan(
     report.schedules = planned_schedules.iter().map(|s| s.name.clone()).collect();
     report.at_the_end = Some(at_the_end(ends_at, request.abort_alarm.as_deref()));
     let mut rules = Vec::new();
-    for s in &listeners {
+    // The rule quota is per load balancer: count its other listeners' rules, and the admission
+    // rules planned here for an earlier listener of the same load balancer.
+    let mut listeners = listeners;
+    let mut planned_per_lb: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &mut listeners {
+        let lb = s.listener.load_balancer.clone();
+        let elsewhere = rules_elsewhere(client, &s.listener).await.map_err(|e| {
+            (
+                Outcome::Failed,
+                format!(
+                    "reading the rules of {lb}'s other listeners failed: {e}; nothing was changed"
+                ),
+            )
+        })?;
+        s.rules_elsewhere = Some(elsewhere + planned_per_lb.get(&lb).copied().unwrap_or(0));
         let alarm = request.abort_alarm.as_deref();
         let planned = admission_rules(s, token.expose(), &id, &request.environment, alarm)
             .map_err(|e| refuse(crate::ops::token::scrub(&e, &token)))?;
@@ -188,6 +204,7 @@ async fn plan(
                 .map(|(r, m)| AdmissionView::of(r, m))
                 .collect(),
         });
+        *planned_per_lb.entry(lb).or_default() += planned.len();
         rules.extend(planned.into_iter().map(|(r, _)| r));
     }
     let state = ReturnState {
