@@ -1,6 +1,7 @@
 //! The built-in texts, per language ([`Catalog`]: `config/content.toml`, embedded at build
 //! time): every page's title and message and the labels around them. Validated with the same
-//! rules as the live content ([`crate::content`]).
+//! rules as the live content ([`crate::content`]): a catalog read from TOML when it is read, the
+//! embedded one by the tests (so not again at every cold start).
 
 use std::collections::BTreeMap;
 
@@ -136,11 +137,19 @@ impl Catalog {
         Ok(Self { packs })
     }
 
-    /// The catalog compiled into the binary (`config/content.toml`), validated by the tests.
+    /// The catalog compiled into the binary (`config/content.toml`).
+    ///
+    /// Read, not validated again: it is the same text at every start, and the tests validate
+    /// it (`the_embedded_json_form_reads_as_the_toml_source`: this function's result equals
+    /// [`Catalog::from_toml`]'s, which checks every text). Checking its titles and messages
+    /// character by character against the Unicode tables cost a cold start about 200,000
+    /// instructions, two thirds of the site's preparation (issue #25). Live content from SSM is
+    /// still checked on every read.
     pub fn embedded() -> Self {
-        serde_json::from_str(EMBEDDED_CATALOG_JSON)
+        serde_json::from_str::<BTreeMap<String, LanguagePack>>(EMBEDDED_CATALOG_JSON)
             .ok()
-            .and_then(|packs| Self::from_packs(packs).ok())
+            .filter(|packs| !packs.is_empty())
+            .map(|packs| Self { packs })
             .unwrap_or_else(Self::minimal)
     }
 
