@@ -4,9 +4,12 @@
 //! [`RequestLine`].
 
 use std::io::Write as _;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber, span};
 use tracing_subscriber::filter::LevelFilter;
 
 /// Set by [`init_lambda`]: request lines go straight to stdout as JSON (see [`served`]).
@@ -123,37 +126,120 @@ fn request_line_json(line: &RequestLine<'_>, out: &mut Vec<u8>) {
 /// function's log level setting, `AWS_LAMBDA_LOG_LEVEL` (default `info`). No `EnvFilter`
 /// directives on Lambda: a plain level is cheaper to set up at cold start (≈ 50 µs), and
 /// leaving `EnvFilter` out leaves its regular-expression engine out of the package (≈ 190 kB).
+///
+/// The JSON subscriber itself is built when the first line is written ([`OnFirstLine`]): a
+/// cold start on embedded content writes none before its first response (the request line is
+/// written directly, see [`served`]), and building it (its span registry) cost every cold start
+/// about 29,000 instructions and seven page faults (issue #25).
 pub fn init_lambda() {
     REQUEST_LINES_TO_STDOUT.store(true, Ordering::Relaxed);
-    let json = || {
-        tracing_subscriber::fmt()
-            .json()
-            .with_current_span(false)
-            .with_span_list(false)
-            .with_target(false)
-            .without_time()
-            .with_writer(std::io::stdout)
-    };
     let var = |name: &str| std::env::var(name).ok();
     let level = lambda_level(
         var("RUST_LOG").as_deref(),
         var("AWS_LAMBDA_LOG_LEVEL").as_deref(),
     );
-    if level < LevelFilter::TRACE {
-        let _ = json().with_max_level(level).try_init();
-        return;
-    }
-    // At TRACE, the SDK's and the runtime's own lines hold whole SSM answers and raw events:
-    // the bypass link's token among them (issue #14). Never written, as in `maintctl`.
+    let _ = tracing::subscriber::set_global_default(OnFirstLine {
+        level,
+        build: lambda_json,
+        built: OnceLock::new(),
+    });
+}
+
+/// The Lambda's JSON subscriber at `level`. At TRACE, the SDK's and the runtime's own lines
+/// hold whole SSM answers and raw events: the bypass link's token among them (issue #14). They
+/// are never written ([`sdk_trace`]), as in `maintctl`.
+fn lambda_json(level: LevelFilter) -> Box<dyn Subscriber + Send + Sync> {
     use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let _ = json()
+    let json = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_writer(std::io::stdout)
         .with_max_level(level)
-        .finish()
-        .with(tracing_subscriber::filter::filter_fn(|meta| {
-            !sdk_trace(meta)
-        }))
-        .try_init();
+        .finish();
+    if level < LevelFilter::TRACE {
+        return Box::new(json);
+    }
+    Box::new(json.with(tracing_subscriber::filter::filter_fn(|meta| {
+        !sdk_trace(meta)
+    })))
+}
+
+/// A subscriber that answers which lines are wanted from the level alone and builds the one
+/// that writes them (`build`) when the first line or span comes; every call after that goes
+/// to it.
+struct OnFirstLine {
+    level: LevelFilter,
+    build: fn(LevelFilter) -> Box<dyn Subscriber + Send + Sync>,
+    built: OnceLock<Box<dyn Subscriber + Send + Sync>>,
+}
+
+impl OnFirstLine {
+    fn wanted(&self, meta: &Metadata<'_>) -> bool {
+        *meta.level() <= self.level && !sdk_trace(meta)
+    }
+
+    fn writer(&self) -> &(dyn Subscriber + Send + Sync) {
+        self.built.get_or_init(|| (self.build)(self.level)).as_ref()
+    }
+}
+
+impl Subscriber for OnFirstLine {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        match self.wanted(meta) {
+            true => Interest::always(),
+            false => Interest::never(),
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        self.wanted(meta)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.level)
+    }
+
+    fn new_span(&self, span: &span::Attributes<'_>) -> span::Id {
+        self.writer().new_span(span)
+    }
+
+    fn record(&self, span: &span::Id, values: &span::Record<'_>) {
+        self.writer().record(span, values);
+    }
+
+    fn record_follows_from(&self, span: &span::Id, follows: &span::Id) {
+        self.writer().record_follows_from(span, follows);
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        self.writer().event(event);
+    }
+
+    fn enter(&self, span: &span::Id) {
+        self.writer().enter(span);
+    }
+
+    fn exit(&self, span: &span::Id) {
+        self.writer().exit(span);
+    }
+
+    fn clone_span(&self, span: &span::Id) -> span::Id {
+        self.writer().clone_span(span)
+    }
+
+    fn try_close(&self, span: span::Id) -> bool {
+        self.writer().try_close(span)
+    }
+
+    fn current_span(&self) -> tracing_core::span::Current {
+        match self.built.get() {
+            Some(writer) => writer.current_span(),
+            None => tracing_core::span::Current::none(),
+        }
+    }
 }
 
 /// The Lambda's level: `RUST_LOG` when it is a plain level, else `AWS_LAMBDA_LOG_LEVEL`
@@ -263,5 +349,57 @@ mod tests {
                 "{rust_log:?} {lambda:?}"
             );
         }
+    }
+
+    /// Lines below the level are refused without building the writer; the first wanted line
+    /// builds it, once, and every line after goes to it; at TRACE the SDK's TRACE lines stay
+    /// refused.
+    #[test]
+    fn the_writer_is_built_by_the_first_wanted_line_only() {
+        use std::sync::atomic::AtomicUsize;
+        static BUILT: AtomicUsize = AtomicUsize::new(0);
+        static EVENTS: AtomicUsize = AtomicUsize::new(0);
+        struct Counting;
+        impl Subscriber for Counting {
+            fn enabled(&self, _: &Metadata<'_>) -> bool {
+                true
+            }
+            fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+                span::Id::from_u64(1)
+            }
+            fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+            fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+            fn event(&self, _: &Event<'_>) {
+                EVENTS.fetch_add(1, Ordering::SeqCst);
+            }
+            fn enter(&self, _: &span::Id) {}
+            fn exit(&self, _: &span::Id) {}
+        }
+        fn build(_: LevelFilter) -> Box<dyn Subscriber + Send + Sync> {
+            BUILT.fetch_add(1, Ordering::SeqCst);
+            Box::new(Counting)
+        }
+        let lazy = |level| OnFirstLine {
+            level,
+            build,
+            built: OnceLock::new(),
+        };
+        tracing::subscriber::with_default(lazy(LevelFilter::INFO), || {
+            tracing::debug!("below the level");
+            assert!(!tracing::enabled!(tracing::Level::DEBUG));
+            assert!(tracing::enabled!(tracing::Level::INFO));
+            assert_eq!(BUILT.load(Ordering::SeqCst), 0, "not built by a question");
+            tracing::info!("first");
+            tracing::warn!("second");
+        });
+        assert_eq!(BUILT.load(Ordering::SeqCst), 1, "built once, by the first line");
+        assert_eq!(EVENTS.load(Ordering::SeqCst), 2);
+        tracing::subscriber::with_default(lazy(LevelFilter::TRACE), || {
+            tracing::trace!(target: "aws_smithy_runtime", "a whole SSM answer");
+            tracing::trace!(target: "lambda_runtime::requests", "a raw event");
+            assert_eq!(EVENTS.load(Ordering::SeqCst), 2, "the SDK's TRACE lines are refused");
+            tracing::trace!(target: "maintenance_responder", "ours");
+        });
+        assert_eq!(EVENTS.load(Ordering::SeqCst), 3);
     }
 }
