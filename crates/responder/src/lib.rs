@@ -6,7 +6,7 @@
 //! # Layout
 //!
 //! ```text
-//! lambda::Function::handle_invocation
+//! lambda::Function::handle_invocation (handle_payload on Lambda: lambda::payload, one parse)
 //!   lambda::alb_event     raw ALB event -> maintenance_core::respond::Request (never fails)
 //!   content_cache         the live content (window, budgets, stale-if-error) over ssm::ParameterStore
 //!   maintenance_core::respond   the pure core: select_page -> decide -> render -> Response

@@ -1,12 +1,9 @@
 //! The Lambda entry point (deployed as `bootstrap`): builds the function from the environment
 //! once (`Function::from_environment`), fetches the content within the init budget, and hands
-//! every ALB event to `Function::handle_invocation`.
-
-use std::convert::Infallible;
+//! every ALB event, as the Runtime API sent it, to `Function::handle_payload`.
 
 use lambda_runtime::{LambdaEvent, Runtime, service_fn};
-use maintenance_responder::lambda::Function;
-use serde_json::value::RawValue;
+use maintenance_responder::lambda::{Function, payload};
 
 /// The runtime, built by hand rather than by `#[tokio::main]` so that the function's future
 /// is boxed: `block_on` takes it by value through several inlined frames, and the future of
@@ -27,16 +24,23 @@ async fn serve() -> Result<(), lambda_runtime::Error> {
     }
     function.init().await;
     let function = &function;
-    // The payload is taken raw: a typed parse failing inside the runtime would be an
-    // invocation error, which the ALB turns into a 502. `Function::handle_invocation` never
-    // fails. The runtime runs without `lambda_runtime::run`'s per-invocation tracing span: the
-    // request log line carries the request id itself, and the span cost every request time.
-    Runtime::new(service_fn(
-        move |event: LambdaEvent<Box<RawValue>>| async move {
-            let id = &event.context.request_id;
-            Ok::<_, Infallible>(function.handle_invocation(event.payload.get(), id).await)
-        },
-    ))
+    // The payload is taken raw, past the runtime's deserialization (`payload::TakePayload`;
+    // the handler's payload type `()` reads the `null` left in its place): a typed parse
+    // failing inside the runtime would be an invocation error, which the ALB turns into a 502,
+    // and a raw capture there would parse every event twice. `Function::handle_payload` never
+    // fails on JSON. The runtime runs without `lambda_runtime::run`'s per-invocation tracing
+    // span: the request log line carries the request id itself, and the span cost every
+    // request time.
+    Runtime::new(service_fn(move |event: LambdaEvent<()>| async move {
+        let payload = payload::take().unwrap_or_default();
+        let id = &event.context.request_id;
+        // Not JSON: an invocation error, as the runtime's own deserialization made it.
+        function
+            .handle_payload(&payload, id)
+            .await
+            .map_err(lambda_runtime::Error::from)
+    }))
+    .layer(payload::TakePayload)
     .run()
     .await
 }

@@ -1,14 +1,16 @@
 //! The Lambda path: what is built once per sandbox from the environment (site, SSM client,
 //! content cache: [`Function::from_environment`]) and the per-invocation glue around the pure
-//! core ([`Function::handle_invocation`]): read the ALB event ([`alb_event`]), pick the content
-//! (the health route never waits on SSM), decide and render through the core with the memo of
-//! earlier renderings ([`memo`]; the bypass link and a gradual return's admission answers are
-//! never kept), encode for the ALB ([`alb_response`]), guard against panics,
+//! core ([`Function::handle_invocation`]; [`Function::handle_payload`] on Lambda, with the
+//! payload as the Runtime API sent it, [`payload`]): read the ALB event ([`alb_event`]), pick the
+//! content (the health route never waits on SSM), decide and render through the core with the
+//! memo of earlier renderings ([`memo`]; the bypass link and a gradual return's admission answers
+//! are never kept), encode for the ALB ([`alb_response`]), guard against panics,
 //! and log one JSON line per request.
 
 pub mod alb_event;
 pub mod alb_response;
 pub mod memo;
+pub mod payload;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -205,7 +207,41 @@ impl<S: ParameterStore> Function<S> {
     /// invocation's request id.
     pub async fn handle_invocation(&self, raw: &str, request_id: &str) -> Box<RawValue> {
         let started = std::time::Instant::now();
-        let event = Event::parse(raw);
+        self.answer(Event::parse(raw), started, request_id).await
+    }
+
+    /// [`Function::handle_invocation`] for the invocation's payload as the Runtime API sent it
+    /// (taken past the runtime's deserialization by [`payload::TakePayload`]): the same answer
+    /// to the same payload, with one parse of the event where the runtime's raw capture and
+    /// [`Event::parse`] made two. An error, for a payload that is not JSON, only where the
+    /// runtime's own deserialization failed before (an invocation error either way); the
+    /// Lambda service sends none such.
+    pub async fn handle_payload(
+        &self,
+        payload: &[u8],
+        request_id: &str,
+    ) -> Result<Box<RawValue>, serde_json::Error> {
+        let started = std::time::Instant::now();
+        // The fast path's parse takes the whole payload: where it accepts it, the payload is
+        // one JSON object with only whitespace around it, the runtime's raw capture would have
+        // been that object, and `Event::parse` of it would have taken this same fast path.
+        let event = match std::str::from_utf8(payload)
+            .ok()
+            .and_then(Event::parse_plain)
+        {
+            Some(event) => event,
+            None => Event::parse(payload::first_value(payload)?.get()),
+        };
+        Ok(self.answer(event, started, request_id).await)
+    }
+
+    /// The answer to a read event (the rest of [`Function::handle_invocation`]).
+    async fn answer(
+        &self,
+        event: Event,
+        started: std::time::Instant,
+        request_id: &str,
+    ) -> Box<RawValue> {
         let page = select_page(&event.request, &self.site);
         let content = self.content_for(page).await;
         let now = Timestamp::now();
@@ -261,7 +297,10 @@ impl<S: ParameterStore> Function<S> {
             tracing::error!(parse = ?event.parse, "the core panicked; served the last-resort page");
             alb_response::last_resort_json(event.mode)
         });
-        // The JSON comes from serde_json; should it ever not parse, the last resort does.
+        // The JSON comes from serde_json; should it ever not parse, the last resort does. This
+        // check is the one pass over the whole response per request: serde_json hands text to
+        // the runtime safely only by checking it or by writing it again, and writing the page
+        // again costs more (BENCHMARKS-coldstart.md, "The warm path").
         RawValue::from_string(json).unwrap_or_else(|_| {
             tracing::error!("the response was not valid JSON; served the last-resort page");
             RawValue::from_string(alb_response::last_resort_json(event.mode))

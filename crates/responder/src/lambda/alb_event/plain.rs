@@ -94,7 +94,7 @@ pub(super) fn parse(raw: &str) -> Option<Event> {
 
 /// Whether a name comes twice, compared case-insensitively (maps are small: a pairwise look).
 fn repeats<'a>(names: impl Iterator<Item = &'a str>) -> bool {
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: Vec<&str> = Vec::with_capacity(16);
     for name in names {
         if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
             return true;
