@@ -1,13 +1,20 @@
 //! Log setup: JSON lines for the Lambda (CloudWatch), compact text on stderr for `maintctl`.
 //! Levels come from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` on Lambda (a plain level), `RUST_LOG`
 //! (any `EnvFilter` directives) for `maintctl`. Also the one line logged per request,
-//! [`RequestLine`].
+//! [`RequestLine`], written on Lambda once the response is posted ([`LineAfterResponse`]).
 
+use std::cell::RefCell;
+use std::future::Future;
 use std::io::Write as _;
+use std::pin::Pin;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
+use lambda_runtime::LambdaInvocation;
+use lambda_runtime::tower::{Layer, Service};
 use serde::Serialize;
+use tokio::task::futures::TaskLocalFuture;
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber, span};
 use tracing_subscriber::filter::LevelFilter;
@@ -46,12 +53,13 @@ pub struct RequestLine<'a> {
 /// shape as the subscriber's lines (`{"level":"INFO","fields":{"message":"served",…}}`) and
 /// under the same level filter, with one `write`: it is the one line every request writes, and
 /// formatting and writing it through the subscriber took about 2 µs of a request's 5
-/// (issue #7). It is written before the response is returned to the runtime, so the sandbox
-/// never freezes with it unwritten. (It used to be written by a task spawned to run after the
-/// response had gone; that added a task and a turn of the scheduler to every invocation, whose
-/// cycle ends only when the runtime asks for the next event, to save the response the write
-/// itself: ≈ 0.15 µs to `/dev/null`, ≈ 0.5 µs to a pipe.) Elsewhere
-/// (`maintctl serve`, tests) it goes through `tracing` like every other line.
+/// (issue #7). Inside an invocation run through [`LineAfterResponse`] (the Lambda's runtime) the
+/// line is kept until the runtime has posted the response, then written, before the runtime
+/// asks for the next event: the visitor's answer does not wait for the `write`, and the sandbox
+/// never freezes with the line unwritten (it freezes only in that next request). (It was once
+/// written by a task spawned after the response; that cost a task and a turn of the scheduler
+/// per invocation.) Elsewhere (`maintctl serve`, tests) it goes through `tracing` like every
+/// other line.
 pub fn served(line: &RequestLine<'_>) {
     if !REQUEST_LINES_TO_STDOUT.load(Ordering::Relaxed) {
         tracing::info!(
@@ -72,11 +80,108 @@ pub fn served(line: &RequestLine<'_>) {
     if !tracing::enabled!(tracing::Level::INFO) {
         return;
     }
-    let mut out = Vec::with_capacity(384);
-    request_line_json(line, &mut out);
-    out.push(b'\n');
-    // One write per line; a closed stdout loses the line, never the response.
-    let _ = std::io::stdout().lock().write_all(&out);
+    let kept = PENDING_LINES.try_with(|pending| {
+        let mut pending = pending.borrow_mut();
+        request_line_json(line, &mut pending);
+        pending.push(b'\n');
+    });
+    if kept.is_err() {
+        let mut out = Vec::with_capacity(384);
+        request_line_json(line, &mut out);
+        out.push(b'\n');
+        write_stdout(&out);
+    }
+}
+
+/// One write of whole lines; a closed stdout loses the lines, never the response.
+fn write_stdout(lines: &[u8]) {
+    let _ = std::io::stdout().lock().write_all(lines);
+}
+
+tokio::task_local! {
+    /// The request lines of the invocation being answered, until its response is posted.
+    static PENDING_LINES: RefCell<Vec<u8>>;
+}
+
+/// The runtime layer (`Runtime::layer`) that writes each invocation's request line once the
+/// runtime has posted its response ([`served`]); the runtime's own service, response posting
+/// included, runs inside it.
+#[derive(Debug, Clone, Copy)]
+pub struct LineAfterResponse {
+    write: fn(&[u8]),
+}
+
+impl Default for LineAfterResponse {
+    fn default() -> Self {
+        Self {
+            write: write_stdout,
+        }
+    }
+}
+
+impl<S> Layer<S> for LineAfterResponse {
+    type Service = LineAfterResponseService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        LineAfterResponseService {
+            inner,
+            write: self.write,
+        }
+    }
+}
+
+/// The service of [`LineAfterResponse`].
+#[derive(Debug, Clone)]
+pub struct LineAfterResponseService<S> {
+    inner: S,
+    write: fn(&[u8]),
+}
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for LineAfterResponseService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = WriteWhenDone<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        WriteWhenDone {
+            invocation: PENDING_LINES.scope(
+                RefCell::new(Vec::with_capacity(384)),
+                self.inner.call(invocation),
+            ),
+            write: self.write,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An invocation (the runtime's service: handler, then the response posted) whose request
+    /// lines are written when it is done.
+    pub struct WriteWhenDone<F> {
+        #[pin]
+        invocation: TaskLocalFuture<RefCell<Vec<u8>>, F>,
+        write: fn(&[u8]),
+    }
+}
+
+impl<F: Future> Future for WriteWhenDone<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let mut invocation = this.invocation;
+        let done = std::task::ready!(invocation.as_mut().poll(cx));
+        if let Some(lines) = invocation.take_value() {
+            let lines = lines.into_inner();
+            if !lines.is_empty() {
+                (this.write)(&lines);
+            }
+        }
+        Poll::Ready(done)
+    }
 }
 
 /// The request line in the subscriber's JSON shape:
@@ -392,14 +497,85 @@ mod tests {
             tracing::info!("first");
             tracing::warn!("second");
         });
-        assert_eq!(BUILT.load(Ordering::SeqCst), 1, "built once, by the first line");
+        assert_eq!(
+            BUILT.load(Ordering::SeqCst),
+            1,
+            "built once, by the first line"
+        );
         assert_eq!(EVENTS.load(Ordering::SeqCst), 2);
         tracing::subscriber::with_default(lazy(LevelFilter::TRACE), || {
             tracing::trace!(target: "aws_smithy_runtime", "a whole SSM answer");
             tracing::trace!(target: "lambda_runtime::requests", "a raw event");
-            assert_eq!(EVENTS.load(Ordering::SeqCst), 2, "the SDK's TRACE lines are refused");
+            assert_eq!(
+                EVENTS.load(Ordering::SeqCst),
+                2,
+                "the SDK's TRACE lines are refused"
+            );
             tracing::trace!(target: "maintenance_responder", "ours");
         });
         assert_eq!(EVENTS.load(Ordering::SeqCst), 3);
+    }
+
+    /// On Lambda, the request line of an invocation run through `LineAfterResponse` is
+    /// written once the runtime's service (the handler, then the response posted) is done, in
+    /// one write, and not before.
+    #[tokio::test]
+    async fn the_request_line_is_written_after_the_response_is_posted() {
+        use std::sync::Mutex;
+        static WRITTEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        fn written() -> Vec<String> {
+            WRITTEN.lock().unwrap().clone()
+        }
+        fn write(lines: &[u8]) {
+            WRITTEN
+                .lock()
+                .unwrap()
+                .push(String::from_utf8(lines.to_vec()).unwrap());
+        }
+        fn quiet(_: LevelFilter) -> Box<dyn Subscriber + Send + Sync> {
+            Box::new(tracing::subscriber::NoSubscriber::default())
+        }
+        let _subscriber = tracing::subscriber::set_default(OnFirstLine {
+            level: LevelFilter::INFO,
+            build: quiet,
+            built: OnceLock::new(),
+        });
+        REQUEST_LINES_TO_STDOUT.store(true, Ordering::Relaxed);
+        let line = RequestLine {
+            page: "maintenance",
+            status: 503,
+            format: "html",
+            language: "en",
+            trace_id: "",
+            method: "GET",
+            parse: "Typed",
+            header_mode: "Single",
+            duration_us: 3,
+            request_id: "req-1",
+        };
+        let runtime_service = lambda_runtime::service_fn(|_: LambdaInvocation| async {
+            served(&line);
+            assert!(written().is_empty(), "not written by the handler");
+            tokio::task::yield_now().await; // the response being posted
+            assert!(
+                written().is_empty(),
+                "not written before the response is posted"
+            );
+            Ok::<_, std::convert::Infallible>(())
+        });
+        let mut service = LineAfterResponse { write }.layer(runtime_service);
+        service
+            .call(LambdaInvocation {
+                parts: aws_lambda_events::http::Response::new(()).into_parts().0,
+                body: "{}".into(),
+                context: lambda_runtime::Context::default(),
+            })
+            .await
+            .unwrap();
+        REQUEST_LINES_TO_STDOUT.store(false, Ordering::Relaxed);
+        let mut expected = Vec::new();
+        request_line_json(&line, &mut expected);
+        expected.push(b'\n');
+        assert_eq!(written(), [String::from_utf8(expected).unwrap()]);
     }
 }

@@ -41,6 +41,7 @@ async fn serve() -> Result<(), lambda_runtime::Error> {
             .map_err(lambda_runtime::Error::from)
     }))
     .layer(payload::TakePayload)
+    .layer(maintenance_responder::logging::LineAfterResponse::default())
     .run()
     .await
 }
