@@ -2100,9 +2100,25 @@ fn package_builds_both_architectures_and_checks_each() {
         "{script}"
     );
     assert!(
-        script.contains(r#"--package "$bin""#) && !script.contains("--features"),
+        script.contains(r#"--package "$bin""#),
         "each function from its own package (the responder's has no switching engine, the \
-         switch function's no CLI), with no feature"
+         switch function's no CLI)"
+    );
+    // One feature, the responder's `lambda-package`, and it selects no code of ours: it only
+    // compiles the TRACE lines out (issue #25). What a function links is its package's.
+    let features: Vec<&str> = script
+        .lines()
+        .filter(|line| line.contains("--features") && !line.trim_start().starts_with('#'))
+        .collect();
+    assert_eq!(
+        features,
+        [r#"    [[ "$bin" != maintenance-responder ]] || features=(--features lambda-package)"#],
+        "{script}"
+    );
+    let responder = read(&root().join("crates/responder/Cargo.toml"));
+    assert!(
+        responder.contains("\nlambda-package = [\"tracing/release_max_level_debug\"]\n"),
+        "{responder}"
     );
     assert!(script.contains(r#"declare -A ZONEINFO=([maintenance-responder]=1)"#));
     assert!(
