@@ -80,15 +80,12 @@ pub fn served(line: &RequestLine<'_>) {
     if !tracing::enabled!(tracing::Level::INFO) {
         return;
     }
-    let kept = PENDING_LINES.try_with(|pending| {
-        let mut pending = pending.borrow_mut();
-        request_line_json(line, &mut pending);
-        pending.push(b'\n');
-    });
+    let mut out = Vec::with_capacity(384);
+    request_line_json(line, &mut out);
+    out.push(b'\n');
+    // Inside an invocation run through `LineAfterResponse`: kept until the response is posted.
+    let kept = PENDING_LINES.try_with(|pending| pending.borrow_mut().extend_from_slice(&out));
     if kept.is_err() {
-        let mut out = Vec::with_capacity(384);
-        request_line_json(line, &mut out);
-        out.push(b'\n');
         write_stdout(&out);
     }
 }
@@ -148,10 +145,7 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for LineAfterRespon
 
     fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
         WriteWhenDone {
-            invocation: PENDING_LINES.scope(
-                RefCell::new(Vec::with_capacity(384)),
-                self.inner.call(invocation),
-            ),
+            invocation: PENDING_LINES.scope(RefCell::new(Vec::new()), self.inner.call(invocation)),
             write: self.write,
         }
     }
