@@ -543,7 +543,8 @@ proptest! {
     }
 }
 
-fn fixtures() -> &'static [String] {
+/// The request fixtures' raw events, read once (this file's and `payload.rs`'s tests).
+pub(crate) fn fixtures() -> &'static [String] {
     static FIXTURES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     FIXTURES.get_or_init(|| {
         common::request_fixtures()

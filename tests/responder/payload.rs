@@ -3,7 +3,7 @@
 //! `Box<RawValue>`, then `Function::handle`): the same answer to every payload, or an invocation
 //! error for both, over every ALB fixture and generated edits of them.
 
-use crate::common;
+use crate::alb::fixtures;
 
 use maintctl::preview::StaticStore;
 use maintenance_core::site::Site;
@@ -39,16 +39,6 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 fn function() -> &'static Function<StaticStore> {
     static FUNCTION: std::sync::OnceLock<Function<StaticStore>> = std::sync::OnceLock::new();
     FUNCTION.get_or_init(|| Function::new(Site::embedded(), None))
-}
-
-fn fixtures() -> &'static [String] {
-    static FIXTURES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    FIXTURES.get_or_init(|| {
-        common::request_fixtures()
-            .into_iter()
-            .map(|(_, raw)| raw)
-            .collect()
-    })
 }
 
 #[test]
