@@ -34,12 +34,12 @@ use jiff::Timestamp;
 
 use maintenance_core::deploy_names::{events, switch as names};
 use maintenance_engine::announce::{self, Announcer, Channels, EventBus, Silent, SwitchEvent, Who};
-use maintenance_engine::listeners::{Aws, Listeners, Targets};
+use maintenance_engine::listeners::{Aws, Listeners};
 use maintenance_engine::ops::{
     self, Confirmation, Coordination, LeaseHolder, LeaseOptions, Operator, Outcome, Owner,
     SwitchParameters, SwitchPlan, SwitchRequest, WindowContent, gradual,
 };
-use maintenance_engine::planner::{BypassOptions, Direction, Live, environment_name};
+use maintenance_engine::planner::{Direction, Live, environment_name};
 
 pub use event::{AlarmEvent, AlarmState, Invocation, ScheduledSwitch};
 pub use report::EventReport;
@@ -205,35 +205,26 @@ pub fn decide(invocation: &Invocation, settings: &Settings) -> Decision {
             switch
         }
     };
-    Ok(SwitchRequest {
+    let coordination = Coordination {
+        lease: LeaseOptions {
+            wait: settings.lease_wait,
+            required: true,
+            ..LeaseOptions::default()
+        },
+        owner,
+        content,
+        event_time,
+        lease_held: false,
+    };
+    // The bypass link's token is set (`on`) and rotated (`off`) as by maintctl; the link is
+    // left out of the answer (`EventReport::switched`).
+    Ok(SwitchRequest::unattended(
         direction,
-        targets: Targets {
-            environment: Some(environment.clone()),
-            ..Targets::default()
-        },
-        reason: Some(reason),
-        dry_run: false,
-        confirmed: true,
-        verify: None,
-        // The bypass link's token is set (`on`) and rotated (`off`) as by maintctl; the link
-        // is left out of the answer (`EventReport::switched`).
-        bypass: BypassOptions::default(),
+        environment,
+        reason,
         live,
-        // No preflight: it invokes the responder (maintctl's Lambda SDK probe), not the
-        // switch's to run.
-        warnings: Vec::new(),
-        coordination: Coordination {
-            lease: LeaseOptions {
-                wait: settings.lease_wait,
-                required: true,
-                ..LeaseOptions::default()
-            },
-            owner,
-            content,
-            event_time,
-            lease_held: false,
-        },
-    })
+        coordination,
+    ))
 }
 
 /// When an alarm entered the state of its event: what tells a late or repeated delivery from

@@ -2,14 +2,14 @@
 //! only; its last step the ordinary `off` then the admission rules, the state and the schedules
 //! deleted ([`clean_up`], which the abort shares).
 
-use crate::listeners::{Listeners, Targets};
+use crate::listeners::Listeners;
 use crate::ops::Outcome;
 use crate::ops::coordinate::{LeaseGuard, SwitchParameters};
 use crate::ops::lease::LeaseOptions;
 use crate::ops::owner::Owner;
 use crate::ops::switch::{Coordination, SwitchReport, SwitchRequest, Unattended};
 use crate::planner::return_plan::{ReturnStepInput, StepDecision, step_decision};
-use crate::planner::{BypassOptions, Direction, ListenerSnapshot, Live};
+use crate::planner::{Direction, ListenerSnapshot, Live};
 use crate::schedules::{Schedules, SchedulesError};
 use maintenance_core::deploy_names::switch as names;
 
@@ -104,27 +104,20 @@ fn report_reason(switch: &SwitchReport) -> String {
 
 /// The ordinary `off` of an environment, under a lease its caller holds.
 fn off_request(environment: &str, reason: String, lease: &LeaseOptions) -> SwitchRequest {
-    SwitchRequest {
-        direction: Direction::Off,
-        targets: Targets {
-            environment: Some(environment.to_string()),
-            ..Targets::default()
-        },
-        reason: Some(reason),
-        dry_run: false,
-        confirmed: true,
-        verify: None,
-        bypass: BypassOptions::default(),
-        live: Live::Responder,
-        warnings: Vec::new(),
-        coordination: Coordination {
-            lease: lease.clone(),
-            owner: Owner::Person,
-            content: None,
-            event_time: None,
-            lease_held: true,
-        },
-    }
+    let coordination = Coordination {
+        lease: lease.clone(),
+        owner: Owner::Person,
+        content: None,
+        event_time: None,
+        lease_held: true,
+    };
+    SwitchRequest::unattended(
+        Direction::Off,
+        environment,
+        reason,
+        Live::Responder,
+        coordination,
+    )
 }
 
 struct Finished {

@@ -40,6 +40,36 @@ pub struct SwitchRequest {
     pub coordination: Coordination,
 }
 
+impl SwitchRequest {
+    /// A switch nobody watches (a schedule, an alarm, a gradual return's last step): one
+    /// environment's listeners, confirmed, written (no dry run), no probe afterwards, the bypass
+    /// token set or rotated as by `maintctl` with no link printed, and no caller's warnings
+    /// (the preflight invokes the responder from `maintctl`, not from a Lambda).
+    pub fn unattended(
+        direction: Direction,
+        environment: &str,
+        reason: String,
+        live: Live,
+        coordination: Coordination,
+    ) -> Self {
+        Self {
+            direction,
+            targets: Targets {
+                environment: Some(environment.to_string()),
+                ..Targets::default()
+            },
+            reason: Some(reason),
+            dry_run: false,
+            confirmed: true,
+            verify: None,
+            bypass: BypassOptions::default(),
+            live,
+            warnings: Vec::new(),
+            coordination,
+        }
+    }
+}
+
 /// Every listener's plan for one switch, with the caller it will be recorded as. Displayed as
 /// one paragraph per listener (every rule's priority now and after, the calls), the listeners
 /// skipped, and a note when the reason will be recorded changed.
