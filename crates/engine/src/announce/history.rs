@@ -14,8 +14,9 @@
 use serde::Serialize;
 
 use crate::announce::event::SwitchEvent;
-use crate::listeners::{Listeners, Targets, select};
+use crate::listeners::{Listeners, Targets};
 use crate::ops::Error;
+use crate::ops::error::select_some;
 use maintenance_core::deploy_names::parameters;
 use maintenance_responder::ssm::{FetchError, HistoryParameters, LockParameters};
 
@@ -89,12 +90,7 @@ pub async fn history(
     targets: &Targets,
     limit: usize,
 ) -> Result<HistoryReport, Error> {
-    let selection = select(listeners, targets).await.map_err(Error::Select)?;
-    if selection.listeners.is_empty() {
-        return Err(Error::NoListener {
-            skipped: selection.skipped,
-        });
-    }
+    let selection = select_some(listeners, targets).await?;
     let mut prefixes: Vec<String> = selection
         .listeners
         .iter()

@@ -7,8 +7,9 @@
 
 use serde::Serialize;
 
-use crate::listeners::{Listeners, Skipped, Targets, select};
+use crate::listeners::{Listeners, Skipped, Targets};
 use crate::ops::bypass::{BypassLink, group_link, stored_token, write_links};
+use crate::ops::error::select_some;
 use crate::ops::token::TokenStore;
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{BypassOptions, ListenerSnapshot, State, plan_tokens, rule_id};
@@ -69,14 +70,7 @@ pub async fn bypass_link(
     store: &impl TokenStore,
     request: &LinkRequest,
 ) -> Result<LinkReport, Error> {
-    let selection = select(client, &request.targets)
-        .await
-        .map_err(Error::Select)?;
-    if selection.listeners.is_empty() {
-        return Err(Error::NoListener {
-            skipped: selection.skipped,
-        });
-    }
+    let selection = select_some(client, &request.targets).await?;
     let skipped = selection.skipped.clone();
     if plan_tokens(&selection.listeners, false)?.is_empty() {
         return Ok(LinkReport::new(

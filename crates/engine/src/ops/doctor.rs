@@ -29,6 +29,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::listeners::{Listeners, ListenersError, Skipped, Targets, select};
+use crate::ops::error::select_some;
 use crate::ops::preflight::{Check, Preflight, Status};
 use crate::ops::{Error, Outcome, Report};
 use crate::planner::{ListenerInfo, ListenerSnapshot, TargetGroupHealth};
@@ -154,14 +155,7 @@ async fn run(
     request: &DoctorRequest,
     preflight: bool,
 ) -> Result<DoctorReport, Error> {
-    let selection = select(listeners, &request.targets)
-        .await
-        .map_err(Error::Select)?;
-    if selection.listeners.is_empty() {
-        return Err(Error::NoListener {
-            skipped: selection.skipped,
-        });
-    }
+    let selection = select_some(listeners, &request.targets).await?;
     let site = Site::embedded();
     let now = Timestamp::now();
     let mut checks = Vec::new();

@@ -1,7 +1,8 @@
 //! [`Error`]: why an operation stopped before it changed anything, and whether that is a
-//! refusal or a failure.
+//! refusal or a failure; and [`select_some`], the selection the operations on attached
+//! listeners start with, refused as [`Error::NoListener`] when it is empty.
 
-use crate::listeners::{ListenersError, Skipped};
+use crate::listeners::{Listeners, ListenersError, Selection, Skipped, Targets, select};
 use crate::ops::Outcome;
 use crate::ops::token::TokenError;
 use crate::planner::{AttachError, BypassError, PlanningError};
@@ -106,4 +107,19 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The listeners `targets` select (`crate::listeners::select`), at least one: none is
+/// [`Error::NoListener`], with the listeners looked at and why each was left out.
+pub(crate) async fn select_some(
+    client: &impl Listeners,
+    targets: &Targets,
+) -> Result<Selection, Error> {
+    let selection = select(client, targets).await.map_err(Error::Select)?;
+    if selection.listeners.is_empty() {
+        return Err(Error::NoListener {
+            skipped: selection.skipped,
+        });
+    }
+    Ok(selection)
 }

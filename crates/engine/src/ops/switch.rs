@@ -22,9 +22,10 @@
 //! Checks that are the caller's (`maintctl on`'s preflight) are not a step: their warnings
 //! come in [`SwitchRequest::warnings`].
 
-use crate::listeners::{Listeners, select};
+use crate::listeners::Listeners;
 use crate::ops::bypass;
 use crate::ops::coordinate::{self, LeaseGuard, LeaseStop, SwitchParameters};
+use crate::ops::error::select_some;
 use crate::ops::owners::{Decision, Records};
 use crate::ops::verify::verify_live;
 use crate::ops::{Error, Outcome};
@@ -249,14 +250,7 @@ async fn plan(
     parameters: &impl SwitchParameters,
     request: &SwitchRequest,
 ) -> Result<SwitchPlan, Error> {
-    let selection = select(client, &request.targets)
-        .await
-        .map_err(Error::Select)?;
-    if selection.listeners.is_empty() {
-        return Err(Error::NoListener {
-            skipped: selection.skipped,
-        });
-    }
+    let selection = select_some(client, &request.targets).await?;
     let listeners = plan_switch_live(selection.listeners, request.direction, request.live)?;
     let bypass = bypass::plan(parameters, &listeners, request.direction, &request.bypass).await?;
     // What does not stop the switch is still said: rules the tags do not account for, and
