@@ -43,8 +43,9 @@ pub struct SwitchRequest {
 impl SwitchRequest {
     /// A switch nobody watches (a schedule, an alarm, a gradual return's last step): one
     /// environment's listeners, confirmed, written (no dry run), no probe afterwards, the bypass
-    /// token set or rotated as by `maintctl` with no link printed, and no caller's warnings
-    /// (the preflight invokes the responder from `maintctl`, not from a Lambda).
+    /// token set (`on`) or rotated (`off`) as by `maintctl` with the default link options (the
+    /// switch function leaves the link out of its answer), and no caller's warnings (no
+    /// preflight runs before it).
     pub fn unattended(
         direction: Direction,
         environment: &str,
