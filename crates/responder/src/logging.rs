@@ -80,14 +80,21 @@ pub fn served(line: &RequestLine<'_>) {
     if !tracing::enabled!(tracing::Level::INFO) {
         return;
     }
-    let mut out = Vec::with_capacity(384);
-    request_line_json(line, &mut out);
-    out.push(b'\n');
-    // Inside an invocation run through `LineAfterResponse`: kept until the response is posted.
-    let kept = PENDING_LINES.try_with(|pending| pending.borrow_mut().extend_from_slice(&out));
+    // Inside an invocation run through `LineAfterResponse`: written into its pending lines,
+    // kept until the response is posted; elsewhere written at once.
+    let kept = PENDING_LINES.try_with(|pending| push_line(line, &mut pending.borrow_mut()));
     if kept.is_err() {
+        let mut out = Vec::new();
+        push_line(line, &mut out);
         write_stdout(&out);
     }
+}
+
+/// Appends the request line and its line break.
+fn push_line(line: &RequestLine<'_>, out: &mut Vec<u8>) {
+    out.reserve(384);
+    request_line_json(line, out);
+    out.push(b'\n');
 }
 
 /// One write of whole lines; a closed stdout loses the lines, never the response.
@@ -244,26 +251,21 @@ pub fn init_lambda() {
     });
 }
 
-/// The Lambda's JSON subscriber at `level`. At TRACE, the SDK's and the runtime's own lines
-/// hold whole SSM answers and raw events: the bypass link's token among them (issue #14). They
-/// are never written ([`sdk_trace`]), as in `maintctl`.
+/// The Lambda's JSON subscriber at `level`. It is only handed the lines [`OnFirstLine`] wants:
+/// at TRACE not the SDK's and the runtime's own, which hold whole SSM answers and raw events,
+/// the bypass link's token among them (issue #14; [`sdk_trace`], as in `maintctl`).
 fn lambda_json(level: LevelFilter) -> Box<dyn Subscriber + Send + Sync> {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    let json = tracing_subscriber::fmt()
-        .json()
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time()
-        .with_writer(std::io::stdout)
-        .with_max_level(level)
-        .finish();
-    if level < LevelFilter::TRACE {
-        return Box::new(json);
-    }
-    Box::new(json.with(tracing_subscriber::filter::filter_fn(|meta| {
-        !sdk_trace(meta)
-    })))
+    Box::new(
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_target(false)
+            .without_time()
+            .with_writer(std::io::stdout)
+            .with_max_level(level)
+            .finish(),
+    )
 }
 
 /// A subscriber that answers which lines are wanted from the level alone and builds the one
